@@ -1,0 +1,49 @@
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+// Layers of DESIGN.md: each directory may import only the layers listed before it.
+const layerRules = (forbidden) => ({
+  'no-restricted-imports': ['error', { patterns: forbidden.map((group) => ({ group: [group], message: 'DESIGN.md layering: no upward imports.' })) }],
+});
+
+export default tseslint.config(
+  { ignores: ['dist/', 'node_modules/', 'bench/results/'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    languageOptions: { globals: { console: 'readonly', process: 'readonly', Buffer: 'readonly' } },
+    rules: {
+      '@typescript-eslint/consistent-type-imports': 'error',
+      'no-restricted-syntax': [
+        'error',
+        { selector: 'ExportDefaultDeclaration', message: 'Named exports only.' },
+      ],
+    },
+  },
+  {
+    files: ['lib/**/*.ts'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        { selector: 'ExportDefaultDeclaration', message: 'Named exports only.' },
+        { selector: "NewExpression[callee.name='Error']", message: 'Throw a PkiError with a stable code.' },
+        { selector: "CallExpression[callee.object.name='console']", message: 'The library does not log.' },
+      ],
+    },
+  },
+  { files: ['lib/errors.ts'], rules: layerRules(['./*', '../*']) },
+  { files: ['lib/crypto/**/*.ts'], rules: layerRules(['../x509/*', '../profiles*', '../cli*', '../index*']) },
+  {
+    files: ['lib/x509/**/*.ts'],
+    rules: {
+      ...layerRules(['../profiles*', '../cli*', '../index*']),
+    },
+  },
+  {
+    files: ['lib/**/*.ts'],
+    ignores: ['lib/x509/peculiar.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': ['error', { paths: [{ name: '@peculiar/x509', message: 'Import it from lib/x509/peculiar.ts, which loads the Reflect polyfill first.' }] }],
+    },
+  },
+);

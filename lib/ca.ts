@@ -1,0 +1,78 @@
+import { generateKeyPair, DEFAULT_KEY_SPEC, type KeyPair, type KeySpec } from './crypto/keys.js';
+import type { CryptoOptions } from './crypto/provider.js';
+import { PROFILES } from './profiles.js';
+import type { Certificate } from './x509/certificate.js';
+import { issueCertificate, type Issuer } from './x509/issue.js';
+import { isDnsName } from './x509/names.js';
+import type { CertificateProfile } from './x509/profile.js';
+import type { ValidityOptions } from './x509/validity.js';
+
+/** A CA ready to sign: its certificate and key pair. Usable wherever an `Issuer` is expected. */
+export interface CertificateAuthority extends Issuer {
+  readonly certificate: Certificate;
+  readonly privateKey: CryptoKey;
+  readonly keyPair: KeyPair;
+}
+
+export interface CreateAuthorityOptions extends CryptoOptions {
+  /** Default `kubernetes`, kubeadm's cluster CA name. */
+  commonName?: string;
+  organizations?: readonly string[];
+  /** Default ecdsa-p256. */
+  keySpec?: KeySpec;
+  /** An existing key pair to certify instead of generating one. */
+  keyPair?: KeyPair;
+  /** Default: the cluster CA profile (10 years). */
+  profile?: CertificateProfile;
+  validity?: ValidityOptions;
+  now?: Date;
+}
+
+/**
+ * Creates a self-signed root CA. As kubeadm does, the CA carries its CN as a DNS SAN when the CN is a
+ * valid DNS name (kubernetes-pki.md §3).
+ */
+export async function createCertificateAuthority(options: CreateAuthorityOptions = {}): Promise<CertificateAuthority> {
+  const commonName = options.commonName ?? 'kubernetes';
+  const keyPair = options.keyPair ?? (await generateKeyPair(options.keySpec ?? DEFAULT_KEY_SPEC, options));
+  const certificate = await issueCertificate({
+    ...cryptoOf(options),
+    profile: options.profile ?? PROFILES.clusterCa,
+    subject: { commonName, organizations: options.organizations ?? [] },
+    sans: isDnsName(commonName) ? { dns: [commonName] } : undefined,
+    publicKey: keyPair.publicKey,
+    selfSigningKey: keyPair.privateKey,
+    validity: options.validity,
+    now: options.now,
+  });
+  return { certificate, privateKey: keyPair.privateKey, keyPair };
+}
+
+export interface CreateIntermediateOptions extends CreateAuthorityOptions {
+  /** The CA that signs the intermediate. */
+  parent: Issuer;
+  /** basicConstraints path length. Default 0: it signs leaves only. */
+  pathLength?: number;
+}
+
+/** Creates an intermediate CA signed by `parent`. */
+export async function createIntermediateAuthority(options: CreateIntermediateOptions): Promise<CertificateAuthority> {
+  const commonName = options.commonName ?? 'kubernetes-intermediate';
+  const keyPair = options.keyPair ?? (await generateKeyPair(options.keySpec ?? DEFAULT_KEY_SPEC, options));
+  const certificate = await issueCertificate({
+    ...cryptoOf(options),
+    profile: options.profile ?? PROFILES.intermediateCa,
+    subject: { commonName, organizations: options.organizations ?? [] },
+    sans: isDnsName(commonName) ? { dns: [commonName] } : undefined,
+    publicKey: keyPair.publicKey,
+    issuer: options.parent,
+    pathLength: options.pathLength,
+    validity: options.validity,
+    now: options.now,
+  });
+  return { certificate, privateKey: keyPair.privateKey, keyPair };
+}
+
+function cryptoOf(options: CryptoOptions): CryptoOptions {
+  return options.crypto ? { crypto: options.crypto } : {};
+}

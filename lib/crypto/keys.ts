@@ -1,0 +1,215 @@
+import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
+import { PkiError } from '../errors.js';
+import { encodePem, looksLikePem, readPemBlock, type PemLabel } from './pem.js';
+import { resolveCrypto, type CryptoOptions } from './provider.js';
+
+/** The key types kubepki generates and accepts. */
+export const KEY_SPECS = ['ecdsa-p256', 'ecdsa-p384', 'rsa-2048', 'rsa-3072', 'rsa-4096', 'ed25519'] as const;
+export type KeySpec = (typeof KEY_SPECS)[number];
+
+/** ECDSA P-256: what the kubelet generates and kubepki's default. */
+export const DEFAULT_KEY_SPEC: KeySpec = 'ecdsa-p256';
+
+/** A key pair and the spec it was made or loaded as. */
+export interface KeyPair {
+  readonly spec: KeySpec;
+  readonly privateKey: CryptoKey;
+  readonly publicKey: CryptoKey;
+}
+
+/** How a private key is written: PKCS#8 `PRIVATE KEY`, SEC1 `EC PRIVATE KEY` or PKCS#1 `RSA PRIVATE KEY`. */
+export type PrivateKeyFormat = 'pkcs8' | 'sec1' | 'pkcs1';
+
+export interface KeyOptions extends CryptoOptions {
+  /** Whether the private key may be exported later. Default true: kubepki writes keys to files. */
+  extractable?: boolean;
+}
+
+const PRIVATE_KEY_LABELS: readonly PemLabel[] = ['PRIVATE KEY', 'EC PRIVATE KEY', 'RSA PRIVATE KEY'];
+const FORMAT_OF_LABEL = { 'PRIVATE KEY': 'pkcs8', 'EC PRIVATE KEY': 'sec1', 'RSA PRIVATE KEY': 'pkcs1' } as const;
+const LABEL_OF_FORMAT = { pkcs8: 'PRIVATE KEY', sec1: 'EC PRIVATE KEY', pkcs1: 'RSA PRIVATE KEY' } as const;
+
+export function isKeySpec(value: unknown): value is KeySpec {
+  return typeof value === 'string' && (KEY_SPECS as readonly string[]).includes(value);
+}
+
+/** The WebCrypto algorithm a key of `spec` is generated and imported with. */
+export function keyAlgorithm(spec: KeySpec): RsaHashedKeyGenParams | EcKeyGenParams | Algorithm {
+  switch (spec) {
+    case 'ecdsa-p256':
+      return { name: 'ECDSA', namedCurve: 'P-256' } as EcKeyGenParams;
+    case 'ecdsa-p384':
+      return { name: 'ECDSA', namedCurve: 'P-384' } as EcKeyGenParams;
+    case 'ed25519':
+      return { name: 'Ed25519' };
+    default:
+      return {
+        name: 'RSASSA-PKCS1-v1_5',
+        modulusLength: Number(spec.slice(4)),
+        publicExponent: new Uint8Array([1, 0, 1]),
+        hash: 'SHA-256',
+      } as RsaHashedKeyGenParams;
+  }
+}
+
+/**
+ * The signature algorithm a key of `spec` signs certificates and CSRs with, as Go's crypto/x509 picks
+ * it: SHA-256 for P-256 and RSA, SHA-384 for P-384, pure Ed25519.
+ */
+export function signatureAlgorithm(spec: KeySpec): Algorithm | EcdsaParams {
+  switch (spec) {
+    case 'ecdsa-p256':
+      return { name: 'ECDSA', hash: 'SHA-256' } as EcdsaParams;
+    case 'ecdsa-p384':
+      return { name: 'ECDSA', hash: 'SHA-384' } as EcdsaParams;
+    case 'ed25519':
+      return { name: 'Ed25519' };
+    default:
+      return { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' } as Algorithm;
+  }
+}
+
+/** True when `spec` is an RSA key (which adds keyEncipherment to a certificate's key usages). */
+export function isRsa(spec: KeySpec): boolean {
+  return spec.startsWith('rsa-');
+}
+
+/** Generates a key pair of `spec` (default ECDSA P-256) with the given provider. */
+export async function generateKeyPair(spec: KeySpec = DEFAULT_KEY_SPEC, options: KeyOptions = {}): Promise<KeyPair> {
+  if (!isKeySpec(spec)) throw new PkiError('ERR_KEY', `unknown key spec "${String(spec)}"; use one of ${KEY_SPECS.join(', ')}`, { field: 'spec' });
+  const crypto = resolveCrypto(options);
+  let pair: CryptoKeyPair;
+  try {
+    pair = (await crypto.subtle.generateKey(keyAlgorithm(spec), options.extractable ?? true, ['sign', 'verify'])) as CryptoKeyPair;
+  } catch (cause) {
+    throw new PkiError('ERR_CRYPTO', `the provider could not generate a ${spec} key`, { field: 'spec', cause });
+  }
+  return { spec, privateKey: pair.privateKey, publicKey: pair.publicKey };
+}
+
+/** The spec of a public key given as DER SubjectPublicKeyInfo; ERR_KEY for anything kubepki does not support. */
+export function keySpecOfSpki(spki: Uint8Array, field = 'publicKey'): KeySpec {
+  let key: KeyObject;
+  try {
+    key = createPublicKey({ key: Buffer.from(spki), format: 'der', type: 'spki' });
+  } catch (cause) {
+    throw new PkiError('ERR_KEY', 'not a valid SubjectPublicKeyInfo', { field, cause });
+  }
+  return keySpecOfKeyObject(key, field);
+}
+
+/** The spec of a Node KeyObject (private or public). */
+export function keySpecOfKeyObject(key: KeyObject, field: string): KeySpec {
+  const details = key.asymmetricKeyDetails ?? {};
+  switch (key.asymmetricKeyType) {
+    case 'ec':
+      if (details.namedCurve === 'prime256v1') return 'ecdsa-p256';
+      if (details.namedCurve === 'secp384r1') return 'ecdsa-p384';
+      throw new PkiError('ERR_KEY', `unsupported elliptic curve ${details.namedCurve ?? '(explicit parameters)'}; use P-256 or P-384`, { field });
+    case 'rsa': {
+      const spec = `rsa-${details.modulusLength}`;
+      if (isKeySpec(spec)) return spec;
+      throw new PkiError('ERR_KEY', `unsupported RSA modulus of ${details.modulusLength} bits; use 2048, 3072 or 4096`, { field });
+    }
+    case 'ed25519':
+      return 'ed25519';
+    default:
+      throw new PkiError('ERR_KEY', `unsupported key type ${key.asymmetricKeyType ?? 'unknown'}`, { field });
+  }
+}
+
+/** Exports a private key as PEM; `format` defaults to what Kubernetes writes: PKCS#1 for RSA, SEC1 for ECDSA, PKCS#8 for Ed25519. */
+export async function exportPrivateKeyPem(pair: KeyPair, format?: PrivateKeyFormat, options: CryptoOptions = {}): Promise<string> {
+  const chosen = format ?? defaultPrivateKeyFormat(pair.spec);
+  if ((chosen === 'sec1' && !pair.spec.startsWith('ecdsa-')) || (chosen === 'pkcs1' && !isRsa(pair.spec))) {
+    throw new PkiError('ERR_ARGUMENT', `a ${pair.spec} key cannot be written as ${chosen}`, { field: 'format' });
+  }
+  let pkcs8: ArrayBuffer;
+  try {
+    pkcs8 = await resolveCrypto(options).subtle.exportKey('pkcs8', pair.privateKey);
+  } catch (cause) {
+    throw new PkiError('ERR_KEY', 'the provider refused to export the private key (not extractable?)', { field: 'privateKey', cause });
+  }
+  if (chosen === 'pkcs8') return encodePem('PRIVATE KEY', new Uint8Array(pkcs8));
+  const keyObject = createPrivateKey({ key: Buffer.from(pkcs8), format: 'der', type: 'pkcs8' });
+  const der = keyObject.export({ format: 'der', type: chosen });
+  return encodePem(LABEL_OF_FORMAT[chosen], new Uint8Array(der));
+}
+
+export function defaultPrivateKeyFormat(spec: KeySpec): PrivateKeyFormat {
+  if (isRsa(spec)) return 'pkcs1';
+  return spec === 'ed25519' ? 'pkcs8' : 'sec1';
+}
+
+/**
+ * Imports a private key from PEM (`PRIVATE KEY`, `EC PRIVATE KEY` or `RSA PRIVATE KEY`; an `EC
+ * PARAMETERS` block beside it is skipped) into the provider, with its public key.
+ */
+export async function importPrivateKeyPem(pem: string | Uint8Array, options: KeyOptions & { field?: string } = {}): Promise<KeyPair> {
+  const field = options.field ?? 'privateKey';
+  const block = readPemBlock(pem, [...PRIVATE_KEY_LABELS], { field });
+  const format = FORMAT_OF_LABEL[block.label as keyof typeof FORMAT_OF_LABEL];
+  let keyObject: KeyObject;
+  try {
+    keyObject = createPrivateKey({ key: Buffer.from(block.der), format: 'der', type: format });
+  } catch (cause) {
+    throw new PkiError('ERR_KEY', `${block.label} block is not a valid ${format} private key`, { field, cause });
+  }
+  const spec = keySpecOfKeyObject(keyObject, field);
+  const pkcs8 = keyObject.export({ format: 'der', type: 'pkcs8' });
+  const spki = createPublicKey(keyObject).export({ format: 'der', type: 'spki' });
+  const crypto = resolveCrypto(options);
+  try {
+    const privateKey = await crypto.subtle.importKey('pkcs8', pkcs8, keyAlgorithm(spec), options.extractable ?? true, ['sign']);
+    const publicKey = await crypto.subtle.importKey('spki', spki, keyAlgorithm(spec), true, ['verify']);
+    return { spec, privateKey, publicKey };
+  } catch (cause) {
+    throw new PkiError('ERR_CRYPTO', `the provider could not import the ${spec} key`, { field, cause });
+  }
+}
+
+/** The DER SubjectPublicKeyInfo of a public key. */
+export async function exportSpki(publicKey: CryptoKey, options: CryptoOptions = {}): Promise<Uint8Array> {
+  try {
+    return new Uint8Array(await resolveCrypto(options).subtle.exportKey('spki', publicKey));
+  } catch (cause) {
+    throw new PkiError('ERR_KEY', 'the provider could not export the public key', { field: 'publicKey', cause });
+  }
+}
+
+/** Exports a public key as PEM `PUBLIC KEY` (PKIX), the format of kubeadm's `sa.pub`. */
+export async function exportPublicKeyPem(publicKey: CryptoKey, options: CryptoOptions = {}): Promise<string> {
+  return encodePem('PUBLIC KEY', await exportSpki(publicKey, options));
+}
+
+/** A public key given as a CryptoKey, DER SubjectPublicKeyInfo, or PEM `PUBLIC KEY`. */
+export type PublicKeyInput = CryptoKey | Uint8Array | string;
+
+/** A public key resolved to its DER SubjectPublicKeyInfo and spec. */
+export interface PublicKeyInfo {
+  readonly spec: KeySpec;
+  readonly spki: Uint8Array;
+}
+
+/** Resolves any public key input to SPKI bytes and a supported spec. */
+export async function publicKeyInfo(input: PublicKeyInput, options: CryptoOptions & { field?: string } = {}): Promise<PublicKeyInfo> {
+  const field = options.field ?? 'publicKey';
+  let spki: Uint8Array;
+  if (typeof input === 'string' || (input instanceof Uint8Array && looksLikePem(input))) {
+    spki = readPemBlock(input as string | Uint8Array, ['PUBLIC KEY'], { field }).der;
+  } else if (input instanceof Uint8Array) {
+    spki = input;
+  } else {
+    spki = await exportSpki(input, options);
+  }
+  return { spec: keySpecOfSpki(spki, field), spki };
+}
+
+/** Imports a public key (SPKI DER) into the provider for verification. */
+export async function importPublicKey(info: PublicKeyInfo, options: CryptoOptions = {}): Promise<CryptoKey> {
+  try {
+    return await resolveCrypto(options).subtle.importKey('spki', info.spki as BufferSource, keyAlgorithm(info.spec), true, ['verify']);
+  } catch (cause) {
+    throw new PkiError('ERR_CRYPTO', `the provider could not import the ${info.spec} public key`, { field: 'publicKey', cause });
+  }
+}

@@ -1,0 +1,44 @@
+/**
+ * Stable error codes. Callers branch on `code`, never on the message.
+ */
+export const PKI_ERROR_CODES = {
+  ERR_ARGUMENT: 'an option or argument given by the caller is invalid',
+  ERR_PEM: 'PEM text is malformed, too large, has an unexpected label or carries headers',
+  ERR_DER: 'DER bytes are malformed, truncated, not canonical or followed by trailing bytes',
+  ERR_KEY: 'a key is of an unsupported type or size, encrypted, malformed or does not match',
+  ERR_NAME: 'a subject name or subject alternative name is not valid',
+  ERR_CERTIFICATE: 'a certificate cannot be used for what was asked of it',
+  ERR_CSR: 'a certificate signing request is malformed',
+  ERR_CSR_SIGNATURE: "a certificate signing request's self-signature does not verify",
+  ERR_PROFILE: 'a request breaks the rules of its certificate profile',
+  ERR_LINT: 'a built certificate failed the pre-issuance lint and was not returned',
+  ERR_VALIDITY: 'a validity period is empty, in the past, or outside the issuer',
+  ERR_CRYPTO: 'the WebCrypto provider failed or does not support an operation',
+} as const;
+
+export type PkiErrorCode = keyof typeof PKI_ERROR_CODES;
+
+export interface PkiErrorOptions {
+  /** The input field at fault, e.g. `subject.commonName` or `sans.dns[1]`. */
+  field?: string;
+  /** The underlying error, kept for debugging; never contains key material. */
+  cause?: unknown;
+}
+
+/** The one error kubepki throws for every rejected input. */
+export class PkiError extends Error {
+  override readonly name = 'PkiError';
+  readonly code: PkiErrorCode;
+  readonly field: string | undefined;
+
+  constructor(code: PkiErrorCode, reason: string, options: PkiErrorOptions = {}) {
+    super(options.field ? `${options.field}: ${reason}` : reason, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.field = options.field;
+  }
+}
+
+/** True when `error` is a PkiError, optionally with the given code. */
+export function isPkiError(error: unknown, code?: PkiErrorCode): error is PkiError {
+  return error instanceof PkiError && (code === undefined || error.code === code);
+}

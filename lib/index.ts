@@ -1,0 +1,51 @@
+export { PkiError, isPkiError, PKI_ERROR_CODES, type PkiErrorCode, type PkiErrorOptions } from './errors.js';
+
+export { type CryptoOptions } from './crypto/provider.js';
+export {
+  KEY_SPECS,
+  DEFAULT_KEY_SPEC,
+  generateKeyPair,
+  exportPrivateKeyPem,
+  importPrivateKeyPem,
+  exportPublicKeyPem,
+  publicKeyInfo,
+  keySpecOfSpki,
+  isKeySpec,
+  type KeySpec,
+  type KeyPair,
+  type KeyOptions,
+  type PrivateKeyFormat,
+  type PublicKeyInput,
+  type PublicKeyInfo,
+} from './crypto/keys.js';
+export { PEM_LABELS, readPemBlocks, readPemBlock, encodePem, type PemLabel, type PemBlock, type PemReadOptions } from './crypto/pem.js';
+
+export { Certificate, type CertificateInput, type RawExtension } from './x509/certificate.js';
+export { validateSubject, nodeSubject, isDnsName, isWildcardDnsName, type Subject } from './x509/names.js';
+export { normalizeSans, sansFromHosts, type SanInput, type SanKind, type SubjectAltNames } from './x509/sans.js';
+export { parseIp, formatIp, normalizeIp } from './x509/ip.js';
+export {
+  KEY_USAGES,
+  EXTENDED_KEY_USAGE_OIDS,
+  expectedKeyUsages,
+  checkProfileRequest,
+  type CertificateProfile,
+  type KeyUsageName,
+  type ExtendedKeyUsageName,
+  type SubjectRule,
+  type SanRule,
+} from './x509/profile.js';
+export { issueCertificate, type IssueRequest, type Issuer } from './x509/issue.js';
+export { computeValidity, DEFAULT_BACKDATE_SECONDS, type ValidityOptions, type Validity } from './x509/validity.js';
+export { lintCertificate, lintProblems, type LintExpectation } from './x509/lint.js';
+export { createCsr, parseCsr, type CertificateSigningRequest, type CreateCsrRequest } from './x509/csr.js';
+export { describeCertificate, type CertificateSummary } from './x509/describe.js';
+
+export { PROFILES, PROFILE_LIST, profileByName, LEAF_LIFETIME_SECONDS, CA_LIFETIME_SECONDS, type ProfileKey } from './profiles.js';
+export {
+  createCertificateAuthority,
+  createIntermediateAuthority,
+  type CertificateAuthority,
+  type CreateAuthorityOptions,
+  type CreateIntermediateOptions,
+} from './ca.js';

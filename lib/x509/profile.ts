@@ -1,0 +1,144 @@
+import type { KeySpec } from '../crypto/keys.js';
+import { isRsa, KEY_SPECS } from '../crypto/keys.js';
+import { PkiError } from '../errors.js';
+import type { Subject } from './names.js';
+import type { SanKind, SubjectAltNames } from './sans.js';
+import { sanKinds } from './sans.js';
+
+/** X.509 key usage bits, in bit order. */
+export const KEY_USAGES = [
+  'digitalSignature',
+  'contentCommitment',
+  'keyEncipherment',
+  'dataEncipherment',
+  'keyAgreement',
+  'keyCertSign',
+  'cRLSign',
+  'encipherOnly',
+  'decipherOnly',
+] as const;
+export type KeyUsageName = (typeof KEY_USAGES)[number];
+
+/** Extended key usages and their OIDs. */
+export const EXTENDED_KEY_USAGE_OIDS = {
+  any: '2.5.29.37.0',
+  serverAuth: '1.3.6.1.5.5.7.3.1',
+  clientAuth: '1.3.6.1.5.5.7.3.2',
+  codeSigning: '1.3.6.1.5.5.7.3.3',
+  emailProtection: '1.3.6.1.5.5.7.3.4',
+  timeStamping: '1.3.6.1.5.5.7.3.8',
+  ocspSigning: '1.3.6.1.5.5.7.3.9',
+} as const;
+export type ExtendedKeyUsageName = keyof typeof EXTENDED_KEY_USAGE_OIDS;
+
+/** What a subject of this kind must look like. */
+export interface SubjectRule {
+  /** The CN must equal this. */
+  readonly commonNameExact?: string;
+  /** The CN must start with this and have something after it (e.g. `system:node:`). */
+  readonly commonNamePrefix?: string;
+  /** The O values must be exactly this list (order ignored); undefined allows any. */
+  readonly organizationsExact?: readonly string[];
+  /** O values that are never allowed (e.g. `system:masters` for ordinary clients). */
+  readonly organizationsForbidden?: readonly string[];
+}
+
+/** Which subject alternative names a kind may or must carry. */
+export interface SanRule {
+  readonly allowed: readonly SanKind[];
+  /** At least one DNS or IP SAN is required (serving certificates, kubernetes-pki.md §9). */
+  readonly requireDnsOrIp?: boolean;
+}
+
+/** One kind of certificate: a row of the profile table (lib/profiles.ts). */
+export interface CertificateProfile {
+  /** Kubernetes-style name, e.g. `kubelet-serving`. */
+  readonly name: string;
+  /** File base name in kubeadm's layout (`<base>.crt`, `<base>.key`). */
+  readonly fileBase: string;
+  /** Name of the profile of the CA that signs it, or `self` for a root. */
+  readonly issuer: string;
+  readonly isCA: boolean;
+  /** For CAs: the basicConstraints path length to set; undefined leaves it unlimited. */
+  readonly pathLength?: number;
+  readonly subject: SubjectRule;
+  readonly sans: SanRule;
+  /** Key usages for non-RSA keys; RSA keys add keyEncipherment (kubernetes-pki.md §3). */
+  readonly keyUsages: readonly KeyUsageName[];
+  readonly extendedKeyUsages: readonly ExtendedKeyUsageName[];
+  /** Default lifetime in seconds. */
+  readonly lifetimeSeconds: number;
+  /** Key types allowed for the certified key. Default: every KeySpec. */
+  readonly keySpecs?: readonly KeySpec[];
+  readonly description: string;
+}
+
+/** The exact key usages a certificate of `profile` carries for a key of `spec`. */
+export function expectedKeyUsages(profile: CertificateProfile, spec: KeySpec): KeyUsageName[] {
+  const usages = new Set<KeyUsageName>(profile.keyUsages);
+  if (isRsa(spec)) usages.add('keyEncipherment');
+  return KEY_USAGES.filter((usage) => usages.has(usage));
+}
+
+export function allowedKeySpecs(profile: CertificateProfile): readonly KeySpec[] {
+  return profile.keySpecs ?? KEY_SPECS;
+}
+
+/** What is about to be certified, checked against a profile before anything is built. */
+export interface ProfileRequest {
+  readonly subject: Subject;
+  readonly sans: SubjectAltNames;
+  readonly keySpec: KeySpec;
+}
+
+/** Throws ERR_PROFILE naming the field when a request breaks its profile's subject, SAN or key rules. */
+export function checkProfileRequest(profile: CertificateProfile, request: ProfileRequest): void {
+  const fail = (field: string, reason: string): never => {
+    throw new PkiError('ERR_PROFILE', `${reason} (profile ${profile.name})`, { field });
+  };
+  for (const problem of subjectProblems(profile.subject, request.subject)) fail(problem.field, problem.reason);
+  for (const problem of sanProblems(profile.sans, request.sans)) fail(problem.field, problem.reason);
+  if (!allowedKeySpecs(profile).includes(request.keySpec)) fail('publicKey', `a ${request.keySpec} key is not allowed`);
+}
+
+export interface RuleProblem {
+  readonly field: string;
+  readonly reason: string;
+}
+
+export function subjectProblems(rule: SubjectRule, subject: Subject): RuleProblem[] {
+  const problems: RuleProblem[] = [];
+  const cn = subject.commonName;
+  const organizations = subject.organizations ?? [];
+  if (rule.commonNameExact !== undefined && cn !== rule.commonNameExact) {
+    problems.push({ field: 'subject.commonName', reason: `must be "${rule.commonNameExact}", not "${cn}"` });
+  }
+  if (rule.commonNamePrefix !== undefined && (!cn.startsWith(rule.commonNamePrefix) || cn.length === rule.commonNamePrefix.length)) {
+    problems.push({ field: 'subject.commonName', reason: `must be "${rule.commonNamePrefix}<name>", not "${cn}"` });
+  }
+  if (rule.organizationsExact !== undefined && !sameSet(organizations, rule.organizationsExact)) {
+    problems.push({ field: 'subject.organizations', reason: `must be exactly [${rule.organizationsExact.join(', ')}], not [${organizations.join(', ')}]` });
+  }
+  for (const forbidden of rule.organizationsForbidden ?? []) {
+    if (organizations.includes(forbidden)) problems.push({ field: 'subject.organizations', reason: `must not contain ${forbidden}` });
+  }
+  return problems;
+}
+
+export function sanProblems(rule: SanRule, sans: SubjectAltNames): RuleProblem[] {
+  const problems: RuleProblem[] = [];
+  for (const kind of sanKinds(sans)) {
+    if (!rule.allowed.includes(kind)) problems.push({ field: `sans.${kind}`, reason: `${kind} SANs are not allowed` });
+  }
+  if (sans.other.length > 0) problems.push({ field: 'sans', reason: 'only DNS, IP, email and URI SANs are supported' });
+  if (rule.requireDnsOrIp && sans.dns.length + sans.ips.length === 0) {
+    problems.push({ field: 'sans', reason: 'at least one DNS or IP SAN is required' });
+  }
+  return problems;
+}
+
+export function sameSet(a: readonly string[], b: readonly string[]): boolean {
+  const left = new Set(a);
+  const right = new Set(b);
+  return left.size === right.size && a.length === b.length && [...left].every((value) => right.has(value));
+}
