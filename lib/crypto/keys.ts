@@ -1,5 +1,6 @@
 import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import { PkiError } from '../errors.js';
+import { children, readElement } from './der.js';
 import { encodePem, looksLikePem, readPemBlock, type PemLabel } from './pem.js';
 import { resolveCrypto, type CryptoOptions } from './provider.js';
 
@@ -149,6 +150,7 @@ export async function importPrivateKeyPem(pem: string | Uint8Array, options: Key
   const field = options.field ?? 'privateKey';
   const block = readPemBlock(pem, [...PRIVATE_KEY_LABELS], { field });
   const format = FORMAT_OF_LABEL[block.label as keyof typeof FORMAT_OF_LABEL];
+  assertKeyStructure(block.der, format, block.label, field);
   let keyObject: KeyObject;
   try {
     keyObject = createPrivateKey({ key: Buffer.from(block.der), format: 'der', type: format });
@@ -165,6 +167,19 @@ export async function importPrivateKeyPem(pem: string | Uint8Array, options: Key
     return { spec, privateKey, publicKey };
   } catch (cause) {
     throw new PkiError('ERR_CRYPTO', `the provider could not import the ${spec} key`, { field, cause });
+  }
+}
+
+// The second element tells the three encodings apart: PKCS#8 has an AlgorithmIdentifier SEQUENCE, SEC1
+// the key OCTET STRING, PKCS#1 the modulus INTEGER. OpenSSL's decoder accepts any of them under any
+// label; Go's (and so Kubernetes') parsers do not, so neither does kubepki.
+const SECOND_ELEMENT_TAG = { pkcs8: 0x30, sec1: 0x04, pkcs1: 0x02 } as const;
+
+function assertKeyStructure(der: Uint8Array, format: PrivateKeyFormat, label: string, field: string): void {
+  const top = readElement(der, 0, field);
+  const second = top.tag === 0x30 ? children(der, top, field)[1] : undefined;
+  if (second?.tag !== SECOND_ELEMENT_TAG[format]) {
+    throw new PkiError('ERR_KEY', `${label} block does not hold a ${format} private key`, { field });
   }
 }
 

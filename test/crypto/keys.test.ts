@@ -1,0 +1,106 @@
+import { generateKeyPairSync } from 'node:crypto';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import {
+  createCertificateAuthority,
+  encodePem,
+  exportPrivateKeyPem,
+  exportPublicKeyPem,
+  generateKeyPair,
+  importPrivateKeyPem,
+  publicKeyInfo,
+  type KeySpec,
+  type PrivateKeyFormat,
+} from '../../lib/index.js';
+import { ALL_KEY_SPECS, codeOf, failureOf, fixtureKey, PROVIDERS } from '../helpers/fixtures.js';
+
+const FORMATS: Record<KeySpec, PrivateKeyFormat[]> = {
+  'ecdsa-p256': ['pkcs8', 'sec1'],
+  'ecdsa-p384': ['pkcs8', 'sec1'],
+  'rsa-2048': ['pkcs8', 'pkcs1'],
+  'rsa-3072': ['pkcs8', 'pkcs1'],
+  'rsa-4096': ['pkcs8', 'pkcs1'],
+  ed25519: ['pkcs8'],
+};
+const LABEL = { pkcs8: 'PRIVATE KEY', sec1: 'EC PRIVATE KEY', pkcs1: 'RSA PRIVATE KEY' };
+
+for (const { name, crypto } of PROVIDERS) {
+  for (const spec of ALL_KEY_SPECS) {
+    test(`${name}: ${spec} keys export and import in every format`, async () => {
+      const pair = await fixtureKey(spec, crypto);
+      assert.is(pair.spec, spec);
+      const publicPem = await exportPublicKeyPem(pair.publicKey, { crypto });
+      assert.is((await publicKeyInfo(publicPem)).spec, spec);
+      for (const format of FORMATS[spec]) {
+        const pem = await exportPrivateKeyPem(pair, format, { crypto });
+        assert.ok(pem.startsWith(`-----BEGIN ${LABEL[format]}-----\n`), `${format} label`);
+        const back = await importPrivateKeyPem(pem, { crypto });
+        assert.is(back.spec, spec);
+        assert.is(await exportPublicKeyPem(back.publicKey, { crypto }), publicPem);
+      }
+    });
+  }
+}
+
+test('the default private key format is what Kubernetes writes', async () => {
+  assert.match(await exportPrivateKeyPem(await fixtureKey('ecdsa-p256')), /^-----BEGIN EC PRIVATE KEY-----/);
+  assert.match(await exportPrivateKeyPem(await fixtureKey('rsa-2048')), /^-----BEGIN RSA PRIVATE KEY-----/);
+  assert.match(await exportPrivateKeyPem(await fixtureKey('ed25519')), /^-----BEGIN PRIVATE KEY-----/);
+});
+
+test('generateKeyPair defaults to ECDSA P-256 and refuses unknown specs', async () => {
+  assert.is((await generateKeyPair()).spec, 'ecdsa-p256');
+  assert.is(await codeOf(() => generateKeyPair('rsa-1024' as KeySpec)), 'ERR_KEY');
+});
+
+test('a format that does not fit the key is an argument error', async () => {
+  assert.is(await codeOf(async () => exportPrivateKeyPem(await fixtureKey('rsa-2048'), 'sec1')), 'ERR_ARGUMENT');
+  assert.is(await codeOf(async () => exportPrivateKeyPem(await fixtureKey('ecdsa-p256'), 'pkcs1')), 'ERR_ARGUMENT');
+  assert.is(await codeOf(async () => exportPrivateKeyPem(await fixtureKey('ed25519'), 'sec1')), 'ERR_ARGUMENT');
+});
+
+test('a non-extractable key cannot be exported', async () => {
+  const pair = await generateKeyPair('ecdsa-p256', { extractable: false });
+  assert.is(await codeOf(() => exportPrivateKeyPem(pair)), 'ERR_KEY');
+});
+
+const nodePem = (type: 'rsa' | 'ec', options: object, format: 'pkcs8' | 'sec1' | 'pkcs1'): string =>
+  generateKeyPairSync(type as 'rsa', { ...options, privateKeyEncoding: { type: format, format: 'pem' } } as never).privateKey as unknown as string;
+
+test('unsupported key types and sizes are refused with ERR_KEY', async () => {
+  assert.is(await codeOf(() => importPrivateKeyPem(nodePem('rsa', { modulusLength: 1024 }, 'pkcs1'))), 'ERR_KEY');
+  assert.is(await codeOf(() => importPrivateKeyPem(nodePem('ec', { namedCurve: 'secp521r1' }, 'sec1'))), 'ERR_KEY');
+  assert.is(await codeOf(() => importPrivateKeyPem(nodePem('ec', { namedCurve: 'secp256k1' }, 'pkcs8'))), 'ERR_KEY');
+  const dsa = generateKeyPairSync('dsa', { modulusLength: 2048, divisorLength: 256, privateKeyEncoding: { type: 'pkcs8', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' } });
+  assert.is(await codeOf(() => importPrivateKeyPem(dsa.privateKey)), 'ERR_KEY');
+  assert.is(await codeOf(() => publicKeyInfo(dsa.publicKey)), 'ERR_KEY');
+});
+
+test('malformed or mislabelled keys are refused', async () => {
+  const sec1 = await exportPrivateKeyPem(await fixtureKey('ecdsa-p256'), 'sec1');
+  const pkcs8Body = (await exportPrivateKeyPem(await fixtureKey('ecdsa-p256'), 'pkcs8')).replace(/PRIVATE KEY/g, 'EC PRIVATE KEY');
+  assert.is(await codeOf(() => importPrivateKeyPem(pkcs8Body)), 'ERR_KEY');
+  assert.is(await codeOf(() => importPrivateKeyPem(sec1.replace(/EC PRIVATE KEY/g, 'RSA PRIVATE KEY'))), 'ERR_KEY');
+  assert.is(await codeOf(() => importPrivateKeyPem(encodePem('PRIVATE KEY', Uint8Array.from([0x30, 0x03, 0x02, 0x01, 0x05])))), 'ERR_KEY');
+  assert.is(await codeOf(() => importPrivateKeyPem('not a key')), 'ERR_PEM');
+  assert.is(await codeOf(() => importPrivateKeyPem(sec1 + sec1)), 'ERR_PEM');
+});
+
+test('a certificate where a key is expected is refused by label', async () => {
+  const ca = await createCertificateAuthority({ keyPair: await fixtureKey('ecdsa-p256') });
+  const failure = await failureOf(() => importPrivateKeyPem(ca.certificate.pem));
+  assert.is(failure.code, 'ERR_PEM');
+  assert.match(failure.message ?? '', /found CERTIFICATE/);
+});
+
+test('a public key input may be PEM, DER or a CryptoKey', async () => {
+  const pair = await fixtureKey('ecdsa-p384');
+  const fromKey = await publicKeyInfo(pair.publicKey);
+  const fromPem = await publicKeyInfo(await exportPublicKeyPem(pair.publicKey));
+  const fromDer = await publicKeyInfo(fromKey.spki);
+  assert.equal([...fromPem.spki], [...fromKey.spki]);
+  assert.is(fromDer.spec, 'ecdsa-p384');
+  assert.is(await codeOf(() => publicKeyInfo(Uint8Array.from([0x30, 0x00]))), 'ERR_KEY');
+});
+
+test.run();
