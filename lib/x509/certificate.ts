@@ -142,7 +142,7 @@ export class Certificate {
   /** Extended key usages by name; unknown OIDs are given as dotted text. */
   get extendedKeyUsages(): string[] {
     const ext = this.x509.getExtension(x509.ExtendedKeyUsageExtension);
-    return ext ? ext.usages.map((u) => EKU_NAME_OF_OID.get(String(u)) ?? String(u)) : [];
+    return ext ? Array.from(ext.usages, (u) => EKU_NAME_OF_OID.get(String(u)) ?? String(u)) : [];
   }
 
   get sans(): SubjectAltNames {

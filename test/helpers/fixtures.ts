@@ -2,6 +2,8 @@ import { Crypto as PeculiarCrypto } from '@peculiar/webcrypto';
 import {
   createCertificateAuthority,
   createIntermediateAuthority,
+  exportPrivateKeyPem,
+  importPrivateKeyPem,
   generateKeyPair,
   KEY_SPECS,
   type CertificateAuthority,
@@ -28,7 +30,11 @@ export function fixtureKey(spec: KeySpec, crypto: Crypto = globalThis.crypto, sl
   const id = `${providerName(crypto)}/${spec}/${slot}`;
   let key = keyCache.get(id);
   if (!key) {
-    key = generateKeyPair(spec, { crypto });
+    // Other providers get the native key imported: RSA-4096 generation is too slow to do twice.
+    key =
+      crypto === globalThis.crypto
+        ? generateKeyPair(spec)
+        : fixtureKey(spec, globalThis.crypto, slot).then(async (native) => importPrivateKeyPem(await exportPrivateKeyPem(native), { crypto }));
     keyCache.set(id, key);
   }
   return key;

@@ -1,0 +1,97 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { isDnsName, isWildcardDnsName, nodeSubject, normalizeSans, sansFromHosts, validateSubject } from '../../lib/index.js';
+import { decodeGeneralNames, encodeGeneralNames } from '../../lib/x509/sans.js';
+import { encodeName } from '../../lib/x509/names.js';
+import * as x509 from '../../lib/x509/peculiar.js';
+import { codeOf, failureOf } from '../helpers/fixtures.js';
+
+const DNS: [string, boolean][] = [
+  ['node-1', true],
+  ['node-1.cluster.local', true],
+  ['kubernetes.default.svc', true],
+  ['a', true],
+  ['1.2.3.4', true],
+  ['Node-1', false],
+  ['-node', false],
+  ['node-', false],
+  ['node_1', false],
+  ['node..a', false],
+  ['node.', false],
+  ['', false],
+  ['a'.repeat(64), false],
+  [`${'a'.repeat(63)}.${'b'.repeat(63)}.${'c'.repeat(63)}.${'d'.repeat(61)}`, true],
+  [`${'a'.repeat(63)}.${'b'.repeat(63)}.${'c'.repeat(63)}.${'d'.repeat(62)}`, false],
+  ['*.example.com', false],
+];
+for (const [name, ok] of DNS) test(`isDnsName(${JSON.stringify(name.slice(0, 40))})`, () => assert.is(isDnsName(name), ok));
+
+test('wildcards are only a leftmost *. label', () => {
+  assert.ok(isWildcardDnsName('*.apps.example.com'));
+  assert.not.ok(isWildcardDnsName('a.*.example.com'));
+  assert.not.ok(isWildcardDnsName('*example.com'));
+  assert.not.ok(isWildcardDnsName('*'));
+});
+
+test('normalizeSans normalises IPs, removes duplicates and keeps order', () => {
+  const sans = normalizeSans({ dns: ['b', 'a', 'b'], ips: ['10.0.0.1', 'FD00:0::1', 'fd00::1', '::ffff:10.0.0.1'], emails: ['ops@example.com'], uris: ['spiffe://cluster.local/ns/a/sa/b'] });
+  assert.equal(sans.dns, ['b', 'a']);
+  assert.equal(sans.ips, ['10.0.0.1', 'fd00::1']);
+  assert.equal(sans.emails, ['ops@example.com']);
+  assert.equal(sans.uris, ['spiffe://cluster.local/ns/a/sa/b']);
+});
+
+const BAD_SANS: [string, object, string][] = [
+  ['an invalid DNS name', { dns: ['bad_name'] }, 'sans.dns[0]'],
+  ['an uppercase DNS name', { dns: ['ok', 'Node'] }, 'sans.dns[1]'],
+  ['an IP with a zone', { ips: ['fe80::1%eth0'] }, 'sans.ips[0]'],
+  ['a host name as IP', { ips: ['node-1'] }, 'sans.ips[0]'],
+  ['an email without domain', { emails: ['root@'] }, 'sans.emails[0]'],
+  ['a relative URI', { uris: ['/path'] }, 'sans.uris[0]'],
+  ['a URI with a space', { uris: ['https://a b'] }, 'sans.uris[0]'],
+  ['a non-string', { dns: [42] }, 'sans.dns[0]'],
+];
+for (const [name, input, field] of BAD_SANS) {
+  test(`normalizeSans refuses ${name} naming the field`, async () => {
+    const failure = await failureOf(() => normalizeSans(input));
+    assert.is(failure.code, 'ERR_NAME');
+    assert.is(failure.field, field);
+  });
+}
+
+test('sansFromHosts sorts hosts into IP and DNS SANs like kubeadm certSANs', async () => {
+  const sans = sansFromHosts(['10.96.0.1', 'api.example.com', '*.apps.example.com', '::1']);
+  assert.equal(sans.ips, ['10.96.0.1', '::1']);
+  assert.equal(sans.dns, ['api.example.com', '*.apps.example.com']);
+  assert.is(await codeOf(() => sansFromHosts(['not a host'])), 'ERR_NAME');
+});
+
+test('GeneralNames round-trip through DER', () => {
+  const sans = normalizeSans({ dns: ['a.example'], ips: ['10.0.0.1', '2001:db8::1'], emails: ['x@example.com'], uris: ['https://x.example/p'] });
+  const back = decodeGeneralNames(encodeGeneralNames(sans));
+  assert.equal({ ...back }, { ...sans });
+});
+
+test('validateSubject requires a CN and checks O values', async () => {
+  assert.equal(validateSubject({ commonName: 'x', organizations: ['a'] }), { commonName: 'x', organizations: ['a'] });
+  assert.is((await failureOf(() => validateSubject({ commonName: '' }))).field, 'subject.commonName');
+  assert.is((await failureOf(() => validateSubject({ commonName: 'x', organizations: ['ok', ''] }))).field, 'subject.organizations[1]');
+  assert.is(await codeOf(() => validateSubject({ commonName: 'a\nb' })), 'ERR_NAME');
+  assert.is(await codeOf(() => validateSubject({ commonName: 'x'.repeat(2000) })), 'ERR_NAME');
+});
+
+test('nodeSubject builds the kubelet identity and checks the node name', async () => {
+  assert.equal(nodeSubject('worker-3'), { commonName: 'system:node:worker-3', organizations: ['system:nodes'] });
+  assert.is(await codeOf(() => nodeSubject('Worker_3')), 'ERR_NAME');
+});
+
+test('encodeName writes O RDNs then the CN, PrintableString when possible (as Go)', () => {
+  const der = encodeName({ commonName: 'system:node:a_b', organizations: ['system:nodes', 'ünï'] });
+  const name = new x509.Name(der as Uint8Array<ArrayBuffer>);
+  assert.is(name.toString(), 'O=system:nodes, O=ünï, CN=system:node:a_b');
+  const hex = Buffer.from(der).toString('hex');
+  assert.ok(hex.includes('130c73797374656d3a6e6f646573'), 'system:nodes as PrintableString');
+  assert.ok(hex.includes('0c0f73797374656d3a6e6f64653a615f62'), "'_' forces UTF8String");
+});
+
+test.run();
