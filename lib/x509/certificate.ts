@@ -117,7 +117,7 @@ export class Certificate {
   }
 
   get extensions(): RawExtension[] {
-    return this.x509.extensions.map((e) => ({ oid: e.type, critical: e.critical, value: new Uint8Array(e.value) }));
+    return Array.from(this.x509.extensions, (e) => ({ oid: e.type, critical: e.critical, value: new Uint8Array(e.value) }));
   }
 
   extension(oid: string): RawExtension | undefined {

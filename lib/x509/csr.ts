@@ -81,7 +81,7 @@ export async function parseCsr(input: string | Uint8Array, options: CryptoOption
   if (!valid) throw new PkiError('ERR_CSR_SIGNATURE', 'the self-signature does not verify with the enclosed public key', { field });
   let requestedExtensions: RawExtension[];
   try {
-    requestedExtensions = parsed.extensions.map((e) => ({ oid: e.type, critical: e.critical, value: new Uint8Array(e.value) }));
+    requestedExtensions = Array.from(parsed.extensions, (e) => ({ oid: e.type, critical: e.critical, value: new Uint8Array(e.value) }));
   } catch (cause) {
     throw new PkiError('ERR_CSR', 'the extensionRequest attribute is malformed', { field: `${field}.extensions`, cause });
   }
