@@ -34,7 +34,7 @@ test('CAs last 10 years and leaves 1 year, as kubeadm', () => {
 
 test('the table is frozen', () => {
   assert.throws(() => {
-    (PROFILES.kubeletClient.extendedKeyUsages as string[]).push('serverAuth');
+    (PROFILES.kubeletClient.extendedKeyUsages as unknown as string[]).push('serverAuth');
   });
   assert.throws(() => {
     (PROFILES.kubeletClient as { isCA: boolean }).isCA = true;

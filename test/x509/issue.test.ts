@@ -140,7 +140,7 @@ const VIOLATIONS: [string, () => Parameters<typeof issueCertificate>[0] | Promis
     const b = await base();
     return { ...b, issuer: { certificate: b.issuer!.certificate, privateKey: (await fixtureKey('ecdsa-p256', undefined, 2)).privateKey } };
   }, 'ERR_KEY', 'issuer.privateKey'],
-  ['a DSA public key', async () => ({ ...(await base()), publicKey: generateKeyPairSync('dsa', { modulusLength: 2048, publicKeyEncoding: { type: 'spki', format: 'pem' }, privateKeyEncoding: { type: 'pkcs8', format: 'pem' } }).publicKey }), 'ERR_KEY', 'publicKey'],
+  ['a DSA public key', async () => ({ ...(await base()), publicKey: generateKeyPairSync('dsa', { modulusLength: 2048, divisorLength: 256, publicKeyEncoding: { type: 'spki', format: 'pem' }, privateKeyEncoding: { type: 'pkcs8', format: 'pem' } }).publicKey }), 'ERR_KEY', 'publicKey'],
   ['a PEM certificate as public key', async () => ({ ...(await base()), publicKey: (await base()).issuer!.certificate as string }), 'ERR_PEM', 'publicKey'],
 ];
 
