@@ -85,3 +85,10 @@ export async function failureOf(fn: () => unknown): Promise<{ code: string; fiel
     return { code: e.name === 'PkiError' ? e.code! : `non-PkiError: ${String(error)}`, field: e.field, message: e.message };
   }
 }
+
+/** Flips one bit in the last byte of a signed DER structure: inside its signature value. */
+export function tamperSignature(der: Uint8Array): Uint8Array {
+  const copy = Uint8Array.from(der);
+  copy[copy.length - 1]! ^= 0x01;
+  return copy;
+}

@@ -2,14 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createCsr, encodePem, nodeSubject, parseCsr, PROFILES } from '../../lib/index.js';
 import * as x509 from '../../lib/x509/peculiar.js';
-import { ALL_KEY_SPECS, codeOf, failureOf, fixtureKey, PROVIDERS } from '../helpers/fixtures.js';
-
-/** Flips one bit in the last byte of the DER: inside the signature value. */
-export function tamperSignature(der: Uint8Array): Uint8Array {
-  const copy = Uint8Array.from(der);
-  copy[copy.length - 1]! ^= 0x01;
-  return copy;
-}
+import { ALL_KEY_SPECS, codeOf, failureOf, fixtureKey, PROVIDERS, tamperSignature } from '../helpers/fixtures.js';
 
 for (const { name: provider, crypto } of PROVIDERS) {
   for (const spec of ALL_KEY_SPECS) {
