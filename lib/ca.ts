@@ -32,20 +32,8 @@ export interface CreateAuthorityOptions extends CryptoOptions {
  * Creates a self-signed root CA. As kubeadm does, the CA carries its CN as a DNS SAN when the CN is a
  * valid DNS name (kubernetes-pki.md §3).
  */
-export async function createCertificateAuthority(options: CreateAuthorityOptions = {}): Promise<CertificateAuthority> {
-  const commonName = options.commonName ?? 'kubernetes';
-  const keyPair = options.keyPair ?? (await generateKeyPair(options.keySpec ?? DEFAULT_KEY_SPEC, options));
-  const certificate = await issueCertificate({
-    ...cryptoOf(options),
-    profile: options.profile ?? PROFILES.clusterCa,
-    subject: { commonName, organizations: options.organizations ?? [] },
-    sans: isDnsName(commonName) ? { dns: [commonName] } : undefined,
-    publicKey: keyPair.publicKey,
-    selfSigningKey: keyPair.privateKey,
-    validity: options.validity,
-    now: options.now,
-  });
-  return { certificate, privateKey: keyPair.privateKey, keyPair };
+export function createCertificateAuthority(options: CreateAuthorityOptions = {}): Promise<CertificateAuthority> {
+  return createAuthority(options, 'kubernetes', options.profile ?? PROFILES.clusterCa);
 }
 
 export interface CreateIntermediateOptions extends CreateAuthorityOptions {
@@ -56,23 +44,29 @@ export interface CreateIntermediateOptions extends CreateAuthorityOptions {
 }
 
 /** Creates an intermediate CA signed by `parent`. */
-export async function createIntermediateAuthority(options: CreateIntermediateOptions): Promise<CertificateAuthority> {
-  const commonName = options.commonName ?? 'kubernetes-intermediate';
-  const keyPair = options.keyPair ?? (await generateKeyPair(options.keySpec ?? DEFAULT_KEY_SPEC, options));
+export function createIntermediateAuthority(options: CreateIntermediateOptions): Promise<CertificateAuthority> {
+  return createAuthority(options, 'kubernetes-intermediate', options.profile ?? PROFILES.intermediateCa, options.parent, options.pathLength);
+}
+
+async function createAuthority(
+  options: CreateAuthorityOptions,
+  defaultCommonName: string,
+  profile: CertificateProfile,
+  parent?: Issuer,
+  pathLength?: number,
+): Promise<CertificateAuthority> {
+  const commonName = options.commonName ?? defaultCommonName;
+  const crypto = options.crypto ? { crypto: options.crypto } : {};
+  const keyPair = options.keyPair ?? (await generateKeyPair(options.keySpec ?? DEFAULT_KEY_SPEC, crypto));
   const certificate = await issueCertificate({
-    ...cryptoOf(options),
-    profile: options.profile ?? PROFILES.intermediateCa,
+    ...crypto,
+    profile,
     subject: { commonName, organizations: options.organizations ?? [] },
     sans: isDnsName(commonName) ? { dns: [commonName] } : undefined,
     publicKey: keyPair.publicKey,
-    issuer: options.parent,
-    pathLength: options.pathLength,
+    ...(parent ? { issuer: parent, pathLength } : { selfSigningKey: keyPair.privateKey }),
     validity: options.validity,
     now: options.now,
   });
   return { certificate, privateKey: keyPair.privateKey, keyPair };
-}
-
-function cryptoOf(options: CryptoOptions): CryptoOptions {
-  return options.crypto ? { crypto: options.crypto } : {};
 }

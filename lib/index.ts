@@ -6,6 +6,7 @@ export {
   DEFAULT_KEY_SPEC,
   generateKeyPair,
   exportPrivateKeyPem,
+  privateKeyFormats,
   importPrivateKeyPem,
   exportPublicKeyPem,
   publicKeyInfo,

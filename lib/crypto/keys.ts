@@ -34,40 +34,32 @@ export function isKeySpec(value: unknown): value is KeySpec {
   return typeof value === 'string' && (KEY_SPECS as readonly string[]).includes(value);
 }
 
+const rsa = (bits: number): RsaHashedKeyGenParams => ({
+  name: 'RSASSA-PKCS1-v1_5',
+  modulusLength: bits,
+  publicExponent: new Uint8Array([1, 0, 1]),
+  hash: 'SHA-256',
+});
+
+// Per spec: how the key is generated and imported, and how it signs. Signatures follow Go's crypto/x509:
+// SHA-256 for P-256 and every RSA size, SHA-384 for P-384, pure Ed25519.
+const ALGORITHMS: Record<KeySpec, { key: RsaHashedKeyGenParams | EcKeyGenParams | Algorithm; signature: Algorithm | EcdsaParams }> = {
+  'ecdsa-p256': { key: { name: 'ECDSA', namedCurve: 'P-256' } as EcKeyGenParams, signature: { name: 'ECDSA', hash: 'SHA-256' } as EcdsaParams },
+  'ecdsa-p384': { key: { name: 'ECDSA', namedCurve: 'P-384' } as EcKeyGenParams, signature: { name: 'ECDSA', hash: 'SHA-384' } as EcdsaParams },
+  'rsa-2048': { key: rsa(2048), signature: { name: 'RSASSA-PKCS1-v1_5' } },
+  'rsa-3072': { key: rsa(3072), signature: { name: 'RSASSA-PKCS1-v1_5' } },
+  'rsa-4096': { key: rsa(4096), signature: { name: 'RSASSA-PKCS1-v1_5' } },
+  ed25519: { key: { name: 'Ed25519' }, signature: { name: 'Ed25519' } },
+};
+
 /** The WebCrypto algorithm a key of `spec` is generated and imported with. */
 export function keyAlgorithm(spec: KeySpec): RsaHashedKeyGenParams | EcKeyGenParams | Algorithm {
-  switch (spec) {
-    case 'ecdsa-p256':
-      return { name: 'ECDSA', namedCurve: 'P-256' } as EcKeyGenParams;
-    case 'ecdsa-p384':
-      return { name: 'ECDSA', namedCurve: 'P-384' } as EcKeyGenParams;
-    case 'ed25519':
-      return { name: 'Ed25519' };
-    default:
-      return {
-        name: 'RSASSA-PKCS1-v1_5',
-        modulusLength: Number(spec.slice(4)),
-        publicExponent: new Uint8Array([1, 0, 1]),
-        hash: 'SHA-256',
-      } as RsaHashedKeyGenParams;
-  }
+  return ALGORITHMS[spec].key;
 }
 
-/**
- * The signature algorithm a key of `spec` signs certificates and CSRs with, as Go's crypto/x509 picks
- * it: SHA-256 for P-256 and RSA, SHA-384 for P-384, pure Ed25519.
- */
+/** The signature algorithm a key of `spec` signs certificates and CSRs with (the hash of RSA keys is bound at import). */
 export function signatureAlgorithm(spec: KeySpec): Algorithm | EcdsaParams {
-  switch (spec) {
-    case 'ecdsa-p256':
-      return { name: 'ECDSA', hash: 'SHA-256' } as EcdsaParams;
-    case 'ecdsa-p384':
-      return { name: 'ECDSA', hash: 'SHA-384' } as EcdsaParams;
-    case 'ed25519':
-      return { name: 'Ed25519' };
-    default:
-      return { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' } as Algorithm;
-  }
+  return ALGORITHMS[spec].signature;
 }
 
 /** True when `spec` is an RSA key (which adds keyEncipherment to a certificate's key usages). */
@@ -122,7 +114,7 @@ export function keySpecOfKeyObject(key: KeyObject, field: string): KeySpec {
 /** Exports a private key as PEM; `format` defaults to what Kubernetes writes: PKCS#1 for RSA, SEC1 for ECDSA, PKCS#8 for Ed25519. */
 export async function exportPrivateKeyPem(pair: KeyPair, format?: PrivateKeyFormat, options: CryptoOptions = {}): Promise<string> {
   const chosen = format ?? defaultPrivateKeyFormat(pair.spec);
-  if ((chosen === 'sec1' && !pair.spec.startsWith('ecdsa-')) || (chosen === 'pkcs1' && !isRsa(pair.spec))) {
+  if (!privateKeyFormats(pair.spec).includes(chosen)) {
     throw new PkiError('ERR_ARGUMENT', `a ${pair.spec} key cannot be written as ${chosen}`, { field: 'format' });
   }
   let pkcs8: ArrayBuffer;
@@ -135,6 +127,12 @@ export async function exportPrivateKeyPem(pair: KeyPair, format?: PrivateKeyForm
   const keyObject = createPrivateKey({ key: Buffer.from(pkcs8), format: 'der', type: 'pkcs8' });
   const der = keyObject.export({ format: 'der', type: chosen });
   return encodePem(LABEL_OF_FORMAT[chosen], new Uint8Array(der));
+}
+
+/** The encodings a private key of `spec` can be written in: PKCS#8 always, SEC1 for ECDSA, PKCS#1 for RSA. */
+export function privateKeyFormats(spec: KeySpec): PrivateKeyFormat[] {
+  if (isRsa(spec)) return ['pkcs8', 'pkcs1'];
+  return spec === 'ed25519' ? ['pkcs8'] : ['pkcs8', 'sec1'];
 }
 
 export function defaultPrivateKeyFormat(spec: KeySpec): PrivateKeyFormat {

@@ -9,19 +9,11 @@ import {
   generateKeyPair,
   importPrivateKeyPem,
   publicKeyInfo,
+  privateKeyFormats,
   type KeySpec,
-  type PrivateKeyFormat,
 } from '../../lib/index.js';
 import { ALL_KEY_SPECS, codeOf, failureOf, fixtureKey, PROVIDERS } from '../helpers/fixtures.js';
 
-const FORMATS: Record<KeySpec, PrivateKeyFormat[]> = {
-  'ecdsa-p256': ['pkcs8', 'sec1'],
-  'ecdsa-p384': ['pkcs8', 'sec1'],
-  'rsa-2048': ['pkcs8', 'pkcs1'],
-  'rsa-3072': ['pkcs8', 'pkcs1'],
-  'rsa-4096': ['pkcs8', 'pkcs1'],
-  ed25519: ['pkcs8'],
-};
 const LABEL = { pkcs8: 'PRIVATE KEY', sec1: 'EC PRIVATE KEY', pkcs1: 'RSA PRIVATE KEY' };
 
 for (const { name, crypto } of PROVIDERS) {
@@ -31,7 +23,7 @@ for (const { name, crypto } of PROVIDERS) {
       assert.is(pair.spec, spec);
       const publicPem = await exportPublicKeyPem(pair.publicKey, { crypto });
       assert.is((await publicKeyInfo(publicPem)).spec, spec);
-      for (const format of FORMATS[spec]) {
+      for (const format of privateKeyFormats(spec)) {
         const pem = await exportPrivateKeyPem(pair, format, { crypto });
         assert.ok(pem.startsWith(`-----BEGIN ${LABEL[format]}-----\n`), `${format} label`);
         const back = await importPrivateKeyPem(pem, { crypto });

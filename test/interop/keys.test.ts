@@ -2,25 +2,17 @@
 // the keys OpenSSL writes in all three PEM formats.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { exportPrivateKeyPem, exportPublicKeyPem, importPrivateKeyPem, type KeySpec, type PrivateKeyFormat } from '../../lib/index.js';
+import { exportPrivateKeyPem, exportPublicKeyPem, importPrivateKeyPem, privateKeyFormats } from '../../lib/index.js';
 import { ALL_KEY_SPECS, codeOf, fixtureKey } from '../helpers/fixtures.js';
 import { gnutlsLoadKey, goJudge, opensslGenerateKey, opensslLoadKey, opensslLoadPublicKey } from './judges.js';
 
-const FORMATS: Record<KeySpec, PrivateKeyFormat[]> = {
-  'ecdsa-p256': ['pkcs8', 'sec1'],
-  'ecdsa-p384': ['pkcs8', 'sec1'],
-  'rsa-2048': ['pkcs8', 'pkcs1'],
-  'rsa-3072': ['pkcs8', 'pkcs1'],
-  'rsa-4096': ['pkcs8', 'pkcs1'],
-  ed25519: ['pkcs8'],
-};
 
 test('keys written by kubepki load in Go, OpenSSL and GnuTLS', async () => {
   const pems: { label: string; pem: string }[] = [];
   const publics: string[] = [];
   for (const spec of ALL_KEY_SPECS) {
     const pair = await fixtureKey(spec, undefined, 1);
-    for (const format of FORMATS[spec]) pems.push({ label: `${spec}/${format}`, pem: await exportPrivateKeyPem(pair, format) });
+    for (const format of privateKeyFormats(spec)) pems.push({ label: `${spec}/${format}`, pem: await exportPrivateKeyPem(pair, format) });
     publics.push(await exportPublicKeyPem(pair.publicKey));
   }
   const results = await goJudge([...pems.map(({ pem }) => ({ op: 'key' as const, key: pem })), ...publics.map((key) => ({ op: 'pubkey' as const, key }))]);
