@@ -217,12 +217,3 @@ export async function publicKeyInfo(input: PublicKeyInput, options: CryptoOption
   }
   return { spec: keySpecOfSpki(spki, field), spki };
 }
-
-/** Imports a public key (SPKI DER) into the provider for verification. */
-export async function importPublicKey(info: PublicKeyInfo, options: CryptoOptions = {}): Promise<CryptoKey> {
-  try {
-    return await resolveCrypto(options).subtle.importKey('spki', info.spki as BufferSource, keyAlgorithm(info.spec), true, ['verify']);
-  } catch (cause) {
-    throw new PkiError('ERR_CRYPTO', `the provider could not import the ${info.spec} public key`, { field: 'publicKey', cause });
-  }
-}

@@ -64,10 +64,12 @@ export class Certificate {
   /** Parses one certificate from PEM (`CERTIFICATE`) or DER, or returns it as is. */
   static from(input: CertificateInput, field = 'certificate'): Certificate {
     if (input instanceof Certificate) return input;
+    if (typeof input !== 'string' && !(input instanceof Uint8Array)) {
+      throw new PkiError('ERR_ARGUMENT', 'expected PEM text, DER bytes or a Certificate', { field });
+    }
     if (typeof input === 'string' || looksLikePem(input)) {
       return new Certificate(readPemBlock(input, ['CERTIFICATE'], { field }).der, field);
     }
-    if (!(input instanceof Uint8Array)) throw new PkiError('ERR_ARGUMENT', 'expected PEM text, DER bytes or a Certificate', { field });
     return new Certificate(Uint8Array.from(input), field);
   }
 
