@@ -1,0 +1,3 @@
+module kubepki/judge
+
+go 1.19
