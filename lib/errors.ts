@@ -14,6 +14,10 @@ export const PKI_ERROR_CODES = {
   ERR_LINT: 'a built certificate failed the pre-issuance lint and was not returned',
   ERR_VALIDITY: 'a validity period is empty, in the past, or outside the issuer',
   ERR_CRYPTO: 'the WebCrypto provider failed or does not support an operation',
+  ERR_KUBECONFIG: 'a kubeconfig is malformed, lacks a field or has a field of the wrong type',
+  ERR_EXISTS: 'a file exists and differs from what would be written; nothing was changed (use force to replace it)',
+  ERR_DIRECTORY: 'a PKI directory is incomplete or inconsistent',
+  ERR_IO: 'a file could not be read or written',
 } as const;
 
 export type PkiErrorCode = keyof typeof PKI_ERROR_CODES;

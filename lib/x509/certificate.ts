@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, createPublicKey, X509Certificate as NodeX509Certificate } from 'node:crypto';
 import { assertDer, children, contentOf, decodeOid, elementBytes, readElement } from '../crypto/der.js';
 import { keySpecOfSpki, type KeySpec } from '../crypto/keys.js';
 import { encodePem, looksLikePem, readPemBlock, readPemBlocks } from '../crypto/pem.js';
@@ -160,6 +160,16 @@ export class Certificate {
   get authorityKeyId(): Uint8Array | undefined {
     const ext = this.x509.getExtension(x509.AuthorityKeyIdentifierExtension);
     return ext?.keyId ? Buffer.from(ext.keyId, 'hex') : undefined;
+  }
+
+  /** True when `ca`'s subject is this certificate's issuer and `ca`'s key verifies its signature. */
+  isIssuedBy(ca: Certificate): boolean {
+    if (!Buffer.from(this.issuerDer).equals(ca.subjectDer)) return false;
+    try {
+      return new NodeX509Certificate(this.der).verify(createPublicKey({ key: Buffer.from(ca.spki), format: 'der', type: 'spki' }));
+    } catch {
+      return false;
+    }
   }
 
   /** True when subject and issuer Name bytes are equal. */

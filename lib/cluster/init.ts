@@ -1,0 +1,157 @@
+import { generateKeyPair, type KeyPair } from '../crypto/keys.js';
+import type { CryptoOptions } from '../crypto/provider.js';
+import { PkiError } from '../errors.js';
+import { createCertificateAuthority } from '../ca.js';
+import { issueCertificate } from '../x509/issue.js';
+import type { ClusterConfig } from './config.js';
+import { writeFileAtomic, type FileToWrite } from './files.js';
+import { entryFiles, entryFilesToWrite, readEntry, readServiceAccount, serviceAccountFiles, type Material } from './material.js';
+import { planCluster, type ClusterPlan, type PlannedAuthority, type PlannedCertificate } from './plan.js';
+
+export interface InitOptions extends CryptoOptions {
+  /** Replace files that conflict with the plan (a different CA, wrong SANs, a corrupt file). Default false. */
+  force?: boolean;
+  now?: Date;
+}
+
+/** What `initPkiDirectory` did, by entry name. */
+export interface InitResult {
+  readonly plan: ClusterPlan;
+  /** Entries made now. */
+  readonly created: readonly string[];
+  /** Entries found valid in the directory and kept (existing CAs sign the new leaves). */
+  readonly reused: readonly string[];
+  /** Entries that conflicted and were replaced (only with `force`). */
+  readonly replaced: readonly string[];
+  /** Paths written, relative to nothing: absolute or as given with `dir`. */
+  readonly files: readonly string[];
+}
+
+/**
+ * Makes (or completes) a cluster's PKI in kubeadm's layout under `dir`. Valid files already there are
+ * kept and existing CAs sign whatever is missing; anything that conflicts (a certificate from another CA,
+ * other SANs, a key that does not match, a corrupt file) stops the run with ERR_EXISTS naming every
+ * file, and nothing is written, unless `force` is given.
+ */
+export async function initPkiDirectory(dir: string, config: ClusterConfig, options: InitOptions = {}): Promise<InitResult> {
+  const plan = planCluster(config);
+  const crypto = options.crypto ? { crypto: options.crypto } : {};
+  const now = options.now ?? new Date();
+  const conflicts: string[] = [];
+  const created: string[] = [];
+  const reused: string[] = [];
+  const replaced: string[] = [];
+  const toWrite: { files: FileToWrite[]; overwrite: boolean }[] = [];
+  const conflict = (name: string, reason: string): void => {
+    conflicts.push(`${name}: ${reason}`);
+    replaced.push(name.split(':')[0]!);
+  };
+
+  const authorities = new Map<string, Material & { keyPair: KeyPair }>();
+  for (const entry of plan.authorities) {
+    const found = await readEntry(dir, entry, crypto);
+    if (found.state === 'present' && found.material.keyPair && usableAuthority(found.material, entry, now)) {
+      authorities.set(entry.name, found.material as Material & { keyPair: KeyPair });
+      reused.push(entry.name);
+      continue;
+    }
+    if (found.state === 'present') conflict(entry.name, found.material.keyPair ? 'the CA is expired or not a CA' : `${entry.path}.key is missing (external CA): use the CSR mode and sign with the CA`);
+    if (found.state === 'broken') conflict(entry.name, found.problem.message);
+    const material = await newAuthority(entry, plan, now, crypto);
+    authorities.set(entry.name, material);
+    toWrite.push({ files: await entryFilesToWrite(dir, entry, material, crypto), overwrite: found.state !== 'absent' });
+    if (found.state === 'absent') created.push(entry.name);
+  }
+
+  for (const entry of plan.certificates) {
+    const ca = authorities.get(entry.ca)!;
+    const found = await readEntry(dir, entry, crypto);
+    if (found.state === 'present') {
+      const problem = leafProblem(found.material, entry, ca, now);
+      if (!problem) {
+        reused.push(entry.name);
+        continue;
+      }
+      conflict(entry.name, problem);
+    }
+    if (found.state === 'broken') conflict(entry.name, found.problem.message);
+    const keyPair = await generateKeyPair(plan.config.keySpec, crypto);
+    const certificate = await issueCertificate({
+      ...crypto,
+      profile: entry.profile,
+      subject: entry.subject,
+      sans: entry.sans,
+      publicKey: keyPair.publicKey,
+      issuer: { certificate: ca.certificate, privateKey: ca.keyPair.privateKey },
+      validity: { lifetimeSeconds: plan.config.leafLifetimeSeconds },
+      now,
+    });
+    const kubeconfig = entry.kubeconfigFile && {
+      server: entry.kubeconfigFile.server,
+      clusterName: plan.config.clusterName,
+      userName: entry.kubeconfigFile.user,
+      caPem: ca.certificate.pem,
+    };
+    toWrite.push({ files: await entryFilesToWrite(dir, entry, { certificate, keyPair, kubeconfig }, crypto), overwrite: found.state !== 'absent' });
+    if (found.state === 'absent') created.push(entry.name);
+  }
+
+  const paths = { privateKey: plan.serviceAccount.privateKeyPath, publicKey: plan.serviceAccount.publicKeyPath };
+  const sa = await readServiceAccount(dir, paths, crypto);
+  if (sa.state === 'present') reused.push('sa');
+  else {
+    if (sa.state === 'broken') conflict('sa', sa.problem.message);
+    const keyPair = await generateKeyPair(plan.config.keySpec, crypto);
+    toWrite.push({ files: await serviceAccountFiles(dir, paths, keyPair, crypto), overwrite: sa.state !== 'absent' });
+    if (sa.state === 'absent') created.push('sa');
+  }
+
+  if (conflicts.length > 0 && !options.force) {
+    throw new PkiError('ERR_EXISTS', `the directory holds files that conflict with this cluster, nothing was written (use force to replace them):\n  ${conflicts.join('\n  ')}`, { field: dir });
+  }
+  const files: string[] = [];
+  // Leaves and kubeconfigs first, CAs last: a crash part-way leaves the old CA in place (or none), never
+  // a new CA beside leaves it did not sign.
+  for (const group of [...toWrite].reverse()) {
+    for (const file of group.files) {
+      await writeFileAtomic(file, { overwrite: group.overwrite });
+      files.push(file.path);
+    }
+  }
+  return { plan, created, reused, replaced: options.force ? replaced : [], files };
+}
+
+async function newAuthority(entry: PlannedAuthority, plan: ClusterPlan, now: Date, crypto: CryptoOptions): Promise<Material & { keyPair: KeyPair }> {
+  const authority = await createCertificateAuthority({
+    ...crypto,
+    commonName: entry.subject.commonName,
+    keySpec: plan.config.keySpec,
+    profile: entry.profile,
+    validity: { lifetimeSeconds: plan.config.caLifetimeSeconds },
+    now,
+  });
+  return { certificate: authority.certificate, keyPair: authority.keyPair };
+}
+
+function usableAuthority(material: Material, entry: PlannedAuthority, now: Date): boolean {
+  return material.certificate.isCA && material.certificate.notAfter > now && entry.profile.isCA;
+}
+
+/** Why an existing leaf cannot be kept, or undefined when it can. */
+function leafProblem(material: Material, entry: PlannedCertificate, ca: Material, now: Date): string | undefined {
+  const { certificate } = material;
+  const file = entryFiles(entry)[0];
+  if (!certificate.isIssuedBy(ca.certificate)) return `${file} is not signed by the ${entry.ca} CA in this directory`;
+  if (certificate.notAfter <= now) return `${file} expired at ${certificate.notAfter.toISOString()}`;
+  const subject = certificate.subject;
+  if (subject.commonName !== entry.subject.commonName || (subject.organizations ?? []).join(',') !== (entry.subject.organizations ?? []).join(',')) {
+    return `${file} has subject CN=${subject.commonName}, expected CN=${entry.subject.commonName}`;
+  }
+  const have = certificate.sans;
+  const same = (a: readonly string[], b: readonly string[]): boolean => [...a].sort().join(',') === [...b].sort().join(',');
+  if (!same(have.dns, entry.sans.dns) || !same(have.ips, entry.sans.ips)) return `${file} has other SANs than this cluster needs`;
+  if (entry.kubeconfigFile && material.kubeconfig && material.kubeconfig.server !== entry.kubeconfigFile.server) {
+    return `${file} points at ${material.kubeconfig.server}, expected ${entry.kubeconfigFile.server}`;
+  }
+  return undefined;
+}

@@ -1,0 +1,129 @@
+import { parse, stringify } from 'yaml';
+import { PkiError } from '../errors.js';
+
+/** The parts of a kubeconfig kubepki writes and reads (client-go's clientcmd v1 Config). */
+export interface Kubeconfig {
+  readonly clusterName: string;
+  readonly server: string;
+  /** PEM of the CA bundle the client trusts (`certificate-authority-data`). */
+  readonly caPem?: string;
+  /** A file path instead of embedded data (`certificate-authority`). */
+  readonly caFile?: string;
+  readonly userName: string;
+  /** Embedded client certificate and key PEM (`client-certificate-data`, `client-key-data`). */
+  readonly clientCertificatePem?: string;
+  readonly clientKeyPem?: string;
+  /** Or file paths (`client-certificate`, `client-key`), as a kubelet's rotating `kubelet-client-current.pem`. */
+  readonly clientCertificateFile?: string;
+  readonly clientKeyFile?: string;
+  /** A bearer token (bootstrap kubeconfigs). */
+  readonly token?: string;
+  readonly contextName?: string;
+}
+
+const b64 = (text: string): string => Buffer.from(text).toString('base64');
+
+/** Serialises a kubeconfig as YAML, in the shape kubeadm writes. */
+export function stringifyKubeconfig(config: Kubeconfig): string {
+  const contextName = config.contextName ?? `${config.userName}@${config.clusterName}`;
+  const cluster: Record<string, string> = { server: config.server };
+  if (config.caPem) cluster['certificate-authority-data'] = b64(config.caPem);
+  if (config.caFile) cluster['certificate-authority'] = config.caFile;
+  const user: Record<string, string> = {};
+  if (config.clientCertificatePem) user['client-certificate-data'] = b64(config.clientCertificatePem);
+  if (config.clientKeyPem) user['client-key-data'] = b64(config.clientKeyPem);
+  if (config.clientCertificateFile) user['client-certificate'] = config.clientCertificateFile;
+  if (config.clientKeyFile) user['client-key'] = config.clientKeyFile;
+  if (config.token) user.token = config.token;
+  return stringify({
+    apiVersion: 'v1',
+    kind: 'Config',
+    clusters: [{ name: config.clusterName, cluster }],
+    contexts: [{ name: contextName, context: { cluster: config.clusterName, user: config.userName } }],
+    'current-context': contextName,
+    preferences: {},
+    users: [{ name: config.userName, user }],
+  });
+}
+
+/**
+ * Reads a kubeconfig: the current context's cluster and user. Missing fields, wrong types and files
+ * that cannot be parsed are ERR_KUBECONFIG naming the field.
+ */
+export function parseKubeconfig(text: string, field = 'kubeconfig'): Kubeconfig {
+  const fail = (at: string, reason: string): never => {
+    throw new PkiError('ERR_KUBECONFIG', reason, { field: at ? `${field}.${at}` : field });
+  };
+  let doc: unknown;
+  try {
+    doc = parse(text, { maxAliasCount: 10 });
+  } catch (cause) {
+    throw new PkiError('ERR_KUBECONFIG', 'not valid YAML', { field, cause });
+  }
+  const root = asObject(doc) ?? fail('', 'is not a YAML mapping');
+  if (root.kind !== undefined && root.kind !== 'Config') fail('kind', `must be Config, not ${String(root.kind)}`);
+  const contextName = root['current-context'];
+  if (typeof contextName !== 'string' || contextName === '') fail('current-context', 'is missing');
+  const named = (list: string, name: string, inner: string): Record<string, unknown> => {
+    const entries = root[list];
+    if (!Array.isArray(entries)) fail(list, 'must be a list');
+    const entry = (entries as unknown[]).map(asObject).find((e) => e?.name === name) ?? fail(list, `has no entry named "${name}"`);
+    return asObject(entry![inner]) ?? fail(`${list}[${name}].${inner}`, 'must be a mapping');
+  };
+  const context = named('contexts', contextName as string, 'context');
+  const clusterName = str(context.cluster) ?? fail('contexts.context.cluster', 'is missing');
+  const userName = str(context.user) ?? fail('contexts.context.user', 'is missing');
+  const cluster = named('clusters', clusterName, 'cluster');
+  const user = named('users', userName, 'user');
+  const server = str(cluster.server) ?? fail(`clusters[${clusterName}].cluster.server`, 'is missing');
+  if (!/^https:\/\//.test(server)) fail(`clusters[${clusterName}].cluster.server`, 'must be an https:// URL');
+  const data = (object: Record<string, unknown>, key: string, at: string): string | undefined => {
+    const value = object[key];
+    if (value === undefined) return undefined;
+    if (typeof value !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(value)) fail(at, 'must be base64 text');
+    return Buffer.from(value as string, 'base64').toString('utf8');
+  };
+  const text_ = (object: Record<string, unknown>, key: string, at: string): string | undefined => {
+    const value = object[key];
+    if (value === undefined) return undefined;
+    if (typeof value !== 'string' || value === '') fail(at, 'must be a non-empty string');
+    return value as string;
+  };
+  const result: Kubeconfig = {
+    clusterName,
+    server,
+    userName,
+    contextName: contextName as string,
+    caPem: data(cluster, 'certificate-authority-data', `clusters[${clusterName}].cluster.certificate-authority-data`),
+    caFile: text_(cluster, 'certificate-authority', `clusters[${clusterName}].cluster.certificate-authority`),
+    clientCertificatePem: data(user, 'client-certificate-data', `users[${userName}].user.client-certificate-data`),
+    clientKeyPem: data(user, 'client-key-data', `users[${userName}].user.client-key-data`),
+    clientCertificateFile: text_(user, 'client-certificate', `users[${userName}].user.client-certificate`),
+    clientKeyFile: text_(user, 'client-key', `users[${userName}].user.client-key`),
+    token: text_(user, 'token', `users[${userName}].user.token`),
+  };
+  if (cluster['insecure-skip-tls-verify'] === true) fail(`clusters[${clusterName}].cluster.insecure-skip-tls-verify`, 'turns verification off; kubepki refuses it');
+  return result;
+}
+
+/** The kubeconfig a node's kubelet uses after TLS bootstrap: certificate and key read from the rotating file. */
+export function kubeletKubeconfig(options: { server: string; caPem: string; clusterName?: string; certificateFile?: string; keyFile?: string }): string {
+  const current = '/var/lib/kubelet/pki/kubelet-client-current.pem';
+  return stringifyKubeconfig({
+    clusterName: options.clusterName ?? 'default-cluster',
+    server: options.server,
+    caPem: options.caPem,
+    userName: 'default-auth',
+    contextName: 'default-context',
+    clientCertificateFile: options.certificateFile ?? current,
+    clientKeyFile: options.keyFile ?? options.certificateFile ?? current,
+  });
+}
+
+function asObject(value: unknown): Record<string, unknown> | undefined {
+  return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+}
+
+function str(value: unknown): string | undefined {
+  return typeof value === 'string' && value !== '' ? value : undefined;
+}

@@ -1,0 +1,116 @@
+import { exportPrivateKeyPem, exportSpki, importPrivateKeyPem, publicKeyInfo, type KeyPair } from '../crypto/keys.js';
+import { encodePem } from '../crypto/pem.js';
+import type { CryptoOptions } from '../crypto/provider.js';
+import { PkiError } from '../errors.js';
+import { Certificate } from '../x509/certificate.js';
+import { join } from 'node:path';
+import { readIfExists, type FileToWrite } from './files.js';
+import { parseKubeconfig, stringifyKubeconfig } from './kubeconfig.js';
+import type { LayoutEntry } from './layout.js';
+
+/** A certificate and (when present) its private key, read from or bound for the directory. */
+export interface Material {
+  readonly certificate: Certificate;
+  /** Absent for a CA whose key is kept elsewhere (external CA). */
+  readonly keyPair?: KeyPair;
+  /** For kubeconfig entries: the server and cluster name to keep when rewriting. */
+  readonly kubeconfig?: { readonly server: string; readonly clusterName: string; readonly userName: string; readonly caPem?: string };
+}
+
+/** What a directory holds for one layout entry. */
+export type ReadResult = { state: 'absent' } | { state: 'present'; material: Material } | { state: 'broken'; problem: PkiError };
+
+const crtPath = (dir: string, entry: LayoutEntry): string => join(dir, entry.kubeconfig ? entry.path : `${entry.path}.crt`);
+const keyPath = (dir: string, entry: LayoutEntry): string => join(dir, `${entry.path}.key`);
+
+/** The files of an entry, relative to the directory, for messages. */
+export function entryFiles(entry: LayoutEntry): string[] {
+  return entry.kubeconfig ? [entry.path] : [`${entry.path}.crt`, `${entry.path}.key`];
+}
+
+/**
+ * Reads one entry's certificate and key (or kubeconfig) and checks that the key matches the
+ * certificate. A missing key next to a CA certificate is allowed (external CA); anything unreadable
+ * is reported as `broken` with the file named.
+ */
+export async function readEntry(dir: string, entry: LayoutEntry, options: CryptoOptions = {}): Promise<ReadResult> {
+  try {
+    if (entry.kubeconfig) {
+      const text = await readIfExists(crtPath(dir, entry));
+      if (text === undefined) return { state: 'absent' };
+      const kubeconfig = parseKubeconfig(text, entry.path);
+      if (!kubeconfig.clientCertificatePem || !kubeconfig.clientKeyPem) {
+        throw new PkiError('ERR_KUBECONFIG', 'does not embed a client certificate and key', { field: entry.path });
+      }
+      const certificate = Certificate.from(kubeconfig.clientCertificatePem, `${entry.path} client-certificate-data`);
+      const keyPair = await importPrivateKeyPem(kubeconfig.clientKeyPem, { ...options, field: `${entry.path} client-key-data` });
+      await assertKeyMatches(certificate, keyPair, entry.path, options);
+      return { state: 'present', material: { certificate, keyPair, kubeconfig } };
+    }
+    const [certText, keyText] = await Promise.all([readIfExists(crtPath(dir, entry)), readIfExists(keyPath(dir, entry))]);
+    if (certText === undefined && keyText === undefined) return { state: 'absent' };
+    if (certText === undefined) throw new PkiError('ERR_DIRECTORY', 'has a key but no certificate', { field: `${entry.path}.crt` });
+    const certificate = Certificate.from(certText, `${entry.path}.crt`);
+    if (keyText === undefined) {
+      if (entry.profile.isCA) return { state: 'present', material: { certificate } };
+      throw new PkiError('ERR_DIRECTORY', 'has a certificate but no key', { field: `${entry.path}.key` });
+    }
+    const keyPair = await importPrivateKeyPem(keyText, { ...options, field: `${entry.path}.key` });
+    await assertKeyMatches(certificate, keyPair, `${entry.path}.key`, options);
+    return { state: 'present', material: { certificate, keyPair } };
+  } catch (error) {
+    if (error instanceof PkiError) return { state: 'broken', problem: error };
+    throw error;
+  }
+}
+
+async function assertKeyMatches(certificate: Certificate, keyPair: KeyPair, field: string, options: CryptoOptions): Promise<void> {
+  const spki = await exportSpki(keyPair.publicKey, options);
+  if (!Buffer.from(spki).equals(certificate.spki)) throw new PkiError('ERR_KEY', 'does not match its certificate', { field });
+}
+
+/** The files an entry's material is written as: certificate 0644 and key 0600, or one kubeconfig 0600. */
+export async function entryFilesToWrite(dir: string, entry: LayoutEntry, material: Material, options: CryptoOptions = {}): Promise<FileToWrite[]> {
+  if (entry.kubeconfig) {
+    const info = material.kubeconfig;
+    if (!info || !material.keyPair) throw new PkiError('ERR_ARGUMENT', 'a kubeconfig needs a server, a CA and a key', { field: entry.path });
+    const content = stringifyKubeconfig({
+      clusterName: info.clusterName,
+      server: info.server,
+      caPem: info.caPem,
+      userName: info.userName,
+      clientCertificatePem: material.certificate.pem,
+      clientKeyPem: await exportPrivateKeyPem(material.keyPair, undefined, options),
+    });
+    return [{ path: crtPath(dir, entry), content, mode: 0o600 }];
+  }
+  const files: FileToWrite[] = [{ path: crtPath(dir, entry), content: material.certificate.pem, mode: 0o644 }];
+  if (material.keyPair) files.push({ path: keyPath(dir, entry), content: await exportPrivateKeyPem(material.keyPair, undefined, options), mode: 0o600 });
+  return files;
+}
+
+/** Reads the service-account key pair (`sa.key`; `sa.pub` must match when present). */
+export async function readServiceAccount(dir: string, paths: { privateKey: string; publicKey: string }, options: CryptoOptions = {}): Promise<{ state: 'absent' } | { state: 'present'; keyPair: KeyPair } | { state: 'broken'; problem: PkiError }> {
+  try {
+    const keyText = await readIfExists(join(dir, paths.privateKey));
+    const pubText = await readIfExists(join(dir, paths.publicKey));
+    if (keyText === undefined && pubText === undefined) return { state: 'absent' };
+    if (keyText === undefined) throw new PkiError('ERR_DIRECTORY', 'sa.pub exists without sa.key', { field: paths.privateKey });
+    const keyPair = await importPrivateKeyPem(keyText, { ...options, field: paths.privateKey });
+    if (pubText !== undefined) {
+      const pub = await publicKeyInfo(pubText, { field: paths.publicKey });
+      if (!Buffer.from(pub.spki).equals(await exportSpki(keyPair.publicKey, options))) throw new PkiError('ERR_KEY', 'does not match sa.key', { field: paths.publicKey });
+    }
+    return { state: 'present', keyPair };
+  } catch (error) {
+    if (error instanceof PkiError) return { state: 'broken', problem: error };
+    throw error;
+  }
+}
+
+export async function serviceAccountFiles(dir: string, paths: { privateKey: string; publicKey: string }, keyPair: KeyPair, options: CryptoOptions = {}): Promise<FileToWrite[]> {
+  return [
+    { path: join(dir, paths.privateKey), content: await exportPrivateKeyPem(keyPair, undefined, options), mode: 0o600 },
+    { path: join(dir, paths.publicKey), content: encodePem('PUBLIC KEY', await exportSpki(keyPair.publicKey, options)), mode: 0o644 },
+  ];
+}
