@@ -1,0 +1,153 @@
+// Judges: a real etcd (Debian's etcd-server) and a real kube-apiserver and kube-controller-manager
+// (Kubernetes 1.20.2 built from Debian's source) run on 127.0.0.1 with the files initPkiDirectory wrote.
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as k8s from '@kubernetes/client-node';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import {
+  componentFlags,
+  createCertificateAuthority,
+  createCsr,
+  exportPrivateKeyPem,
+  generateKeyPair,
+  initPkiDirectory,
+  issueCertificate,
+  Certificate,
+  PROFILES,
+  type InitResult,
+} from '../../../lib/index.js';
+import { freePort, httpsGet, kubeBinaries, startDaemon, waitFor, type Daemon } from '../../helpers/processes.js';
+
+let dir: string;
+let init: InitResult;
+let bin: string;
+const daemons: Daemon[] = [];
+let apiserverUrl: string;
+let etcdUrl: string;
+const file = (path: string): Promise<string> => readFile(join(dir, path), 'utf8');
+
+test.before(async () => {
+  bin = await kubeBinaries();
+  dir = await mkdtemp(join(tmpdir(), 'kubepki-cp-'));
+  const [apiPort, etcdPort, peerPort] = [await freePort(), await freePort(), await freePort()];
+  init = await initPkiDirectory(dir, { nodeName: 'cp-1', advertiseAddress: '127.0.0.1', apiServerPort: apiPort, konnectivity: false });
+  const flags = componentFlags(init.plan, { dir, etcdClientPort: etcdPort, etcdPeerPort: peerPort });
+  etcdUrl = `https://127.0.0.1:${etcdPort}`;
+  const etcdFlags = flags.etcd.map((f) => (f.startsWith('--listen-client-urls=') ? `--listen-client-urls=${etcdUrl}` : f));
+  const etcd = startDaemon('etcd', [...etcdFlags, `--data-dir=${join(dir, 'etcd-data')}`, '--log-level=warn']);
+  daemons.push(etcd);
+  const client = { ca: await file('pki/etcd/ca.crt'), cert: await file('pki/apiserver-etcd-client.crt'), key: await file('pki/apiserver-etcd-client.key') };
+  await waitFor('etcd', async () => (await httpsGet(`${etcdUrl}/health`, client)).status === 200, 30, etcd);
+  const apiserver = startDaemon(join(bin, 'kube-apiserver'), [...flags.kubeApiserver, '--bind-address=127.0.0.1', '--insecure-port=0', `--cert-dir=${join(dir, 'apiserver-certs')}`]);
+  daemons.push(apiserver);
+  apiserverUrl = `https://127.0.0.1:${apiPort}`;
+  const ca = await file('pki/ca.crt');
+  await waitFor('kube-apiserver', async () => (await httpsGet(`${apiserverUrl}/readyz`, { ca })).status === 200, 90, apiserver);
+});
+
+test.after(async () => {
+  await Promise.all(daemons.map((d) => d.stop()));
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+test('etcd answers the apiserver-etcd-client certificate and refuses one from another CA', async () => {
+  const ca = await file('pki/etcd/ca.crt');
+  const good = await httpsGet(`${etcdUrl}/health`, { ca, cert: await file('pki/apiserver-etcd-client.crt'), key: await file('pki/apiserver-etcd-client.key') });
+  assert.is(good.status, 200);
+  assert.match(good.body, /"health":"true"/);
+  const foreign = await createCertificateAuthority({ commonName: 'etcd-ca' });
+  const key = await generateKeyPair();
+  const cert = await issueCertificate({ profile: PROFILES.apiserverEtcdClient, subject: { commonName: 'kube-apiserver-etcd-client' }, publicKey: key.publicKey, issuer: foreign });
+  const refused = await httpsGet(`${etcdUrl}/health`, { ca, cert: cert.pem, key: await exportPrivateKeyPem(key) }).then(
+    (r) => `status ${r.status}`,
+    (e: Error) => e.message,
+  );
+  assert.match(refused, /certificate|socket hang up|ECONNRESET|alert/i);
+});
+
+test('admin.conf lists namespaces once super-admin.conf has bound kubeadm:cluster-admins', async () => {
+  const superAdmin = new k8s.KubeConfig();
+  superAdmin.loadFromFile(join(dir, 'super-admin.conf'));
+  await superAdmin.makeApiClient(k8s.RbacAuthorizationV1Api).createClusterRoleBinding({
+    body: {
+      metadata: { name: 'kubeadm:cluster-admins' },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'cluster-admin' },
+      subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'Group', name: 'kubeadm:cluster-admins' }],
+    },
+  });
+  const admin = new k8s.KubeConfig();
+  admin.loadFromFile(join(dir, 'admin.conf'));
+  const namespaces = await admin.makeApiClient(k8s.CoreV1Api).listNamespace();
+  const names = namespaces.items.map((n) => n.metadata?.name);
+  assert.ok(names.includes('kube-system') && names.includes('default'), names.join(','));
+});
+
+test('a client certificate from a foreign CA gets 401; the cluster CA one gets through', async () => {
+  const ca = await file('pki/ca.crt');
+  const foreign = await createCertificateAuthority({ commonName: 'kubernetes' });
+  const key = await generateKeyPair();
+  const cert = await issueCertificate({ profile: PROFILES.superAdmin, subject: { commonName: 'kubernetes-super-admin', organizations: ['system:masters'] }, publicKey: key.publicKey, issuer: foreign });
+  const refused = await httpsGet(`${apiserverUrl}/api/v1/namespaces`, { ca, cert: cert.pem, key: await exportPrivateKeyPem(key) });
+  assert.is(refused.status, 401);
+  const superAdmin = new k8s.KubeConfig();
+  superAdmin.loadFromFile(join(dir, 'super-admin.conf'));
+  const user = superAdmin.getCurrentUser()!;
+  const allowed = await httpsGet(`${apiserverUrl}/api/v1/namespaces`, {
+    ca,
+    cert: Buffer.from(user.certData!, 'base64').toString(),
+    key: Buffer.from(user.keyData!, 'base64').toString(),
+  });
+  assert.is(allowed.status, 200);
+});
+
+test('kube-controller-manager runs with controller-manager.conf and signs CSRs with the cluster CA', async () => {
+  const port = await freePort();
+  const flags = componentFlags(init.plan, { dir });
+  const kcm = startDaemon(join(bin, 'kube-controller-manager'), [
+    ...flags.kubeControllerManager,
+    '--bind-address=127.0.0.1',
+    `--secure-port=${port}`,
+    '--port=0',
+    '--leader-elect=false',
+    `--cert-dir=${join(dir, 'kcm-certs')}`,
+    '--controllers=csrsigning,csrapproving',
+  ]);
+  daemons.push(kcm);
+  await waitFor('kube-controller-manager serving certificate', async () => (await readFile(join(dir, 'kcm-certs', 'kube-controller-manager.crt'))).length > 0, 60, kcm);
+  const kcmCa = await readFile(join(dir, 'kcm-certs', 'kube-controller-manager.crt'), 'utf8');
+  await waitFor('kube-controller-manager', async () => (await httpsGet(`https://127.0.0.1:${port}/healthz`, { ca: kcmCa })).status === 200, 60, kcm);
+
+  const superAdmin = new k8s.KubeConfig();
+  superAdmin.loadFromFile(join(dir, 'super-admin.conf'));
+  const certificates = superAdmin.makeApiClient(k8s.CertificatesV1Api);
+  const key = await generateKeyPair();
+  const csr = await createCsr({ keyPair: key, subject: { commonName: 'jane', organizations: ['developers'] } });
+  const name = 'kubepki-test-jane';
+  await certificates.createCertificateSigningRequest({
+    body: {
+      metadata: { name },
+      spec: { request: Buffer.from(csr.pem).toString('base64'), signerName: 'kubernetes.io/kube-apiserver-client', usages: ['digital signature', 'client auth'] },
+    },
+  });
+  const pending = await certificates.readCertificateSigningRequest({ name });
+  pending.status = { conditions: [{ type: 'Approved', status: 'True', reason: 'KubepkiTest', message: 'approved by the test' }] };
+  await certificates.replaceCertificateSigningRequestApproval({ name, body: pending });
+  let issued = '';
+  await waitFor(
+    'the signed CSR',
+    async () => {
+      const current = await certificates.readCertificateSigningRequest({ name });
+      issued = current.status?.certificate ? Buffer.from(current.status.certificate, 'base64').toString() : '';
+      return issued !== '';
+    },
+    60,
+    kcm,
+  );
+  const leaf = Certificate.from(issued);
+  assert.ok(leaf.isIssuedBy(Certificate.from(await file('pki/ca.crt'))), 'signed by the cluster CA from pki/ca.crt');
+  assert.equal(leaf.subject, { commonName: 'jane', organizations: ['developers'] });
+});
+
+test.run();
