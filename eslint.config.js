@@ -33,13 +33,11 @@ export default tseslint.config(
     },
   },
   { files: ['lib/errors.ts'], rules: layerRules(['./*', '../*']) },
-  { files: ['lib/crypto/**/*.ts'], rules: layerRules(['../x509/*', '../profiles*', '../cli*', '../index*']) },
-  {
-    files: ['lib/x509/**/*.ts'],
-    rules: {
-      ...layerRules(['../profiles*', '../cli*', '../index*']),
-    },
-  },
+  { files: ['lib/crypto/**/*.ts'], rules: layerRules(['../x509/*', '../profiles*', '../ca*', '../cluster/*', '../cli*', '../index*']) },
+  { files: ['lib/x509/**/*.ts'], rules: layerRules(['../profiles*', '../ca*', '../cluster/*', '../cli*', '../index*']) },
+  { files: ['lib/profiles.ts', 'lib/ca.ts'], rules: layerRules(['./cluster/*', './cli*', './index*']) },
+  { files: ['lib/cluster/**/*.ts'], rules: layerRules(['../cli*', '../cli/*', '../index*']) },
+  { files: ['lib/cli/**/*.ts'], rules: layerRules(['../index*', '../cli.js']) },
   {
     files: ['lib/**/*.ts'],
     ignores: ['lib/x509/peculiar.ts'],

@@ -58,3 +58,7 @@ export { initPkiDirectory, type InitOptions, type InitResult } from './cluster/i
 export { stringifyKubeconfig, parseKubeconfig, kubeletKubeconfig, type Kubeconfig } from './cluster/kubeconfig.js';
 export { componentFlags, egressSelectorConfiguration, type ComponentFlags, type ComponentFlagsOptions } from './cluster/flags.js';
 export { writeFileAtomic, type FileToWrite } from './cluster/files.js';
+export { loadPkiDirectory, type LoadedPki, type DirectoryProblem } from './cluster/directory.js';
+export { checkExpiration, formatResidual, type ExpiryReport, type ExpiryRow } from './cluster/expiry.js';
+export { renewCertificates, type RenewOptions } from './cluster/renew.js';
+export { writeCertificateRequests, signCertificateRequests } from './cluster/external.js';

@@ -10,7 +10,7 @@ import { fixtureAuthorities, fixtureKey } from './helpers/fixtures.js';
 async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
   const out: string[] = [];
   const err: string[] = [];
-  const code = await main(argv, (line) => out.push(line), (line) => err.push(line));
+  const code = await main(argv, { out: (line) => out.push(line), err: (line) => err.push(line) });
   return { code, out: out.join('\n'), err: err.join('\n') };
 }
 

@@ -1,0 +1,55 @@
+import { resolve } from 'node:path';
+import { PkiError } from '../errors.js';
+import { checkExpiration, formatResidual } from '../cluster/expiry.js';
+import { signCertificateRequests } from '../cluster/external.js';
+import { renewCertificates } from '../cluster/renew.js';
+import { required, type Verb } from './io.js';
+
+export const checkExpirationVerb: Verb = {
+  name: 'check-expiration',
+  summary: 'list every certificate of a PKI directory with its expiry and issuing CA',
+  usage: 'kubepki check-expiration --dir DIR [--json]',
+  options: { dir: { type: 'string' }, json: { type: 'boolean' } },
+  async run({ values }, io) {
+    const report = await checkExpiration(resolve(required(values, 'dir')));
+    if (values.json) io.out(JSON.stringify(report, null, 2));
+    else {
+      const line = (cells: string[]): string => cells.map((c, i) => c.padEnd([26, 22, 16, 24][i] ?? 0)).join(' ').trimEnd();
+      io.out(line(['CERTIFICATE', 'EXPIRES', 'RESIDUAL TIME', 'CERTIFICATE AUTHORITY', 'EXTERNALLY MANAGED']));
+      for (const row of report.certificates) io.out(line([row.name, row.notAfter.toISOString().slice(0, 16).replace('T', ' '), formatResidual(row.residualSeconds), row.issuer ?? '', row.externallyManaged ? 'yes' : 'no']));
+      io.out('');
+      io.out(line(['CERTIFICATE AUTHORITY', 'EXPIRES', 'RESIDUAL TIME', 'EXTERNALLY MANAGED']));
+      for (const row of report.authorities) io.out(line([row.name, row.notAfter.toISOString().slice(0, 16).replace('T', ' '), formatResidual(row.residualSeconds), row.externallyManaged ? 'yes' : 'no']));
+      for (const name of report.missing) io.err(`kubepki: missing: ${name}`);
+      for (const problem of report.problems) io.err(`kubepki: ${problem.files.join(', ')}: ${problem.reason}`);
+    }
+    return report.problems.length > 0 ? 1 : 0;
+  },
+};
+
+export const renewVerb: Verb = {
+  name: 'renew',
+  summary: 'renew one named certificate (or all) with its CA, keeping subjects and SANs',
+  usage: 'kubepki renew NAME|all --dir DIR [--json]',
+  options: { dir: { type: 'string' }, json: { type: 'boolean' } },
+  async run({ values, positionals }, io) {
+    if (positionals.length === 0) throw new PkiError('ERR_ARGUMENT', 'name a certificate or "all"', { field: 'NAME' });
+    const renewed = await renewCertificates(resolve(required(values, 'dir')), positionals[0] === 'all' ? 'all' : positionals);
+    if (values.json) io.out(JSON.stringify({ renewed }, null, 2));
+    else for (const name of renewed) io.out(`renewed ${name}`);
+    return 0;
+  },
+};
+
+export const signVerb: Verb = {
+  name: 'sign',
+  summary: 'external-CA mode: sign the CSRs that `init --csr-only` wrote, with the CAs placed in the directory',
+  usage: 'kubepki sign --dir DIR [--json]',
+  options: { dir: { type: 'string' }, json: { type: 'boolean' } },
+  async run({ values }, io) {
+    const signed = await signCertificateRequests(resolve(required(values, 'dir')));
+    if (values.json) io.out(JSON.stringify({ signed }, null, 2));
+    else for (const name of signed) io.out(`signed ${name}`);
+    return 0;
+  },
+};

@@ -1,0 +1,74 @@
+import { resolve, join } from 'node:path';
+import { isKeySpec } from '../crypto/keys.js';
+import { PkiError } from '../errors.js';
+import type { ClusterConfig } from '../cluster/config.js';
+import { writeCertificateRequests } from '../cluster/external.js';
+import { readIfExists, writeFileAtomic } from '../cluster/files.js';
+import { componentFlags, egressSelectorConfiguration } from '../cluster/flags.js';
+import { initPkiDirectory } from '../cluster/init.js';
+import { planCluster } from '../cluster/plan.js';
+import { list, optional, required, type Verb } from './io.js';
+
+export const initVerb: Verb = {
+  name: 'init',
+  summary: "write a cluster's whole PKI in kubeadm's layout, and print the component flags",
+  usage: `kubepki init --dir DIR --node-name NAME --advertise-address IP [--control-plane-endpoint HOST[:PORT]]
+             [--service-cidr CIDR] [--dns-domain DOMAIN] [--apiserver-cert-extra-sans A,B] [--key-type TYPE]
+             [--separate-kubelet-serving-ca] [--no-konnectivity] [--csr-only] [--force] [--json]`,
+  options: {
+    dir: { type: 'string' },
+    'node-name': { type: 'string' },
+    'advertise-address': { type: 'string' },
+    'control-plane-endpoint': { type: 'string' },
+    'service-cidr': { type: 'string' },
+    'dns-domain': { type: 'string' },
+    'apiserver-cert-extra-sans': { type: 'string' },
+    'key-type': { type: 'string' },
+    'separate-kubelet-serving-ca': { type: 'boolean' },
+    'no-konnectivity': { type: 'boolean' },
+    'csr-only': { type: 'boolean' },
+    force: { type: 'boolean' },
+    json: { type: 'boolean' },
+  },
+  async run({ values }, io) {
+    const dir = resolve(required(values, 'dir'));
+    const keyType = optional(values, 'key-type');
+    if (keyType !== undefined && !isKeySpec(keyType)) throw new PkiError('ERR_ARGUMENT', `unknown key type "${keyType}"`, { field: '--key-type' });
+    const config: ClusterConfig = {
+      nodeName: required(values, 'node-name'),
+      advertiseAddress: required(values, 'advertise-address'),
+      controlPlaneEndpoint: optional(values, 'control-plane-endpoint'),
+      serviceCidr: optional(values, 'service-cidr'),
+      dnsDomain: optional(values, 'dns-domain'),
+      apiServerCertSans: list(values, 'apiserver-cert-extra-sans'),
+      keySpec: keyType,
+      separateKubeletServingCa: values['separate-kubelet-serving-ca'] === true,
+      konnectivity: values['no-konnectivity'] !== true,
+    };
+    const force = values.force === true;
+    if (values['csr-only']) {
+      const files = await writeCertificateRequests(dir, config, { force });
+      if (values.json) io.out(JSON.stringify({ files }, null, 2));
+      else io.out(`wrote ${files.length} keys and CSRs to ${dir}; place the CA certificates and keys there and run: kubepki sign --dir ${dir}`);
+      return 0;
+    }
+    const plan = planCluster(config);
+    for (const skipped of plan.config.skippedSans) io.err(`kubepki: warning: skipping apiserver SAN "${skipped}": neither an IP address nor a DNS name`);
+    const result = await initPkiDirectory(dir, config, { force });
+    const flags = componentFlags(result.plan, { dir });
+    let egress: string | undefined;
+    if (result.plan.config.konnectivity) {
+      egress = egressSelectorConfiguration(result.plan, { dir });
+      const path = join(dir, 'egress-selector-configuration.yaml');
+      if ((await readIfExists(path)) !== egress) await writeFileAtomic({ path, content: egress, mode: 0o644 }, { overwrite: true });
+    }
+    if (values.json) {
+      io.out(JSON.stringify({ dir, created: result.created, reused: result.reused, replaced: result.replaced, files: result.files, flags, egressSelectorConfiguration: egress }, null, 2));
+      return 0;
+    }
+    io.out(`kubepki: PKI in ${dir}: ${result.created.length} created, ${result.reused.length} kept, ${result.replaced.length} replaced`);
+    for (const file of result.files) io.out(`  wrote ${file}`);
+    for (const [component, list] of Object.entries(flags)) io.out(`\n${component}:\n  ${list.join(' \\\n  ')}`);
+    return 0;
+  },
+};

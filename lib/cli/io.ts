@@ -1,0 +1,44 @@
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { PkiError } from '../errors.js';
+
+/** Where a command writes: standard output and standard error, replaceable in tests. */
+export interface Io {
+  out(line: string): void;
+  err(line: string): void;
+}
+
+export interface Verb {
+  readonly name: string;
+  readonly summary: string;
+  readonly usage: string;
+  readonly options: NonNullable<ParseArgsConfig['options']>;
+  run(args: { values: Record<string, string | boolean | string[] | undefined>; positionals: string[] }, io: Io): Promise<number>;
+}
+
+/** Parses a verb's arguments strictly; `--help` prints its usage. Unknown options are ERR_ARGUMENT. */
+export function parseVerbArgs(verb: Verb, argv: readonly string[]): { values: Record<string, string | boolean | string[] | undefined>; positionals: string[] } | 'help' {
+  try {
+    const parsed = parseArgs({ args: [...argv], allowPositionals: true, strict: true, options: { ...verb.options, help: { type: 'boolean', short: 'h' } } });
+    if (parsed.values.help) return 'help';
+    return parsed as { values: Record<string, string | boolean | string[] | undefined>; positionals: string[] };
+  } catch (cause) {
+    throw new PkiError('ERR_ARGUMENT', (cause as Error).message, { field: verb.name, cause });
+  }
+}
+
+/** A required string option. */
+export function required(values: Record<string, unknown>, name: string): string {
+  const value = values[name];
+  if (typeof value !== 'string' || value === '') throw new PkiError('ERR_ARGUMENT', 'is required', { field: `--${name}` });
+  return value;
+}
+
+export function optional(values: Record<string, unknown>, name: string): string | undefined {
+  const value = values[name];
+  return typeof value === 'string' && value !== '' ? value : undefined;
+}
+
+export function list(values: Record<string, unknown>, name: string): string[] {
+  const value = optional(values, name);
+  return value ? value.split(',').map((v) => v.trim()).filter(Boolean) : [];
+}

@@ -1,0 +1,61 @@
+import type { KeyPair } from '../crypto/keys.js';
+import type { CryptoOptions } from '../crypto/provider.js';
+import { PROFILES } from '../profiles.js';
+import { AUTHORITY_LAYOUT, CERTIFICATE_LAYOUT, SERVICE_ACCOUNT_PATHS, type LayoutEntry } from './layout.js';
+import { entryFiles, readEntry, readServiceAccount, type Material } from './material.js';
+
+/** Something wrong with one entry of a PKI directory, by name and file. */
+export interface DirectoryProblem {
+  readonly name: string;
+  readonly files: readonly string[];
+  readonly reason: string;
+}
+
+/** What a kubeadm-layout directory holds, checked. */
+export interface LoadedPki {
+  readonly dir: string;
+  readonly authorities: ReadonlyMap<string, Material>;
+  readonly certificates: ReadonlyMap<string, Material>;
+  readonly serviceAccount?: KeyPair;
+  /** Required entries that are absent. */
+  readonly missing: readonly string[];
+  /** Entries that are present but unreadable, mismatched or not signed by their CA. */
+  readonly problems: readonly DirectoryProblem[];
+}
+
+// Present only when the cluster asked for them.
+const OPTIONAL = new Set<string>([PROFILES.kubeletServingCa.name, PROFILES.konnectivityServer.name, PROFILES.konnectivityAgent.name, PROFILES.konnectivityClient.name]);
+
+/**
+ * Loads every file of kubeadm's layout under `dir` and checks it: each key matches its certificate,
+ * each certificate is signed by its CA in the directory. It never throws for the directory's content;
+ * what is missing or inconsistent is reported by name.
+ */
+export async function loadPkiDirectory(dir: string, options: CryptoOptions = {}): Promise<LoadedPki> {
+  const authorities = new Map<string, Material>();
+  const certificates = new Map<string, Material>();
+  const missing: string[] = [];
+  const problems: DirectoryProblem[] = [];
+  const read = async (entry: LayoutEntry, into: Map<string, Material>): Promise<void> => {
+    const found = await readEntry(dir, entry, options);
+    if (found.state === 'present') into.set(entry.name, found.material);
+    else if (found.state === 'broken') problems.push({ name: entry.name, files: entryFiles(entry), reason: found.problem.message });
+    else if (!OPTIONAL.has(entry.name)) missing.push(entry.name);
+  };
+  for (const entry of AUTHORITY_LAYOUT) await read(entry, authorities);
+  for (const entry of CERTIFICATE_LAYOUT) {
+    await read(entry, certificates);
+    const material = certificates.get(entry.name);
+    const ca = authorities.get(entry.ca!);
+    if (material && ca && !material.certificate.isIssuedBy(ca.certificate)) {
+      problems.push({ name: entry.name, files: entryFiles(entry), reason: `not signed by the ${entry.ca} CA in this directory` });
+    }
+    if (material && material.kubeconfig?.caPem !== undefined && ca && material.kubeconfig.caPem.trim() !== ca.certificate.pem.trim()) {
+      problems.push({ name: entry.name, files: entryFiles(entry), reason: `embeds a CA other than the ${entry.ca} CA in this directory` });
+    }
+  }
+  const sa = await readServiceAccount(dir, SERVICE_ACCOUNT_PATHS, options);
+  if (sa.state === 'absent') missing.push('sa');
+  if (sa.state === 'broken') problems.push({ name: 'sa', files: [SERVICE_ACCOUNT_PATHS.privateKey, SERVICE_ACCOUNT_PATHS.publicKey], reason: sa.problem.message });
+  return { dir, authorities, certificates, serviceAccount: sa.state === 'present' ? sa.keyPair : undefined, missing, problems };
+}

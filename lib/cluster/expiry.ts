@@ -1,0 +1,57 @@
+import type { CryptoOptions } from '../crypto/provider.js';
+import { loadPkiDirectory, type DirectoryProblem } from './directory.js';
+import { AUTHORITY_LAYOUT, CERTIFICATE_LAYOUT } from './layout.js';
+import { entryFiles } from './material.js';
+
+/** One line of the expiry report, as `kubeadm certs check-expiration` prints it. */
+export interface ExpiryRow {
+  readonly name: string;
+  readonly file: string;
+  readonly notAfter: Date;
+  /** Seconds left; negative once expired. */
+  readonly residualSeconds: number;
+  /** The CA that signed it (leaves only). */
+  readonly issuer?: string;
+  /** A CA whose key is not in the directory (external CA). */
+  readonly externallyManaged: boolean;
+}
+
+export interface ExpiryReport {
+  readonly certificates: readonly ExpiryRow[];
+  readonly authorities: readonly ExpiryRow[];
+  readonly missing: readonly string[];
+  readonly problems: readonly DirectoryProblem[];
+}
+
+/** The expiry of every certificate and CA in a kubeadm-layout directory. */
+export async function checkExpiration(dir: string, options: CryptoOptions & { now?: Date } = {}): Promise<ExpiryReport> {
+  const now = (options.now ?? new Date()).getTime();
+  const loaded = await loadPkiDirectory(dir, options);
+  const row = (name: string, file: string, notAfter: Date, extra: { issuer?: string; externallyManaged?: boolean }): ExpiryRow => ({
+    name,
+    file,
+    notAfter,
+    residualSeconds: Math.floor((notAfter.getTime() - now) / 1000),
+    externallyManaged: extra.externallyManaged ?? false,
+    ...(extra.issuer ? { issuer: extra.issuer } : {}),
+  });
+  const authorities = AUTHORITY_LAYOUT.flatMap((entry) => {
+    const material = loaded.authorities.get(entry.name);
+    return material ? [row(entry.name, entryFiles(entry)[0]!, material.certificate.notAfter, { externallyManaged: !material.keyPair })] : [];
+  });
+  const certificates = CERTIFICATE_LAYOUT.flatMap((entry) => {
+    const material = loaded.certificates.get(entry.name);
+    const ca = loaded.authorities.get(entry.ca!);
+    return material ? [row(entry.name, entryFiles(entry)[0]!, material.certificate.notAfter, { issuer: entry.ca, externallyManaged: ca !== undefined && !ca.keyPair })] : [];
+  });
+  return { certificates, authorities, missing: loaded.missing, problems: loaded.problems };
+}
+
+/** `365d`, `23h`, `<invalid>`: kubeadm's residual-time format. */
+export function formatResidual(seconds: number): string {
+  if (seconds <= 0) return '<invalid>';
+  const days = Math.floor(seconds / 86_400);
+  if (days >= 1) return `${days}d`;
+  const hours = Math.floor(seconds / 3600);
+  return hours >= 1 ? `${hours}h` : `${Math.floor(seconds / 60)}m`;
+}

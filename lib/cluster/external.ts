@@ -1,0 +1,109 @@
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { exportPrivateKeyPem, exportSpki, generateKeyPair, importPrivateKeyPem } from '../crypto/keys.js';
+import type { CryptoOptions } from '../crypto/provider.js';
+import { PkiError } from '../errors.js';
+import { createCsr, parseCsr } from '../x509/csr.js';
+import { issueCertificate } from '../x509/issue.js';
+import { checkProfileRequest } from '../x509/profile.js';
+import { normalizeSans } from '../x509/sans.js';
+import type { ClusterConfig } from './config.js';
+import { loadPkiDirectory } from './directory.js';
+import { readIfExists, writeFileAtomic, type FileToWrite } from './files.js';
+import { parseKubeconfig, stringifyKubeconfig } from './kubeconfig.js';
+import { CERTIFICATE_LAYOUT, type LayoutEntry } from './layout.js';
+import { entryFilesToWrite, readServiceAccount, serviceAccountFiles } from './material.js';
+import { planCluster } from './plan.js';
+
+const csrPath = (dir: string, entry: LayoutEntry): string => join(dir, `${entry.path}.csr`);
+const keyPath = (dir: string, entry: LayoutEntry): string => join(dir, entry.kubeconfig ? entry.path : `${entry.path}.key`);
+
+/**
+ * External-CA mode, step one (like `kubeadm certs generate-csr`): a key and a CSR for every leaf of the
+ * plan, and the service-account key pair; no CA key is made. Kubeconfigs are written with their key and
+ * server but no certificate yet. Existing files are not overwritten unless `force`.
+ */
+export async function writeCertificateRequests(dir: string, config: ClusterConfig, options: CryptoOptions & { force?: boolean } = {}): Promise<string[]> {
+  const plan = planCluster(config);
+  const crypto = options.crypto ? { crypto: options.crypto } : {};
+  const files: FileToWrite[] = [];
+  for (const entry of plan.certificates) {
+    const keyPair = await generateKeyPair(plan.config.keySpec, crypto);
+    const csr = await createCsr({ ...crypto, subject: entry.subject, sans: entry.sans, keyPair, profile: entry.profile });
+    const keyPem = await exportPrivateKeyPem(keyPair, undefined, crypto);
+    files.push({ path: csrPath(dir, entry), content: csr.pem, mode: 0o600 });
+    files.push(
+      entry.kubeconfigFile
+        ? {
+            path: keyPath(dir, entry),
+            content: stringifyKubeconfig({ clusterName: plan.config.clusterName, server: entry.kubeconfigFile.server, userName: entry.kubeconfigFile.user, clientKeyPem: keyPem }),
+            mode: 0o600,
+          }
+        : { path: keyPath(dir, entry), content: keyPem, mode: 0o600 },
+    );
+  }
+  const sa = await readServiceAccount(dir, { privateKey: plan.serviceAccount.privateKeyPath, publicKey: plan.serviceAccount.publicKeyPath }, crypto);
+  if (sa.state !== 'present') {
+    files.push(...(await serviceAccountFiles(dir, { privateKey: plan.serviceAccount.privateKeyPath, publicKey: plan.serviceAccount.publicKeyPath }, await generateKeyPair(plan.config.keySpec, crypto), crypto)));
+  }
+  if (!options.force) {
+    const existing = [];
+    for (const file of files) if ((await readIfExists(file.path)) !== undefined) existing.push(file.path);
+    if (existing.length) throw new PkiError('ERR_EXISTS', `would overwrite ${existing.join(', ')}; nothing was written (use force)`, { field: dir });
+  }
+  for (const file of files) await writeFileAtomic(file, { overwrite: options.force });
+  return files.map((f) => f.path);
+}
+
+/**
+ * External-CA mode, step two: signs every pending CSR of the directory with the CAs placed in it (their
+ * `.crt` and `.key`), after checking each request against its profile and its key file. Certificates are
+ * written beside the keys (kubeconfigs get the certificate and CA embedded) and the CSRs removed.
+ */
+export async function signCertificateRequests(dir: string, options: CryptoOptions & { now?: Date } = {}): Promise<string[]> {
+  const crypto = options.crypto ? { crypto: options.crypto } : {};
+  const loaded = await loadPkiDirectory(dir, crypto);
+  const pending: { entry: LayoutEntry; write: () => Promise<FileToWrite[]> }[] = [];
+  for (const entry of CERTIFICATE_LAYOUT) {
+    const csrText = await readIfExists(csrPath(dir, entry));
+    if (csrText === undefined) continue;
+    const field = `${entry.path}.csr`;
+    const csr = await parseCsr(csrText, { ...crypto, field });
+    const sans = normalizeSans(csr.sans, `${field}.sans`);
+    checkProfileRequest(entry.profile, { subject: csr.subject, sans, keySpec: csr.publicKey.spec });
+    const ca = loaded.authorities.get(entry.ca!);
+    if (!ca?.keyPair) throw new PkiError('ERR_DIRECTORY', `the ${entry.ca} CA certificate and key must be in the directory to sign`, { field });
+    const keyText = await readIfExists(keyPath(dir, entry));
+    if (keyText === undefined) throw new PkiError('ERR_DIRECTORY', 'has no private key beside it', { field });
+    const kubeconfig = entry.kubeconfig ? parseKubeconfig(keyText, entry.path) : undefined;
+    const keyPair = await importPrivateKeyPem(kubeconfig?.clientKeyPem ?? keyText, { ...crypto, field: keyPath(dir, entry) });
+    if (!Buffer.from(await exportSpki(keyPair.publicKey, crypto)).equals(csr.publicKey.spki)) {
+      throw new PkiError('ERR_KEY', 'the CSR was not made with the key beside it', { field });
+    }
+    const caKey = ca.keyPair;
+    pending.push({
+      entry,
+      write: async () => {
+        const certificate = await issueCertificate({
+          ...crypto,
+          profile: entry.profile,
+          subject: csr.subject,
+          sans,
+          publicKey: csr.publicKey.spki,
+          issuer: { certificate: ca.certificate, privateKey: caKey.privateKey },
+          now: options.now,
+        });
+        const info = kubeconfig && { server: kubeconfig.server, clusterName: kubeconfig.clusterName, userName: kubeconfig.userName, caPem: ca.certificate.pem };
+        return entryFilesToWrite(dir, entry, { certificate, keyPair, kubeconfig: info }, crypto);
+      },
+    });
+  }
+  if (pending.length === 0) throw new PkiError('ERR_DIRECTORY', 'no certificate signing requests to sign', { field: dir });
+  const batches = [];
+  for (const item of pending) batches.push(await item.write());
+  for (const [i, files] of batches.entries()) {
+    for (const file of files) await writeFileAtomic(file, { overwrite: true });
+    await rm(csrPath(dir, pending[i]!.entry));
+  }
+  return pending.map((p) => p.entry.name);
+}

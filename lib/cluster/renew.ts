@@ -1,0 +1,61 @@
+import { generateKeyPair, type KeyPair } from '../crypto/keys.js';
+import type { CryptoOptions } from '../crypto/provider.js';
+import { PkiError } from '../errors.js';
+import { issueCertificate } from '../x509/issue.js';
+import { loadPkiDirectory } from './directory.js';
+import { writeFileAtomic, type FileToWrite } from './files.js';
+import { AUTHORITY_LAYOUT, CERTIFICATE_LAYOUT } from './layout.js';
+import { entryFilesToWrite } from './material.js';
+
+export interface RenewOptions extends CryptoOptions {
+  now?: Date;
+  /** Default: each profile's lifetime (1 year). */
+  lifetimeSeconds?: number;
+}
+
+/**
+ * Renews leaf certificates (by kubeadm name, or `all`) with their CA in the directory, as `kubeadm certs
+ * renew` does: a new key of the same type, the same subject and SANs, a fresh validity. Kubeconfigs that
+ * embed a renewed certificate are rewritten with everything else kept. CAs are not renewed (CA rotation
+ * is a separate procedure). Every target is checked before anything is written.
+ */
+export async function renewCertificates(dir: string, which: 'all' | readonly string[], options: RenewOptions = {}): Promise<string[]> {
+  const crypto = options.crypto ? { crypto: options.crypto } : {};
+  const loaded = await loadPkiDirectory(dir, crypto);
+  const names = which === 'all' ? CERTIFICATE_LAYOUT.filter((e) => loaded.certificates.has(e.name)).map((e) => e.name) : [...which];
+  const plans: { name: string; files: () => Promise<FileToWrite[]> }[] = [];
+  for (const name of names) {
+    if (AUTHORITY_LAYOUT.some((e) => e.name === name)) throw new PkiError('ERR_ARGUMENT', `${name} is a CA; CAs are not renewed, they are rotated`, { field: 'names' });
+    const entry = CERTIFICATE_LAYOUT.find((e) => e.name === name);
+    if (!entry) throw new PkiError('ERR_ARGUMENT', `unknown certificate "${name}"; known: ${CERTIFICATE_LAYOUT.map((e) => e.name).join(', ')}`, { field: 'names' });
+    const problem = loaded.problems.find((p) => p.name === name || p.name === entry.ca);
+    if (problem) throw new PkiError('ERR_DIRECTORY', `${problem.files.join(', ')}: ${problem.reason}`, { field: name });
+    const current = loaded.certificates.get(name);
+    if (!current) throw new PkiError('ERR_DIRECTORY', 'is not in the directory; nothing to renew', { field: name });
+    const ca = loaded.authorities.get(entry.ca!);
+    if (!ca?.keyPair) throw new PkiError('ERR_DIRECTORY', `the ${entry.ca} CA key is not in the directory (external CA): renew with the CSR mode`, { field: name });
+    const caKey: KeyPair = ca.keyPair;
+    plans.push({
+      name,
+      files: async () => {
+        const keyPair = await generateKeyPair(current.certificate.keySpec, crypto);
+        const certificate = await issueCertificate({
+          ...crypto,
+          profile: entry.profile,
+          subject: current.certificate.subject,
+          sans: current.certificate.sans,
+          publicKey: keyPair.publicKey,
+          issuer: { certificate: ca.certificate, privateKey: caKey.privateKey },
+          validity: options.lifetimeSeconds ? { lifetimeSeconds: options.lifetimeSeconds } : undefined,
+          now: options.now,
+        });
+        const kubeconfig = current.kubeconfig && { ...current.kubeconfig, caPem: current.kubeconfig.caPem ?? ca.certificate.pem };
+        return entryFilesToWrite(dir, entry, { certificate, keyPair, kubeconfig }, crypto);
+      },
+    });
+  }
+  const batches = [];
+  for (const plan of plans) batches.push(await plan.files());
+  for (const files of batches) for (const file of files) await writeFileAtomic(file, { overwrite: true });
+  return plans.map((p) => p.name);
+}
