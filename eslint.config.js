@@ -32,6 +32,17 @@ export default tseslint.config(
       ],
     },
   },
+  {
+    // The command is the one place that prints.
+    files: ['lib/cli.ts', 'lib/cli/**/*.ts'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        { selector: 'ExportDefaultDeclaration', message: 'Named exports only.' },
+        { selector: "NewExpression[callee.name='Error']", message: 'Throw a PkiError with a stable code.' },
+      ],
+    },
+  },
   { files: ['lib/errors.ts'], rules: layerRules(['./*', '../*']) },
   { files: ['lib/crypto/**/*.ts'], rules: layerRules(['../x509/*', '../profiles*', '../ca*', '../cluster/*', '../cli*', '../index*']) },
   { files: ['lib/x509/**/*.ts'], rules: layerRules(['../profiles*', '../ca*', '../cluster/*', '../cli*', '../index*']) },
