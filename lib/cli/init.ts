@@ -67,7 +67,7 @@ export const initVerb: Verb = {
       return 0;
     }
     io.out(`kubepki: PKI in ${dir}: ${result.created.length} created, ${result.reused.length} kept, ${result.replaced.length} replaced`);
-    for (const file of result.files) io.out(`  wrote ${file}`);
+    for (const file of [...result.files].sort()) io.out(`  wrote ${file}`);
     for (const [component, list] of Object.entries(flags)) io.out(`\n${component}:\n  ${list.join(' \\\n  ')}`);
     return 0;
   },
