@@ -1,0 +1,31 @@
+import { createHash } from 'node:crypto';
+import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+
+/** Runs `fn` with a fresh temporary folder, removed afterwards. */
+export async function withTempDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
+  const dir = await mkdtemp(join(tmpdir(), 'kubepki-test-'));
+  try {
+    return await fn(dir);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** Every file under `dir` (relative path -> mode and content hash), to prove that nothing changed. */
+export async function snapshot(dir: string): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  const walk = async (folder: string): Promise<void> => {
+    for (const entry of await readdir(folder, { withFileTypes: true })) {
+      const path = join(folder, entry.name);
+      if (entry.isDirectory()) await walk(path);
+      else {
+        const mode = ((await stat(path)).mode & 0o777).toString(8);
+        out[relative(dir, path)] = `${mode} ${createHash('sha256').update(await readFile(path)).digest('hex').slice(0, 16)}`;
+      }
+    }
+  };
+  await walk(dir);
+  return out;
+}
