@@ -1,10 +1,11 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { main } from '../lib/cli.js';
 import { createCsr, exportPrivateKeyPem, nodeSubject } from '../lib/index.js';
+import { withTempDir } from './helpers/dirs.js';
 import { fixtureAuthorities, fixtureKey } from './helpers/fixtures.js';
 
 async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
@@ -43,6 +44,56 @@ test('errors are reported with their code and a non-zero exit', async () => {
   assert.is((await run('frobnicate')).code, 2);
   assert.is((await run('help')).code, 0);
   assert.match((await run('version')).out, /^kubepki \d+\.\d+\.\d+/);
+});
+
+test('init, check-expiration, renew: the kubeadm-style verbs work end to end', async () => {
+  await withTempDir(async (dir) => {
+    const init = await run('init', '--dir', dir, '--node-name', 'cp-1', '--advertise-address', '10.0.0.10', '--apiserver-cert-extra-sans', 'api.example.com,bad host', '--json');
+    assert.is(init.code, 0, init.err);
+    const result = JSON.parse(init.out) as { created: string[]; flags: { kubeApiserver: string[] } };
+    assert.is(result.created.length, 18);
+    assert.ok(result.flags.kubeApiserver.includes(`--kubelet-certificate-authority=${dir}/pki/ca.crt`));
+    assert.match(init.err, /skipping apiserver SAN "bad host"/);
+    const report = await run('check-expiration', '--dir', dir, '--json');
+    assert.is(report.code, 0);
+    assert.is((JSON.parse(report.out) as { certificates: unknown[] }).certificates.length, 14);
+    const table = await run('check-expiration', '--dir', dir);
+    assert.match(table.out, /^apiserver +\d{4}-\d\d-\d\d \d\d:\d\d +36\dd +ca +no$/m);
+    assert.match((await run('renew', 'scheduler', '--dir', dir)).out, /renewed scheduler/);
+    assert.is((await run('renew', 'ca', '--dir', dir)).code, 2);
+    const again = await run('init', '--dir', dir, '--node-name', 'cp-2', '--advertise-address', '10.0.0.11');
+    assert.is(again.code, 1);
+    assert.match(again.err, /ERR_EXISTS/);
+  });
+});
+
+test('init --csr-only then sign', async () => {
+  await withTempDir(async (dir) => {
+    await withTempDir(async (cas) => {
+      assert.is((await run('init', '--dir', dir, '--node-name', 'cp-1', '--advertise-address', '10.0.0.10', '--csr-only')).code, 0);
+      assert.is((await run('init', '--dir', cas, '--node-name', 'cp-1', '--advertise-address', '10.0.0.10')).code, 0);
+      for (const file of ['pki/ca.crt', 'pki/ca.key', 'pki/front-proxy-ca.crt', 'pki/front-proxy-ca.key', 'pki/etcd/ca.crt', 'pki/etcd/ca.key']) {
+        await writeFile(join(dir, file), await readFile(join(cas, file)), { mode: 0o600 });
+      }
+      const signed = await run('sign', '--dir', dir, '--json');
+      assert.is(signed.code, 0, signed.err);
+      assert.is((JSON.parse(signed.out) as { signed: string[] }).signed.length, 14);
+    });
+  });
+});
+
+test('every verb answers --help; bad arguments exit 2 with the option named', async () => {
+  for (const verb of ['init', 'check-expiration', 'renew', 'sign', 'inspect']) {
+    const help = await run(verb, '--help');
+    assert.is(help.code, 0);
+    assert.match(help.out, new RegExp(`^usage: kubepki ${verb}`));
+  }
+  const missing = await run('init', '--dir', '/nonexistent-kubepki');
+  assert.is(missing.code, 2);
+  assert.match(missing.err, /--node-name: is required/);
+  assert.is((await run('init', '--bogus')).code, 2);
+  const badIp = await run('init', '--dir', '/nonexistent-kubepki', '--node-name', 'a', '--advertise-address', 'not-an-ip');
+  assert.match(badIp.err, /advertiseAddress: "not-an-ip" is not an IP address/);
 });
 
 test.run();

@@ -1,16 +1,19 @@
 // Wrappers around the independent judges: a Go program (crypto/x509, crypto/tls), the openssl command
 // line and GnuTLS certtool. Each writes its inputs to a private temporary folder and removes it after.
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+
+const execFileAsync = promisify(execFile);
 
 export const EKU_SERVER_AUTH = '1.3.6.1.5.5.7.3.1';
 export const EKU_CLIENT_AUTH = '1.3.6.1.5.5.7.3.2';
 
+/** One question for the Go judge (test/interop/judge/main.go); PEM text throughout. */
 export type GoCase =
   | { op: 'verify'; leaf: string; roots: string[]; intermediates?: string[]; name?: string; eku: 'server' | 'client' | 'any'; time?: string }
   | { op: 'csr'; csr: string }
@@ -18,82 +21,68 @@ export type GoCase =
   | { op: 'key'; key: string }
   | { op: 'pubkey'; key: string };
 
+/** The Go judge's answer: `error` is Go's error text, empty when `ok`. */
 export interface GoResult {
   ok: boolean;
   error: string;
 }
 
+/** A command-line judge's answer and everything it printed, for assertion messages. */
 export interface CommandResult {
   ok: boolean;
   output: string;
 }
 
+export type KeyKind = 'rsa-2048' | 'ecdsa-p256' | 'ecdsa-p384' | 'ed25519';
+export type KeyFormat = 'pkcs8' | 'sec1' | 'pkcs1';
+
 const JUDGE_DIR = fileURLToPath(new URL('./judge/', import.meta.url));
-let judgeBinary: Promise<string> | undefined;
-
-/** Builds the Go judge once per process (cached across processes by a hash of its source). */
-function buildJudge(): Promise<string> {
-  judgeBinary ??= (async () => {
-    const source = await readFile(join(JUDGE_DIR, 'main.go'));
-    const hash = createHash('sha256').update(source).digest('hex').slice(0, 16);
-    const cache = join(tmpdir(), 'kubepki-judge');
-    const binary = join(cache, `judge-${hash}`);
-    if (existsSync(binary)) return binary;
-    await mkdir(cache, { recursive: true });
-    const env = {
-      ...process.env,
-      GOPROXY: 'off',
-      GOFLAGS: '-mod=mod',
-      CGO_ENABLED: '0',
-      GOCACHE: join(cache, 'gocache'),
-      GOPATH: join(cache, 'gopath'),
-    };
-    const partial = `${binary}.${process.pid}.tmp`;
-    await command('go', ['build', '-o', partial, '.'], { cwd: JUDGE_DIR, env, timeout: 300_000 });
-    await command('mv', [partial, binary]);
-    return binary;
-  })();
-  return judgeBinary;
-}
-
-/** Runs a batch of cases through Go's crypto/x509 and crypto/tls. */
-export async function goJudge(cases: GoCase[]): Promise<GoResult[]> {
-  const binary = await buildJudge();
-  const stdout = await new Promise<string>((resolve, reject) => {
-    const child = spawn(binary, [], { stdio: ['pipe', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on('data', (chunk: Buffer) => out.push(chunk));
-    child.stderr.on('data', (chunk: Buffer) => err.push(chunk));
-    child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve(Buffer.concat(out).toString()) : reject(new Error(`judge exited ${code}: ${Buffer.concat(err).toString()}`))));
-    child.stdin.end(JSON.stringify(cases));
-  });
-  const results = JSON.parse(stdout) as GoResult[];
-  if (results.length !== cases.length) throw new Error(`judge answered ${results.length} of ${cases.length} cases`);
-  return results;
-}
+const JUDGE_CACHE = join(tmpdir(), 'kubepki-judge');
+const COMMAND_TIMEOUT = 60_000;
+const BUILD_TIMEOUT = 300_000;
 
 interface RunOptions {
   cwd?: string;
   env?: NodeJS.ProcessEnv;
   timeout?: number;
+  input?: string;
 }
 
-/** Runs a command; resolves with its exit code and output (stdout then stderr), never rejects on a non-zero exit. */
-function run(file: string, args: string[], options: RunOptions = {}): Promise<{ code: number; output: string; stdout: string }> {
-  return new Promise((resolve, reject) => {
-    execFile(file, args, { timeout: options.timeout ?? 30_000, cwd: options.cwd, env: options.env, maxBuffer: 16 << 20 }, (error, stdout, stderr) => {
-      if (error && typeof error.code !== 'number') return reject(error);
-      resolve({ code: error ? (error.code as number) : 0, output: `${stdout}${stderr}`, stdout });
-    });
+interface RunResult {
+  code: number;
+  stdout: string;
+  output: string;
+}
+
+/**
+ * Runs a command and resolves with its exit code and output (stdout then stderr). A non-zero exit is an
+ * answer, not a failure; a command that cannot start or is killed by the timeout rejects.
+ */
+async function run(file: string, args: string[], options: RunOptions = {}): Promise<RunResult> {
+  const pending = execFileAsync(file, args, {
+    cwd: options.cwd,
+    env: options.env,
+    timeout: options.timeout ?? COMMAND_TIMEOUT,
+    maxBuffer: 64 << 20,
   });
+  // A child that exits before reading all its input would otherwise raise an unhandled EPIPE.
+  pending.child.stdin?.on('error', () => undefined);
+  pending.child.stdin?.end(options.input ?? '');
+  try {
+    const { stdout, stderr } = await pending;
+    return { code: 0, stdout, output: stdout + stderr };
+  } catch (error) {
+    const failed = error as { code?: unknown; stdout?: string; stderr?: string };
+    if (typeof failed.code !== 'number') throw error;
+    const stdout = failed.stdout ?? '';
+    return { code: failed.code, stdout, output: stdout + (failed.stderr ?? '') };
+  }
 }
 
 /** Runs a command that must succeed; resolves with its stdout. */
 async function command(file: string, args: string[], options: RunOptions = {}): Promise<string> {
-  const { code, output, stdout } = await run(file, args, options);
-  if (code !== 0) throw new Error(`${file} ${args.join(' ')} exited ${code}: ${output}`);
+  const { code, stdout, output } = await run(file, args, options);
+  if (code !== 0) throw new Error(`${file} ${args.join(' ')} exited ${code}:\n${output}`);
   return stdout;
 }
 
@@ -107,13 +96,66 @@ async function withFolder<T>(fn: (dir: string) => Promise<T>): Promise<T> {
   }
 }
 
+/** Writes `content` to `dir/name` (owner-only) and returns the path. */
 async function put(dir: string, name: string, content: string): Promise<string> {
   const path = join(dir, name);
   await writeFile(path, content, { mode: 0o600 });
   return path;
 }
 
-/** `openssl verify` with a purpose and, optionally, a host name or IP to match. */
+const exists = (path: string): Promise<boolean> => stat(path).then(() => true, () => false);
+
+/** The shared build cache, refused if someone else owns it: we run the binaries found there. */
+async function judgeCache(): Promise<string> {
+  await mkdir(JUDGE_CACHE, { recursive: true, mode: 0o700 });
+  const owner = (await stat(JUDGE_CACHE)).uid;
+  if (process.getuid && owner !== process.getuid()) throw new Error(`${JUDGE_CACHE} belongs to uid ${owner}, not to us`);
+  return JUDGE_CACHE;
+}
+
+async function judgeSourceHash(): Promise<string> {
+  const hash = createHash('sha256');
+  for (const file of ['main.go', 'go.mod']) hash.update(await readFile(join(JUDGE_DIR, file)));
+  return hash.digest('hex').slice(0, 16);
+}
+
+/** Builds the judge offline into `binary`, atomically, so concurrent test processes never see half a file. */
+async function buildJudge(cache: string, binary: string): Promise<void> {
+  const env = {
+    ...process.env,
+    GOPROXY: 'off',
+    GOFLAGS: '-mod=mod',
+    CGO_ENABLED: '0',
+    GOCACHE: join(cache, 'gocache'),
+    GOPATH: join(cache, 'gopath'),
+  };
+  const partial = `${binary}.${process.pid}.tmp`;
+  await command('go', ['build', '-trimpath', '-o', partial, '.'], { cwd: JUDGE_DIR, env, timeout: BUILD_TIMEOUT });
+  await rename(partial, binary);
+}
+
+let judgeBinary: Promise<string> | undefined;
+
+/** The judge binary: built once per process, and reused across processes while main.go is unchanged. */
+function judgeExecutable(): Promise<string> {
+  judgeBinary ??= (async () => {
+    const cache = await judgeCache();
+    const binary = join(cache, `judge-${await judgeSourceHash()}`);
+    if (!(await exists(binary))) await buildJudge(cache, binary);
+    return binary;
+  })();
+  return judgeBinary;
+}
+
+/** Runs a batch of cases through Go's crypto/x509 and crypto/tls; one result per case, in order. */
+export async function goJudge(cases: GoCase[]): Promise<GoResult[]> {
+  const stdout = await command(await judgeExecutable(), [], { input: JSON.stringify(cases) });
+  const results = JSON.parse(stdout) as GoResult[];
+  if (results.length !== cases.length) throw new Error(`the Go judge answered ${results.length} of ${cases.length} cases`);
+  return results;
+}
+
+/** `openssl verify -x509_strict` with a purpose and, optionally, a host name or IP to match. */
 export function opensslVerify(o: {
   roots: string[];
   intermediates?: string[];
@@ -124,56 +166,71 @@ export function opensslVerify(o: {
   attime?: Date;
 }): Promise<CommandResult> {
   return withFolder(async (dir) => {
-    const args = ['verify', '-x509_strict', '-purpose', o.purpose, '-CAfile', await put(dir, 'roots.pem', o.roots.join(''))];
-    if (o.intermediates?.length) args.push('-untrusted', await put(dir, 'intermediates.pem', o.intermediates.join('')));
+    const args = ['verify', '-x509_strict', '-purpose', o.purpose, '-CAfile', await put(dir, 'roots.pem', o.roots.join('\n'))];
+    if (o.intermediates?.length) args.push('-untrusted', await put(dir, 'intermediates.pem', o.intermediates.join('\n')));
     if (o.hostname) args.push('-verify_hostname', o.hostname);
     if (o.ip) args.push('-verify_ip', o.ip);
     if (o.attime) args.push('-attime', String(Math.floor(o.attime.getTime() / 1000)));
     args.push(await put(dir, 'leaf.pem', o.leaf));
     const { code, output } = await run('openssl', args);
-    return { ok: code === 0 && /: OK\s*$/m.test(output) && !/error/i.test(output), output };
+    // Success prints "<file>: OK"; failure prints "error N at D depth lookup: ..." and exits 2.
+    return { ok: code === 0 && /: OK$/m.test(output), output };
   });
 }
 
-/** `openssl req -verify`, decided by its text: it exits 0 even when the signature is bad. */
+/**
+ * `openssl req -verify`, decided by its text: it exits 0 even when the signature is bad, printing
+ * "Certificate request self-signature verify failure" instead of "... verify OK".
+ */
 export function opensslCsrVerify(csrPem: string): Promise<boolean> {
   return withFolder(async (dir) => {
-    const { output } = await run('openssl', ['req', '-verify', '-noout', '-in', await put(dir, 'csr.pem', csrPem)]);
-    return /self-signature verify OK/.test(output) && !/verify fail/i.test(output);
+    const { code, output } = await run('openssl', ['req', '-verify', '-noout', '-in', await put(dir, 'csr.pem', csrPem)]);
+    return code === 0 && /self-signature verify OK/.test(output) && !/verify failure/.test(output);
   });
 }
 
+/** Whether `openssl pkey` loads a private key (any of its PEM encodings). */
 export function opensslLoadKey(keyPem: string): Promise<boolean> {
   return withFolder(async (dir) => (await run('openssl', ['pkey', '-noout', '-in', await put(dir, 'key.pem', keyPem)])).code === 0);
 }
 
+/** Whether `openssl pkey -pubin` loads a PUBLIC KEY (SubjectPublicKeyInfo) PEM. */
 export function opensslLoadPublicKey(pem: string): Promise<boolean> {
   return withFolder(async (dir) => (await run('openssl', ['pkey', '-pubin', '-noout', '-in', await put(dir, 'pub.pem', pem)])).code === 0);
 }
 
-const GENPKEY: Record<'rsa-2048' | 'ecdsa-p256' | 'ecdsa-p384' | 'ed25519', string[]> = {
+const GENPKEY: Record<KeyKind, string[]> = {
   'rsa-2048': ['-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048'],
   'ecdsa-p256': ['-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256'],
   'ecdsa-p384': ['-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-384'],
   ed25519: ['-algorithm', 'ED25519'],
 };
 
-/** A key generated by OpenSSL in the requested encoding: PKCS#8, SEC1 or PKCS#1. */
-export async function opensslGenerateKey(kind: keyof typeof GENPKEY, format: 'pkcs8' | 'sec1' | 'pkcs1'): Promise<string> {
-  if ((format === 'sec1' && !kind.startsWith('ecdsa')) || (format === 'pkcs1' && !kind.startsWith('rsa'))) {
-    throw new Error(`a ${kind} key has no ${format} encoding`);
-  }
-  const pkcs8 = await command('openssl', ['genpkey', ...GENPKEY[kind]]);
-  if (format === 'pkcs8') return pkcs8;
-  return withFolder(async (dir) => {
-    const file = await put(dir, 'key.pem', pkcs8);
-    // `openssl ec` writes SEC1 by default; `openssl rsa` needs -traditional for PKCS#1.
-    const args = format === 'sec1' ? ['ec', '-in', file] : ['rsa', '-traditional', '-in', file];
-    return command('openssl', args);
-  });
+const KEY_FORMATS: Record<KeyKind, readonly KeyFormat[]> = {
+  'rsa-2048': ['pkcs8', 'pkcs1'],
+  'ecdsa-p256': ['pkcs8', 'sec1'],
+  'ecdsa-p384': ['pkcs8', 'sec1'],
+  ed25519: ['pkcs8'],
+};
+
+const PEM_LABEL: Record<KeyFormat, string> = { pkcs8: 'PRIVATE KEY', sec1: 'EC PRIVATE KEY', pkcs1: 'RSA PRIVATE KEY' };
+
+/** The OpenSSL command that rewrites a PKCS#8 key file in `format`. */
+function convertArgs(format: Exclude<KeyFormat, 'pkcs8'>, file: string): string[] {
+  // `openssl ec` writes SEC1 by default; OpenSSL 3's `openssl rsa` writes PKCS#8 unless -traditional.
+  return format === 'sec1' ? ['ec', '-in', file] : ['rsa', '-traditional', '-in', file];
 }
 
-/** A CSR made by `openssl req -new`, with an optional subjectAltName list like ["DNS:a", "IP:10.0.0.1"]. */
+/** A key generated by OpenSSL in the requested encoding; throws for a format the key type has not. */
+export async function opensslGenerateKey(kind: KeyKind, format: KeyFormat): Promise<string> {
+  if (!KEY_FORMATS[kind].includes(format)) throw new Error(`a ${kind} key has no ${format} encoding`);
+  const pkcs8 = await command('openssl', ['genpkey', ...GENPKEY[kind]]);
+  const pem = format === 'pkcs8' ? pkcs8 : await withFolder(async (dir) => command('openssl', convertArgs(format, await put(dir, 'key.pem', pkcs8))));
+  if (!pem.startsWith(`-----BEGIN ${PEM_LABEL[format]}-----`)) throw new Error(`openssl wrote no ${PEM_LABEL[format]} block:\n${pem}`);
+  return pem;
+}
+
+/** A CSR made by `openssl req -new`: subject like "/CN=system:node:n1/O=system:nodes", SANs like ["DNS:a", "IP:10.0.0.1"]. */
 export function opensslMakeCsr(keyPem: string, subject: string, sans: string[] = []): Promise<string> {
   return withFolder(async (dir) => {
     const args = ['req', '-new', '-key', await put(dir, 'key.pem', keyPem), '-subj', subject];
@@ -182,24 +239,22 @@ export function opensslMakeCsr(keyPem: string, subject: string, sans: string[] =
   });
 }
 
-/** `certtool --verify` with a purpose OID and optional host name (certtool matches IP SANs with it too). */
+/**
+ * `certtool --verify` with a purpose OID and an optional host name, which certtool also matches against
+ * IP SANs when it is an address. `chain` is the leaf first, then intermediates.
+ */
 export function gnutlsVerify(o: { roots: string[]; chain: string[]; purposeOid: string; hostname?: string }): Promise<CommandResult> {
   return withFolder(async (dir) => {
-    const args = [
-      '--verify',
-      '--load-ca-certificate',
-      await put(dir, 'roots.pem', o.roots.join('')),
-      '--infile',
-      await put(dir, 'chain.pem', o.chain.join('')),
-      '--verify-purpose',
-      o.purposeOid,
-    ];
+    const args = ['--verify', '--load-ca-certificate', await put(dir, 'roots.pem', o.roots.join('\n'))];
+    args.push('--infile', await put(dir, 'chain.pem', o.chain.join('\n')), '--verify-purpose', o.purposeOid);
     if (o.hostname) args.push('--verify-hostname', o.hostname);
     const { code, output } = await run('certtool', args);
-    return { ok: code === 0 && /Chain verification output: Verified\./.test(output), output };
+    // Success: "Chain verification output: Verified. ..." and exit 0; failure: "... Not verified. <reason>" and exit 1.
+    return { ok: code === 0 && /^Chain verification output: Verified\./m.test(output), output };
   });
 }
 
+/** Whether `certtool --key-info` loads a private key. */
 export function gnutlsLoadKey(keyPem: string): Promise<boolean> {
   return withFolder(async (dir) => (await run('certtool', ['--key-info', '--no-text', '--infile', await put(dir, 'key.pem', keyPem)])).code === 0);
 }

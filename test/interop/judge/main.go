@@ -1,9 +1,14 @@
 // Command judge answers, with Go's standard library only, whether certificates, CSRs and keys are
 // acceptable to crypto/x509 and crypto/tls: the code kube-apiserver, the kubelet and etcd run.
 // It reads a JSON array of cases on stdin and writes a JSON array of results in the same order.
+// A malformed case gets {"ok": false, "error": ...}; only unreadable input as a whole exits non-zero.
 package main
 
 import (
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/rsa"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
@@ -33,99 +38,135 @@ type result struct {
 }
 
 func main() {
-	var cases []judgeCase
-	if err := json.NewDecoder(os.Stdin).Decode(&cases); err != nil {
-		fmt.Fprintln(os.Stderr, "judge: bad input:", err)
+	var raw []json.RawMessage
+	if err := json.NewDecoder(os.Stdin).Decode(&raw); err != nil {
+		fmt.Fprintln(os.Stderr, "judge: input is not a JSON array:", err)
 		os.Exit(2)
 	}
-	results := make([]result, len(cases))
-	for i, c := range cases {
-		results[i] = judge(c)
+	results := make([]result, len(raw))
+	for i, r := range raw {
+		results[i] = judgeRaw(r)
 	}
 	if err := json.NewEncoder(os.Stdout).Encode(results); err != nil {
+		fmt.Fprintln(os.Stderr, "judge:", err)
 		os.Exit(2)
 	}
 }
 
-func judge(c judgeCase) (r result) {
+// judgeRaw decodes one case on its own, so that a malformed case fails alone instead of the batch.
+// Unknown fields are refused: a misspelt field would otherwise be ignored and change the question.
+func judgeRaw(raw json.RawMessage) (r result) {
 	defer func() {
 		if p := recover(); p != nil {
-			r = result{Error: fmt.Sprint("panic: ", p)}
+			r = result{Error: fmt.Sprint("judge panic: ", p)}
 		}
 	}()
-	var err error
-	switch c.Op {
-	case "verify":
-		err = verify(c)
-	case "csr":
-		err = checkCSR(c.CSR)
-	case "keypair":
-		_, err = tls.X509KeyPair([]byte(c.Cert), []byte(c.Key))
-	case "key":
-		err = parsePrivateKeyPEM(c.Key)
-	case "pubkey":
-		err = parsePublicKeyPEM(c.Key)
-	default:
-		err = fmt.Errorf("unknown op %q", c.Op)
+	var c judgeCase
+	decoder := json.NewDecoder(bytes.NewReader(raw))
+	decoder.DisallowUnknownFields()
+	if err := decoder.Decode(&c); err != nil {
+		return result{Error: "bad case: " + err.Error()}
 	}
-	if err != nil {
+	if err := judge(c); err != nil {
 		return result{Error: err.Error()}
 	}
 	return result{OK: true}
 }
 
-func parseCert(text string) (*x509.Certificate, error) {
-	block, _ := pem.Decode([]byte(text))
-	if block == nil || block.Type != "CERTIFICATE" {
+func judge(c judgeCase) error {
+	switch c.Op {
+	case "verify":
+		return verify(c)
+	case "csr":
+		return checkCSR(c.CSR)
+	case "keypair":
+		_, err := tls.X509KeyPair([]byte(c.Cert), []byte(c.Key))
+		return err
+	case "key":
+		return parsePrivateKeyPEM(c.Key)
+	case "pubkey":
+		return parsePublicKeyPEM(c.Key)
+	default:
+		return fmt.Errorf("unknown op %q", c.Op)
+	}
+}
+
+// parseCerts returns every CERTIFICATE block of text; any other block type is an error.
+func parseCerts(text string) ([]*x509.Certificate, error) {
+	var certs []*x509.Certificate
+	rest := []byte(text)
+	for {
+		var block *pem.Block
+		block, rest = pem.Decode(rest)
+		if block == nil {
+			break
+		}
+		if block.Type != "CERTIFICATE" {
+			return nil, fmt.Errorf("unexpected %s block where a CERTIFICATE was expected", block.Type)
+		}
+		cert, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			return nil, err
+		}
+		certs = append(certs, cert)
+	}
+	if len(certs) == 0 {
 		return nil, errors.New("no CERTIFICATE block")
 	}
-	return x509.ParseCertificate(block.Bytes)
+	return certs, nil
 }
 
 func pool(texts []string) (*x509.CertPool, error) {
 	p := x509.NewCertPool()
 	for _, text := range texts {
-		cert, err := parseCert(text)
+		certs, err := parseCerts(text)
 		if err != nil {
 			return nil, err
 		}
-		p.AddCert(cert)
+		for _, cert := range certs {
+			p.AddCert(cert)
+		}
 	}
 	return p, nil
 }
 
-func verify(c judgeCase) error {
-	leaf, err := parseCert(c.Leaf)
-	if err != nil {
-		return err
-	}
-	roots, err := pool(c.Roots)
-	if err != nil {
-		return err
-	}
-	intermediates, err := pool(c.Intermediates)
-	if err != nil {
-		return err
-	}
-	opts := x509.VerifyOptions{Roots: roots, Intermediates: intermediates, DNSName: c.Name}
-	switch c.EKU {
+func keyUsages(eku string) ([]x509.ExtKeyUsage, error) {
+	switch eku {
 	case "server":
-		opts.KeyUsages = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
+		return []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, nil
 	case "client":
-		opts.KeyUsages = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
-	case "any", "":
-		opts.KeyUsages = []x509.ExtKeyUsage{x509.ExtKeyUsageAny}
+		return []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}, nil
+	case "any":
+		return []x509.ExtKeyUsage{x509.ExtKeyUsageAny}, nil
 	default:
-		return fmt.Errorf("unknown eku %q", c.EKU)
+		return nil, fmt.Errorf("eku must be server, client or any, not %q", eku)
+	}
+}
+
+func verify(c judgeCase) error {
+	leaves, err := parseCerts(c.Leaf)
+	if err != nil {
+		return fmt.Errorf("leaf: %w", err)
+	}
+	if len(leaves) != 1 {
+		return fmt.Errorf("leaf: %d certificates, want 1", len(leaves))
+	}
+	opts := x509.VerifyOptions{DNSName: c.Name}
+	if opts.Roots, err = pool(c.Roots); err != nil {
+		return fmt.Errorf("roots: %w", err)
+	}
+	if opts.Intermediates, err = pool(c.Intermediates); err != nil {
+		return fmt.Errorf("intermediates: %w", err)
+	}
+	if opts.KeyUsages, err = keyUsages(c.EKU); err != nil {
+		return err
 	}
 	if c.Time != "" {
-		t, err := time.Parse(time.RFC3339, c.Time)
-		if err != nil {
+		if opts.CurrentTime, err = time.Parse(time.RFC3339, c.Time); err != nil {
 			return err
 		}
-		opts.CurrentTime = t
 	}
-	_, err = leaf.Verify(opts)
+	_, err = leaves[0].Verify(opts)
 	return err
 }
 
@@ -141,27 +182,51 @@ func checkCSR(text string) error {
 	return csr.CheckSignature()
 }
 
-// parsePrivateKeyPEM follows client-go's keyutil.ParsePrivateKeyPEM: the first key block wins,
-// other block types (EC PARAMETERS, certificates) are skipped.
+// parsePrivateKeyPEM follows client-go's keyutil.ParsePrivateKeyPEM: the first key block that parses
+// wins; other block types (EC PARAMETERS, certificates) and key blocks that fail to parse are skipped.
 func parsePrivateKeyPEM(text string) error {
+	lastErr := errors.New("data does not contain a valid RSA, ECDSA or ed25519 private key")
 	rest := []byte(text)
 	for {
 		var block *pem.Block
 		block, rest = pem.Decode(rest)
 		if block == nil {
-			return errors.New("no private key block")
+			return lastErr
 		}
-		switch block.Type {
-		case "EC PRIVATE KEY":
-			_, err := x509.ParseECPrivateKey(block.Bytes)
-			return err
-		case "RSA PRIVATE KEY":
-			_, err := x509.ParsePKCS1PrivateKey(block.Bytes)
-			return err
-		case "PRIVATE KEY":
-			_, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+		if !privateKeyBlockTypes[block.Type] {
+			continue
+		}
+		err := parseKeyBlock(block)
+		if err == nil {
+			return nil
+		}
+		lastErr = fmt.Errorf("%s block: %w", block.Type, err)
+	}
+}
+
+var privateKeyBlockTypes = map[string]bool{"EC PRIVATE KEY": true, "RSA PRIVATE KEY": true, "PRIVATE KEY": true}
+
+func parseKeyBlock(block *pem.Block) error {
+	switch block.Type {
+	case "EC PRIVATE KEY":
+		_, err := x509.ParseECPrivateKey(block.Bytes)
+		return err
+	case "RSA PRIVATE KEY":
+		_, err := x509.ParsePKCS1PrivateKey(block.Bytes)
+		return err
+	case "PRIVATE KEY":
+		key, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+		if err != nil {
 			return err
 		}
+		switch key.(type) {
+		case *rsa.PrivateKey, *ecdsa.PrivateKey, ed25519.PrivateKey:
+			return nil
+		default:
+			return fmt.Errorf("unsupported PKCS#8 key type %T", key)
+		}
+	default:
+		return fmt.Errorf("not a private key block: %s", block.Type)
 	}
 }
 
