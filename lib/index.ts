@@ -40,7 +40,7 @@ export { issueCertificate, type IssueRequest, type Issuer } from './x509/issue.j
 export { computeValidity, DEFAULT_BACKDATE_SECONDS, type ValidityOptions, type Validity } from './x509/validity.js';
 export { lintCertificate, lintProblems, type LintExpectation } from './x509/lint.js';
 export { createCsr, parseCsr, type CertificateSigningRequest, type CreateCsrRequest } from './x509/csr.js';
-export { describeCertificate, type CertificateSummary } from './x509/describe.js';
+export { describeCertificate, formatSans, type CertificateSummary } from './x509/describe.js';
 
 export { PROFILES, PROFILE_LIST, profileByName, LEAF_LIFETIME_SECONDS, CA_LIFETIME_SECONDS, type ProfileKey } from './profiles.js';
 export {

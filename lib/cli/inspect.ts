@@ -4,7 +4,7 @@ import { encodePem, readPemBlocks, type PemBlock } from '../crypto/pem.js';
 import { PkiError } from '../errors.js';
 import { Certificate } from '../x509/certificate.js';
 import { parseCsr } from '../x509/csr.js';
-import { describeCertificate } from '../x509/describe.js';
+import { describeCertificate, formatSans } from '../x509/describe.js';
 import type { Verb } from './io.js';
 
 export const inspectVerb: Verb = {
@@ -32,8 +32,7 @@ async function describeBlock(block: PemBlock, field: string): Promise<Record<str
       return { type: 'certificate', ...describeCertificate(Certificate.from(block.der, field)) };
     case 'CERTIFICATE REQUEST': {
       const csr = await parseCsr(block.der, { field });
-      const sans = [...csr.sans.dns.map((v) => `DNS:${v}`), ...csr.sans.ips.map((v) => `IP:${v}`), ...csr.sans.emails.map((v) => `email:${v}`), ...csr.sans.uris.map((v) => `URI:${v}`)];
-      return { type: 'certificate request', signature: 'verified', commonName: csr.subject.commonName, organizations: csr.subject.organizations ?? [], sans, keySpec: csr.publicKey.spec };
+      return { type: 'certificate request', signature: 'verified', commonName: csr.subject.commonName, organizations: csr.subject.organizations ?? [], sans: formatSans(csr.sans), keySpec: csr.publicKey.spec };
     }
     case 'PRIVATE KEY':
     case 'EC PRIVATE KEY':

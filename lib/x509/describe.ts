@@ -1,4 +1,5 @@
 import type { Certificate } from './certificate.js';
+import type { SubjectAltNames } from './sans.js';
 
 /** A plain summary of a certificate, for printing. */
 export interface CertificateSummary {
@@ -14,15 +15,19 @@ export interface CertificateSummary {
   readonly keySpec: string;
 }
 
+/** SANs as `DNS:x`, `IP:y`, `email:z`, `URI:u` (OpenSSL's notation). */
+export function formatSans(sans: SubjectAltNames): string[] {
+  return [...sans.dns.map((v) => `DNS:${v}`), ...sans.ips.map((v) => `IP:${v}`), ...sans.emails.map((v) => `email:${v}`), ...sans.uris.map((v) => `URI:${v}`)];
+}
+
 export function describeCertificate(certificate: Certificate): CertificateSummary {
-  const sans = certificate.sans;
   const name = (subject: { commonName: string; organizations?: readonly string[] }): string =>
     [`CN=${subject.commonName}`, ...(subject.organizations ?? []).map((o) => `O=${o}`)].join(', ');
   return {
     subject: name(certificate.subject),
     issuer: name(certificate.issuer),
     serialNumber: certificate.serialNumber,
-    sans: [...sans.dns.map((v) => `DNS:${v}`), ...sans.ips.map((v) => `IP:${v}`), ...sans.emails.map((v) => `email:${v}`), ...sans.uris.map((v) => `URI:${v}`)],
+    sans: formatSans(certificate.sans),
     isCA: certificate.isCA,
     keyUsages: certificate.keyUsages,
     extendedKeyUsages: certificate.extendedKeyUsages,
