@@ -9,17 +9,24 @@ import { initPkiDirectory } from '../cluster/init.js';
 import { planCluster } from '../cluster/plan.js';
 import { list, optional, required, type Verb } from './io.js';
 
+function port(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  if (!/^\d+$/.test(text)) throw new PkiError('ERR_ARGUMENT', `"${text}" is not a port number`, { field: '--apiserver-bind-port' });
+  return Number(text);
+}
+
 export const initVerb: Verb = {
   name: 'init',
   summary: "write a cluster's whole PKI in kubeadm's layout, and print the component flags",
   usage: `kubepki init --dir DIR --node-name NAME --advertise-address IP [--control-plane-endpoint HOST[:PORT]]
-             [--service-cidr CIDR] [--dns-domain DOMAIN] [--apiserver-cert-extra-sans A,B] [--key-type TYPE]
+             [--apiserver-bind-port PORT] [--service-cidr CIDR] [--dns-domain DOMAIN] [--apiserver-cert-extra-sans A,B] [--key-type TYPE]
              [--separate-kubelet-serving-ca] [--no-konnectivity] [--csr-only] [--force] [--json]`,
   options: {
     dir: { type: 'string' },
     'node-name': { type: 'string' },
     'advertise-address': { type: 'string' },
     'control-plane-endpoint': { type: 'string' },
+    'apiserver-bind-port': { type: 'string' },
     'service-cidr': { type: 'string' },
     'dns-domain': { type: 'string' },
     'apiserver-cert-extra-sans': { type: 'string' },
@@ -38,6 +45,7 @@ export const initVerb: Verb = {
       nodeName: required(values, 'node-name'),
       advertiseAddress: required(values, 'advertise-address'),
       controlPlaneEndpoint: optional(values, 'control-plane-endpoint'),
+      apiServerPort: port(optional(values, 'apiserver-bind-port')),
       serviceCidr: optional(values, 'service-cidr'),
       dnsDomain: optional(values, 'dns-domain'),
       apiServerCertSans: list(values, 'apiserver-cert-extra-sans'),

@@ -12,16 +12,17 @@ import {
   createCsr,
   exportPrivateKeyPem,
   generateKeyPair,
-  initPkiDirectory,
   issueCertificate,
   Certificate,
+  planCluster,
   PROFILES,
-  type InitResult,
+  type ClusterPlan,
 } from '../../../lib/index.js';
+import { main } from '../../../lib/cli.js';
 import { freePort, httpsGet, kubeBinaries, startDaemon, waitFor, type Daemon } from '../../helpers/processes.js';
 
 let dir: string;
-let init: InitResult;
+let plan: ClusterPlan;
 let bin: string;
 const daemons: Daemon[] = [];
 let apiserverUrl: string;
@@ -32,8 +33,12 @@ test.before(async () => {
   bin = await kubeBinaries();
   dir = await mkdtemp(join(tmpdir(), 'kubepki-cp-'));
   const [apiPort, etcdPort, peerPort] = [await freePort(), await freePort(), await freePort()];
-  init = await initPkiDirectory(dir, { nodeName: 'cp-1', advertiseAddress: '127.0.0.1', apiServerPort: apiPort, konnectivity: false });
-  const flags = componentFlags(init.plan, { dir, etcdClientPort: etcdPort, etcdPeerPort: peerPort });
+  // The files are the ones the `kubepki init` command writes.
+  const quiet = { out: () => undefined, err: () => undefined };
+  const code = await main(['init', '--dir', dir, '--node-name', 'cp-1', '--advertise-address', '127.0.0.1', '--apiserver-bind-port', String(apiPort), '--no-konnectivity'], quiet);
+  assert.is(code, 0);
+  plan = planCluster({ nodeName: 'cp-1', advertiseAddress: '127.0.0.1', apiServerPort: apiPort, konnectivity: false });
+  const flags = componentFlags(plan, { dir, etcdClientPort: etcdPort, etcdPeerPort: peerPort });
   etcdUrl = `https://127.0.0.1:${etcdPort}`;
   const etcdFlags = flags.etcd.map((f) => (f.startsWith('--listen-client-urls=') ? `--listen-client-urls=${etcdUrl}` : f));
   const etcd = startDaemon('etcd', [...etcdFlags, `--data-dir=${join(dir, 'etcd-data')}`, '--log-level=warn']);
@@ -104,7 +109,7 @@ test('a client certificate from a foreign CA gets 401; the cluster CA one gets t
 
 test('kube-controller-manager runs with controller-manager.conf and signs CSRs with the cluster CA', async () => {
   const port = await freePort();
-  const flags = componentFlags(init.plan, { dir });
+  const flags = componentFlags(plan, { dir });
   const kcm = startDaemon(join(bin, 'kube-controller-manager'), [
     ...flags.kubeControllerManager,
     '--bind-address=127.0.0.1',
