@@ -62,3 +62,40 @@ export { loadPkiDirectory, type LoadedPki, type DirectoryProblem } from './clust
 export { checkExpiration, formatResidual, type ExpiryReport, type ExpiryRow } from './cluster/expiry.js';
 export { renewCertificates, type RenewOptions } from './cluster/renew.js';
 export { writeCertificateRequests, signCertificateRequests } from './cluster/external.js';
+
+export {
+  generateBootstrapToken,
+  parseBootstrapToken,
+  formatBootstrapToken,
+  bootstrapTokenSecret,
+  memoryTokenStore,
+  authenticateBootstrapToken,
+  caPublicKeyPin,
+  detachedJws,
+  verifyDetachedJws,
+  clusterInfoConfigMap,
+  BOOTSTRAPPERS_GROUP,
+  DEFAULT_NODE_TOKEN_GROUP,
+  type BootstrapToken,
+  type SecretObject,
+  type TokenStore,
+  type TokenSecretOptions,
+  type UserInfo,
+} from './bootstrap/token.js';
+export { bootstrapRbacManifests } from './bootstrap/rbac.js';
+export {
+  KNOWN_USAGES,
+  SIGNERS,
+  validateCsrObject,
+  validateConditions,
+  signerNameProblem,
+  hasCondition,
+  csrObject,
+  type KeyUsage,
+  type CertificateSigningRequestObject,
+  type CertificateSigningRequestCondition,
+  type ConditionType,
+} from './bootstrap/csr-object.js';
+export { kubeletClientProblems, kubeletServingProblems, apiserverClientProblems } from './bootstrap/kubelet-rules.js';
+export { decideApproval, defaultApprovalAuthorizer, type ApprovalAuthorizer, type ApprovalDecision, type ApproverOptions, type NodeAddressLookup, type Requester } from './bootstrap/approver.js';
+export { signCsrObject, IN_TREE_SIGNER_RULES, type SignerOptions, type SignOutcome, type SignerRules } from './bootstrap/signer.js';

@@ -20,7 +20,8 @@ export interface Issuer {
 export interface IssueRequest extends CryptoOptions {
   /** The kind of certificate: decides CA flag, usages, subject and SAN rules, default lifetime. */
   readonly profile: CertificateProfile;
-  readonly subject: Subject;
+  /** CN and O; with `der`, that exact Name is used (a signer copies the CSR's subject verbatim). */
+  readonly subject: Subject & { readonly der?: Uint8Array };
   readonly sans?: SanInput;
   /** The key being certified. */
   readonly publicKey: PublicKeyInput;
@@ -57,15 +58,17 @@ export async function issueCertificate(request: IssueRequest): Promise<Certifica
   const { notBefore, notAfter } = computeValidity(now, profile.lifetimeSeconds, request.validity, issuer);
 
   const subjectKeyId = keyIdentifier(key.spki);
+  const keyUsages = expectedKeyUsages(profile, key.spec);
   const extensions = [
-    ext.keyUsage(expectedKeyUsages(profile, key.spec)),
+    // Go writes no keyUsage extension when no usage is set; neither does kubepki.
+    ...(keyUsages.length ? [ext.keyUsage(keyUsages)] : []),
     ...(profile.extendedKeyUsages.length ? [ext.extendedKeyUsage(profile.extendedKeyUsages)] : []),
     ext.basicConstraints(profile.isCA, pathLength),
     ext.subjectKeyIdentifier(subjectKeyId),
     ...(issuer?.subjectKeyId ? [ext.authorityKeyIdentifier(issuer.subjectKeyId)] : []),
     ...(hasSans(sans) ? [ext.subjectAltName(encodeGeneralNames(sans))] : []),
   ];
-  const subjectName = new x509.Name(encodeName(subject) as Uint8Array<ArrayBuffer>);
+  const subjectName = new x509.Name((request.subject.der ?? encodeName(subject)) as Uint8Array<ArrayBuffer>);
   const signerSpec = issuer ? issuer.keySpec : key.spec;
   let built: x509.X509Certificate;
   try {

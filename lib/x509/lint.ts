@@ -68,7 +68,8 @@ export function lintProblems(cert: Certificate, expected: LintExpectation): stri
 
   const keyUsage = cert.extension(OID.keyUsage);
   const wantUsages = expectedKeyUsages(profile, expected.keySpec);
-  if (!keyUsage?.critical) problem('keyUsage is missing or not critical');
+  if (wantUsages.length > 0 && !keyUsage?.critical) problem('keyUsage is missing or not critical');
+  if (wantUsages.length === 0 && keyUsage) problem('keyUsage is present but no usage is expected');
   if (!sameSet(cert.keyUsages, wantUsages)) problem(`key usages are [${cert.keyUsages.join(', ')}], profile wants [${wantUsages.join(', ')}]`);
   if (!sameSet(cert.extendedKeyUsages, profile.extendedKeyUsages)) {
     problem(`extended key usages are [${cert.extendedKeyUsages.join(', ')}], profile wants [${profile.extendedKeyUsages.join(', ')}]`);

@@ -63,8 +63,10 @@ export interface CertificateProfile {
   readonly pathLength?: number;
   readonly subject: SubjectRule;
   readonly sans: SanRule;
-  /** Key usages for non-RSA keys; RSA keys add keyEncipherment (kubernetes-pki.md §3). */
+  /** Key usages for non-RSA keys; RSA keys add keyEncipherment (kubernetes-pki.md §3) unless `exactKeyUsages`. */
   readonly keyUsages: readonly KeyUsageName[];
+  /** Use `keyUsages` as given for every key type (the in-tree signer derives usages from the request alone). */
+  readonly exactKeyUsages?: boolean;
   readonly extendedKeyUsages: readonly ExtendedKeyUsageName[];
   /** Default lifetime in seconds. */
   readonly lifetimeSeconds: number;
@@ -76,7 +78,7 @@ export interface CertificateProfile {
 /** The exact key usages a certificate of `profile` carries for a key of `spec`. */
 export function expectedKeyUsages(profile: CertificateProfile, spec: KeySpec): KeyUsageName[] {
   const usages = new Set<KeyUsageName>(profile.keyUsages);
-  if (isRsa(spec)) usages.add('keyEncipherment');
+  if (isRsa(spec) && !profile.exactKeyUsages) usages.add('keyEncipherment');
   return KEY_USAGES.filter((usage) => usages.has(usage));
 }
 

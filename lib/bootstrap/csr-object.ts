@@ -1,0 +1,158 @@
+import { PkiError } from '../errors.js';
+import { parseCsr, type CertificateSigningRequest as ParsedCsr } from '../x509/csr.js';
+import type { CryptoOptions } from '../crypto/provider.js';
+
+/** certificates.k8s.io/v1 usages (api:certificates/v1/types.go). */
+export const KNOWN_USAGES = [
+  'signing',
+  'digital signature',
+  'content commitment',
+  'key encipherment',
+  'key agreement',
+  'data encipherment',
+  'cert sign',
+  'crl sign',
+  'encipher only',
+  'decipher only',
+  'any',
+  'server auth',
+  'client auth',
+  'code signing',
+  'email protection',
+  's/mime',
+  'ipsec end system',
+  'ipsec tunnel',
+  'ipsec user',
+  'timestamping',
+  'ocsp signing',
+  'microsoft sgc',
+  'netscape sgc',
+] as const;
+export type KeyUsage = (typeof KNOWN_USAGES)[number];
+
+export const SIGNERS = {
+  kubeApiserverClient: 'kubernetes.io/kube-apiserver-client',
+  kubeApiserverClientKubelet: 'kubernetes.io/kube-apiserver-client-kubelet',
+  kubeletServing: 'kubernetes.io/kubelet-serving',
+  legacyUnknown: 'kubernetes.io/legacy-unknown',
+} as const;
+
+export type ConditionType = 'Approved' | 'Denied' | 'Failed';
+
+export interface CertificateSigningRequestCondition {
+  type: ConditionType;
+  status: 'True';
+  reason?: string;
+  message?: string;
+  lastUpdateTime?: string;
+  lastTransitionTime?: string;
+}
+
+/** The certificates.k8s.io/v1 CertificateSigningRequest, as the API serves it. */
+export interface CertificateSigningRequestObject {
+  apiVersion: 'certificates.k8s.io/v1';
+  kind: 'CertificateSigningRequest';
+  metadata: { name: string; uid?: string; resourceVersion?: string; creationTimestamp?: string; generateName?: string; labels?: Record<string, string> };
+  spec: {
+    /** Base64 of the PEM `CERTIFICATE REQUEST` block. */
+    request: string;
+    signerName: string;
+    expirationSeconds?: number;
+    usages: KeyUsage[];
+    /** Set by the server from the authenticated requester; immutable. */
+    username?: string;
+    uid?: string;
+    groups?: string[];
+    extra?: Record<string, string[]>;
+  };
+  status?: {
+    conditions?: CertificateSigningRequestCondition[];
+    /** Base64 of PEM `CERTIFICATE` blocks (the in-tree signer writes the leaf only). */
+    certificate?: string;
+  };
+}
+
+const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+/** signerName: exactly one `/`, a DNS-1123 domain of 2+ labels, a path of DNS-1123 subdomains; not legacy-unknown in v1. */
+export function signerNameProblem(name: unknown): string | undefined {
+  if (typeof name !== 'string' || name === '') return 'is required';
+  if (name.length > 571) return 'must be at most 571 characters';
+  const parts = name.split('/');
+  if (parts.length !== 2) return 'must be a fully qualified domain and path of the form "example.com/signer-name"';
+  const [domain, path] = parts as [string, string];
+  const labels = domain.split('.');
+  if (domain.length > 253 || labels.length < 2 || !labels.every((l) => l.length <= 63 && DNS1123_LABEL.test(l))) return 'the domain must be a DNS-1123 subdomain with at least two labels';
+  if (path === '' || !path.split('.').every((l) => l.length <= 63 && DNS1123_LABEL.test(l))) return 'the path must be DNS-1123 subdomains separated by "."';
+  if (name === SIGNERS.legacyUnknown) return 'kubernetes.io/legacy-unknown is not allowed in certificates.k8s.io/v1';
+  return undefined;
+}
+
+/**
+ * Validates a CSR object as the API server does on create (kubernetes-pki.md §8): known usages without
+ * duplicates, a valid signerName, expirationSeconds >= 600, a request that parses and whose signature
+ * verifies, and condition rules. Returns the parsed request. Every breach is ERR_CSR_OBJECT naming the field.
+ */
+export async function validateCsrObject(object: unknown, options: CryptoOptions = {}): Promise<ParsedCsr> {
+  const fail = (field: string, reason: string): never => {
+    throw new PkiError('ERR_CSR_OBJECT', reason, { field });
+  };
+  const csr = object as CertificateSigningRequestObject;
+  if (!csr || typeof csr !== 'object') fail('', 'must be an object');
+  if (csr.apiVersion !== 'certificates.k8s.io/v1') fail('apiVersion', 'must be certificates.k8s.io/v1');
+  if (csr.kind !== 'CertificateSigningRequest') fail('kind', 'must be CertificateSigningRequest');
+  const name = csr.metadata?.name;
+  if (typeof name !== 'string' || !/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(name) || name.length > 253) fail('metadata.name', 'must be a DNS-1123 subdomain');
+  const spec = csr.spec;
+  if (!spec || typeof spec !== 'object') fail('spec', 'is required');
+  const signerProblem = signerNameProblem(spec.signerName);
+  if (signerProblem) fail('spec.signerName', signerProblem);
+  if (!Array.isArray(spec.usages) || spec.usages.length === 0) fail('spec.usages', 'at least one usage is required');
+  const seen = new Set<string>();
+  spec.usages.forEach((usage, i) => {
+    if (!(KNOWN_USAGES as readonly string[]).includes(usage)) fail(`spec.usages[${i}]`, `unknown usage "${String(usage)}"`);
+    if (seen.has(usage)) fail(`spec.usages[${i}]`, `duplicate usage "${usage}"`);
+    seen.add(usage);
+  });
+  if (spec.expirationSeconds !== undefined) {
+    if (!Number.isInteger(spec.expirationSeconds)) fail('spec.expirationSeconds', 'must be an integer');
+    if (spec.expirationSeconds < 600) fail('spec.expirationSeconds', 'may not specify a duration less than 600 seconds (10 minutes)');
+  }
+  validateConditions(csr.status?.conditions ?? []);
+  if (typeof spec.request !== 'string' || spec.request === '') fail('spec.request', 'is required');
+  const pem = Buffer.from(spec.request, 'base64').toString('utf8');
+  try {
+    return await parseCsr(pem, { ...options, field: 'spec.request' });
+  } catch (error) {
+    if (error instanceof PkiError) throw new PkiError(error.code === 'ERR_CSR_SIGNATURE' ? 'ERR_CSR_SIGNATURE' : 'ERR_CSR_OBJECT', error.message, { field: 'spec.request', cause: error });
+    throw error;
+  }
+}
+
+/** Conditions: status True only, no duplicate types, Approved and Denied exclusive. */
+export function validateConditions(conditions: readonly CertificateSigningRequestCondition[]): void {
+  const types = new Set<string>();
+  conditions.forEach((condition, i) => {
+    const field = `status.conditions[${i}]`;
+    if (!['Approved', 'Denied', 'Failed'].includes(condition?.type)) throw new PkiError('ERR_CSR_OBJECT', `unknown condition type "${String(condition?.type)}"`, { field: `${field}.type` });
+    if (condition.status !== 'True') throw new PkiError('ERR_CSR_OBJECT', 'status may only be "True"', { field: `${field}.status` });
+    if (types.has(condition.type)) throw new PkiError('ERR_CSR_OBJECT', `duplicate ${condition.type} condition`, { field });
+    types.add(condition.type);
+  });
+  if (types.has('Approved') && types.has('Denied')) throw new PkiError('ERR_CSR_OBJECT', 'Approved and Denied conditions are mutually exclusive', { field: 'status.conditions' });
+}
+
+/** Whether a CSR carries a condition. */
+export function hasCondition(csr: CertificateSigningRequestObject, type: ConditionType): boolean {
+  return (csr.status?.conditions ?? []).some((c) => c.type === type && c.status === 'True');
+}
+
+/** Builds a v1 CSR object for a PEM request. */
+export function csrObject(name: string, requestPem: string, signerName: string, usages: KeyUsage[], expirationSeconds?: number): CertificateSigningRequestObject {
+  return {
+    apiVersion: 'certificates.k8s.io/v1',
+    kind: 'CertificateSigningRequest',
+    metadata: { name },
+    spec: { request: Buffer.from(requestPem).toString('base64'), signerName, usages, ...(expirationSeconds === undefined ? {} : { expirationSeconds }) },
+  };
+}

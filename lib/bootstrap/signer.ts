@@ -1,0 +1,131 @@
+import type { CryptoOptions } from '../crypto/provider.js';
+import { PkiError } from '../errors.js';
+import { Certificate } from '../x509/certificate.js';
+import { issueCertificate, type Issuer } from '../x509/issue.js';
+import type { ExtendedKeyUsageName, KeyUsageName, CertificateProfile } from '../x509/profile.js';
+import { hasCondition, SIGNERS, validateCsrObject, type CertificateSigningRequestObject, type KeyUsage } from './csr-object.js';
+import { apiserverClientProblems, kubeletClientProblems, kubeletServingProblems } from './kubelet-rules.js';
+import type { CertificateSigningRequest as ParsedCsr } from '../x509/csr.js';
+
+// policies.go: CSR usage -> X.509 key usage or extended key usage.
+const KEY_USAGE_OF: Partial<Record<KeyUsage, KeyUsageName>> = {
+  signing: 'digitalSignature',
+  'digital signature': 'digitalSignature',
+  'content commitment': 'contentCommitment',
+  'key encipherment': 'keyEncipherment',
+  'key agreement': 'keyAgreement',
+  'data encipherment': 'dataEncipherment',
+  'cert sign': 'keyCertSign',
+  'crl sign': 'cRLSign',
+  'encipher only': 'encipherOnly',
+  'decipher only': 'decipherOnly',
+};
+const EXTENDED_KEY_USAGE_OF: Partial<Record<KeyUsage, ExtendedKeyUsageName>> = {
+  any: 'any',
+  'server auth': 'serverAuth',
+  'client auth': 'clientAuth',
+  'code signing': 'codeSigning',
+  'email protection': 'emailProtection',
+  's/mime': 'emailProtection',
+  timestamping: 'timeStamping',
+  'ocsp signing': 'ocspSigning',
+};
+
+/** The signer-specific rules of the in-tree signers (kubernetes-pki.md §9, §11); custom signers may bring their own. */
+export type SignerRules = (request: ParsedCsr, usages: readonly string[]) => string[];
+
+export const IN_TREE_SIGNER_RULES: Readonly<Record<string, SignerRules>> = {
+  [SIGNERS.kubeApiserverClientKubelet]: kubeletClientProblems,
+  [SIGNERS.kubeletServing]: kubeletServingProblems,
+  [SIGNERS.kubeApiserverClient]: apiserverClientProblems,
+};
+
+export interface SignerOptions extends CryptoOptions {
+  /** The signerName this signer serves. */
+  signerName: string;
+  /** The signing CA (one certificate, no chain). */
+  ca: Issuer;
+  /** `--cluster-signing-duration`; default 365 days. */
+  maxLifetimeSeconds?: number;
+  /** Extra rules for this signer; default the in-tree rules for in-tree signers, none otherwise. */
+  rules?: SignerRules;
+  now?: Date;
+}
+
+export type SignOutcome =
+  | { readonly outcome: 'issued'; readonly certificate: Certificate; readonly statusCertificate: string }
+  | { readonly outcome: 'failed'; readonly reason: 'SignerValidationFailure'; readonly message: string }
+  | { readonly outcome: 'skipped'; readonly message: string };
+
+const EIGHT_HOURS = 8 * 3600;
+const BACKDATE = 300;
+
+/**
+ * Signs one CSR as kube-controller-manager's csrsigning controller does (kubernetes-pki.md §11): only
+ * Approved, not Failed, for this signer; the request must verify and meet the signer's rules, else the
+ * outcome is a `Failed` condition with SignerValidationFailure; lifetime = expirationSeconds clamped to
+ * [10 min, max]; NotBefore = now - 5 min; NotAfter = now + TTL (- 5 min when TTL >= 8 h), capped at the
+ * CA's NotAfter; subject and SANs copied, requested extensions dropped, usages from spec.usages only; the
+ * leaf alone goes to status.certificate. An expired CA signs nothing (ERR_VALIDITY).
+ */
+export async function signCsrObject(csr: CertificateSigningRequestObject, options: SignerOptions): Promise<SignOutcome> {
+  if (csr.spec.signerName !== options.signerName) return { outcome: 'skipped', message: `signer ${csr.spec.signerName} is not ${options.signerName}` };
+  if (!hasCondition(csr, 'Approved') || hasCondition(csr, 'Failed') || hasCondition(csr, 'Denied')) return { outcome: 'skipped', message: 'not approved' };
+  if (csr.status?.certificate) return { outcome: 'skipped', message: 'already issued' };
+  const now = options.now ?? new Date();
+  const ca = Certificate.from(options.ca.certificate, 'ca.certificate');
+  if (ca.notAfter <= now) throw new PkiError('ERR_VALIDITY', `the CA expired at ${ca.notAfter.toISOString()}`, { field: 'ca.certificate' });
+  const failed = (message: string): SignOutcome => ({ outcome: 'failed', reason: 'SignerValidationFailure', message });
+  let request: ParsedCsr;
+  try {
+    request = await validateCsrObject(csr, options);
+  } catch (error) {
+    if (error instanceof PkiError) return failed(error.message);
+    throw error;
+  }
+  const usages = csr.spec.usages;
+  const rules = options.rules ?? IN_TREE_SIGNER_RULES[options.signerName];
+  const problems = rules ? rules(request, usages) : [];
+  const unknown = usages.filter((u) => !KEY_USAGE_OF[u] && !EXTENDED_KEY_USAGE_OF[u]);
+  if (unknown.length) problems.push(`usages [${unknown.join(', ')}] have no X.509 equivalent`);
+  if (problems.length) return failed(problems.join('; '));
+
+  const max = options.maxLifetimeSeconds ?? 365 * 24 * 3600;
+  const ttl = Math.max(600, Math.min(csr.spec.expirationSeconds ?? max, max));
+  const notBefore = new Date(now.getTime() - BACKDATE * 1000);
+  const notAfter = new Date(now.getTime() + (ttl >= EIGHT_HOURS ? ttl - BACKDATE : ttl) * 1000);
+  const keyUsages = [...new Set(usages.flatMap((u) => KEY_USAGE_OF[u] ?? []))];
+  const extendedKeyUsages = [...new Set(usages.flatMap((u) => EXTENDED_KEY_USAGE_OF[u] ?? []))].sort();
+  const profile: CertificateProfile = {
+    name: options.signerName,
+    fileBase: 'signed',
+    issuer: 'ca',
+    isCA: false,
+    subject: {},
+    sans: { allowed: ['dns', 'ip', 'email', 'uri'] },
+    keyUsages,
+    exactKeyUsages: true,
+    extendedKeyUsages,
+    lifetimeSeconds: ttl,
+    description: `certificate signed for ${options.signerName}`,
+  };
+  let certificate: Certificate;
+  try {
+    certificate = await issueCertificate({
+    ...(options.crypto ? { crypto: options.crypto } : {}),
+    profile,
+    subject: { ...request.subject, der: request.subjectDer },
+    sans: request.sans,
+    publicKey: request.publicKey.spki,
+    issuer: options.ca,
+    validity: { notBefore, notAfter },
+    now,
+    });
+  } catch (error) {
+    // A request whose names or key cannot be certified is the requester's fault: the CSR fails.
+    const requesterFault = error instanceof PkiError && (['ERR_NAME', 'ERR_PROFILE'].includes(error.code) || (error.code === 'ERR_KEY' && error.field === 'publicKey'));
+    if (requesterFault) return failed(error.message);
+    throw error;
+  }
+  return { outcome: 'issued', certificate, statusCertificate: Buffer.from(certificate.pem).toString('base64') };
+}

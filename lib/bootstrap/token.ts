@@ -1,0 +1,188 @@
+import { createHash, createHmac, randomBytes as nodeRandomBytes, timingSafeEqual } from 'node:crypto';
+import { PkiError } from '../errors.js';
+import type { Certificate } from '../x509/certificate.js';
+
+// kubernetes-pki.md §7 (cluster-bootstrap token/api/types.go, token/util/helpers.go).
+const TOKEN = /^([a-z0-9]{6})\.([a-z0-9]{16})$/;
+const EXTRA_GROUP = /^system:bootstrappers:[a-z0-9:-]{0,255}[a-z0-9]$/;
+const ALPHABET = 'abcdefghijklmnopqrstuvwxyz0123456789';
+export const BOOTSTRAP_TOKEN_SECRET_TYPE = 'bootstrap.kubernetes.io/token';
+export const BOOTSTRAPPERS_GROUP = 'system:bootstrappers';
+/** The group kubeadm puts its node tokens in, bound by the RBAC manifests. */
+export const DEFAULT_NODE_TOKEN_GROUP = 'system:bootstrappers:kubeadm:default-node-token';
+
+/** A bootstrap token `<id>.<secret>`. The secret part is a credential: never log it. */
+export interface BootstrapToken {
+  readonly id: string;
+  readonly secret: string;
+}
+
+/** Generates a token; each character uniform over [a-z0-9] from a cryptographic source. */
+export function generateBootstrapToken(randomBytes: (size: number) => Uint8Array = nodeRandomBytes): BootstrapToken {
+  const chars: string[] = [];
+  while (chars.length < 22) {
+    for (const byte of randomBytes(32)) {
+      // 252 = 7 * 36: rejecting the top 4 values keeps every character equally likely.
+      if (byte < 252 && chars.length < 22) chars.push(ALPHABET[byte % 36]!);
+    }
+  }
+  return { id: chars.slice(0, 6).join(''), secret: chars.slice(6).join('') };
+}
+
+/** Parses `<id>.<secret>`; anything else is ERR_TOKEN (the message never repeats the input). */
+export function parseBootstrapToken(text: string, field = 'token'): BootstrapToken {
+  const match = typeof text === 'string' ? TOKEN.exec(text) : null;
+  if (!match) throw new PkiError('ERR_TOKEN', 'is not a bootstrap token of the form [a-z0-9]{6}.[a-z0-9]{16}', { field });
+  return { id: match[1]!, secret: match[2]! };
+}
+
+export function formatBootstrapToken(token: BootstrapToken): string {
+  return `${token.id}.${token.secret}`;
+}
+
+/** A Secret as the API returns it (only the fields bootstrap tokens use). */
+export interface SecretObject {
+  apiVersion: 'v1';
+  kind: 'Secret';
+  metadata: { name: string; namespace: string; deletionTimestamp?: string };
+  type: string;
+  data?: Record<string, string>;
+}
+
+export interface TokenSecretOptions {
+  /** Absolute expiry; default now + 24 h (kubeadm's TTL). */
+  expiration?: Date;
+  now?: Date;
+  ttlSeconds?: number;
+  /** Default both: authentication and signing (cluster-info). */
+  usages?: readonly ('authentication' | 'signing')[];
+  /** Default kubeadm's `system:bootstrappers:kubeadm:default-node-token`. */
+  extraGroups?: readonly string[];
+  description?: string;
+}
+
+/** The `kube-system/bootstrap-token-<id>` Secret, with extra groups checked against their pattern. */
+export function bootstrapTokenSecret(token: BootstrapToken, options: TokenSecretOptions = {}): SecretObject {
+  const extraGroups = options.extraGroups ?? [DEFAULT_NODE_TOKEN_GROUP];
+  extraGroups.forEach((group, i) => {
+    if (!EXTRA_GROUP.test(group)) throw new PkiError('ERR_TOKEN', `"${group}" does not match system:bootstrappers:[a-z0-9:-]{0,255}[a-z0-9]`, { field: `extraGroups[${i}]` });
+  });
+  const ttl = options.ttlSeconds ?? 24 * 3600;
+  if (!Number.isFinite(ttl) || ttl <= 0) throw new PkiError('ERR_TOKEN', 'must be a positive number of seconds', { field: 'ttlSeconds' });
+  const expiration = options.expiration ?? new Date((options.now ?? new Date()).getTime() + ttl * 1000);
+  const usages = options.usages ?? ['authentication', 'signing'];
+  const data: Record<string, string> = {
+    'token-id': token.id,
+    'token-secret': token.secret,
+    expiration: expiration.toISOString().replace(/\.\d{3}Z$/, 'Z'),
+    ...Object.fromEntries(usages.map((u) => [`usage-bootstrap-${u}`, 'true'])),
+    ...(extraGroups.length ? { 'auth-extra-groups': extraGroups.join(',') } : {}),
+    ...(options.description ? { description: options.description } : {}),
+  };
+  return {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { name: `bootstrap-token-${token.id}`, namespace: 'kube-system' },
+    type: BOOTSTRAP_TOKEN_SECRET_TYPE,
+    data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v).toString('base64')])),
+  };
+}
+
+/** Where bootstrap token Secrets are looked up (by name in kube-system). */
+export interface TokenStore {
+  getSecret(name: string): Promise<SecretObject | undefined>;
+}
+
+/** An in-memory token store over Secret objects. */
+export function memoryTokenStore(secrets: readonly SecretObject[]): TokenStore & { add(secret: SecretObject): void } {
+  const byName = new Map(secrets.map((s) => [s.metadata.name, s]));
+  return {
+    getSecret: async (name) => byName.get(name),
+    add: (secret) => void byName.set(secret.metadata.name, secret),
+  };
+}
+
+/** Who a request is. */
+export interface UserInfo {
+  readonly username: string;
+  readonly groups: readonly string[];
+}
+
+/**
+ * Authenticates a presented token as the apiserver's bootstrap authenticator does, in its order: it
+ * parses; its Secret exists, is not being deleted and has the right type; the secret matches (constant
+ * time); the id matches; it has not expired (an unparsable expiry counts as expired); the
+ * authentication usage is exactly "true"; the extra groups are valid. Any failure is ERR_TOKEN.
+ */
+export async function authenticateBootstrapToken(presented: string, store: TokenStore, now: Date = new Date()): Promise<UserInfo> {
+  const token = parseBootstrapToken(presented);
+  const secret = await store.getSecret(`bootstrap-token-${token.id}`);
+  const refuse = (reason: string): never => {
+    throw new PkiError('ERR_TOKEN', reason, { field: `token ${token.id}` });
+  };
+  if (!secret) refuse('no such token');
+  if (secret!.metadata.deletionTimestamp) refuse('the token is being deleted');
+  if (secret!.type !== BOOTSTRAP_TOKEN_SECRET_TYPE || !secret!.data) refuse('the Secret is not a bootstrap token');
+  const value = (key: string): string | undefined => {
+    const raw = secret!.data![key];
+    return raw === undefined ? undefined : Buffer.from(raw, 'base64').toString('utf8');
+  };
+  const stored = Buffer.from(value('token-secret') ?? '');
+  const given = Buffer.from(token.secret);
+  if (stored.length !== given.length || !timingSafeEqual(stored, given)) refuse('the token secret does not match');
+  if (value('token-id') !== token.id) refuse('the token id does not match its Secret');
+  const expiration = value('expiration');
+  if (expiration !== undefined) {
+    const at = Date.parse(expiration);
+    if (!/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$/.test(expiration) || Number.isNaN(at) || at <= now.getTime()) refuse('the token has expired');
+  }
+  if (value('usage-bootstrap-authentication') !== 'true') refuse('the token may not be used for authentication');
+  const extra = (value('auth-extra-groups') ?? '').split(',').map((g) => g.trim()).filter(Boolean);
+  if (extra.some((group) => !EXTRA_GROUP.test(group))) refuse('the token has an invalid extra group');
+  return { username: `system:bootstrap:${token.id}`, groups: [...new Set([BOOTSTRAPPERS_GROUP, ...extra])].sort() };
+}
+
+/** `sha256:<hex>` over the CA certificate's SubjectPublicKeyInfo: kubeadm join's `--discovery-token-ca-cert-hash`. */
+export function caPublicKeyPin(ca: Certificate): string {
+  return `sha256:${createHash('sha256').update(ca.spki).digest('hex')}`;
+}
+
+const base64url = (data: Buffer | string): string => Buffer.from(data).toString('base64url');
+
+/** The detached JWS (HS256, kid = token id) kube-controller-manager's bootstrapsigner puts in cluster-info. */
+export function detachedJws(payload: string, token: BootstrapToken): string {
+  const header = base64url(JSON.stringify({ alg: 'HS256', kid: token.id }));
+  const signature = createHmac('sha256', token.secret).update(`${header}.${base64url(payload)}`).digest();
+  return `${header}..${base64url(signature)}`;
+}
+
+/** Checks a detached JWS over `payload` with the token, as `kubeadm join` does before trusting cluster-info. */
+export function verifyDetachedJws(jws: string, payload: string, token: BootstrapToken): boolean {
+  const [header, empty, signature] = jws.split('.');
+  if (header === undefined || empty !== '' || signature === undefined) return false;
+  let parsed: { alg?: string; kid?: string };
+  try {
+    parsed = JSON.parse(Buffer.from(header, 'base64url').toString('utf8')) as { alg?: string; kid?: string };
+  } catch {
+    return false;
+  }
+  if (parsed.alg !== 'HS256' || parsed.kid !== token.id) return false;
+  const expected = createHmac('sha256', token.secret).update(`${header}.${base64url(payload)}`).digest();
+  const given = Buffer.from(signature, 'base64url');
+  return given.length === expected.length && timingSafeEqual(given, expected);
+}
+
+/** The `kube-public/cluster-info` ConfigMap: a CA-only kubeconfig and one JWS per signing token. */
+export function clusterInfoConfigMap(kubeconfig: string, signingTokens: readonly BootstrapToken[]): {
+  apiVersion: 'v1';
+  kind: 'ConfigMap';
+  metadata: { name: 'cluster-info'; namespace: 'kube-public' };
+  data: Record<string, string>;
+} {
+  return {
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { name: 'cluster-info', namespace: 'kube-public' },
+    data: { kubeconfig, ...Object.fromEntries(signingTokens.map((t) => [`jws-kubeconfig-${t.id}`, detachedJws(kubeconfig, t)])) },
+  };
+}
