@@ -1,8 +1,7 @@
 import type { CryptoOptions } from '../crypto/provider.js';
 import { PkiError } from '../errors.js';
-import { OID } from '../x509/extensions.js';
+import { decodeBasicConstraints, OID } from '../x509/extensions.js';
 import { parseIp } from '../x509/ip.js';
-import * as x509 from '../x509/peculiar.js';
 import { hasCondition, SIGNERS, validateCsrObject, type CertificateSigningRequestObject } from './csr-object.js';
 import { kubeletClientProblems, kubeletServingProblems } from './kubelet-rules.js';
 import { BOOTSTRAPPERS_GROUP } from './token.js';
@@ -55,7 +54,12 @@ export async function decideApproval(csr: CertificateSigningRequestObject, optio
     if (error instanceof PkiError) return deny('InvalidRequest', error.message);
     throw error;
   }
-  const requestsCa = request.requestedExtensions.some((e) => e.oid === OID.basicConstraints && new x509.BasicConstraintsExtension(e.value as Uint8Array<ArrayBuffer>).ca);
+  let requestsCa: boolean;
+  try {
+    requestsCa = request.requestedExtensions.some((e) => e.oid === OID.basicConstraints && decodeBasicConstraints(e.value).isCA);
+  } catch {
+    requestsCa = true;
+  }
   if (requestsCa) return deny('RequestsCA', 'the request asks for a CA certificate (basicConstraints cA)');
   const requester: Requester = { username: username ?? '', groups: groups ?? [] };
   const cn = request.subject.commonName;

@@ -1,4 +1,4 @@
-import { concatBytes, encodeBoolean, encodeElement, encodeOctetString, encodeOid, encodeSequence, encodeSmallInteger, TAG } from '../crypto/der.js';
+import { children, concatBytes, encodeBoolean, readElement, encodeElement, encodeOctetString, encodeOid, encodeSequence, encodeSmallInteger, TAG } from '../crypto/der.js';
 import type { ExtendedKeyUsageName, KeyUsageName } from './profile.js';
 import { EXTENDED_KEY_USAGE_OIDS, KEY_USAGES } from './profile.js';
 
@@ -54,4 +54,14 @@ export function authorityKeyIdentifier(keyId: Uint8Array): ExtensionValue {
 /** subjectAltName; critical only when the subject is empty (RFC 5280 4.2.1.6), which kubepki never issues. */
 export function subjectAltName(generalNames: Uint8Array): ExtensionValue {
   return { oid: OID.subjectAltName, critical: false, value: generalNames };
+}
+
+/** Reads a basicConstraints extension value: cA (DEFAULT FALSE) and the optional path length. */
+export function decodeBasicConstraints(value: Uint8Array, field = 'basicConstraints'): { isCA: boolean; pathLength?: number } {
+  const top = readElement(value, 0, field);
+  const parts = children(value, top, field);
+  const first = parts[0];
+  const isCA = first?.tag === TAG.BOOLEAN && value[first.start] !== 0;
+  const length = parts.find((p) => p.tag === TAG.INTEGER);
+  return length ? { isCA, pathLength: value.subarray(length.start, length.end).reduce((n, b) => n * 256 + b, 0) } : { isCA };
 }
