@@ -20,6 +20,13 @@ export const PKI_ERROR_CODES = {
   ERR_IO: 'a file could not be read or written',
   ERR_TOKEN: 'a bootstrap token is malformed, unknown, expired or not usable for authentication',
   ERR_CSR_OBJECT: 'a CertificateSigningRequest object breaks the certificates.k8s.io/v1 validation rules',
+  ERR_NOT_FOUND: 'the named object does not exist',
+  ERR_ALREADY_EXISTS: 'an object of that name exists already',
+  ERR_CONFLICT: 'the change conflicts with the object as it is (a certificate is already set, a condition cannot change)',
+  ERR_UNAUTHORIZED: 'the request carries no valid credentials',
+  ERR_FORBIDDEN: 'the requester may not do this',
+  ERR_TIMEOUT: 'waiting for something took longer than allowed',
+  ERR_DENIED: 'a certificate signing request was denied or failed',
 } as const;
 
 export type PkiErrorCode = keyof typeof PKI_ERROR_CODES;

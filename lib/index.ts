@@ -99,3 +99,6 @@ export {
 export { kubeletClientProblems, kubeletServingProblems, apiserverClientProblems } from './bootstrap/kubelet-rules.js';
 export { decideApproval, defaultApprovalAuthorizer, type ApprovalAuthorizer, type ApprovalDecision, type ApproverOptions, type NodeAddressLookup, type Requester } from './bootstrap/approver.js';
 export { signCsrObject, IN_TREE_SIGNER_RULES, type SignerOptions, type SignOutcome, type SignerRules } from './bootstrap/signer.js';
+export { memoryRegistry, type CsrRegistry, type MemoryRegistryOptions, type WatchEvent, type WatchEventType } from './bootstrap/registry.js';
+export { startApprover, startSigner, type Controller } from './bootstrap/controllers.js';
+export { startBootstrapServer, type BootstrapServer, type BootstrapServerOptions } from './bootstrap/server.js';

@@ -1,0 +1,134 @@
+import { randomUUID } from 'node:crypto';
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { CryptoOptions } from '../crypto/provider.js';
+import { PkiError } from '../errors.js';
+import { writeFileAtomic } from '../cluster/files.js';
+import { validateConditions, validateCsrObject, type CertificateSigningRequestCondition, type CertificateSigningRequestObject } from './csr-object.js';
+import type { UserInfo } from './token.js';
+
+export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
+export interface WatchEvent {
+  readonly type: WatchEventType;
+  readonly object: CertificateSigningRequestObject;
+}
+
+/** The CertificateSigningRequest store the approver, the signer and the endpoint work against. */
+export interface CsrRegistry {
+  /** Stores a validated CSR; the requester becomes spec.username/groups. A taken name is ERR_ALREADY_EXISTS. */
+  create(csr: CertificateSigningRequestObject, requester: UserInfo): Promise<CertificateSigningRequestObject>;
+  get(name: string): Promise<CertificateSigningRequestObject | undefined>;
+  list(): Promise<CertificateSigningRequestObject[]>;
+  /** Calls `listener` with ADDED for every existing CSR, then with each change; returns a stop function. */
+  watch(listener: (event: WatchEvent) => void): Promise<() => void>;
+  /** Adds an Approved or Denied condition (the /approval subresource). */
+  setApproval(name: string, condition: CertificateSigningRequestCondition): Promise<CertificateSigningRequestObject>;
+  /** Sets status.certificate (once) and/or adds a Failed condition (the /status subresource). */
+  setStatus(name: string, status: { certificate?: string; condition?: CertificateSigningRequestCondition }): Promise<CertificateSigningRequestObject>;
+}
+
+export interface MemoryRegistryOptions extends CryptoOptions {
+  /** Persist every CSR as `<dir>/<name>.json`, written atomically, and load them at start. */
+  dir?: string;
+  now?: () => Date;
+}
+
+const NAME = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
+
+/**
+ * The embedded registry: in memory, optionally persisted to a folder so that a restart loses nothing.
+ * Changes to one CSR are serialised; every stored object is a fresh copy.
+ */
+export async function memoryRegistry(options: MemoryRegistryOptions = {}): Promise<CsrRegistry> {
+  const now = options.now ?? (() => new Date());
+  const objects = new Map<string, CertificateSigningRequestObject>();
+  const listeners = new Set<(event: WatchEvent) => void>();
+  let version = 0;
+  if (options.dir) {
+    const files = await readdir(options.dir).catch((cause: NodeJS.ErrnoException) => (cause.code === 'ENOENT' ? [] : Promise.reject(cause)));
+    for (const file of files.filter((f) => f.endsWith('.json'))) {
+      const object = JSON.parse(await readFile(join(options.dir, file), 'utf8')) as CertificateSigningRequestObject;
+      objects.set(object.metadata.name, object);
+      version = Math.max(version, Number(object.metadata.resourceVersion ?? 0));
+    }
+  }
+  const copy = (object: CertificateSigningRequestObject): CertificateSigningRequestObject => structuredClone(object);
+  // Changes run one at a time, so that two writers never both see "no certificate yet".
+  let queue: Promise<unknown> = Promise.resolve();
+  const serial = <T>(change: () => Promise<T>): Promise<T> => {
+    const next = queue.then(change, change);
+    queue = next.catch(() => undefined);
+    return next;
+  };
+  const save = async (type: WatchEventType, object: CertificateSigningRequestObject): Promise<CertificateSigningRequestObject> => {
+    object.metadata.resourceVersion = String(++version);
+    if (options.dir) {
+      await writeFileAtomic({ path: join(options.dir, `${object.metadata.name}.json`), content: JSON.stringify(object), mode: 0o600 }, { overwrite: true });
+    }
+    objects.set(object.metadata.name, object);
+    for (const listener of listeners) listener({ type, object: copy(object) });
+    return copy(object);
+  };
+  const existing = (name: string): CertificateSigningRequestObject => {
+    const object = objects.get(name);
+    if (!object) throw new PkiError('ERR_NOT_FOUND', `certificatesigningrequests "${name}" not found`, { field: 'name' });
+    return copy(object);
+  };
+  return {
+    create: (csr, requester) =>
+      serial(async () => {
+      await validateCsrObject(csr, options);
+      const name = csr.metadata?.name ?? '';
+      if (!NAME.test(name) || name.length > 253) throw new PkiError('ERR_CSR_OBJECT', 'must be a DNS-1123 subdomain', { field: 'metadata.name' });
+      if (objects.has(name)) throw new PkiError('ERR_ALREADY_EXISTS', `certificatesigningrequests "${name}" already exists`, { field: 'metadata.name' });
+      const stored = copy(csr);
+      stored.metadata = { name, uid: randomUUID(), creationTimestamp: now().toISOString().replace(/\.\d{3}Z$/, 'Z') };
+      stored.spec = { ...stored.spec, username: requester.username, groups: [...requester.groups], uid: '' };
+      stored.status = {};
+      return save('ADDED', stored);
+      }),
+    async get(name) {
+      return objects.has(name) ? existing(name) : undefined;
+    },
+    async list() {
+      return [...objects.values()].map(copy);
+    },
+    async watch(listener) {
+      for (const object of objects.values()) listener({ type: 'ADDED', object: copy(object) });
+      listeners.add(listener);
+      return () => void listeners.delete(listener);
+    },
+    setApproval: (name, condition) =>
+      serial(async () => {
+      const object = existing(name);
+      if (condition.type !== 'Approved' && condition.type !== 'Denied') throw new PkiError('ERR_CSR_OBJECT', 'the approval subresource sets Approved or Denied', { field: 'status.conditions' });
+      const conditions = [...(object.status?.conditions ?? [])];
+      if (conditions.some((c) => c.type === condition.type)) return object;
+      conditions.push(stamp(condition, now()));
+      validateConditions(conditions);
+      object.status = { ...object.status, conditions };
+      return save('MODIFIED', object);
+      }),
+    setStatus: (name, status) =>
+      serial(async () => {
+      const object = existing(name);
+      const conditions = [...(object.status?.conditions ?? [])];
+      if (status.condition) {
+        if (status.condition.type !== 'Failed') throw new PkiError('ERR_CSR_OBJECT', 'the status subresource sets only the Failed condition', { field: 'status.conditions' });
+        if (!conditions.some((c) => c.type === 'Failed')) conditions.push(stamp(status.condition, now()));
+      }
+      if (status.certificate !== undefined) {
+        if (object.status?.certificate && object.status.certificate !== status.certificate) throw new PkiError('ERR_CONFLICT', 'status.certificate is already set', { field: 'status.certificate' });
+        if (!conditions.some((c) => c.type === 'Approved')) throw new PkiError('ERR_CONFLICT', 'a certificate may only be set on an approved CSR', { field: 'status.certificate' });
+      }
+      validateConditions(conditions);
+      object.status = { ...object.status, conditions, ...(status.certificate !== undefined ? { certificate: status.certificate } : {}) };
+      return save('MODIFIED', object);
+      }),
+  };
+}
+
+function stamp(condition: CertificateSigningRequestCondition, at: Date): CertificateSigningRequestCondition {
+  const time = at.toISOString().replace(/\.\d{3}Z$/, 'Z');
+  return { ...condition, status: 'True', lastUpdateTime: time, lastTransitionTime: time };
+}

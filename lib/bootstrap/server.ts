@@ -1,0 +1,235 @@
+import { createServer, type Server } from 'node:https';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { TLSSocket } from 'node:tls';
+import type { AddressInfo } from 'node:net';
+import { PkiError, type PkiErrorCode } from '../errors.js';
+import type { CertificateSigningRequestObject } from './csr-object.js';
+import type { CsrRegistry, WatchEvent } from './registry.js';
+import { authenticateBootstrapToken, BOOTSTRAPPERS_GROUP, type TokenStore, type UserInfo } from './token.js';
+
+export interface BootstrapServerOptions {
+  registry: CsrRegistry;
+  /** The serving certificate and key (PEM) and the CA bundle that client certificates must chain to. */
+  tls: { cert: string; key: string; clientCa: string };
+  tokens: TokenStore;
+  /** Default 127.0.0.1, port 0 (an ephemeral port). */
+  host?: string;
+  port?: number;
+  /** Largest request body accepted. Default 64 KiB. */
+  maxBodyBytes?: number;
+  /** Groups allowed to approve and set status. Default system:masters and kubeadm:cluster-admins. */
+  adminGroups?: readonly string[];
+  now?: () => Date;
+}
+
+export interface BootstrapServer {
+  readonly url: string;
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+const PREFIX = '/apis/certificates.k8s.io/v1/certificatesigningrequests';
+const NAME = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
+const STATUS_OF: Partial<Record<PkiErrorCode, [number, string]>> = {
+  ERR_UNAUTHORIZED: [401, 'Unauthorized'],
+  ERR_TOKEN: [401, 'Unauthorized'],
+  ERR_FORBIDDEN: [403, 'Forbidden'],
+  ERR_NOT_FOUND: [404, 'NotFound'],
+  ERR_ALREADY_EXISTS: [409, 'AlreadyExists'],
+  ERR_CONFLICT: [409, 'Conflict'],
+  ERR_CSR_OBJECT: [422, 'Invalid'],
+  ERR_CSR: [422, 'Invalid'],
+  ERR_CSR_SIGNATURE: [422, 'Invalid'],
+  ERR_PEM: [422, 'Invalid'],
+  ERR_DER: [422, 'Invalid'],
+  ERR_KEY: [422, 'Invalid'],
+};
+
+/**
+ * The certificates.k8s.io/v1 subset a kubelet and client-go use, over HTTPS, for the embedded registry:
+ * create, get, list and watch CSRs, the approval and status subresources, /healthz and /version.
+ * Bootstrappers and nodes may create CSRs and read only their own; only admins approve and set status.
+ * Errors are Kubernetes Status objects.
+ */
+export async function startBootstrapServer(options: BootstrapServerOptions): Promise<BootstrapServer> {
+  const server: Server = createServer(
+    {
+      cert: options.tls.cert,
+      key: options.tls.key,
+      ca: options.tls.clientCa,
+      // Client certificates are optional (bootstrap tokens need none), so the handshake cannot require
+      // one; a certificate that is presented but does not verify is refused with 401 in authenticate().
+      requestCert: true,
+      rejectUnauthorized: false,
+      minVersion: 'TLSv1.2',
+    },
+    (req, res) => {
+      handle(req, res, options).catch((error: unknown) => sendError(res, error));
+    },
+  );
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve());
+  });
+  const { port, address } = server.address() as AddressInfo;
+  return {
+    port,
+    url: `https://${address.includes(':') ? `[${address}]` : address}:${port}`,
+    close: () =>
+      new Promise((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+async function handle(req: IncomingMessage, res: ServerResponse, options: BootstrapServerOptions): Promise<void> {
+  const url = new URL(req.url ?? '/', 'https://localhost');
+  if (req.method === 'GET' && (url.pathname === '/healthz' || url.pathname === '/readyz')) return send(res, 200, 'ok', 'text/plain');
+  if (req.method === 'GET' && url.pathname === '/version') return send(res, 200, { major: '1', minor: '20', gitVersion: 'v1.20.0-kubepki', platform: 'embedded' });
+  const user = await authenticate(req, options);
+  const admin = user.groups.some((g) => (options.adminGroups ?? ['system:masters', 'kubeadm:cluster-admins']).includes(g));
+  const mayCreate = admin || user.groups.includes(BOOTSTRAPPERS_GROUP) || user.groups.includes('system:nodes');
+  const mayRead = (csr: CertificateSigningRequestObject): boolean => admin || (mayCreate && csr.spec.username === user.username);
+  if (!url.pathname.startsWith(PREFIX)) throw new PkiError('ERR_NOT_FOUND', `the server could not find the requested resource ${url.pathname}`);
+  const [name, subresource, ...rest] = url.pathname.slice(PREFIX.length).split('/').filter(Boolean);
+  if (rest.length > 0 || (name !== undefined && !NAME.test(name)) || (subresource !== undefined && subresource !== 'approval' && subresource !== 'status')) {
+    throw new PkiError('ERR_NOT_FOUND', 'no such resource');
+  }
+  const { registry } = options;
+
+  if (name === undefined) {
+    if (req.method === 'POST') {
+      if (!mayCreate) throw new PkiError('ERR_FORBIDDEN', `user "${user.username}" cannot create certificatesigningrequests`);
+      const body = (await readJson(req, options.maxBodyBytes ?? 64 * 1024)) as CertificateSigningRequestObject;
+      return send(res, 201, await registry.create(body, user));
+    }
+    if (req.method !== 'GET') throw new PkiError('ERR_NOT_FOUND', 'method not allowed');
+    const only = fieldSelectorName(url);
+    if (url.searchParams.get('watch') === 'true' || url.searchParams.get('watch') === '1') {
+      if (only !== undefined) {
+        const target = await registry.get(only);
+        if (target && !mayRead(target)) throw new PkiError('ERR_FORBIDDEN', `user "${user.username}" cannot watch certificatesigningrequest "${only}"`);
+      } else if (!admin && !mayCreate) throw new PkiError('ERR_FORBIDDEN', `user "${user.username}" cannot watch certificatesigningrequests`);
+      return watch(req, res, registry, (event) => (only === undefined || event.object.metadata.name === only) && mayRead(event.object));
+    }
+    if (!admin && !mayCreate) throw new PkiError('ERR_FORBIDDEN', `user "${user.username}" cannot list certificatesigningrequests`);
+    const items = (await registry.list()).filter((csr) => (only === undefined || csr.metadata.name === only) && mayRead(csr));
+    return send(res, 200, { apiVersion: 'certificates.k8s.io/v1', kind: 'CertificateSigningRequestList', metadata: {}, items });
+  }
+
+  const current = await registry.get(name);
+  if (!current || !mayRead(current)) {
+    // A CSR the requester may not read is reported as forbidden, never its content.
+    if (current) throw new PkiError('ERR_FORBIDDEN', `user "${user.username}" cannot get certificatesigningrequest "${name}"`);
+    throw new PkiError('ERR_NOT_FOUND', `certificatesigningrequests.certificates.k8s.io "${name}" not found`);
+  }
+  if (req.method === 'GET') return send(res, 200, current);
+  if (req.method === 'PUT' && subresource !== undefined) {
+    if (!admin) throw new PkiError('ERR_FORBIDDEN', `user "${user.username}" cannot update certificatesigningrequests/${subresource}`);
+    const body = (await readJson(req, options.maxBodyBytes ?? 64 * 1024)) as CertificateSigningRequestObject;
+    if (body?.metadata?.name !== name) throw new PkiError('ERR_CSR_OBJECT', 'metadata.name must match the URL', { field: 'metadata.name' });
+    const known = new Set((current.status?.conditions ?? []).map((c) => c.type));
+    const added = (body.status?.conditions ?? []).filter((c) => !known.has(c.type));
+    if (subresource === 'approval') {
+      let result = current;
+      for (const condition of added) result = await registry.setApproval(name, condition);
+      return send(res, 200, result);
+    }
+    const failed = added.find((c) => c.type === 'Failed');
+    return send(res, 200, await registry.setStatus(name, { certificate: body.status?.certificate, ...(failed ? { condition: failed } : {}) }));
+  }
+  throw new PkiError('ERR_NOT_FOUND', 'method not allowed');
+}
+
+async function authenticate(req: IncomingMessage, options: BootstrapServerOptions): Promise<UserInfo> {
+  const header = req.headers.authorization;
+  if (header !== undefined) {
+    const match = /^Bearer (.+)$/.exec(header);
+    if (!match) throw new PkiError('ERR_UNAUTHORIZED', 'Unauthorized');
+    try {
+      const user = await authenticateBootstrapToken(match[1]!, options.tokens, options.now?.());
+      return { username: user.username, groups: [...user.groups, 'system:authenticated'] };
+    } catch (error) {
+      if (error instanceof PkiError) throw new PkiError('ERR_UNAUTHORIZED', 'Unauthorized');
+      throw error;
+    }
+  }
+  const socket = req.socket as TLSSocket;
+  const peer = socket.getPeerCertificate();
+  if (!peer || !peer.subject) throw new PkiError('ERR_UNAUTHORIZED', 'Unauthorized');
+  if (!socket.authorized) throw new PkiError('ERR_UNAUTHORIZED', 'Unauthorized');
+  const field = (value: string | string[] | undefined): string[] => (value === undefined ? [] : Array.isArray(value) ? value : [value]);
+  const [cn] = field(peer.subject.CN);
+  if (!cn) throw new PkiError('ERR_UNAUTHORIZED', 'Unauthorized');
+  // Kubernetes authenticates client certificates for clientAuth only (kubernetes-pki.md §6).
+  if (peer.ext_key_usage && !peer.ext_key_usage.includes('1.3.6.1.5.5.7.3.2')) throw new PkiError('ERR_UNAUTHORIZED', 'Unauthorized');
+  return { username: cn, groups: [...field(peer.subject.O), 'system:authenticated'] };
+}
+
+function fieldSelectorName(url: URL): string | undefined {
+  const selector = url.searchParams.get('fieldSelector');
+  if (!selector) return undefined;
+  const match = /^metadata\.name=([a-z0-9.-]+)$/.exec(selector);
+  if (!match) throw new PkiError('ERR_CSR_OBJECT', `unsupported field selector "${selector}"`, { field: 'fieldSelector' });
+  return match[1];
+}
+
+async function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
+  const type = req.headers['content-type'] ?? '';
+  if (!/^application\/json\b/.test(type)) {
+    await drain(req, limit);
+    throw Object.assign(new PkiError('ERR_CSR_OBJECT', `content type "${type}" is not application/json`), { httpStatus: 415 });
+  }
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (declared > limit) throw Object.assign(new PkiError('ERR_CSR_OBJECT', `request body over ${limit} bytes`), { httpStatus: 413 });
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > limit) throw Object.assign(new PkiError('ERR_CSR_OBJECT', `request body over ${limit} bytes`), { httpStatus: 413 });
+    chunks.push(chunk as Buffer);
+  }
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch {
+    throw Object.assign(new PkiError('ERR_CSR_OBJECT', 'the request body is not valid JSON'), { httpStatus: 400 });
+  }
+}
+
+async function drain(req: IncomingMessage, limit: number): Promise<void> {
+  let size = 0;
+  for await (const chunk of req) if ((size += (chunk as Buffer).length) > limit) break;
+}
+
+async function watch(req: IncomingMessage, res: ServerResponse, registry: CsrRegistry, visible: (event: WatchEvent) => boolean): Promise<void> {
+  res.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' });
+  const stop = await registry.watch((event) => {
+    if (visible(event)) res.write(`${JSON.stringify({ type: event.type, object: event.object })}\n`);
+  });
+  const end = (): void => {
+    stop();
+    res.end();
+  };
+  req.on('close', end);
+  res.on('close', stop);
+}
+
+function send(res: ServerResponse, status: number, body: unknown, type = 'application/json'): void {
+  const text = typeof body === 'string' ? body : JSON.stringify(body);
+  res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+function sendError(res: ServerResponse, error: unknown): void {
+  if (res.headersSent) {
+    res.end();
+    return;
+  }
+  const known = error instanceof PkiError ? STATUS_OF[error.code] : undefined;
+  const override = (error as { httpStatus?: number }).httpStatus;
+  const code = override ?? known?.[0] ?? (error instanceof PkiError ? 400 : 500);
+  const reason = override === 413 ? 'RequestEntityTooLarge' : override === 415 ? 'UnsupportedMediaType' : override === 400 ? 'BadRequest' : (known?.[1] ?? (code === 500 ? 'InternalError' : 'BadRequest'));
+  const message = error instanceof PkiError ? error.message : 'internal error';
+  send(res, code, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, code });
+}
