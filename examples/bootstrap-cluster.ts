@@ -1,10 +1,26 @@
 // Builds a whole cluster PKI in kubeadm's layout into the folder given on the command line, checks it,
-// and prints what it wrote, the expiry report and the flags each component needs.
+// prints what it wrote, the expiry report and the flags each component needs, then runs the kubelet TLS
+// bootstrap on loopback: the embedded endpoint and three nodes bootstrapping at once.
 //
-//   npx tsx examples/bootstrap-cluster.ts <dir> [--node-name cp-1] [--advertise-address 10.0.0.10] [--key-type ecdsa-p256] [--force]
+//   npx tsx examples/bootstrap-cluster.ts <dir> [--node-name cp-1] [--advertise-address 10.0.0.10] [--key-type ecdsa-p256] [--nodes 3] [--force]
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { readFile } from 'node:fs/promises';
 import {
+  bootstrapKubelet,
+  bootstrapTokenSecret,
+  formatBootstrapToken,
+  generateBootstrapToken,
+  importPrivateKeyPem,
+  memoryRegistry,
+  memoryTokenStore,
+  requestServingCertificate,
+  SIGNERS,
+  startApprover,
+  startBootstrapServer,
+  startSigner,
+  staticNodeAddresses,
+  stringifyKubeconfig,
   checkExpiration,
   componentFlags,
   egressSelectorConfiguration,
@@ -24,8 +40,59 @@ const { values, positionals } = parseArgs({
     'control-plane-endpoint': { type: 'string' },
     'key-type': { type: 'string', default: 'ecdsa-p256' },
     force: { type: 'boolean', default: false },
+    nodes: { type: 'string', default: '3' },
   },
 });
+
+/**
+ * The TLS bootstrap on loopback: the embedded endpoint on 127.0.0.1 (ephemeral port) with its approver
+ * and signers, and `count` nodes bootstrapping at once with a token, each getting a client certificate
+ * and a serving certificate for its own addresses.
+ */
+async function bootstrapNodes(dir: string, count: number): Promise<void> {
+  const read = (path: string): Promise<string> => readFile(join(dir, path), 'utf8');
+  const ca = await read('pki/ca.crt');
+  const caKey = (await importPrivateKeyPem(await read('pki/ca.key'))).privateKey;
+  const token = generateBootstrapToken();
+  const registry = await memoryRegistry();
+  const nodes = Array.from({ length: count }, (_, i) => ({ name: `node-${i + 1}`, addresses: [`10.0.1.${i + 1}`, `node-${i + 1}.cluster.example`] }));
+  const server = await startBootstrapServer({
+    registry,
+    tokens: memoryTokenStore([bootstrapTokenSecret(token)]),
+    tls: { cert: await read('pki/apiserver.crt'), key: await read('pki/apiserver.key'), clientCa: ca },
+  });
+  const controllers = [
+    await startApprover(registry, { nodeAddresses: staticNodeAddresses(Object.fromEntries(nodes.map((n) => [n.name, n.addresses]))) }),
+    await startSigner(registry, { signerName: SIGNERS.kubeApiserverClientKubelet, ca: { certificate: ca, privateKey: caKey } }),
+    await startSigner(registry, { signerName: SIGNERS.kubeletServing, ca: { certificate: ca, privateKey: caKey } }),
+  ];
+  try {
+    const started = performance.now();
+    const results = await Promise.all(
+      nodes.map(async (node) => {
+        const nodeDir = join(dir, 'nodes', node.name);
+        const bootstrapKubeconfig = join(nodeDir, 'bootstrap-kubelet.conf');
+        await writeFileAtomic(
+          { path: bootstrapKubeconfig, content: stringifyKubeconfig({ clusterName: 'kubernetes', server: server.url, caPem: ca, userName: 'tls-bootstrap-token-user', token: formatBootstrapToken(token) }), mode: 0o600 },
+          { overwrite: true },
+        );
+        const common = { certDir: join(nodeDir, 'pki'), nodeName: node.name, kubeconfig: join(nodeDir, 'kubelet.conf'), timeoutMs: 30_000 };
+        const client = await bootstrapKubelet({ ...common, bootstrapKubeconfig });
+        const serving = await requestServingCertificate({ ...common, addresses: node.addresses });
+        return { node, client: client.certificate, serving };
+      }),
+    );
+    console.log(`\nTLS bootstrap of ${count} nodes through ${server.url} (${(performance.now() - started).toFixed(0)} ms):`);
+    console.log('  node      client certificate                        serving SANs                                  files');
+    for (const { node, client, serving } of results) {
+      const sans = [...serving.sans.dns, ...serving.sans.ips].join(', ');
+      console.log(`  ${node.name.padEnd(10)}${`${client.subject.commonName} until ${client.notAfter.toISOString().slice(0, 10)}`.padEnd(42)}${sans.padEnd(46)}nodes/${node.name}/pki/kubelet-{client,server}-current.pem`);
+    }
+  } finally {
+    for (const controller of controllers) controller.stop();
+    await server.close();
+  }
+}
 if (!positionals[0]) {
   console.error('usage: npx tsx examples/bootstrap-cluster.ts <dir> [--node-name NAME] [--advertise-address IP] [--control-plane-endpoint HOST[:PORT]] [--key-type SPEC] [--force]');
   process.exit(2);
@@ -60,6 +127,8 @@ try {
   }
   const flags = componentFlags(result.plan, { dir });
   for (const [component, list] of Object.entries(flags)) console.log(`\n${component}:\n  ${list.join(' \\\n  ')}`);
+
+  await bootstrapNodes(dir, Number(values.nodes));
 } catch (error) {
   if (error instanceof PkiError) {
     console.error(`${error.code}: ${error.message}`);

@@ -9,6 +9,7 @@ export {
   privateKeyFormats,
   importPrivateKeyPem,
   exportPublicKeyPem,
+  exportSpki,
   publicKeyInfo,
   keySpecOfSpki,
   isKeySpec,
@@ -102,3 +103,8 @@ export { signCsrObject, IN_TREE_SIGNER_RULES, type SignerOptions, type SignOutco
 export { memoryRegistry, type CsrRegistry, type MemoryRegistryOptions, type WatchEvent, type WatchEventType } from './bootstrap/registry.js';
 export { startApprover, startSigner, type Controller } from './bootstrap/controllers.js';
 export { startBootstrapServer, type BootstrapServer, type BootstrapServerOptions } from './bootstrap/server.js';
+export { connectionFromKubeconfig, kubeRequest, kubeWatch, kubernetesRegistry, type KubeConnection } from './bootstrap/kube-client.js';
+export { nodeAddressesFromApi, staticNodeAddresses, addressesOf } from './bootstrap/node-addresses.js';
+export { nodeCsrName, requestCertificate, waitForCertificate, bootstrapKubelet, requestServingCertificate, type RequestCertificateOptions, type KubeletBootstrapOptions, type ServingCertificateOptions } from './bootstrap/node.js';
+export { directoryTokenStore, saveTokenSecret, tokenFolder } from './bootstrap/token-files.js';
+export { storeCertificatePair, loadCurrentPair, type CertificateFileStoreOptions } from './bootstrap/store.js';

@@ -102,7 +102,7 @@ export async function validateCsrObject(object: unknown, options: CryptoOptions 
   if (csr.apiVersion !== 'certificates.k8s.io/v1') fail('apiVersion', 'must be certificates.k8s.io/v1');
   if (csr.kind !== 'CertificateSigningRequest') fail('kind', 'must be CertificateSigningRequest');
   const name = csr.metadata?.name;
-  if (typeof name !== 'string' || !/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(name) || name.length > 253) fail('metadata.name', 'must be a DNS-1123 subdomain');
+  if (typeof name !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,252}$/.test(name)) fail('metadata.name', "must be a path segment of letters, digits, '-', '_', '.' and ':'");
   const spec = csr.spec;
   if (!spec || typeof spec !== 'object') fail('spec', 'is required');
   const signerProblem = signerNameProblem(spec.signerName);

@@ -33,7 +33,9 @@ export interface MemoryRegistryOptions extends CryptoOptions {
   now?: () => Date;
 }
 
-const NAME = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
+// CSR names are path segments, not DNS names: the kubelet's `node-csr-<base64url>` has capitals and
+// '_'. Anything that could leave a folder or a URL path ('/', '%', '..') is refused.
+export const CSR_NAME = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,252}$/;
 
 /**
  * The embedded registry: in memory, optionally persisted to a folder so that a restart loses nothing.
@@ -79,7 +81,7 @@ export async function memoryRegistry(options: MemoryRegistryOptions = {}): Promi
       serial(async () => {
       await validateCsrObject(csr, options);
       const name = csr.metadata?.name ?? '';
-      if (!NAME.test(name) || name.length > 253) throw new PkiError('ERR_CSR_OBJECT', 'must be a DNS-1123 subdomain', { field: 'metadata.name' });
+      if (!CSR_NAME.test(name) || name.length > 253) throw new PkiError('ERR_CSR_OBJECT', 'must be a path segment of letters, digits, \'-\', \'_\', \'.\' and \':\'', { field: 'metadata.name' });
       if (objects.has(name)) throw new PkiError('ERR_ALREADY_EXISTS', `certificatesigningrequests "${name}" already exists`, { field: 'metadata.name' });
       const stored = copy(csr);
       stored.metadata = { name, uid: randomUUID(), creationTimestamp: now().toISOString().replace(/\.\d{3}Z$/, 'Z') };

@@ -4,7 +4,7 @@ import type { TLSSocket } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { PkiError, type PkiErrorCode } from '../errors.js';
 import type { CertificateSigningRequestObject } from './csr-object.js';
-import type { CsrRegistry, WatchEvent } from './registry.js';
+import { CSR_NAME, type CsrRegistry, type WatchEvent } from './registry.js';
 import { authenticateBootstrapToken, BOOTSTRAPPERS_GROUP, type TokenStore, type UserInfo } from './token.js';
 
 export interface BootstrapServerOptions {
@@ -29,7 +29,7 @@ export interface BootstrapServer {
 }
 
 const PREFIX = '/apis/certificates.k8s.io/v1/certificatesigningrequests';
-const NAME = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
+
 const STATUS_OF: Partial<Record<PkiErrorCode, [number, string]>> = {
   ERR_UNAUTHORIZED: [401, 'Unauthorized'],
   ERR_TOKEN: [401, 'Unauthorized'],
@@ -93,7 +93,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, options: Bootst
   const mayRead = (csr: CertificateSigningRequestObject): boolean => admin || (mayCreate && csr.spec.username === user.username);
   if (!url.pathname.startsWith(PREFIX)) throw new PkiError('ERR_NOT_FOUND', `the server could not find the requested resource ${url.pathname}`);
   const [name, subresource, ...rest] = url.pathname.slice(PREFIX.length).split('/').filter(Boolean);
-  if (rest.length > 0 || (name !== undefined && !NAME.test(name)) || (subresource !== undefined && subresource !== 'approval' && subresource !== 'status')) {
+  if (rest.length > 0 || (name !== undefined && !CSR_NAME.test(name)) || (subresource !== undefined && subresource !== 'approval' && subresource !== 'status')) {
     throw new PkiError('ERR_NOT_FOUND', 'no such resource');
   }
   const { registry } = options;
@@ -170,7 +170,7 @@ async function authenticate(req: IncomingMessage, options: BootstrapServerOption
 function fieldSelectorName(url: URL): string | undefined {
   const selector = url.searchParams.get('fieldSelector');
   if (!selector) return undefined;
-  const match = /^metadata\.name=([a-z0-9.-]+)$/.exec(selector);
+  const match = /^metadata\.name=([A-Za-z0-9][A-Za-z0-9_.:-]{0,252})$/.exec(selector);
   if (!match) throw new PkiError('ERR_CSR_OBJECT', `unsupported field selector "${selector}"`, { field: 'fieldSelector' });
   return match[1];
 }

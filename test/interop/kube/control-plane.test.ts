@@ -15,6 +15,20 @@ import {
   issueCertificate,
   Certificate,
   planCluster,
+  bootstrapRbacManifests,
+  bootstrapTokenSecret,
+  connectionFromKubeconfig,
+  csrObject,
+  formatBootstrapToken,
+  generateBootstrapToken,
+  importPrivateKeyPem,
+  kubeRequest,
+  kubernetesRegistry,
+  parseKubeconfig,
+  requestServingCertificate,
+  startSigner,
+  stringifyKubeconfig,
+  writeFileAtomic,
   PROFILES,
   type ClusterPlan,
 } from '../../../lib/index.js';
@@ -117,7 +131,7 @@ test('kube-controller-manager runs with controller-manager.conf and signs CSRs w
     '--port=0',
     '--leader-elect=false',
     `--cert-dir=${join(dir, 'kcm-certs')}`,
-    '--controllers=csrsigning,csrapproving',
+    '--controllers=csrapproving,csrsigning,csrcleaner',
   ]);
   daemons.push(kcm);
   await waitFor('kube-controller-manager serving certificate', async () => (await readFile(join(dir, 'kcm-certs', 'kube-controller-manager.crt'))).length > 0, 60, kcm);
@@ -153,6 +167,72 @@ test('kube-controller-manager runs with controller-manager.conf and signs CSRs w
   const leaf = Certificate.from(issued);
   assert.ok(leaf.isIssuedBy(Certificate.from(await file('pki/ca.crt'))), 'signed by the cluster CA from pki/ca.crt');
   assert.equal(leaf.subject, { commonName: 'jane', organizations: ['developers'] });
+});
+
+// The TLS bootstrap against the real control plane (kube-controller-manager above is still running).
+const CORE = { ca: '' };
+async function asSuperAdmin(method: string, path: string, body?: unknown): Promise<unknown> {
+  const superAdmin = parseKubeconfig(await file('super-admin.conf'));
+  return kubeRequest({ server: apiserverUrl, ca: await file('pki/ca.crt'), cert: superAdmin.clientCertificatePem, key: superAdmin.clientKeyPem }, method, path, body);
+}
+
+test('kubepki kubelet-bootstrap gets a client certificate the real controllers approve and sign; it reads its own Node', async () => {
+  CORE.ca = await file('pki/ca.crt');
+  const token = generateBootstrapToken();
+  await asSuperAdmin('POST', '/api/v1/namespaces/kube-system/secrets', bootstrapTokenSecret(token));
+  for (const binding of bootstrapRbacManifests()) await asSuperAdmin('POST', '/apis/rbac.authorization.k8s.io/v1/clusterrolebindings', binding);
+  await asSuperAdmin('POST', '/api/v1/nodes', { apiVersion: 'v1', kind: 'Node', metadata: { name: 'node-1' } });
+  const node = (await asSuperAdmin('GET', '/api/v1/nodes/node-1')) as { status?: Record<string, unknown> };
+  await asSuperAdmin('PUT', '/api/v1/nodes/node-1/status', { ...node, status: { ...node.status, addresses: [{ type: 'InternalIP', address: '10.0.0.21' }, { type: 'Hostname', address: 'node-1' }] } });
+  const nodeDir = join(dir, 'node-1');
+  await writeFileAtomic({ path: join(nodeDir, 'bootstrap-kubelet.conf'), content: stringifyKubeconfig({ clusterName: 'kubernetes', server: apiserverUrl, caPem: CORE.ca, userName: 'tls-bootstrap-token-user', token: formatBootstrapToken(token) }), mode: 0o600 });
+  const out: string[] = [];
+  const code = await main(
+    ['kubelet-bootstrap', '--bootstrap-kubeconfig', join(nodeDir, 'bootstrap-kubelet.conf'), '--kubeconfig', join(nodeDir, 'kubelet.conf'), '--cert-dir', join(nodeDir, 'pki'), '--node-name', 'node-1', '--timeout', '60s', '--json'],
+    { out: (l) => out.push(l), err: (l) => out.push(l) },
+  );
+  assert.is(code, 0, out.join('\n'));
+  const kubelet = await connectionFromKubeconfig(parseKubeconfig(await readFile(join(nodeDir, 'kubelet.conf'), 'utf8')), join(nodeDir, 'kubelet.conf'));
+  const self = (await kubeRequest(kubelet, 'GET', '/api/v1/nodes/node-1')) as { metadata: { name: string } };
+  assert.is(self.metadata.name, 'node-1');
+  const other = await kubeRequest(kubelet, 'GET', '/api/v1/namespaces/kube-system/secrets').then(() => 'allowed', (e: { code: string }) => e.code);
+  assert.is(other, 'ERR_FORBIDDEN', 'the node authorizer limits the node');
+});
+
+test('kubepki approve approves a serving CSR whose SANs the node owns (the real signer issues it) and denies a foreign address', async () => {
+  const nodeDir = join(dir, 'node-1');
+  const approve = () => main(['approve', '--kubeconfig', join(dir, 'super-admin.conf')], { out: () => undefined, err: () => undefined });
+  const owned = requestServingCertificate({ kubeconfig: join(nodeDir, 'kubelet.conf'), certDir: join(nodeDir, 'pki'), nodeName: 'node-1', addresses: ['10.0.0.21', 'node-1'], timeoutMs: 60_000 });
+  await new Promise((r) => setTimeout(r, 500));
+  assert.is(await approve(), 0);
+  const serving = await owned;
+  assert.ok(serving.isIssuedBy(Certificate.from(CORE.ca)));
+  assert.equal([serving.sans.dns, serving.sans.ips], [['node-1'], ['10.0.0.21']]);
+  const foreign = requestServingCertificate({ kubeconfig: join(nodeDir, 'kubelet.conf'), certDir: join(nodeDir, 'pki'), nodeName: 'node-1', addresses: ['10.0.0.21', '10.0.0.99'], timeoutMs: 60_000 }).then(
+    () => 'issued',
+    (e: { code: string; message: string }) => `${e.code} ${e.message}`,
+  );
+  await new Promise((r) => setTimeout(r, 500));
+  assert.is(await approve(), 0);
+  assert.match(await foreign, /^ERR_DENIED .*10\.0\.0\.99/);
+});
+
+test('kubepki as the signer of a custom signerName sets a certificate the apiserver accepts in /status', async () => {
+  const ca = { certificate: CORE.ca, privateKey: (await importPrivateKeyPem(await file('pki/ca.key'))).privateKey };
+  const superAdmin = parseKubeconfig(await file('super-admin.conf'));
+  const connection = { server: apiserverUrl, ca: CORE.ca, cert: superAdmin.clientCertificatePem, key: superAdmin.clientKeyPem };
+  const keyPair = await generateKeyPair();
+  const request = await createCsr({ keyPair, subject: { commonName: 'custom-client' } });
+  const registry = kubernetesRegistry(connection);
+  await registry.create(csrObject('kubepki-custom', request.pem, 'example.com/kubepki', ['digital signature', 'client auth']), { username: '', groups: [] });
+  await registry.setApproval('kubepki-custom', { type: 'Approved', status: 'True', reason: 'Test', message: 'approved' });
+  const signer = await startSigner(registry, { signerName: 'example.com/kubepki', ca });
+  let issued: string | undefined;
+  await waitFor('the certificate in /status', async () => Boolean((issued = (await registry.get('kubepki-custom'))?.status?.certificate)), 30);
+  signer.stop();
+  const leaf = Certificate.from(Buffer.from(issued!, 'base64').toString());
+  assert.is(leaf.subject.commonName, 'custom-client');
+  assert.ok(leaf.isIssuedBy(Certificate.from(CORE.ca)));
 });
 
 test.run();

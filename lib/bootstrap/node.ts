@@ -1,0 +1,205 @@
+import { createHash } from 'node:crypto';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { exportPrivateKeyPem, exportSpki, generateKeyPair, importPrivateKeyPem, type KeyPair } from '../crypto/keys.js';
+import type { CryptoOptions } from '../crypto/provider.js';
+import { PkiError } from '../errors.js';
+import { readIfExists, writeFileAtomic } from '../cluster/files.js';
+import { kubeletKubeconfig, parseKubeconfig } from '../cluster/kubeconfig.js';
+import { Certificate } from '../x509/certificate.js';
+import { createCsr, parseCsr } from '../x509/csr.js';
+import { nodeSubject, type Subject } from '../x509/names.js';
+import { sansFromHosts } from '../x509/sans.js';
+import { csrObject, hasCondition, SIGNERS, type CertificateSigningRequestObject, type KeyUsage } from './csr-object.js';
+import { connectionFromKubeconfig, kubeRequest, kubeWatch, type KubeConnection } from './kube-client.js';
+import { loadCurrentPair, storeCertificatePair } from './store.js';
+
+const CSRS = '/apis/certificates.k8s.io/v1/certificatesigningrequests';
+
+/**
+ * The kubelet's deterministic CSR name (k/k:pkg/kubelet/certificate/bootstrap/bootstrap.go): SHA-512/256
+ * over base64url(PKIX key), CN, each O and each usage, each followed by `|`, so a restart with the same
+ * key asks for the same CSR object.
+ */
+export function nodeCsrName(spki: Uint8Array, subject: Subject, usages: readonly string[]): string {
+  const hash = createHash('sha512-256');
+  const write = (data: Uint8Array | string): void => {
+    hash.update(Buffer.from(data).toString('base64url'));
+    hash.update('|');
+  };
+  write(spki);
+  write(subject.commonName);
+  for (const o of subject.organizations ?? []) write(o);
+  for (const usage of usages) write(usage);
+  return `node-csr-${hash.digest().toString('base64url')}`;
+}
+
+export interface RequestCertificateOptions extends CryptoOptions {
+  connection: KubeConnection;
+  keyPair: KeyPair;
+  subject: Subject;
+  sans?: { dns?: readonly string[]; ips?: readonly string[] };
+  signerName: string;
+  usages: KeyUsage[];
+  /** A fixed name (the bootstrap CSR's); default a random `csr-xxxxx`. */
+  name?: string;
+  expirationSeconds?: number;
+  /** How long to wait for approval and issuance. Default 3600 s, as the kubelet waits. */
+  timeoutMs?: number;
+}
+
+/**
+ * Creates a CSR (or resumes the compatible one of the same name: same subject, signer and key, as
+ * client-go checks) and waits, watching it, until it is approved and issued. Denied or Failed ends
+ * the wait at once with ERR_DENIED; the timeout with ERR_TIMEOUT. Returns the issued PEM.
+ */
+export async function requestCertificate(options: RequestCertificateOptions): Promise<string> {
+  const crypto = cryptoOf(options);
+  const csr = await createCsr({ ...crypto, keyPair: options.keyPair, subject: options.subject, sans: options.sans });
+  const name = options.name ?? `csr-${Math.random().toString(36).slice(2, 7)}`;
+  const body = csrObject(name, csr.pem, options.signerName, options.usages, options.expirationSeconds);
+  try {
+    await kubeRequest(options.connection, 'POST', CSRS, body);
+  } catch (error) {
+    if (!(error instanceof PkiError && (error.code === 'ERR_ALREADY_EXISTS' || error.code === 'ERR_CONFLICT'))) throw error;
+    const existing = await kubeRequest<CertificateSigningRequestObject>(options.connection, 'GET', `${CSRS}/${name}`);
+    const theirs = await parseCsr(Buffer.from(existing.spec.request, 'base64').toString(), crypto);
+    const compatible =
+      existing.spec.signerName === options.signerName &&
+      theirs.subject.commonName === options.subject.commonName &&
+      Buffer.from(theirs.publicKey.spki).equals(csr.publicKey.spki);
+    if (!compatible) throw new PkiError('ERR_CONFLICT', `a different CSR named ${name} exists`, { field: 'name' });
+  }
+  return waitForCertificate(options.connection, name, options.timeoutMs ?? 3_600_000);
+}
+
+/** Watches one CSR until it carries a certificate (after Approved); Denied or Failed is ERR_DENIED. */
+export function waitForCertificate(connection: KubeConnection, name: string, timeoutMs: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    let stopWatch = (): void => undefined;
+    const finish = (error: Error | undefined, pem?: string): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      stopWatch();
+      if (error) reject(error);
+      else resolve(pem!);
+    };
+    const consider = (csr: CertificateSigningRequestObject): void => {
+      const denied = (csr.status?.conditions ?? []).find((c) => c.type === 'Denied' || c.type === 'Failed');
+      if (denied) return finish(new PkiError('ERR_DENIED', `CSR ${name} ${denied.type === 'Denied' ? 'was denied' : 'failed'}: ${denied.reason ?? ''} ${denied.message ?? ''}`.trim(), { field: name }));
+      if (hasCondition(csr, 'Approved') && csr.status?.certificate) finish(undefined, Buffer.from(csr.status.certificate, 'base64').toString('utf8'));
+    };
+    const timer = setTimeout(() => finish(new PkiError('ERR_TIMEOUT', `no certificate for CSR ${name} within ${timeoutMs} ms`, { field: name })), timeoutMs);
+    const open = (): void => {
+      if (settled) return;
+      stopWatch = kubeWatch(
+        connection,
+        `${CSRS}?watch=true&fieldSelector=${encodeURIComponent(`metadata.name=${name}`)}`,
+        (event) => consider(event.object),
+        (error) => {
+          if (error instanceof PkiError && (error.code === 'ERR_FORBIDDEN' || error.code === 'ERR_UNAUTHORIZED')) return finish(error);
+          // The server closed the watch (API servers end watches every few minutes): open it again.
+          setTimeout(open, 500).unref();
+        },
+      );
+    };
+    kubeRequest<CertificateSigningRequestObject>(connection, 'GET', `${CSRS}/${name}`).then(consider, (error: Error) => finish(error));
+    open();
+  });
+}
+
+export interface KubeletBootstrapOptions extends CryptoOptions {
+  /** A kubeconfig with a bootstrap token (or any credential allowed to create CSRs). */
+  bootstrapKubeconfig: string;
+  /** Where the kubelet kubeconfig is written; if it exists with a valid certificate, nothing happens. */
+  kubeconfig: string;
+  /** Default /var/lib/kubelet/pki. */
+  certDir: string;
+  nodeName: string;
+  timeoutMs?: number;
+  now?: () => Date;
+}
+
+/**
+ * The kubelet's TLS bootstrap (kubernetes-pki.md §13): keep a kubeconfig whose certificate is valid;
+ * else reuse the key of a valid current certificate or the pending `kubelet-client.key.tmp` (created
+ * 0600 once, so that a restart resumes the same CSR), ask for a client certificate under the
+ * deterministic name, store it as `kubelet-client-current.pem`, and write a kubeconfig pointing at it.
+ */
+export async function bootstrapKubelet(options: KubeletBootstrapOptions): Promise<{ bootstrapped: boolean; certificate: Certificate }> {
+  const crypto = cryptoOf(options);
+  const now = options.now ?? (() => new Date());
+  const store = { certDir: options.certDir, prefix: 'kubelet-client', now };
+  const existing = await readIfExists(options.kubeconfig);
+  if (existing !== undefined) {
+    const current = await loadCurrentPair(store).catch(() => undefined);
+    const config = parseKubeconfig(existing, options.kubeconfig);
+    const pem = config.clientCertificatePem ?? (current ? current.certificate.pem : undefined);
+    const certificate = pem ? Certificate.from(pem) : undefined;
+    if (certificate && certificate.notAfter > now()) return { bootstrapped: false, certificate };
+  }
+  const bootstrap = parseKubeconfig((await readIfExists(options.bootstrapKubeconfig)) ?? '', options.bootstrapKubeconfig);
+  const connection = await connectionFromKubeconfig(bootstrap, options.bootstrapKubeconfig);
+  const pendingKeyPath = join(options.certDir, 'kubelet-client.key.tmp');
+  const keyPair = await pendingKey(store, pendingKeyPath, now(), crypto);
+  const subject = nodeSubject(options.nodeName);
+  const usages: KeyUsage[] = ['digital signature', 'key encipherment', 'client auth'];
+  const name = nodeCsrName(await exportSpki(keyPair.publicKey, crypto), subject, usages);
+  const pem = await requestCertificate({ ...crypto, connection, keyPair, subject, signerName: SIGNERS.kubeApiserverClientKubelet, usages, name, timeoutMs: options.timeoutMs });
+  await storeCertificatePair(store, pem, await exportPrivateKeyPem(keyPair, undefined, crypto));
+  const current = join(options.certDir, 'kubelet-client-current.pem');
+  await writeFileAtomic(
+    { path: options.kubeconfig, content: kubeletKubeconfig({ server: bootstrap.server, caPem: connection.ca, certificateFile: current, keyFile: current }), mode: 0o600 },
+    { overwrite: true },
+  );
+  await rm(pendingKeyPath, { force: true });
+  return { bootstrapped: true, certificate: Certificate.from(pem) };
+}
+
+async function pendingKey(store: { certDir: string; prefix: string; now: () => Date }, path: string, now: Date, crypto: CryptoOptions): Promise<KeyPair> {
+  const current = await loadCurrentPair(store).catch(() => undefined);
+  if (current && current.certificate.notAfter > now) return importPrivateKeyPem(current.keyPem, crypto);
+  const saved = await readIfExists(path);
+  if (saved !== undefined) return importPrivateKeyPem(saved, { ...crypto, field: path });
+  const keyPair = await generateKeyPair('ecdsa-p256', crypto);
+  await writeFileAtomic({ path, content: await exportPrivateKeyPem(keyPair, undefined, crypto), mode: 0o600 });
+  return keyPair;
+}
+
+export interface ServingCertificateOptions extends CryptoOptions {
+  /** The kubelet's own kubeconfig (client certificate), after bootstrap. */
+  kubeconfig: string;
+  certDir: string;
+  nodeName: string;
+  /** The node's addresses: IPs become IP SANs, names DNS SANs (the kubelet's template, §14). */
+  addresses: readonly string[];
+  timeoutMs?: number;
+  now?: () => Date;
+}
+
+/** Asks for a kubelet serving certificate (signer kubelet-serving) and stores it as `kubelet-server-current.pem`. */
+export async function requestServingCertificate(options: ServingCertificateOptions): Promise<Certificate> {
+  const crypto = cryptoOf(options);
+  const config = parseKubeconfig((await readIfExists(options.kubeconfig)) ?? '', options.kubeconfig);
+  const connection = await connectionFromKubeconfig(config, options.kubeconfig);
+  const sans = sansFromHosts(options.addresses, 'addresses');
+  const keyPair = await generateKeyPair('ecdsa-p256', crypto);
+  const pem = await requestCertificate({
+    ...crypto,
+    connection,
+    keyPair,
+    subject: nodeSubject(options.nodeName),
+    sans: { dns: [...sans.dns].sort(), ips: sans.ips },
+    signerName: SIGNERS.kubeletServing,
+    usages: ['digital signature', 'server auth'],
+    timeoutMs: options.timeoutMs,
+  });
+  await storeCertificatePair({ certDir: options.certDir, prefix: 'kubelet-server', now: options.now }, pem, await exportPrivateKeyPem(keyPair, undefined, crypto));
+  return Certificate.from(pem);
+}
+
+function cryptoOf(options: CryptoOptions): CryptoOptions {
+  return options.crypto ? { crypto: options.crypto } : {};
+}

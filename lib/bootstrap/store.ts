@@ -1,0 +1,62 @@
+import { lstat, readFile, rename, symlink, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { exportSpki, importPrivateKeyPem } from '../crypto/keys.js';
+import { readPemBlocks, encodePem } from '../crypto/pem.js';
+import { PkiError } from '../errors.js';
+import { writeFileAtomic } from '../cluster/files.js';
+import { Certificate } from '../x509/certificate.js';
+
+export interface CertificateFileStoreOptions {
+  certDir: string;
+  /** `kubelet-client` or `kubelet-server`. */
+  prefix: string;
+  now?: () => Date;
+}
+
+const stamp = (at: Date): string => at.toISOString().slice(0, 19).replace(/[T:]/g, '-');
+
+async function assertNotRegularFile(path: string): Promise<void> {
+  const info = await lstat(path).catch(() => undefined);
+  if (info && !info.isSymbolicLink()) {
+    throw new PkiError('ERR_DIRECTORY', 'is a regular file where a symlink is expected; remove it (client-go refuses it too)', { field: path });
+  }
+}
+
+/**
+ * The kubelet's file store (kubernetes-pki.md §12): the issued certificates and then the key, in one
+ * new `<prefix>-YYYY-MM-DD-HH-MM-SS.pem` (0600 from creation), and `<prefix>-current.pem` moved to it by
+ * renaming a fresh `<prefix>-updated.pem` symlink over it, so a reader always finds a complete pair.
+ */
+export async function storeCertificatePair(options: CertificateFileStoreOptions, certificatesPem: string, keyPem: string): Promise<string> {
+  const chain = Certificate.fromPemBundle(certificatesPem, 'certificates');
+  const key = await importPrivateKeyPem(keyPem, { field: 'key' });
+  if (!Buffer.from(await exportSpki(key.publicKey)).equals(chain[0]!.spki)) throw new PkiError('ERR_KEY', 'does not match the certificate', { field: 'key' });
+  const current = join(options.certDir, `${options.prefix}-current.pem`);
+  const updated = join(options.certDir, `${options.prefix}-updated.pem`);
+  await assertNotRegularFile(current);
+  await assertNotRegularFile(updated);
+  const name = `${options.prefix}-${stamp((options.now ?? (() => new Date()))())}.pem`;
+  const path = join(options.certDir, name);
+  await writeFileAtomic({ path, content: chain.map((c) => c.pem).join('') + keyPem, mode: 0o600 });
+  await unlink(updated).catch(() => undefined);
+  await symlink(name, updated);
+  await rename(updated, current);
+  return path;
+}
+
+/** The pair `<prefix>-current.pem` points at, or undefined when there is none. */
+export async function loadCurrentPair(options: CertificateFileStoreOptions): Promise<{ certificate: Certificate; chain: Certificate[]; keyPem: string; path: string } | undefined> {
+  const path = join(options.certDir, `${options.prefix}-current.pem`);
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (cause) {
+    if ((cause as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new PkiError('ERR_IO', 'cannot be read', { field: path, cause });
+  }
+  const blocks = readPemBlocks(text, { field: path });
+  const chain = blocks.filter((b) => b.label === 'CERTIFICATE').map((b, i) => Certificate.from(b.der, `${path}[${i}]`));
+  const keyBlock = blocks.find((b) => b.label.endsWith('PRIVATE KEY'));
+  if (chain.length === 0 || !keyBlock) throw new PkiError('ERR_DIRECTORY', 'does not hold a certificate and a key', { field: path });
+  return { certificate: chain[0]!, chain, keyPem: encodePem(keyBlock.label, keyBlock.der), path };
+}

@@ -1,0 +1,162 @@
+import { readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { stringify } from 'yaml';
+import { importPrivateKeyPem } from '../crypto/keys.js';
+import { PkiError } from '../errors.js';
+import { readIfExists } from '../cluster/files.js';
+import { parseKubeconfig } from '../cluster/kubeconfig.js';
+import { SIGNERS } from '../bootstrap/csr-object.js';
+import { startApprover, startSigner, type Controller } from '../bootstrap/controllers.js';
+import { connectionFromKubeconfig, kubernetesRegistry } from '../bootstrap/kube-client.js';
+import { nodeAddressesFromApi, staticNodeAddresses } from '../bootstrap/node-addresses.js';
+import { bootstrapKubelet, requestServingCertificate } from '../bootstrap/node.js';
+import { memoryRegistry } from '../bootstrap/registry.js';
+import { startBootstrapServer } from '../bootstrap/server.js';
+import { bootstrapTokenSecret, formatBootstrapToken, generateBootstrapToken } from '../bootstrap/token.js';
+import { directoryTokenStore, saveTokenSecret } from '../bootstrap/token-files.js';
+import { optional, required, type Io, type Verb } from './io.js';
+
+/** `24h`, `30m`, `1h30m`, `90s`: a Go-style duration in seconds. */
+export function parseDuration(text: string, field: string): number {
+  const match = /^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/.exec(text);
+  if (!text || !match) throw new PkiError('ERR_ARGUMENT', `"${text}" is not a duration like 24h, 30m or 1h30m`, { field });
+  return Number(match[1] ?? 0) * 3600 + Number(match[2] ?? 0) * 60 + Number(match[3] ?? 0);
+}
+
+export const tokenVerb: Verb = {
+  name: 'token',
+  summary: 'token create: a bootstrap token, its Secret for a real cluster, and a copy the embedded server reads',
+  usage: 'kubepki token create --dir DIR [--ttl 24h] [--description TEXT] [--json]',
+  options: { dir: { type: 'string' }, ttl: { type: 'string' }, description: { type: 'string' }, json: { type: 'boolean' } },
+  async run({ values, positionals }, io) {
+    if (positionals[0] !== 'create') throw new PkiError('ERR_ARGUMENT', 'the only token action is "create"', { field: 'token' });
+    const dir = resolve(required(values, 'dir'));
+    const ttlSeconds = parseDuration(optional(values, 'ttl') ?? '24h', '--ttl');
+    if (ttlSeconds <= 0) throw new PkiError('ERR_ARGUMENT', 'must be positive', { field: '--ttl' });
+    const token = generateBootstrapToken();
+    const secret = bootstrapTokenSecret(token, { ttlSeconds, description: optional(values, 'description') });
+    const path = await saveTokenSecret(dir, secret);
+    // The token itself goes to standard output only, for the operator to hand to the node.
+    if (values.json) io.out(JSON.stringify({ token: formatBootstrapToken(token), secret, file: path }, null, 2));
+    else {
+      io.out(formatBootstrapToken(token));
+      io.err(`kubepki: Secret kube-system/${secret.metadata.name} stored in ${path}; for a real cluster apply:\n${stringify(secret)}`);
+    }
+    return 0;
+  },
+};
+
+/** `node-1=10.0.0.11,node-1.example.com`: the addresses each node owns. */
+function nodeTable(values: Record<string, unknown>): Record<string, string[]> {
+  const entries = (values.node as string[] | undefined) ?? [];
+  return Object.fromEntries(
+    entries.map((entry) => {
+      const [name, addresses] = entry.split('=');
+      if (!name || !addresses) throw new PkiError('ERR_ARGUMENT', `"${entry}" is not NAME=ADDRESS[,ADDRESS]`, { field: '--node' });
+      return [name, addresses.split(',')];
+    }),
+  );
+}
+
+async function waitForSignal(io: Io, stop: () => Promise<void>): Promise<number> {
+  await new Promise<void>((resolveSignal) => {
+    process.once('SIGINT', resolveSignal);
+    process.once('SIGTERM', resolveSignal);
+  });
+  io.err('kubepki: stopping');
+  await stop();
+  return 0;
+}
+
+export const serveBootstrapVerb: Verb = {
+  name: 'serve-bootstrap',
+  summary: 'serve the certificates.k8s.io/v1 subset over HTTPS with the embedded registry, approver and signers',
+  usage: 'kubepki serve-bootstrap --dir DIR --listen 127.0.0.1:PORT [--node NAME=ADDR,ADDR ...]',
+  options: { dir: { type: 'string' }, listen: { type: 'string' }, node: { type: 'string', multiple: true } },
+  async run({ values }, io) {
+    const dir = resolve(required(values, 'dir'));
+    const listen = /^(127\.0\.0\.1|\[::1\]|[0-9.]+|\[[0-9a-f:]+\]):(\d+)$/i.exec(required(values, 'listen'));
+    if (!listen) throw new PkiError('ERR_ARGUMENT', 'must be HOST:PORT', { field: '--listen' });
+    const read = (path: string): Promise<string> => readFile(join(dir, path), 'utf8');
+    const ca = await read('pki/ca.crt');
+    const caKey = await importPrivateKeyPem(await read('pki/ca.key'), { field: 'pki/ca.key' });
+    const servingCaCert = await readIfExists(join(dir, 'pki/kubelet-serving-ca.crt'));
+    const servingCa = servingCaCert
+      ? { certificate: servingCaCert, privateKey: (await importPrivateKeyPem(await read('pki/kubelet-serving-ca.key'))).privateKey }
+      : { certificate: ca, privateKey: caKey.privateKey };
+    const registry = await memoryRegistry({ dir: join(dir, 'csrs') });
+    const server = await startBootstrapServer({
+      registry,
+      tokens: directoryTokenStore(dir),
+      tls: { cert: await read('pki/apiserver.crt'), key: await read('pki/apiserver.key'), clientCa: ca },
+      host: listen[1]!.replace(/^\[|\]$/g, ''),
+      port: Number(listen[2]),
+    });
+    const log = (name: string, what: string): void => io.err(`kubepki: ${name}: ${what}`);
+    const controllers: Controller[] = [
+      await startApprover(registry, { nodeAddresses: staticNodeAddresses(nodeTable(values)), onDecision: (n, d) => d.decision !== 'ignore' && log(n, `${d.decision} (${d.message})`) }),
+      await startSigner(registry, { signerName: SIGNERS.kubeApiserverClientKubelet, ca: { certificate: ca, privateKey: caKey.privateKey }, onOutcome: (n, o) => o.outcome !== 'skipped' && log(n, o.outcome) }),
+      await startSigner(registry, { signerName: SIGNERS.kubeletServing, ca: servingCa, onOutcome: (n, o) => o.outcome !== 'skipped' && log(n, o.outcome) }),
+    ];
+    io.out(server.url);
+    return waitForSignal(io, async () => {
+      for (const c of controllers) c.stop();
+      await server.close();
+    });
+  },
+};
+
+export const kubeletBootstrapVerb: Verb = {
+  name: 'kubelet-bootstrap',
+  summary: "a node's TLS bootstrap: a client certificate by bootstrap token, then (with --address) a serving certificate",
+  usage: 'kubepki kubelet-bootstrap --bootstrap-kubeconfig FILE --kubeconfig FILE --cert-dir DIR --node-name NAME [--address IP|DNS ...] [--timeout 1h] [--json]',
+  options: {
+    'bootstrap-kubeconfig': { type: 'string' },
+    kubeconfig: { type: 'string' },
+    'cert-dir': { type: 'string' },
+    'node-name': { type: 'string' },
+    address: { type: 'string', multiple: true },
+    timeout: { type: 'string' },
+    json: { type: 'boolean' },
+  },
+  async run({ values }, io) {
+    const timeoutMs = parseDuration(optional(values, 'timeout') ?? '1h', '--timeout') * 1000;
+    const common = { certDir: resolve(required(values, 'cert-dir')), nodeName: required(values, 'node-name'), timeoutMs };
+    const kubeconfig = resolve(required(values, 'kubeconfig'));
+    const client = await bootstrapKubelet({ ...common, kubeconfig, bootstrapKubeconfig: resolve(required(values, 'bootstrap-kubeconfig')) });
+    const addresses = (values.address as string[] | undefined) ?? [];
+    const serving = addresses.length ? await requestServingCertificate({ ...common, kubeconfig, addresses }) : undefined;
+    const summary = {
+      client: { subject: client.certificate.subject.commonName, notAfter: client.certificate.notAfter.toISOString(), bootstrapped: client.bootstrapped },
+      ...(serving ? { serving: { sans: [...serving.sans.dns, ...serving.sans.ips], notAfter: serving.notAfter.toISOString() } } : {}),
+    };
+    if (values.json) io.out(JSON.stringify(summary, null, 2));
+    else {
+      io.out(`client certificate for ${summary.client.subject} until ${summary.client.notAfter}${client.bootstrapped ? '' : ' (kept)'}`);
+      if (summary.serving) io.out(`serving certificate for ${summary.serving.sans.join(', ')} until ${summary.serving.notAfter}`);
+    }
+    return 0;
+  },
+};
+
+export const approveVerb: Verb = {
+  name: 'approve',
+  summary: 'approve kubelet serving CSRs whose SANs the node owns (its Node addresses) on a real cluster; deny the others',
+  usage: 'kubepki approve --kubeconfig FILE [--watch]',
+  options: { kubeconfig: { type: 'string' }, watch: { type: 'boolean' } },
+  async run({ values }, io) {
+    const path = resolve(required(values, 'kubeconfig'));
+    const connection = await connectionFromKubeconfig(parseKubeconfig((await readIfExists(path)) ?? '', path), path);
+    const registry = kubernetesRegistry(connection);
+    const servingOnly = { ...registry, watch: (listener: Parameters<typeof registry.watch>[0]) => registry.watch((e) => e.object.spec.signerName === SIGNERS.kubeletServing && listener(e)) };
+    const controller = await startApprover(servingOnly, {
+      nodeAddresses: nodeAddressesFromApi(connection),
+      onDecision: (name, d) => d.decision !== 'ignore' && io.out(`${name}: ${d.decision === 'approve' ? 'approved' : 'denied'}: ${d.message}`),
+      onError: (error) => io.err(`kubepki: ${(error as Error).message}`),
+    });
+    if (values.watch) return waitForSignal(io, async () => controller.stop());
+    await controller.idle();
+    controller.stop();
+    return 0;
+  },
+};
