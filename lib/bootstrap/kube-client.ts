@@ -118,6 +118,11 @@ export function kubeWatch(connection: KubeConnection, path: string, onEvent: (ev
 
 const CSRS = '/apis/certificates.k8s.io/v1/certificatesigningrequests';
 
+/** Items of a List come without apiVersion and kind; a CSR object always carries them here. */
+function typed(object: CertificateSigningRequestObject): CertificateSigningRequestObject {
+  return { ...object, apiVersion: 'certificates.k8s.io/v1', kind: 'CertificateSigningRequest' };
+}
+
 /**
  * The CSR registry of a real kube-apiserver (or of kubepki's embedded endpoint), for the approver and
  * signer controllers. The server records the requester itself, so `create` ignores its second argument.
@@ -125,7 +130,7 @@ const CSRS = '/apis/certificates.k8s.io/v1/certificatesigningrequests';
 export function kubernetesRegistry(connection: KubeConnection): CsrRegistry {
   const get = async (name: string): Promise<CertificateSigningRequestObject | undefined> => {
     try {
-      return await kubeRequest<CertificateSigningRequestObject>(connection, 'GET', `${CSRS}/${encodeURIComponent(name)}`);
+      return typed(await kubeRequest<CertificateSigningRequestObject>(connection, 'GET', `${CSRS}/${encodeURIComponent(name)}`));
     } catch (error) {
       if (error instanceof PkiError && error.code === 'ERR_NOT_FOUND') return undefined;
       throw error;
@@ -142,15 +147,15 @@ export function kubernetesRegistry(connection: KubeConnection): CsrRegistry {
   return {
     create: (csr) => kubeRequest(connection, 'POST', CSRS, csr),
     get,
-    list: async () => (await kubeRequest<{ items: CertificateSigningRequestObject[] }>(connection, 'GET', CSRS)).items,
+    list: async () => (await kubeRequest<{ items: CertificateSigningRequestObject[] }>(connection, 'GET', CSRS)).items.map(typed),
     watch: async (listener) => {
       const list = await kubeRequest<{ items: CertificateSigningRequestObject[]; metadata?: { resourceVersion?: string } }>(connection, 'GET', CSRS);
-      for (const object of list.items) listener({ type: 'ADDED', object });
+      for (const object of list.items) listener({ type: 'ADDED', object: typed(object) });
       let stop = (): void => undefined;
       let stopped = false;
       const open = (resourceVersion?: string): void => {
         const query = resourceVersion ? `?watch=true&resourceVersion=${encodeURIComponent(resourceVersion)}` : '?watch=true';
-        stop = kubeWatch(connection, `${CSRS}${query}`, listener, () => {
+        stop = kubeWatch(connection, `${CSRS}${query}`, (event) => listener({ type: event.type, object: typed(event.object) }), () => {
           if (!stopped) setTimeout(() => !stopped && open(), 1000).unref();
         });
       };

@@ -58,8 +58,10 @@ export async function requestCertificate(options: RequestCertificateOptions): Pr
   const csr = await createCsr({ ...crypto, keyPair: options.keyPair, subject: options.subject, sans: options.sans });
   const name = options.name ?? `csr-${Math.random().toString(36).slice(2, 7)}`;
   const body = csrObject(name, csr.pem, options.signerName, options.usages, options.expirationSeconds);
+  const timeoutMs = options.timeoutMs ?? 3_600_000;
+  const deadline = Date.now() + timeoutMs;
   try {
-    await kubeRequest(options.connection, 'POST', CSRS, body);
+    await retrying(() => kubeRequest(options.connection, 'POST', CSRS, body), deadline);
   } catch (error) {
     if (!(error instanceof PkiError && (error.code === 'ERR_ALREADY_EXISTS' || error.code === 'ERR_CONFLICT'))) throw error;
     const existing = await kubeRequest<CertificateSigningRequestObject>(options.connection, 'GET', `${CSRS}/${name}`);
@@ -70,7 +72,24 @@ export async function requestCertificate(options: RequestCertificateOptions): Pr
       Buffer.from(theirs.publicKey.spki).equals(csr.publicKey.spki);
     if (!compatible) throw new PkiError('ERR_CONFLICT', `a different CSR named ${name} exists`, { field: 'name' });
   }
-  return waitForCertificate(options.connection, name, options.timeoutMs ?? 3_600_000);
+  return waitForCertificate(options.connection, name, Math.max(1, deadline - Date.now()));
+}
+
+/**
+ * Retries a request that may fail for a while on a fresh cluster (a token Secret or RBAC binding not yet
+ * in the API server's caches, a restarting server), with exponential backoff from 500 ms to 8 s, as the
+ * kubelet keeps retrying its bootstrap. Other errors, and the deadline, end it.
+ */
+async function retrying<T>(attempt: () => Promise<T>, deadline: number): Promise<T> {
+  for (let delay = 500; ; delay = Math.min(delay * 2, 8000)) {
+    try {
+      return await attempt();
+    } catch (error) {
+      const transient = error instanceof PkiError && ['ERR_UNAUTHORIZED', 'ERR_FORBIDDEN', 'ERR_IO', 'ERR_TIMEOUT'].includes(error.code);
+      if (!transient || Date.now() + delay >= deadline) throw error;
+      await new Promise((r) => setTimeout(r, delay));
+    }
+  }
 }
 
 /** Watches one CSR until it carries a certificate (after Approved); Denied or Failed is ERR_DENIED. */
@@ -193,7 +212,8 @@ export async function requestServingCertificate(options: ServingCertificateOptio
     subject: nodeSubject(options.nodeName),
     sans: { dns: [...sans.dns].sort(), ips: sans.ips },
     signerName: SIGNERS.kubeletServing,
-    usages: ['digital signature', 'server auth'],
+    // With key encipherment, as kubelets before 1.27 asked: older signers accept only the 3-usage set (§9).
+    usages: ['digital signature', 'key encipherment', 'server auth'],
     timeoutMs: options.timeoutMs,
   });
   await storeCertificatePair({ certDir: options.certDir, prefix: 'kubelet-server', now: options.now }, pem, await exportPrivateKeyPem(keyPair, undefined, crypto));

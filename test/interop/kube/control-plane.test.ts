@@ -182,8 +182,16 @@ test('kubepki kubelet-bootstrap gets a client certificate the real controllers a
   await asSuperAdmin('POST', '/api/v1/namespaces/kube-system/secrets', bootstrapTokenSecret(token));
   for (const binding of bootstrapRbacManifests()) await asSuperAdmin('POST', '/apis/rbac.authorization.k8s.io/v1/clusterrolebindings', binding);
   await asSuperAdmin('POST', '/api/v1/nodes', { apiVersion: 'v1', kind: 'Node', metadata: { name: 'node-1' } });
-  const node = (await asSuperAdmin('GET', '/api/v1/nodes/node-1')) as { status?: Record<string, unknown> };
-  await asSuperAdmin('PUT', '/api/v1/nodes/node-1/status', { ...node, status: { ...node.status, addresses: [{ type: 'InternalIP', address: '10.0.0.21' }, { type: 'Hostname', address: 'node-1' }] } });
+  // The Node is modified right after creation (taints, defaults): retry the status update on a conflict.
+  for (let attempt = 0; ; attempt++) {
+    const node = (await asSuperAdmin('GET', '/api/v1/nodes/node-1')) as { status?: Record<string, unknown> };
+    const addresses = [{ type: 'InternalIP', address: '10.0.0.21' }, { type: 'Hostname', address: 'node-1' }];
+    const done = await asSuperAdmin('PUT', '/api/v1/nodes/node-1/status', { ...node, status: { ...node.status, addresses } }).then(
+      () => true,
+      (e: { code: string }) => (e.code === 'ERR_CONFLICT' && attempt < 10 ? false : Promise.reject(e)),
+    );
+    if (done) break;
+  }
   const nodeDir = join(dir, 'node-1');
   await writeFileAtomic({ path: join(nodeDir, 'bootstrap-kubelet.conf'), content: stringifyKubeconfig({ clusterName: 'kubernetes', server: apiserverUrl, caPem: CORE.ca, userName: 'tls-bootstrap-token-user', token: formatBootstrapToken(token) }), mode: 0o600 });
   const out: string[] = [];
@@ -202,10 +210,14 @@ test('kubepki kubelet-bootstrap gets a client certificate the real controllers a
 test('kubepki approve approves a serving CSR whose SANs the node owns (the real signer issues it) and denies a foreign address', async () => {
   const nodeDir = join(dir, 'node-1');
   const approve = () => main(['approve', '--kubeconfig', join(dir, 'super-admin.conf')], { out: () => undefined, err: () => undefined });
-  const owned = requestServingCertificate({ kubeconfig: join(nodeDir, 'kubelet.conf'), certDir: join(nodeDir, 'pki'), nodeName: 'node-1', addresses: ['10.0.0.21', 'node-1'], timeoutMs: 60_000 });
+  const owned = requestServingCertificate({ kubeconfig: join(nodeDir, 'kubelet.conf'), certDir: join(nodeDir, 'pki'), nodeName: 'node-1', addresses: ['10.0.0.21', 'node-1'], timeoutMs: 60_000 }).then(
+    (certificate) => certificate,
+    (error: Error) => error,
+  );
   await new Promise((r) => setTimeout(r, 500));
   assert.is(await approve(), 0);
   const serving = await owned;
+  if (serving instanceof Error) throw serving;
   assert.ok(serving.isIssuedBy(Certificate.from(CORE.ca)));
   assert.equal([serving.sans.dns, serving.sans.ips], [['node-1'], ['10.0.0.21']]);
   const foreign = requestServingCertificate({ kubeconfig: join(nodeDir, 'kubelet.conf'), certDir: join(nodeDir, 'pki'), nodeName: 'node-1', addresses: ['10.0.0.21', '10.0.0.99'], timeoutMs: 60_000 }).then(
