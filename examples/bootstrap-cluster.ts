@@ -5,9 +5,10 @@
 //   npx tsx examples/bootstrap-cluster.ts <dir> [--node-name cp-1] [--advertise-address 10.0.0.10] [--key-type ecdsa-p256] [--nodes 3] [--force]
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { readFile } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import {
   bootstrapKubelet,
+  endpointServingCertificate,
   bootstrapTokenSecret,
   formatBootstrapToken,
   generateBootstrapToken,
@@ -55,11 +56,13 @@ async function bootstrapNodes(dir: string, count: number): Promise<void> {
   const caKey = (await importPrivateKeyPem(await read('pki/ca.key'))).privateKey;
   const token = generateBootstrapToken();
   const registry = await memoryRegistry();
+  // Each run bootstraps the demo nodes afresh against a new endpoint (its port changes every run).
+  await rm(join(dir, 'nodes'), { recursive: true, force: true });
   const nodes = Array.from({ length: count }, (_, i) => ({ name: `node-${i + 1}`, addresses: [`10.0.1.${i + 1}`, `node-${i + 1}.cluster.example`] }));
   const server = await startBootstrapServer({
     registry,
     tokens: memoryTokenStore([bootstrapTokenSecret(token)]),
-    tls: { cert: await read('pki/apiserver.crt'), key: await read('pki/apiserver.key'), clientCa: ca },
+    tls: { ...(await endpointServingCertificate({ certificate: ca, privateKey: caKey }, ['127.0.0.1', 'localhost'])), clientCa: ca },
   });
   const controllers = [
     await startApprover(registry, { nodeAddresses: staticNodeAddresses(Object.fromEntries(nodes.map((n) => [n.name, n.addresses]))) }),

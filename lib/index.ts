@@ -108,3 +108,4 @@ export { nodeAddressesFromApi, staticNodeAddresses, addressesOf } from './bootst
 export { nodeCsrName, requestCertificate, waitForCertificate, bootstrapKubelet, requestServingCertificate, type RequestCertificateOptions, type KubeletBootstrapOptions, type ServingCertificateOptions } from './bootstrap/node.js';
 export { directoryTokenStore, saveTokenSecret, tokenFolder } from './bootstrap/token-files.js';
 export { storeCertificatePair, loadCurrentPair, type CertificateFileStoreOptions } from './bootstrap/store.js';
+export { endpointServingCertificate } from './bootstrap/endpoint-certificate.js';

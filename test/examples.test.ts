@@ -35,4 +35,24 @@ test('issue-node-certs writes a CA and a node pair with safe modes, and will not
   }
 });
 
+test('bootstrap-cluster builds a whole PKI that loads clean and bootstraps three nodes on loopback', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'kubepki-example-'));
+  try {
+    const { stdout } = await run(process.execPath, ['--import', 'tsx', 'examples/bootstrap-cluster.ts', dir], { timeout: 120_000 });
+    assert.match(stdout, /18 created, 0 kept/);
+    assert.match(stdout, /--kubelet-certificate-authority=/);
+    assert.match(stdout, /TLS bootstrap of 3 nodes through https:\/\/127\.0\.0\.1:\d+/);
+    for (const node of ['node-1', 'node-2', 'node-3']) {
+      assert.match(stdout, new RegExp(`${node} +system:node:${node} until`));
+      const pem = await readFile(join(dir, 'nodes', node, 'pki', 'kubelet-server-current.pem'), 'utf8');
+      const serving = Certificate.from(pem.slice(0, pem.indexOf('-----END CERTIFICATE-----') + 26));
+      assert.ok(serving.isIssuedBy(Certificate.from(await readFile(join(dir, 'pki/ca.crt'), 'utf8'))));
+    }
+    const again = await run(process.execPath, ['--import', 'tsx', 'examples/bootstrap-cluster.ts', dir], { timeout: 120_000 });
+    assert.match(again.stdout, /0 created, 18 kept/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
 test.run();

@@ -10,6 +10,7 @@ import { startApprover, startSigner, type Controller } from '../bootstrap/contro
 import { connectionFromKubeconfig, kubernetesRegistry } from '../bootstrap/kube-client.js';
 import { nodeAddressesFromApi, staticNodeAddresses } from '../bootstrap/node-addresses.js';
 import { bootstrapKubelet, requestServingCertificate } from '../bootstrap/node.js';
+import { endpointServingCertificate } from '../bootstrap/endpoint-certificate.js';
 import { memoryRegistry } from '../bootstrap/registry.js';
 import { startBootstrapServer } from '../bootstrap/server.js';
 import { bootstrapTokenSecret, formatBootstrapToken, generateBootstrapToken } from '../bootstrap/token.js';
@@ -77,6 +78,7 @@ export const serveBootstrapVerb: Verb = {
     const dir = resolve(required(values, 'dir'));
     const listen = /^(127\.0\.0\.1|\[::1\]|[0-9.]+|\[[0-9a-f:]+\]):(\d+)$/i.exec(required(values, 'listen'));
     if (!listen) throw new PkiError('ERR_ARGUMENT', 'must be HOST:PORT', { field: '--listen' });
+    const host = listen[1]!.replace(/^\[|\]$/g, '');
     const read = (path: string): Promise<string> => readFile(join(dir, path), 'utf8');
     const ca = await read('pki/ca.crt');
     const caKey = await importPrivateKeyPem(await read('pki/ca.key'), { field: 'pki/ca.key' });
@@ -88,8 +90,9 @@ export const serveBootstrapVerb: Verb = {
     const server = await startBootstrapServer({
       registry,
       tokens: directoryTokenStore(dir),
-      tls: { cert: await read('pki/apiserver.crt'), key: await read('pki/apiserver.key'), clientCa: ca },
-      host: listen[1]!.replace(/^\[|\]$/g, ''),
+      // The endpoint's own serving certificate, for the address it listens on, from the cluster CA.
+      tls: { ...(await endpointServingCertificate({ certificate: ca, privateKey: caKey.privateKey }, [host])), clientCa: ca },
+      host,
       port: Number(listen[2]),
     });
     const log = (name: string, what: string): void => io.err(`kubepki: ${name}: ${what}`);
