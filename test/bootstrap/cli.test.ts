@@ -1,0 +1,66 @@
+import { spawn } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { main } from '../../lib/cli.js';
+import { Certificate, initPkiDirectory, stringifyKubeconfig, writeFileAtomic } from '../../lib/index.js';
+import { withTempDir } from '../helpers/dirs.js';
+
+async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await main(argv, { out: (l) => out.push(l), err: (l) => err.push(l) });
+  return { code, out: out.join('\n'), err: err.join('\n') };
+}
+
+test('token create, serve-bootstrap and kubelet-bootstrap work together on loopback', async () => {
+  await withTempDir(async (dir) => {
+    await initPkiDirectory(dir, { nodeName: 'cp-1', advertiseAddress: '10.0.0.10', konnectivity: false });
+    const created = await run('token', 'create', '--dir', dir, '--ttl', '1h', '--json');
+    assert.is(created.code, 0, created.err);
+    const { token, secret } = JSON.parse(created.out) as { token: string; secret: { metadata: { name: string } } };
+    assert.match(token, /^[a-z0-9]{6}\.[a-z0-9]{16}$/);
+    assert.is(secret.metadata.name, `bootstrap-token-${token.slice(0, 6)}`);
+    const server = spawn(process.execPath, ['--import', 'tsx', 'lib/cli.ts', 'serve-bootstrap', '--dir', dir, '--listen', '127.0.0.1:0', '--node', 'node-7=10.0.0.17,node-7'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let log = '';
+    server.stderr.on('data', (c: Buffer) => (log += c.toString()));
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        server.stdout.on('data', (c: Buffer) => {
+          const match = /https:\/\/127\.0\.0\.1:\d+/.exec(c.toString());
+          if (match) resolve(match[0]);
+        });
+        server.on('exit', (code) => reject(new Error(`serve-bootstrap exited ${code}: ${log}`)));
+      });
+      const ca = await readFile(join(dir, 'pki/ca.crt'), 'utf8');
+      const bootstrap = join(dir, 'node-7', 'bootstrap-kubelet.conf');
+      await writeFileAtomic({ path: bootstrap, content: stringifyKubeconfig({ clusterName: 'k', server: url, caPem: ca, userName: 'b', token }), mode: 0o600 });
+      const node = await run('kubelet-bootstrap', '--bootstrap-kubeconfig', bootstrap, '--kubeconfig', join(dir, 'node-7', 'kubelet.conf'), '--cert-dir', join(dir, 'node-7', 'pki'), '--node-name', 'node-7', '--address', '10.0.0.17', '--address', 'node-7', '--timeout', '30s', '--json');
+      assert.is(node.code, 0, `${node.err}\n${log}`);
+      const summary = JSON.parse(node.out) as { client: { subject: string }; serving: { sans: string[] } };
+      assert.is(summary.client.subject, 'system:node:node-7');
+      assert.equal(summary.serving.sans, ['node-7', '10.0.0.17']);
+      const pem = await readFile(join(dir, 'node-7', 'pki', 'kubelet-client-current.pem'), 'utf8');
+      assert.ok(Certificate.fromPemBundle(pem.slice(0, pem.lastIndexOf('-----END CERTIFICATE-----') + 26))[0]!.isIssuedBy(Certificate.from(ca)));
+      const wrongToken = join(dir, 'node-8', 'bootstrap-kubelet.conf');
+      await writeFileAtomic({ path: wrongToken, content: stringifyKubeconfig({ clusterName: 'k', server: url, caPem: ca, userName: 'b', token: 'aaaaaa.bbbbbbbbbbbbbbbb' }), mode: 0o600 });
+      const refused = await run('kubelet-bootstrap', '--bootstrap-kubeconfig', wrongToken, '--kubeconfig', join(dir, 'node-8', 'kubelet.conf'), '--cert-dir', join(dir, 'node-8', 'pki'), '--node-name', 'node-8', '--timeout', '2s');
+      assert.is(refused.code, 1);
+      assert.match(refused.err, /ERR_UNAUTHORIZED/);
+    } finally {
+      server.kill('SIGTERM');
+      await new Promise((r) => server.once('exit', r));
+    }
+    assert.is(server.exitCode, 0, log);
+  });
+});
+
+test('bad arguments of the bootstrap verbs exit 2', async () => {
+  assert.is((await run('token', 'delete', '--dir', '/tmp')).code, 2);
+  assert.is((await run('token', 'create', '--dir', '/tmp/x', '--ttl', 'soon')).code, 2);
+  assert.is((await run('serve-bootstrap', '--dir', '/tmp/x', '--listen', 'nowhere')).code, 2);
+  for (const verb of ['token', 'serve-bootstrap', 'kubelet-bootstrap', 'approve']) assert.is((await run(verb, '--help')).code, 0);
+});
+
+test.run();
