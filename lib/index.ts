@@ -109,3 +109,4 @@ export { nodeCsrName, requestCertificate, waitForCertificate, bootstrapKubelet, 
 export { directoryTokenStore, saveTokenSecret, tokenFolder } from './bootstrap/token-files.js';
 export { storeCertificatePair, loadCurrentPair, type CertificateFileStoreOptions } from './bootstrap/store.js';
 export { endpointServingCertificate } from './bootstrap/endpoint-certificate.js';
+export { rotationDeadline, matchesTemplate, RotationManager, systemClock, type CertificateTemplate, type Clock, type RotationManagerOptions } from './bootstrap/rotation.js';

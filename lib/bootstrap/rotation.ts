@@ -1,0 +1,144 @@
+import type { Certificate } from '../x509/certificate.js';
+import { normalizeIp } from '../x509/ip.js';
+
+/**
+ * When to rotate (client-go certificate_manager.go, kubernetes-pki.md §12): a random point between 70%
+ * and 90% of the certificate's lifetime, so that a fleet issued at once does not renew at once.
+ */
+export function rotationDeadline(certificate: { notBefore: Date; notAfter: Date }, random: () => number = Math.random): Date {
+  const start = certificate.notBefore.getTime();
+  const lifetime = certificate.notAfter.getTime() - start;
+  return new Date(start + (0.7 + 0.2 * random()) * lifetime);
+}
+
+/** What the current certificate must carry; any change (a new address, say) means rotating at once. */
+export interface CertificateTemplate {
+  readonly commonName: string;
+  readonly organizations: readonly string[];
+  readonly dns?: readonly string[];
+  readonly ips?: readonly string[];
+}
+
+const sameSet = (a: readonly string[], b: readonly string[]): boolean => {
+  const left = new Set(a);
+  const right = new Set(b);
+  return left.size === right.size && [...left].every((x) => right.has(x));
+};
+
+export function matchesTemplate(certificate: Certificate, template: CertificateTemplate): boolean {
+  const { subject, sans } = certificate;
+  const ips = (list: readonly string[]): string[] => list.map((ip) => normalizeIp(ip) ?? ip);
+  return (
+    subject.commonName === template.commonName &&
+    sameSet(subject.organizations ?? [], template.organizations) &&
+    sameSet(sans.dns, template.dns ?? []) &&
+    sameSet(ips(sans.ips), ips(template.ips ?? []))
+  );
+}
+
+/** Time and waiting, injectable so that tests never sleep for real. */
+export interface Clock {
+  now(): Date;
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
+}
+
+export const systemClock: Clock = {
+  now: () => new Date(),
+  sleep: (ms, signal) =>
+    new Promise((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      signal?.addEventListener('abort', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    }),
+};
+
+export interface RotationManagerOptions {
+  clock?: Clock;
+  random?: () => number;
+  /** The certificate in use now (e.g. from the file store), or undefined when there is none. */
+  current: () => Promise<Certificate | undefined>;
+  /** What the certificate must look like; undefined means "nothing to ask for yet" (no addresses known). */
+  template: () => CertificateTemplate | undefined;
+  /** Obtains and stores a new certificate. */
+  rotate: () => Promise<void>;
+  /** After a failed rotation: 2 s doubling for 5 steps, then every 32 s (client-go's backoff). */
+  backoff?: { initialMs: number; factor: number; steps: number; maxMs: number };
+  onError?: (error: unknown) => void;
+}
+
+/** Keeps a certificate fresh: rotates at the deadline, or at once when it is missing or off-template. */
+export class RotationManager {
+  readonly #options: RotationManagerOptions;
+  readonly #clock: Clock;
+  readonly #deadlines = new Map<string, Date>();
+  #abort = new AbortController();
+  #loop: Promise<void> | undefined;
+  #failures = 0;
+
+  constructor(options: RotationManagerOptions) {
+    this.#options = options;
+    this.#clock = options.clock ?? systemClock;
+  }
+
+  /** The deadline of `certificate`, drawn once per certificate as client-go does. */
+  deadlineOf(certificate: Certificate): Date {
+    const key = certificate.serialNumber;
+    let deadline = this.#deadlines.get(key);
+    if (!deadline) {
+      deadline = rotationDeadline(certificate, this.#options.random);
+      this.#deadlines.set(key, deadline);
+    }
+    return deadline;
+  }
+
+  /** One step: rotate if due (or off-template), else report how long to wait. */
+  async runOnce(): Promise<'rotated' | 'waiting' | 'no-template' | 'failed'> {
+    const template = this.#options.template();
+    if (!template) return 'no-template';
+    const current = await this.#options.current();
+    const due = !current || !matchesTemplate(current, template) || this.#clock.now() >= this.deadlineOf(current);
+    if (!due) return 'waiting';
+    try {
+      await this.#options.rotate();
+      this.#failures = 0;
+      return 'rotated';
+    } catch (error) {
+      this.#failures++;
+      this.#options.onError?.(error);
+      return 'failed';
+    }
+  }
+
+  /** How long to wait after a step: until the deadline, or the backoff after failures. */
+  async #delayAfter(step: Awaited<ReturnType<RotationManager['runOnce']>>): Promise<number> {
+    if (step === 'failed') {
+      const { initialMs, factor, steps, maxMs } = this.#options.backoff ?? { initialMs: 2000, factor: 2, steps: 5, maxMs: 32_000 };
+      return this.#failures <= steps ? initialMs * factor ** (this.#failures - 1) : maxMs;
+    }
+    if (step === 'no-template') return 10_000;
+    if (step === 'rotated') return 0;
+    const current = await this.#options.current();
+    return current ? Math.max(0, this.deadlineOf(current).getTime() - this.#clock.now().getTime()) : 0;
+  }
+
+  start(): void {
+    if (this.#loop) return;
+    this.#abort = new AbortController();
+    const signal = this.#abort.signal;
+    this.#loop = (async () => {
+      while (!signal.aborted) {
+        const step = await this.runOnce();
+        if (signal.aborted) break;
+        await this.#clock.sleep(await this.#delayAfter(step), signal);
+      }
+    })();
+  }
+
+  async stop(): Promise<void> {
+    this.#abort.abort();
+    await this.#loop;
+    this.#loop = undefined;
+  }
+}
