@@ -75,6 +75,7 @@ export {
   detachedJws,
   verifyDetachedJws,
   clusterInfoConfigMap,
+  verifyClusterInfo,
   BOOTSTRAPPERS_GROUP,
   DEFAULT_NODE_TOKEN_GROUP,
   type BootstrapToken,

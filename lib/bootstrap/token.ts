@@ -186,3 +186,18 @@ export function clusterInfoConfigMap(kubeconfig: string, signingTokens: readonly
     data: { kubeconfig, ...Object.fromEntries(signingTokens.map((t) => [`jws-kubeconfig-${t.id}`, detachedJws(kubeconfig, t)])) },
   };
 }
+
+/**
+ * kubeadm join's token discovery: the cluster-info kubeconfig is trusted only if the token's JWS over it
+ * verifies and its CA's public key matches one of the pins. Returns the kubeconfig text; ERR_TOKEN or
+ * ERR_CERTIFICATE otherwise.
+ */
+export function verifyClusterInfo(configMap: { data?: Record<string, string> }, token: BootstrapToken, caCertificates: readonly Certificate[], pins: readonly string[]): string {
+  const kubeconfig = configMap.data?.kubeconfig;
+  const jws = configMap.data?.[`jws-kubeconfig-${token.id}`];
+  if (!kubeconfig || !jws) throw new PkiError('ERR_TOKEN', `cluster-info has no signature for token ${token.id}`, { field: 'cluster-info' });
+  if (!verifyDetachedJws(jws, kubeconfig, token)) throw new PkiError('ERR_TOKEN', 'the cluster-info signature does not verify with this token', { field: 'cluster-info' });
+  if (pins.length === 0) throw new PkiError('ERR_ARGUMENT', 'at least one CA pin (sha256:<hex>) is required; kubepki does not join unpinned', { field: 'pins' });
+  if (!caCertificates.some((ca) => pins.includes(caPublicKeyPin(ca)))) throw new PkiError('ERR_CERTIFICATE', 'no CA in cluster-info matches the pinned public key', { field: 'pins' });
+  return kubeconfig;
+}

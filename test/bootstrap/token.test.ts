@@ -12,6 +12,7 @@ import {
   memoryTokenStore,
   parseBootstrapToken,
   verifyDetachedJws,
+  verifyClusterInfo,
   type SecretObject,
 } from '../../lib/index.js';
 import { codeOf, failureOf, fixtureAuthorities } from '../helpers/fixtures.js';
@@ -119,6 +120,17 @@ test('the CA pin is sha256 over the SubjectPublicKeyInfo, as kubeadm join checks
   const { root } = await fixtureAuthorities('ecdsa-p256');
   assert.is(caPublicKeyPin(root.certificate), `sha256:${createHash('sha256').update(root.certificate.spki).digest('hex')}`);
   assert.match(caPublicKeyPin(root.certificate), /^sha256:[0-9a-f]{64}$/);
+});
+
+test('join discovery trusts cluster-info only with a valid signature and a matching CA pin', async () => {
+  const { root, intermediate } = await fixtureAuthorities('ecdsa-p256');
+  const kubeconfig = 'apiVersion: v1\nkind: Config\n';
+  const map = clusterInfoConfigMap(kubeconfig, [TOKEN]);
+  assert.is(verifyClusterInfo(map, TOKEN, [root.certificate], [caPublicKeyPin(root.certificate)]), kubeconfig);
+  assert.is(await codeOf(() => verifyClusterInfo(map, TOKEN, [root.certificate], [caPublicKeyPin(intermediate.certificate)])), 'ERR_CERTIFICATE');
+  assert.is(await codeOf(() => verifyClusterInfo(map, TOKEN, [root.certificate], [])), 'ERR_ARGUMENT');
+  assert.is(await codeOf(() => verifyClusterInfo({ data: { ...map.data, kubeconfig: kubeconfig + '#' } }, TOKEN, [root.certificate], [caPublicKeyPin(root.certificate)])), 'ERR_TOKEN');
+  assert.is(await codeOf(() => verifyClusterInfo(map, parseBootstrapToken('zzzzzz.0123456789abcdef'), [root.certificate], [caPublicKeyPin(root.certificate)])), 'ERR_TOKEN');
 });
 
 test.run();
