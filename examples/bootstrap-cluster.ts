@@ -8,18 +8,13 @@ import { parseArgs } from 'node:util';
 import { readFile, rm } from 'node:fs/promises';
 import {
   bootstrapKubelet,
-  endpointServingCertificate,
   bootstrapTokenSecret,
   formatBootstrapToken,
   generateBootstrapToken,
   importPrivateKeyPem,
-  memoryRegistry,
   memoryTokenStore,
   requestServingCertificate,
-  SIGNERS,
-  startApprover,
-  startBootstrapServer,
-  startSigner,
+  startEmbeddedBootstrap,
   staticNodeAddresses,
   stringifyKubeconfig,
   checkExpiration,
@@ -55,20 +50,15 @@ async function bootstrapNodes(dir: string, count: number): Promise<void> {
   const ca = await read('pki/ca.crt');
   const caKey = (await importPrivateKeyPem(await read('pki/ca.key'))).privateKey;
   const token = generateBootstrapToken();
-  const registry = await memoryRegistry();
   // Each run bootstraps the demo nodes afresh against a new endpoint (its port changes every run).
   await rm(join(dir, 'nodes'), { recursive: true, force: true });
   const nodes = Array.from({ length: count }, (_, i) => ({ name: `node-${i + 1}`, addresses: [`10.0.1.${i + 1}`, `node-${i + 1}.cluster.example`] }));
-  const server = await startBootstrapServer({
-    registry,
+  const embedded = await startEmbeddedBootstrap({
+    ca: { certificate: ca, privateKey: caKey },
     tokens: memoryTokenStore([bootstrapTokenSecret(token)]),
-    tls: { ...(await endpointServingCertificate({ certificate: ca, privateKey: caKey }, ['127.0.0.1', 'localhost'])), clientCa: ca },
+    nodeAddresses: staticNodeAddresses(Object.fromEntries(nodes.map((n) => [n.name, n.addresses]))),
   });
-  const controllers = [
-    await startApprover(registry, { nodeAddresses: staticNodeAddresses(Object.fromEntries(nodes.map((n) => [n.name, n.addresses]))) }),
-    await startSigner(registry, { signerName: SIGNERS.kubeApiserverClientKubelet, ca: { certificate: ca, privateKey: caKey } }),
-    await startSigner(registry, { signerName: SIGNERS.kubeletServing, ca: { certificate: ca, privateKey: caKey } }),
-  ];
+  const server = embedded.server;
   try {
     const started = performance.now();
     const results = await Promise.all(
@@ -92,8 +82,7 @@ async function bootstrapNodes(dir: string, count: number): Promise<void> {
       console.log(`  ${node.name.padEnd(10)}${`${client.subject.commonName} until ${client.notAfter.toISOString().slice(0, 10)}`.padEnd(42)}${sans.padEnd(46)}nodes/${node.name}/pki/kubelet-{client,server}-current.pem`);
     }
   } finally {
-    for (const controller of controllers) controller.stop();
-    await server.close();
+    await embedded.close();
   }
 }
 if (!positionals[0]) {

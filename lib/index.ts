@@ -111,3 +111,4 @@ export { directoryTokenStore, saveTokenSecret, tokenFolder } from './bootstrap/t
 export { storeCertificatePair, loadCurrentPair, type CertificateFileStoreOptions } from './bootstrap/store.js';
 export { endpointServingCertificate } from './bootstrap/endpoint-certificate.js';
 export { rotationDeadline, matchesTemplate, RotationManager, systemClock, type CertificateTemplate, type Clock, type RotationManagerOptions } from './bootstrap/rotation.js';
+export { startEmbeddedBootstrap, type EmbeddedBootstrap, type EmbeddedBootstrapOptions } from './bootstrap/embedded.js';

@@ -3,17 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { main } from '../lib/cli.js';
 import { createCsr, exportPrivateKeyPem, nodeSubject } from '../lib/index.js';
+import { runCli } from './helpers/cli.js';
 import { withTempDir } from './helpers/dirs.js';
 import { fixtureAuthorities, fixtureKey } from './helpers/fixtures.js';
 
-async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await main(argv, { out: (line) => out.push(line), err: (line) => err.push(line) });
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
+const run = runCli;
 
 test('inspect describes certificates, CSRs and keys without printing key material', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'kubepki-cli-'));

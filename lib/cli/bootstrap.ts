@@ -6,13 +6,11 @@ import { PkiError } from '../errors.js';
 import { readIfExists } from '../cluster/files.js';
 import { parseKubeconfig } from '../cluster/kubeconfig.js';
 import { SIGNERS } from '../bootstrap/csr-object.js';
-import { startApprover, startSigner, type Controller } from '../bootstrap/controllers.js';
+import { startApprover } from '../bootstrap/controllers.js';
 import { connectionFromKubeconfig, kubernetesRegistry } from '../bootstrap/kube-client.js';
 import { nodeAddressesFromApi, staticNodeAddresses } from '../bootstrap/node-addresses.js';
 import { bootstrapKubelet, requestServingCertificate } from '../bootstrap/node.js';
-import { endpointServingCertificate } from '../bootstrap/endpoint-certificate.js';
-import { memoryRegistry } from '../bootstrap/registry.js';
-import { startBootstrapServer } from '../bootstrap/server.js';
+import { startEmbeddedBootstrap } from '../bootstrap/embedded.js';
 import { bootstrapTokenSecret, formatBootstrapToken, generateBootstrapToken } from '../bootstrap/token.js';
 import { directoryTokenStore, saveTokenSecret } from '../bootstrap/token-files.js';
 import { optional, required, type Io, type Verb } from './io.js';
@@ -86,26 +84,20 @@ export const serveBootstrapVerb: Verb = {
     const servingCa = servingCaCert
       ? { certificate: servingCaCert, privateKey: (await importPrivateKeyPem(await read('pki/kubelet-serving-ca.key'))).privateKey }
       : { certificate: ca, privateKey: caKey.privateKey };
-    const registry = await memoryRegistry({ dir: join(dir, 'csrs') });
-    const server = await startBootstrapServer({
-      registry,
+    const log = (name: string, what: string): void => io.err(`kubepki: ${name}: ${what}`);
+    const embedded = await startEmbeddedBootstrap({
+      ca: { certificate: ca, privateKey: caKey.privateKey },
+      servingCa,
       tokens: directoryTokenStore(dir),
-      // The endpoint's own serving certificate, for the address it listens on, from the cluster CA.
-      tls: { ...(await endpointServingCertificate({ certificate: ca, privateKey: caKey.privateKey }, [host])), clientCa: ca },
+      registryDir: join(dir, 'csrs'),
       host,
       port: Number(listen[2]),
+      nodeAddresses: staticNodeAddresses(nodeTable(values)),
+      onDecision: (n, d) => d.decision !== 'ignore' && log(n, `${d.decision} (${d.message})`),
+      onOutcome: (n, o) => o.outcome !== 'skipped' && log(n, o.outcome),
     });
-    const log = (name: string, what: string): void => io.err(`kubepki: ${name}: ${what}`);
-    const controllers: Controller[] = [
-      await startApprover(registry, { nodeAddresses: staticNodeAddresses(nodeTable(values)), onDecision: (n, d) => d.decision !== 'ignore' && log(n, `${d.decision} (${d.message})`) }),
-      await startSigner(registry, { signerName: SIGNERS.kubeApiserverClientKubelet, ca: { certificate: ca, privateKey: caKey.privateKey }, onOutcome: (n, o) => o.outcome !== 'skipped' && log(n, o.outcome) }),
-      await startSigner(registry, { signerName: SIGNERS.kubeletServing, ca: servingCa, onOutcome: (n, o) => o.outcome !== 'skipped' && log(n, o.outcome) }),
-    ];
-    io.out(server.url);
-    return waitForSignal(io, async () => {
-      for (const c of controllers) c.stop();
-      await server.close();
-    });
+    io.out(embedded.server.url);
+    return waitForSignal(io, () => embedded.close());
   },
 };
 

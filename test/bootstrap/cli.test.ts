@@ -3,16 +3,11 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { main } from '../../lib/cli.js';
 import { Certificate, initPkiDirectory, stringifyKubeconfig, writeFileAtomic } from '../../lib/index.js';
+import { runCli } from '../helpers/cli.js';
 import { withTempDir } from '../helpers/dirs.js';
 
-async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await main(argv, { out: (l) => out.push(l), err: (l) => err.push(l) });
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
+const run = runCli;
 
 test('token create, serve-bootstrap and kubelet-bootstrap work together on loopback', async () => {
   await withTempDir(async (dir) => {

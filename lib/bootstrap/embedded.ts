@@ -1,0 +1,65 @@
+import type { CryptoOptions } from '../crypto/provider.js';
+import type { Issuer } from '../x509/issue.js';
+import type { ApprovalDecision, NodeAddressLookup } from './approver.js';
+import { startApprover, startSigner, type Controller } from './controllers.js';
+import { SIGNERS } from './csr-object.js';
+import { endpointServingCertificate } from './endpoint-certificate.js';
+import { memoryRegistry, type CsrRegistry } from './registry.js';
+import { startBootstrapServer, type BootstrapServer } from './server.js';
+import type { SignOutcome } from './signer.js';
+import type { TokenStore } from './token.js';
+
+export interface EmbeddedBootstrapOptions extends CryptoOptions {
+  /** The cluster CA: it signs kubelet client certificates and the endpoint's serving certificate. */
+  ca: Issuer & { certificate: string };
+  /** The CA for kubelet serving certificates; default the cluster CA. */
+  servingCa?: Issuer;
+  tokens: TokenStore;
+  /** Persist the registry here; default in memory only. */
+  registryDir?: string;
+  /** Default 127.0.0.1 and an ephemeral port. */
+  host?: string;
+  port?: number;
+  /** The addresses each node owns, for approving serving certificates; without it they are denied. */
+  nodeAddresses?: NodeAddressLookup;
+  onDecision?: (name: string, decision: ApprovalDecision) => void;
+  onOutcome?: (name: string, outcome: SignOutcome) => void;
+}
+
+export interface EmbeddedBootstrap {
+  readonly server: BootstrapServer;
+  readonly registry: CsrRegistry;
+  readonly controllers: readonly Controller[];
+  close(): Promise<void>;
+}
+
+/**
+ * The whole control-plane side of the TLS bootstrap in one process: the embedded registry, the HTTPS
+ * endpoint (with its own serving certificate from the cluster CA), the approver and the two kubelet signers.
+ */
+export async function startEmbeddedBootstrap(options: EmbeddedBootstrapOptions): Promise<EmbeddedBootstrap> {
+  const crypto = options.crypto ? { crypto: options.crypto } : {};
+  const host = options.host ?? '127.0.0.1';
+  const registry = await memoryRegistry({ ...crypto, dir: options.registryDir });
+  const server = await startBootstrapServer({
+    registry,
+    tokens: options.tokens,
+    tls: { ...(await endpointServingCertificate(options.ca, [host], crypto)), clientCa: options.ca.certificate },
+    host,
+    port: options.port,
+  });
+  const controllers = [
+    await startApprover(registry, { ...crypto, nodeAddresses: options.nodeAddresses, onDecision: options.onDecision }),
+    await startSigner(registry, { ...crypto, signerName: SIGNERS.kubeApiserverClientKubelet, ca: options.ca, onOutcome: options.onOutcome }),
+    await startSigner(registry, { ...crypto, signerName: SIGNERS.kubeletServing, ca: options.servingCa ?? options.ca, onOutcome: options.onOutcome }),
+  ];
+  return {
+    server,
+    registry,
+    controllers,
+    close: async () => {
+      for (const controller of controllers) controller.stop();
+      await server.close();
+    },
+  };
+}
