@@ -27,6 +27,12 @@ export const PKI_ERROR_CODES = {
   ERR_FORBIDDEN: 'the requester may not do this',
   ERR_TIMEOUT: 'waiting for something took longer than allowed',
   ERR_DENIED: 'a certificate signing request was denied or failed',
+  ERR_UNKNOWN_AUTHORITY: 'no chain leads from the certificate to a trusted root',
+  ERR_EXPIRED: 'a certificate in the chain is expired or not yet valid at the verification time',
+  ERR_NAME_MISMATCH: 'the certificate is not valid for the requested DNS name or IP address',
+  ERR_PURPOSE: 'the chain does not allow the requested purpose (extended key usage)',
+  ERR_REVOKED: 'the certificate is listed in a revocation list of its issuer',
+  ERR_INVALID_CHAIN: 'a CA in the chain may not sign it (not a CA, no keyCertSign, path length, name constraints, weak signature)',
 } as const;
 
 export type PkiErrorCode = keyof typeof PKI_ERROR_CODES;

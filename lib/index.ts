@@ -112,3 +112,6 @@ export { storeCertificatePair, loadCurrentPair, type CertificateFileStoreOptions
 export { endpointServingCertificate } from './bootstrap/endpoint-certificate.js';
 export { rotationDeadline, matchesTemplate, RotationManager, systemClock, type CertificateTemplate, type Clock, type RotationManagerOptions } from './bootstrap/rotation.js';
 export { startEmbeddedBootstrap, type EmbeddedBootstrap, type EmbeddedBootstrapOptions } from './bootstrap/embedded.js';
+export { buildCaBundle, type CaBundle, type BundleOptions } from './x509/bundle.js';
+export { verifyCertificate, checkName, type VerifyOptions, type VerifyResult } from './x509/verify.js';
+export { issueRevocationList, parseRevocationList, isRevoked, type RevocationList, type IssueRevocationListOptions } from './x509/crl.js';

@@ -15,7 +15,7 @@ export const EKU_CLIENT_AUTH = '1.3.6.1.5.5.7.3.2';
 
 /** One question for the Go judge (test/interop/judge/main.go); PEM text throughout. */
 export type GoCase =
-  | { op: 'verify'; leaf: string; roots: string[]; intermediates?: string[]; name?: string; eku: 'server' | 'client' | 'any'; time?: string }
+  | { op: 'verify'; leaf: string; roots: string[]; intermediates?: string[]; name?: string; eku: 'server' | 'client' | 'any'; time?: string; crls?: string[] }
   | { op: 'csr'; csr: string }
   | { op: 'keypair'; cert: string; key: string }
   | { op: 'key'; key: string }

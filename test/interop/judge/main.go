@@ -30,6 +30,7 @@ type judgeCase struct {
 	CSR           string   `json:"csr"`
 	Cert          string   `json:"cert"`
 	Key           string   `json:"key"`
+	CRLs          []string `json:"crls"`
 }
 
 type result struct {
@@ -166,8 +167,42 @@ func verify(c judgeCase) error {
 			return err
 		}
 	}
-	_, err = leaves[0].Verify(opts)
-	return err
+	chains, err := leaves[0].Verify(opts)
+	if err != nil {
+		return err
+	}
+	return checkRevocation(chains[0], c.CRLs)
+}
+
+// checkRevocation applies revocation lists to a verified chain: crypto/x509's Verify does not, so the
+// judge does what a relying party must: a CRL from an issuer in the chain must verify, and lists no
+// certificate of the chain.
+func checkRevocation(chain []*x509.Certificate, crls []string) error {
+	for _, text := range crls {
+		block, _ := pem.Decode([]byte(text))
+		if block == nil || block.Type != "X509 CRL" {
+			return errors.New("crls: no X509 CRL block")
+		}
+		list, err := x509.ParseRevocationList(block.Bytes)
+		if err != nil {
+			return fmt.Errorf("crls: %w", err)
+		}
+		for i := 0; i+1 < len(chain); i++ {
+			issuer := chain[i+1]
+			if !bytes.Equal(list.RawIssuer, issuer.RawSubject) {
+				continue
+			}
+			if err := list.CheckSignatureFrom(issuer); err != nil {
+				return fmt.Errorf("crl signature: %w", err)
+			}
+			for _, revoked := range list.RevokedCertificates {
+				if revoked.SerialNumber.Cmp(chain[i].SerialNumber) == 0 {
+					return fmt.Errorf("certificate %s is revoked", chain[i].SerialNumber.Text(16))
+				}
+			}
+		}
+	}
+	return nil
 }
 
 func checkCSR(text string) error {

@@ -1,0 +1,105 @@
+import { createPublicKey, verify as nodeVerify } from 'node:crypto';
+import { assertDer, children, contentOf, decodeOid, elementBytes } from '../crypto/der.js';
+import { signatureAlgorithm } from '../crypto/keys.js';
+import { encodePem, looksLikePem, readPemBlock } from '../crypto/pem.js';
+import { resolveCrypto, type CryptoOptions } from '../crypto/provider.js';
+import { PkiError } from '../errors.js';
+import { Certificate } from './certificate.js';
+import type { Issuer } from './issue.js';
+import * as x509 from './peculiar.js';
+
+/** A parsed certificate revocation list; its signature is checked against the issuer when used. */
+export interface RevocationList {
+  readonly der: Uint8Array;
+  readonly pem: string;
+  readonly issuerDer: Uint8Array;
+  readonly thisUpdate: Date;
+  readonly nextUpdate?: Date;
+  /** Revoked serial numbers, lowercase hex without leading zero bytes. */
+  readonly serials: ReadonlySet<string>;
+  readonly tbs: Uint8Array;
+  readonly signatureAlgorithmOid: string;
+  readonly signature: Uint8Array;
+}
+
+export interface IssueRevocationListOptions extends CryptoOptions {
+  issuer: Issuer;
+  /** Serials (hex) of the certificates to revoke, e.g. of a decommissioned node. */
+  revoked: readonly { serialNumber: string; revokedAt?: Date }[];
+  thisUpdate?: Date;
+  /** Default: thisUpdate + 7 days. */
+  nextUpdate?: Date;
+}
+
+const normalizeSerial = (hex: string): string => hex.toLowerCase().replace(/^(00)+(?=.)/, '');
+
+/** Issues a CRL signed by the CA (which needs the cRLSign key usage kubepki's CAs carry). */
+export async function issueRevocationList(options: IssueRevocationListOptions): Promise<RevocationList> {
+  const ca = Certificate.from(options.issuer.certificate, 'issuer.certificate');
+  if (ca.keyUsages.length && !ca.keyUsages.includes('cRLSign')) throw new PkiError('ERR_CERTIFICATE', 'the CA lacks the cRLSign key usage', { field: 'issuer.certificate' });
+  const thisUpdate = options.thisUpdate ?? new Date();
+  options.revoked.forEach((entry, i) => {
+    if (!/^[0-9a-fA-F]{1,40}$/.test(entry.serialNumber)) throw new PkiError('ERR_ARGUMENT', 'is not a hexadecimal serial number', { field: `revoked[${i}].serialNumber` });
+  });
+  const crl = await x509.X509CrlGenerator.create(
+    {
+      issuer: new x509.Name(ca.subjectDer as Uint8Array<ArrayBuffer>),
+      thisUpdate,
+      nextUpdate: options.nextUpdate ?? new Date(thisUpdate.getTime() + 7 * 86_400_000),
+      signingKey: options.issuer.privateKey,
+      signingAlgorithm: signatureAlgorithm(ca.keySpec),
+      entries: options.revoked.map((entry) => ({ serialNumber: normalizeSerial(entry.serialNumber), revocationDate: entry.revokedAt ?? thisUpdate })),
+    },
+    resolveCrypto(options),
+  );
+  return parseRevocationList(new Uint8Array(crl.rawData));
+}
+
+/** Parses a CRL (PEM `X509 CRL` or DER). */
+export function parseRevocationList(input: string | Uint8Array, field = 'crl'): RevocationList {
+  const der = typeof input === 'string' || looksLikePem(input) ? readPemBlock(input, ['X509 CRL'], { field }).der : Uint8Array.from(input);
+  const top = assertDer(der, field, { maxElements: 1_000_000 });
+  const [tbs, algorithm, signature] = children(der, top, field);
+  if (!tbs || !algorithm || !signature) throw new PkiError('ERR_DER', 'a CRL has three parts', { field });
+  let parsed: x509.X509Crl;
+  try {
+    parsed = new x509.X509Crl(der as Uint8Array<ArrayBuffer>);
+  } catch (cause) {
+    throw new PkiError('ERR_DER', 'not a certificate revocation list', { field, cause });
+  }
+  return {
+    der,
+    pem: encodePem('X509 CRL', der),
+    issuerDer: new Uint8Array(parsed.issuerName.toArrayBuffer()),
+    thisUpdate: parsed.thisUpdate,
+    nextUpdate: parsed.nextUpdate,
+    serials: new Set(parsed.entries.map((e) => normalizeSerial(e.serialNumber))),
+    tbs: elementBytes(der, tbs),
+    signatureAlgorithmOid: decodeOid(contentOf(der, children(der, algorithm, field)[0]!), field),
+    signature: contentOf(der, signature).subarray(1),
+  };
+}
+
+const HASH_OF: Record<string, string | null> = {
+  '1.2.840.10045.4.3.2': 'sha256',
+  '1.2.840.10045.4.3.3': 'sha384',
+  '1.2.840.10045.4.3.4': 'sha512',
+  '1.2.840.113549.1.1.11': 'sha256',
+  '1.2.840.113549.1.1.12': 'sha384',
+  '1.2.840.113549.1.1.13': 'sha512',
+  '1.3.101.112': null,
+};
+
+/**
+ * True when `crl` comes from `issuer` (same Name, signature verifies with its key, current at `time`)
+ * and lists `certificate`. A CRL of that issuer whose signature fails is an error, never ignored.
+ */
+export function isRevoked(certificate: Certificate, issuer: Certificate, crl: RevocationList, time: Date): boolean {
+  if (!Buffer.from(crl.issuerDer).equals(issuer.subjectDer)) return false;
+  const hash = HASH_OF[crl.signatureAlgorithmOid];
+  const key = createPublicKey({ key: Buffer.from(issuer.spki), format: 'der', type: 'spki' });
+  const valid = hash !== undefined && nodeVerify(hash, crl.tbs, key, crl.signature);
+  if (!valid) throw new PkiError('ERR_INVALID_CHAIN', `the revocation list of CN=${issuer.subject.commonName} does not verify`, { field: 'crls' });
+  if (crl.thisUpdate > time) return false;
+  return crl.serials.has(certificate.serialNumber);
+}

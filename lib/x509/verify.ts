@@ -1,0 +1,191 @@
+import { createPublicKey, X509Certificate as NodeX509Certificate } from 'node:crypto';
+import * as pkijs from 'pkijs';
+import { PkiError, type PkiErrorCode } from '../errors.js';
+import { Certificate, type CertificateInput } from './certificate.js';
+import { OID } from './extensions.js';
+import { formatIp, parseIp } from './ip.js';
+import { ACCEPTED_SIGNATURE_ALGORITHMS } from './lint.js';
+import { checkNameConstraints } from './name-constraints.js';
+import { isRevoked, type RevocationList } from './crl.js';
+
+/** What a verification must prove, in one value (like Go's x509.VerifyOptions). */
+export interface VerifyOptions {
+  /** Trust anchors: certificates, or PEM bundles. Required: there is no system trust store fallback. */
+  roots: readonly (CertificateInput | readonly Certificate[])[];
+  /** Untrusted intermediates that may complete the chain. */
+  intermediates?: readonly (CertificateInput | readonly Certificate[])[];
+  /** Required extended key usage: server auth, client auth, or any. Default `server`. */
+  purpose?: 'server' | 'client' | 'any';
+  /** A DNS name or an IP address the leaf must carry as a SAN (the CN is ignored, as in Go). */
+  name?: string;
+  /** Default: now. */
+  time?: Date;
+  /** Revocation lists from the CAs of the chain (kubepki's CRLs for decommissioned nodes). */
+  crls?: readonly RevocationList[];
+  /** Longest chain accepted, leaf and root included. Default 10. */
+  maxDepth?: number;
+}
+
+export interface VerifyResult {
+  /** The chain found, leaf first, trust anchor last. */
+  readonly chain: readonly Certificate[];
+}
+
+const fail = (code: PkiErrorCode, reason: string, certificate: Certificate): never => {
+  throw new PkiError(code, reason, { field: `CN=${certificate.subject.commonName}` });
+};
+
+/**
+ * Verifies a certificate the way Go's crypto/x509 does (the verifier of kube-apiserver, the kubelet and
+ * etcd): leaf validity period, the requested name against the SANs only, a chain to one of the roots in
+ * which every issuer is a valid CA allowed to sign (basicConstraints, keyCertSign, path length, name
+ * constraints, no SHA-1), then the purpose along the whole chain, then revocation. Rejections are
+ * PkiErrors: ERR_EXPIRED, ERR_NAME_MISMATCH, ERR_UNKNOWN_AUTHORITY, ERR_INVALID_CHAIN, ERR_PURPOSE, ERR_REVOKED.
+ */
+export async function verifyCertificate(input: CertificateInput, options: VerifyOptions): Promise<VerifyResult> {
+  const leaf = Certificate.from(input, 'certificate');
+  const time = options.time ?? new Date();
+  const roots = flatten(options.roots, 'roots');
+  if (roots.length === 0) throw new PkiError('ERR_ARGUMENT', 'at least one root is required; kubepki never falls back to the system trust store', { field: 'roots' });
+  const intermediates = flatten(options.intermediates ?? [], 'intermediates');
+  checkValidityPeriod(leaf, time);
+  if (options.name !== undefined) checkName(leaf, options.name);
+
+  const rootKeys = new Set(roots.map(derKey));
+  const chains: Certificate[][] = [];
+  let reason: { code: PkiErrorCode; message: string; certificate: Certificate } | undefined;
+  const extend = (chain: Certificate[]): void => {
+    const current = chain[chain.length - 1]!;
+    if (rootKeys.has(derKey(current))) {
+      chains.push(chain);
+      return;
+    }
+    if (chain.length >= (options.maxDepth ?? 10)) return;
+    for (const candidate of [...roots, ...intermediates]) {
+      if (chain.some((c) => derKey(c) === derKey(candidate))) continue;
+      if (!Buffer.from(candidate.subjectDer).equals(current.issuerDer)) continue;
+      const akid = current.authorityKeyId;
+      const skid = candidate.subjectKeyId;
+      if (akid && skid && !Buffer.from(akid).equals(skid)) continue;
+      const problem = parentProblem(candidate, chain, time);
+      if (problem) {
+        reason ??= { ...problem, certificate: candidate };
+        continue;
+      }
+      if (!ACCEPTED_SIGNATURE_ALGORITHMS.has(current.signatureAlgorithmOid)) {
+        reason ??= { code: 'ERR_INVALID_CHAIN', message: `signature algorithm ${current.signatureAlgorithmOid} is insecure (SHA-1 or weaker)`, certificate: current };
+        continue;
+      }
+      if (!signedBy(current, candidate)) continue;
+      extend([...chain, candidate]);
+    }
+  };
+  if (rootKeys.has(derKey(leaf))) chains.push([leaf]);
+  else extend([leaf]);
+  if (chains.length === 0) {
+    if (reason) fail(reason.code, reason.message, reason.certificate);
+    fail('ERR_UNKNOWN_AUTHORITY', `signed by unknown authority (issuer CN=${leaf.issuer.commonName})`, leaf);
+  }
+
+  const purpose = options.purpose ?? 'server';
+  const usable = chains.filter((chain) => chainAllows(chain, purpose));
+  if (usable.length === 0) fail('ERR_PURPOSE', `the certificate chain does not allow ${purpose === 'any' ? 'any' : purpose} authentication`, leaf);
+  const chain = usable[0]!;
+  await confirmWithPkijs(chain, time);
+  for (const crl of options.crls ?? []) {
+    for (let i = 0; i < chain.length - 1; i++) {
+      if (isRevoked(chain[i]!, chain[i + 1]!, crl, time)) fail('ERR_REVOKED', `serial ${chain[i]!.serialNumber} is revoked by its CA`, chain[i]!);
+    }
+  }
+  return { chain };
+}
+
+function flatten(inputs: readonly (CertificateInput | readonly Certificate[])[], field: string): Certificate[] {
+  return inputs.flatMap((input, i) =>
+    Array.isArray(input) ? [...(input as readonly Certificate[])] : typeof input === 'string' ? Certificate.fromPemBundle(input, `${field}[${i}]`) : [Certificate.from(input as CertificateInput, `${field}[${i}]`)],
+  );
+}
+
+const derKey = (certificate: Certificate): string => Buffer.from(certificate.der).toString('base64');
+
+function checkValidityPeriod(certificate: Certificate, time: Date): void {
+  if (time < certificate.notBefore) fail('ERR_EXPIRED', `not valid before ${certificate.notBefore.toISOString()}`, certificate);
+  if (time > certificate.notAfter) fail('ERR_EXPIRED', `expired at ${certificate.notAfter.toISOString()}`, certificate);
+}
+
+/** Why `candidate` cannot sign the next link of `chain`, or undefined (Go's isValid for CA certificates). */
+function parentProblem(candidate: Certificate, chain: readonly Certificate[], time: Date): { code: PkiErrorCode; message: string } | undefined {
+  if (time < candidate.notBefore || time > candidate.notAfter) return { code: 'ERR_EXPIRED', message: `CA CN=${candidate.subject.commonName} is expired or not yet valid` };
+  const constraints = candidate.basicConstraints;
+  if (!constraints?.isCA) return { code: 'ERR_INVALID_CHAIN', message: `CN=${candidate.subject.commonName} is not a CA (basicConstraints cA is not set)` };
+  const usages = candidate.extension(OID.keyUsage) ? candidate.keyUsages : undefined;
+  if (usages && !usages.includes('keyCertSign')) return { code: 'ERR_INVALID_CHAIN', message: `CA CN=${candidate.subject.commonName} lacks the keyCertSign key usage` };
+  const intermediatesBelow = chain.length - 1;
+  if (constraints.pathLength !== undefined && intermediatesBelow > constraints.pathLength) {
+    return { code: 'ERR_INVALID_CHAIN', message: `CA CN=${candidate.subject.commonName} allows ${constraints.pathLength} intermediate(s) below it, the chain has ${intermediatesBelow}` };
+  }
+  const violation = checkNameConstraints(candidate, chain);
+  if (violation) return { code: 'ERR_INVALID_CHAIN', message: violation };
+  return undefined;
+}
+
+function signedBy(child: Certificate, parent: Certificate): boolean {
+  try {
+    return new NodeX509Certificate(child.der).verify(createPublicKey({ key: Buffer.from(parent.spki), format: 'der', type: 'spki' }));
+  } catch {
+    return false;
+  }
+}
+
+/** Go's checkChainForKeyUsage: a certificate without EKU, or with anyExtendedKeyUsage, allows everything. */
+function chainAllows(chain: readonly Certificate[], purpose: 'server' | 'client' | 'any'): boolean {
+  if (purpose === 'any') return true;
+  return chain.every((certificate) => {
+    const ext = certificate.extension(OID.extKeyUsage);
+    if (!ext) return true;
+    const named = certificate.extendedKeyUsages;
+    return named.includes('any') || named.includes(purpose === 'server' ? 'serverAuth' : 'clientAuth');
+  });
+}
+
+/** Go's VerifyHostname with the CN ignored: an IP matches IP SANs; a name matches DNS SANs, `*.` covering one label. */
+export function checkName(certificate: Certificate, name: string): void {
+  const bare = name.startsWith('[') && name.endsWith(']') ? name.slice(1, -1) : name;
+  const ip = parseIp(bare);
+  const sans = certificate.sans;
+  if (ip) {
+    const wanted = formatIp(ip);
+    if (sans.ips.some((candidate) => formatIp(parseIp(candidate) ?? new Uint8Array()) === wanted)) return;
+    fail('ERR_NAME_MISMATCH', sans.ips.length ? `valid for ${sans.ips.join(', ')}, not ${wanted}` : `has no IP SANs, so it is not valid for ${wanted}`, certificate);
+  }
+  const host = bare.toLowerCase().replace(/\.$/, '');
+  const matches = (pattern: string): boolean => {
+    const p = pattern.toLowerCase().replace(/\.$/, '');
+    if (p.startsWith('*.')) {
+      const rest = host.indexOf('.');
+      return rest > 0 && host.slice(rest + 1) === p.slice(2);
+    }
+    return p === host;
+  };
+  if (sans.dns.some(matches)) return;
+  fail('ERR_NAME_MISMATCH', sans.dns.length ? `valid for ${sans.dns.join(', ')}, not ${host}` : `has no DNS SANs (the CN is not a host name), so it is not valid for ${host}`, certificate);
+}
+
+/**
+ * A second, independent RFC 5280 validation of the chosen chain with pkijs (dates, signatures, name
+ * chaining, CA flags). pkijs cannot validate Ed25519 signatures, so chains with an Ed25519 key rely on
+ * the checks above alone (their signatures were verified with node:crypto).
+ */
+async function confirmWithPkijs(chain: readonly Certificate[], time: Date): Promise<void> {
+  if (chain.some((c) => c.signatureAlgorithmOid === '1.3.101.112' || c.keySpec === 'ed25519')) return;
+  const toPkijs = (c: Certificate): pkijs.Certificate => pkijs.Certificate.fromBER(c.der as Uint8Array<ArrayBuffer>);
+  const root = chain[chain.length - 1]!;
+  // pkijs validates the LAST element of certs as the end entity (dependencies.md).
+  const engine = new pkijs.CertificateChainValidationEngine({
+    trustedCerts: [toPkijs(root)],
+    certs: [...chain.slice(1, -1).reverse().map(toPkijs), toPkijs(chain[0]!)],
+    checkDate: time,
+  });
+  const result = await engine.verify();
+  if (!result.result) fail('ERR_INVALID_CHAIN', `RFC 5280 path validation failed: ${result.resultMessage}`, chain[0]!);
+}
