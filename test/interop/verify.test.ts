@@ -1,0 +1,194 @@
+// Differential verification: kubepki's verifyCertificate and Go's crypto/x509 (with CRLs checked by the
+// judge) decide every crafted case the same way; where OpenSSL or GnuTLS differ from Go, the test says so.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { issueRevocationList, parseRevocationList, verifyCertificate, type Certificate, type RevocationList } from '../../lib/index.js';
+import { concatBytes, encodeElement, encodeSequence } from '../../lib/crypto/der.js';
+import * as x509 from '../../lib/x509/peculiar.js';
+import { CA, CA_USAGE, craft, EKU_OID, KU, LEAF, type Crafted } from '../helpers/craft.js';
+import { gnutlsVerify, goJudge, opensslVerify, EKU_CLIENT_AUTH, EKU_SERVER_AUTH } from './judges.js';
+
+interface Case {
+  name: string;
+  leaf: Certificate;
+  roots: Certificate[];
+  intermediates?: Certificate[];
+  purpose: 'server' | 'client';
+  host?: string;
+  time?: Date;
+  crls?: RevocationList[];
+  expect: boolean;
+}
+
+const DAY = 86_400_000;
+const now = Date.now();
+const SERVER = [EKU_OID.server];
+const CLIENT = [EKU_OID.client];
+const leafUsage = KU.digitalSignature;
+
+function nameConstraints(permitted: Uint8Array[], excluded: Uint8Array[] = []): x509.Extension {
+  const subtrees = (tag: number, names: Uint8Array[]) => (names.length ? [encodeElement(tag, concatBytes(names.map((n) => encodeSequence(n))))] : []);
+  return new x509.Extension('2.5.29.30', true, encodeSequence(...subtrees(0xa0, permitted), ...subtrees(0xa1, excluded)) as Uint8Array<ArrayBuffer>);
+}
+const dnsName = (name: string) => encodeElement(0x82, new TextEncoder().encode(name));
+const ipRange = (bytes: number[]) => encodeElement(0x87, Uint8Array.from(bytes));
+
+const cases: Case[] = [];
+
+test.before(async () => {
+  const root = await craft({ cn: 'root', ca: CA, keyUsage: CA_USAGE });
+  const other = await craft({ cn: 'other-root', ca: CA, keyUsage: CA_USAGE });
+  const impostor = await craft({ cn: 'root', ca: CA, keyUsage: CA_USAGE });
+  const inter0 = await craft({ cn: 'inter-0', issuer: root, ca: { isCA: true, pathLength: 0 }, keyUsage: CA_USAGE });
+  const interOpen = await craft({ cn: 'inter-open', issuer: root, ca: CA, keyUsage: CA_USAGE });
+  const below0 = await craft({ cn: 'below-0', issuer: inter0, ca: CA, keyUsage: CA_USAGE });
+  const notCa = await craft({ cn: 'not-ca', issuer: root, ca: LEAF, keyUsage: CA_USAGE });
+  const noBc = await craft({ cn: 'no-bc', issuer: root, keyUsage: CA_USAGE });
+  const noCertSign = await craft({ cn: 'no-certsign', issuer: root, ca: CA, keyUsage: KU.digitalSignature });
+  const clientOnlyCa = await craft({ cn: 'client-only-ca', issuer: root, ca: CA, keyUsage: CA_USAGE, ekus: CLIENT });
+  const serverCa = await craft({ cn: 'server-ca', issuer: root, ca: CA, keyUsage: CA_USAGE, ekus: SERVER });
+  const expiredCa = await craft({ cn: 'expired-ca', issuer: root, ca: CA, keyUsage: CA_USAGE, notBefore: new Date(now - 10 * DAY), notAfter: new Date(now - DAY) });
+  const constrained = await craft({ cn: 'constrained', issuer: root, ca: CA, keyUsage: CA_USAGE, nameConstraints: nameConstraints([dnsName('example.com'), ipRange([10, 0, 0, 0, 255, 0, 0, 0])], [dnsName('bad.example.com')]) });
+  const rsaRoot = await craft({ cn: 'rsa-root', keySpec: 'rsa-2048', ca: CA, keyUsage: CA_USAGE });
+  const edRoot = await craft({ cn: 'ed-root', keySpec: 'ed25519', ca: CA, keyUsage: CA_USAGE });
+  const p384Root = await craft({ cn: 'p384-root', keySpec: 'ecdsa-p384', ca: CA, keyUsage: CA_USAGE });
+  const newRoot = await craft({ cn: 'root-2', ca: CA, keyUsage: CA_USAGE });
+
+  const server = (issuer: Crafted, extra: Partial<Parameters<typeof craft>[0]> = {}) =>
+    craft({ cn: 'server', issuer, ca: LEAF, keyUsage: leafUsage, ekus: SERVER, dns: ['api.example.com'], ips: ['10.0.0.1', 'fd00::1'], ...extra });
+  const add = (c: Case) => cases.push(c);
+  const s = await server(root);
+  add({ name: 'server leaf for its DNS name', leaf: s.certificate, roots: [root.certificate], purpose: 'server', host: 'api.example.com', expect: true });
+  add({ name: 'server leaf for its IPv4 SAN', leaf: s.certificate, roots: [root.certificate], purpose: 'server', host: '10.0.0.1', expect: true });
+  add({ name: 'server leaf for its IPv6 SAN', leaf: s.certificate, roots: [root.certificate], purpose: 'server', host: 'fd00::1', expect: true });
+  add({ name: 'server leaf for another IPv6 address', leaf: s.certificate, roots: [root.certificate], purpose: 'server', host: 'fd00::2', expect: false });
+  add({ name: 'server leaf for a wrong DNS name', leaf: s.certificate, roots: [root.certificate], purpose: 'server', host: 'other.example.com', expect: false });
+  add({ name: 'server leaf for a wrong IP', leaf: s.certificate, roots: [root.certificate], purpose: 'server', host: '10.0.0.2', expect: false });
+  add({ name: 'server leaf used as a client', leaf: s.certificate, roots: [root.certificate], purpose: 'client', expect: false });
+  add({ name: 'server leaf under an unrelated root', leaf: s.certificate, roots: [other.certificate], purpose: 'server', host: 'api.example.com', expect: false });
+  add({ name: 'server leaf under an impostor root with the same name', leaf: s.certificate, roots: [impostor.certificate], purpose: 'server', host: 'api.example.com', expect: false });
+  add({ name: 'server leaf checked at a time before it was valid', leaf: s.certificate, roots: [root.certificate], purpose: 'server', time: new Date(now - 2 * DAY), expect: false });
+  const wild = await server(root, { dns: ['*.apps.example.com'], ips: [] });
+  add({ name: 'wildcard for one label', leaf: wild.certificate, roots: [root.certificate], purpose: 'server', host: 'a.apps.example.com', expect: true });
+  add({ name: 'wildcard for two labels', leaf: wild.certificate, roots: [root.certificate], purpose: 'server', host: 'a.b.apps.example.com', expect: false });
+  add({ name: 'wildcard for the bare domain', leaf: wild.certificate, roots: [root.certificate], purpose: 'server', host: 'apps.example.com', expect: false });
+  const cnOnly = await craft({ cn: 'api.example.com', issuer: root, ca: LEAF, keyUsage: leafUsage, ekus: SERVER });
+  add({ name: 'CN-only server certificate', leaf: cnOnly.certificate, roots: [root.certificate], purpose: 'server', host: 'api.example.com', expect: false });
+  const oldRoot = await craft({ cn: 'old-root', ca: CA, keyUsage: CA_USAGE, notBefore: new Date(now - 100 * DAY) });
+  const expired = await server(oldRoot, { notBefore: new Date(now - 10 * DAY), notAfter: new Date(now - DAY) });
+  add({ name: 'expired leaf', leaf: expired.certificate, roots: [oldRoot.certificate], purpose: 'server', host: 'api.example.com', expect: false });
+  add({ name: 'expired leaf checked at a time it was valid', leaf: expired.certificate, roots: [oldRoot.certificate], purpose: 'server', host: 'api.example.com', time: new Date(now - 5 * DAY), expect: true });
+  const future = await server(root, { notBefore: new Date(now + DAY), notAfter: new Date(now + 10 * DAY) });
+  add({ name: 'not yet valid leaf', leaf: future.certificate, roots: [root.certificate], purpose: 'server', host: 'api.example.com', expect: false });
+  const client = await craft({ cn: 'jane', issuer: root, ca: LEAF, keyUsage: leafUsage, ekus: CLIENT });
+  add({ name: 'client leaf as a client', leaf: client.certificate, roots: [root.certificate], purpose: 'client', expect: true });
+  add({ name: 'client-only leaf used as a server', leaf: client.certificate, roots: [root.certificate], purpose: 'server', expect: false });
+  const noEku = await craft({ cn: 'no-eku', issuer: root, ca: LEAF, keyUsage: leafUsage, dns: ['api.example.com'] });
+  add({ name: 'leaf without EKU as a server', leaf: noEku.certificate, roots: [root.certificate], purpose: 'server', host: 'api.example.com', expect: true });
+  add({ name: 'leaf without EKU as a client', leaf: noEku.certificate, roots: [root.certificate], purpose: 'client', expect: true });
+  const anyEku = await craft({ cn: 'any-eku', issuer: root, ca: LEAF, keyUsage: leafUsage, ekus: [EKU_OID.any], dns: ['api.example.com'] });
+  add({ name: 'leaf with anyExtendedKeyUsage as a server', leaf: anyEku.certificate, roots: [root.certificate], purpose: 'server', host: 'api.example.com', expect: true });
+  const both = await craft({ cn: 'etcd', issuer: root, ca: LEAF, keyUsage: leafUsage, ekus: [...SERVER, ...CLIENT], dns: ['etcd'] });
+  add({ name: 'server+client leaf as a client', leaf: both.certificate, roots: [root.certificate], purpose: 'client', expect: true });
+  const via0 = await server(inter0);
+  add({ name: 'leaf under a path-length-0 intermediate', leaf: via0.certificate, roots: [root.certificate], intermediates: [inter0.certificate], purpose: 'server', host: 'api.example.com', expect: true });
+  add({ name: 'leaf whose intermediate is missing', leaf: via0.certificate, roots: [root.certificate], purpose: 'server', host: 'api.example.com', expect: false });
+  const tooDeep = await server(below0);
+  add({ name: 'path length exceeded', leaf: tooDeep.certificate, roots: [root.certificate], intermediates: [inter0.certificate, below0.certificate], purpose: 'server', host: 'api.example.com', expect: false });
+  const viaOpen = await server(interOpen);
+  add({ name: 'leaf under an intermediate without path length', leaf: viaOpen.certificate, roots: [root.certificate], intermediates: [interOpen.certificate], purpose: 'server', host: 'api.example.com', expect: true });
+  add({ name: 'non-CA intermediate', leaf: (await server(notCa)).certificate, roots: [root.certificate], intermediates: [notCa.certificate], purpose: 'server', host: 'api.example.com', expect: false });
+  add({ name: 'intermediate without basicConstraints', leaf: (await server(noBc)).certificate, roots: [root.certificate], intermediates: [noBc.certificate], purpose: 'server', host: 'api.example.com', expect: false });
+  add({ name: 'CA without keyCertSign', leaf: (await server(noCertSign)).certificate, roots: [root.certificate], intermediates: [noCertSign.certificate], purpose: 'server', host: 'api.example.com', expect: false });
+  add({ name: 'server leaf under a client-only intermediate', leaf: (await server(clientOnlyCa)).certificate, roots: [root.certificate], intermediates: [clientOnlyCa.certificate], purpose: 'server', host: 'api.example.com', expect: false });
+  add({ name: 'server leaf under a server-only intermediate', leaf: (await server(serverCa)).certificate, roots: [root.certificate], intermediates: [serverCa.certificate], purpose: 'server', host: 'api.example.com', expect: true });
+  add({ name: 'leaf under an expired intermediate', leaf: (await server(expiredCa, { notAfter: new Date(now + DAY) })).certificate, roots: [root.certificate], intermediates: [expiredCa.certificate], purpose: 'server', host: 'api.example.com', expect: false });
+  const inside = await server(constrained, { dns: ['a.example.com'], ips: ['10.1.2.3'] });
+  add({ name: 'names inside the permitted name constraints', leaf: inside.certificate, roots: [root.certificate], intermediates: [constrained.certificate], purpose: 'server', host: 'a.example.com', expect: true });
+  add({ name: 'DNS name outside the permitted constraints', leaf: (await server(constrained, { dns: ['a.other.com'], ips: [] })).certificate, roots: [root.certificate], intermediates: [constrained.certificate], purpose: 'server', host: 'a.other.com', expect: false });
+  add({ name: 'DNS name in an excluded subtree', leaf: (await server(constrained, { dns: ['x.bad.example.com'], ips: [] })).certificate, roots: [root.certificate], intermediates: [constrained.certificate], purpose: 'server', host: 'x.bad.example.com', expect: false });
+  add({ name: 'IP outside the permitted range', leaf: (await server(constrained, { dns: ['a.example.com'], ips: ['192.168.1.1'] })).certificate, roots: [root.certificate], intermediates: [constrained.certificate], purpose: 'server', host: 'a.example.com', expect: false });
+  // WebCrypto binds the hash to an RSA key, so a SHA-1 signer needs a key made for SHA-1.
+  const sha1Keys = (await crypto.subtle.generateKey({ name: 'RSASSA-PKCS1-v1_5', modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-1' }, true, ['sign', 'verify'])) as CryptoKeyPair;
+  const sha1Root = await craft({ cn: 'sha1-root', keyPair: { spec: 'rsa-2048', ...sha1Keys }, ca: CA, keyUsage: CA_USAGE, hash: 'SHA-1' });
+  add({ name: 'SHA-1 signed leaf', leaf: (await server(sha1Root, { hash: 'SHA-1' })).certificate, roots: [sha1Root.certificate], purpose: 'server', host: 'api.example.com', expect: false });
+  add({ name: 'RSA chain', leaf: (await server(rsaRoot, { keySpec: 'rsa-2048' })).certificate, roots: [rsaRoot.certificate], purpose: 'server', host: 'api.example.com', expect: true });
+  add({ name: 'Ed25519 chain', leaf: (await server(edRoot, { keySpec: 'ed25519' })).certificate, roots: [edRoot.certificate], purpose: 'server', host: 'api.example.com', expect: true });
+  add({ name: 'P-384 chain', leaf: (await server(p384Root, { keySpec: 'ecdsa-p384' })).certificate, roots: [p384Root.certificate], purpose: 'server', host: '10.0.0.1', expect: true });
+  const fromNew = await server(newRoot);
+  add({ name: 'bundle of old and new CA: leaf of the old CA', leaf: s.certificate, roots: [root.certificate, newRoot.certificate], purpose: 'server', host: 'api.example.com', expect: true });
+  add({ name: 'bundle of old and new CA: leaf of the new CA', leaf: fromNew.certificate, roots: [root.certificate, newRoot.certificate], purpose: 'server', host: 'api.example.com', expect: true });
+  add({ name: 'leaf of the new CA against the old CA only', leaf: fromNew.certificate, roots: [root.certificate], purpose: 'server', host: 'api.example.com', expect: false });
+  const revokedLeaf = await server(root);
+  const crl = await issueRevocationList({ issuer: { certificate: root.certificate, privateKey: root.keyPair.privateKey }, revoked: [{ serialNumber: revokedLeaf.certificate.serialNumber }], thisUpdate: new Date(now - 60_000) });
+  add({ name: 'revoked leaf', leaf: revokedLeaf.certificate, roots: [root.certificate], purpose: 'server', host: 'api.example.com', crls: [crl], expect: false });
+  add({ name: 'leaf not on the revocation list', leaf: s.certificate, roots: [root.certificate], purpose: 'server', host: 'api.example.com', crls: [crl], expect: true });
+  const forged = await issueRevocationList({ issuer: { certificate: root.certificate, privateKey: impostor.keyPair.privateKey }, revoked: [], thisUpdate: new Date(now - 60_000) }).catch(() => undefined);
+  if (forged) add({ name: 'revocation list with a bad signature', leaf: s.certificate, roots: [root.certificate], purpose: 'server', host: 'api.example.com', crls: [parseRevocationList(forged.der)], expect: false });
+});
+
+test('at least 40 crafted cases, both outcomes well represented', () => {
+  assert.ok(cases.length >= 40, `${cases.length} cases`);
+  assert.ok(cases.filter((c) => c.expect).length >= 15 && cases.filter((c) => !c.expect).length >= 20);
+});
+
+test('kubepki decides every case as expected', async () => {
+  const wrong: string[] = [];
+  for (const c of cases) {
+    const outcome = await verifyCertificate(c.leaf, { roots: c.roots, intermediates: c.intermediates, purpose: c.purpose, name: c.host, time: c.time, crls: c.crls }).then(
+      () => 'ok',
+      (e: { code: string; message: string }) => `${e.code}: ${e.message}`,
+    );
+    if ((outcome === 'ok') !== c.expect) wrong.push(`${c.name}: expected ${c.expect ? 'ok' : 'a rejection'}, got ${outcome}`);
+  }
+  assert.equal(wrong, []);
+});
+
+test('Go agrees with kubepki on every case', async () => {
+  const results = await goJudge(
+    cases.map((c) => ({
+      op: 'verify' as const,
+      leaf: c.leaf.pem,
+      roots: c.roots.map((r) => r.pem),
+      intermediates: (c.intermediates ?? []).map((r) => r.pem),
+      name: c.host ?? '',
+      eku: c.purpose,
+      time: c.time?.toISOString().replace(/\.\d{3}Z$/, 'Z'),
+      crls: c.crls?.map((crl) => crl.pem),
+    })),
+  );
+  const disagreements = cases.flatMap((c, i) => (results[i]!.ok === c.expect ? [] : [`${c.name}: kubepki says ${c.expect}, Go says ${results[i]!.error || 'ok'}`]));
+  assert.equal(disagreements, []);
+});
+
+test('OpenSSL and GnuTLS: every case where they differ from Go is named', async () => {
+  const differences: string[] = [];
+  for (const c of cases.filter((x) => !x.crls && !x.time)) {
+    const isIp = c.host !== undefined && (c.host.includes(':') || /^[\d.]+$/.test(c.host));
+    const openssl = await opensslVerify({
+      roots: c.roots.map((r) => r.pem),
+      intermediates: (c.intermediates ?? []).map((r) => r.pem),
+      leaf: c.leaf.pem,
+      purpose: c.purpose === 'server' ? 'sslserver' : 'sslclient',
+      ...(c.host === undefined ? {} : isIp ? { ip: c.host } : { hostname: c.host }),
+    });
+    const gnutls = await gnutlsVerify({ roots: c.roots.map((r) => r.pem), chain: [c.leaf.pem, ...(c.intermediates ?? []).map((r) => r.pem)], purposeOid: c.purpose === 'server' ? EKU_SERVER_AUTH : EKU_CLIENT_AUTH, ...(c.host ? { hostname: c.host } : {}) });
+    const go = c.expect;
+    if (openssl.ok !== go) differences.push(`openssl ${openssl.ok ? 'accepts' : 'rejects'} "${c.name}"`);
+    if (gnutls.ok !== go) differences.push(`gnutls ${gnutls.ok ? 'accepts' : 'rejects'} "${c.name}"`);
+  }
+  // The known differences from Go, named: OpenSSL and GnuTLS still match a host name against the CN of a
+  // certificate without SANs (Go stopped in 1.15); OpenSSL's sslserver purpose refuses a leaf whose only
+  // EKU is anyExtendedKeyUsage, which Go accepts; OpenSSL 3.0 at its default level accepts SHA-1.
+  const known = [
+    'openssl accepts "CN-only server certificate"',
+    'gnutls accepts "CN-only server certificate"',
+    'openssl rejects "leaf with anyExtendedKeyUsage as a server"',
+    'openssl accepts "SHA-1 signed leaf"',
+  ];
+  const unexpected = differences.filter((d) => !known.includes(d));
+  console.log(`  OpenSSL/GnuTLS differences from Go: ${differences.join('; ') || 'none'}`);
+  assert.equal(unexpected, []);
+});
+
+test.run();
