@@ -115,3 +115,4 @@ export { startEmbeddedBootstrap, type EmbeddedBootstrap, type EmbeddedBootstrapO
 export { buildCaBundle, type CaBundle, type BundleOptions } from './x509/bundle.js';
 export { verifyCertificate, checkName, type VerifyOptions, type VerifyResult } from './x509/verify.js';
 export { issueRevocationList, parseRevocationList, isRevoked, type RevocationList, type IssueRevocationListOptions } from './x509/crl.js';
+export { BUNDLES, clusterBundles, writeClusterBundles, type BundleName } from './cluster/bundles.js';

@@ -1,0 +1,97 @@
+import { readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { importPrivateKeyPem } from '../crypto/keys.js';
+import { PkiError } from '../errors.js';
+import { clusterBundles, writeClusterBundles } from '../cluster/bundles.js';
+import { loadPkiDirectory } from '../cluster/directory.js';
+import { readIfExists, writeFileAtomic } from '../cluster/files.js';
+import { AUTHORITY_LAYOUT } from '../cluster/layout.js';
+import { buildCaBundle } from '../x509/bundle.js';
+import { Certificate } from '../x509/certificate.js';
+import { issueRevocationList, parseRevocationList } from '../x509/crl.js';
+import { verifyCertificate } from '../x509/verify.js';
+import { optional, required, type Verb } from './io.js';
+
+const readText = (path: string): Promise<string> =>
+  readFile(path, 'utf8').catch((cause: unknown) => {
+    throw new PkiError('ERR_IO', 'cannot be read', { field: path, cause });
+  });
+
+export const bundleVerb: Verb = {
+  name: 'bundle',
+  summary: "write the named CA bundles of a PKI directory (bundles/*.crt), or build one bundle from files",
+  usage: 'kubepki bundle --dir DIR [--json]\n       kubepki bundle FILE... [--out FILE]',
+  options: { dir: { type: 'string' }, out: { type: 'string' }, json: { type: 'boolean' } },
+  async run({ values, positionals }, io) {
+    const dir = optional(values, 'dir');
+    if (dir) {
+      const loaded = await loadPkiDirectory(resolve(dir));
+      const bundles = clusterBundles(loaded);
+      const paths = await writeClusterBundles(resolve(dir), bundles);
+      for (const [name, bundle] of Object.entries(bundles)) for (const d of bundle.dropped) io.err(`kubepki: warning: ${name}: dropped CN=${d.certificate.subject.commonName}: ${d.reason}`);
+      if (values.json) io.out(JSON.stringify({ files: paths }, null, 2));
+      else for (const path of paths) io.out(`wrote ${path}`);
+      return 0;
+    }
+    if (positionals.length === 0) throw new PkiError('ERR_ARGUMENT', 'give --dir or one or more certificate files', { field: 'FILE' });
+    const bundle = buildCaBundle(await Promise.all(positionals.map(readText)));
+    for (const d of bundle.dropped) io.err(`kubepki: warning: dropped CN=${d.certificate.subject.commonName}: ${d.reason}`);
+    const out = optional(values, 'out');
+    if (out) await writeFileAtomic({ path: resolve(out), content: bundle.pem, mode: 0o644 }, { overwrite: true });
+    else io.out(bundle.pem.trimEnd());
+    return 0;
+  },
+};
+
+export const verifyVerb: Verb = {
+  name: 'verify',
+  summary: 'verify a certificate as Go does: chain to the CA bundle, purpose, name or IP, time, revocation',
+  usage: 'kubepki verify --ca FILE --purpose server|client [--name HOST | --ip IP] [--intermediates FILE] [--crl FILE] [--time RFC3339] CERT',
+  options: { ca: { type: 'string' }, purpose: { type: 'string' }, name: { type: 'string' }, ip: { type: 'string' }, intermediates: { type: 'string' }, crl: { type: 'string', multiple: true }, time: { type: 'string' } },
+  async run({ values, positionals }, io) {
+    const file = positionals[0];
+    if (!file) throw new PkiError('ERR_ARGUMENT', 'name the certificate to verify', { field: 'CERT' });
+    const purpose = optional(values, 'purpose') ?? 'server';
+    if (purpose !== 'server' && purpose !== 'client') throw new PkiError('ERR_ARGUMENT', 'must be server or client', { field: '--purpose' });
+    const timeText = optional(values, 'time');
+    const time = timeText ? new Date(timeText) : undefined;
+    if (time && Number.isNaN(time.getTime())) throw new PkiError('ERR_ARGUMENT', 'is not a time', { field: '--time' });
+    const intermediates = optional(values, 'intermediates');
+    const result = await verifyCertificate(await readText(file), {
+      roots: [await readText(required(values, 'ca'))],
+      intermediates: intermediates ? [await readText(intermediates)] : [],
+      purpose,
+      name: optional(values, 'name') ?? optional(values, 'ip'),
+      time,
+      crls: await Promise.all(((values.crl as string[] | undefined) ?? []).map(async (path) => parseRevocationList(await readText(path), path))),
+    });
+    io.out(`${file}: OK (${result.chain.map((c) => `CN=${c.subject.commonName}`).join(' <- ')})`);
+    return 0;
+  },
+};
+
+export const revokeVerb: Verb = {
+  name: 'revoke',
+  summary: "revoke certificates (a decommissioned node's) in a CA's revocation list, pki/<ca>.crl",
+  usage: 'kubepki revoke --dir DIR [--ca ca|etcd-ca|front-proxy-ca|kubelet-serving-ca] (--serial HEX | --cert FILE)...',
+  options: { dir: { type: 'string' }, ca: { type: 'string' }, serial: { type: 'string', multiple: true }, cert: { type: 'string', multiple: true } },
+  async run({ values }, io) {
+    const dir = resolve(required(values, 'dir'));
+    const entry = AUTHORITY_LAYOUT.find((e) => e.name === (optional(values, 'ca') ?? 'ca'));
+    if (!entry) throw new PkiError('ERR_ARGUMENT', `unknown CA; one of ${AUTHORITY_LAYOUT.map((e) => e.name).join(', ')}`, { field: '--ca' });
+    const certificate = await readText(join(dir, `${entry.path}.crt`));
+    const privateKey = (await importPrivateKeyPem(await readText(join(dir, `${entry.path}.key`)))).privateKey;
+    const serials = [
+      ...((values.serial as string[] | undefined) ?? []),
+      ...(await Promise.all(((values.cert as string[] | undefined) ?? []).map(async (path) => Certificate.from(await readText(path), path).serialNumber))),
+    ];
+    if (serials.length === 0) throw new PkiError('ERR_ARGUMENT', 'name at least one --serial or --cert', { field: '--serial' });
+    const crlPath = join(dir, `${entry.path}.crl`);
+    const previous = await readIfExists(crlPath);
+    const already = previous ? [...parseRevocationList(previous, crlPath).serials] : [];
+    const crl = await issueRevocationList({ issuer: { certificate, privateKey }, revoked: [...new Set([...already, ...serials])].map((serialNumber) => ({ serialNumber })) });
+    await writeFileAtomic({ path: crlPath, content: crl.pem, mode: 0o644 }, { overwrite: true });
+    io.out(`${crlPath}: ${crl.serials.size} revoked`);
+    return 0;
+  },
+};

@@ -1,0 +1,47 @@
+import { join } from 'node:path';
+import type { Certificate } from '../x509/certificate.js';
+import { buildCaBundle, type CaBundle } from '../x509/bundle.js';
+import { writeFileAtomic } from './files.js';
+import type { LoadedPki } from './directory.js';
+
+/** The CA bundles components point at, by the flag or field that reads each. */
+export const BUNDLES = {
+  /** kube-apiserver `--kubelet-certificate-authority`: what may serve kubelets. */
+  'kubelet-certificate-authority': ['kubelet-serving-ca', 'ca'],
+  /** kube-apiserver and controller-manager `--client-ca-file`. */
+  'client-ca-file': ['ca'],
+  /** `--requestheader-client-ca-file`: the front proxy only. */
+  'requestheader-client-ca-file': ['front-proxy-ca'],
+  /** The kubelet's `authentication.x509.clientCAFile`. */
+  'kubelet-client-ca-file': ['ca'],
+  /** etcd `--trusted-ca-file` and `--peer-trusted-ca-file`. */
+  'etcd-trusted-ca-file': ['etcd-ca'],
+  /** Konnectivity `--server-ca-cert`, `--cluster-ca-cert` and the agents' `--ca-cert`. */
+  'konnectivity-ca': ['ca'],
+} as const satisfies Record<string, readonly string[]>;
+
+export type BundleName = keyof typeof BUNDLES;
+
+/**
+ * The named bundles of a loaded directory. The kubelet-serving bundle holds the kubelet-serving CA when
+ * there is one, else the cluster CA. `extra` adds CAs per bundle (the new CA during a rotation).
+ */
+export function clusterBundles(loaded: LoadedPki, options: { now?: Date; extra?: Partial<Record<BundleName, readonly Certificate[]>> } = {}): Record<BundleName, CaBundle> {
+  const out = {} as Record<BundleName, CaBundle>;
+  for (const [name, sources] of Object.entries(BUNDLES) as [BundleName, readonly string[]][]) {
+    const first = sources.map((source) => loaded.authorities.get(source)).find((m) => m !== undefined);
+    out[name] = buildCaBundle([...(first ? [first.certificate] : []), ...(options.extra?.[name] ?? [])], { now: options.now, field: name });
+  }
+  return out;
+}
+
+/** Writes each bundle as `<dir>/bundles/<name>.crt` (0644, atomically, replacing the previous one). */
+export async function writeClusterBundles(dir: string, bundles: Record<BundleName, CaBundle>): Promise<string[]> {
+  const paths: string[] = [];
+  for (const [name, bundle] of Object.entries(bundles)) {
+    const path = join(dir, 'bundles', `${name}.crt`);
+    await writeFileAtomic({ path, content: bundle.pem, mode: 0o644 }, { overwrite: true });
+    paths.push(path);
+  }
+  return paths;
+}

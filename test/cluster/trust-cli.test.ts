@@ -1,0 +1,46 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { Certificate, initPkiDirectory, readPemBlocks } from '../../lib/index.js';
+import { runCli as run } from '../helpers/cli.js';
+import { withTempDir } from '../helpers/dirs.js';
+
+test('bundle --dir writes every named bundle from the directory', async () => {
+  await withTempDir(async (dir) => {
+    await initPkiDirectory(dir, { nodeName: 'cp-1', advertiseAddress: '10.0.0.10', separateKubeletServingCa: true });
+    const result = await run('bundle', '--dir', dir, '--json');
+    assert.is(result.code, 0, result.err);
+    const read = async (name: string) => Certificate.fromPemBundle(await readFile(join(dir, 'bundles', `${name}.crt`), 'utf8')).map((c) => c.subject.commonName);
+    assert.equal(await read('kubelet-certificate-authority'), ['kubelet-serving-ca']);
+    assert.equal(await read('client-ca-file'), ['kubernetes']);
+    assert.equal(await read('requestheader-client-ca-file'), ['front-proxy-ca']);
+    assert.equal(await read('etcd-trusted-ca-file'), ['etcd-ca']);
+    const one = await run('bundle', join(dir, 'pki/ca.crt'), join(dir, 'pki/etcd/ca.crt'), join(dir, 'pki/ca.crt'));
+    assert.equal(readPemBlocks(one.out).length, 2);
+    assert.is((await run('bundle', join(dir, 'pki/apiserver.crt'))).code, 1, 'a leaf is not a CA');
+  });
+});
+
+test('verify answers like Go, and revoke makes a certificate fail with --crl', async () => {
+  await withTempDir(async (dir) => {
+    await initPkiDirectory(dir, { nodeName: 'cp-1', advertiseAddress: '10.0.0.10' });
+    const ca = join(dir, 'pki/ca.crt');
+    const apiserver = join(dir, 'pki/apiserver.crt');
+    assert.match((await run('verify', '--ca', ca, '--purpose', 'server', '--ip', '10.96.0.1', apiserver)).out, /: OK \(CN=kube-apiserver <- CN=kubernetes\)/);
+    const wrongName = await run('verify', '--ca', ca, '--purpose', 'server', '--name', 'evil.example.com', apiserver);
+    assert.equal([wrongName.code, /ERR_NAME_MISMATCH/.test(wrongName.err)], [1, true]);
+    const wrongPurpose = await run('verify', '--ca', ca, '--purpose', 'client', apiserver);
+    assert.match(wrongPurpose.err, /ERR_PURPOSE/);
+    const wrongCa = await run('verify', '--ca', join(dir, 'pki/etcd/ca.crt'), apiserver);
+    assert.match(wrongCa.err, /ERR_UNKNOWN_AUTHORITY/);
+    assert.match((await run('revoke', '--dir', dir, '--cert', apiserver)).out, /ca\.crl: 1 revoked/);
+    const revoked = await run('verify', '--ca', ca, '--crl', join(dir, 'pki/ca.crl'), '--ip', '10.96.0.1', apiserver);
+    assert.match(revoked.err, /ERR_REVOKED/);
+    const kept = await run('verify', '--ca', ca, '--crl', join(dir, 'pki/ca.crl'), '--purpose', 'client', join(dir, 'pki/apiserver-kubelet-client.crt'));
+    assert.is(kept.code, 0, kept.err);
+    assert.match((await run('revoke', '--dir', dir, '--cert', join(dir, 'pki/apiserver-kubelet-client.crt'))).out, /2 revoked/, 'earlier revocations are kept');
+  });
+});
+
+test.run();
