@@ -47,7 +47,9 @@ export default tseslint.config(
   { files: ['lib/crypto/**/*.ts'], rules: layerRules(['../x509/*', '../profiles*', '../ca*', '../cluster/*', '../cli*', '../index*']) },
   { files: ['lib/x509/**/*.ts'], rules: layerRules(['../profiles*', '../ca*', '../cluster/*', '../cli*', '../index*']) },
   { files: ['lib/profiles.ts', 'lib/ca.ts'], rules: layerRules(['./cluster/*', './cli*', './index*']) },
-  { files: ['lib/cluster/**/*.ts'], rules: layerRules(['../cli*', '../cli/*', '../index*']) },
+  { files: ['lib/cluster/**/*.ts'], rules: layerRules(['../bootstrap/*', '../agents/*', '../cli*', '../cli/*', '../index*']) },
+  { files: ['lib/bootstrap/**/*.ts'], rules: layerRules(['../agents/*', '../cli*', '../cli/*', '../index*']) },
+  { files: ['lib/agents/**/*.ts'], rules: layerRules(['../cli*', '../cli/*', '../index*']) },
   { files: ['lib/cli/**/*.ts'], rules: layerRules(['../index*', '../cli.js']) },
   {
     files: ['lib/**/*.ts'],

@@ -116,3 +116,20 @@ export { buildCaBundle, type CaBundle, type BundleOptions } from './x509/bundle.
 export { verifyCertificate, checkName, type VerifyOptions, type VerifyResult } from './x509/verify.js';
 export { issueRevocationList, parseRevocationList, isRevoked, type RevocationList, type IssueRevocationListOptions } from './x509/crl.js';
 export { BUNDLES, clusterBundles, writeClusterBundles, type BundleName } from './cluster/bundles.js';
+export { verifiedAgents, checkServerIdentity, explainTlsError, watchedFile, type TlsMaterial, type VerifiedAgents, type VerifiedAgentOptions } from './agents/tls.js';
+export {
+  apiserverAgentsFromKubeconfig,
+  kubeletToApiserver,
+  componentToApiserver,
+  podToApiserver,
+  apiserverToKubelet,
+  apiserverToService,
+  konnectivityAgentToServer,
+  apiserverToKonnectivity,
+  apiserverToEtcd,
+  type PathAgents,
+  type PodToApiserverOptions,
+  type ApiserverToKubeletOptions,
+  type ApiserverToServiceOptions,
+  type MutualTlsOptions,
+} from './agents/paths.js';

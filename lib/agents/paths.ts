@@ -1,0 +1,129 @@
+import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { PkiError } from '../errors.js';
+import { parseKubeconfig } from '../cluster/kubeconfig.js';
+import { verifiedAgents, watchedFile, type TlsMaterial, type VerifiedAgents } from './tls.js';
+
+// One factory per path of DESIGN.md's table. Each returns agents that verify the peer with exactly the
+// CA of that path and present exactly its identity; none can be told to skip verification.
+
+/** Where an agent connects and what it proves: the agents and the URL to call. */
+export interface PathAgents extends VerifiedAgents {
+  readonly url: string;
+}
+
+function hostOf(url: string): string {
+  return new URL(url).hostname.replace(/^\[|\]$/g, '');
+}
+
+/**
+ * Path 1, kubelet -> apiserver, and path 3, control-plane component -> apiserver: from a kubeconfig.
+ * Certificate and key files are re-read when they change, so a rotated `kubelet-client-current.pem` is
+ * used by the next connection without a restart.
+ */
+export function apiserverAgentsFromKubeconfig(kubeconfigPath: string): PathAgents {
+  const config = parseKubeconfig(readFileSync(kubeconfigPath, 'utf8'), kubeconfigPath);
+  const base = dirname(kubeconfigPath);
+  const file = (path: string): (() => string) => watchedFile(isAbsolute(path) ? path : resolve(base, path));
+  const ca = config.caPem ?? (config.caFile ? file(config.caFile)() : undefined);
+  if (!ca) throw new PkiError('ERR_KUBECONFIG', 'has no certificate authority; kubepki never falls back to the system store', { field: kubeconfigPath });
+  const cert = config.clientCertificatePem !== undefined ? () => config.clientCertificatePem : config.clientCertificateFile ? file(config.clientCertificateFile) : () => undefined;
+  const key = config.clientKeyPem !== undefined ? () => config.clientKeyPem : config.clientKeyFile ? file(config.clientKeyFile) : () => undefined;
+  const material = (): TlsMaterial => ({ ca, cert: cert(), key: key() });
+  return { ...verifiedAgents({ material, serverName: hostOf(config.server) }), url: config.server };
+}
+
+/** Path 1 for kubelets. */
+export const kubeletToApiserver = apiserverAgentsFromKubeconfig;
+/** Path 3 for controller-manager, scheduler and admins. */
+export const componentToApiserver = apiserverAgentsFromKubeconfig;
+
+export interface PodToApiserverOptions {
+  /** Default /var/run/secrets/kubernetes.io/serviceaccount. */
+  serviceAccountDir?: string;
+  /** Default process.env (KUBERNETES_SERVICE_HOST, KUBERNETES_SERVICE_PORT). */
+  env?: NodeJS.ProcessEnv;
+  /** The name the apiserver certificate is checked for. Default `kubernetes.default.svc`. */
+  serverName?: string;
+}
+
+/**
+ * Path 2, pod -> apiserver through the service VIP: trust is the service account's `ca.crt`; the token is
+ * re-read whenever it changes (projected tokens rotate). The apiserver certificate carries the Service IP
+ * and `kubernetes.default.svc` (kubeadm's SANs).
+ */
+export function podToApiserver(options: PodToApiserverOptions = {}): PathAgents & { authorization(): string } {
+  const folder = options.serviceAccountDir ?? '/var/run/secrets/kubernetes.io/serviceaccount';
+  const env = options.env ?? process.env;
+  const host = env.KUBERNETES_SERVICE_HOST;
+  const port = env.KUBERNETES_SERVICE_PORT;
+  if (!host || !port) throw new PkiError('ERR_ARGUMENT', 'KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT must be set (in a pod they are)', { field: 'env' });
+  const ca = watchedFile(join(folder, 'ca.crt'));
+  const token = watchedFile(join(folder, 'token'));
+  const url = `https://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  const agents = verifiedAgents({ material: () => ({ ca: ca() }), serverName: options.serverName ?? host });
+  return { ...agents, url, authorization: () => `Bearer ${token().trim()}` };
+}
+
+export interface ApiserverToKubeletOptions {
+  /** The `--kubelet-certificate-authority` bundle. */
+  kubeletServingBundle: string;
+  /** apiserver-kubelet-client certificate and key (PEM). */
+  clientCertificate: string;
+  clientKey: string;
+  /** The address the apiserver picked (usually the InternalIP): it must be a SAN of the serving certificate. */
+  nodeAddress: string;
+  /** Default 10250. */
+  port?: number;
+}
+
+/** Path 4, apiserver -> kubelet: the kubelet-serving bundle, the node's address checked against its SANs, no SNI for an IP. */
+export function apiserverToKubelet(options: ApiserverToKubeletOptions): PathAgents {
+  const host = options.nodeAddress.includes(':') ? `[${options.nodeAddress}]` : options.nodeAddress;
+  const agents = verifiedAgents({ material: { ca: options.kubeletServingBundle, cert: options.clientCertificate, key: options.clientKey }, serverName: options.nodeAddress });
+  return { ...agents, url: `https://${host}:${options.port ?? 10250}` };
+}
+
+export interface ApiserverToServiceOptions {
+  /** The CA bundle of that service. */
+  bundle: string;
+  service: string;
+  namespace: string;
+  /** The address to dial (the Service IP or a pod IP); the certificate is checked for `<svc>.<ns>.svc`. */
+  address: string;
+  port: number;
+  clientCertificate?: string;
+  clientKey?: string;
+}
+
+/** Path 5, apiserver -> proxied service: the service's bundle and its name `<svc>.<ns>.svc`. */
+export function apiserverToService(options: ApiserverToServiceOptions): PathAgents {
+  const agents = verifiedAgents({
+    material: { ca: options.bundle, cert: options.clientCertificate, key: options.clientKey },
+    serverName: `${options.service}.${options.namespace}.svc`,
+  });
+  const host = options.address.includes(':') ? `[${options.address}]` : options.address;
+  return { ...agents, url: `https://${host}:${options.port}` };
+}
+
+export interface MutualTlsOptions {
+  ca: string;
+  clientCertificate: string;
+  clientKey: string;
+  /** The server's host name or IP as its certificate carries it. */
+  serverHost: string;
+  port: number;
+}
+
+function mutual(options: MutualTlsOptions): PathAgents {
+  const agents = verifiedAgents({ material: { ca: options.ca, cert: options.clientCertificate, key: options.clientKey }, serverName: options.serverHost });
+  const host = options.serverHost.includes(':') ? `[${options.serverHost}]` : options.serverHost;
+  return { ...agents, url: `https://${host}:${options.port}` };
+}
+
+/** Path 6, Konnectivity agent -> proxy-server (mTLS with the agent certificate). */
+export const konnectivityAgentToServer = (options: MutualTlsOptions): PathAgents => mutual(options);
+/** Path 6, kube-apiserver -> proxy-server (mTLS with the konnectivity-client certificate). */
+export const apiserverToKonnectivity = (options: MutualTlsOptions): PathAgents => mutual(options);
+/** Path 7, kube-apiserver -> etcd (etcd CA, apiserver-etcd-client certificate). */
+export const apiserverToEtcd = (options: MutualTlsOptions): PathAgents => mutual(options);
