@@ -29,10 +29,13 @@ import {
   startSigner,
   stringifyKubeconfig,
   writeFileAtomic,
+  componentToApiserver,
+  apiserverToEtcd,
   PROFILES,
   type ClusterPlan,
 } from '../../../lib/index.js';
 import { main } from '../../../lib/cli.js';
+import { request as undiciRequest } from 'undici';
 import { freePort, httpsGet, kubeBinaries, startDaemon, waitFor, type Daemon } from '../../helpers/processes.js';
 
 let dir: string;
@@ -167,6 +170,25 @@ test('kube-controller-manager runs with controller-manager.conf and signs CSRs w
   const leaf = Certificate.from(issued);
   assert.ok(leaf.isIssuedBy(Certificate.from(await file('pki/ca.crt'))), 'signed by the cluster CA from pki/ca.crt');
   assert.equal(leaf.subject, { commonName: 'jane', organizations: ['developers'] });
+});
+
+test('the verified agents of paths 3 and 7 work against the real kube-apiserver and etcd, and refuse the wrong CA', async () => {
+  const admin = componentToApiserver(join(dir, 'admin.conf'));
+  const undiciResponse = await undiciRequest(`${admin.url}/api`, { dispatcher: admin.undici });
+  assert.is(undiciResponse.statusCode, 200);
+  assert.match(await undiciResponse.body.text(), /"kind":"APIVersions"/);
+  await admin.close();
+  const etcd = apiserverToEtcd({ ca: await file('pki/etcd/ca.crt'), clientCertificate: await file('pki/apiserver-etcd-client.crt'), clientKey: await file('pki/apiserver-etcd-client.key'), serverHost: '127.0.0.1', port: Number(new URL(etcdUrl).port) });
+  const health = await undiciRequest(`${etcd.url}/health`, { dispatcher: etcd.undici });
+  assert.match(await health.body.text(), /"health":"true"/);
+  await etcd.close();
+  const wrongCa = apiserverToEtcd({ ca: await file('pki/ca.crt'), clientCertificate: await file('pki/apiserver-etcd-client.crt'), clientKey: await file('pki/apiserver-etcd-client.key'), serverHost: '127.0.0.1', port: Number(new URL(etcdUrl).port) });
+  const refused = await undiciRequest(`${wrongCa.url}/health`, { dispatcher: wrongCa.undici }).then(
+    () => 'ok',
+    (e: { code?: string; cause?: { code?: string } }) => e.code ?? e.cause?.code,
+  );
+  assert.is(refused, 'ERR_UNKNOWN_AUTHORITY');
+  await wrongCa.close();
 });
 
 // The TLS bootstrap against the real control plane (kube-controller-manager above is still running).
