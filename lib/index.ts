@@ -133,3 +133,4 @@ export {
   type ApiserverToServiceOptions,
   type MutualTlsOptions,
 } from './agents/paths.js';
+export { auditSetup, parseFlags, type AuditReport, type AuditOptions, type PathReport, type PathStatus, type Finding } from './agents/audit.js';

@@ -10,6 +10,7 @@ import { buildCaBundle } from '../x509/bundle.js';
 import { Certificate } from '../x509/certificate.js';
 import { issueRevocationList, parseRevocationList } from '../x509/crl.js';
 import { verifyCertificate } from '../x509/verify.js';
+import { auditSetup } from '../agents/audit.js';
 import { optional, required, type Verb } from './io.js';
 
 const readText = (path: string): Promise<string> =>
@@ -93,5 +94,29 @@ export const revokeVerb: Verb = {
     await writeFileAtomic({ path: crlPath, content: crl.pem, mode: 0o644 }, { overwrite: true });
     io.out(`${crlPath}: ${crl.serials.size} revoked`);
     return 0;
+  },
+};
+
+export const auditVerb: Verb = {
+  name: 'audit',
+  summary: "report each communication path of a setup as verified, unverified or broken, with the reason and the fix",
+  usage: 'kubepki audit --dir DIR [--apiserver-flags FILE] [--kubelet-serving CERT=ADDRESS ...] [--json]',
+  options: { dir: { type: 'string' }, 'apiserver-flags': { type: 'string' }, 'kubelet-serving': { type: 'string', multiple: true }, json: { type: 'boolean' } },
+  async run({ values }, io) {
+    const flagsFile = optional(values, 'apiserver-flags');
+    const kubeletServing = await Promise.all(
+      ((values['kubelet-serving'] as string[] | undefined) ?? []).map(async (entry) => {
+        const at = entry.lastIndexOf('=');
+        if (at < 1) throw new PkiError('ERR_ARGUMENT', `"${entry}" is not CERT=ADDRESS`, { field: '--kubelet-serving' });
+        return { certificate: await readText(entry.slice(0, at)), address: entry.slice(at + 1) };
+      }),
+    );
+    const report = await auditSetup(resolve(required(values, 'dir')), { apiserverFlags: flagsFile ? await readText(flagsFile) : undefined, kubeletServing });
+    if (values.json) io.out(JSON.stringify(report, null, 2));
+    else {
+      for (const p of report.paths) io.out(`${String(p.path).padEnd(2)} ${p.name.padEnd(44)} ${p.status.toUpperCase()}: ${p.reason}${p.fix ? `\n   fix: ${p.fix}` : ''}`);
+      for (const f of report.findings) io.out(`${f.severity}: ${f.message}\n   fix: ${f.fix}`);
+    }
+    return report.ok ? 0 : 1;
   },
 };

@@ -1,0 +1,176 @@
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { PkiError } from '../errors.js';
+import { loadPkiDirectory, type LoadedPki } from '../cluster/directory.js';
+import { readIfExists } from '../cluster/files.js';
+import { AUTHORITY_LAYOUT } from '../cluster/layout.js';
+import { Certificate } from '../x509/certificate.js';
+import { verifyCertificate } from '../x509/verify.js';
+
+export type PathStatus = 'verified' | 'unverified' | 'broken' | 'not-configured' | 'advisory';
+
+export interface PathReport {
+  /** The row of DESIGN.md's path table. */
+  readonly path: number;
+  readonly name: string;
+  readonly status: PathStatus;
+  readonly reason: string;
+  readonly fix?: string;
+}
+
+export interface Finding {
+  readonly severity: 'error' | 'warning';
+  readonly message: string;
+  readonly fix: string;
+}
+
+export interface AuditReport {
+  readonly paths: readonly PathReport[];
+  readonly findings: readonly Finding[];
+  /** True when no path is unverified or broken and no finding is an error. */
+  readonly ok: boolean;
+}
+
+export interface AuditOptions {
+  /** kube-apiserver's flags or its static Pod manifest (any text with `--flag=value` tokens). Absent: kubeadm's defaults. */
+  apiserverFlags?: string;
+  /** Kubelet serving certificates to check, with the address the apiserver dials (its preferred address type). */
+  kubeletServing?: readonly { certificate: string; address: string }[];
+  /** CAs that must be in every bundle (the new CA during a rotation). */
+  rotatingTo?: readonly Certificate[];
+  now?: Date;
+  /** Certificates expiring sooner than this are reported. Default 30 days. */
+  expiryWarningSeconds?: number;
+}
+
+/** `--flag=value` pairs from a flags file or a static Pod manifest. */
+export function parseFlags(text: string): Map<string, string> {
+  const flags = new Map<string, string>();
+  for (const match of text.matchAll(/--([a-z0-9-]+)(?:=("[^"]*"|'[^']*'|[^\s"',\]]+))?/g)) flags.set(match[1]!, (match[2] ?? 'true').replace(/^["']|["']$/g, ''));
+  return flags;
+}
+
+/**
+ * Audits a setup: which paths of DESIGN.md's table are verified, unverified or broken, why, and the fix.
+ * It reads the PKI directory, the apiserver's flags when given (kubeadm's defaults otherwise), kubelet
+ * serving certificates when given, and checks key file modes, expiry and rotation overlap.
+ */
+export async function auditSetup(dir: string, options: AuditOptions = {}): Promise<AuditReport> {
+  const now = options.now ?? new Date();
+  const loaded = await loadPkiDirectory(dir);
+  const findings: Finding[] = [];
+  const paths: PathReport[] = [];
+  const flags = options.apiserverFlags === undefined ? new Map<string, string>() : parseFlags(options.apiserverFlags);
+
+  for (const problem of loaded.problems) findings.push({ severity: 'error', message: `${problem.files.join(', ')}: ${problem.reason}`, fix: 'regenerate it (kubepki init --force, or kubepki renew NAME)' });
+  for (const name of loaded.missing) findings.push({ severity: 'error', message: `${name} is missing`, fix: 'kubepki init --dir DIR completes the directory' });
+  await checkKeyModes(dir, findings);
+  checkExpiry(loaded, now, options.expiryWarningSeconds ?? 30 * 86_400, findings);
+
+  const check = async (path: number, name: string, run: () => Promise<string>, fix: string): Promise<void> => {
+    try {
+      paths.push({ path, name, status: 'verified', reason: await run() });
+    } catch (error) {
+      if (!(error instanceof PkiError)) throw error;
+      paths.push({ path, name, status: 'broken', reason: `${error.code}: ${error.message}`, fix });
+    }
+  };
+  const leaf = (name: string): Certificate => {
+    const material = loaded.certificates.get(name);
+    if (!material) throw new PkiError('ERR_DIRECTORY', `${name} is missing`, { field: name });
+    return material.certificate;
+  };
+  const root = (name: string): Certificate => {
+    const material = loaded.authorities.get(name);
+    if (!material) throw new PkiError('ERR_DIRECTORY', `the ${name} CA is missing`, { field: name });
+    return material.certificate;
+  };
+  const apiserver = loaded.certificates.get('apiserver')?.certificate;
+  const serviceIp = apiserver?.sans.ips[0];
+
+  await check(1, 'kubelet -> apiserver', async () => {
+    await verifyCertificate(leaf('apiserver'), { roots: [root('ca')], purpose: 'server', time: now });
+    return 'the apiserver certificate chains to the cluster CA the kubelets trust';
+  }, 'reissue the apiserver certificate from the cluster CA (kubepki renew apiserver)');
+  await check(2, 'pod -> apiserver', async () => {
+    await verifyCertificate(leaf('apiserver'), { roots: [root('ca')], purpose: 'server', name: 'kubernetes.default.svc', time: now });
+    if (serviceIp) await verifyCertificate(leaf('apiserver'), { roots: [root('ca')], purpose: 'server', name: serviceIp, time: now });
+    return `the apiserver certificate names kubernetes.default.svc and the Service IP ${serviceIp ?? '(none)'}`;
+  }, 'reissue the apiserver certificate with the Service IP and kubernetes.default.svc SANs');
+  await check(3, 'control-plane component -> apiserver', async () => {
+    for (const name of ['admin', 'super-admin', 'controller-manager', 'scheduler']) await verifyCertificate(leaf(name), { roots: [root('ca')], purpose: 'client', time: now });
+    return 'every kubeconfig embeds the cluster CA and a client certificate from it';
+  }, 'kubepki renew all');
+
+  const kubeletCa = flags.get('kubelet-certificate-authority');
+  if (!kubeletCa) {
+    paths.push({
+      path: 4,
+      name: 'apiserver -> kubelet',
+      status: 'unverified',
+      reason: "kube-apiserver has no --kubelet-certificate-authority, so it does not verify kubelet serving certificates at all: logs, exec and port-forward are open to a man in the middle (kubeadm's default)",
+      fix: 'issue kubelet serving certificates from a cluster CA (kubepki approve, or serverTLSBootstrap), then set --kubelet-certificate-authority to bundles/kubelet-certificate-authority.crt (kubepki bundle --dir DIR)',
+    });
+  } else {
+    const bundleText = await readIfExists(kubeletCa) ?? await readIfExists(join(dir, kubeletCa.replace(/^\/etc\/kubernetes\//, '')));
+    await check(4, 'apiserver -> kubelet', async () => {
+      if (!bundleText) throw new PkiError('ERR_DIRECTORY', `--kubelet-certificate-authority points at ${kubeletCa}, which cannot be read`, { field: kubeletCa });
+      for (const serving of options.kubeletServing ?? []) {
+        await verifyCertificate(serving.certificate, { roots: [bundleText], purpose: 'server', name: serving.address, time: now });
+      }
+      const checked = options.kubeletServing?.length ?? 0;
+      return `--kubelet-certificate-authority is set${checked ? ` and ${checked} kubelet serving certificate(s) verify for the addresses the apiserver dials` : ''}`;
+    }, 'kubelet serving certificates must be signed by a CA in the bundle and carry the IP of the preferred address type as a SAN (kubepki approve issues such certificates)');
+  }
+  paths.push({
+    path: 5,
+    name: 'apiserver -> proxied pod/service',
+    status: 'advisory',
+    reason: "kube-apiserver's proxy does not verify https backends; it is not a secure channel",
+    fix: 'call services through apiserverToService agents pinned to the service CA instead of the apiserver proxy',
+  });
+  if (loaded.certificates.has('konnectivity-server')) {
+    await check(6, 'Konnectivity agent <-> server', async () => {
+      await verifyCertificate(leaf('konnectivity-server'), { roots: [root('ca')], purpose: 'server', time: now });
+      await verifyCertificate(leaf('konnectivity-agent'), { roots: [root('ca')], purpose: 'client', time: now });
+      await verifyCertificate(leaf('konnectivity-client'), { roots: [root('ca')], purpose: 'client', time: now });
+      return 'server, agent and apiserver-client certificates chain to the cluster CA (mTLS on both legs)';
+    }, 'kubepki init issues the Konnectivity certificates');
+  } else paths.push({ path: 6, name: 'Konnectivity agent <-> server', status: 'not-configured', reason: 'no Konnectivity certificates in the directory' });
+  await check(7, 'apiserver -> etcd, front proxy -> apiserver', async () => {
+    await verifyCertificate(leaf('etcd-server'), { roots: [root('etcd-ca')], purpose: 'server', name: '127.0.0.1', time: now });
+    await verifyCertificate(leaf('apiserver-etcd-client'), { roots: [root('etcd-ca')], purpose: 'client', time: now });
+    await verifyCertificate(leaf('front-proxy-client'), { roots: [root('front-proxy-ca')], purpose: 'client', time: now });
+    return 'etcd serves 127.0.0.1 from the etcd CA; the apiserver and front proxy present client certificates from their CAs';
+  }, 'reissue the etcd and front-proxy certificates (kubepki renew all)');
+
+  if (options.rotatingTo?.length) {
+    for (const next of options.rotatingTo) {
+      const inDir = [...loaded.authorities.values()].some((m) => Buffer.from(m.certificate.der).equals(next.der));
+      const bundle = await readIfExists(join(dir, 'bundles', 'client-ca-file.crt'));
+      const inBundle = bundle ? Certificate.fromPemBundle(bundle).some((c) => Buffer.from(c.der).equals(next.der)) : false;
+      if (!inDir && !inBundle) findings.push({ severity: 'error', message: `the new CA CN=${next.subject.commonName} is missing from the bundles during the rotation`, fix: 'kubepki rotate-ca --phase add' });
+    }
+  }
+  const ok = paths.every((p) => p.status !== 'unverified' && p.status !== 'broken') && findings.every((f) => f.severity !== 'error');
+  return { paths, findings, ok };
+}
+
+async function checkKeyModes(dir: string, findings: Finding[]): Promise<void> {
+  for (const entry of AUTHORITY_LAYOUT) {
+    const path = join(dir, `${entry.path}.key`);
+    const info = await stat(path).catch(() => undefined);
+    if (info && (info.mode & 0o077) !== 0) {
+      findings.push({ severity: 'error', message: `${entry.path}.key is readable by group or others (mode ${(info.mode & 0o777).toString(8)})`, fix: `chmod 600 ${path}` });
+    }
+  }
+}
+
+function checkExpiry(loaded: LoadedPki, now: Date, within: number, findings: Finding[]): void {
+  const all = [...[...loaded.authorities].map(([name, m]) => [name, m, 'rotate the CA with overlap (add the new CA to every bundle first)'] as const), ...[...loaded.certificates].map(([name, m]) => [name, m, `kubepki renew ${name}`] as const)];
+  for (const [name, material, fix] of all) {
+    const left = (material.certificate.notAfter.getTime() - now.getTime()) / 1000;
+    if (left <= 0) findings.push({ severity: 'error', message: `${name} expired at ${material.certificate.notAfter.toISOString()}`, fix });
+    else if (left < within) findings.push({ severity: 'warning', message: `${name} expires in ${Math.floor(left / 86_400)} days`, fix });
+  }
+}
