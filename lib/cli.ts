@@ -8,10 +8,10 @@ import { checkExpirationVerb, renewVerb, signVerb } from './cli/expiry.js';
 import { approveVerb, kubeletBootstrapVerb, serveBootstrapVerb, tokenVerb } from './cli/bootstrap.js';
 import { initVerb } from './cli/init.js';
 import { inspectVerb } from './cli/inspect.js';
-import { auditVerb, bundleVerb, revokeVerb, verifyVerb } from './cli/trust.js';
+import { auditVerb, bundleVerb, revokeVerb, rotateCaVerb, verifyVerb } from './cli/trust.js';
 import { parseVerbArgs, type Io, type Verb } from './cli/io.js';
 
-const VERBS: readonly Verb[] = [initVerb, checkExpirationVerb, renewVerb, signVerb, tokenVerb, serveBootstrapVerb, kubeletBootstrapVerb, approveVerb, bundleVerb, verifyVerb, revokeVerb, auditVerb, inspectVerb];
+const VERBS: readonly Verb[] = [initVerb, checkExpirationVerb, renewVerb, signVerb, tokenVerb, serveBootstrapVerb, kubeletBootstrapVerb, approveVerb, bundleVerb, verifyVerb, revokeVerb, auditVerb, rotateCaVerb, inspectVerb];
 
 const usage = (): string =>
   `usage: kubepki <command> [options]   (kubepki <command> --help for its options)\n\ncommands:\n${VERBS.map((v) => `  ${v.name.padEnd(18)} ${v.summary}`).join('\n')}\n  ${'version'.padEnd(18)} print the version\n  ${'help'.padEnd(18)} print this text\n`;

@@ -134,3 +134,4 @@ export {
   type MutualTlsOptions,
 } from './agents/paths.js';
 export { auditSetup, parseFlags, type AuditReport, type AuditOptions, type PathReport, type PathStatus, type Finding } from './agents/audit.js';
+export { rotateClusterCa, type RotationPhase, type RotationResult, type RotationState } from './cluster/rotation.js';

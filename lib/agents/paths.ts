@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { PkiError } from '../errors.js';
 import { parseKubeconfig } from '../cluster/kubeconfig.js';
@@ -22,15 +21,29 @@ function hostOf(url: string): string {
  * used by the next connection without a restart.
  */
 export function apiserverAgentsFromKubeconfig(kubeconfigPath: string): PathAgents {
-  const config = parseKubeconfig(readFileSync(kubeconfigPath, 'utf8'), kubeconfigPath);
+  // The kubeconfig itself is re-read when it changes (a CA rotation rewrites its trust), and so are the
+  // certificate and key files it points at.
+  const kubeconfigText = watchedFile(kubeconfigPath);
   const base = dirname(kubeconfigPath);
-  const file = (path: string): (() => string) => watchedFile(isAbsolute(path) ? path : resolve(base, path));
-  const ca = config.caPem ?? (config.caFile ? file(config.caFile)() : undefined);
-  if (!ca) throw new PkiError('ERR_KUBECONFIG', 'has no certificate authority; kubepki never falls back to the system store', { field: kubeconfigPath });
-  const cert = config.clientCertificatePem !== undefined ? () => config.clientCertificatePem : config.clientCertificateFile ? file(config.clientCertificateFile) : () => undefined;
-  const key = config.clientKeyPem !== undefined ? () => config.clientKeyPem : config.clientKeyFile ? file(config.clientKeyFile) : () => undefined;
-  const material = (): TlsMaterial => ({ ca, cert: cert(), key: key() });
-  return { ...verifiedAgents({ material, serverName: hostOf(config.server) }), url: config.server };
+  const files = new Map<string, () => string>();
+  const file = (path: string): string => {
+    const absolute = isAbsolute(path) ? path : resolve(base, path);
+    if (!files.has(absolute)) files.set(absolute, watchedFile(absolute));
+    return files.get(absolute)!();
+  };
+  const current = () => parseKubeconfig(kubeconfigText(), kubeconfigPath);
+  const material = (): TlsMaterial => {
+    const config = current();
+    const ca = config.caPem ?? (config.caFile ? file(config.caFile) : undefined);
+    if (!ca) throw new PkiError('ERR_KUBECONFIG', 'has no certificate authority; kubepki never falls back to the system store', { field: kubeconfigPath });
+    return {
+      ca,
+      cert: config.clientCertificatePem ?? (config.clientCertificateFile ? file(config.clientCertificateFile) : undefined),
+      key: config.clientKeyPem ?? (config.clientKeyFile ? file(config.clientKeyFile) : undefined),
+    };
+  };
+  const { server } = current();
+  return { ...verifiedAgents({ material, serverName: hostOf(server) }), url: server };
 }
 
 /** Path 1 for kubelets. */

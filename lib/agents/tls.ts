@@ -58,7 +58,7 @@ export function tlsOptions(options: VerifiedAgentOptions): ConnectionOptions {
 /** Builds the pair of agents for one path. */
 export function verifiedAgents(options: VerifiedAgentOptions): VerifiedAgents {
   tlsOptions(options);
-  const fingerprint = (o: ConnectionOptions): string => `${String(o.cert ?? '').length}:${String(o.cert ?? '').slice(-64)}`;
+  const fingerprint = (o: ConnectionOptions): string => `${String(o.cert ?? '').length}:${String(o.cert ?? '').slice(-64)}:${String(o.ca ?? '').length}`;
   class PathAgent extends HttpsAgent {
     override createConnection(connectOptions: AgentOptions & ConnectionOptions, callback?: unknown): TLSSocket {
       void callback;

@@ -11,6 +11,7 @@ import { Certificate } from '../x509/certificate.js';
 import { issueRevocationList, parseRevocationList } from '../x509/crl.js';
 import { verifyCertificate } from '../x509/verify.js';
 import { auditSetup } from '../agents/audit.js';
+import { rotateClusterCa } from '../cluster/rotation.js';
 import { optional, required, type Verb } from './io.js';
 
 const readText = (path: string): Promise<string> =>
@@ -118,5 +119,23 @@ export const auditVerb: Verb = {
       for (const f of report.findings) io.out(`${f.severity}: ${f.message}\n   fix: ${f.fix}`);
     }
     return report.ok ? 0 : 1;
+  },
+};
+
+export const rotateCaVerb: Verb = {
+  name: 'rotate-ca',
+  summary: 'rotate the cluster CA with overlap, one resumable phase at a time: add, reissue, finish',
+  usage: 'kubepki rotate-ca --dir DIR --phase add|reissue|finish [--json]',
+  options: { dir: { type: 'string' }, phase: { type: 'string' }, json: { type: 'boolean' } },
+  async run({ values }, io) {
+    const phase = required(values, 'phase');
+    if (phase !== 'add' && phase !== 'reissue' && phase !== 'finish') throw new PkiError('ERR_ARGUMENT', 'must be add, reissue or finish', { field: '--phase' });
+    const result = await rotateClusterCa(resolve(required(values, 'dir')), phase);
+    if (values.json) io.out(JSON.stringify(result, null, 2));
+    else {
+      io.out(`phase ${phase}: ${result.changed.length} file(s) changed`);
+      for (const file of result.changed) io.out(`  ${file}`);
+    }
+    return 0;
   },
 };

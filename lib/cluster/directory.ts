@@ -50,7 +50,8 @@ export async function loadPkiDirectory(dir: string, options: CryptoOptions = {})
     if (material && ca && !material.certificate.isIssuedBy(ca.certificate)) {
       problems.push({ name: entry.name, files: entryFiles(entry), reason: `not signed by the ${entry.ca} CA in this directory` });
     }
-    if (material && material.kubeconfig?.caPem !== undefined && ca && material.kubeconfig.caPem.trim() !== ca.certificate.pem.trim()) {
+    // A kubeconfig may trust a bundle (old and new CA during a rotation); it must include its CA.
+    if (material && material.kubeconfig?.caPem !== undefined && ca && !material.kubeconfig.caPem.includes(ca.certificate.pem.trim())) {
       problems.push({ name: entry.name, files: entryFiles(entry), reason: `embeds a CA other than the ${entry.ca} CA in this directory` });
     }
   }

@@ -43,4 +43,17 @@ test('verify answers like Go, and revoke makes a certificate fail with --crl', a
   });
 });
 
+test('rotate-ca runs the phases and reports the files it changed', async () => {
+  await withTempDir(async (dir) => {
+    await initPkiDirectory(dir, { nodeName: 'cp-1', advertiseAddress: '10.0.0.10', konnectivity: false });
+    for (const phase of ['add', 'reissue', 'finish']) {
+      const result = await run('rotate-ca', '--dir', dir, '--phase', phase, '--json');
+      assert.is(result.code, 0, result.err);
+      assert.ok((JSON.parse(result.out) as { changed: string[] }).changed.length > 0, phase);
+    }
+    assert.is((await run('rotate-ca', '--dir', dir, '--phase', 'later')).code, 2);
+    assert.is((await run('audit', '--dir', dir)).code, 1, 'kubeadm-default flags: path 4 unverified');
+  });
+});
+
 test.run();

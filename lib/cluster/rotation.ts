@@ -1,0 +1,126 @@
+import { rename } from 'node:fs/promises';
+import { join } from 'node:path';
+import { exportPrivateKeyPem, generateKeyPair, importPrivateKeyPem } from '../crypto/keys.js';
+import type { CryptoOptions } from '../crypto/provider.js';
+import { PkiError } from '../errors.js';
+import { createCertificateAuthority } from '../ca.js';
+import { PROFILES } from '../profiles.js';
+import { Certificate } from '../x509/certificate.js';
+import { issueCertificate } from '../x509/issue.js';
+import { clusterBundles } from './bundles.js';
+import { loadPkiDirectory } from './directory.js';
+import { readIfExists, writeFileAtomic } from './files.js';
+import { CERTIFICATE_LAYOUT } from './layout.js';
+import { entryFilesToWrite } from './material.js';
+
+export type RotationPhase = 'add' | 'reissue' | 'finish';
+
+/** The persisted state of a cluster CA rotation (`rotation.json` in the directory). */
+export interface RotationState {
+  readonly phase: 'added' | 'reissued' | 'finished';
+  readonly newCa: string;
+}
+
+export interface RotationResult {
+  readonly phase: RotationPhase;
+  /** Files written or replaced by this phase. */
+  readonly changed: readonly string[];
+}
+
+const NEW = 'pki/ca-new';
+const STATE = 'rotation.json';
+
+/**
+ * Rotates the cluster CA with overlap, one phase at a time; each phase is idempotent, so a run that
+ * crashed is resumed by running the same phase again.
+ * - add: a new CA beside the old one (`pki/ca-new.crt/.key`); every bundle and kubeconfig trusts both.
+ * - reissue: every leaf of the old CA (and every kubeconfig's client certificate) is issued again by the new CA.
+ * - finish: the new CA becomes `pki/ca.crt/.key` (the old one is kept as `pki/ca-old.crt`) and the bundles
+ *   and kubeconfigs trust only the new CA.
+ */
+export async function rotateClusterCa(dir: string, phase: RotationPhase, options: CryptoOptions & { now?: Date } = {}): Promise<RotationResult> {
+  const crypto = options.crypto ? { crypto: options.crypto } : {};
+  const state = await readState(dir);
+  const changed: string[] = [];
+  const write = async (path: string, content: string, mode: number): Promise<void> => {
+    if ((await readIfExists(path)) === content) return;
+    await writeFileAtomic({ path, content, mode }, { overwrite: true });
+    changed.push(path);
+  };
+  if (phase === 'add') {
+    if (state?.phase === 'finished') throw new PkiError('ERR_ARGUMENT', 'the last rotation is finished; remove rotation.json to start another', { field: 'phase' });
+    let next = await readIfExists(join(dir, `${NEW}.crt`));
+    if (!next) {
+      const current = (await loadPkiDirectory(dir, crypto)).authorities.get('ca');
+      if (!current) throw new PkiError('ERR_DIRECTORY', 'the cluster CA is missing', { field: 'pki/ca.crt' });
+      const authority = await createCertificateAuthority({ ...crypto, commonName: current.certificate.subject.commonName, keySpec: current.certificate.keySpec, now: options.now });
+      // Key first, certificate last: a crash leaves no certificate whose key is missing.
+      await write(join(dir, `${NEW}.key`), await exportPrivateKeyPem(authority.keyPair, undefined, crypto), 0o600);
+      await write(join(dir, `${NEW}.crt`), authority.certificate.pem, 0o644);
+      next = authority.certificate.pem;
+    }
+    await trust(dir, [Certificate.from(next)], false, write, crypto);
+    await write(join(dir, STATE), JSON.stringify({ phase: 'added', newCa: NEW }, null, 2), 0o644);
+    return { phase, changed };
+  }
+  if (!state) throw new PkiError('ERR_ARGUMENT', 'no rotation in progress: run the add phase first', { field: 'phase' });
+  if (phase === 'reissue') {
+    const caPem = await readIfExists(join(dir, `${NEW}.crt`));
+    const keyPem = await readIfExists(join(dir, `${NEW}.key`));
+    if (!caPem || !keyPem) throw new PkiError('ERR_DIRECTORY', 'the new CA is missing; run the add phase again', { field: `${NEW}.crt` });
+    const next = Certificate.from(caPem);
+    const nextKey = await importPrivateKeyPem(keyPem, crypto);
+    const loaded = await loadPkiDirectory(dir, crypto);
+    const bundle = [loaded.authorities.get('ca')!.certificate, next].map((c) => c.pem).join('');
+    for (const entry of CERTIFICATE_LAYOUT.filter((e) => e.ca === PROFILES.clusterCa.name)) {
+      const current = loaded.certificates.get(entry.name);
+      if (!current || current.certificate.isIssuedBy(next)) continue;
+      const keyPair = await generateKeyPair(current.certificate.keySpec, crypto);
+      const certificate = await issueCertificate({
+        ...crypto,
+        profile: entry.profile,
+        subject: current.certificate.subject,
+        sans: current.certificate.sans,
+        publicKey: keyPair.publicKey,
+        issuer: { certificate: next, privateKey: nextKey.privateKey },
+        now: options.now,
+      });
+      const kubeconfig = current.kubeconfig && { ...current.kubeconfig, caPem: bundle };
+      for (const file of await entryFilesToWrite(dir, entry, { certificate, keyPair, kubeconfig }, crypto)) await write(file.path, file.content, file.mode);
+    }
+    await write(join(dir, STATE), JSON.stringify({ phase: 'reissued', newCa: NEW }, null, 2), 0o644);
+    return { phase, changed };
+  }
+  if (state.phase === 'added') throw new PkiError('ERR_ARGUMENT', 'run the reissue phase before finishing', { field: 'phase' });
+  const caPem = await readIfExists(join(dir, `${NEW}.crt`));
+  if (caPem) {
+    // Promote: old CA kept for reference, new key and certificate under the kubeadm names.
+    const oldPem = await readIfExists(join(dir, 'pki/ca.crt'));
+    if (oldPem) await write(join(dir, 'pki/ca-old.crt'), oldPem, 0o644);
+    await rename(join(dir, `${NEW}.key`), join(dir, 'pki/ca.key'));
+    await rename(join(dir, `${NEW}.crt`), join(dir, 'pki/ca.crt'));
+    changed.push(join(dir, 'pki/ca.key'), join(dir, 'pki/ca.crt'));
+  }
+  await trust(dir, [], true, write, crypto);
+  await write(join(dir, STATE), JSON.stringify({ phase: 'finished', newCa: NEW }, null, 2), 0o644);
+  return { phase, changed };
+}
+
+async function readState(dir: string): Promise<RotationState | undefined> {
+  const text = await readIfExists(join(dir, STATE));
+  return text ? (JSON.parse(text) as RotationState) : undefined;
+}
+
+/** Rewrites the bundles and the kubeconfigs' CA data: old + extra CAs, or (only) the current CA. */
+async function trust(dir: string, extra: Certificate[], only: boolean, write: (path: string, content: string, mode: number) => Promise<void>, crypto: CryptoOptions): Promise<void> {
+  const loaded = await loadPkiDirectory(dir, crypto);
+  const bundles = clusterBundles(loaded, { extra: { 'client-ca-file': extra, 'kubelet-client-ca-file': extra, 'konnectivity-ca': extra, 'kubelet-certificate-authority': loaded.authorities.has('kubelet-serving-ca') ? [] : extra } });
+  for (const [name, bundle] of Object.entries(bundles)) await write(join(dir, 'bundles', `${name}.crt`), bundle.pem, 0o644);
+  const caBundle = bundles['client-ca-file'].pem;
+  for (const entry of CERTIFICATE_LAYOUT.filter((e) => e.kubeconfig)) {
+    const material = loaded.certificates.get(entry.name);
+    if (!material?.kubeconfig) continue;
+    const kubeconfig = { ...material.kubeconfig, caPem: only ? loaded.authorities.get('ca')!.certificate.pem : caBundle };
+    for (const file of await entryFilesToWrite(dir, entry, { ...material, kubeconfig }, crypto)) await write(file.path, file.content, file.mode);
+  }
+}
