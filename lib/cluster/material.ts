@@ -1,8 +1,9 @@
-import { exportPrivateKeyPem, exportSpki, importPrivateKeyPem, publicKeyInfo, type KeyPair } from '../crypto/keys.js';
+import { exportPrivateKeyPem, exportSpki, generateKeyPair, importPrivateKeyPem, publicKeyInfo, type KeyPair } from '../crypto/keys.js';
 import { encodePem } from '../crypto/pem.js';
 import type { CryptoOptions } from '../crypto/provider.js';
 import { PkiError } from '../errors.js';
 import { Certificate } from '../x509/certificate.js';
+import { issueCertificate, type Issuer } from '../x509/issue.js';
 import { join } from 'node:path';
 import { readIfExists, type FileToWrite } from './files.js';
 import { parseKubeconfig, stringifyKubeconfig } from './kubeconfig.js';
@@ -113,4 +114,31 @@ export async function serviceAccountFiles(dir: string, paths: { privateKey: stri
     { path: join(dir, paths.privateKey), content: await exportPrivateKeyPem(keyPair, undefined, options), mode: 0o600 },
     { path: join(dir, paths.publicKey), content: encodePem('PUBLIC KEY', await exportSpki(keyPair.publicKey, options)), mode: 0o644 },
   ];
+}
+
+/**
+ * Issues an entry's certificate again from `issuer`, as renewal and CA rotation do: a new key of the same
+ * type, the same subject and SANs; a kubeconfig keeps its server and user and trusts `caPem`.
+ */
+export async function reissueEntry(
+  dir: string,
+  entry: LayoutEntry,
+  current: Material,
+  issuer: Issuer,
+  options: CryptoOptions & { caPem: string; lifetimeSeconds?: number; now?: Date },
+): Promise<FileToWrite[]> {
+  const crypto = options.crypto ? { crypto: options.crypto } : {};
+  const keyPair = await generateKeyPair(current.certificate.keySpec, crypto);
+  const certificate = await issueCertificate({
+    ...crypto,
+    profile: entry.profile,
+    subject: current.certificate.subject,
+    sans: current.certificate.sans,
+    publicKey: keyPair.publicKey,
+    issuer,
+    validity: options.lifetimeSeconds ? { lifetimeSeconds: options.lifetimeSeconds } : undefined,
+    now: options.now,
+  });
+  const kubeconfig = current.kubeconfig && { ...current.kubeconfig, caPem: options.caPem };
+  return entryFilesToWrite(dir, entry, { certificate, keyPair, kubeconfig }, crypto);
 }

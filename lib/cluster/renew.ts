@@ -1,11 +1,10 @@
-import { generateKeyPair, type KeyPair } from '../crypto/keys.js';
+import type { KeyPair } from '../crypto/keys.js';
 import type { CryptoOptions } from '../crypto/provider.js';
 import { PkiError } from '../errors.js';
-import { issueCertificate } from '../x509/issue.js';
 import { loadPkiDirectory } from './directory.js';
 import { writeFileAtomic, type FileToWrite } from './files.js';
 import { AUTHORITY_LAYOUT, CERTIFICATE_LAYOUT } from './layout.js';
-import { entryFilesToWrite } from './material.js';
+import { reissueEntry } from './material.js';
 
 export interface RenewOptions extends CryptoOptions {
   now?: Date;
@@ -37,21 +36,13 @@ export async function renewCertificates(dir: string, which: 'all' | readonly str
     const caKey: KeyPair = ca.keyPair;
     plans.push({
       name,
-      files: async () => {
-        const keyPair = await generateKeyPair(current.certificate.keySpec, crypto);
-        const certificate = await issueCertificate({
+      files: () =>
+        reissueEntry(dir, entry, current, { certificate: ca.certificate, privateKey: caKey.privateKey }, {
           ...crypto,
-          profile: entry.profile,
-          subject: current.certificate.subject,
-          sans: current.certificate.sans,
-          publicKey: keyPair.publicKey,
-          issuer: { certificate: ca.certificate, privateKey: caKey.privateKey },
-          validity: options.lifetimeSeconds ? { lifetimeSeconds: options.lifetimeSeconds } : undefined,
+          caPem: current.kubeconfig?.caPem ?? ca.certificate.pem,
+          lifetimeSeconds: options.lifetimeSeconds,
           now: options.now,
-        });
-        const kubeconfig = current.kubeconfig && { ...current.kubeconfig, caPem: current.kubeconfig.caPem ?? ca.certificate.pem };
-        return entryFilesToWrite(dir, entry, { certificate, keyPair, kubeconfig }, crypto);
-      },
+        }),
     });
   }
   const batches = [];

@@ -1,17 +1,16 @@
 import { rename } from 'node:fs/promises';
 import { join } from 'node:path';
-import { exportPrivateKeyPem, generateKeyPair, importPrivateKeyPem } from '../crypto/keys.js';
+import { exportPrivateKeyPem, importPrivateKeyPem } from '../crypto/keys.js';
 import type { CryptoOptions } from '../crypto/provider.js';
 import { PkiError } from '../errors.js';
 import { createCertificateAuthority } from '../ca.js';
 import { PROFILES } from '../profiles.js';
 import { Certificate } from '../x509/certificate.js';
-import { issueCertificate } from '../x509/issue.js';
 import { clusterBundles } from './bundles.js';
 import { loadPkiDirectory } from './directory.js';
 import { readIfExists, writeFileAtomic } from './files.js';
 import { CERTIFICATE_LAYOUT } from './layout.js';
-import { entryFilesToWrite } from './material.js';
+import { entryFilesToWrite, reissueEntry } from './material.js';
 
 export type RotationPhase = 'add' | 'reissue' | 'finish';
 
@@ -75,18 +74,8 @@ export async function rotateClusterCa(dir: string, phase: RotationPhase, options
     for (const entry of CERTIFICATE_LAYOUT.filter((e) => e.ca === PROFILES.clusterCa.name)) {
       const current = loaded.certificates.get(entry.name);
       if (!current || current.certificate.isIssuedBy(next)) continue;
-      const keyPair = await generateKeyPair(current.certificate.keySpec, crypto);
-      const certificate = await issueCertificate({
-        ...crypto,
-        profile: entry.profile,
-        subject: current.certificate.subject,
-        sans: current.certificate.sans,
-        publicKey: keyPair.publicKey,
-        issuer: { certificate: next, privateKey: nextKey.privateKey },
-        now: options.now,
-      });
-      const kubeconfig = current.kubeconfig && { ...current.kubeconfig, caPem: bundle };
-      for (const file of await entryFilesToWrite(dir, entry, { certificate, keyPair, kubeconfig }, crypto)) await write(file.path, file.content, file.mode);
+      const files = await reissueEntry(dir, entry, current, { certificate: next, privateKey: nextKey.privateKey }, { ...crypto, caPem: bundle, now: options.now });
+      for (const file of files) await write(file.path, file.content, file.mode);
     }
     await write(join(dir, STATE), JSON.stringify({ phase: 'reissued', newCa: NEW }, null, 2), 0o644);
     return { phase, changed };
