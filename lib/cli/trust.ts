@@ -125,12 +125,12 @@ export const auditVerb: Verb = {
 export const rotateCaVerb: Verb = {
   name: 'rotate-ca',
   summary: 'rotate the cluster CA with overlap, one resumable phase at a time: add, reissue, finish',
-  usage: 'kubepki rotate-ca --dir DIR --phase add|reissue|finish [--json]',
-  options: { dir: { type: 'string' }, phase: { type: 'string' }, json: { type: 'boolean' } },
+  usage: 'kubepki rotate-ca --dir DIR --phase add|reissue|finish [--cross-sign] [--json]',
+  options: { dir: { type: 'string' }, phase: { type: 'string' }, 'cross-sign': { type: 'boolean' }, json: { type: 'boolean' } },
   async run({ values }, io) {
     const phase = required(values, 'phase');
     if (phase !== 'add' && phase !== 'reissue' && phase !== 'finish') throw new PkiError('ERR_ARGUMENT', 'must be add, reissue or finish', { field: '--phase' });
-    const result = await rotateClusterCa(resolve(required(values, 'dir')), phase);
+    const result = await rotateClusterCa(resolve(required(values, 'dir')), phase, { crossSign: values['cross-sign'] === true });
     if (values.json) io.out(JSON.stringify(result, null, 2));
     else {
       io.out(`phase ${phase}: ${result.changed.length} file(s) changed`);

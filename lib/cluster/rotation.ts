@@ -5,6 +5,7 @@ import type { CryptoOptions } from '../crypto/provider.js';
 import { PkiError } from '../errors.js';
 import { createCertificateAuthority } from '../ca.js';
 import { PROFILES } from '../profiles.js';
+import { issueCertificate } from '../x509/issue.js';
 import { Certificate } from '../x509/certificate.js';
 import { clusterBundles } from './bundles.js';
 import { loadPkiDirectory } from './directory.js';
@@ -37,7 +38,7 @@ const STATE = 'rotation.json';
  * - finish: the new CA becomes `pki/ca.crt/.key` (the old one is kept as `pki/ca-old.crt`) and the bundles
  *   and kubeconfigs trust only the new CA.
  */
-export async function rotateClusterCa(dir: string, phase: RotationPhase, options: CryptoOptions & { now?: Date } = {}): Promise<RotationResult> {
+export async function rotateClusterCa(dir: string, phase: RotationPhase, options: CryptoOptions & { now?: Date; crossSign?: boolean } = {}): Promise<RotationResult> {
   const crypto = options.crypto ? { crypto: options.crypto } : {};
   const state = await readState(dir);
   const changed: string[] = [];
@@ -59,6 +60,7 @@ export async function rotateClusterCa(dir: string, phase: RotationPhase, options
       next = authority.certificate.pem;
     }
     await trust(dir, [Certificate.from(next)], false, write, crypto);
+    if (options.crossSign) await crossSign(dir, Certificate.from(next), write, { ...crypto, now: options.now });
     await write(join(dir, STATE), JSON.stringify({ phase: 'added', newCa: NEW }, null, 2), 0o644);
     return { phase, changed };
   }
@@ -93,6 +95,27 @@ export async function rotateClusterCa(dir: string, phase: RotationPhase, options
   await trust(dir, [], true, write, crypto);
   await write(join(dir, STATE), JSON.stringify({ phase: 'finished', newCa: NEW }, null, 2), 0o644);
   return { phase, changed };
+}
+
+/**
+ * The new CA's key and subject certified by the old CA (`pki/ca-new-cross.crt`): a server that sends it
+ * after its leaf is verified by clients that trust only the old CA, while they are being updated.
+ */
+async function crossSign(dir: string, next: Certificate, write: (path: string, content: string, mode: number) => Promise<void>, options: CryptoOptions & { now?: Date }): Promise<void> {
+  const path = join(dir, `${NEW}-cross.crt`);
+  if (await readIfExists(path)) return;
+  const old = (await loadPkiDirectory(dir, options)).authorities.get('ca');
+  if (!old?.keyPair) throw new PkiError('ERR_DIRECTORY', 'cross-signing needs the old CA key', { field: 'pki/ca.key' });
+  const cross = await issueCertificate({
+    ...(options.crypto ? { crypto: options.crypto } : {}),
+    profile: PROFILES.intermediateCa,
+    subject: next.subject,
+    sans: next.sans,
+    publicKey: next.spki,
+    issuer: { certificate: old.certificate, privateKey: old.keyPair.privateKey },
+    now: options.now,
+  });
+  await write(path, cross.pem, 0o644);
 }
 
 async function readState(dir: string): Promise<RotationState | undefined> {

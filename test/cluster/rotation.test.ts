@@ -14,11 +14,13 @@ import {
   initPkiDirectory,
   loadPkiDirectory,
   rotateClusterCa,
+  verifyCertificate,
   writeClusterBundles,
   type PathAgents,
 } from '../../lib/index.js';
 import { failureOf } from '../helpers/fixtures.js';
 import { withTempDir } from '../helpers/dirs.js';
+import { goJudge } from '../interop/judges.js';
 
 /** A server that re-reads its certificate and client CA bundle from the directory, as a restarted component would. */
 async function reloadingServer(dir: string): Promise<{ server: Server; port: number; stop: () => void }> {
@@ -109,6 +111,22 @@ test('zero failed handshakes through add, reissue and finish; the old CA is gone
     }
     const loaded = await loadPkiDirectory(dir);
     assert.equal([loaded.missing, loaded.problems], [[], []]);
+  });
+});
+
+test('cross-signing: a leaf of the new CA verifies for clients that trust only the old CA, given the cross certificate (kubepki and Go agree)', async () => {
+  await withTempDir(async (dir) => {
+    await initPkiDirectory(dir, { nodeName: 'cp-1', advertiseAddress: '127.0.0.1', konnectivity: false });
+    const oldCa = await readFile(join(dir, 'pki/ca.crt'), 'utf8');
+    await rotateClusterCa(dir, 'add', { crossSign: true });
+    await rotateClusterCa(dir, 'reissue');
+    const leaf = await readFile(join(dir, 'pki/apiserver.crt'), 'utf8');
+    const cross = await readFile(join(dir, 'pki/ca-new-cross.crt'), 'utf8');
+    const result = await verifyCertificate(leaf, { roots: [oldCa], intermediates: [cross], name: '127.0.0.1' });
+    assert.is(result.chain.length, 3);
+    assert.is((await failureOf(() => verifyCertificate(leaf, { roots: [oldCa], name: '127.0.0.1' }))).code, 'ERR_UNKNOWN_AUTHORITY');
+    const [go] = await goJudge([{ op: 'verify', leaf, roots: [oldCa], intermediates: [cross], name: '127.0.0.1', eku: 'server' }]);
+    assert.ok(go!.ok, go!.error);
   });
 });
 
