@@ -1,5 +1,6 @@
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { parse } from 'yaml';
 import { PkiError } from '../errors.js';
 import { loadPkiDirectory, type LoadedPki } from '../cluster/directory.js';
 import { readIfExists } from '../cluster/files.js';
@@ -36,6 +37,8 @@ export interface AuditOptions {
   apiserverFlags?: string;
   /** Kubelet serving certificates to check, with the address the apiserver dials (its preferred address type). */
   kubeletServing?: readonly { certificate: string; address: string }[];
+  /** A kubelet's KubeletConfiguration (YAML): how it serves and whom it trusts. */
+  kubeletConfig?: string;
   /** CAs that must be in every bundle (the new CA during a rotation). */
   rotatingTo?: readonly Certificate[];
   now?: Date;
@@ -103,6 +106,7 @@ export async function auditSetup(dir: string, options: AuditOptions = {}): Promi
   }, 'kubepki renew all');
 
   const kubeletCa = flags.get('kubelet-certificate-authority');
+  const selfSigned = options.kubeletConfig !== undefined && kubeletServesSelfSigned(options.kubeletConfig, findings);
   if (!kubeletCa) {
     paths.push({
       path: 4,
@@ -114,6 +118,7 @@ export async function auditSetup(dir: string, options: AuditOptions = {}): Promi
   } else {
     const bundleText = await readIfExists(kubeletCa) ?? await readIfExists(join(dir, kubeletCa.replace(/^\/etc\/kubernetes\//, '')));
     await check(4, 'apiserver -> kubelet', async () => {
+      if (selfSigned) throw new PkiError('ERR_UNKNOWN_AUTHORITY', 'the kubelet serves its own self-signed certificate (no serverTLSBootstrap, no tlsCertFile), which no bundle can verify', { field: 'kubelet' });
       if (!bundleText) throw new PkiError('ERR_DIRECTORY', `--kubelet-certificate-authority points at ${kubeletCa}, which cannot be read`, { field: kubeletCa });
       for (const serving of options.kubeletServing ?? []) {
         await verifyCertificate(serving.certificate, { roots: [bundleText], purpose: 'server', name: serving.address, time: now });
@@ -173,4 +178,26 @@ function checkExpiry(loaded: LoadedPki, now: Date, within: number, findings: Fin
     if (left <= 0) findings.push({ severity: 'error', message: `${name} expired at ${material.certificate.notAfter.toISOString()}`, fix });
     else if (left < within) findings.push({ severity: 'warning', message: `${name} expires in ${Math.floor(left / 86_400)} days`, fix });
   }
+}
+
+/**
+ * Reads a KubeletConfiguration: whether the kubelet serves a self-signed certificate (neither
+ * serverTLSBootstrap nor tlsCertFile, kubernetes-pki.md §14), and adds findings for a kubelet that does not
+ * verify client certificates or does not rotate its own.
+ */
+function kubeletServesSelfSigned(text: string, findings: Finding[]): boolean {
+  let config: Record<string, unknown>;
+  try {
+    config = (parse(text) ?? {}) as Record<string, unknown>;
+  } catch (cause) {
+    throw new PkiError('ERR_ARGUMENT', 'the kubelet configuration is not YAML', { field: 'kubeletConfig', cause });
+  }
+  const x509 = ((config.authentication as Record<string, unknown> | undefined)?.x509 ?? {}) as Record<string, unknown>;
+  if (!x509.clientCAFile) {
+    findings.push({ severity: 'error', message: 'the kubelet has no authentication.x509.clientCAFile: it cannot authenticate the apiserver-kubelet-client certificate', fix: 'set clientCAFile to bundles/kubelet-client-ca-file.crt' });
+  }
+  if (config.rotateCertificates !== true) {
+    findings.push({ severity: 'warning', message: 'the kubelet does not rotate its client certificate (rotateCertificates is not true)', fix: 'set rotateCertificates: true' });
+  }
+  return config.serverTLSBootstrap !== true && !config.tlsCertFile;
 }

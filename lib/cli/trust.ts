@@ -101,8 +101,8 @@ export const revokeVerb: Verb = {
 export const auditVerb: Verb = {
   name: 'audit',
   summary: "report each communication path of a setup as verified, unverified or broken, with the reason and the fix",
-  usage: 'kubepki audit --dir DIR [--apiserver-flags FILE] [--kubelet-serving CERT=ADDRESS ...] [--json]',
-  options: { dir: { type: 'string' }, 'apiserver-flags': { type: 'string' }, 'kubelet-serving': { type: 'string', multiple: true }, json: { type: 'boolean' } },
+  usage: 'kubepki audit --dir DIR [--apiserver-flags FILE] [--kubelet-config FILE] [--kubelet-serving CERT=ADDRESS ...] [--json]',
+  options: { dir: { type: 'string' }, 'apiserver-flags': { type: 'string' }, 'kubelet-config': { type: 'string' }, 'kubelet-serving': { type: 'string', multiple: true }, json: { type: 'boolean' } },
   async run({ values }, io) {
     const flagsFile = optional(values, 'apiserver-flags');
     const kubeletServing = await Promise.all(
@@ -112,7 +112,12 @@ export const auditVerb: Verb = {
         return { certificate: await readText(entry.slice(0, at)), address: entry.slice(at + 1) };
       }),
     );
-    const report = await auditSetup(resolve(required(values, 'dir')), { apiserverFlags: flagsFile ? await readText(flagsFile) : undefined, kubeletServing });
+    const kubeletConfig = optional(values, 'kubelet-config');
+    const report = await auditSetup(resolve(required(values, 'dir')), {
+      apiserverFlags: flagsFile ? await readText(flagsFile) : undefined,
+      kubeletConfig: kubeletConfig ? await readText(kubeletConfig) : undefined,
+      kubeletServing,
+    });
     if (values.json) io.out(JSON.stringify(report, null, 2));
     else {
       for (const p of report.paths) io.out(`${String(p.path).padEnd(2)} ${p.name.padEnd(44)} ${p.status.toUpperCase()}: ${p.reason}${p.fix ? `\n   fix: ${p.fix}` : ''}`);

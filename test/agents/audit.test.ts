@@ -88,6 +88,23 @@ test('CA keys readable by others and certificates expiring within 30 days are fi
   });
 });
 
+test("a kubelet that serves a self-signed certificate, trusts no client CA and does not rotate is reported", async () => {
+  await withTempDir(async (dir) => {
+    const { flags } = await setup(dir);
+    const kubeadmKubelet = 'apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\n';
+    const report = await auditSetup(dir, { apiserverFlags: flags, kubeletConfig: kubeadmKubelet });
+    const kubelet = report.paths.find((p) => p.path === 4)!;
+    assert.is(kubelet.status, 'broken');
+    assert.match(kubelet.reason, /self-signed/);
+    assert.ok(report.findings.some((f) => /clientCAFile/.test(f.message)));
+    assert.ok(report.findings.some((f) => f.severity === 'warning' && /rotateCertificates/.test(f.message)));
+    const good = 'kind: KubeletConfiguration\nserverTLSBootstrap: true\nrotateCertificates: true\nauthentication:\n  x509:\n    clientCAFile: /etc/kubernetes/pki/ca.crt\n';
+    const passing = await auditSetup(dir, { apiserverFlags: flags, kubeletConfig: good });
+    assert.is(passing.paths.find((p) => p.path === 4)!.status, 'verified');
+    assert.equal(passing.findings, []);
+  });
+});
+
 test('during a CA rotation, a new CA missing from the bundles is a finding', async () => {
   await withTempDir(async (dir) => {
     const { flags } = await setup(dir);
