@@ -2,7 +2,7 @@ import { X509Certificate } from 'node:crypto';
 import { statSync, readFileSync } from 'node:fs';
 import { Agent as HttpsAgent, type AgentOptions } from 'node:https';
 import { connect as tlsConnect, type ConnectionOptions, type PeerCertificate, type TLSSocket } from 'node:tls';
-import { Agent as UndiciAgent, type buildConnector } from 'undici';
+import { Agent as UndiciAgent, Dispatcher, type buildConnector } from 'undici';
 import { PkiError, type PkiErrorCode } from '../errors.js';
 import { parseIp } from '../x509/ip.js';
 
@@ -24,7 +24,8 @@ export interface VerifiedAgentOptions {
 /** A Node https.Agent and an undici Agent that verify the peer for one communication path. */
 export interface VerifiedAgents {
   readonly https: HttpsAgent;
-  readonly undici: UndiciAgent;
+  /** An undici dispatcher (an Agent, replaced by a fresh one when the client certificate rotates). */
+  readonly undici: Dispatcher;
   readonly serverName: string;
   close(): Promise<void>;
 }
@@ -90,7 +91,7 @@ export function verifiedAgents(options: VerifiedAgentOptions): VerifiedAgents {
     socket.once('error', (error) => callback(explainTlsError(error, options.serverName), null));
     return socket;
   };
-  const undici = new UndiciAgent({ connect });
+  const undici = new RotatingDispatcher(() => new UndiciAgent({ connect }), () => fingerprint(tlsOptions(options)));
   return {
     https,
     undici,
@@ -140,4 +141,54 @@ export function watchedFile(path: string): () => string {
     }
     return content;
   };
+}
+
+/**
+ * An undici dispatcher that hands each request to an Agent made for the current client certificate: when
+ * the certificate rotates, the next request goes through a new Agent (new connections, new handshake)
+ * and the old one is closed once its requests are done.
+ */
+class RotatingDispatcher extends Dispatcher {
+  #agent: UndiciAgent;
+  #fingerprint: string;
+  readonly #make: () => UndiciAgent;
+  readonly #current: () => string;
+
+  constructor(make: () => UndiciAgent, current: () => string) {
+    super();
+    this.#make = make;
+    this.#current = current;
+    this.#agent = make();
+    this.#fingerprint = current();
+  }
+
+  override dispatch(options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
+    const now = this.#current();
+    if (now !== this.#fingerprint) {
+      const previous = this.#agent;
+      this.#agent = this.#make();
+      this.#fingerprint = now;
+      void previous.close();
+    }
+    return this.#agent.dispatch(options, handler);
+  }
+
+  override close(): Promise<void>;
+  override close(callback: () => void): void;
+  override close(callback?: () => void): Promise<void> | void {
+    const done = this.#agent.close();
+    if (!callback) return done;
+    void done.then(callback);
+  }
+
+  override destroy(): Promise<void>;
+  override destroy(error: Error | null): Promise<void>;
+  override destroy(callback: () => void): void;
+  override destroy(error: Error | null, callback: () => void): void;
+  override destroy(first?: Error | null | (() => void), second?: () => void): Promise<void> | void {
+    const callback = typeof first === 'function' ? first : second;
+    const done = this.#agent.destroy(typeof first === 'function' ? null : (first ?? null));
+    if (!callback) return done;
+    void done.then(callback);
+  }
 }

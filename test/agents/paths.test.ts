@@ -163,12 +163,16 @@ test('kubelet -> apiserver: the rotated kubelet-client-current.pem is used by th
       await writeFile(kubeconfig, stringifyKubeconfig({ clusterName: 'k', server: `https://127.0.0.1:${server.port}`, caPem: ca.certificate.pem, userName: 'u', clientCertificateFile: current, clientKeyFile: current }));
       const agents = kubeletToApiserver(kubeconfig);
       const serialOf = async () => JSON.parse(await viaHttps(agents, agents.url)).serial as string;
+      const undiciSerial = async () => JSON.parse(await viaUndici(agents, agents.url)).serial as string;
       const before = await serialOf();
       assert.is(await serialOf(), before, 'a kept-alive connection keeps its certificate until rotation');
+      assert.is(await undiciSerial(), before);
+      assert.is(await undiciSerial(), before);
       const second = await issue();
       await storeCertificatePair(store(Date.now() + 5000), second.cert, second.key);
       const after = await serialOf();
       assert.is.not(after, before);
+      assert.is(await undiciSerial(), after, 'undici too: the next request handshakes with the rotated certificate');
       await agents.close();
     } finally {
       server.server.close();
