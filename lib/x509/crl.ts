@@ -1,4 +1,3 @@
-import { createPublicKey, verify as nodeVerify } from 'node:crypto';
 import { assertDer, children, contentOf, decodeOid, elementBytes } from '../crypto/der.js';
 import { signatureAlgorithm } from '../crypto/keys.js';
 import { encodePem, looksLikePem, readPemBlock } from '../crypto/pem.js';
@@ -7,6 +6,7 @@ import { PkiError } from '../errors.js';
 import { Certificate } from './certificate.js';
 import type { Issuer } from './issue.js';
 import * as x509 from './peculiar.js';
+import { verifySignature } from './signature.js';
 
 /** A parsed certificate revocation list; its signature is checked against the issuer when used. */
 export interface RevocationList {
@@ -80,26 +80,13 @@ export function parseRevocationList(input: string | Uint8Array, field = 'crl'): 
   };
 }
 
-const HASH_OF: Record<string, string | null> = {
-  '1.2.840.10045.4.3.2': 'sha256',
-  '1.2.840.10045.4.3.3': 'sha384',
-  '1.2.840.10045.4.3.4': 'sha512',
-  '1.2.840.113549.1.1.11': 'sha256',
-  '1.2.840.113549.1.1.12': 'sha384',
-  '1.2.840.113549.1.1.13': 'sha512',
-  '1.3.101.112': null,
-};
-
 /**
  * True when `crl` comes from `issuer` (same Name, signature verifies with its key, current at `time`)
  * and lists `certificate`. A CRL of that issuer whose signature fails is an error, never ignored.
  */
 export function isRevoked(certificate: Certificate, issuer: Certificate, crl: RevocationList, time: Date): boolean {
   if (!Buffer.from(crl.issuerDer).equals(issuer.subjectDer)) return false;
-  const hash = HASH_OF[crl.signatureAlgorithmOid];
-  const key = createPublicKey({ key: Buffer.from(issuer.spki), format: 'der', type: 'spki' });
-  const valid = hash !== undefined && nodeVerify(hash, crl.tbs, key, crl.signature);
-  if (!valid) throw new PkiError('ERR_INVALID_CHAIN', `the revocation list of CN=${issuer.subject.commonName} does not verify`, { field: 'crls' });
+  if (!verifySignature(crl.signatureAlgorithmOid, issuer.spki, crl.tbs, crl.signature)) throw new PkiError('ERR_INVALID_CHAIN', `the revocation list of CN=${issuer.subject.commonName} does not verify`, { field: 'crls' });
   if (crl.thisUpdate > time) return false;
   return crl.serials.has(certificate.serialNumber);
 }

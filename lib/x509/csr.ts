@@ -6,6 +6,7 @@ import { PkiError } from '../errors.js';
 import { subjectOfName, type RawExtension } from './certificate.js';
 import { OID, subjectAltName } from './extensions.js';
 import { ACCEPTED_SIGNATURE_ALGORITHMS } from './lint.js';
+import { verifySignature } from './signature.js';
 import { encodeName, validateSubject, type Subject } from './names.js';
 import * as x509 from './peculiar.js';
 import { checkProfileRequest, type CertificateProfile } from './profile.js';
@@ -66,7 +67,7 @@ export async function createCsr(request: CreateCsrRequest): Promise<CertificateS
 export async function parseCsr(input: string | Uint8Array, options: CryptoOptions & { field?: string } = {}): Promise<CertificateSigningRequest> {
   const field = options.field ?? 'csr';
   const der = typeof input === 'string' || looksLikePem(input) ? readPemBlock(input, ['CERTIFICATE REQUEST'], { field }).der : Uint8Array.from(input);
-  const { subjectDer, spki, signatureAlgorithmOid } = csrFields(der, field);
+  const { subjectDer, spki, signatureAlgorithmOid, info, signatureValue } = csrFields(der, field);
   if (!ACCEPTED_SIGNATURE_ALGORITHMS.has(signatureAlgorithmOid)) {
     throw new PkiError('ERR_CSR', `signature algorithm ${signatureAlgorithmOid} is not accepted; use SHA-256 or stronger`, { field: `${field}.signatureAlgorithm` });
   }
@@ -77,7 +78,7 @@ export async function parseCsr(input: string | Uint8Array, options: CryptoOption
   } catch (cause) {
     throw new PkiError('ERR_CSR', 'not a PKCS#10 certificate request', { field, cause });
   }
-  const valid = await parsed.verify(resolveCrypto(options)).catch(() => false);
+  const valid = verifySignature(signatureAlgorithmOid, spki, info, signatureValue);
   if (!valid) throw new PkiError('ERR_CSR_SIGNATURE', 'the self-signature does not verify with the enclosed public key', { field });
   let requestedExtensions: RawExtension[];
   try {
@@ -101,7 +102,7 @@ export async function parseCsr(input: string | Uint8Array, options: CryptoOption
 }
 
 /** CertificationRequest ::= SEQUENCE { info SEQUENCE { version, subject, spki, [0] attributes }, algorithm, signature } */
-function csrFields(der: Uint8Array, field: string): { subjectDer: Uint8Array; spki: Uint8Array; signatureAlgorithmOid: string } {
+function csrFields(der: Uint8Array, field: string): { subjectDer: Uint8Array; spki: Uint8Array; signatureAlgorithmOid: string; info: Uint8Array; signatureValue: Uint8Array } {
   const top = assertDer(der, field);
   const [info, algorithm, signature] = children(der, top, field);
   if (!info || !algorithm || !signature) throw new PkiError('ERR_CSR', 'a CSR has three parts: info, algorithm, signature', { field });
@@ -114,5 +115,8 @@ function csrFields(der: Uint8Array, field: string): { subjectDer: Uint8Array; sp
     subjectDer: elementBytes(der, subject),
     spki: elementBytes(der, spki),
     signatureAlgorithmOid: decodeOid(contentOf(der, oid), `${field}.signatureAlgorithm`),
+    info: elementBytes(der, info),
+    // BIT STRING contents after the unused-bits byte.
+    signatureValue: contentOf(der, signature).subarray(1),
   };
 }

@@ -1,7 +1,9 @@
 import { randomBytes as nodeRandomBytes } from 'node:crypto';
 import { publicKeyInfo, signatureAlgorithm, type PublicKeyInput } from '../crypto/keys.js';
 import { resolveCrypto, type CryptoOptions } from '../crypto/provider.js';
+import { children, contentOf, elementBytes, readElement } from '../crypto/der.js';
 import { PkiError } from '../errors.js';
+import { verifySignature } from './signature.js';
 import { Certificate, keyIdentifier, type CertificateInput } from './certificate.js';
 import * as ext from './extensions.js';
 import { lintCertificate } from './lint.js';
@@ -93,8 +95,7 @@ export async function issueCertificate(request: IssueRequest): Promise<Certifica
     });
   }
   const certificate = Certificate.from(new Uint8Array(built.rawData));
-  const verifyingKey = issuer ? issuer.x509.publicKey : certificate.x509.publicKey;
-  if (!(await built.verify({ publicKey: verifyingKey, signatureOnly: true }, crypto))) {
+  if (!certificateSignedBy(certificate, issuer ?? certificate)) {
     throw new PkiError('ERR_KEY', issuer ? 'the private key does not match the CA certificate' : 'the self-signing key does not match the public key', {
       field: issuer ? 'issuer.privateKey' : 'selfSigningKey',
     });
@@ -145,4 +146,11 @@ function randomSerialHex(randomBytes: (size: number) => Uint8Array): string {
     if (bytes.length !== 16) throw new PkiError('ERR_ARGUMENT', 'must return the requested number of bytes', { field: 'randomBytes' });
     if (bytes.some((b) => b !== 0)) return Buffer.from(bytes).toString('hex').replace(/^(00)+/, '');
   }
+}
+
+/** The certificate's signature checks out with `signer`'s public key (synchronously, node:crypto). */
+function certificateSignedBy(certificate: Certificate, signer: Certificate): boolean {
+  const top = readElement(certificate.der, 0, 'certificate');
+  const [tbs, , signature] = children(certificate.der, top, 'certificate');
+  return verifySignature(certificate.signatureAlgorithmOid, signer.spki, elementBytes(certificate.der, tbs!), contentOf(certificate.der, signature!).subarray(1));
 }

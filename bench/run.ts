@@ -1,0 +1,222 @@
+// The benchmark suite: `npm run bench`. Every case is measured beside its baseline in the same run (the
+// raw Node crypto the work needs, plain @peculiar/x509, the openssl command line) and the ratios are
+// written to bench/results/latest.md and latest.json. Medians, with min and max.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { createPrivateKey, createPublicKey, generateKeyPairSync, sign as nodeSign, verify as nodeVerify } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Bench } from 'tinybench';
+import {
+  buildCaBundle,
+  createCertificateAuthority,
+  createCsr,
+  exportPrivateKeyPem,
+  generateKeyPair,
+  issueCertificate,
+  nodeSubject,
+  parseCsr,
+  PROFILES,
+  readPemBlocks,
+  verifyCertificate,
+  type CertificateAuthority,
+  type KeySpec,
+} from '../lib/index.js';
+import * as x509 from '../lib/x509/peculiar.js';
+
+interface Row {
+  name: string;
+  opsPerSecond: number;
+  medianMs: number;
+  minMs: number;
+  maxMs: number;
+  baseline?: string;
+  ratio?: number;
+}
+
+const rows: Row[] = [];
+const time = Number(process.env.BENCH_TIME_MS ?? 1000);
+
+async function measure(tasks: Record<string, () => unknown>): Promise<Record<string, Row>> {
+  const bench = new Bench({ time, warmupTime: 100 });
+  for (const [name, fn] of Object.entries(tasks)) bench.add(name, fn as () => Promise<void>);
+  await bench.run();
+  const out: Record<string, Row> = {};
+  for (const task of bench.tasks) {
+    const latency = (task.result as { latency: { p50: number; min: number; max: number } }).latency;
+    out[task.name] = { name: task.name, opsPerSecond: 1000 / latency.p50, medianMs: latency.p50, minMs: latency.min, maxMs: latency.max };
+  }
+  return out;
+}
+
+function record(row: Row, baseline?: Row): void {
+  rows.push(baseline ? { ...row, baseline: baseline.name, ratio: row.opsPerSecond / baseline.opsPerSecond } : row);
+}
+
+async function caStep(spec: KeySpec): Promise<void> {
+  const ca = await createCertificateAuthority({ keySpec: spec });
+  const csrs = await Promise.all(Array.from({ length: 32 }, async () => (await createCsr({ keyPair: await generateKeyPair(spec), subject: nodeSubject('n1') })).pem));
+  let i = 0;
+  const caKeyObject = createPrivateKey({ key: await exportPrivateKeyPem(ca.keyPair), format: 'pem' });
+  const csrDer = readPemBlocks(csrs[0]!)[0]!.der;
+  const hash = spec === 'ed25519' ? null : spec === 'ecdsa-p384' ? 'sha384' : 'sha256';
+  const publicKey = createPublicKey(caKeyObject);
+  const signature = nodeSign(hash, csrDer, caKeyObject);
+  const peculiarCa = ca.certificate.x509;
+  const result = await measure({
+    [`kubepki CA step (${spec}): parse+verify CSR, issue, lint, PEM`]: async () => {
+      const csr = await parseCsr(csrs[i++ % csrs.length]!);
+      const cert = await issueCertificate({ profile: PROFILES.kubeletClient, subject: csr.subject, publicKey: csr.publicKey.spki, issuer: ca });
+      void cert.pem;
+    },
+    [`plain @peculiar/x509 (${spec}): parse+verify CSR, create`]: async () => {
+      const csr = new x509.Pkcs10CertificateRequest(csrs[i++ % csrs.length]!);
+      await csr.verify();
+      const cert = await x509.X509CertificateGenerator.create({
+        subject: csr.subjectName,
+        issuer: peculiarCa.subjectName,
+        publicKey: csr.publicKey,
+        signingKey: ca.privateKey,
+        signingAlgorithm: peculiarCa.signatureAlgorithm as Algorithm,
+      });
+      void cert.toString('pem');
+    },
+    [`floor (${spec}): node:crypto verify + sign`]: () => {
+      nodeVerify(hash, csrDer, publicKey, signature);
+      nodeSign(hash, csrDer, caKeyObject);
+    },
+  });
+  const [ours, peculiar, floor] = Object.values(result) as [Row, Row, Row];
+  record(floor);
+  record(ours, floor);
+  record(peculiar, floor);
+  if (spec === 'ecdsa-p256') await opensslCaStep(ca, csrs, ours);
+}
+
+/** `openssl ca -batch` over many CSRs in one process, and one `openssl x509 -req` process per certificate. */
+async function opensslCaStep(ca: CertificateAuthority, csrs: string[], ours: Row): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'kubepki-bench-'));
+  try {
+    writeFileSync(join(dir, 'ca.crt'), ca.certificate.pem);
+    writeFileSync(join(dir, 'ca.key'), await exportPrivateKeyPem(ca.keyPair, 'pkcs8'), { mode: 0o600 });
+    mkdirSync(join(dir, 'new'));
+    writeFileSync(join(dir, 'index.txt'), '');
+    writeFileSync(join(dir, 'serial'), '01\n');
+    const n = 200;
+    writeFileSync(join(dir, 'all.csr'), '');
+    const files = Array.from({ length: n }, (_, k) => {
+      const path = join(dir, `${k}.csr`);
+      writeFileSync(path, csrs[k % csrs.length]!);
+      return path;
+    });
+    writeFileSync(
+      join(dir, 'ca.cnf'),
+      `[ca]\ndefault_ca=d\n[d]\ndir=${dir}\ndatabase=$dir/index.txt\nnew_certs_dir=$dir/new\nserial=$dir/serial\ncertificate=$dir/ca.crt\nprivate_key=$dir/ca.key\ndefault_md=sha256\ndefault_days=365\npolicy=p\nunique_subject=no\ncopy_extensions=none\nx509_extensions=ext\n[p]\ncommonName=supplied\norganizationName=optional\n[ext]\nbasicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n`,
+    );
+    let start = performance.now();
+    execFileSync('openssl', ['ca', '-batch', '-notext', '-config', join(dir, 'ca.cnf'), '-outdir', join(dir, 'new'), '-out', join(dir, 'out.pem'), '-infiles', ...files], { stdio: 'ignore' });
+    const batchMs = (performance.now() - start) / n;
+    start = performance.now();
+    const perProcess = 20;
+    for (let k = 0; k < perProcess; k++) {
+      spawnSync('openssl', ['x509', '-req', '-in', files[k]!, '-CA', join(dir, 'ca.crt'), '-CAkey', join(dir, 'ca.key'), '-CAcreateserial', '-days', '365', '-out', join(dir, `x${k}.pem`)], { stdio: 'ignore' });
+    }
+    const reqMs = (performance.now() - start) / perProcess;
+    const batch = { name: 'openssl ca -batch (one process, 200 CSRs)', opsPerSecond: 1000 / batchMs, medianMs: batchMs, minMs: batchMs, maxMs: batchMs };
+    const req = { name: 'openssl x509 -req (one process per certificate)', opsPerSecond: 1000 / reqMs, medianMs: reqMs, minMs: reqMs, maxMs: reqMs };
+    record(batch);
+    record(req);
+    rows.push({ ...ours, name: `${ours.name} vs openssl ca -batch`, baseline: batch.name, ratio: ours.opsPerSecond / batch.opsPerSecond });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function issuanceWithKeys(spec: KeySpec): Promise<void> {
+  const ca = await createCertificateAuthority({ keySpec: spec === 'rsa-2048' ? 'ecdsa-p256' : spec });
+  const caKey = createPrivateKey({ key: await exportPrivateKeyPem(ca.keyPair), format: 'pem' });
+  const data = Buffer.alloc(300, 1);
+  const floorName = `floor (${spec}): node:crypto key generation + one signature`;
+  const result = await measure({
+    [`kubepki issuance incl. key generation (${spec})`]: async () => {
+      const key = await generateKeyPair(spec);
+      await issueCertificate({ profile: PROFILES.client, subject: { commonName: 'u' }, publicKey: key.publicKey, issuer: ca });
+    },
+    [floorName]: () => {
+      if (spec === 'rsa-2048') generateKeyPairSync('rsa', { modulusLength: 2048 });
+      else if (spec === 'ed25519') generateKeyPairSync('ed25519');
+      else generateKeyPairSync('ec', { namedCurve: spec === 'ecdsa-p384' ? 'secp384r1' : 'prime256v1' });
+      nodeSign(ca.keyPair.spec === 'ed25519' ? null : 'sha256', data, caKey);
+    },
+  });
+  const ours = Object.values(result)[0]!;
+  const floor = result[floorName]!;
+  record(floor);
+  record(ours, floor);
+}
+
+async function verification(): Promise<void> {
+  const ca = await createCertificateAuthority();
+  const key = await generateKeyPair();
+  const leaf = await issueCertificate({ profile: PROFILES.server, subject: { commonName: 's' }, sans: { ips: ['10.0.0.1'] }, publicKey: key.publicKey, issuer: ca });
+  const { X509Certificate } = await import('node:crypto');
+  const nodeLeaf = new X509Certificate(leaf.pem);
+  const nodeCa = new X509Certificate(ca.certificate.pem);
+  const result = await measure({
+    'kubepki verifyCertificate (server purpose, IP)': async () => {
+      await verifyCertificate(leaf.pem, { roots: [ca.certificate], purpose: 'server', name: '10.0.0.1' });
+    },
+    "Node X509Certificate walk (verify + checkIP)": () => {
+      nodeLeaf.verify(nodeCa.publicKey);
+      nodeLeaf.checkIP('10.0.0.1');
+    },
+  });
+  const [ours, node] = Object.values(result) as [Row, Row];
+  record(node);
+  record(ours, node);
+  const bundleInputs = await Promise.all(Array.from({ length: 10 }, async () => (await createCertificateAuthority()).certificate.pem));
+  const text = bundleInputs.join('');
+  const misc = await measure({
+    'buildCaBundle (10 CAs from PEM)': () => void buildCaBundle([text]),
+    'readPemBlocks (10 certificates)': () => void readPemBlocks(text),
+  });
+  for (const row of Object.values(misc)) record(row);
+}
+
+function coldImport(): void {
+  const runs = 5;
+  let total = 0;
+  for (let k = 0; k < runs; k++) {
+    const start = performance.now();
+    execFileSync(process.execPath, ['-e', "import('./dist/index.js')"], { stdio: 'ignore' });
+    total += performance.now() - start;
+  }
+  const base = performance.now();
+  for (let k = 0; k < runs; k++) execFileSync(process.execPath, ['-e', '0'], { stdio: 'ignore' });
+  const nodeMs = (performance.now() - base) / runs;
+  const ms = total / runs;
+  rows.push({ name: 'cold import of kubepki (node -e import(dist))', opsPerSecond: 1000 / ms, medianMs: ms, minMs: ms, maxMs: ms });
+  rows.push({ name: 'node -e 0 (process start, the baseline)', opsPerSecond: 1000 / nodeMs, medianMs: nodeMs, minMs: nodeMs, maxMs: nodeMs });
+}
+
+await caStep('ecdsa-p256');
+await caStep('ed25519');
+await caStep('rsa-2048');
+for (const spec of ['ecdsa-p256', 'ed25519', 'rsa-2048'] as const) await issuanceWithKeys(spec);
+await verification();
+coldImport();
+
+const format = (n: number, digits = 2): string => n.toFixed(digits);
+const lines = [
+  `# kubepki benchmarks`,
+  '',
+  `Node ${process.version}, ${new Date().toISOString()}, ${time} ms per case. Medians; ratio = ops/s of the row / ops/s of its baseline, measured in this run.`,
+  '',
+  '| case | ops/s | median ms | min ms | max ms | baseline | ratio |',
+  '|---|---:|---:|---:|---:|---|---:|',
+  ...rows.map((r) => `| ${r.name} | ${format(r.opsPerSecond, 0)} | ${format(r.medianMs, 3)} | ${format(r.minMs, 3)} | ${format(r.maxMs, 3)} | ${r.baseline ?? ''} | ${r.ratio === undefined ? '' : format(r.ratio)} |`),
+  '',
+];
+writeFileSync(new URL('./results/latest.md', import.meta.url), lines.join('\n'));
+writeFileSync(new URL('./results/latest.json', import.meta.url), JSON.stringify({ node: process.version, at: new Date().toISOString(), rows }, null, 2));
+console.log(lines.join('\n'));
