@@ -80,15 +80,29 @@ export async function generateKeyPair(spec: KeySpec = DEFAULT_KEY_SPEC, options:
   return { spec, privateKey: pair.privateKey, publicKey: pair.publicKey };
 }
 
+// createPublicKey costs a fraction of a millisecond; a CA's key and the keys being checked recur, so
+// parsed public keys are kept (a small, bounded cache keyed by the DER bytes).
+const publicKeys = new Map<string, KeyObject>();
+
+/** A Node KeyObject for DER SubjectPublicKeyInfo (cached); ERR_KEY when it does not parse. */
+export function publicKeyObject(spki: Uint8Array, field = 'publicKey'): KeyObject {
+  const id = Buffer.from(spki.buffer, spki.byteOffset, spki.byteLength).toString('base64');
+  let key = publicKeys.get(id);
+  if (!key) {
+    try {
+      key = createPublicKey({ key: Buffer.from(spki), format: 'der', type: 'spki' });
+    } catch (cause) {
+      throw new PkiError('ERR_KEY', 'not a valid SubjectPublicKeyInfo', { field, cause });
+    }
+    if (publicKeys.size >= 1024) publicKeys.delete(publicKeys.keys().next().value!);
+    publicKeys.set(id, key);
+  }
+  return key;
+}
+
 /** The spec of a public key given as DER SubjectPublicKeyInfo; ERR_KEY for anything kubepki does not support. */
 export function keySpecOfSpki(spki: Uint8Array, field = 'publicKey'): KeySpec {
-  let key: KeyObject;
-  try {
-    key = createPublicKey({ key: Buffer.from(spki), format: 'der', type: 'spki' });
-  } catch (cause) {
-    throw new PkiError('ERR_KEY', 'not a valid SubjectPublicKeyInfo', { field, cause });
-  }
-  return keySpecOfKeyObject(key, field);
+  return keySpecOfKeyObject(publicKeyObject(spki, field), field);
 }
 
 /** The spec of a Node KeyObject (private or public). */

@@ -1,6 +1,6 @@
-import { createHash, createPublicKey, X509Certificate as NodeX509Certificate } from 'node:crypto';
+import { createHash, X509Certificate as NodeX509Certificate } from 'node:crypto';
 import { assertDer, children, contentOf, decodeOid, elementBytes, readElement } from '../crypto/der.js';
-import { keySpecOfSpki, type KeySpec } from '../crypto/keys.js';
+import { keySpecOfSpki, publicKeyObject, type KeySpec } from '../crypto/keys.js';
 import { encodePem, looksLikePem, readPemBlock, readPemBlocks } from '../crypto/pem.js';
 import { PkiError } from '../errors.js';
 import { OID } from './extensions.js';
@@ -166,7 +166,7 @@ export class Certificate {
   isIssuedBy(ca: Certificate): boolean {
     if (!Buffer.from(this.issuerDer).equals(ca.subjectDer)) return false;
     try {
-      return new NodeX509Certificate(this.der).verify(createPublicKey({ key: Buffer.from(ca.spki), format: 'der', type: 'spki' }));
+      return new NodeX509Certificate(this.der).verify(publicKeyObject(ca.spki));
     } catch {
       return false;
     }

@@ -1,4 +1,5 @@
-import { createPublicKey, verify as nodeVerify } from 'node:crypto';
+import { verify as nodeVerify } from 'node:crypto';
+import { publicKeyObject } from '../crypto/keys.js';
 
 // Signature algorithm OID -> the hash node:crypto verifies with (null: pure Ed25519).
 const HASH_OF: Readonly<Record<string, string | null>> = {
@@ -20,7 +21,7 @@ export function verifySignature(algorithmOid: string, spki: Uint8Array, signed: 
   const hash = HASH_OF[algorithmOid];
   if (hash === undefined) return false;
   try {
-    return nodeVerify(hash, signed, createPublicKey({ key: Buffer.from(spki), format: 'der', type: 'spki' }), signature);
+    return nodeVerify(hash, signed, publicKeyObject(spki), signature);
   } catch {
     return false;
   }

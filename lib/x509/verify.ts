@@ -1,4 +1,5 @@
-import { createPublicKey, X509Certificate as NodeX509Certificate } from 'node:crypto';
+import { X509Certificate as NodeX509Certificate } from 'node:crypto';
+import { publicKeyObject } from '../crypto/keys.js';
 import * as pkijs from 'pkijs';
 import { PkiError, type PkiErrorCode } from '../errors.js';
 import { Certificate, type CertificateInput } from './certificate.js';
@@ -131,7 +132,7 @@ function parentProblem(candidate: Certificate, chain: readonly Certificate[], ti
 
 function signedBy(child: Certificate, parent: Certificate): boolean {
   try {
-    return new NodeX509Certificate(child.der).verify(createPublicKey({ key: Buffer.from(parent.spki), format: 'der', type: 'spki' }));
+    return new NodeX509Certificate(child.der).verify(publicKeyObject(parent.spki));
   } catch {
     return false;
   }
