@@ -1,9 +1,7 @@
 // Every path's agents against the same five wrong servers: each refuses, with its reason. The right
 // server for each path is in paths.test.ts (Node servers), the control-plane test (real apiserver, etcd)
 // and here for Konnectivity's two mutual-TLS legs.
-import { createServer, request, type Server } from 'node:https';
-import type { AddressInfo } from 'node:net';
-import type { TLSSocket } from 'node:tls';
+import { request } from 'node:https';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'uvu';
@@ -16,41 +14,16 @@ import {
   componentToApiserver,
   createCertificateAuthority,
   explainTlsError,
-  exportPrivateKeyPem,
-  generateKeyPair,
   importPrivateKeyPem,
   initPkiDirectory,
-  issueCertificate,
   konnectivityAgentToServer,
   podToApiserver,
   PROFILES,
-  type CertificateProfile,
   type Issuer,
   type PathAgents,
-  type Subject,
 } from '../../lib/index.js';
-import { craft, EKU_OID, KU, LEAF } from '../helpers/craft.js';
+import { expiredServingPair, issuePair, serveTls, type Pair } from '../helpers/tls-servers.js';
 import { withTempDir } from '../helpers/dirs.js';
-import { Certificate } from '../../lib/index.js';
-
-interface Pair {
-  cert: string;
-  key: string;
-}
-
-async function pair(issuer: Issuer, profile: CertificateProfile, subject: Subject, sans?: { dns?: string[]; ips?: string[] }): Promise<Pair> {
-  const key = await generateKeyPair();
-  const cert = await issueCertificate({ profile, subject, sans, publicKey: key.publicKey, issuer });
-  return { cert: cert.pem, key: await exportPrivateKeyPem(key) };
-}
-
-async function serve(p: Pair, clientCa?: string): Promise<{ server: Server; port: number }> {
-  const server = createServer({ cert: p.cert, key: p.key, ...(clientCa ? { ca: clientCa, requestCert: true, rejectUnauthorized: true } : {}) }, (req, res) => {
-    res.end(String((req.socket as TLSSocket).getPeerCertificate()?.subject?.CN ?? ''));
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  return { server, port: (server.address() as AddressInfo).port };
-}
 
 const call = (agents: PathAgents, port: number): Promise<string> =>
   new Promise((resolve, reject) => {
@@ -68,12 +41,12 @@ test('Konnectivity: agent -> server and apiserver -> server are mutual TLS; the 
     await initPkiDirectory(dir, { nodeName: 'cp-1', advertiseAddress: '127.0.0.1' });
     const read = (p: string) => readFile(join(dir, p), 'utf8');
     const ca = await read('pki/ca.crt');
-    const server = await serve({ cert: await read('pki/konnectivity-server.crt'), key: await read('pki/konnectivity-server.key') }, ca);
+    const server = await serveTls({ cert: await read('pki/konnectivity-server.crt'), key: await read('pki/konnectivity-server.key') }, ca);
     try {
       const agent = konnectivityAgentToServer({ ca, clientCertificate: await read('pki/konnectivity-agent.crt'), clientKey: await read('pki/konnectivity-agent.key'), serverHost: '127.0.0.1', port: server.port });
-      assert.is(await call(agent, server.port), 'konnectivity-agent');
+      assert.is(JSON.parse(await call(agent, server.port)).client, 'konnectivity-agent');
       const apiserver = apiserverToKonnectivity({ ca, clientCertificate: await read('pki/konnectivity-client.crt'), clientKey: await read('pki/konnectivity-client.key'), serverHost: '127.0.0.1', port: server.port });
-      assert.is(await call(apiserver, server.port), 'kube-apiserver-konnectivity-client');
+      assert.is(JSON.parse(await call(apiserver, server.port)).client, 'kube-apiserver-konnectivity-client');
       await agent.close();
       await apiserver.close();
     } finally {
@@ -105,18 +78,16 @@ test('every path refuses the five wrong servers with the reason', async () => {
     const names = (path: string) => (path === 'apiserver -> service' ? { dns: ['svc.ns.svc'] } : { ips: ['127.0.0.1'] });
     const wrongNames = (path: string) => (path === 'apiserver -> service' ? { dns: ['other.ns.svc'] } : { ips: ['10.9.9.9'] });
     const foreign = await createCertificateAuthority({ commonName: 'kubernetes' });
-    const caCert = Certificate.from(caPem);
     const failures: string[] = [];
     for (const [path, make] of paths) {
-      const expired = await craft({ cn: 'expired', issuer: { certificate: caCert, keyPair: { spec: caCert.keySpec, privateKey: ca.privateKey, publicKey: ca.privateKey } }, ca: LEAF, keyUsage: KU.digitalSignature, ekus: [EKU_OID.server], ...names(path), notBefore: new Date(Date.now() - 3 * 86_400_000), notAfter: new Date(Date.now() - 86_400_000) });
       const servers: [string, Pair, string | undefined, string][] = [
-        ['another CA, same subject', await pair(foreign, PROFILES.server, { commonName: 'x' }, names(path)), undefined, 'ERR_UNKNOWN_AUTHORITY'],
-        ['right CA, wrong SAN', await pair(ca, PROFILES.server, { commonName: 'x' }, wrongNames(path)), undefined, 'ERR_NAME_MISMATCH'],
-        ['expired', { cert: expired.certificate.pem, key: await exportPrivateKeyPem(expired.keyPair) }, undefined, 'ERR_EXPIRED'],
-        ['client-only certificate as server', await pair(ca, PROFILES.client, { commonName: 'x' }, names(path)), undefined, 'ERR_PURPOSE'],
+        ['another CA, same subject', await issuePair(foreign, PROFILES.server, { commonName: 'x' }, names(path)), undefined, 'ERR_UNKNOWN_AUTHORITY'],
+        ['right CA, wrong SAN', await issuePair(ca, PROFILES.server, { commonName: 'x' }, wrongNames(path)), undefined, 'ERR_NAME_MISMATCH'],
+        ['expired', await expiredServingPair({ certificate: caPem, privateKey: ca.privateKey }, names(path)), undefined, 'ERR_EXPIRED'],
+        ['client-only certificate as server', await issuePair(ca, PROFILES.client, { commonName: 'x' }, names(path)), undefined, 'ERR_PURPOSE'],
       ];
       for (const [what, p, clientCa, code] of servers) {
-        const { server, port } = await serve(p, clientCa);
+        const { server, port } = await serveTls(p, clientCa);
         const agents = make(port);
         const got = await call(agents, port).then(() => 'ok', (e: { code?: string }) => e.code);
         if (got !== code) failures.push(`${path} / ${what}: expected ${code}, got ${got}`);
@@ -125,7 +96,7 @@ test('every path refuses the five wrong servers with the reason', async () => {
       }
     }
     // A server that demands a client certificate, for the paths that may go without one.
-    const demanding = await serve(await pair(ca, PROFILES.server, { commonName: 'x' }, { ips: ['127.0.0.1'] }), caPem);
+    const demanding = await serveTls(await issuePair(ca, PROFILES.server, { commonName: 'x' }, { ips: ['127.0.0.1'] }), caPem);
     const pod = podToApiserver({ serviceAccountDir: sa, env: { KUBERNETES_SERVICE_HOST: '127.0.0.1', KUBERNETES_SERVICE_PORT: String(demanding.port) } });
     const got = await call(pod, demanding.port).then(() => 'ok', (e: { code?: string }) => e.code);
     if (got !== 'ERR_UNAUTHORIZED') failures.push(`pod -> apiserver / client certificate demanded: got ${got}`);

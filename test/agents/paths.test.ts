@@ -1,8 +1,6 @@
 // End to end on 127.0.0.1: each path's agents (Node https.Agent and undici Agent) succeed against a
 // server with the right certificate and fail, with the reason, against the wrong ones.
-import { createServer, request as httpsRequest, type Server } from 'node:https';
-import type { AddressInfo } from 'node:net';
-import type { TLSSocket } from 'node:tls';
+import { request as httpsRequest, type Server } from 'node:https';
 import { readFile, writeFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { request as undiciRequest } from 'undici';
@@ -13,38 +11,18 @@ import {
   apiserverToService,
   createCertificateAuthority,
   explainTlsError,
-  exportPrivateKeyPem,
-  generateKeyPair,
   importPrivateKeyPem,
   initPkiDirectory,
-  issueCertificate,
   kubeletToApiserver,
   nodeSubject,
   podToApiserver,
   PROFILES,
   storeCertificatePair,
   stringifyKubeconfig,
-  type CertificateProfile,
-  type Issuer,
   type PathAgents,
-  type Subject,
 } from '../../lib/index.js';
-import { craft, LEAF, KU, EKU_OID } from '../helpers/craft.js';
+import { expiredServingPair, issuePair, serveTls, type Pair } from '../helpers/tls-servers.js';
 import { withTempDir } from '../helpers/dirs.js';
-
-interface Pair {
-  cert: string;
-  key: string;
-}
-
-async function serve(pair: Pair, clientCa?: string): Promise<{ server: Server; port: number }> {
-  const server = createServer({ cert: pair.cert, key: pair.key, ...(clientCa ? { ca: clientCa, requestCert: true, rejectUnauthorized: true } : {}) }, (req, res) => {
-    const peer = (req.socket as TLSSocket).getPeerCertificate();
-    res.end(JSON.stringify({ client: peer?.subject?.CN ?? null, serial: peer?.serialNumber ?? null }));
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  return { server, port: (server.address() as AddressInfo).port };
-}
 
 function viaHttps(agents: PathAgents, url: string, headers: Record<string, string> = {}): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -69,22 +47,16 @@ async function viaUndici(agents: PathAgents, url: string): Promise<string> {
 
 const codeOf = (p: Promise<unknown>): Promise<string> => p.then(() => 'ok', (e: { code?: string }) => e.code ?? 'unknown');
 
-async function leaf(issuer: Issuer, profile: CertificateProfile, subject: Subject, sans?: { dns?: string[]; ips?: string[] }): Promise<Pair> {
-  const key = await generateKeyPair();
-  const cert = await issueCertificate({ profile, subject, sans, publicKey: key.publicKey, issuer });
-  return { cert: cert.pem, key: await exportPrivateKeyPem(key) };
-}
-
 test('apiserver -> kubelet: the node address against the IP SAN, the kubelet-serving bundle, the apiserver-kubelet-client identity; and every wrong server refused with its reason', async () => {
   await withTempDir(async (dir) => {
     await initPkiDirectory(dir, { nodeName: 'cp-1', advertiseAddress: '127.0.0.1', konnectivity: false });
     const read = (p: string) => readFile(join(dir, p), 'utf8');
     const ca = { certificate: await read('pki/ca.crt'), privateKey: (await importPrivateKeyPem(await read('pki/ca.key'))).privateKey };
-    const servingPair = await leaf(ca, PROFILES.kubeletServing, nodeSubject('node-1'), { dns: ['node-1'], ips: ['127.0.0.1'] });
+    const servingPair = await issuePair(ca, PROFILES.kubeletServing, nodeSubject('node-1'), { dns: ['node-1'], ips: ['127.0.0.1'] });
     const client = { clientCertificate: await read('pki/apiserver-kubelet-client.crt'), clientKey: await read('pki/apiserver-kubelet-client.key') };
     const servers: Server[] = [];
     const start = async (pair: Pair, clientCa?: string) => {
-      const s = await serve(pair, clientCa);
+      const s = await serveTls(pair, clientCa);
       servers.push(s.server);
       return s.port;
     };
@@ -97,10 +69,10 @@ test('apiserver -> kubelet: the node address against the IP SAN, the kubelet-ser
 
       const foreignCa = await createCertificateAuthority({ commonName: 'kubernetes' });
       const cases: [string, Pair, string | undefined, string][] = [
-        ['a certificate from another CA with the same subject', await leaf(foreignCa, PROFILES.kubeletServing, nodeSubject('node-1'), { ips: ['127.0.0.1'] }), undefined, 'ERR_UNKNOWN_AUTHORITY'],
-        ['the right CA with the wrong SAN', await leaf(ca, PROFILES.kubeletServing, nodeSubject('node-1'), { ips: ['10.9.9.9'] }), undefined, 'ERR_NAME_MISMATCH'],
-        ['an expired certificate', await expiredServing(ca), undefined, 'ERR_EXPIRED'],
-        ['a client-only certificate used as server', await leaf(ca, PROFILES.client, { commonName: 'node-1' }, { ips: ['127.0.0.1'] }), undefined, 'ERR_PURPOSE'],
+        ['a certificate from another CA with the same subject', await issuePair(foreignCa, PROFILES.kubeletServing, nodeSubject('node-1'), { ips: ['127.0.0.1'] }), undefined, 'ERR_UNKNOWN_AUTHORITY'],
+        ['the right CA with the wrong SAN', await issuePair(ca, PROFILES.kubeletServing, nodeSubject('node-1'), { ips: ['10.9.9.9'] }), undefined, 'ERR_NAME_MISMATCH'],
+        ['an expired certificate', await expiredServingPair(ca, { ips: ['127.0.0.1'] }), undefined, 'ERR_EXPIRED'],
+        ['a client-only certificate used as server', await issuePair(ca, PROFILES.client, { commonName: 'node-1' }, { ips: ['127.0.0.1'] }), undefined, 'ERR_PURPOSE'],
       ];
       for (const [name, pair, clientCa, code] of cases) {
         const port = await start(pair, clientCa);
@@ -121,18 +93,10 @@ test('apiserver -> kubelet: the node address against the IP SAN, the kubelet-ser
   });
 });
 
-async function expiredServing(ca: { certificate: string; privateKey: CryptoKey }): Promise<Pair> {
-  const { Certificate } = await import('../../lib/index.js');
-  const caCert = Certificate.from(ca.certificate);
-  const issuerKey = { spec: caCert.keySpec, privateKey: ca.privateKey, publicKey: ca.privateKey };
-  const made = await craft({ cn: 'system:node:node-1', issuer: { certificate: caCert, keyPair: issuerKey }, ca: LEAF, keyUsage: KU.digitalSignature, ekus: [EKU_OID.server], ips: ['127.0.0.1'], notBefore: new Date(Date.now() - 3 * 86_400_000), notAfter: new Date(Date.now() - 86_400_000) });
-  return { cert: made.certificate.pem, key: await exportPrivateKeyPem(made.keyPair) };
-}
-
 test('apiserver -> proxied service: the certificate is checked for <svc>.<ns>.svc, not the address dialled', async () => {
   const ca = await createCertificateAuthority({ commonName: 'metrics-ca' });
-  const good = await serve(await leaf(ca, PROFILES.server, { commonName: 'metrics' }, { dns: ['metrics-server.kube-system.svc'] }));
-  const other = await serve(await leaf(ca, PROFILES.server, { commonName: 'metrics' }, { dns: ['other.kube-system.svc'] }));
+  const good = await serveTls(await issuePair(ca, PROFILES.server, { commonName: 'metrics' }, { dns: ['metrics-server.kube-system.svc'] }));
+  const other = await serveTls(await issuePair(ca, PROFILES.server, { commonName: 'metrics' }, { dns: ['other.kube-system.svc'] }));
   try {
     const ok = apiserverToService({ bundle: ca.certificate.pem, service: 'metrics-server', namespace: 'kube-system', address: '127.0.0.1', port: good.port });
     assert.ok(JSON.parse(await viaHttps(ok, ok.url)));
@@ -150,12 +114,12 @@ test('apiserver -> proxied service: the certificate is checked for <svc>.<ns>.sv
 test('kubelet -> apiserver: the rotated kubelet-client-current.pem is used by the next connection, without a restart', async () => {
   await withTempDir(async (dir) => {
     const ca = await createCertificateAuthority();
-    const server = await serve(await leaf(ca, PROFILES.server, { commonName: 'kube-apiserver' }, { ips: ['127.0.0.1'] }), ca.certificate.pem);
+    const server = await serveTls(await issuePair(ca, PROFILES.server, { commonName: 'kube-apiserver' }, { ips: ['127.0.0.1'] }), ca.certificate.pem);
     try {
       const certDir = join(dir, 'pki');
       await mkdir(certDir);
       const store = (at: number) => ({ certDir, prefix: 'kubelet-client', now: () => new Date(at) });
-      const issue = async () => leaf(ca, PROFILES.kubeletClient, nodeSubject('node-1'));
+      const issue = async () => issuePair(ca, PROFILES.kubeletClient, nodeSubject('node-1'));
       const first = await issue();
       await storeCertificatePair(store(Date.now()), first.cert, first.key);
       const current = join(certDir, 'kubelet-client-current.pem');
@@ -183,7 +147,7 @@ test('kubelet -> apiserver: the rotated kubelet-client-current.pem is used by th
 test('pod -> apiserver: ca.crt of the service account, the token re-read when it changes, the service env', async () => {
   await withTempDir(async (dir) => {
     const ca = await createCertificateAuthority();
-    const server = await serve(await leaf(ca, PROFILES.server, { commonName: 'kube-apiserver' }, { ips: ['127.0.0.1'], dns: ['kubernetes.default.svc'] }));
+    const server = await serveTls(await issuePair(ca, PROFILES.server, { commonName: 'kube-apiserver' }, { ips: ['127.0.0.1'], dns: ['kubernetes.default.svc'] }));
     try {
       await writeFile(join(dir, 'ca.crt'), ca.certificate.pem);
       await writeFile(join(dir, 'token'), 'first-token');
