@@ -1,12 +1,22 @@
-import { createHash, X509Certificate as NodeX509Certificate } from 'node:crypto';
-import { assertDer, children, contentOf, decodeOid, elementBytes, readElement } from '../crypto/der.js';
-import { keySpecOfSpki, publicKeyObject, type KeySpec } from '../crypto/keys.js';
+import { createHash } from 'node:crypto';
+import { assertDer, children, contentOf, decodeOid, elementBytes, readElement, TAG, type DerElement } from '../crypto/der.js';
+import { keySpecOfSpki, type KeySpec } from '../crypto/keys.js';
 import { encodePem, looksLikePem, readPemBlock, readPemBlocks } from '../crypto/pem.js';
 import { PkiError } from '../errors.js';
-import { OID } from './extensions.js';
-import { OID_COMMON_NAME, OID_ORGANIZATION, type Subject } from './names.js';
+import {
+  decodeAuthorityKeyIdentifier,
+  decodeBasicConstraints,
+  decodeExtendedKeyUsage,
+  decodeExtensions,
+  decodeKeyUsage,
+  decodeSubjectKeyIdentifier,
+  OID,
+} from './extensions.js';
+import { decodeSubject, type Subject } from './names.js';
+import { verifySignature } from './signature.js';
+import { decodeTime } from './time.js';
 import * as x509 from './peculiar.js';
-import { EXTENDED_KEY_USAGE_OIDS, KEY_USAGES, type ExtendedKeyUsageName, type KeyUsageName } from './profile.js';
+import { EXTENDED_KEY_USAGE_OIDS, type ExtendedKeyUsageName, type KeyUsageName } from './profile.js';
 import { decodeGeneralNames, NO_SANS, type SubjectAltNames } from './sans.js';
 
 /** A certificate given as a Certificate, PEM text or DER bytes. */
@@ -23,11 +33,11 @@ const EKU_NAME_OF_OID = new Map<string, ExtendedKeyUsageName>(
   Object.entries(EXTENDED_KEY_USAGE_OIDS).map(([name, oid]) => [oid, name as ExtendedKeyUsageName]),
 );
 
-/** A parsed X.509 certificate that keeps its DER bytes; read-only. */
+/** A parsed X.509 certificate that keeps its DER bytes; read-only. Parsed by kubepki's own DER reader. */
 export class Certificate {
   readonly der: Uint8Array;
-  /** The @peculiar/x509 view of the same bytes. */
-  readonly x509: x509.X509Certificate;
+  /** The signed part, header included. */
+  readonly tbsDer: Uint8Array;
   readonly subjectDer: Uint8Array;
   readonly issuerDer: Uint8Array;
   readonly spki: Uint8Array;
@@ -35,30 +45,80 @@ export class Certificate {
   readonly version: number;
   /** The serial number INTEGER's content bytes (two's complement). */
   readonly serialBytes: Uint8Array;
+  readonly notBefore: Date;
+  readonly notAfter: Date;
+  readonly signatureAlgorithmOid: string;
+  /** The signature BIT STRING's bits. */
+  readonly signatureValue: Uint8Array;
+  /** CN (the last, as Go reads it) and every O of the subject. */
+  readonly subject: Subject;
+  readonly issuer: Subject;
+  readonly extensions: readonly RawExtension[];
+  readonly basicConstraints: { readonly isCA: boolean; readonly pathLength?: number; readonly critical: boolean } | undefined;
+  readonly keyUsages: readonly KeyUsageName[];
+  /** Extended key usages by name; unknown OIDs are given as dotted text. */
+  readonly extendedKeyUsages: readonly string[];
+  readonly sans: SubjectAltNames;
+  readonly subjectKeyId: Uint8Array | undefined;
+  readonly authorityKeyId: Uint8Array | undefined;
+  #peculiar: x509.X509Certificate | undefined;
 
   private constructor(der: Uint8Array, field: string) {
     const top = assertDer(der, field);
-    const [tbs] = children(der, top, field);
-    if (!tbs) throw new PkiError('ERR_DER', 'certificate has no TBSCertificate', { field });
-    const fields = children(der, tbs, field);
-    const offset = fields[0]?.tag === 0xa0 ? 1 : 0;
-    const serial = fields[offset];
-    const issuer = fields[offset + 2];
-    const subject = fields[offset + 4];
-    const spki = fields[offset + 5];
-    if (!serial || !issuer || !subject || !spki) throw new PkiError('ERR_DER', 'TBSCertificate is missing fields', { field });
-    try {
-      this.x509 = new x509.X509Certificate(der as Uint8Array<ArrayBuffer>);
-    } catch (cause) {
-      throw new PkiError('ERR_DER', 'not an X.509 certificate', { field, cause });
+    const parts = top.tag === TAG.SEQUENCE ? children(der, top, field) : [];
+    const [tbs, outerAlgorithm, signature] = parts;
+    if (parts.length !== 3 || tbs!.tag !== TAG.SEQUENCE || outerAlgorithm!.tag !== TAG.SEQUENCE || signature!.tag !== TAG.BIT_STRING) {
+      throw new PkiError('ERR_DER', 'not an X.509 certificate: expected SEQUENCE { TBSCertificate, AlgorithmIdentifier, BIT STRING }', { field });
+    }
+    const fields = children(der, tbs!, field);
+    const explicitVersion = fields[0]?.tag === 0xa0 ? fields.shift() : undefined;
+    const [serial, innerAlgorithm, issuer, validity, subject, spki, ...optional] = fields;
+    const tagsOk =
+      serial?.tag === TAG.INTEGER && innerAlgorithm?.tag === TAG.SEQUENCE && issuer?.tag === TAG.SEQUENCE && validity?.tag === TAG.SEQUENCE && subject?.tag === TAG.SEQUENCE && spki?.tag === TAG.SEQUENCE;
+    if (!tagsOk) throw new PkiError('ERR_DER', 'TBSCertificate is missing fields or has fields of the wrong type', { field });
+    if (!Buffer.from(elementBytes(der, innerAlgorithm!)).equals(elementBytes(der, outerAlgorithm!))) {
+      throw new PkiError('ERR_DER', 'the inner and outer signature algorithms differ', { field: `${field}.signatureAlgorithm` });
     }
     this.der = der;
-    this.issuerDer = elementBytes(der, issuer);
-    this.subjectDer = elementBytes(der, subject);
-    this.spki = elementBytes(der, spki);
-    this.serialBytes = contentOf(der, serial);
-    const version = offset === 1 ? children(der, fields[0]!, field)[0] : undefined;
-    this.version = version ? contentOf(der, version)[0] ?? 0 : 0;
+    this.tbsDer = elementBytes(der, tbs!);
+    this.version = explicitVersion ? versionOf(der, explicitVersion, field) : 0;
+    this.serialBytes = contentOf(der, serial!);
+    this.signatureAlgorithmOid = algorithmOid(der, outerAlgorithm!, field);
+    const signatureBits = contentOf(der, signature!);
+    if (signatureBits[0] !== 0) throw new PkiError('ERR_DER', 'the signature BIT STRING has unused bits', { field: `${field}.signature` });
+    this.signatureValue = signatureBits.subarray(1);
+    this.issuerDer = elementBytes(der, issuer!);
+    this.subjectDer = elementBytes(der, subject!);
+    this.spki = elementBytes(der, spki!);
+    this.issuer = decodeSubject(this.issuerDer, `${field}.issuer`);
+    this.subject = decodeSubject(this.subjectDer, `${field}.subject`);
+    const [notBefore, notAfter, extraTime] = children(der, validity!, field);
+    if (!notBefore || !notAfter || extraTime) throw new PkiError('ERR_DER', 'validity has two times', { field: `${field}.validity` });
+    this.notBefore = decodeTime(notBefore.tag, contentOf(der, notBefore), `${field}.validity.notBefore`);
+    this.notAfter = decodeTime(notAfter.tag, contentOf(der, notAfter), `${field}.validity.notAfter`);
+
+    const extensionsField = optional.find((element) => element.tag === 0xa3);
+    if (optional.some((element) => element.tag !== 0x81 && element.tag !== 0x82 && element.tag !== 0xa3)) {
+      throw new PkiError('ERR_DER', 'TBSCertificate has unexpected trailing fields', { field });
+    }
+    const extensionsSequence = extensionsField ? children(der, extensionsField, field) : [];
+    if (extensionsSequence.length > 1) throw new PkiError('ERR_DER', 'the extensions field holds more than one SEQUENCE', { field });
+    this.extensions = Object.freeze(extensionsSequence[0] ? decodeExtensions(der, extensionsSequence[0], `${field}.extensions`) : []);
+
+    const find = (oid: string): RawExtension | undefined => this.extensions.find((e) => e.oid === oid);
+    const constraints = find(OID.basicConstraints);
+    const decoded = constraints ? decodeBasicConstraints(constraints.value, `${field}.basicConstraints`) : undefined;
+    this.basicConstraints = decoded ? { isCA: decoded.isCA, pathLength: decoded.pathLength, critical: constraints!.critical } : undefined;
+    const keyUsage = find(OID.keyUsage);
+    this.keyUsages = keyUsage ? decodeKeyUsage(keyUsage.value, `${field}.keyUsage`) : [];
+    const extKeyUsage = find(OID.extKeyUsage);
+    this.extendedKeyUsages = extKeyUsage ? decodeExtendedKeyUsage(extKeyUsage.value, `${field}.extKeyUsage`).map((oid) => EKU_NAME_OF_OID.get(oid) ?? oid) : [];
+    const sans = find(OID.subjectAltName);
+    this.sans = sans ? decodeGeneralNames(sans.value, `${field}.subjectAltName`) : NO_SANS;
+    const skid = find(OID.subjectKeyIdentifier);
+    this.subjectKeyId = skid ? decodeSubjectKeyIdentifier(skid.value, `${field}.subjectKeyIdentifier`) : undefined;
+    const akid = find(OID.authorityKeyIdentifier);
+    this.authorityKeyId = akid ? decodeAuthorityKeyIdentifier(akid.value, `${field}.authorityKeyIdentifier`) : undefined;
   }
 
   /** Parses one certificate from PEM (`CERTIFICATE`) or DER, or returns it as is. */
@@ -81,36 +141,19 @@ export class Certificate {
     });
   }
 
+  /** The @peculiar/x509 view of the same bytes (parsed on first use). */
+  get x509(): x509.X509Certificate {
+    this.#peculiar ??= new x509.X509Certificate(this.der as Uint8Array<ArrayBuffer>);
+    return this.#peculiar;
+  }
+
   get pem(): string {
     return encodePem('CERTIFICATE', this.der);
   }
 
-  get subject(): Subject {
-    return subjectOfName(this.x509.subjectName);
-  }
-
-  get issuer(): Subject {
-    return subjectOfName(this.x509.issuerName);
-  }
-
-  get notBefore(): Date {
-    return this.x509.notBefore;
-  }
-
-  get notAfter(): Date {
-    return this.x509.notAfter;
-  }
-
   /** Lowercase hex, without leading zero bytes. */
   get serialNumber(): string {
-    return this.x509.serialNumber.toLowerCase().replace(/^(00)+(?=.)/, '');
-  }
-
-  get signatureAlgorithmOid(): string {
-    const top = readElement(this.der, 0, 'certificate');
-    const algorithm = children(this.der, top, 'certificate')[1]!;
-    const oid = children(this.der, algorithm, 'certificate')[0]!;
-    return decodeOid(contentOf(this.der, oid), 'certificate.signatureAlgorithm');
+    return Buffer.from(this.serialBytes).toString('hex').replace(/^(00)+(?=.)/, '');
   }
 
   /** The spec of the certified key; ERR_KEY when kubepki does not support it. */
@@ -118,58 +161,18 @@ export class Certificate {
     return keySpecOfSpki(this.spki, 'certificate.publicKey');
   }
 
-  get extensions(): RawExtension[] {
-    return Array.from(this.x509.extensions, (e) => ({ oid: e.type, critical: e.critical, value: new Uint8Array(e.value) }));
-  }
-
   extension(oid: string): RawExtension | undefined {
     return this.extensions.find((e) => e.oid === oid);
-  }
-
-  get basicConstraints(): { isCA: boolean; pathLength?: number; critical: boolean } | undefined {
-    const ext = this.x509.getExtension(x509.BasicConstraintsExtension);
-    return ext ? { isCA: ext.ca, pathLength: ext.pathLength, critical: ext.critical } : undefined;
   }
 
   get isCA(): boolean {
     return this.basicConstraints?.isCA ?? false;
   }
 
-  get keyUsages(): KeyUsageName[] {
-    const ext = this.x509.getExtension(x509.KeyUsagesExtension);
-    if (!ext) return [];
-    return KEY_USAGES.filter((_, bit) => (ext.usages & (1 << bit)) !== 0);
-  }
-
-  /** Extended key usages by name; unknown OIDs are given as dotted text. */
-  get extendedKeyUsages(): string[] {
-    const ext = this.x509.getExtension(x509.ExtendedKeyUsageExtension);
-    return ext ? Array.from(ext.usages, (u) => EKU_NAME_OF_OID.get(String(u)) ?? String(u)) : [];
-  }
-
-  get sans(): SubjectAltNames {
-    const ext = this.extension(OID.subjectAltName);
-    return ext ? decodeGeneralNames(ext.value, 'certificate.subjectAltName') : NO_SANS;
-  }
-
-  get subjectKeyId(): Uint8Array | undefined {
-    const ext = this.x509.getExtension(x509.SubjectKeyIdentifierExtension);
-    return ext ? Buffer.from(ext.keyId, 'hex') : undefined;
-  }
-
-  get authorityKeyId(): Uint8Array | undefined {
-    const ext = this.x509.getExtension(x509.AuthorityKeyIdentifierExtension);
-    return ext?.keyId ? Buffer.from(ext.keyId, 'hex') : undefined;
-  }
-
   /** True when `ca`'s subject is this certificate's issuer and `ca`'s key verifies its signature. */
   isIssuedBy(ca: Certificate): boolean {
     if (!Buffer.from(this.issuerDer).equals(ca.subjectDer)) return false;
-    try {
-      return new NodeX509Certificate(this.der).verify(publicKeyObject(ca.spki));
-    } catch {
-      return false;
-    }
+    return verifySignature(this.signatureAlgorithmOid, ca.spki, this.tbsDer, this.signatureValue);
   }
 
   /** True when subject and issuer Name bytes are equal. */
@@ -178,9 +181,17 @@ export class Certificate {
   }
 }
 
-/** CN (the first, as Kubernetes reads it) and every O value of a Name. */
-export function subjectOfName(name: x509.Name): Subject {
-  return { commonName: name.getField(OID_COMMON_NAME)[0] ?? '', organizations: name.getField(OID_ORGANIZATION) };
+function versionOf(der: Uint8Array, explicit: DerElement, field: string): number {
+  const [integer, extra] = children(der, explicit, field);
+  const content = integer?.tag === TAG.INTEGER && !extra ? contentOf(der, integer) : undefined;
+  if (!content || content.length !== 1 || content[0]! > 2) throw new PkiError('ERR_DER', 'malformed certificate version', { field: `${field}.version` });
+  return content[0]!;
+}
+
+function algorithmOid(der: Uint8Array, algorithm: DerElement, field: string): string {
+  const oid = children(der, algorithm, field)[0];
+  if (oid?.tag !== TAG.OID) throw new PkiError('ERR_DER', 'malformed signature algorithm', { field: `${field}.signatureAlgorithm` });
+  return decodeOid(contentOf(der, oid), `${field}.signatureAlgorithm`);
 }
 
 /** RFC 5280 method 1 key identifier: SHA-1 of the subjectPublicKey BIT STRING, as Go computes it. */

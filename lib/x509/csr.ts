@@ -1,14 +1,13 @@
-import { assertDer, children, contentOf, decodeOid, elementBytes } from '../crypto/der.js';
-import { keySpecOfSpki, signatureAlgorithm, type KeyPair, type PublicKeyInfo } from '../crypto/keys.js';
+import { assertDer, children, concatBytes, contentOf, decodeOid, elementBytes, encodeElement, encodeOid, encodeSequence, encodeSmallInteger, TAG, type DerElement } from '../crypto/der.js';
+import { exportSpki, keySpecOfSpki, type KeyPair, type PublicKeyInfo } from '../crypto/keys.js';
 import { encodePem, looksLikePem, readPemBlock } from '../crypto/pem.js';
 import { resolveCrypto, type CryptoOptions } from '../crypto/provider.js';
 import { PkiError } from '../errors.js';
-import { subjectOfName, type RawExtension } from './certificate.js';
-import { OID, subjectAltName } from './extensions.js';
+import type { RawExtension } from './certificate.js';
+import { decodeExtensions, encodeExtension, OID, subjectAltName, type ExtensionValue } from './extensions.js';
 import { ACCEPTED_SIGNATURE_ALGORITHMS } from './lint.js';
-import { verifySignature } from './signature.js';
-import { encodeName, validateSubject, type Subject } from './names.js';
-import * as x509 from './peculiar.js';
+import { encodeSigned, signBytes, verifySignature } from './signature.js';
+import { decodeSubject, encodeName, validateSubject, type Subject } from './names.js';
 import { checkProfileRequest, type CertificateProfile } from './profile.js';
 import { decodeGeneralNames, encodeGeneralNames, hasSans, NO_SANS, normalizeSans, type SanInput, type SubjectAltNames } from './sans.js';
 
@@ -35,6 +34,8 @@ export interface CreateCsrRequest extends CryptoOptions {
   readonly profile?: CertificateProfile;
 }
 
+const OID_EXTENSION_REQUEST = '1.2.840.113549.1.9.14';
+
 /** Builds and signs a PKCS#10 CSR (subject and SANs only; usages travel beside it, as in Kubernetes' CSR API). */
 export async function createCsr(request: CreateCsrRequest): Promise<CertificateSigningRequest> {
   const subject = validateSubject(request.subject);
@@ -42,22 +43,21 @@ export async function createCsr(request: CreateCsrRequest): Promise<CertificateS
   const { keyPair } = request;
   if (request.profile) checkProfileRequest(request.profile, { subject, sans, keySpec: keyPair.spec });
   const crypto = resolveCrypto(request);
-  let built: x509.Pkcs10CertificateRequest;
-  try {
-    const extensions = hasSans(sans) ? [subjectAltName(encodeGeneralNames(sans))] : [];
-    built = await x509.Pkcs10CertificateRequestGenerator.create(
-      {
-        name: new x509.Name(encodeName(subject) as Uint8Array<ArrayBuffer>),
-        keys: { privateKey: keyPair.privateKey, publicKey: keyPair.publicKey },
-        signingAlgorithm: signatureAlgorithm(keyPair.spec),
-        extensions: extensions.map((e) => new x509.Extension(e.oid, e.critical, e.value as Uint8Array<ArrayBuffer>)),
-      },
-      crypto,
-    );
-  } catch (cause) {
-    throw new PkiError('ERR_CRYPTO', `signing the CSR with the ${keyPair.spec} key failed`, { field: 'keyPair', cause });
-  }
-  return parseCsr(new Uint8Array(built.rawData), request);
+  const spki = await exportSpki(keyPair.publicKey, request);
+  const info = encodeCertificationRequestInfo(encodeName(subject), spki, hasSans(sans) ? [subjectAltName(encodeGeneralNames(sans))] : []);
+  const { scheme, signature } = await signBytes(keyPair.privateKey, info, crypto, 'keyPair');
+  return parseCsr(encodeSigned(info, scheme, signature), request);
+}
+
+/**
+ * `CertificationRequestInfo ::= SEQUENCE { version 0, subject, spki, [0] attributes }`, the requested
+ * extensions in one extensionRequest attribute (none: an empty attribute set, as Go writes it).
+ */
+export function encodeCertificationRequestInfo(subjectDer: Uint8Array, spki: Uint8Array, extensions: readonly ExtensionValue[]): Uint8Array {
+  const attributes = extensions.length
+    ? [encodeSequence(encodeOid(OID_EXTENSION_REQUEST), encodeElement(TAG.SET, encodeSequence(...extensions.map(encodeExtension))))]
+    : [];
+  return encodeSequence(encodeSmallInteger(0), subjectDer, spki, encodeElement(0xa0, concatBytes(attributes)));
 }
 
 /**
@@ -65,34 +65,29 @@ export async function createCsr(request: CreateCsrRequest): Promise<CertificateS
  * proof of possession of the key. A bad signature is ERR_CSR_SIGNATURE; nothing unverified is returned.
  */
 export async function parseCsr(input: string | Uint8Array, options: CryptoOptions & { field?: string } = {}): Promise<CertificateSigningRequest> {
-  const field = options.field ?? 'csr';
+  return parseCsrSync(input, options.field);
+}
+
+/** {@link parseCsr} without the promise: parsing and verification are synchronous (node:crypto). */
+export function parseCsrSync(input: string | Uint8Array, field = 'csr'): CertificateSigningRequest {
   const der = typeof input === 'string' || looksLikePem(input) ? readPemBlock(input, ['CERTIFICATE REQUEST'], { field }).der : Uint8Array.from(input);
-  const { subjectDer, spki, signatureAlgorithmOid, info, signatureValue } = csrFields(der, field);
+  const { subjectDer, spki, signatureAlgorithmOid, info, signatureValue, requestedExtensions } = csrFields(der, field);
   if (!ACCEPTED_SIGNATURE_ALGORITHMS.has(signatureAlgorithmOid)) {
     throw new PkiError('ERR_CSR', `signature algorithm ${signatureAlgorithmOid} is not accepted; use SHA-256 or stronger`, { field: `${field}.signatureAlgorithm` });
   }
   const spec = keySpecOfSpki(spki, `${field}.publicKey`);
-  let parsed: x509.Pkcs10CertificateRequest;
-  try {
-    parsed = new x509.Pkcs10CertificateRequest(der as Uint8Array<ArrayBuffer>);
-  } catch (cause) {
-    throw new PkiError('ERR_CSR', 'not a PKCS#10 certificate request', { field, cause });
-  }
+  const subject = decodeSubject(subjectDer, `${field}.subject`);
   const valid = verifySignature(signatureAlgorithmOid, spki, info, signatureValue);
   if (!valid) throw new PkiError('ERR_CSR_SIGNATURE', 'the self-signature does not verify with the enclosed public key', { field });
-  let requestedExtensions: RawExtension[];
-  try {
-    requestedExtensions = Array.from(parsed.extensions, (e) => ({ oid: e.type, critical: e.critical, value: new Uint8Array(e.value) }));
-  } catch (cause) {
-    throw new PkiError('ERR_CSR', 'the extensionRequest attribute is malformed', { field: `${field}.extensions`, cause });
-  }
   const sanExtensions = requestedExtensions.filter((e) => e.oid === OID.subjectAltName);
   if (sanExtensions.length > 1) throw new PkiError('ERR_CSR', 'requests subjectAltName twice', { field: `${field}.extensions` });
   const sans = sanExtensions[0] ? decodeGeneralNames(sanExtensions[0].value, `${field}.subjectAltName`) : NO_SANS;
   return {
     der,
-    pem: encodePem('CERTIFICATE REQUEST', der),
-    subject: subjectOfName(parsed.subjectName),
+    get pem() {
+      return encodePem('CERTIFICATE REQUEST', der);
+    },
+    subject,
     subjectDer,
     sans,
     publicKey: { spec, spki },
@@ -101,22 +96,53 @@ export async function parseCsr(input: string | Uint8Array, options: CryptoOption
   };
 }
 
+interface CsrFields {
+  subjectDer: Uint8Array;
+  spki: Uint8Array;
+  signatureAlgorithmOid: string;
+  info: Uint8Array;
+  signatureValue: Uint8Array;
+  requestedExtensions: RawExtension[];
+}
+
 /** CertificationRequest ::= SEQUENCE { info SEQUENCE { version, subject, spki, [0] attributes }, algorithm, signature } */
-function csrFields(der: Uint8Array, field: string): { subjectDer: Uint8Array; spki: Uint8Array; signatureAlgorithmOid: string; info: Uint8Array; signatureValue: Uint8Array } {
+function csrFields(der: Uint8Array, field: string): CsrFields {
   const top = assertDer(der, field);
-  const [info, algorithm, signature] = children(der, top, field);
-  if (!info || !algorithm || !signature) throw new PkiError('ERR_CSR', 'a CSR has three parts: info, algorithm, signature', { field });
-  const [version, subject, spki] = children(der, info, field);
-  if (!version || !subject || !spki) throw new PkiError('ERR_CSR', 'CertificationRequestInfo is missing fields', { field });
+  const parts = top.tag === TAG.SEQUENCE ? children(der, top, field) : [];
+  const [info, algorithm, signature] = parts;
+  if (parts.length !== 3 || info!.tag !== TAG.SEQUENCE || algorithm!.tag !== TAG.SEQUENCE || signature!.tag !== TAG.BIT_STRING) {
+    throw new PkiError('ERR_CSR', 'a CSR is a SEQUENCE of info, algorithm and signature', { field });
+  }
+  const [version, subject, spki, attributes, extra] = children(der, info!, field);
+  if (version?.tag !== TAG.INTEGER || subject?.tag !== TAG.SEQUENCE || spki?.tag !== TAG.SEQUENCE || attributes?.tag !== 0xa0 || extra) {
+    throw new PkiError('ERR_CSR', 'CertificationRequestInfo is missing fields or has fields of the wrong type', { field });
+  }
   if (contentOf(der, version).length !== 1 || contentOf(der, version)[0] !== 0) throw new PkiError('ERR_CSR', 'unsupported CSR version', { field: `${field}.version` });
-  const oid = children(der, algorithm, field)[0];
-  if (!oid || oid.tag !== 0x06) throw new PkiError('ERR_CSR', 'malformed signature algorithm', { field: `${field}.signatureAlgorithm` });
+  const oid = children(der, algorithm!, field)[0];
+  if (!oid || oid.tag !== TAG.OID) throw new PkiError('ERR_CSR', 'malformed signature algorithm', { field: `${field}.signatureAlgorithm` });
+  const bits = contentOf(der, signature!);
+  if (bits[0] !== 0) throw new PkiError('ERR_CSR', 'the signature BIT STRING has unused bits', { field: `${field}.signature` });
   return {
     subjectDer: elementBytes(der, subject),
     spki: elementBytes(der, spki),
     signatureAlgorithmOid: decodeOid(contentOf(der, oid), `${field}.signatureAlgorithm`),
-    info: elementBytes(der, info),
-    // BIT STRING contents after the unused-bits byte.
-    signatureValue: contentOf(der, signature).subarray(1),
+    info: elementBytes(der, info!),
+    signatureValue: bits.subarray(1),
+    requestedExtensions: requestedExtensions(der, attributes, `${field}.extensions`),
   };
+}
+
+/** The extensions of the extensionRequest attribute (PKCS#9); other attributes are ignored. */
+function requestedExtensions(der: Uint8Array, attributes: DerElement, field: string): RawExtension[] {
+  const found: RawExtension[][] = [];
+  for (const attribute of children(der, attributes, field)) {
+    const [type, values, extra] = attribute.tag === TAG.SEQUENCE ? children(der, attribute, field) : [];
+    if (type?.tag !== TAG.OID || values?.tag !== TAG.SET || extra) throw new PkiError('ERR_CSR', 'an attribute is a SEQUENCE of type and SET of values', { field });
+    if (decodeOid(contentOf(der, type), field) !== OID_EXTENSION_REQUEST) continue;
+    const [extensions, more] = children(der, values, field);
+    if (!extensions || more) throw new PkiError('ERR_CSR', 'the extensionRequest attribute has one value', { field });
+    found.push(decodeExtensions(der, extensions, field));
+  }
+  if (found.length > 1) throw new PkiError('ERR_CSR', 'the extensionRequest attribute appears twice', { field });
+  return found[0] ?? [];
 }

@@ -1,15 +1,13 @@
 import { randomBytes as nodeRandomBytes } from 'node:crypto';
-import { publicKeyInfo, signatureAlgorithm, type PublicKeyInput } from '../crypto/keys.js';
+import { publicKeyInfo, type PublicKeyInput } from '../crypto/keys.js';
 import { resolveCrypto, type CryptoOptions } from '../crypto/provider.js';
-import { children, contentOf, elementBytes, readElement } from '../crypto/der.js';
 import { PkiError } from '../errors.js';
-import { verifySignature } from './signature.js';
+import { encodeSigned, signatureSchemeOf, signBytes, signsNatively } from './signature.js';
 import { Certificate, keyIdentifier, type CertificateInput } from './certificate.js';
-import * as ext from './extensions.js';
 import { lintCertificate } from './lint.js';
 import { encodeName, validateSubject, type Subject } from './names.js';
-import * as x509 from './peculiar.js';
-import { checkProfileRequest, expectedKeyUsages, type CertificateProfile } from './profile.js';
+import { checkProfileRequest, type CertificateProfile } from './profile.js';
+import { encodeTbsCertificate, tbsTemplate, type TbsTemplate, type TemplateOptions } from './tbs.js';
 import { encodeGeneralNames, hasSans, normalizeSans, type SanInput } from './sans.js';
 import { computeValidity, type ValidityOptions } from './validity.js';
 
@@ -59,49 +57,55 @@ export async function issueCertificate(request: IssueRequest): Promise<Certifica
   const now = request.now ?? new Date();
   const { notBefore, notAfter } = computeValidity(now, profile.lifetimeSeconds, request.validity, issuer);
 
-  const subjectKeyId = keyIdentifier(key.spki);
-  const keyUsages = expectedKeyUsages(profile, key.spec);
-  const extensions = [
-    // Go writes no keyUsage extension when no usage is set; neither does kubepki.
-    ...(keyUsages.length ? [ext.keyUsage(keyUsages)] : []),
-    ...(profile.extendedKeyUsages.length ? [ext.extendedKeyUsage(profile.extendedKeyUsages)] : []),
-    ext.basicConstraints(profile.isCA, pathLength),
-    ext.subjectKeyIdentifier(subjectKeyId),
-    ...(issuer?.subjectKeyId ? [ext.authorityKeyIdentifier(issuer.subjectKeyId)] : []),
-    ...(hasSans(sans) ? [ext.subjectAltName(encodeGeneralNames(sans))] : []),
-  ];
-  const subjectName = new x509.Name((request.subject.der ?? encodeName(subject)) as Uint8Array<ArrayBuffer>);
-  const signerSpec = issuer ? issuer.keySpec : key.spec;
-  let built: x509.X509Certificate;
-  try {
-    built = await x509.X509CertificateGenerator.create(
-      {
-        serialNumber: randomSerialHex(request.randomBytes ?? nodeRandomBytes),
-        subject: subjectName,
-        issuer: issuer ? new x509.Name(issuer.subjectDer as Uint8Array<ArrayBuffer>) : subjectName,
-        notBefore,
-        notAfter,
-        publicKey: key.spki as Uint8Array<ArrayBuffer>,
-        signingKey: signingKey!,
-        signingAlgorithm: signatureAlgorithm(signerSpec),
-        extensions: extensions.map((e) => new x509.Extension(e.oid, e.critical, e.value as Uint8Array<ArrayBuffer>)),
-      },
-      crypto,
-    );
-  } catch (cause) {
-    throw new PkiError('ERR_CRYPTO', `signing with the ${signerSpec} ${issuer ? 'CA' : 'self-signing'} key failed`, {
-      field: issuer ? 'issuer.privateKey' : 'selfSigningKey',
-      cause,
-    });
-  }
-  const certificate = Certificate.from(new Uint8Array(built.rawData));
-  if (!certificateSignedBy(certificate, issuer ?? certificate)) {
-    throw new PkiError('ERR_KEY', issuer ? 'the private key does not match the CA certificate' : 'the self-signing key does not match the public key', {
-      field: issuer ? 'issuer.privateKey' : 'selfSigningKey',
-    });
-  }
+  const signingField = issuer ? 'issuer.privateKey' : 'selfSigningKey';
+  const scheme = signatureSchemeOf(signingKey!, signingField);
+  const template = cachedTemplate({ profile, keySpec: key.spec, pathLength, issuer, scheme });
+  const tbs = encodeTbsCertificate(template, {
+    serial: randomSerial(request.randomBytes ?? nodeRandomBytes),
+    notBefore,
+    notAfter,
+    subjectDer: request.subject.der ?? encodeName(subject),
+    spki: key.spki,
+    subjectKeyId: keyIdentifier(key.spki),
+    ...(hasSans(sans) ? { sans: encodeGeneralNames(sans) } : {}),
+  });
+  const { signature } = await signBytes(signingKey!, tbs, crypto, signingField);
+  const certificate = Certificate.from(encodeSigned(tbs, scheme, signature));
+  checkKeyMatches(certificate, issuer ?? certificate, signingKey!, signsNatively(signingKey!, crypto), signingField);
   lintCertificate(certificate, { profile, issuer: issuer ?? certificate, subject, sans, keySpec: key.spec, pathLength });
   return certificate;
+}
+
+// Templates per issuer certificate, profile, certified key type, path length and signature scheme.
+const templates = new WeakMap<Certificate, WeakMap<CertificateProfile, Map<string, TbsTemplate>>>();
+
+function cachedTemplate(options: TemplateOptions): TbsTemplate {
+  if (!options.issuer) return tbsTemplate(options);
+  let byProfile = templates.get(options.issuer);
+  if (!byProfile) templates.set(options.issuer, (byProfile = new WeakMap()));
+  let byKey = byProfile.get(options.profile);
+  if (!byKey) byProfile.set(options.profile, (byKey = new Map()));
+  const id = `${options.keySpec}/${options.pathLength ?? ''}/${options.scheme.oid}`;
+  let template = byKey.get(id);
+  if (!template) byKey.set(id, (template = tbsTemplate(options)));
+  return template;
+}
+
+// Pairs of (private key, signer certificate key) already shown to match. A key of Node's WebCrypto is
+// checked on its first signature only; a provider's signature (an HSM's) is verified every time, as Go's
+// CreateCertificate does, to catch a faulty module.
+const matchingKeys = new WeakMap<CryptoKey, Set<string>>();
+
+function checkKeyMatches(certificate: Certificate, signer: Certificate, key: CryptoKey, native: boolean, field: string): void {
+  const id = Buffer.from(signer.spki).toString('base64');
+  if (native && matchingKeys.get(key)?.has(id)) return;
+  if (!certificate.isIssuedBy(signer)) {
+    throw new PkiError('ERR_KEY', signer === certificate ? 'the self-signing key does not match the public key' : 'the private key does not match the CA certificate', { field });
+  }
+  if (native) {
+    if (!matchingKeys.has(key)) matchingKeys.set(key, new Set());
+    matchingKeys.get(key)!.add(id);
+  }
 }
 
 function checkIssuer(profile: CertificateProfile, issuer: Certificate | undefined, request: IssueRequest): void {
@@ -140,17 +144,10 @@ function resolvePathLength(profile: CertificateProfile, issuer: Certificate | un
 }
 
 /** A random positive serial of 128 bits, as the in-tree signer draws it (kubernetes-pki.md §11). */
-function randomSerialHex(randomBytes: (size: number) => Uint8Array): string {
+function randomSerial(randomBytes: (size: number) => Uint8Array): Uint8Array {
   for (;;) {
     const bytes = randomBytes(16);
     if (bytes.length !== 16) throw new PkiError('ERR_ARGUMENT', 'must return the requested number of bytes', { field: 'randomBytes' });
-    if (bytes.some((b) => b !== 0)) return Buffer.from(bytes).toString('hex').replace(/^(00)+/, '');
+    if (bytes.some((b) => b !== 0)) return bytes;
   }
-}
-
-/** The certificate's signature checks out with `signer`'s public key (synchronously, node:crypto). */
-function certificateSignedBy(certificate: Certificate, signer: Certificate): boolean {
-  const top = readElement(certificate.der, 0, 'certificate');
-  const [tbs, , signature] = children(certificate.der, top, 'certificate');
-  return verifySignature(certificate.signatureAlgorithmOid, signer.spki, elementBytes(certificate.der, tbs!), contentOf(certificate.der, signature!).subarray(1));
 }

@@ -1,4 +1,4 @@
-import { concatBytes, encodeElement, encodeOid, encodeSequence, TAG } from '../crypto/der.js';
+import { children, concatBytes, contentOf, decodeOid, encodeElement, encodeOid, encodeSequence, readElement, TAG } from '../crypto/der.js';
 import { PkiError } from '../errors.js';
 
 /** A certificate subject as Kubernetes reads it: the CN is the user name, every O is a group. */
@@ -72,4 +72,50 @@ export function nodeSubject(nodeName: string): Subject {
     throw new PkiError('ERR_NAME', `"${nodeName}" is not a valid node name (an RFC 1123 subdomain)`, { field: 'nodeName' });
   }
   return { commonName: `system:node:${nodeName}`, organizations: ['system:nodes'] };
+}
+
+// The string types Go reads an attribute value as (encoding/asn1 into interface{}); other types are not strings.
+const TAG_NUMERIC_STRING = 0x12;
+const TAG_T61_STRING = 0x14;
+const TAG_BMP_STRING = 0x1e;
+
+function decodeDirectoryString(tag: number, content: Uint8Array): string | undefined {
+  switch (tag) {
+    case TAG.UTF8_STRING:
+      return new TextDecoder('utf-8', { fatal: false }).decode(content);
+    case TAG.PRINTABLE_STRING:
+    case TAG.IA5_STRING:
+    case TAG_NUMERIC_STRING:
+    case TAG_T61_STRING:
+      return Buffer.from(content).toString('latin1');
+    case TAG_BMP_STRING:
+      return content.length % 2 === 0 ? Buffer.from(content).swap16().toString('utf16le') : undefined;
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * The CN and O values of a DER Name as Go's pkix.Name reads them (and so as Kubernetes authenticates a
+ * client certificate): every O in order, and the LAST common name when there are several.
+ */
+export function decodeSubject(der: Uint8Array, field = 'subject'): Subject {
+  const top = readElement(der, 0, field);
+  if (top.tag !== TAG.SEQUENCE || top.end !== der.length) throw new PkiError('ERR_DER', 'a Name is a SEQUENCE of RDNs', { field });
+  let commonName = '';
+  const organizations: string[] = [];
+  for (const rdn of children(der, top, field)) {
+    if (rdn.tag !== TAG.SET) throw new PkiError('ERR_DER', 'a relative distinguished name is a SET', { field });
+    for (const attribute of children(der, rdn, field)) {
+      const [type, value, extra] = attribute.tag === TAG.SEQUENCE ? children(der, attribute, field) : [];
+      if (!type || type.tag !== TAG.OID || !value || extra) throw new PkiError('ERR_DER', 'an attribute is a SEQUENCE of type and value', { field });
+      const oid = decodeOid(contentOf(der, type), field);
+      if (oid !== OID_COMMON_NAME && oid !== OID_ORGANIZATION) continue;
+      const text = decodeDirectoryString(value.tag, contentOf(der, value));
+      if (text === undefined) continue;
+      if (oid === OID_COMMON_NAME) commonName = text;
+      else organizations.push(text);
+    }
+  }
+  return { commonName, organizations };
 }

@@ -1,5 +1,7 @@
-import { verify as nodeVerify } from 'node:crypto';
+import { KeyObject, sign as nodeSign, verify as nodeVerify, webcrypto } from 'node:crypto';
+import { concatBytes, encodeElement, encodeOid, encodeSequence, encodeUnsignedInteger, TAG } from '../crypto/der.js';
 import { publicKeyObject } from '../crypto/keys.js';
+import { PkiError } from '../errors.js';
 
 // Signature algorithm OID -> the hash node:crypto verifies with (null: pure Ed25519).
 const HASH_OF: Readonly<Record<string, string | null>> = {
@@ -25,4 +27,95 @@ export function verifySignature(algorithmOid: string, spki: Uint8Array, signed: 
   } catch {
     return false;
   }
+}
+
+/** How a private key signs certificates, CSRs and CRLs, as Go's crypto/x509 chooses it. */
+export interface SignatureScheme {
+  readonly oid: string;
+  /** The DER AlgorithmIdentifier written into the TBS and beside the signature. */
+  readonly algorithmIdentifier: Uint8Array;
+  /** node:crypto's hash name; null for Ed25519. */
+  readonly hash: string | null;
+  /** What WebCrypto's `sign` is called with. */
+  readonly webCrypto: Algorithm | EcdsaParams;
+  readonly ecdsa: boolean;
+}
+
+const RSA_OID_OF_HASH: Readonly<Record<string, string>> = { 'SHA-256': '1.2.840.113549.1.1.11', 'SHA-384': '1.2.840.113549.1.1.12', 'SHA-512': '1.2.840.113549.1.1.13' };
+const NULL = Uint8Array.of(0x05, 0x00);
+
+const scheme = (oid: string, webCrypto: Algorithm | EcdsaParams, parameters?: Uint8Array): SignatureScheme => ({
+  oid,
+  algorithmIdentifier: encodeSequence(encodeOid(oid), ...(parameters ? [parameters] : [])),
+  hash: HASH_OF[oid]!,
+  webCrypto,
+  ecdsa: webCrypto.name === 'ECDSA',
+});
+
+const SCHEMES = {
+  'P-256': scheme('1.2.840.10045.4.3.2', { name: 'ECDSA', hash: 'SHA-256' } as EcdsaParams),
+  'P-384': scheme('1.2.840.10045.4.3.3', { name: 'ECDSA', hash: 'SHA-384' } as EcdsaParams),
+  Ed25519: scheme('1.3.101.112', { name: 'Ed25519' }),
+  ...Object.fromEntries(Object.entries(RSA_OID_OF_HASH).map(([hash, oid]) => [hash, scheme(oid, { name: 'RSASSA-PKCS1-v1_5' }, NULL)])),
+} as Readonly<Record<string, SignatureScheme>>;
+
+/** The scheme a WebCrypto private key signs with: ECDSA P-256/SHA-256, P-384/SHA-384, RSA PKCS#1 v1.5 with its bound hash, Ed25519. */
+export function signatureSchemeOf(key: CryptoKey, field: string): SignatureScheme {
+  const algorithm = key?.algorithm as (KeyAlgorithm & { namedCurve?: string; hash?: { name: string } }) | undefined;
+  const found =
+    algorithm?.name === 'ECDSA' ? SCHEMES[algorithm.namedCurve ?? ''] : algorithm?.name === 'RSASSA-PKCS1-v1_5' ? SCHEMES[algorithm.hash?.name ?? ''] : algorithm?.name === 'Ed25519' ? SCHEMES.Ed25519 : undefined;
+  if (!found || key.type !== 'private') {
+    throw new PkiError('ERR_KEY', `is not a private key kubepki signs with (ECDSA P-256/P-384, RSA PKCS#1 v1.5 with SHA-256/384/512, Ed25519)`, { field });
+  }
+  return found;
+}
+
+// Keys of Node's own WebCrypto sign in-thread through a KeyObject: no promise, no thread-pool hop.
+const keyObjects = new WeakMap<CryptoKey, KeyObject | null>();
+
+function nativeKeyObject(key: CryptoKey, crypto: Crypto): KeyObject | null {
+  if (crypto.subtle !== webcrypto.subtle) return null;
+  let keyObject = keyObjects.get(key);
+  if (keyObject === undefined) {
+    try {
+      keyObject = KeyObject.from(key as webcrypto.CryptoKey);
+    } catch {
+      keyObject = null;
+    }
+    keyObjects.set(key, keyObject);
+  }
+  return keyObject;
+}
+
+/** True when `key` signs in-thread with node:crypto rather than through the provider's `subtle.sign`. */
+export function signsNatively(key: CryptoKey, crypto: Crypto): boolean {
+  return nativeKeyObject(key, crypto) !== null;
+}
+
+/**
+ * Signs `data` as X.509 wants it (ECDSA as a DER SEQUENCE of r and s). Keys of Node's WebCrypto sign
+ * synchronously with node:crypto; keys of any other provider (an HSM, @peculiar/webcrypto) go through
+ * that provider's `sign`, whose IEEE P1363 ECDSA output is converted.
+ */
+export async function signBytes(key: CryptoKey, data: Uint8Array, crypto: Crypto, field: string): Promise<{ scheme: SignatureScheme; signature: Uint8Array }> {
+  const chosen = signatureSchemeOf(key, field);
+  try {
+    const keyObject = nativeKeyObject(key, crypto);
+    if (keyObject) return { scheme: chosen, signature: nodeSign(chosen.hash, data, keyObject) };
+    const raw = new Uint8Array(await crypto.subtle.sign(chosen.webCrypto, key, data as Uint8Array<ArrayBuffer>));
+    return { scheme: chosen, signature: chosen.ecdsa ? ecdsaDer(raw) : raw };
+  } catch (cause) {
+    throw new PkiError('ERR_CRYPTO', `signing with the ${key.algorithm.name} key failed`, { field, cause });
+  }
+}
+
+/** IEEE P1363 `r || s` to `SEQUENCE { INTEGER r, INTEGER s }`. */
+function ecdsaDer(raw: Uint8Array): Uint8Array {
+  const half = raw.length / 2;
+  return encodeSequence(encodeUnsignedInteger(raw.subarray(0, half)), encodeUnsignedInteger(raw.subarray(half)));
+}
+
+/** `SEQUENCE { tbs, algorithm, BIT STRING signature }`: a signed certificate, CSR or CRL. */
+export function encodeSigned(tbs: Uint8Array, scheme: SignatureScheme, signature: Uint8Array): Uint8Array {
+  return encodeSequence(tbs, scheme.algorithmIdentifier, encodeElement(TAG.BIT_STRING, concatBytes([Uint8Array.of(0), signature])));
 }
