@@ -44,6 +44,7 @@ export default tseslint.config(
     },
   },
   { files: ['lib/errors.ts'], rules: layerRules(['./*', '../*']) },
+  { files: ['lib/workers/**/*.ts'], rules: layerRules(['../crypto/*', '../x509/*', '../profiles*', '../ca*', '../cluster/*', '../bootstrap/*', '../agents/*', '../cli*', '../cli/*', '../index*']) },
   { files: ['lib/crypto/**/*.ts'], rules: layerRules(['../x509/*', '../profiles*', '../ca*', '../cluster/*', '../cli*', '../index*']) },
   { files: ['lib/x509/**/*.ts'], rules: layerRules(['../profiles*', '../ca*', '../cluster/*', '../cli*', '../index*']) },
   { files: ['lib/profiles.ts', 'lib/ca.ts'], rules: layerRules(['./cluster/*', './cli*', './index*']) },

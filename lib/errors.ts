@@ -44,16 +44,34 @@ export interface PkiErrorOptions {
   cause?: unknown;
 }
 
+export interface PkiErrorData {
+  readonly code: PkiErrorCode;
+  readonly reason: string;
+  readonly field?: string;
+}
+
 /** The one error kubepki throws for every rejected input. */
 export class PkiError extends Error {
   override readonly name = 'PkiError';
   readonly code: PkiErrorCode;
   readonly field: string | undefined;
+  /** The message without the field. */
+  readonly reason: string;
 
   constructor(code: PkiErrorCode, reason: string, options: PkiErrorOptions = {}) {
     super(options.field ? `${options.field}: ${reason}` : reason, options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     this.field = options.field;
+    this.reason = reason;
+  }
+
+  /** Code, reason and field as plain data, to cross a thread or process boundary (the cause stays behind). */
+  toData(): PkiErrorData {
+    return { code: this.code, reason: this.reason, ...(this.field === undefined ? {} : { field: this.field }) };
+  }
+
+  static fromData(data: PkiErrorData): PkiError {
+    return new PkiError(data.code, data.reason, data.field === undefined ? {} : { field: data.field });
   }
 }
 

@@ -1,4 +1,4 @@
-export { PkiError, isPkiError, PKI_ERROR_CODES, type PkiErrorCode, type PkiErrorOptions } from './errors.js';
+export { PkiError, isPkiError, PKI_ERROR_CODES, type PkiErrorCode, type PkiErrorData, type PkiErrorOptions } from './errors.js';
 
 export { type CryptoOptions } from './crypto/provider.js';
 export {
@@ -38,6 +38,7 @@ export {
   type SanRule,
 } from './x509/profile.js';
 export { issueCertificate, type IssueRequest, type Issuer } from './x509/issue.js';
+export { issueCertificates, type BatchCsrRequest, type BatchRequest, type BatchIssueRequest, type BatchOptions, type BatchOutcome } from './x509/batch.js';
 export { computeValidity, DEFAULT_BACKDATE_SECONDS, type ValidityOptions, type Validity } from './x509/validity.js';
 export { lintCertificate, lintProblems, type LintExpectation } from './x509/lint.js';
 export { createCsr, parseCsr, type CertificateSigningRequest, type CreateCsrRequest } from './x509/csr.js';

@@ -92,16 +92,16 @@ export async function auditSetup(dir: string, options: AuditOptions = {}): Promi
   const serviceIp = apiserver?.sans.ips[0];
 
   await check(1, 'kubelet -> apiserver', async () => {
-    await verifyCertificate(leaf('apiserver'), { roots: [root('ca')], purpose: 'server', time: now });
+    await verifyCertificate(leaf('apiserver'), { roots: [root('ca')], purpose: 'server', time: now, crossCheck: true });
     return 'the apiserver certificate chains to the cluster CA the kubelets trust';
   }, 'reissue the apiserver certificate from the cluster CA (kubepki renew apiserver)');
   await check(2, 'pod -> apiserver', async () => {
-    await verifyCertificate(leaf('apiserver'), { roots: [root('ca')], purpose: 'server', name: 'kubernetes.default.svc', time: now });
-    if (serviceIp) await verifyCertificate(leaf('apiserver'), { roots: [root('ca')], purpose: 'server', name: serviceIp, time: now });
+    await verifyCertificate(leaf('apiserver'), { roots: [root('ca')], purpose: 'server', name: 'kubernetes.default.svc', time: now, crossCheck: true });
+    if (serviceIp) await verifyCertificate(leaf('apiserver'), { roots: [root('ca')], purpose: 'server', name: serviceIp, time: now, crossCheck: true });
     return `the apiserver certificate names kubernetes.default.svc and the Service IP ${serviceIp ?? '(none)'}`;
   }, 'reissue the apiserver certificate with the Service IP and kubernetes.default.svc SANs');
   await check(3, 'control-plane component -> apiserver', async () => {
-    for (const name of ['admin', 'super-admin', 'controller-manager', 'scheduler']) await verifyCertificate(leaf(name), { roots: [root('ca')], purpose: 'client', time: now });
+    for (const name of ['admin', 'super-admin', 'controller-manager', 'scheduler']) await verifyCertificate(leaf(name), { roots: [root('ca')], purpose: 'client', time: now, crossCheck: true });
     return 'every kubeconfig embeds the cluster CA and a client certificate from it';
   }, 'kubepki renew all');
 
@@ -121,7 +121,7 @@ export async function auditSetup(dir: string, options: AuditOptions = {}): Promi
       if (selfSigned) throw new PkiError('ERR_UNKNOWN_AUTHORITY', 'the kubelet serves its own self-signed certificate (no serverTLSBootstrap, no tlsCertFile), which no bundle can verify', { field: 'kubelet' });
       if (!bundleText) throw new PkiError('ERR_DIRECTORY', `--kubelet-certificate-authority points at ${kubeletCa}, which cannot be read`, { field: kubeletCa });
       for (const serving of options.kubeletServing ?? []) {
-        await verifyCertificate(serving.certificate, { roots: [bundleText], purpose: 'server', name: serving.address, time: now });
+        await verifyCertificate(serving.certificate, { roots: [bundleText], purpose: 'server', name: serving.address, time: now, crossCheck: true });
       }
       const checked = options.kubeletServing?.length ?? 0;
       return `--kubelet-certificate-authority is set${checked ? ` and ${checked} kubelet serving certificate(s) verify for the addresses the apiserver dials` : ''}`;
@@ -136,16 +136,16 @@ export async function auditSetup(dir: string, options: AuditOptions = {}): Promi
   });
   if (loaded.certificates.has('konnectivity-server')) {
     await check(6, 'Konnectivity agent <-> server', async () => {
-      await verifyCertificate(leaf('konnectivity-server'), { roots: [root('ca')], purpose: 'server', time: now });
-      await verifyCertificate(leaf('konnectivity-agent'), { roots: [root('ca')], purpose: 'client', time: now });
-      await verifyCertificate(leaf('konnectivity-client'), { roots: [root('ca')], purpose: 'client', time: now });
+      await verifyCertificate(leaf('konnectivity-server'), { roots: [root('ca')], purpose: 'server', time: now, crossCheck: true });
+      await verifyCertificate(leaf('konnectivity-agent'), { roots: [root('ca')], purpose: 'client', time: now, crossCheck: true });
+      await verifyCertificate(leaf('konnectivity-client'), { roots: [root('ca')], purpose: 'client', time: now, crossCheck: true });
       return 'server, agent and apiserver-client certificates chain to the cluster CA (mTLS on both legs)';
     }, 'kubepki init issues the Konnectivity certificates');
   } else paths.push({ path: 6, name: 'Konnectivity agent <-> server', status: 'not-configured', reason: 'no Konnectivity certificates in the directory' });
   await check(7, 'apiserver -> etcd, front proxy -> apiserver', async () => {
-    await verifyCertificate(leaf('etcd-server'), { roots: [root('etcd-ca')], purpose: 'server', name: '127.0.0.1', time: now });
-    await verifyCertificate(leaf('apiserver-etcd-client'), { roots: [root('etcd-ca')], purpose: 'client', time: now });
-    await verifyCertificate(leaf('front-proxy-client'), { roots: [root('front-proxy-ca')], purpose: 'client', time: now });
+    await verifyCertificate(leaf('etcd-server'), { roots: [root('etcd-ca')], purpose: 'server', name: '127.0.0.1', time: now, crossCheck: true });
+    await verifyCertificate(leaf('apiserver-etcd-client'), { roots: [root('etcd-ca')], purpose: 'client', time: now, crossCheck: true });
+    await verifyCertificate(leaf('front-proxy-client'), { roots: [root('front-proxy-ca')], purpose: 'client', time: now, crossCheck: true });
     return 'etcd serves 127.0.0.1 from the etcd CA; the apiserver and front proxy present client certificates from their CAs';
   }, 'reissue the etcd and front-proxy certificates (kubepki renew all)');
 

@@ -66,6 +66,7 @@ export const verifyVerb: Verb = {
       name: optional(values, 'name') ?? optional(values, 'ip'),
       time,
       crls: await Promise.all(((values.crl as string[] | undefined) ?? []).map(async (path) => parseRevocationList(await readText(path), path))),
+      crossCheck: true,
     });
     io.out(`${file}: OK (${result.chain.map((c) => `CN=${c.subject.commonName}`).join(' <- ')})`);
     return 0;

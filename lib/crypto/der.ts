@@ -26,28 +26,29 @@ const TAG_INTEGER = 0x02;
 
 /** Reads the element that starts at `offset`; DER rules only (definite, minimal lengths). */
 export function readElement(bytes: Uint8Array, offset: number, field: string): DerElement {
-  const fail = (reason: string): never => {
-    throw new PkiError('ERR_DER', `${reason} at byte ${offset}`, { field });
-  };
-  if (offset + 2 > bytes.length) fail('truncated element');
+  if (offset + 2 > bytes.length) throw derError('truncated element', offset, field);
   const tag = bytes[offset]!;
-  if ((tag & 0x1f) === 0x1f) fail('multi-byte tags are not used in X.509');
+  if ((tag & 0x1f) === 0x1f) throw derError('multi-byte tags are not used in X.509', offset, field);
   const first = bytes[offset + 1]!;
   let start = offset + 2;
   let length = first;
-  if (first === 0x80) fail('indefinite length is not DER');
+  if (first === 0x80) throw derError('indefinite length is not DER', offset, field);
   if (first > 0x80) {
     const count = first & 0x7f;
-    if (count > 4) fail('length field too long');
-    if (start + count > bytes.length) fail('truncated length');
+    if (count > 4) throw derError('length field too long', offset, field);
+    if (start + count > bytes.length) throw derError('truncated length', offset, field);
     length = 0;
     for (let i = 0; i < count; i++) length = length * 256 + bytes[start + i]!;
-    if (bytes[start] === 0 || length < 0x80) fail('length not minimally encoded');
+    if (bytes[start] === 0 || length < 0x80) throw derError('length not minimally encoded', offset, field);
     start += count;
   }
   const end = start + length;
-  if (end > bytes.length) fail('length runs past the end of the input');
+  if (end > bytes.length) throw derError('length runs past the end of the input', offset, field);
   return { tag, constructed: (tag & 0x20) !== 0, start, end, headerStart: offset };
+}
+
+function derError(reason: string, offset: number, field: string): PkiError {
+  return new PkiError('ERR_DER', `${reason} at byte ${offset}`, { field });
 }
 
 /** The direct children of a constructed element. */
@@ -106,22 +107,23 @@ function assertMinimalInteger(bytes: Uint8Array, element: DerElement, field: str
 /** Encodes one element with a DER length. */
 export function encodeElement(tag: number, content: Uint8Array): Uint8Array {
   const length = content.length;
-  let header: number[];
-  if (length < 0x80) header = [tag, length];
+  const lengthBytes = length < 0x80 ? 0 : length < 0x100 ? 1 : length < 0x10000 ? 2 : length < 0x1000000 ? 3 : 4;
+  const out = new Uint8Array(2 + lengthBytes + length);
+  out[0] = tag;
+  if (lengthBytes === 0) out[1] = length;
   else {
-    const lengthBytes: number[] = [];
-    for (let n = length; n > 0; n = Math.floor(n / 256)) lengthBytes.unshift(n & 0xff);
-    header = [tag, 0x80 | lengthBytes.length, ...lengthBytes];
+    out[1] = 0x80 | lengthBytes;
+    for (let i = 0; i < lengthBytes; i++) out[2 + i] = (length >>> (8 * (lengthBytes - 1 - i))) & 0xff;
   }
-  const out = new Uint8Array(header.length + length);
-  out.set(header, 0);
-  out.set(content, header.length);
+  out.set(content, 2 + lengthBytes);
   return out;
 }
 
 /** Concatenates byte arrays. */
 export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
+  let size = 0;
+  for (const part of parts) size += part.length;
+  const out = new Uint8Array(size);
   let offset = 0;
   for (const part of parts) {
     out.set(part, offset);
@@ -140,8 +142,22 @@ export function elementBytes(bytes: Uint8Array, element: DerElement): Uint8Array
   return bytes.subarray(element.headerStart, element.end);
 }
 
+// The same few dozen OIDs recur in every certificate; their dotted forms are kept.
+const dottedOids = new Map<string, string>();
+const encodedOids = new Map<string, Uint8Array>();
+
 /** Decodes an OBJECT IDENTIFIER's contents to dotted form. */
 export function decodeOid(content: Uint8Array, field: string): string {
+  const id = Buffer.from(content.buffer, content.byteOffset, content.byteLength).toString('latin1');
+  let dotted = dottedOids.get(id);
+  if (dotted === undefined) {
+    dotted = decodeOidArcs(content, field);
+    if (dottedOids.size < 4096) dottedOids.set(id, dotted);
+  }
+  return dotted;
+}
+
+function decodeOidArcs(content: Uint8Array, field: string): string {
   if (content.length === 0) throw new PkiError('ERR_DER', 'empty OBJECT IDENTIFIER', { field });
   const arcs: number[] = [];
   let value = 0;
@@ -182,6 +198,15 @@ export function encodeSequence(...items: Uint8Array[]): Uint8Array {
 
 /** Encodes a dotted OBJECT IDENTIFIER. */
 export function encodeOid(oid: string): Uint8Array {
+  let encoded = encodedOids.get(oid);
+  if (!encoded) {
+    encoded = encodeOidArcs(oid);
+    if (encodedOids.size < 4096) encodedOids.set(oid, encoded);
+  }
+  return encoded;
+}
+
+function encodeOidArcs(oid: string): Uint8Array {
   const arcs = oid.split('.').map(Number);
   const body: number[] = [];
   const push = (value: number): void => {

@@ -61,7 +61,7 @@ export async function issueCertificate(request: IssueRequest): Promise<Certifica
   const scheme = signatureSchemeOf(signingKey!, signingField);
   const template = cachedTemplate({ profile, keySpec: key.spec, pathLength, issuer, scheme });
   const tbs = encodeTbsCertificate(template, {
-    serial: randomSerial(request.randomBytes ?? nodeRandomBytes),
+    serial: randomSerial(request.randomBytes ?? pooledRandomBytes),
     notBefore,
     notAfter,
     subjectDer: request.subject.der ?? encodeName(subject),
@@ -141,6 +141,19 @@ function resolvePathLength(profile: CertificateProfile, issuer: Certificate | un
     }
   }
   return pathLength;
+}
+
+// Serials draw from a pool refilled 4 KiB at a time: one call into the CSPRNG per 256 certificates.
+let pool = new Uint8Array(0);
+let poolOffset = 0;
+
+function pooledRandomBytes(size: number): Uint8Array {
+  if (poolOffset + size > pool.length) {
+    pool = nodeRandomBytes(4096);
+    poolOffset = 0;
+  }
+  poolOffset += size;
+  return pool.slice(poolOffset - size, poolOffset);
 }
 
 /** A random positive serial of 128 bits, as the in-tree signer draws it (kubernetes-pki.md §11). */

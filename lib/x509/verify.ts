@@ -1,5 +1,3 @@
-import { X509Certificate as NodeX509Certificate } from 'node:crypto';
-import { publicKeyObject } from '../crypto/keys.js';
 import * as pkijs from 'pkijs';
 import { PkiError, type PkiErrorCode } from '../errors.js';
 import { Certificate, type CertificateInput } from './certificate.js';
@@ -8,6 +6,7 @@ import { formatIp, parseIp } from './ip.js';
 import { ACCEPTED_SIGNATURE_ALGORITHMS } from './lint.js';
 import { checkNameConstraints } from './name-constraints.js';
 import { isRevoked, type RevocationList } from './crl.js';
+import { verifySignature } from './signature.js';
 
 /** What a verification must prove, in one value (like Go's x509.VerifyOptions). */
 export interface VerifyOptions {
@@ -25,6 +24,11 @@ export interface VerifyOptions {
   crls?: readonly RevocationList[];
   /** Longest chain accepted, leaf and root included. Default 10. */
   maxDepth?: number;
+  /**
+   * Also validate the chosen chain with pkijs (RFC 5280), a second, independent implementation. It adds
+   * to the checks, never replaces them, and costs about 4 ms a chain; `kubepki verify` turns it on.
+   */
+  crossCheck?: boolean;
 }
 
 export interface VerifyResult {
@@ -92,7 +96,7 @@ export async function verifyCertificate(input: CertificateInput, options: Verify
   const usable = chains.filter((chain) => chainAllows(chain, purpose));
   if (usable.length === 0) fail('ERR_PURPOSE', `the certificate chain does not allow ${purpose === 'any' ? 'any' : purpose} authentication`, leaf);
   const chain = usable[0]!;
-  await confirmWithPkijs(chain, time);
+  if (options.crossCheck) await confirmWithPkijs(chain, time);
   for (const crl of options.crls ?? []) {
     for (let i = 0; i < chain.length - 1; i++) {
       if (isRevoked(chain[i]!, chain[i + 1]!, crl, time)) fail('ERR_REVOKED', `serial ${chain[i]!.serialNumber} is revoked by its CA`, chain[i]!);
@@ -107,7 +111,14 @@ function flatten(inputs: readonly (CertificateInput | readonly Certificate[])[],
   );
 }
 
-const derKey = (certificate: Certificate): string => Buffer.from(certificate.der).toString('base64');
+const derKeys = new WeakMap<Certificate, string>();
+
+/** A certificate's identity (its DER bytes as text), computed once per Certificate object. */
+function derKey(certificate: Certificate): string {
+  let key = derKeys.get(certificate);
+  if (key === undefined) derKeys.set(certificate, (key = Buffer.from(certificate.der.buffer, certificate.der.byteOffset, certificate.der.byteLength).toString('latin1')));
+  return key;
+}
 
 function checkValidityPeriod(certificate: Certificate, time: Date): void {
   if (time < certificate.notBefore) fail('ERR_EXPIRED', `not valid before ${certificate.notBefore.toISOString()}`, certificate);
@@ -131,11 +142,7 @@ function parentProblem(candidate: Certificate, chain: readonly Certificate[], ti
 }
 
 function signedBy(child: Certificate, parent: Certificate): boolean {
-  try {
-    return new NodeX509Certificate(child.der).verify(publicKeyObject(parent.spki));
-  } catch {
-    return false;
-  }
+  return verifySignature(child.signatureAlgorithmOid, parent.spki, child.tbsDer, child.signatureValue);
 }
 
 /** Go's checkChainForKeyUsage: a certificate without EKU, or with anyExtendedKeyUsage, allows everything. */

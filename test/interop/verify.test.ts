@@ -132,14 +132,17 @@ test('at least 40 crafted cases, both outcomes well represented', () => {
   assert.ok(cases.filter((c) => c.expect).length >= 15 && cases.filter((c) => !c.expect).length >= 20);
 });
 
-test('kubepki decides every case as expected', async () => {
+test('kubepki decides every case as expected, alone and with the pkijs cross-check', async () => {
   const wrong: string[] = [];
-  for (const c of cases) {
-    const outcome = await verifyCertificate(c.leaf, { roots: c.roots, intermediates: c.intermediates, purpose: c.purpose, name: c.host, time: c.time, crls: c.crls }).then(
-      () => 'ok',
-      (e: { code: string; message: string }) => `${e.code}: ${e.message}`,
-    );
-    if ((outcome === 'ok') !== c.expect) wrong.push(`${c.name}: expected ${c.expect ? 'ok' : 'a rejection'}, got ${outcome}`);
+  for (const crossCheck of [false, true]) {
+    for (const c of cases) {
+      const options = { roots: c.roots, intermediates: c.intermediates, purpose: c.purpose, name: c.host, time: c.time, crls: c.crls, crossCheck };
+      const outcome = await verifyCertificate(c.leaf, options).then(
+        () => 'ok',
+        (e: { code: string; message: string }) => `${e.code}: ${e.message}`,
+      );
+      if ((outcome === 'ok') !== c.expect) wrong.push(`${c.name}${crossCheck ? ' (cross-checked)' : ''}: expected ${c.expect ? 'ok' : 'a rejection'}, got ${outcome}`);
+    }
   }
   assert.equal(wrong, []);
 });

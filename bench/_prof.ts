@@ -1,0 +1,13 @@
+import { createCertificateAuthority, generateKeyPair, issueCertificate, PROFILES, verifyCertificate, Certificate, createCsr, parseCsr, nodeSubject } from '../dist/index.js';
+const ca = await createCertificateAuthority({ keySpec: 'ecdsa-p256' });
+const kp = await generateKeyPair();
+const cert = await issueCertificate({ profile: PROFILES.kubeletServing, subject: { commonName: 'system:node:n1', organizations: ['system:nodes'] }, sans: { ips: ['10.0.0.1'] }, publicKey: kp.publicKey, issuer: ca });
+const t = async (name: string, n: number, f: () => unknown) => { for (let i=0;i<200;i++) await f(); const s = performance.now(); for (let i=0;i<n;i++) await f(); const ms=(performance.now()-s)/n; console.log(name, ms.toFixed(3),'ms', (1000/ms).toFixed(0),'/s'); };
+const der = cert.der; const pem = cert.pem; const roots=[ca.certificate];
+const csr = (await createCsr({ keyPair: kp, subject: nodeSubject('n1') })).pem;
+await t('Certificate.from der', 2000, () => Certificate.from(der));
+await t('parseCsr', 2000, () => parseCsr(csr));
+await t('verify', 300, () => verifyCertificate(pem, { roots, purpose: 'server', name: '10.0.0.1' }));
+await t('issue', 2000, () => issueCertificate({ profile: PROFILES.kubeletServing, subject: { commonName: 'system:node:n1', organizations: ['system:nodes'] }, sans: { ips: ['10.0.0.1'] }, publicKey: cert.spki, issuer: ca }));
+await t('ca step', 2000, async () => { const c = await parseCsr(csr); const x = await issueCertificate({ profile: PROFILES.kubeletClient, subject: c.subject, publicKey: c.publicKey.spki, issuer: ca }); void x.pem; });
+await t('createCsr+keygen', 1000, async () => createCsr({ keyPair: await generateKeyPair(), subject: nodeSubject('n1') }));

@@ -1,0 +1,68 @@
+import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { PkiError, type PkiErrorData } from '../errors.js';
+
+/** A fixed set of worker threads that run exported functions of kubepki's modules. */
+export interface WorkerPool {
+  readonly size: number;
+  /** Runs `module`'s export `name` with `args` (structured-cloned) in the least busy worker. */
+  call<T>(module: URL, name: string, args: readonly unknown[]): Promise<T>;
+  /** Terminates every worker; calls still running are rejected. */
+  close(): Promise<void>;
+}
+
+/** One thread per core by default, at least one. */
+export function defaultWorkerCount(): number {
+  return Math.max(1, availableParallelism());
+}
+
+interface Pending {
+  resolve(value: unknown): void;
+  reject(error: unknown): void;
+}
+
+/** A failure in a worker: a PkiError's data, or the message of anything else. */
+type WorkerError = { pki: PkiErrorData } | { message: string };
+
+export function createWorkerPool(size = defaultWorkerCount()): WorkerPool {
+  const workers = Array.from({ length: size }, () => ({ worker: startWorker(), pending: new Map<number, Pending>() }));
+  let nextId = 0;
+  for (const slot of workers) {
+    slot.worker.on('message', ({ id, result, error }: { id: number; result?: unknown; error?: WorkerError }) => {
+      const pending = slot.pending.get(id);
+      slot.pending.delete(id);
+      if (error) pending?.reject('pki' in error ? PkiError.fromData(error.pki) : new Error(error.message));
+      else pending?.resolve(result);
+    });
+    slot.worker.on('error', (error) => {
+      for (const pending of slot.pending.values()) pending.reject(error);
+      slot.pending.clear();
+    });
+  }
+  return {
+    size,
+    call<T>(module: URL, name: string, args: readonly unknown[]): Promise<T> {
+      const slot = workers.reduce((least, candidate) => (candidate.pending.size < least.pending.size ? candidate : least));
+      const id = nextId++;
+      return new Promise<T>((resolve, reject) => {
+        slot.pending.set(id, { resolve: resolve as (value: unknown) => void, reject });
+        slot.worker.postMessage({ id, module: module.href, name, args });
+      });
+    },
+    async close(): Promise<void> {
+      await Promise.all(workers.map((slot) => slot.worker.terminate()));
+      for (const slot of workers) for (const pending of slot.pending.values()) pending.reject(new Error('the worker pool was closed'));
+    },
+  };
+}
+
+// The compiled library starts dist/workers/worker.js. Run from its TypeScript sources (tests, tsx), the
+// worker registers tsx first: Node 20 does not pass `--import tsx` on to worker threads.
+function startWorker(): Worker {
+  const compiled = new URL('./worker.js', import.meta.url);
+  if (existsSync(fileURLToPath(compiled))) return new Worker(compiled);
+  const source = new URL('./worker.ts', import.meta.url).href;
+  return new Worker(`import('tsx/esm/api').then((api) => { api.register(); return import(${JSON.stringify(source)}); })`, { eval: true });
+}

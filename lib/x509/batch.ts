@@ -1,0 +1,105 @@
+import { PkiError, type PkiErrorData } from '../errors.js';
+import { resolveCrypto, type CryptoOptions } from '../crypto/provider.js';
+import { createWorkerPool, defaultWorkerCount, type WorkerPool } from '../workers/pool.js';
+import { Certificate } from './certificate.js';
+import { parseCsrSync } from './csr.js';
+import { issueCertificate, type IssueRequest, type Issuer } from './issue.js';
+import type { CertificateProfile } from './profile.js';
+import type { ValidityOptions } from './validity.js';
+import { signsNatively } from './signature.js';
+
+/** One certificate of a batch: an issue request whose CA is the batch's. */
+export type BatchIssueRequest = Omit<IssueRequest, 'issuer' | 'crypto' | 'selfSigningKey' | 'randomBytes'>;
+
+/**
+ * One certificate of a batch for a PKCS#10 CSR (the CA step): the CSR is parsed and its signature
+ * verified, then its subject (byte for byte) and SANs are certified if `profile` allows them.
+ */
+export interface BatchCsrRequest {
+  readonly csr: string | Uint8Array;
+  readonly profile: CertificateProfile;
+  readonly validity?: ValidityOptions;
+  readonly now?: Date;
+}
+
+export type BatchRequest = BatchIssueRequest | BatchCsrRequest;
+
+/** Each request's outcome, in request order: a certificate, or the PkiError that refused it. */
+export type BatchOutcome = { readonly certificate: Certificate; readonly error?: undefined } | { readonly certificate?: undefined; readonly error: PkiError };
+
+export interface BatchOptions extends CryptoOptions {
+  readonly issuer: Issuer;
+  /** Worker threads; default one per core. 0 issues in this thread. */
+  readonly workers?: number;
+  /** Requests per message to a worker. Default 64. */
+  readonly chunkSize?: number;
+  /** Called after each chunk with the number of requests done so far. */
+  readonly onProgress?: (done: number, total: number) => void;
+}
+
+/**
+ * Issues many certificates with one CA, spread over worker threads. A refused request (bad names, a
+ * profile violation) is reported in its slot and the others go on; nothing is issued for it. A CA key
+ * held by an injected provider (an HSM) cannot leave this thread, so such batches run here.
+ */
+export async function issueCertificates(requests: readonly BatchRequest[], options: BatchOptions): Promise<BatchOutcome[]> {
+  const crypto = resolveCrypto(options);
+  const issuer = Certificate.from(options.issuer.certificate, 'issuer.certificate');
+  const chunkSize = Math.max(1, options.chunkSize ?? 64);
+  const chunks: BatchRequest[][] = [];
+  for (let i = 0; i < requests.length; i += chunkSize) chunks.push(requests.slice(i, i + chunkSize));
+  const workers = Math.min(options.workers ?? defaultWorkerCount(), chunks.length);
+  const inThread = workers === 0 || !signsNatively(options.issuer.privateKey, crypto);
+  const pool: WorkerPool | undefined = inThread ? undefined : createWorkerPool(workers);
+  let done = 0;
+  try {
+    const results = await Promise.all(
+      chunks.map(async (chunk, i) => {
+        const args = [issuer.der, options.issuer.privateKey, chunk, i * chunkSize] as const;
+        const outcomes = pool ? await pool.call<WireOutcome[]>(new URL(import.meta.url), 'issueChunk', args) : await issueChunk(...args, crypto);
+        done += chunk.length;
+        options.onProgress?.(done, requests.length);
+        return outcomes;
+      }),
+    );
+    return results.flat().map(fromWire);
+  } finally {
+    await pool?.close();
+  }
+}
+
+type WireOutcome = { der: Uint8Array } | { error: PkiErrorData };
+
+/** Issues one chunk (in a worker, or here); exported for the worker pool. */
+export async function issueChunk(caDer: Uint8Array, privateKey: CryptoKey, requests: readonly BatchRequest[], offset: number, crypto?: Crypto): Promise<WireOutcome[]> {
+  const issuer: Issuer = { certificate: Certificate.from(caDer, 'issuer.certificate'), privateKey };
+  const outcomes: WireOutcome[] = [];
+  for (const [i, request] of requests.entries()) {
+    try {
+      const issueRequest = 'csr' in request ? fromCsr(request, `requests[${offset + i}].csr`) : request;
+      outcomes.push({ der: (await issueCertificate({ ...issueRequest, issuer, ...(crypto ? { crypto } : {}) })).der });
+    } catch (error) {
+      if (!(error instanceof PkiError)) throw error;
+      outcomes.push({ error: error.toData() });
+    }
+  }
+  return outcomes;
+}
+
+function fromCsr(request: BatchCsrRequest, field: string): BatchIssueRequest {
+  const csr = parseCsrSync(request.csr, field);
+  if (csr.sans.other.length) throw new PkiError('ERR_PROFILE', 'asks for subject alternative names of a kind kubepki does not certify', { field: `${field}.subjectAltName` });
+  const { dns, ips, emails, uris } = csr.sans;
+  return {
+    profile: request.profile,
+    subject: { ...csr.subject, der: csr.subjectDer },
+    sans: { dns, ips, emails, uris },
+    publicKey: csr.publicKey.spki,
+    ...(request.validity ? { validity: request.validity } : {}),
+    ...(request.now ? { now: request.now } : {}),
+  };
+}
+
+function fromWire(outcome: WireOutcome): BatchOutcome {
+  return 'der' in outcome ? { certificate: Certificate.from(outcome.der) } : { error: PkiError.fromData(outcome.error) };
+}
