@@ -33,7 +33,7 @@ export function createWorkerPool(size = defaultWorkerCount()): WorkerPool {
     slot.worker.on('message', ({ id, result, error }: { id: number; result?: unknown; error?: WorkerError }) => {
       const pending = slot.pending.get(id);
       slot.pending.delete(id);
-      if (error) pending?.reject('pki' in error ? PkiError.fromData(error.pki) : new Error(error.message));
+      if (error) pending?.reject('pki' in error ? PkiError.fromData(error.pki) : new PkiError('ERR_WORKER', error.message));
       else pending?.resolve(result);
     });
     slot.worker.on('error', (error) => {
@@ -53,7 +53,7 @@ export function createWorkerPool(size = defaultWorkerCount()): WorkerPool {
     },
     async close(): Promise<void> {
       await Promise.all(workers.map((slot) => slot.worker.terminate()));
-      for (const slot of workers) for (const pending of slot.pending.values()) pending.reject(new Error('the worker pool was closed'));
+      for (const slot of workers) for (const pending of slot.pending.values()) pending.reject(new PkiError('ERR_WORKER', 'the worker pool was closed'));
     },
   };
 }

@@ -14,7 +14,7 @@ parentPort!.on('message', async (task: Task) => {
   try {
     const mod = (await import(task.module)) as Record<string, (...args: unknown[]) => unknown>;
     const fn = mod[task.name];
-    if (typeof fn !== 'function') throw new Error(`${task.module} has no export ${task.name}`);
+    if (typeof fn !== 'function') throw new PkiError('ERR_ARGUMENT', `${task.module} has no export ${task.name}`, { field: 'name' });
     parentPort!.postMessage({ id: task.id, result: await fn(...task.args) });
   } catch (error) {
     const failure = error instanceof PkiError ? { pki: error.toData() } : { message: error instanceof Error ? error.message : String(error) };
