@@ -9,15 +9,16 @@ import { approveVerb, kubeletBootstrapVerb, serveBootstrapVerb, tokenVerb } from
 import { initVerb } from './cli/init.js';
 import { inspectVerb } from './cli/inspect.js';
 import { auditVerb, bundleVerb, revokeVerb, rotateCaVerb, verifyVerb } from './cli/trust.js';
-import { parseVerbArgs, type Io, type Verb } from './cli/io.js';
+import { signCsrsVerb } from './cli/batch.js';
+import { parseVerbArgs, terminalProgress, type Io, type Verb } from './cli/io.js';
 
-const VERBS: readonly Verb[] = [initVerb, checkExpirationVerb, renewVerb, signVerb, tokenVerb, serveBootstrapVerb, kubeletBootstrapVerb, approveVerb, bundleVerb, verifyVerb, revokeVerb, auditVerb, rotateCaVerb, inspectVerb];
+const VERBS: readonly Verb[] = [initVerb, checkExpirationVerb, renewVerb, signVerb, signCsrsVerb, tokenVerb, serveBootstrapVerb, kubeletBootstrapVerb, approveVerb, bundleVerb, verifyVerb, revokeVerb, auditVerb, rotateCaVerb, inspectVerb];
 
 const usage = (): string =>
   `usage: kubepki <command> [options]   (kubepki <command> --help for its options)\n\ncommands:\n${VERBS.map((v) => `  ${v.name.padEnd(18)} ${v.summary}`).join('\n')}\n  ${'version'.padEnd(18)} print the version\n  ${'help'.padEnd(18)} print this text\n`;
 
 /** Runs the command with `argv` (without node and script) and returns the exit code. */
-export async function main(argv: readonly string[], io: Io = { out: (l) => console.log(l), err: (l) => console.error(l) }): Promise<number> {
+export async function main(argv: readonly string[], io: Io = { out: (l) => console.log(l), err: (l) => console.error(l), progress: terminalProgress() }): Promise<number> {
   const [command, ...rest] = argv;
   try {
     if (command === 'version' || command === '--version') {

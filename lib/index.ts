@@ -103,7 +103,8 @@ export { kubeletClientProblems, kubeletServingProblems, apiserverClientProblems 
 export { decideApproval, defaultApprovalAuthorizer, type ApprovalAuthorizer, type ApprovalDecision, type ApproverOptions, type NodeAddressLookup, type Requester } from './bootstrap/approver.js';
 export { signCsrObject, IN_TREE_SIGNER_RULES, type SignerOptions, type SignOutcome, type SignerRules } from './bootstrap/signer.js';
 export { memoryRegistry, type CsrRegistry, type MemoryRegistryOptions, type WatchEvent, type WatchEventType } from './bootstrap/registry.js';
-export { startApprover, startSigner, type Controller } from './bootstrap/controllers.js';
+export { startApprover, startSigner, type Controller, type SignerControllerOptions } from './bootstrap/controllers.js';
+export { createWorkerPool, defaultWorkerCount, type WorkerPool } from './workers/pool.js';
 export { startBootstrapServer, type BootstrapServer, type BootstrapServerOptions } from './bootstrap/server.js';
 export { connectionFromKubeconfig, kubeRequest, kubeWatch, kubernetesRegistry, type KubeConnection } from './bootstrap/kube-client.js';
 export { nodeAddressesFromApi, staticNodeAddresses, addressesOf } from './bootstrap/node-addresses.js';

@@ -1,9 +1,10 @@
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createCsr, exportPrivateKeyPem, nodeSubject } from '../lib/index.js';
+import { main } from '../lib/cli.js';
+import { Certificate, createCsr, exportPrivateKeyPem, nodeSubject } from '../lib/index.js';
 import { runCli } from './helpers/cli.js';
 import { withTempDir } from './helpers/dirs.js';
 import { fixtureAuthorities, fixtureKey } from './helpers/fixtures.js';
@@ -59,6 +60,34 @@ test('init, check-expiration, renew: the kubeadm-style verbs work end to end', a
     const again = await run('init', '--dir', dir, '--node-name', 'cp-2', '--advertise-address', '10.0.0.11');
     assert.is(again.code, 1);
     assert.match(again.err, /ERR_EXISTS/);
+  });
+});
+
+test('sign-csrs: the CA step for many CSRs over workers, with progress; a refused CSR is named and nothing is written for it', async () => {
+  await withTempDir(async (dir) => {
+    assert.is((await run('init', '--dir', dir, '--node-name', 'cp-1', '--advertise-address', '10.0.0.10')).code, 0);
+    const files: string[] = [];
+    for (let i = 0; i < 12; i++) {
+      const subject = i === 7 ? { commonName: 'system:node:n7', organizations: ['system:masters'] } : nodeSubject(`n${i}`);
+      const csr = await createCsr({ keyPair: await fixtureKey('ecdsa-p256', undefined, 10 + (i % 3)), subject });
+      files.push(join(dir, `n${i}.csr`));
+      await writeFile(files.at(-1)!, csr.pem);
+    }
+    const progress: [number, number][] = [];
+    const out: string[] = [];
+    const err: string[] = [];
+    const io = { out: (l: string) => out.push(l), err: (l: string) => err.push(l), progress: (done: number, total: number) => progress.push([done, total]) };
+    const code = await main(['sign-csrs', '--dir', dir, '--profile', 'kubelet-client', '--out', join(dir, 'signed'), '--workers', '2', ...files], io);
+    assert.is(code, 1, 'one CSR was refused');
+    assert.is(out.length, 11);
+    assert.match(err.join('\n'), /n7\.csr: ERR_PROFILE/);
+    assert.equal(progress.at(-1), [12, 12]);
+    const signed = await readdir(join(dir, 'signed'));
+    assert.is(signed.length, 11);
+    assert.not.ok(signed.includes('n7.crt'));
+    const n3 = Certificate.from(await readFile(join(dir, 'signed', 'n3.crt'), 'utf8'));
+    assert.is(n3.subject.commonName, 'system:node:n3');
+    assert.ok(n3.isIssuedBy(Certificate.from(await readFile(join(dir, 'pki', 'ca.crt'), 'utf8'))));
   });
 });
 

@@ -1,7 +1,12 @@
+import { resolveCrypto } from '../crypto/provider.js';
+import { PkiError } from '../errors.js';
+import { createWorkerPool, type WorkerPool } from '../workers/pool.js';
+import { Certificate } from '../x509/certificate.js';
+import { signsNatively } from '../x509/signature.js';
 import { decideApproval, type ApprovalDecision, type ApproverOptions } from './approver.js';
-import type { CertificateSigningRequestObject } from './csr-object.js';
+import { hasCondition, type CertificateSigningRequestObject } from './csr-object.js';
 import type { CsrRegistry } from './registry.js';
-import { signCsrObject, type SignerOptions, type SignOutcome } from './signer.js';
+import { signCsrObject, type SignerOptions, type SignOutcome, type WorkerSignerOptions, type WorkerSignOutcome } from './signer.js';
 
 /** A running controller: `stop()` ends it, `idle()` resolves once every queued CSR has been handled. */
 export interface Controller {
@@ -40,16 +45,116 @@ export function startApprover(registry: CsrRegistry, options: ApproverOptions & 
   );
 }
 
+export interface SignerControllerOptions extends SignerOptions {
+  onOutcome?: (name: string, outcome: SignOutcome) => void;
+  onError?: (error: unknown) => void;
+  /**
+   * Worker threads that sign, in batches of `batchSize` CSRs. Default 0: one CSR at a time in this
+   * thread. Custom `rules` and CA keys held by an injected provider always sign in this thread.
+   */
+  workers?: number;
+  /** A pool to sign in, shared with other controllers (the caller closes it); implies batched signing. */
+  pool?: WorkerPool;
+  batchSize?: number;
+}
+
 /** The signer as a controller: signs each approved CSR for its signerName, or marks it Failed. */
-export function startSigner(registry: CsrRegistry, options: SignerOptions & { onOutcome?: (name: string, outcome: SignOutcome) => void; onError?: (error: unknown) => void }): Promise<Controller> {
+export function startSigner(registry: CsrRegistry, options: SignerControllerOptions): Promise<Controller> {
+  const workers = options.pool?.size ?? options.workers ?? 0;
+  if (workers > 0 && !options.rules && signsNatively(options.ca.privateKey, resolveCrypto(options))) return startBatchedSigner(registry, options, workers);
   return runController(
     registry,
-    async (csr) => {
-      const outcome = await signCsrObject(csr, options);
-      options.onOutcome?.(csr.metadata.name, outcome);
-      if (outcome.outcome === 'issued') await registry.setStatus(csr.metadata.name, { certificate: outcome.statusCertificate });
-      if (outcome.outcome === 'failed') await registry.setStatus(csr.metadata.name, { condition: { type: 'Failed', status: 'True', reason: outcome.reason, message: outcome.message } });
-    },
+    async (csr) => applyOutcome(registry, csr.metadata.name, await signCsrObject(csr, options), options),
     options.onError ?? (() => undefined),
   );
+}
+
+async function applyOutcome(registry: CsrRegistry, name: string, outcome: SignOutcome, options: SignerControllerOptions): Promise<void> {
+  options.onOutcome?.(name, outcome);
+  if (outcome.outcome === 'issued') await registry.setStatus(name, { certificate: outcome.statusCertificate });
+  if (outcome.outcome === 'failed') await registry.setStatus(name, { condition: { type: 'Failed', status: 'True', reason: outcome.reason, message: outcome.message } });
+}
+
+const SIGNER_MODULE = new URL('./signer.js', import.meta.url);
+
+/**
+ * The signer controller over a worker pool: approved CSRs for this signer collect while the event loop
+ * turns and go to the workers in batches, at most two batches per worker in flight.
+ */
+async function startBatchedSigner(registry: CsrRegistry, options: SignerControllerOptions, workers: number): Promise<Controller> {
+  const onError = options.onError ?? (() => undefined);
+  const batchSize = Math.max(1, options.batchSize ?? 64);
+  const wire: WorkerSignerOptions = {
+    signerName: options.signerName,
+    caDer: Certificate.from(options.ca.certificate, 'ca.certificate').der,
+    privateKey: options.ca.privateKey,
+    ...(options.maxLifetimeSeconds === undefined ? {} : { maxLifetimeSeconds: options.maxLifetimeSeconds }),
+  };
+  const pool = options.pool ?? createWorkerPool(workers);
+  const queued = new Map<string, CertificateSigningRequestObject>();
+  const busy = new Set<string>();
+  const idleWaiters: (() => void)[] = [];
+  let inFlight = 0;
+  let scheduled = false;
+  let stopped = false;
+
+  const settle = (): void => {
+    if (queued.size === 0 && inFlight === 0) for (const resolve of idleWaiters.splice(0)) resolve();
+  };
+  const apply = async (batch: CertificateSigningRequestObject[], outcomes: WorkerSignOutcome[]): Promise<void> => {
+    for (const [i, outcome] of outcomes.entries()) {
+      const name = batch[i]!.metadata.name;
+      try {
+        if (outcome.outcome === 'error') throw PkiError.fromData(outcome.error);
+        const signed: SignOutcome = outcome.outcome === 'issued' ? { outcome: 'issued', certificate: Certificate.from(outcome.der), statusCertificate: outcome.statusCertificate } : outcome;
+        await applyOutcome(registry, name, signed, options);
+      } catch (error) {
+        onError(error);
+      }
+    }
+  };
+  const pump = (): void => {
+    scheduled = false;
+    while (!stopped && queued.size > 0 && inFlight < workers * 2) {
+      const batch = [...queued.values()].slice(0, batchSize);
+      for (const csr of batch) {
+        queued.delete(csr.metadata.name);
+        busy.add(csr.metadata.name);
+      }
+      inFlight++;
+      pool
+        .call<WorkerSignOutcome[]>(SIGNER_MODULE, 'signCsrObjectBatch', [batch, wire])
+        .then((outcomes) => apply(batch, outcomes), onError)
+        .finally(() => {
+          inFlight--;
+          for (const csr of batch) busy.delete(csr.metadata.name);
+          pump();
+          settle();
+        });
+    }
+    settle();
+  };
+  const stopWatch = await registry.watch((event) => {
+    const csr = event.object;
+    const waiting = csr.spec.signerName === options.signerName && hasCondition(csr, 'Approved') && !hasCondition(csr, 'Failed') && !hasCondition(csr, 'Denied') && !csr.status?.certificate;
+    if (event.type === 'DELETED' || stopped || !waiting || busy.has(csr.metadata.name)) return;
+    queued.set(csr.metadata.name, csr);
+    if (!scheduled) {
+      scheduled = true;
+      setImmediate(pump);
+    }
+  });
+  return {
+    stop: () => {
+      stopped = true;
+      stopWatch();
+      if (!options.pool) void pool.close();
+      for (const resolve of idleWaiters.splice(0)) resolve();
+    },
+    idle: () =>
+      new Promise<void>((resolve) => {
+        idleWaiters.push(resolve);
+        if (!scheduled) settle();
+      }),
+  };
 }

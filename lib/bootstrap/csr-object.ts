@@ -88,6 +88,10 @@ export function signerNameProblem(name: unknown): string | undefined {
   return undefined;
 }
 
+// The registry, the approver and the signer each validate the same request; a request whose signature
+// verified once is kept (by its exact base64 text) so that the others do not parse and verify it again.
+const verifiedRequests = new Map<string, ParsedCsr>();
+
 /**
  * Validates a CSR object as the API server does on create (kubernetes-pki.md §8): known usages without
  * duplicates, a valid signerName, expirationSeconds >= 600, a request that parses and whose signature
@@ -120,9 +124,14 @@ export async function validateCsrObject(object: unknown, options: CryptoOptions 
   }
   validateConditions(csr.status?.conditions ?? []);
   if (typeof spec.request !== 'string' || spec.request === '') fail('spec.request', 'is required');
+  const cached = verifiedRequests.get(spec.request);
+  if (cached) return cached;
   const pem = Buffer.from(spec.request, 'base64').toString('utf8');
   try {
-    return await parseCsr(pem, { ...options, field: 'spec.request' });
+    const parsed = await parseCsr(pem, { ...options, field: 'spec.request' });
+    if (verifiedRequests.size >= 8192) verifiedRequests.delete(verifiedRequests.keys().next().value!);
+    verifiedRequests.set(spec.request, parsed);
+    return parsed;
   } catch (error) {
     if (error instanceof PkiError) throw new PkiError(error.code === 'ERR_CSR_SIGNATURE' ? 'ERR_CSR_SIGNATURE' : 'ERR_CSR_OBJECT', error.message, { field: 'spec.request', cause: error });
     throw error;

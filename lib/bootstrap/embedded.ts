@@ -1,6 +1,7 @@
 import type { CryptoOptions } from '../crypto/provider.js';
 import type { Issuer } from '../x509/issue.js';
 import type { ApprovalDecision, NodeAddressLookup } from './approver.js';
+import { createWorkerPool } from '../workers/pool.js';
 import { startApprover, startSigner, type Controller } from './controllers.js';
 import { SIGNERS } from './csr-object.js';
 import { endpointServingCertificate } from './endpoint-certificate.js';
@@ -24,6 +25,8 @@ export interface EmbeddedBootstrapOptions extends CryptoOptions {
   nodeAddresses?: NodeAddressLookup;
   onDecision?: (name: string, decision: ApprovalDecision) => void;
   onOutcome?: (name: string, outcome: SignOutcome) => void;
+  /** Worker threads the two signers share, signing in batches; default 0 (sign in this thread). */
+  signerWorkers?: number;
 }
 
 export interface EmbeddedBootstrap {
@@ -48,10 +51,12 @@ export async function startEmbeddedBootstrap(options: EmbeddedBootstrapOptions):
     host,
     port: options.port,
   });
+  const pool = options.signerWorkers ? createWorkerPool(options.signerWorkers) : undefined;
+  const signing = { ...crypto, onOutcome: options.onOutcome, ...(pool ? { pool } : {}) };
   const controllers = [
     await startApprover(registry, { ...crypto, nodeAddresses: options.nodeAddresses, onDecision: options.onDecision }),
-    await startSigner(registry, { ...crypto, signerName: SIGNERS.kubeApiserverClientKubelet, ca: options.ca, onOutcome: options.onOutcome }),
-    await startSigner(registry, { ...crypto, signerName: SIGNERS.kubeletServing, ca: options.servingCa ?? options.ca, onOutcome: options.onOutcome }),
+    await startSigner(registry, { ...signing, signerName: SIGNERS.kubeApiserverClientKubelet, ca: options.ca }),
+    await startSigner(registry, { ...signing, signerName: SIGNERS.kubeletServing, ca: options.servingCa ?? options.ca }),
   ];
   return {
     server,
@@ -59,6 +64,7 @@ export async function startEmbeddedBootstrap(options: EmbeddedBootstrapOptions):
     controllers,
     close: async () => {
       for (const controller of controllers) controller.stop();
+      await pool?.close();
       await server.close();
     },
   };

@@ -1,5 +1,5 @@
 import type { CryptoOptions } from '../crypto/provider.js';
-import { PkiError } from '../errors.js';
+import { PkiError, type PkiErrorData } from '../errors.js';
 import { Certificate } from '../x509/certificate.js';
 import { issueCertificate, type Issuer } from '../x509/issue.js';
 import type { ExtendedKeyUsageName, KeyUsageName, CertificateProfile } from '../x509/profile.js';
@@ -96,19 +96,7 @@ export async function signCsrObject(csr: CertificateSigningRequestObject, option
   const notAfter = new Date(now.getTime() + (ttl >= EIGHT_HOURS ? ttl - BACKDATE : ttl) * 1000);
   const keyUsages = [...new Set(usages.flatMap((u) => KEY_USAGE_OF[u] ?? []))];
   const extendedKeyUsages = [...new Set(usages.flatMap((u) => EXTENDED_KEY_USAGE_OF[u] ?? []))].sort();
-  const profile: CertificateProfile = {
-    name: options.signerName,
-    fileBase: 'signed',
-    issuer: 'ca',
-    isCA: false,
-    subject: {},
-    sans: { allowed: ['dns', 'ip', 'email', 'uri'] },
-    keyUsages,
-    exactKeyUsages: true,
-    extendedKeyUsages,
-    lifetimeSeconds: ttl,
-    description: `certificate signed for ${options.signerName}`,
-  };
+  const profile = signerProfile(options.signerName, keyUsages, extendedKeyUsages, ttl);
   let certificate: Certificate;
   try {
     certificate = await issueCertificate({
@@ -128,4 +116,65 @@ export async function signCsrObject(csr: CertificateSigningRequestObject, option
     throw error;
   }
   return { outcome: 'issued', certificate, statusCertificate: Buffer.from(certificate.pem).toString('base64') };
+}
+
+// One profile object per (signer, usages, lifetime): issueCertificate keeps its encoded TBS template per
+// profile object, so the thousands of CSRs of one kind share one.
+const signerProfiles = new Map<string, CertificateProfile>();
+
+function signerProfile(signerName: string, keyUsages: KeyUsageName[], extendedKeyUsages: ExtendedKeyUsageName[], ttl: number): CertificateProfile {
+  const id = JSON.stringify([signerName, keyUsages, extendedKeyUsages, ttl]);
+  let profile = signerProfiles.get(id);
+  if (!profile) {
+    profile = {
+      name: signerName,
+      fileBase: 'signed',
+      issuer: 'ca',
+      isCA: false,
+      subject: {},
+      sans: { allowed: ['dns', 'ip', 'email', 'uri'] },
+      keyUsages,
+      exactKeyUsages: true,
+      extendedKeyUsages,
+      lifetimeSeconds: ttl,
+      description: `certificate signed for ${signerName}`,
+    };
+    if (signerProfiles.size >= 256) signerProfiles.delete(signerProfiles.keys().next().value!);
+    signerProfiles.set(id, profile);
+  }
+  return profile;
+}
+
+/** The clonable part of SignerOptions, for signing in a worker thread (in-tree rules only). */
+export interface WorkerSignerOptions {
+  readonly signerName: string;
+  readonly caDer: Uint8Array;
+  readonly privateKey: CryptoKey;
+  readonly maxLifetimeSeconds?: number;
+}
+
+/** A SignOutcome as it crosses from a worker: an issued certificate travels as DER. */
+export type WorkerSignOutcome =
+  | { readonly outcome: 'issued'; readonly der: Uint8Array; readonly statusCertificate: string }
+  | Exclude<SignOutcome, { outcome: 'issued' }>
+  | { readonly outcome: 'error'; readonly error: PkiErrorData };
+
+/** Signs a batch of CSR objects (in a worker thread of the signer controller). */
+export async function signCsrObjectBatch(csrs: readonly CertificateSigningRequestObject[], options: WorkerSignerOptions): Promise<WorkerSignOutcome[]> {
+  const signerOptions: SignerOptions = {
+    signerName: options.signerName,
+    ca: { certificate: Certificate.from(options.caDer, 'ca.certificate'), privateKey: options.privateKey },
+    ...(options.maxLifetimeSeconds === undefined ? {} : { maxLifetimeSeconds: options.maxLifetimeSeconds }),
+  };
+  const outcomes: WorkerSignOutcome[] = [];
+  for (const csr of csrs) {
+    try {
+      const outcome = await signCsrObject(csr, signerOptions);
+      outcomes.push(outcome.outcome === 'issued' ? { outcome: 'issued', der: outcome.certificate.der, statusCertificate: outcome.statusCertificate } : outcome);
+    } catch (error) {
+      if (!(error instanceof PkiError)) throw error;
+      outcomes.push({ outcome: 'error', error: error.toData() });
+    }
+  }
+  return outcomes;
 }

@@ -1,6 +1,6 @@
 import { lstat, readFile, rename, symlink, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { exportSpki, importPrivateKeyPem } from '../crypto/keys.js';
+import { exportPrivateKeyPem, exportSpki, importPrivateKeyPem, type KeyPair } from '../crypto/keys.js';
 import { readPemBlocks, encodePem } from '../crypto/pem.js';
 import { PkiError } from '../errors.js';
 import { writeFileAtomic } from '../cluster/files.js';
@@ -27,10 +27,12 @@ async function assertNotRegularFile(path: string): Promise<void> {
  * new `<prefix>-YYYY-MM-DD-HH-MM-SS.pem` (0600 from creation), and `<prefix>-current.pem` moved to it by
  * renaming a fresh `<prefix>-updated.pem` symlink over it, so a reader always finds a complete pair.
  */
-export async function storeCertificatePair(options: CertificateFileStoreOptions, certificatesPem: string, keyPem: string): Promise<string> {
+export async function storeCertificatePair(options: CertificateFileStoreOptions, certificatesPem: string, key: string | KeyPair): Promise<string> {
   const chain = Certificate.fromPemBundle(certificatesPem, 'certificates');
-  const key = await importPrivateKeyPem(keyPem, { field: 'key' });
-  if (!Buffer.from(await exportSpki(key.publicKey)).equals(chain[0]!.spki)) throw new PkiError('ERR_KEY', 'does not match the certificate', { field: 'key' });
+  // A KeyPair is written as it is; a PEM key is imported first to learn its public key.
+  const pair = typeof key === 'string' ? await importPrivateKeyPem(key, { field: 'key' }) : key;
+  if (!Buffer.from(await exportSpki(pair.publicKey)).equals(chain[0]!.spki)) throw new PkiError('ERR_KEY', 'does not match the certificate', { field: 'key' });
+  const keyPem = typeof key === 'string' ? key : await exportPrivateKeyPem(key);
   const current = join(options.certDir, `${options.prefix}-current.pem`);
   const updated = join(options.certDir, `${options.prefix}-updated.pem`);
   await assertNotRegularFile(current);

@@ -5,6 +5,18 @@ import { PkiError } from '../errors.js';
 export interface Io {
   out(line: string): void;
   err(line: string): void;
+  /** Progress of a long batch; the command line draws a bar on a terminal and stays silent otherwise. */
+  progress?(done: number, total: number): void;
+}
+
+/** A progress bar on standard error, redrawn in place; nothing when standard error is not a terminal. */
+export function terminalProgress(stream: NodeJS.WriteStream = process.stderr): Io['progress'] {
+  if (!stream.isTTY) return undefined;
+  return (done, total) => {
+    const width = 30;
+    const filled = total ? Math.round((done / total) * width) : width;
+    stream.write(`\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total}${done >= total ? '\n' : ''}`);
+  };
 }
 
 export interface Verb {

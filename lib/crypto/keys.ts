@@ -1,6 +1,6 @@
 import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import { PkiError } from '../errors.js';
-import { children, readElement } from './der.js';
+import { children, concatBytes, encodeElement, readElement } from './der.js';
 import { encodePem, looksLikePem, readPemBlock, type PemLabel } from './pem.js';
 import { resolveCrypto, type CryptoOptions } from './provider.js';
 
@@ -138,9 +138,30 @@ export async function exportPrivateKeyPem(pair: KeyPair, format?: PrivateKeyForm
     throw new PkiError('ERR_KEY', 'the provider refused to export the private key (not extractable?)', { field: 'privateKey', cause });
   }
   if (chosen === 'pkcs8') return encodePem('PRIVATE KEY', new Uint8Array(pkcs8));
-  const keyObject = createPrivateKey({ key: Buffer.from(pkcs8), format: 'der', type: 'pkcs8' });
-  const der = keyObject.export({ format: 'der', type: chosen });
-  return encodePem(LABEL_OF_FORMAT[chosen], new Uint8Array(der));
+  return encodePem(LABEL_OF_FORMAT[chosen], unwrapPkcs8(new Uint8Array(pkcs8), chosen));
+}
+
+/**
+ * PKCS#8 to the traditional encoding without a round trip through OpenSSL's decoders (which cost more
+ * than the key generation): PKCS#1 is the wrapped key as is; SEC1 is the wrapped ECPrivateKey with the
+ * curve OID put back as its [0] parameters, byte for byte what OpenSSL writes.
+ */
+function unwrapPkcs8(pkcs8: Uint8Array, format: 'sec1' | 'pkcs1'): Uint8Array {
+  const field = 'privateKey';
+  const [, algorithm, wrapped] = children(pkcs8, readElement(pkcs8, 0, field), field);
+  if (!algorithm || !wrapped || wrapped.tag !== 0x04) throw new PkiError('ERR_KEY', 'not a PKCS#8 private key', { field });
+  const inner = pkcs8.subarray(wrapped.start, wrapped.end);
+  if (format === 'pkcs1') return Uint8Array.from(inner);
+  const curve = children(pkcs8, algorithm, field)[1];
+  const parts = children(inner, readElement(inner, 0, field), field);
+  if (!curve || curve.tag !== 0x06 || parts.length < 2) throw new PkiError('ERR_KEY', 'not a PKCS#8 EC private key with a named curve', { field });
+  if (parts.some((part) => part.tag === 0xa0)) return Uint8Array.from(inner);
+  const bytes = (from: number, to: number): Uint8Array => inner.subarray(from, to);
+  const [version, secret, ...rest] = parts;
+  return encodeElement(
+    0x30,
+    concatBytes([bytes(version!.headerStart, secret!.end), encodeElement(0xa0, pkcs8.subarray(curve.headerStart, curve.end)), ...rest.map((part) => bytes(part.headerStart, part.end))]),
+  );
 }
 
 /** The encodings a private key of `spec` can be written in: PKCS#8 always, SEC1 for ECDSA, PKCS#1 for RSA. */

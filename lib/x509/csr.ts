@@ -6,7 +6,7 @@ import { PkiError } from '../errors.js';
 import type { RawExtension } from './certificate.js';
 import { decodeExtensions, encodeExtension, OID, subjectAltName, type ExtensionValue } from './extensions.js';
 import { ACCEPTED_SIGNATURE_ALGORITHMS } from './lint.js';
-import { encodeSigned, signBytes, verifySignature } from './signature.js';
+import { encodeSigned, signBytes, signsNatively, verifySignature } from './signature.js';
 import { decodeSubject, encodeName, validateSubject, type Subject } from './names.js';
 import { checkProfileRequest, type CertificateProfile } from './profile.js';
 import { decodeGeneralNames, encodeGeneralNames, hasSans, NO_SANS, normalizeSans, type SanInput, type SubjectAltNames } from './sans.js';
@@ -46,7 +46,8 @@ export async function createCsr(request: CreateCsrRequest): Promise<CertificateS
   const spki = await exportSpki(keyPair.publicKey, request);
   const info = encodeCertificationRequestInfo(encodeName(subject), spki, hasSans(sans) ? [subjectAltName(encodeGeneralNames(sans))] : []);
   const { scheme, signature } = await signBytes(keyPair.privateKey, info, crypto, 'keyPair');
-  return parseCsr(encodeSigned(info, scheme, signature), request);
+  // A signature made in-thread by node:crypto is not checked again; a provider's (an HSM's) is.
+  return readCsr(encodeSigned(info, scheme, signature), 'csr', !signsNatively(keyPair.privateKey, crypto));
 }
 
 /**
@@ -71,14 +72,16 @@ export async function parseCsr(input: string | Uint8Array, options: CryptoOption
 /** {@link parseCsr} without the promise: parsing and verification are synchronous (node:crypto). */
 export function parseCsrSync(input: string | Uint8Array, field = 'csr'): CertificateSigningRequest {
   const der = typeof input === 'string' || looksLikePem(input) ? readPemBlock(input, ['CERTIFICATE REQUEST'], { field }).der : Uint8Array.from(input);
-  const { subjectDer, spki, signatureAlgorithmOid, info, signatureValue, requestedExtensions } = csrFields(der, field);
+  return readCsr(der, field, true);
+}
+
+function readCsr(der: Uint8Array, field: string, verify: boolean): CertificateSigningRequest {  const { subjectDer, spki, signatureAlgorithmOid, info, signatureValue, requestedExtensions } = csrFields(der, field);
   if (!ACCEPTED_SIGNATURE_ALGORITHMS.has(signatureAlgorithmOid)) {
     throw new PkiError('ERR_CSR', `signature algorithm ${signatureAlgorithmOid} is not accepted; use SHA-256 or stronger`, { field: `${field}.signatureAlgorithm` });
   }
   const spec = keySpecOfSpki(spki, `${field}.publicKey`);
   const subject = decodeSubject(subjectDer, `${field}.subject`);
-  const valid = verifySignature(signatureAlgorithmOid, spki, info, signatureValue);
-  if (!valid) throw new PkiError('ERR_CSR_SIGNATURE', 'the self-signature does not verify with the enclosed public key', { field });
+  if (verify && !verifySignature(signatureAlgorithmOid, spki, info, signatureValue)) throw new PkiError('ERR_CSR_SIGNATURE', 'the self-signature does not verify with the enclosed public key', { field });
   const sanExtensions = requestedExtensions.filter((e) => e.oid === OID.subjectAltName);
   if (sanExtensions.length > 1) throw new PkiError('ERR_CSR', 'requests subjectAltName twice', { field: `${field}.extensions` });
   const sans = sanExtensions[0] ? decodeGeneralNames(sanExtensions[0].value, `${field}.subjectAltName`) : NO_SANS;

@@ -2,6 +2,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
+  readPemBlock,
   createCertificateAuthority,
   encodePem,
   exportPrivateKeyPem,
@@ -93,6 +94,22 @@ test('a public key input may be PEM, DER or a CryptoKey', async () => {
   assert.equal([...fromPem.spki], [...fromKey.spki]);
   assert.is(fromDer.spec, 'ecdsa-p384');
   assert.is(await codeOf(() => publicKeyInfo(Uint8Array.from([0x30, 0x00]))), 'ERR_KEY');
+});
+
+
+
+test('SEC1 and PKCS#1 exports are byte for byte what OpenSSL converts the PKCS#8 key to', async () => {
+  const { createPrivateKey } = await import('node:crypto');
+  for (const spec of ['ecdsa-p256', 'ecdsa-p384', 'rsa-2048'] as const) {
+    for (let slot = 0; slot < 3; slot++) {
+      const pair = await fixtureKey(spec, undefined, slot);
+      const pkcs8 = readPemBlock(await exportPrivateKeyPem(pair, 'pkcs8'), ['PRIVATE KEY']).der;
+      const format = spec === 'rsa-2048' ? 'pkcs1' : 'sec1';
+      const openssl = createPrivateKey({ key: Buffer.from(pkcs8), format: 'der', type: 'pkcs8' }).export({ format: 'der', type: format });
+      const ours = readPemBlock(await exportPrivateKeyPem(pair, format), [LABEL[format] as 'EC PRIVATE KEY']).der;
+      assert.ok(Buffer.from(ours).equals(openssl), `${spec} slot ${slot}`);
+    }
+  }
 });
 
 test.run();

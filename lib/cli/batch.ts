@@ -1,0 +1,47 @@
+import { readFile } from 'node:fs/promises';
+import { basename, join, resolve } from 'node:path';
+import { importPrivateKeyPem } from '../crypto/keys.js';
+import { PkiError } from '../errors.js';
+import { writeFileAtomic } from '../cluster/files.js';
+import { AUTHORITY_LAYOUT } from '../cluster/layout.js';
+import { PROFILES } from '../profiles.js';
+import { issueCertificates } from '../x509/batch.js';
+import { optional, required, type Verb } from './io.js';
+
+export const signCsrsVerb: Verb = {
+  name: 'sign-csrs',
+  summary: "the CA step for many CSRs at once, over worker threads: each certified with a profile's rules",
+  usage: 'kubepki sign-csrs --dir DIR --profile NAME --out DIR [--ca ca|etcd-ca|front-proxy-ca|kubelet-serving-ca] [--workers N] [--json] CSR...',
+  options: { dir: { type: 'string' }, profile: { type: 'string' }, out: { type: 'string' }, ca: { type: 'string' }, workers: { type: 'string' }, json: { type: 'boolean' } },
+  async run({ values, positionals }, io) {
+    const dir = resolve(required(values, 'dir'));
+    const out = resolve(required(values, 'out'));
+    const profile = Object.values(PROFILES).find((p) => p.name === required(values, 'profile'));
+    if (!profile || profile.isCA) throw new PkiError('ERR_ARGUMENT', `unknown leaf profile; one of ${Object.values(PROFILES).filter((p) => !p.isCA).map((p) => p.name).join(', ')}`, { field: '--profile' });
+    const entry = AUTHORITY_LAYOUT.find((e) => e.name === (optional(values, 'ca') ?? 'ca'));
+    if (!entry) throw new PkiError('ERR_ARGUMENT', `unknown CA; one of ${AUTHORITY_LAYOUT.map((e) => e.name).join(', ')}`, { field: '--ca' });
+    const workersText = optional(values, 'workers');
+    const workers = workersText === undefined ? undefined : Number(workersText);
+    if (workers !== undefined && (!Number.isInteger(workers) || workers < 0 || workers > 64)) throw new PkiError('ERR_ARGUMENT', 'must be an integer from 0 to 64', { field: '--workers' });
+    if (positionals.length === 0) throw new PkiError('ERR_ARGUMENT', 'name one or more CSR files', { field: 'CSR' });
+    const read = (path: string): Promise<string> => readFile(path, 'utf8').catch((cause: unknown) => Promise.reject(new PkiError('ERR_IO', 'cannot be read', { field: path, cause })));
+    const issuer = { certificate: await read(join(dir, `${entry.path}.crt`)), privateKey: (await importPrivateKeyPem(await read(join(dir, `${entry.path}.key`)), { field: `${entry.path}.key` })).privateKey };
+    const csrs = await Promise.all(positionals.map(read));
+    const outcomes = await issueCertificates(
+      csrs.map((csr) => ({ csr, profile })),
+      { issuer, ...(workers === undefined ? {} : { workers }), onProgress: (done, total) => io.progress?.(done, total) },
+    );
+    const results = await Promise.all(
+      outcomes.map(async (outcome, i) => {
+        const source = positionals[i]!;
+        if (outcome.error) return { csr: source, error: `${outcome.error.code}: ${outcome.error.message.replace(/^requests\[\d+\]\.csr/, 'csr')}` };
+        const path = join(out, `${basename(source).replace(/\.(csr|pem)$/, '')}.crt`);
+        await writeFileAtomic({ path, content: outcome.certificate.pem, mode: 0o644 });
+        return { csr: source, certificate: path, serial: outcome.certificate.serialNumber };
+      }),
+    );
+    if (values.json) io.out(JSON.stringify({ results }, null, 2));
+    else for (const r of results) if (r.error) io.err(`kubepki: ${r.csr}: ${r.error}`); else io.out(`signed ${r.csr} -> ${r.certificate}`);
+    return results.some((r) => r.error) ? 1 : 0;
+  },
+};
