@@ -22,6 +22,13 @@ export default tseslint.config(
     },
   },
   {
+    // Benchmark helpers in plain JavaScript (run in worker threads and child processes over dist/).
+    files: ['**/*.mjs'],
+    languageOptions: {
+      globals: { console: 'readonly', process: 'readonly', Buffer: 'readonly', URL: 'readonly', performance: 'readonly', setInterval: 'readonly', clearInterval: 'readonly' },
+    },
+  },
+  {
     files: ['lib/**/*.ts'],
     rules: {
       'no-restricted-syntax': [

@@ -5,9 +5,12 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { createPrivateKey, createPublicKey, generateKeyPairSync, sign as nodeSign, verify as nodeVerify } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { Bench } from 'tinybench';
+import { availableParallelism } from 'node:os';
 import {
+  issueCertificates,
   buildCaBundle,
   createCertificateAuthority,
   createCsr,
@@ -21,8 +24,8 @@ import {
   verifyCertificate,
   type CertificateAuthority,
   type KeySpec,
-} from '../lib/index.js';
-import * as x509 from '../lib/x509/peculiar.js';
+} from '../dist/index.js';
+import * as x509 from '../dist/x509/peculiar.js';
 
 interface Row {
   name: string;
@@ -38,7 +41,7 @@ const rows: Row[] = [];
 const time = Number(process.env.BENCH_TIME_MS ?? 1000);
 
 async function measure(tasks: Record<string, () => unknown>): Promise<Record<string, Row>> {
-  const bench = new Bench({ time, warmupTime: 100 });
+  const bench = new Bench({ time, warmupTime: 300 });
   for (const [name, fn] of Object.entries(tasks)) bench.add(name, fn as () => Promise<void>);
   await bench.run();
   const out: Record<string, Row> = {};
@@ -90,11 +93,52 @@ async function caStep(spec: KeySpec): Promise<void> {
   record(floor);
   record(ours, floor);
   record(peculiar, floor);
-  if (spec === 'ecdsa-p256') await opensslCaStep(ca, csrs, ours);
+  if (spec !== 'ecdsa-p256') return;
+  const batch = await batchCaStep(ca, csrs);
+  record(batch, floor);
+  await caStepPerProfile(ca, floor);
+  await opensslCaStep(ca, csrs, [ours, batch]);
+}
+
+/** The CA step for 20,000 CSRs through issueCertificates over one worker per core (a one-shot timing). */
+async function batchCaStep(ca: CertificateAuthority, csrs: string[]): Promise<Row> {
+  const requests = Array.from({ length: 20_000 }, (_, k) => ({ csr: csrs[k % csrs.length]!, profile: PROFILES.kubeletClient }));
+  await issueCertificates(requests.slice(0, 2000), { issuer: ca });
+  const start = performance.now();
+  const outcomes = await issueCertificates(requests, { issuer: ca });
+  const ms = (performance.now() - start) / requests.length;
+  if (outcomes.some((o) => o.error)) throw new Error('the batch refused a CSR');
+  return oneShot(`kubepki CA step, issueCertificates over ${availableParallelism()} worker threads (20,000 CSRs)`, ms);
+}
+
+/** The CA step for the profiles whose certificates differ most: few or many SANs, one or two EKUs. */
+async function caStepPerProfile(ca: CertificateAuthority, floor: Row): Promise<void> {
+  const key = await generateKeyPair();
+  const apiserverSans = { dns: ['cp-1', 'kubernetes', 'kubernetes.default', 'kubernetes.default.svc', 'kubernetes.default.svc.cluster.local'], ips: ['10.96.0.1', '10.0.0.10'] };
+  const cases = [
+    [PROFILES.kubeletServing, nodeSubject('n1'), { dns: ['n1'], ips: ['10.0.0.11'] }],
+    [PROFILES.apiserver, { commonName: 'kube-apiserver' }, apiserverSans],
+    [PROFILES.etcdServer, { commonName: 'cp-1' }, { dns: ['cp-1', 'localhost'], ips: ['10.0.0.10', '127.0.0.1', '::1'] }],
+    [PROFILES.admin, { commonName: 'kubernetes-admin', organizations: ['kubeadm:cluster-admins'] }, undefined],
+  ] as const;
+  const tasks: Record<string, () => Promise<void>> = {};
+  for (const [profile, subject, sans] of cases) {
+    const csr = (await createCsr({ keyPair: key, subject, sans })).pem;
+    tasks[`kubepki CA step, profile ${profile.name}`] = async () => {
+      const parsed = await parseCsr(csr);
+      const { dns, ips, emails, uris } = parsed.sans;
+      void (await issueCertificate({ profile, subject: { ...parsed.subject, der: parsed.subjectDer }, sans: { dns, ips, emails, uris }, publicKey: parsed.publicKey.spki, issuer: ca })).pem;
+    };
+  }
+  for (const row of Object.values(await measure(tasks))) record(row, floor);
+}
+
+function oneShot(name: string, ms: number): Row {
+  return { name, opsPerSecond: 1000 / ms, medianMs: ms, minMs: ms, maxMs: ms };
 }
 
 /** `openssl ca -batch` over many CSRs in one process, and one `openssl x509 -req` process per certificate. */
-async function opensslCaStep(ca: CertificateAuthority, csrs: string[], ours: Row): Promise<void> {
+async function opensslCaStep(ca: CertificateAuthority, csrs: string[], ours: readonly Row[]): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'kubepki-bench-'));
   try {
     writeFileSync(join(dir, 'ca.crt'), ca.certificate.pem);
@@ -126,7 +170,7 @@ async function opensslCaStep(ca: CertificateAuthority, csrs: string[], ours: Row
     const req = { name: 'openssl x509 -req (one process per certificate)', opsPerSecond: 1000 / reqMs, medianMs: reqMs, minMs: reqMs, maxMs: reqMs };
     record(batch);
     record(req);
-    rows.push({ ...ours, name: `${ours.name} vs openssl ca -batch`, baseline: batch.name, ratio: ours.opsPerSecond / batch.opsPerSecond });
+    for (const row of ours) rows.push({ ...row, name: `${row.name} vs openssl ca -batch`, baseline: batch.name, ratio: row.opsPerSecond / batch.opsPerSecond });
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -153,6 +197,20 @@ async function issuanceWithKeys(spec: KeySpec): Promise<void> {
   const floor = result[floorName]!;
   record(floor);
   record(ours, floor);
+  if (spec === 'rsa-2048') return;
+  // Key generation runs in libuv's thread pool: 64 at a time keep both cores busy.
+  const count = 4096;
+  const start = performance.now();
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 64 }, async () => {
+      while (next++ < count) {
+        const key = await generateKeyPair(spec);
+        await issueCertificate({ profile: PROFILES.client, subject: { commonName: 'u' }, publicKey: key.publicKey, issuer: ca });
+      }
+    }),
+  );
+  record(oneShot(`kubepki issuance incl. key generation (${spec}), 64 concurrent (4,096 certificates)`, (performance.now() - start) / count), floor);
 }
 
 async function verification(): Promise<void> {
@@ -166,14 +224,18 @@ async function verification(): Promise<void> {
     'kubepki verifyCertificate (server purpose, IP)': async () => {
       await verifyCertificate(leaf.pem, { roots: [ca.certificate], purpose: 'server', name: '10.0.0.1' });
     },
+    'kubepki verifyCertificate with the pkijs cross-check': async () => {
+      await verifyCertificate(leaf.pem, { roots: [ca.certificate], purpose: 'server', name: '10.0.0.1', crossCheck: true });
+    },
     "Node X509Certificate walk (verify + checkIP)": () => {
       nodeLeaf.verify(nodeCa.publicKey);
       nodeLeaf.checkIP('10.0.0.1');
     },
   });
-  const [ours, node] = Object.values(result) as [Row, Row];
+  const [ours, crossChecked, node] = Object.values(result) as [Row, Row, Row];
   record(node);
   record(ours, node);
+  record(crossChecked, node);
   const bundleInputs = await Promise.all(Array.from({ length: 10 }, async () => (await createCertificateAuthority()).certificate.pem));
   const text = bundleInputs.join('');
   const misc = await measure({
@@ -181,6 +243,14 @@ async function verification(): Promise<void> {
     'readPemBlocks (10 certificates)': () => void readPemBlocks(text),
   });
   for (const row of Object.values(misc)) record(row);
+}
+
+/** The bootstrap of a fleet through the embedded registry, in a child process of its own (bench/fleet.mjs). */
+function fleet(nodes: number, heapFlags: readonly string[]): void {
+  const output = execFileSync(process.execPath, [...heapFlags, fileURLToPath(new URL('./fleet.mjs', import.meta.url)), String(nodes)], { encoding: 'utf8' });
+  const result = JSON.parse(output.trim().split('\n').at(-1)!) as { ms: number; certificates: number; maxRssMb: number };
+  const flags = heapFlags.length ? `, node ${heapFlags.join(' ')}` : '';
+  rows.push({ ...oneShot(`bootstrap of ${nodes} nodes (client + serving), CSR to file store${flags}: ${(result.ms / 1000).toFixed(1)} s, peak RSS ${result.maxRssMb.toFixed(0)} MB`, result.ms / result.certificates) });
 }
 
 function coldImport(): void {
@@ -204,6 +274,9 @@ await caStep('ed25519');
 await caStep('rsa-2048');
 for (const spec of ['ecdsa-p256', 'ed25519', 'rsa-2048'] as const) await issuanceWithKeys(spec);
 await verification();
+const fleetNodes = Number(process.env.BENCH_FLEET_NODES ?? 5000);
+fleet(fleetNodes, []);
+fleet(fleetNodes, ['--max-old-space-size=128', '--max-semi-space-size=4']);
 coldImport();
 
 const format = (n: number, digits = 2): string => n.toFixed(digits);

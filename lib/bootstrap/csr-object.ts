@@ -129,7 +129,7 @@ export async function validateCsrObject(object: unknown, options: CryptoOptions 
   const pem = Buffer.from(spec.request, 'base64').toString('utf8');
   try {
     const parsed = await parseCsr(pem, { ...options, field: 'spec.request' });
-    if (verifiedRequests.size >= 8192) verifiedRequests.delete(verifiedRequests.keys().next().value!);
+    if (verifiedRequests.size >= 1024) verifiedRequests.delete(verifiedRequests.keys().next().value!);
     verifiedRequests.set(spec.request, parsed);
     return parsed;
   } catch (error) {

@@ -19,7 +19,10 @@ export interface CsrRegistry {
   create(csr: CertificateSigningRequestObject, requester: UserInfo): Promise<CertificateSigningRequestObject>;
   get(name: string): Promise<CertificateSigningRequestObject | undefined>;
   list(): Promise<CertificateSigningRequestObject[]>;
-  /** Calls `listener` with ADDED for every existing CSR, then with each change; returns a stop function. */
+  /**
+   * Calls `listener` with ADDED for every existing CSR, then with each change; returns a stop function.
+   * Events carry the stored object itself, deeply frozen: every listener shares it, no one can change it.
+   */
   watch(listener: (event: WatchEvent) => void): Promise<() => void>;
   /** Adds an Approved or Denied condition (the /approval subresource). */
   setApproval(name: string, condition: CertificateSigningRequestCondition): Promise<CertificateSigningRequestObject>;
@@ -50,7 +53,7 @@ export async function memoryRegistry(options: MemoryRegistryOptions = {}): Promi
     const files = await readdir(options.dir).catch((cause: NodeJS.ErrnoException) => (cause.code === 'ENOENT' ? [] : Promise.reject(cause)));
     for (const file of files.filter((f) => f.endsWith('.json'))) {
       const object = JSON.parse(await readFile(join(options.dir, file), 'utf8')) as CertificateSigningRequestObject;
-      objects.set(object.metadata.name, object);
+      objects.set(object.metadata.name, deepFreeze(object));
       version = Math.max(version, Number(object.metadata.resourceVersion ?? 0));
     }
   }
@@ -67,9 +70,10 @@ export async function memoryRegistry(options: MemoryRegistryOptions = {}): Promi
     if (options.dir) {
       await writeFileAtomic({ path: join(options.dir, `${object.metadata.name}.json`), content: JSON.stringify(object), mode: 0o600 }, { overwrite: true });
     }
-    objects.set(object.metadata.name, object);
-    for (const listener of listeners) listener({ type, object: copy(object) });
-    return copy(object);
+    const stored = deepFreeze(object);
+    objects.set(object.metadata.name, stored);
+    for (const listener of listeners) listener({ type, object: stored });
+    return copy(stored);
   };
   const existing = (name: string): CertificateSigningRequestObject => {
     const object = objects.get(name);
@@ -96,7 +100,7 @@ export async function memoryRegistry(options: MemoryRegistryOptions = {}): Promi
       return [...objects.values()].map(copy);
     },
     async watch(listener) {
-      for (const object of objects.values()) listener({ type: 'ADDED', object: copy(object) });
+      for (const object of objects.values()) listener({ type: 'ADDED', object });
       listeners.add(listener);
       return () => void listeners.delete(listener);
     },
@@ -128,6 +132,14 @@ export async function memoryRegistry(options: MemoryRegistryOptions = {}): Promi
       return save('MODIFIED', object);
       }),
   };
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const child of Object.values(value)) deepFreeze(child);
+  }
+  return value;
 }
 
 function stamp(condition: CertificateSigningRequestCondition, at: Date): CertificateSigningRequestCondition {

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { importPrivateKeyPem } from '../crypto/keys.js';
+import { encodePem } from '../crypto/pem.js';
 import { PkiError } from '../errors.js';
 import { writeFileAtomic } from '../cluster/files.js';
 import { AUTHORITY_LAYOUT } from '../cluster/layout.js';
@@ -36,8 +37,8 @@ export const signCsrsVerb: Verb = {
         const source = positionals[i]!;
         if (outcome.error) return { csr: source, error: `${outcome.error.code}: ${outcome.error.message.replace(/^requests\[\d+\]\.csr/, 'csr')}` };
         const path = join(out, `${basename(source).replace(/\.(csr|pem)$/, '')}.crt`);
-        await writeFileAtomic({ path, content: outcome.certificate.pem, mode: 0o644 });
-        return { csr: source, certificate: path, serial: outcome.certificate.serialNumber };
+        await writeFileAtomic({ path, content: encodePem('CERTIFICATE', outcome.der), mode: 0o644 });
+        return { csr: source, certificate: path };
       }),
     );
     if (values.json) io.out(JSON.stringify({ results }, null, 2));

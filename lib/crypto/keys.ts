@@ -1,6 +1,6 @@
-import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
+import { createPrivateKey, createPublicKey, type JsonWebKey as NodeJsonWebKey, type KeyObject } from 'node:crypto';
 import { PkiError } from '../errors.js';
-import { children, concatBytes, encodeElement, readElement } from './der.js';
+import { assertDer, children, concatBytes, decodeOid, encodeElement, readElement } from './der.js';
 import { encodePem, looksLikePem, readPemBlock, type PemLabel } from './pem.js';
 import { resolveCrypto, type CryptoOptions } from './provider.js';
 
@@ -90,7 +90,8 @@ export function publicKeyObject(spki: Uint8Array, field = 'publicKey'): KeyObjec
   let key = publicKeys.get(id);
   if (!key) {
     try {
-      key = createPublicKey({ key: Buffer.from(spki), format: 'der', type: 'spki' });
+      const jwk = spkiAsJwk(spki);
+      key = jwk ? createPublicKey({ key: jwk, format: 'jwk' }) : createPublicKey({ key: Buffer.from(spki), format: 'der', type: 'spki' });
     } catch (cause) {
       throw new PkiError('ERR_KEY', 'not a valid SubjectPublicKeyInfo', { field, cause });
     }
@@ -98,6 +99,49 @@ export function publicKeyObject(spki: Uint8Array, field = 'publicKey'): KeyObjec
     publicKeys.set(id, key);
   }
   return key;
+}
+
+const CURVES: Readonly<Record<string, { crv: string; size: number }>> = {
+  '1.2.840.10045.3.1.7': { crv: 'P-256', size: 32 },
+  '1.3.132.0.34': { crv: 'P-384', size: 48 },
+};
+const b64url = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64url');
+
+/**
+ * The JWK of a P-256, P-384, RSA or Ed25519 SubjectPublicKeyInfo in its plain form, or undefined for
+ * anything else (which then goes through OpenSSL's DER decoder). OpenSSL 3's decoder costs 100-140 µs
+ * a key; its JWK import builds the same key (point checked to be on the curve) in 5-85 µs.
+ */
+function spkiAsJwk(spki: Uint8Array): NodeJsonWebKey | undefined {
+  try {
+    const top = assertDer(spki, 'publicKey');
+    const [algorithm, bits, extra] = top.tag === 0x30 ? children(spki, top, 'publicKey') : [];
+    if (algorithm?.tag !== 0x30 || bits?.tag !== 0x03 || extra || spki[bits.start] !== 0) return undefined;
+    const [oid, parameters, more] = children(spki, algorithm, 'publicKey');
+    if (oid?.tag !== 0x06 || more) return undefined;
+    const key = spki.subarray(bits.start + 1, bits.end);
+    switch (decodeOid(spki.subarray(oid.start, oid.end), 'publicKey')) {
+      case '1.2.840.10045.2.1': {
+        const curve = parameters?.tag === 0x06 ? CURVES[decodeOid(spki.subarray(parameters.start, parameters.end), 'publicKey')] : undefined;
+        if (!curve || key.length !== 1 + 2 * curve.size || key[0] !== 0x04) return undefined;
+        return { kty: 'EC', crv: curve.crv, x: b64url(key.subarray(1, 1 + curve.size)), y: b64url(key.subarray(1 + curve.size)) };
+      }
+      case '1.2.840.113549.1.1.1': {
+        if (parameters?.tag !== 0x05 || parameters.end !== parameters.start) return undefined;
+        const rsa = readElement(key, 0, 'publicKey');
+        const [n, e, rest] = rsa.tag === 0x30 && rsa.end === key.length ? children(key, rsa, 'publicKey') : [];
+        if (n?.tag !== 0x02 || e?.tag !== 0x02 || rest || (key[n.start]! & 0x80) || (key[e.start]! & 0x80)) return undefined;
+        const unsigned = (start: number, end: number): Uint8Array => key.subarray(key[start] === 0 ? start + 1 : start, end);
+        return { kty: 'RSA', n: b64url(unsigned(n.start, n.end)), e: b64url(unsigned(e.start, e.end)) };
+      }
+      case '1.3.101.112':
+        return parameters === undefined && key.length === 32 ? { kty: 'OKP', crv: 'Ed25519', x: b64url(key) } : undefined;
+      default:
+        return undefined;
+    }
+  } catch {
+    return undefined;
+  }
 }
 
 /** The spec of a public key given as DER SubjectPublicKeyInfo; ERR_KEY for anything kubepki does not support. */

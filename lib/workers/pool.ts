@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import { Worker, type ResourceLimits } from 'node:worker_threads';
 import { PkiError, type PkiErrorData } from '../errors.js';
 
 /** A fixed set of worker threads that run exported functions of kubepki's modules. */
@@ -26,6 +26,10 @@ interface Pending {
 /** A failure in a worker: a PkiError's data, or the message of anything else. */
 type WorkerError = { pki: PkiErrorData } | { message: string };
 
+// A task's live data is one chunk (tens of certificates), so the workers' heaps are kept small: with V8's
+// defaults each worker's heap grows to hundreds of MB of garbage before it collects.
+const HEAP_LIMITS: ResourceLimits = { maxYoungGenerationSizeMb: 8, maxOldGenerationSizeMb: 96 };
+
 export function createWorkerPool(size = defaultWorkerCount()): WorkerPool {
   const workers = Array.from({ length: size }, () => ({ worker: startWorker(), pending: new Map<number, Pending>() }));
   let nextId = 0;
@@ -36,8 +40,8 @@ export function createWorkerPool(size = defaultWorkerCount()): WorkerPool {
       if (error) pending?.reject('pki' in error ? PkiError.fromData(error.pki) : new PkiError('ERR_WORKER', error.message));
       else pending?.resolve(result);
     });
-    slot.worker.on('error', (error) => {
-      for (const pending of slot.pending.values()) pending.reject(error);
+    slot.worker.on('error', (cause) => {
+      for (const pending of slot.pending.values()) pending.reject(new PkiError('ERR_WORKER', 'a worker thread stopped', { cause }));
       slot.pending.clear();
     });
   }
@@ -62,7 +66,7 @@ export function createWorkerPool(size = defaultWorkerCount()): WorkerPool {
 // worker registers tsx first: Node 20 does not pass `--import tsx` on to worker threads.
 function startWorker(): Worker {
   const compiled = new URL('./worker.js', import.meta.url);
-  if (existsSync(fileURLToPath(compiled))) return new Worker(compiled);
+  if (existsSync(fileURLToPath(compiled))) return new Worker(compiled, { resourceLimits: HEAP_LIMITS });
   const source = new URL('./worker.ts', import.meta.url).href;
-  return new Worker(`import('tsx/esm/api').then((api) => { api.register(); return import(${JSON.stringify(source)}); })`, { eval: true });
+  return new Worker(`import('tsx/esm/api').then((api) => { api.register(); return import(${JSON.stringify(source)}); })`, { eval: true, resourceLimits: HEAP_LIMITS });
 }

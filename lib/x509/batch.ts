@@ -24,14 +24,19 @@ export interface BatchCsrRequest {
 
 export type BatchRequest = BatchIssueRequest | BatchCsrRequest;
 
-/** Each request's outcome, in request order: a certificate, or the PkiError that refused it. */
-export type BatchOutcome = { readonly certificate: Certificate; readonly error?: undefined } | { readonly certificate?: undefined; readonly error: PkiError };
+/**
+ * Each request's outcome, in request order: the certificate (its DER, and the parsed Certificate on first
+ * use, so that a batch that only writes files never parses what the workers made), or the refusal.
+ */
+export type BatchOutcome =
+  | { readonly der: Uint8Array; readonly certificate: Certificate; readonly error?: undefined }
+  | { readonly der?: undefined; readonly certificate?: undefined; readonly error: PkiError };
 
 export interface BatchOptions extends CryptoOptions {
   readonly issuer: Issuer;
   /** Worker threads; default one per core. 0 issues in this thread. */
   readonly workers?: number;
-  /** Requests per message to a worker. Default 64. */
+  /** Requests per message to a worker. Default: about eight messages per worker, from 16 to 1,024 requests each. */
   readonly chunkSize?: number;
   /** Called after each chunk with the number of requests done so far. */
   readonly onProgress?: (done: number, total: number) => void;
@@ -45,10 +50,11 @@ export interface BatchOptions extends CryptoOptions {
 export async function issueCertificates(requests: readonly BatchRequest[], options: BatchOptions): Promise<BatchOutcome[]> {
   const crypto = resolveCrypto(options);
   const issuer = Certificate.from(options.issuer.certificate, 'issuer.certificate');
-  const chunkSize = Math.max(1, options.chunkSize ?? 64);
+  const wantedWorkers = options.workers ?? defaultWorkerCount();
+  const chunkSize = Math.max(1, options.chunkSize ?? Math.min(1024, Math.max(16, Math.ceil(requests.length / (Math.max(1, wantedWorkers) * 8)))));
   const chunks: BatchRequest[][] = [];
   for (let i = 0; i < requests.length; i += chunkSize) chunks.push(requests.slice(i, i + chunkSize));
-  const workers = Math.min(options.workers ?? defaultWorkerCount(), chunks.length);
+  const workers = Math.min(wantedWorkers, chunks.length);
   const inThread = workers === 0 || !signsNatively(options.issuer.privateKey, crypto);
   const pool: WorkerPool | undefined = inThread ? undefined : createWorkerPool(workers);
   let done = 0;
@@ -101,5 +107,14 @@ function fromCsr(request: BatchCsrRequest, field: string): BatchIssueRequest {
 }
 
 function fromWire(outcome: WireOutcome): BatchOutcome {
-  return 'der' in outcome ? { certificate: Certificate.from(outcome.der) } : { error: PkiError.fromData(outcome.error) };
+  if (!('der' in outcome)) return { error: PkiError.fromData(outcome.error) };
+  const { der } = outcome;
+  let parsed: Certificate | undefined;
+  return {
+    der,
+    get certificate(): Certificate {
+      parsed ??= Certificate.from(der);
+      return parsed;
+    },
+  };
 }

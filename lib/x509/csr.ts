@@ -1,5 +1,5 @@
 import { assertDer, children, concatBytes, contentOf, decodeOid, elementBytes, encodeElement, encodeOid, encodeSequence, encodeSmallInteger, TAG, type DerElement } from '../crypto/der.js';
-import { exportSpki, keySpecOfSpki, type KeyPair, type PublicKeyInfo } from '../crypto/keys.js';
+import { exportSpki, keySpecOfSpki, type KeyPair, type KeySpec, type PublicKeyInfo } from '../crypto/keys.js';
 import { encodePem, looksLikePem, readPemBlock } from '../crypto/pem.js';
 import { resolveCrypto, type CryptoOptions } from '../crypto/provider.js';
 import { PkiError } from '../errors.js';
@@ -47,7 +47,7 @@ export async function createCsr(request: CreateCsrRequest): Promise<CertificateS
   const info = encodeCertificationRequestInfo(encodeName(subject), spki, hasSans(sans) ? [subjectAltName(encodeGeneralNames(sans))] : []);
   const { scheme, signature } = await signBytes(keyPair.privateKey, info, crypto, 'keyPair');
   // A signature made in-thread by node:crypto is not checked again; a provider's (an HSM's) is.
-  return readCsr(encodeSigned(info, scheme, signature), 'csr', !signsNatively(keyPair.privateKey, crypto));
+  return readCsr(encodeSigned(info, scheme, signature), 'csr', !signsNatively(keyPair.privateKey, crypto), keyPair.spec);
 }
 
 /**
@@ -75,11 +75,12 @@ export function parseCsrSync(input: string | Uint8Array, field = 'csr'): Certifi
   return readCsr(der, field, true);
 }
 
-function readCsr(der: Uint8Array, field: string, verify: boolean): CertificateSigningRequest {  const { subjectDer, spki, signatureAlgorithmOid, info, signatureValue, requestedExtensions } = csrFields(der, field);
+/** Parses a CSR; `verify` false and `knownSpec` only for one kubepki just made from a key of that spec. */
+function readCsr(der: Uint8Array, field: string, verify: boolean, knownSpec?: KeySpec): CertificateSigningRequest {  const { subjectDer, spki, signatureAlgorithmOid, info, signatureValue, requestedExtensions } = csrFields(der, field);
   if (!ACCEPTED_SIGNATURE_ALGORITHMS.has(signatureAlgorithmOid)) {
     throw new PkiError('ERR_CSR', `signature algorithm ${signatureAlgorithmOid} is not accepted; use SHA-256 or stronger`, { field: `${field}.signatureAlgorithm` });
   }
-  const spec = keySpecOfSpki(spki, `${field}.publicKey`);
+  const spec = knownSpec ?? keySpecOfSpki(spki, `${field}.publicKey`);
   const subject = decodeSubject(subjectDer, `${field}.subject`);
   if (verify && !verifySignature(signatureAlgorithmOid, spki, info, signatureValue)) throw new PkiError('ERR_CSR_SIGNATURE', 'the self-signature does not verify with the enclosed public key', { field });
   const sanExtensions = requestedExtensions.filter((e) => e.oid === OID.subjectAltName);

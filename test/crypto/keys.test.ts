@@ -112,4 +112,21 @@ test('SEC1 and PKCS#1 exports are byte for byte what OpenSSL converts the PKCS#8
   }
 });
 
+
+test('public keys parsed through their JWK form are the keys OpenSSL decodes from the DER', async () => {
+  const { createPublicKey } = await import('node:crypto');
+  const { publicKeyObject } = await import('../../lib/crypto/keys.js');
+  for (const spec of ALL_KEY_SPECS) {
+    for (let slot = 0; slot < 2; slot++) {
+      const spki = (await publicKeyInfo((await fixtureKey(spec, undefined, slot)).publicKey)).spki;
+      const openssl = createPublicKey({ key: Buffer.from(spki), format: 'der', type: 'spki' });
+      assert.ok(publicKeyObject(Uint8Array.from(spki)).equals(openssl), `${spec} slot ${slot}`);
+    }
+  }
+  // A point off the curve is refused on either path.
+  const spki = Uint8Array.from((await publicKeyInfo((await fixtureKey('ecdsa-p256')).publicKey)).spki);
+  spki[spki.length - 1]! ^= 1;
+  assert.is(await codeOf(() => publicKeyObject(spki)), 'ERR_KEY');
+});
+
 test.run();
