@@ -70,8 +70,8 @@ async function waitForSignal(io: Io, stop: () => Promise<void>): Promise<number>
 export const serveBootstrapVerb: Verb = {
   name: 'serve-bootstrap',
   summary: 'serve the certificates.k8s.io/v1 subset over HTTPS with the embedded registry, approver and signers',
-  usage: 'kubepki serve-bootstrap --dir DIR --listen 127.0.0.1:PORT [--node NAME=ADDR,ADDR ...]',
-  options: { dir: { type: 'string' }, listen: { type: 'string' }, node: { type: 'string', multiple: true } },
+  usage: 'kubepki serve-bootstrap --dir DIR --listen 127.0.0.1:PORT [--node NAME=ADDR,ADDR ...] [--signer-workers N]',
+  options: { dir: { type: 'string' }, listen: { type: 'string' }, node: { type: 'string', multiple: true }, 'signer-workers': { type: 'string' } },
   async run({ values }, io) {
     const dir = resolve(required(values, 'dir'));
     const listen = /^(127\.0\.0\.1|\[::1\]|[0-9.]+|\[[0-9a-f:]+\]):(\d+)$/i.exec(required(values, 'listen'));
@@ -85,6 +85,8 @@ export const serveBootstrapVerb: Verb = {
       ? { certificate: servingCaCert, privateKey: (await importPrivateKeyPem(await read('pki/kubelet-serving-ca.key'))).privateKey }
       : { certificate: ca, privateKey: caKey.privateKey };
     const log = (name: string, what: string): void => io.err(`kubepki: ${name}: ${what}`);
+    const workers = Number(optional(values, 'signer-workers') ?? 0);
+    if (!Number.isInteger(workers) || workers < 0 || workers > 64) throw new PkiError('ERR_ARGUMENT', 'must be an integer from 0 to 64', { field: '--signer-workers' });
     const embedded = await startEmbeddedBootstrap({
       ca: { certificate: ca, privateKey: caKey.privateKey },
       servingCa,
@@ -95,6 +97,7 @@ export const serveBootstrapVerb: Verb = {
       nodeAddresses: staticNodeAddresses(nodeTable(values)),
       onDecision: (n, d) => d.decision !== 'ignore' && log(n, `${d.decision} (${d.message})`),
       onOutcome: (n, o) => o.outcome !== 'skipped' && log(n, o.outcome),
+      signerWorkers: workers,
     });
     io.out(embedded.server.url);
     return waitForSignal(io, () => embedded.close());

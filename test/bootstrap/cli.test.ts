@@ -17,7 +17,7 @@ test('token create, serve-bootstrap and kubelet-bootstrap work together on loopb
     const { token, secret } = JSON.parse(created.out) as { token: string; secret: { metadata: { name: string } } };
     assert.match(token, /^[a-z0-9]{6}\.[a-z0-9]{16}$/);
     assert.is(secret.metadata.name, `bootstrap-token-${token.slice(0, 6)}`);
-    const server = spawn(process.execPath, ['--import', 'tsx', 'lib/cli.ts', 'serve-bootstrap', '--dir', dir, '--listen', '127.0.0.1:0', '--node', 'node-7=10.0.0.17,node-7'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const server = spawn(process.execPath, ['--import', 'tsx', 'lib/cli.ts', 'serve-bootstrap', '--dir', dir, '--listen', '127.0.0.1:0', '--node', 'node-7=10.0.0.17,node-7', '--signer-workers', '1'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let log = '';
     server.stderr.on('data', (c: Buffer) => (log += c.toString()));
     try {
