@@ -77,6 +77,19 @@ async function applyOutcome(registry: CsrRegistry, name: string, outcome: SignOu
 
 const SIGNER_MODULE = new URL('./signer.js', import.meta.url);
 
+/** An issued outcome from a worker; the certificate is parsed only if someone reads it (onOutcome). */
+function issuedOutcome(der: Uint8Array, statusCertificate: string): SignOutcome {
+  let certificate: Certificate | undefined;
+  return {
+    outcome: 'issued',
+    statusCertificate,
+    get certificate(): Certificate {
+      certificate ??= Certificate.from(der);
+      return certificate;
+    },
+  };
+}
+
 /**
  * The signer controller over a worker pool: approved CSRs for this signer collect while the event loop
  * turns and go to the workers in batches, at most two batches per worker in flight.
@@ -106,7 +119,7 @@ async function startBatchedSigner(registry: CsrRegistry, options: SignerControll
       const name = batch[i]!.metadata.name;
       try {
         if (outcome.outcome === 'error') throw PkiError.fromData(outcome.error);
-        const signed: SignOutcome = outcome.outcome === 'issued' ? { outcome: 'issued', certificate: Certificate.from(outcome.der), statusCertificate: outcome.statusCertificate } : outcome;
+        const signed: SignOutcome = outcome.outcome === 'issued' ? issuedOutcome(outcome.der, outcome.statusCertificate) : outcome;
         await applyOutcome(registry, name, signed, options);
       } catch (error) {
         onError(error);

@@ -2,7 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { isDnsName, isWildcardDnsName, nodeSubject, normalizeSans, sansFromHosts, validateSubject } from '../../lib/index.js';
 import { decodeGeneralNames, encodeGeneralNames } from '../../lib/x509/sans.js';
-import { encodeName } from '../../lib/x509/names.js';
+import { decodeSubject, encodeName } from '../../lib/x509/names.js';
 import * as x509 from '../../lib/x509/peculiar.js';
 import { codeOf, failureOf } from '../helpers/fixtures.js';
 
@@ -92,6 +92,25 @@ test('encodeName writes O RDNs then the CN, PrintableString when possible (as Go
   const hex = Buffer.from(der).toString('hex');
   assert.ok(hex.includes('130c73797374656d3a6e6f646573'), 'system:nodes as PrintableString');
   assert.ok(hex.includes('0c0f73797374656d3a6e6f64653a615f62'), "'_' forces UTF8String");
+});
+
+test("a Name is read as Go reads it: every O in order, the last CN wins, non-string values are skipped", async () => {
+  const hex = (text: string): string => Buffer.from(text).toString('hex');
+  const rdn = (oid: string, tag: string, value: string): string => {
+    const atv = `06 03 ${oid} ${tag} ${(value.length / 2).toString(16).padStart(2, '0')} ${value}`.replace(/ /g, '');
+    const seq = `30${(atv.length / 2).toString(16).padStart(2, '0')}${atv}`;
+    return `31${(seq.length / 2).toString(16).padStart(2, '0')}${seq}`;
+  };
+  const rdns = [
+    rdn('550403', '13', hex('first')),
+    rdn('55040a', '0c', hex('system:nodes')),
+    rdn('55040a', '02', '05'), // an INTEGER value: not a string, skipped as Go skips it
+    rdn('550403', '0c', hex('system:node:last')),
+  ].join('');
+  const der = Buffer.from(`30${(rdns.length / 2).toString(16).padStart(2, '0')}${rdns}`, 'hex');
+  assert.equal(decodeSubject(der), { commonName: 'system:node:last', organizations: ['system:nodes'] });
+  assert.equal(decodeSubject(encodeName({ commonName: 'ü', organizations: ['a', 'b'] })), { commonName: 'ü', organizations: ['a', 'b'] });
+  assert.is(await codeOf(() => decodeSubject(Uint8Array.of(0x31, 0x00))), 'ERR_DER');
 });
 
 test.run();
