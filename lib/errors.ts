@@ -32,6 +32,7 @@ export const PKI_ERROR_CODES = {
   ERR_NAME_MISMATCH: 'the certificate is not valid for the requested DNS name or IP address',
   ERR_PURPOSE: 'the chain does not allow the requested purpose (extended key usage)',
   ERR_REVOKED: 'the certificate is listed in a revocation list of its issuer',
+  ERR_PKCS11: 'a PKCS#11 module, token, PIN or key could not be used',
   ERR_WORKER: 'a worker thread failed, or was stopped before it answered',
   ERR_INVALID_CHAIN: 'a CA in the chain may not sign it (not a CA, no keyCertSign, path length, name constraints, weak signature)',
 } as const;

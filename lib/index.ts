@@ -20,6 +20,18 @@ export {
   type PublicKeyInput,
   type PublicKeyInfo,
 } from './crypto/keys.js';
+export {
+  closePkcs11Tokens,
+  findPkcs11KeyPair,
+  formatPkcs11Reference,
+  generatePkcs11KeyPair,
+  loadPkcs11KeyPair,
+  openPkcs11Token,
+  parsePkcs11Reference,
+  validatePkcs11Reference,
+  type Pkcs11KeyReference,
+  type Pkcs11Token,
+} from './crypto/pkcs11.js';
 export { PEM_LABELS, readPemBlocks, readPemBlock, encodePem, type PemLabel, type PemBlock, type PemReadOptions } from './crypto/pem.js';
 
 export { Certificate, type CertificateInput, type RawExtension } from './x509/certificate.js';
@@ -115,6 +127,7 @@ export { endpointServingCertificate } from './bootstrap/endpoint-certificate.js'
 export { rotationDeadline, matchesTemplate, RotationManager, systemClock, type CertificateTemplate, type Clock, type RotationManagerOptions } from './bootstrap/rotation.js';
 export { startEmbeddedBootstrap, type EmbeddedBootstrap, type EmbeddedBootstrapOptions } from './bootstrap/embedded.js';
 export { buildCaBundle, type CaBundle, type BundleOptions } from './x509/bundle.js';
+export { loadAuthority, issuerOf } from './cluster/material.js';
 export { verifyCertificate, checkName, type VerifyOptions, type VerifyResult } from './x509/verify.js';
 export { issueRevocationList, parseRevocationList, isRevoked, type RevocationList, type IssueRevocationListOptions } from './x509/crl.js';
 export { BUNDLES, clusterBundles, writeClusterBundles, type BundleName } from './cluster/bundles.js';

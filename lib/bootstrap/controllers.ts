@@ -61,7 +61,7 @@ export interface SignerControllerOptions extends SignerOptions {
 /** The signer as a controller: signs each approved CSR for its signerName, or marks it Failed. */
 export function startSigner(registry: CsrRegistry, options: SignerControllerOptions): Promise<Controller> {
   const workers = options.pool?.size ?? options.workers ?? 0;
-  if (workers > 0 && !options.rules && signsNatively(options.ca.privateKey, resolveCrypto(options))) return startBatchedSigner(registry, options, workers);
+  if (workers > 0 && !options.rules && signsNatively(options.ca.privateKey, options.ca.crypto ?? resolveCrypto(options))) return startBatchedSigner(registry, options, workers);
   return runController(
     registry,
     async (csr) => applyOutcome(registry, csr.metadata.name, await signCsrObject(csr, options), options),

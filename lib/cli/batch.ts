@@ -1,10 +1,11 @@
 import { readFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
-import { importPrivateKeyPem } from '../crypto/keys.js';
 import { encodePem } from '../crypto/pem.js';
 import { PkiError } from '../errors.js';
 import { writeFileAtomic } from '../cluster/files.js';
 import { AUTHORITY_LAYOUT } from '../cluster/layout.js';
+import { loadAuthority } from '../cluster/material.js';
+import { PKCS11_OPTION_HELP, pkcs11Option } from './pkcs11.js';
 import { PROFILES } from '../profiles.js';
 import { issueCertificates } from '../x509/batch.js';
 import { optional, required, type Verb } from './io.js';
@@ -12,8 +13,8 @@ import { optional, required, type Verb } from './io.js';
 export const signCsrsVerb: Verb = {
   name: 'sign-csrs',
   summary: "the CA step for many CSRs at once, over worker threads: each certified with a profile's rules",
-  usage: 'kubepki sign-csrs --dir DIR --profile NAME --out DIR [--ca ca|etcd-ca|front-proxy-ca|kubelet-serving-ca] [--workers N] [--json] CSR...',
-  options: { dir: { type: 'string' }, profile: { type: 'string' }, out: { type: 'string' }, ca: { type: 'string' }, workers: { type: 'string' }, json: { type: 'boolean' } },
+  usage: `kubepki sign-csrs --dir DIR --profile NAME --out DIR [--ca ca|etcd-ca|front-proxy-ca|kubelet-serving-ca] [--workers N] [--json] [--ca-pkcs11 ${PKCS11_OPTION_HELP}] CSR...`,
+  options: { dir: { type: 'string' }, profile: { type: 'string' }, out: { type: 'string' }, ca: { type: 'string' }, workers: { type: 'string' }, json: { type: 'boolean' }, 'ca-pkcs11': { type: 'string' } },
   async run({ values, positionals }, io) {
     const dir = resolve(required(values, 'dir'));
     const out = resolve(required(values, 'out'));
@@ -26,7 +27,8 @@ export const signCsrsVerb: Verb = {
     if (workers !== undefined && (!Number.isInteger(workers) || workers < 0 || workers > 64)) throw new PkiError('ERR_ARGUMENT', 'must be an integer from 0 to 64', { field: '--workers' });
     if (positionals.length === 0) throw new PkiError('ERR_ARGUMENT', 'name one or more CSR files', { field: 'CSR' });
     const read = (path: string): Promise<string> => readFile(path, 'utf8').catch((cause: unknown) => Promise.reject(new PkiError('ERR_IO', 'cannot be read', { field: path, cause })));
-    const issuer = { certificate: await read(join(dir, `${entry.path}.crt`)), privateKey: (await importPrivateKeyPem(await read(join(dir, `${entry.path}.key`)), { field: `${entry.path}.key` })).privateKey };
+    const pkcs11 = pkcs11Option(values);
+    const issuer = await loadAuthority(dir, entry, pkcs11 ? { pkcs11 } : {});
     const csrs = await Promise.all(positionals.map(read));
     const outcomes = await issueCertificates(
       csrs.map((csr) => ({ csr, profile })),

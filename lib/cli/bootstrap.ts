@@ -1,7 +1,5 @@
-import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { stringify } from 'yaml';
-import { importPrivateKeyPem } from '../crypto/keys.js';
 import { PkiError } from '../errors.js';
 import { readIfExists } from '../cluster/files.js';
 import { parseKubeconfig } from '../cluster/kubeconfig.js';
@@ -13,6 +11,9 @@ import { bootstrapKubelet, requestServingCertificate } from '../bootstrap/node.j
 import { startEmbeddedBootstrap } from '../bootstrap/embedded.js';
 import { bootstrapTokenSecret, formatBootstrapToken, generateBootstrapToken } from '../bootstrap/token.js';
 import { directoryTokenStore, saveTokenSecret } from '../bootstrap/token-files.js';
+import { AUTHORITY_LAYOUT, type LayoutEntry } from '../cluster/layout.js';
+import { loadAuthority } from '../cluster/material.js';
+import { PKCS11_OPTION_HELP, pkcs11Option } from './pkcs11.js';
 import { optional, required, type Io, type Verb } from './io.js';
 
 /** `24h`, `30m`, `1h30m`, `90s`: a Go-style duration in seconds. */
@@ -70,25 +71,22 @@ async function waitForSignal(io: Io, stop: () => Promise<void>): Promise<number>
 export const serveBootstrapVerb: Verb = {
   name: 'serve-bootstrap',
   summary: 'serve the certificates.k8s.io/v1 subset over HTTPS with the embedded registry, approver and signers',
-  usage: 'kubepki serve-bootstrap --dir DIR --listen 127.0.0.1:PORT [--node NAME=ADDR,ADDR ...] [--signer-workers N]',
-  options: { dir: { type: 'string' }, listen: { type: 'string' }, node: { type: 'string', multiple: true }, 'signer-workers': { type: 'string' } },
+  usage: `kubepki serve-bootstrap --dir DIR --listen 127.0.0.1:PORT [--node NAME=ADDR,ADDR ...] [--signer-workers N] [--ca-pkcs11 ${PKCS11_OPTION_HELP}]`,
+  options: { dir: { type: 'string' }, listen: { type: 'string' }, node: { type: 'string', multiple: true }, 'signer-workers': { type: 'string' }, 'ca-pkcs11': { type: 'string' } },
   async run({ values }, io) {
     const dir = resolve(required(values, 'dir'));
     const listen = /^(127\.0\.0\.1|\[::1\]|[0-9.]+|\[[0-9a-f:]+\]):(\d+)$/i.exec(required(values, 'listen'));
     if (!listen) throw new PkiError('ERR_ARGUMENT', 'must be HOST:PORT', { field: '--listen' });
     const host = listen[1]!.replace(/^\[|\]$/g, '');
-    const read = (path: string): Promise<string> => readFile(join(dir, path), 'utf8');
-    const ca = await read('pki/ca.crt');
-    const caKey = await importPrivateKeyPem(await read('pki/ca.key'), { field: 'pki/ca.key' });
-    const servingCaCert = await readIfExists(join(dir, 'pki/kubelet-serving-ca.crt'));
-    const servingCa = servingCaCert
-      ? { certificate: servingCaCert, privateKey: (await importPrivateKeyPem(await read('pki/kubelet-serving-ca.key'))).privateKey }
-      : { certificate: ca, privateKey: caKey.privateKey };
+    const entry = (name: string): LayoutEntry => AUTHORITY_LAYOUT.find((e) => e.name === name)!;
+    const pkcs11 = pkcs11Option(values);
+    const ca = await loadAuthority(dir, entry('ca'), pkcs11 ? { pkcs11 } : {});
+    const servingCa = (await readIfExists(join(dir, 'pki/kubelet-serving-ca.crt'))) ? await loadAuthority(dir, entry('kubelet-serving-ca')) : ca;
     const log = (name: string, what: string): void => io.err(`kubepki: ${name}: ${what}`);
     const workers = Number(optional(values, 'signer-workers') ?? 0);
     if (!Number.isInteger(workers) || workers < 0 || workers > 64) throw new PkiError('ERR_ARGUMENT', 'must be an integer from 0 to 64', { field: '--signer-workers' });
     const embedded = await startEmbeddedBootstrap({
-      ca: { certificate: ca, privateKey: caKey.privateKey },
+      ca: { ...ca, certificate: ca.certificate.pem },
       servingCa,
       tokens: directoryTokenStore(dir),
       registryDir: join(dir, 'csrs'),

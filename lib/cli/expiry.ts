@@ -1,8 +1,11 @@
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
+import { formatPkcs11Reference } from '../crypto/pkcs11.js';
 import { PkiError } from '../errors.js';
 import { checkExpiration, formatResidual } from '../cluster/expiry.js';
 import { signCertificateRequests } from '../cluster/external.js';
+import { readIfExists, writeFileAtomic } from '../cluster/files.js';
 import { renewCertificates } from '../cluster/renew.js';
+import { PKCS11_OPTION_HELP, pkcs11Option } from './pkcs11.js';
 import { required, type Verb } from './io.js';
 
 export const checkExpirationVerb: Verb = {
@@ -44,10 +47,18 @@ export const renewVerb: Verb = {
 export const signVerb: Verb = {
   name: 'sign',
   summary: 'external-CA mode: sign the CSRs that `init --csr-only` wrote, with the CAs placed in the directory',
-  usage: 'kubepki sign --dir DIR [--json]',
-  options: { dir: { type: 'string' }, json: { type: 'boolean' } },
+  usage: `kubepki sign --dir DIR [--json] [--ca-pkcs11 ${PKCS11_OPTION_HELP}]   (the cluster CA key in that token: pki/ca.pkcs11.json is written)`,
+  options: { dir: { type: 'string' }, json: { type: 'boolean' }, 'ca-pkcs11': { type: 'string' } },
   async run({ values }, io) {
-    const signed = await signCertificateRequests(resolve(required(values, 'dir')));
+    const dir = resolve(required(values, 'dir'));
+    const pkcs11 = pkcs11Option(values);
+    if (pkcs11) {
+      if (await readIfExists(join(dir, 'pki/ca.key'))) throw new PkiError('ERR_ARGUMENT', 'pki/ca.key is a key file; remove it to sign through the token', { field: '--ca-pkcs11' });
+      const reference = formatPkcs11Reference(pkcs11);
+      const path = join(dir, 'pki/ca.pkcs11.json');
+      if ((await readIfExists(path)) !== reference) await writeFileAtomic({ path, content: reference, mode: 0o644 }, { overwrite: true });
+    }
+    const signed = await signCertificateRequests(dir);
     if (values.json) io.out(JSON.stringify({ signed }, null, 2));
     else for (const name of signed) io.out(`signed ${name}`);
     return 0;

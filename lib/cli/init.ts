@@ -7,6 +7,7 @@ import { readIfExists, writeFileAtomic } from '../cluster/files.js';
 import { componentFlags, egressSelectorConfiguration } from '../cluster/flags.js';
 import { initPkiDirectory } from '../cluster/init.js';
 import { planCluster } from '../cluster/plan.js';
+import { PKCS11_OPTION_HELP, pkcs11Option } from './pkcs11.js';
 import { list, optional, required, type Verb } from './io.js';
 
 function port(text: string | undefined): number | undefined {
@@ -20,7 +21,8 @@ export const initVerb: Verb = {
   summary: "write a cluster's whole PKI in kubeadm's layout, and print the component flags",
   usage: `kubepki init --dir DIR --node-name NAME --advertise-address IP [--control-plane-endpoint HOST[:PORT]]
              [--apiserver-bind-port PORT] [--service-cidr CIDR] [--dns-domain DOMAIN] [--apiserver-cert-extra-sans A,B] [--key-type TYPE]
-             [--separate-kubelet-serving-ca] [--no-konnectivity] [--csr-only] [--force] [--json]`,
+             [--separate-kubelet-serving-ca] [--no-konnectivity] [--csr-only] [--force] [--json]
+             [--ca-pkcs11 ${PKCS11_OPTION_HELP}]`,
   options: {
     dir: { type: 'string' },
     'node-name': { type: 'string' },
@@ -36,6 +38,7 @@ export const initVerb: Verb = {
     'csr-only': { type: 'boolean' },
     force: { type: 'boolean' },
     json: { type: 'boolean' },
+    'ca-pkcs11': { type: 'string' },
   },
   async run({ values }, io) {
     const dir = resolve(required(values, 'dir'));
@@ -62,8 +65,10 @@ export const initVerb: Verb = {
     }
     const plan = planCluster(config);
     for (const skipped of plan.config.skippedSans) io.err(`kubepki: warning: skipping apiserver SAN "${skipped}": neither an IP address nor a DNS name`);
-    const result = await initPkiDirectory(dir, config, { force });
-    const flags = componentFlags(result.plan, { dir });
+    const pkcs11 = pkcs11Option(values);
+    const result = await initPkiDirectory(dir, config, { force, ...(pkcs11 ? { pkcs11: { ca: pkcs11 } } : {}) });
+    const caKeyInToken = pkcs11 !== undefined || (await readIfExists(join(dir, 'pki/ca.pkcs11.json'))) !== undefined;
+    const flags = componentFlags(result.plan, { dir, caKeyInToken });
     let egress: string | undefined;
     if (result.plan.config.konnectivity) {
       egress = egressSelectorConfiguration(result.plan, { dir });

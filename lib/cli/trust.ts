@@ -1,6 +1,5 @@
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { importPrivateKeyPem } from '../crypto/keys.js';
 import { PkiError } from '../errors.js';
 import { clusterBundles, writeClusterBundles } from '../cluster/bundles.js';
 import { loadPkiDirectory } from '../cluster/directory.js';
@@ -12,6 +11,8 @@ import { issueRevocationList, parseRevocationList } from '../x509/crl.js';
 import { verifyCertificate } from '../x509/verify.js';
 import { auditSetup } from '../agents/audit.js';
 import { rotateClusterCa } from '../cluster/rotation.js';
+import { loadAuthority } from '../cluster/material.js';
+import { PKCS11_OPTION_HELP, pkcs11Option } from './pkcs11.js';
 import { optional, required, type Verb } from './io.js';
 
 const readText = (path: string): Promise<string> =>
@@ -76,14 +77,14 @@ export const verifyVerb: Verb = {
 export const revokeVerb: Verb = {
   name: 'revoke',
   summary: "revoke certificates (a decommissioned node's) in a CA's revocation list, pki/<ca>.crl",
-  usage: 'kubepki revoke --dir DIR [--ca ca|etcd-ca|front-proxy-ca|kubelet-serving-ca] (--serial HEX | --cert FILE)...',
-  options: { dir: { type: 'string' }, ca: { type: 'string' }, serial: { type: 'string', multiple: true }, cert: { type: 'string', multiple: true } },
+  usage: `kubepki revoke --dir DIR [--ca ca|etcd-ca|front-proxy-ca|kubelet-serving-ca] [--ca-pkcs11 ${PKCS11_OPTION_HELP}] (--serial HEX | --cert FILE)...`,
+  options: { dir: { type: 'string' }, ca: { type: 'string' }, serial: { type: 'string', multiple: true }, cert: { type: 'string', multiple: true }, 'ca-pkcs11': { type: 'string' } },
   async run({ values }, io) {
     const dir = resolve(required(values, 'dir'));
     const entry = AUTHORITY_LAYOUT.find((e) => e.name === (optional(values, 'ca') ?? 'ca'));
     if (!entry) throw new PkiError('ERR_ARGUMENT', `unknown CA; one of ${AUTHORITY_LAYOUT.map((e) => e.name).join(', ')}`, { field: '--ca' });
-    const certificate = await readText(join(dir, `${entry.path}.crt`));
-    const privateKey = (await importPrivateKeyPem(await readText(join(dir, `${entry.path}.key`)))).privateKey;
+    const pkcs11 = pkcs11Option(values);
+    const issuer = await loadAuthority(dir, entry, pkcs11 ? { pkcs11 } : {});
     const serials = [
       ...((values.serial as string[] | undefined) ?? []),
       ...(await Promise.all(((values.cert as string[] | undefined) ?? []).map(async (path) => Certificate.from(await readText(path), path).serialNumber))),
@@ -92,7 +93,7 @@ export const revokeVerb: Verb = {
     const crlPath = join(dir, `${entry.path}.crl`);
     const previous = await readIfExists(crlPath);
     const already = previous ? [...parseRevocationList(previous, crlPath).serials] : [];
-    const crl = await issueRevocationList({ issuer: { certificate, privateKey }, revoked: [...new Set([...already, ...serials])].map((serialNumber) => ({ serialNumber })) });
+    const crl = await issueRevocationList({ issuer, revoked: [...new Set([...already, ...serials])].map((serialNumber) => ({ serialNumber })) });
     await writeFileAtomic({ path: crlPath, content: crl.pem, mode: 0o644 }, { overwrite: true });
     io.out(`${crlPath}: ${crl.serials.size} revoked`);
     return 0;
@@ -131,12 +132,13 @@ export const auditVerb: Verb = {
 export const rotateCaVerb: Verb = {
   name: 'rotate-ca',
   summary: 'rotate the cluster CA with overlap, one resumable phase at a time: add, reissue, finish',
-  usage: 'kubepki rotate-ca --dir DIR --phase add|reissue|finish [--cross-sign] [--json]',
-  options: { dir: { type: 'string' }, phase: { type: 'string' }, 'cross-sign': { type: 'boolean' }, json: { type: 'boolean' } },
+  usage: `kubepki rotate-ca --dir DIR --phase add|reissue|finish [--cross-sign] [--json] [--ca-pkcs11 ${PKCS11_OPTION_HELP}]   (add: the new CA key in that token)`,
+  options: { dir: { type: 'string' }, phase: { type: 'string' }, 'cross-sign': { type: 'boolean' }, json: { type: 'boolean' }, 'ca-pkcs11': { type: 'string' } },
   async run({ values }, io) {
     const phase = required(values, 'phase');
     if (phase !== 'add' && phase !== 'reissue' && phase !== 'finish') throw new PkiError('ERR_ARGUMENT', 'must be add, reissue or finish', { field: '--phase' });
-    const result = await rotateClusterCa(resolve(required(values, 'dir')), phase, { crossSign: values['cross-sign'] === true });
+    const pkcs11 = pkcs11Option(values);
+    const result = await rotateClusterCa(resolve(required(values, 'dir')), phase, { crossSign: values['cross-sign'] === true, ...(pkcs11 ? { pkcs11 } : {}) });
     if (values.json) io.out(JSON.stringify(result, null, 2));
     else {
       io.out(`phase ${phase}: ${result.changed.length} file(s) changed`);

@@ -12,7 +12,7 @@ import { loadPkiDirectory } from './directory.js';
 import { readIfExists, writeFileAtomic, type FileToWrite } from './files.js';
 import { parseKubeconfig, stringifyKubeconfig } from './kubeconfig.js';
 import { CERTIFICATE_LAYOUT, type LayoutEntry } from './layout.js';
-import { entryFilesToWrite, readServiceAccount, serviceAccountFiles } from './material.js';
+import { entryFilesToWrite, issuerOf, readServiceAccount, serviceAccountFiles } from './material.js';
 import { planCluster } from './plan.js';
 
 const csrPath = (dir: string, entry: LayoutEntry): string => join(dir, `${entry.path}.csr`);
@@ -90,7 +90,7 @@ export async function signCertificateRequests(dir: string, options: CryptoOption
           subject: csr.subject,
           sans,
           publicKey: csr.publicKey.spki,
-          issuer: { certificate: ca.certificate, privateKey: caKey.privateKey },
+          issuer: issuerOf({ ...ca, keyPair: caKey }),
           now: options.now,
         });
         const info = kubeconfig && { server: kubeconfig.server, clusterName: kubeconfig.clusterName, userName: kubeconfig.userName, caPem: ca.certificate.pem };

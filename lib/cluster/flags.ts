@@ -5,6 +5,8 @@ import type { ClusterPlan } from './plan.js';
 export interface ComponentFlagsOptions {
   /** Where the layout lives on the control-plane node. Default `/etc/kubernetes`. */
   dir?: string;
+  /** The cluster CA key is in a PKCS#11 token: kube-controller-manager gets no signing key flags. */
+  caKeyInToken?: boolean;
   /** Where a node keeps its copy of the cluster CA and the Konnectivity agent files. Default: the same folder. */
   nodeDir?: string;
   /** Default 2379 / 2380. */
@@ -75,7 +77,11 @@ export function componentFlags(plan: ClusterPlan, options: ComponentFlagsOptions
   ];
   // The global signing flags cannot be mixed with per-signer ones (csrsigningcontroller.go), so a separate
   // kubelet-serving CA means naming all four signers.
-  const signing = config.separateKubeletServingCa
+  // A cluster CA key inside a PKCS#11 token cannot be handed to kube-controller-manager, which reads a key
+  // file: its signers stay off and kubepki (serve-bootstrap, or startSigner) signs through the token.
+  const signing = options.caKeyInToken
+    ? []
+    : config.separateKubeletServingCa
     ? [
         ...['kubelet-client', 'kube-apiserver-client', 'legacy-unknown'].flatMap((s) => [`--cluster-signing-${s}-cert-file=${pki('ca.crt')}`, `--cluster-signing-${s}-key-file=${pki('ca.key')}`]),
         `--cluster-signing-kubelet-serving-cert-file=${pki('kubelet-serving-ca.crt')}`,

@@ -5,13 +5,20 @@ import { createCertificateAuthority } from '../ca.js';
 import { issueCertificate } from '../x509/issue.js';
 import type { ClusterConfig } from './config.js';
 import { writeFileAtomic, type FileToWrite } from './files.js';
-import { entryFiles, entryFilesToWrite, readEntry, readServiceAccount, serviceAccountFiles, type Material } from './material.js';
+import { findPkcs11KeyPair, generatePkcs11KeyPair, openPkcs11Token, type Pkcs11KeyReference } from '../crypto/pkcs11.js';
+import { entryFiles, entryFilesToWrite, issuerOf, readEntry, readServiceAccount, serviceAccountFiles, type Material } from './material.js';
 import { planCluster, type ClusterPlan, type PlannedAuthority, type PlannedCertificate } from './plan.js';
 
 export interface InitOptions extends CryptoOptions {
   /** Replace files that conflict with the plan (a different CA, wrong SANs, a corrupt file). Default false. */
   force?: boolean;
   now?: Date;
+  /**
+   * CAs (by name: `ca`, `etcd-ca`, `front-proxy-ca`, `kubelet-serving-ca`) whose key lives in a PKCS#11
+   * token: generated there, non-extractable, unless the token already holds a key of that label; the
+   * directory gets `<ca>.pkcs11.json` instead of the key file.
+   */
+  pkcs11?: Readonly<Record<string, Pkcs11KeyReference>>;
 }
 
 /** What `initPkiDirectory` did, by entry name. */
@@ -50,14 +57,16 @@ export async function initPkiDirectory(dir: string, config: ClusterConfig, optio
   const authorities = new Map<string, Material & { keyPair: KeyPair }>();
   for (const entry of plan.authorities) {
     const found = await readEntry(dir, entry, crypto);
-    if (found.state === 'present' && found.material.keyPair && usableAuthority(found.material, entry, now)) {
+    const reference = options.pkcs11?.[entry.name];
+    const keyPlace = found.state === 'present' ? keyPlaceProblem(found.material, reference) : undefined;
+    if (found.state === 'present' && found.material.keyPair && usableAuthority(found.material, entry, now) && !keyPlace) {
       authorities.set(entry.name, found.material as Material & { keyPair: KeyPair });
       reused.push(entry.name);
       continue;
     }
-    if (found.state === 'present') conflict(entry.name, found.material.keyPair ? 'the CA is expired or not a CA' : `${entry.path}.key is missing (external CA): use the CSR mode and sign with the CA`);
+    if (found.state === 'present') conflict(entry.name, keyPlace ?? (found.material.keyPair ? 'the CA is expired or not a CA' : `${entry.path}.key is missing (external CA): use the CSR mode and sign with the CA`));
     if (found.state === 'broken') conflict(entry.name, found.problem.message);
-    const material = await newAuthority(entry, plan, now, crypto);
+    const material = await newAuthority(entry, plan, now, crypto, reference);
     authorities.set(entry.name, material);
     toWrite.push({ files: await entryFilesToWrite(dir, entry, material, crypto), overwrite: found.state !== 'absent' });
     if (found.state === 'absent') created.push(entry.name);
@@ -82,7 +91,7 @@ export async function initPkiDirectory(dir: string, config: ClusterConfig, optio
       subject: entry.subject,
       sans: entry.sans,
       publicKey: keyPair.publicKey,
-      issuer: { certificate: ca.certificate, privateKey: ca.keyPair.privateKey },
+      issuer: issuerOf(ca),
       validity: { lifetimeSeconds: plan.config.leafLifetimeSeconds },
       now,
     });
@@ -121,16 +130,28 @@ export async function initPkiDirectory(dir: string, config: ClusterConfig, optio
   return { plan, created, reused, replaced: options.force ? replaced : [], files };
 }
 
-async function newAuthority(entry: PlannedAuthority, plan: ClusterPlan, now: Date, crypto: CryptoOptions): Promise<Material & { keyPair: KeyPair }> {
-  const authority = await createCertificateAuthority({
-    ...crypto,
-    commonName: entry.subject.commonName,
-    keySpec: plan.config.keySpec,
-    profile: entry.profile,
-    validity: { lifetimeSeconds: plan.config.caLifetimeSeconds },
-    now,
-  });
-  return { certificate: authority.certificate, keyPair: authority.keyPair };
+async function newAuthority(entry: PlannedAuthority, plan: ClusterPlan, now: Date, crypto: CryptoOptions, pkcs11?: Pkcs11KeyReference): Promise<Material & { keyPair: KeyPair }> {
+  const common = { commonName: entry.subject.commonName, keySpec: plan.config.keySpec, profile: entry.profile, validity: { lifetimeSeconds: plan.config.caLifetimeSeconds }, now };
+  if (!pkcs11) {
+    const authority = await createCertificateAuthority({ ...crypto, ...common });
+    return { certificate: authority.certificate, keyPair: authority.keyPair };
+  }
+  const field = `pkcs11.${entry.name}`;
+  const token = await openPkcs11Token(pkcs11, field);
+  const keyPair = (await findPkcs11KeyPair(pkcs11, field)) ?? (await generatePkcs11KeyPair(pkcs11, plan.config.keySpec, field));
+  const authority = await createCertificateAuthority({ ...common, keyPair, crypto: token.crypto });
+  return { certificate: authority.certificate, keyPair, pkcs11, crypto: token.crypto };
+}
+
+/** Why an existing CA's key is not where the caller wants it (a file versus a PKCS#11 token), if it is not. */
+function keyPlaceProblem(material: Material, wanted: Pkcs11KeyReference | undefined): string | undefined {
+  if (!material.keyPair) return undefined;
+  if (wanted && !material.pkcs11) return 'the CA key is a file, not in the PKCS#11 token asked for';
+  if (!wanted && material.pkcs11) return undefined;
+  if (wanted && material.pkcs11 && (wanted.token !== material.pkcs11.token || wanted.key !== material.pkcs11.key || wanted.module !== material.pkcs11.module)) {
+    return `the CA key is in token ${material.pkcs11.token} under ${material.pkcs11.key}, not where asked`;
+  }
+  return undefined;
 }
 
 function usableAuthority(material: Material, entry: PlannedAuthority, now: Date): boolean {

@@ -1,5 +1,6 @@
 import { exportPrivateKeyPem, exportSpki, generateKeyPair, importPrivateKeyPem, publicKeyInfo, type KeyPair } from '../crypto/keys.js';
 import { encodePem } from '../crypto/pem.js';
+import { formatPkcs11Reference, loadPkcs11KeyPair, openPkcs11Token, parsePkcs11Reference, type Pkcs11KeyReference } from '../crypto/pkcs11.js';
 import type { CryptoOptions } from '../crypto/provider.js';
 import { PkiError } from '../errors.js';
 import { Certificate } from '../x509/certificate.js';
@@ -16,6 +17,15 @@ export interface Material {
   readonly keyPair?: KeyPair;
   /** For kubeconfig entries: the server and cluster name to keep when rewriting. */
   readonly kubeconfig?: { readonly server: string; readonly clusterName: string; readonly userName: string; readonly caPem?: string };
+  /** A CA key held in a PKCS#11 token: where it is (written as `<ca>.pkcs11.json` instead of a key file). */
+  readonly pkcs11?: Pkcs11KeyReference;
+  /** The provider holding `keyPair` when it is not the caller's (the token's). */
+  readonly crypto?: Crypto;
+}
+
+/** A CA's material as the Issuer that signs with it (through its token when it has one). */
+export function issuerOf(material: Material & { keyPair: KeyPair }): Issuer {
+  return { certificate: material.certificate, privateKey: material.keyPair.privateKey, ...(material.crypto ? { crypto: material.crypto } : {}) };
 }
 
 /** What a directory holds for one layout entry. */
@@ -23,6 +33,7 @@ export type ReadResult = { state: 'absent' } | { state: 'present'; material: Mat
 
 const crtPath = (dir: string, entry: LayoutEntry): string => join(dir, entry.kubeconfig ? entry.path : `${entry.path}.crt`);
 const keyPath = (dir: string, entry: LayoutEntry): string => join(dir, `${entry.path}.key`);
+const pkcs11Path = (dir: string, entry: LayoutEntry): string => join(dir, `${entry.path}.pkcs11.json`);
 
 /** The files of an entry, relative to the directory, for messages. */
 export function entryFiles(entry: LayoutEntry): string[] {
@@ -48,10 +59,18 @@ export async function readEntry(dir: string, entry: LayoutEntry, options: Crypto
       await assertKeyMatches(certificate, keyPair, entry.path, options);
       return { state: 'present', material: { certificate, keyPair, kubeconfig } };
     }
-    const [certText, keyText] = await Promise.all([readIfExists(crtPath(dir, entry)), readIfExists(keyPath(dir, entry))]);
-    if (certText === undefined && keyText === undefined) return { state: 'absent' };
+    const [certText, keyText, referenceText] = await Promise.all([readIfExists(crtPath(dir, entry)), readIfExists(keyPath(dir, entry)), entry.profile.isCA ? readIfExists(pkcs11Path(dir, entry)) : undefined]);
+    if (certText === undefined && keyText === undefined && referenceText === undefined) return { state: 'absent' };
     if (certText === undefined) throw new PkiError('ERR_DIRECTORY', 'has a key but no certificate', { field: `${entry.path}.crt` });
     const certificate = Certificate.from(certText, `${entry.path}.crt`);
+    if (referenceText !== undefined) {
+      if (keyText !== undefined) throw new PkiError('ERR_DIRECTORY', 'has both a key file and a PKCS#11 reference; remove one', { field: `${entry.path}.key` });
+      const pkcs11 = parsePkcs11Reference(referenceText, `${entry.path}.pkcs11.json`);
+      const keyPair = await loadPkcs11KeyPair(pkcs11, `${entry.path}.pkcs11.json`);
+      const token = await openPkcs11Token(pkcs11);
+      await assertKeyMatches(certificate, keyPair, `${entry.path}.pkcs11.json`, { crypto: token.crypto });
+      return { state: 'present', material: { certificate, keyPair, pkcs11, crypto: token.crypto } };
+    }
     if (keyText === undefined) {
       if (entry.profile.isCA) return { state: 'present', material: { certificate } };
       throw new PkiError('ERR_DIRECTORY', 'has a certificate but no key', { field: `${entry.path}.key` });
@@ -86,7 +105,8 @@ export async function entryFilesToWrite(dir: string, entry: LayoutEntry, materia
     return [{ path: crtPath(dir, entry), content, mode: 0o600 }];
   }
   const files: FileToWrite[] = [{ path: crtPath(dir, entry), content: material.certificate.pem, mode: 0o644 }];
-  if (material.keyPair) files.push({ path: keyPath(dir, entry), content: await exportPrivateKeyPem(material.keyPair, undefined, options), mode: 0o600 });
+  if (material.pkcs11) files.push({ path: pkcs11Path(dir, entry), content: formatPkcs11Reference(material.pkcs11), mode: 0o644 });
+  else if (material.keyPair) files.push({ path: keyPath(dir, entry), content: await exportPrivateKeyPem(material.keyPair, undefined, options), mode: 0o600 });
   return files;
 }
 
@@ -141,4 +161,25 @@ export async function reissueEntry(
   });
   const kubeconfig = current.kubeconfig && { ...current.kubeconfig, caPem: options.caPem };
   return entryFilesToWrite(dir, entry, { certificate, keyPair, kubeconfig }, crypto);
+}
+
+/**
+ * A CA of the directory, ready to sign: its certificate with its key file, or with its key in a PKCS#11
+ * token (the directory's `<ca>.pkcs11.json`, or `pkcs11` given here for a certificate placed by hand).
+ */
+export async function loadAuthority(dir: string, entry: LayoutEntry, options: CryptoOptions & { pkcs11?: Pkcs11KeyReference } = {}): Promise<Issuer & { readonly certificate: Certificate }> {
+  if (options.pkcs11) {
+    const certText = await readIfExists(crtPath(dir, entry));
+    if (certText === undefined) throw new PkiError('ERR_DIRECTORY', 'is missing', { field: `${entry.path}.crt` });
+    const certificate = Certificate.from(certText, `${entry.path}.crt`);
+    const keyPair = await loadPkcs11KeyPair(options.pkcs11);
+    const token = await openPkcs11Token(options.pkcs11);
+    await assertKeyMatches(certificate, keyPair, 'pkcs11.key', { crypto: token.crypto });
+    return { certificate, privateKey: keyPair.privateKey, crypto: token.crypto };
+  }
+  const found = await readEntry(dir, entry, options);
+  if (found.state === 'broken') throw found.problem;
+  if (found.state === 'absent') throw new PkiError('ERR_DIRECTORY', 'is missing', { field: `${entry.path}.crt` });
+  if (!found.material.keyPair) throw new PkiError('ERR_DIRECTORY', `the ${entry.name} key is neither a file nor in a PKCS#11 token (external CA)`, { field: `${entry.path}.key` });
+  return { ...issuerOf(found.material as Material & { keyPair: KeyPair }), certificate: found.material.certificate };
 }

@@ -4,7 +4,7 @@ import { PkiError } from '../errors.js';
 import { loadPkiDirectory } from './directory.js';
 import { writeFileAtomic, type FileToWrite } from './files.js';
 import { AUTHORITY_LAYOUT, CERTIFICATE_LAYOUT } from './layout.js';
-import { reissueEntry } from './material.js';
+import { issuerOf, reissueEntry } from './material.js';
 
 export interface RenewOptions extends CryptoOptions {
   now?: Date;
@@ -37,7 +37,7 @@ export async function renewCertificates(dir: string, which: 'all' | readonly str
     plans.push({
       name,
       files: () =>
-        reissueEntry(dir, entry, current, { certificate: ca.certificate, privateKey: caKey.privateKey }, {
+        reissueEntry(dir, entry, current, issuerOf({ ...ca, keyPair: caKey }), {
           ...crypto,
           caPem: current.kubeconfig?.caPem ?? ca.certificate.pem,
           lifetimeSeconds: options.lifetimeSeconds,

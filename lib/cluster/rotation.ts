@@ -1,6 +1,7 @@
-import { rename } from 'node:fs/promises';
+import { rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { exportPrivateKeyPem, importPrivateKeyPem } from '../crypto/keys.js';
+import { exportPrivateKeyPem } from '../crypto/keys.js';
+import { findPkcs11KeyPair, formatPkcs11Reference, generatePkcs11KeyPair, openPkcs11Token, parsePkcs11Reference, type Pkcs11KeyReference } from '../crypto/pkcs11.js';
 import type { CryptoOptions } from '../crypto/provider.js';
 import { PkiError } from '../errors.js';
 import { createCertificateAuthority } from '../ca.js';
@@ -10,8 +11,8 @@ import { Certificate } from '../x509/certificate.js';
 import { clusterBundles } from './bundles.js';
 import { loadPkiDirectory } from './directory.js';
 import { readIfExists, writeFileAtomic } from './files.js';
-import { CERTIFICATE_LAYOUT } from './layout.js';
-import { entryFilesToWrite, reissueEntry } from './material.js';
+import { CERTIFICATE_LAYOUT, type LayoutEntry } from './layout.js';
+import { entryFilesToWrite, issuerOf, loadAuthority, reissueEntry } from './material.js';
 
 export type RotationPhase = 'add' | 'reissue' | 'finish';
 
@@ -28,6 +29,7 @@ export interface RotationResult {
 }
 
 const NEW = 'pki/ca-new';
+const NEW_ENTRY: LayoutEntry = { name: 'ca-new', profile: PROFILES.clusterCa, path: NEW, kubeconfig: false };
 const STATE = 'rotation.json';
 
 /**
@@ -38,7 +40,11 @@ const STATE = 'rotation.json';
  * - finish: the new CA becomes `pki/ca.crt/.key` (the old one is kept as `pki/ca-old.crt`) and the bundles
  *   and kubeconfigs trust only the new CA.
  */
-export async function rotateClusterCa(dir: string, phase: RotationPhase, options: CryptoOptions & { now?: Date; crossSign?: boolean } = {}): Promise<RotationResult> {
+export async function rotateClusterCa(
+  dir: string,
+  phase: RotationPhase,
+  options: CryptoOptions & { now?: Date; crossSign?: boolean; /** Make the new CA's key in this PKCS#11 token (a new key label). */ pkcs11?: Pkcs11KeyReference } = {},
+): Promise<RotationResult> {
   const crypto = options.crypto ? { crypto: options.crypto } : {};
   const state = await readState(dir);
   const changed: string[] = [];
@@ -53,9 +59,18 @@ export async function rotateClusterCa(dir: string, phase: RotationPhase, options
     if (!next) {
       const current = (await loadPkiDirectory(dir, crypto)).authorities.get('ca');
       if (!current) throw new PkiError('ERR_DIRECTORY', 'the cluster CA is missing', { field: 'pki/ca.crt' });
-      const authority = await createCertificateAuthority({ ...crypto, commonName: current.certificate.subject.commonName, keySpec: current.certificate.keySpec, now: options.now });
+      const common = { commonName: current.certificate.subject.commonName, keySpec: current.certificate.keySpec, now: options.now };
       // Key first, certificate last: a crash leaves no certificate whose key is missing.
-      await write(join(dir, `${NEW}.key`), await exportPrivateKeyPem(authority.keyPair, undefined, crypto), 0o600);
+      let authority;
+      if (options.pkcs11) {
+        const token = await openPkcs11Token(options.pkcs11);
+        const keyPair = (await findPkcs11KeyPair(options.pkcs11)) ?? (await generatePkcs11KeyPair(options.pkcs11, current.certificate.keySpec));
+        authority = await createCertificateAuthority({ ...common, keyPair, crypto: token.crypto });
+        await write(join(dir, `${NEW}.pkcs11.json`), formatPkcs11Reference(options.pkcs11), 0o644);
+      } else {
+        authority = await createCertificateAuthority({ ...crypto, ...common });
+        await write(join(dir, `${NEW}.key`), await exportPrivateKeyPem(authority.keyPair, undefined, crypto), 0o600);
+      }
       await write(join(dir, `${NEW}.crt`), authority.certificate.pem, 0o644);
       next = authority.certificate.pem;
     }
@@ -68,15 +83,16 @@ export async function rotateClusterCa(dir: string, phase: RotationPhase, options
   if (phase === 'reissue') {
     const caPem = await readIfExists(join(dir, `${NEW}.crt`));
     const keyPem = await readIfExists(join(dir, `${NEW}.key`));
-    if (!caPem || !keyPem) throw new PkiError('ERR_DIRECTORY', 'the new CA is missing; run the add phase again', { field: `${NEW}.crt` });
+    const reference = await readIfExists(join(dir, `${NEW}.pkcs11.json`));
+    if (!caPem || (!keyPem && !reference)) throw new PkiError('ERR_DIRECTORY', 'the new CA is missing; run the add phase again', { field: `${NEW}.crt` });
     const next = Certificate.from(caPem);
-    const nextKey = await importPrivateKeyPem(keyPem, crypto);
+    const nextIssuer = await loadAuthority(dir, NEW_ENTRY, { ...crypto, ...(reference ? { pkcs11: parsePkcs11Reference(reference, `${NEW}.pkcs11.json`) } : {}) });
     const loaded = await loadPkiDirectory(dir, crypto);
     const bundle = [loaded.authorities.get('ca')!.certificate, next].map((c) => c.pem).join('');
     for (const entry of CERTIFICATE_LAYOUT.filter((e) => e.ca === PROFILES.clusterCa.name)) {
       const current = loaded.certificates.get(entry.name);
       if (!current || current.certificate.isIssuedBy(next)) continue;
-      const files = await reissueEntry(dir, entry, current, { certificate: next, privateKey: nextKey.privateKey }, { ...crypto, caPem: bundle, now: options.now });
+      const files = await reissueEntry(dir, entry, current, nextIssuer, { ...crypto, caPem: bundle, now: options.now });
       for (const file of files) await write(file.path, file.content, file.mode);
     }
     await write(join(dir, STATE), JSON.stringify({ phase: 'reissued', newCa: NEW }, null, 2), 0o644);
@@ -88,9 +104,12 @@ export async function rotateClusterCa(dir: string, phase: RotationPhase, options
     // Promote: old CA kept for reference, new key and certificate under the kubeadm names.
     const oldPem = await readIfExists(join(dir, 'pki/ca.crt'));
     if (oldPem) await write(join(dir, 'pki/ca-old.crt'), oldPem, 0o644);
-    await rename(join(dir, `${NEW}.key`), join(dir, 'pki/ca.key'));
+    // The new key's form (a file or a PKCS#11 reference) replaces the old one, whichever that was.
+    const [from, to, other] = (await readIfExists(join(dir, `${NEW}.pkcs11.json`))) !== undefined ? ['.pkcs11.json', 'pki/ca.pkcs11.json', 'pki/ca.key'] : ['.key', 'pki/ca.key', 'pki/ca.pkcs11.json'];
+    await rename(join(dir, `${NEW}${from}`), join(dir, to));
+    await unlink(join(dir, other)).catch((cause: NodeJS.ErrnoException) => (cause.code === 'ENOENT' ? undefined : Promise.reject(cause)));
     await rename(join(dir, `${NEW}.crt`), join(dir, 'pki/ca.crt'));
-    changed.push(join(dir, 'pki/ca.key'), join(dir, 'pki/ca.crt'));
+    changed.push(join(dir, to), join(dir, 'pki/ca.crt'));
   }
   await trust(dir, [], true, write, crypto);
   await write(join(dir, STATE), JSON.stringify({ phase: 'finished', newCa: NEW }, null, 2), 0o644);
@@ -112,7 +131,7 @@ async function crossSign(dir: string, next: Certificate, write: (path: string, c
     subject: next.subject,
     sans: next.sans,
     publicKey: next.spki,
-    issuer: { certificate: old.certificate, privateKey: old.keyPair.privateKey },
+    issuer: issuerOf({ ...old, keyPair: old.keyPair }),
     now: options.now,
   });
   await write(path, cross.pem, 0o644);

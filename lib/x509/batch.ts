@@ -55,14 +55,15 @@ export async function issueCertificates(requests: readonly BatchRequest[], optio
   const chunks: BatchRequest[][] = [];
   for (let i = 0; i < requests.length; i += chunkSize) chunks.push(requests.slice(i, i + chunkSize));
   const workers = Math.min(wantedWorkers, chunks.length);
-  const inThread = workers === 0 || !signsNatively(options.issuer.privateKey, crypto);
+  const signingCrypto = options.issuer.crypto ?? crypto;
+  const inThread = workers === 0 || !signsNatively(options.issuer.privateKey, signingCrypto);
   const pool: WorkerPool | undefined = inThread ? undefined : createWorkerPool(workers);
   let done = 0;
   try {
     const results = await Promise.all(
       chunks.map(async (chunk, i) => {
         const args = [issuer.der, options.issuer.privateKey, chunk, i * chunkSize] as const;
-        const outcomes = pool ? await pool.call<WireOutcome[]>(new URL(import.meta.url), 'issueChunk', args) : await issueChunk(...args, crypto);
+        const outcomes = pool ? await pool.call<WireOutcome[]>(new URL(import.meta.url), 'issueChunk', args) : await issueChunk(...args, signingCrypto, options.crypto);
         done += chunk.length;
         options.onProgress?.(done, requests.length);
         return outcomes;
@@ -76,9 +77,9 @@ export async function issueCertificates(requests: readonly BatchRequest[], optio
 
 type WireOutcome = { der: Uint8Array } | { error: PkiErrorData };
 
-/** Issues one chunk (in a worker, or here); exported for the worker pool. */
-export async function issueChunk(caDer: Uint8Array, privateKey: CryptoKey, requests: readonly BatchRequest[], offset: number, crypto?: Crypto): Promise<WireOutcome[]> {
-  const issuer: Issuer = { certificate: Certificate.from(caDer, 'issuer.certificate'), privateKey };
+/** Issues one chunk (in a worker, or here with the CA key's provider); exported for the worker pool. */
+export async function issueChunk(caDer: Uint8Array, privateKey: CryptoKey, requests: readonly BatchRequest[], offset: number, signingCrypto?: Crypto, crypto?: Crypto): Promise<WireOutcome[]> {
+  const issuer: Issuer = { certificate: Certificate.from(caDer, 'issuer.certificate'), privateKey, ...(signingCrypto ? { crypto: signingCrypto } : {}) };
   const outcomes: WireOutcome[] = [];
   for (const [i, request] of requests.entries()) {
     try {

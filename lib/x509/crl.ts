@@ -41,17 +41,22 @@ export async function issueRevocationList(options: IssueRevocationListOptions): 
   options.revoked.forEach((entry, i) => {
     if (!/^[0-9a-fA-F]{1,40}$/.test(entry.serialNumber)) throw new PkiError('ERR_ARGUMENT', 'is not a hexadecimal serial number', { field: `revoked[${i}].serialNumber` });
   });
-  const crl = await x509.X509CrlGenerator.create(
-    {
-      issuer: new x509.Name(ca.subjectDer as Uint8Array<ArrayBuffer>),
-      thisUpdate,
-      nextUpdate: options.nextUpdate ?? new Date(thisUpdate.getTime() + 7 * 86_400_000),
-      signingKey: options.issuer.privateKey,
-      signingAlgorithm: signatureAlgorithm(ca.keySpec),
-      entries: options.revoked.map((entry) => ({ serialNumber: normalizeSerial(entry.serialNumber), revocationDate: entry.revokedAt ?? thisUpdate })),
-    },
-    resolveCrypto(options),
-  );
+  let crl: x509.X509Crl;
+  try {
+    crl = await x509.X509CrlGenerator.create(
+      {
+        issuer: new x509.Name(ca.subjectDer as Uint8Array<ArrayBuffer>),
+        thisUpdate,
+        nextUpdate: options.nextUpdate ?? new Date(thisUpdate.getTime() + 7 * 86_400_000),
+        signingKey: options.issuer.privateKey,
+        signingAlgorithm: signatureAlgorithm(ca.keySpec),
+        entries: options.revoked.map((entry) => ({ serialNumber: normalizeSerial(entry.serialNumber), revocationDate: entry.revokedAt ?? thisUpdate })),
+      },
+      options.issuer.crypto ?? resolveCrypto(options),
+    );
+  } catch (cause) {
+    throw new PkiError('ERR_CRYPTO', `signing the revocation list with the ${ca.keySpec} CA key failed`, { field: 'issuer.privateKey', cause });
+  }
   return parseRevocationList(new Uint8Array(crl.rawData));
 }
 

@@ -15,6 +15,8 @@ import { computeValidity, type ValidityOptions } from './validity.js';
 export interface Issuer {
   readonly certificate: CertificateInput;
   readonly privateKey: CryptoKey;
+  /** The WebCrypto provider that holds `privateKey` (a PKCS#11 token), when it is not the request's. */
+  readonly crypto?: Crypto;
 }
 
 export interface IssueRequest extends CryptoOptions {
@@ -69,9 +71,10 @@ export async function issueCertificate(request: IssueRequest): Promise<Certifica
     subjectKeyId: keyIdentifier(key.spki),
     ...(hasSans(sans) ? { sans: encodeGeneralNames(sans) } : {}),
   });
-  const { signature } = await signBytes(signingKey!, tbs, crypto, signingField);
+  const signingCrypto = request.issuer?.crypto ?? crypto;
+  const { signature } = await signBytes(signingKey!, tbs, signingCrypto, signingField);
   const certificate = Certificate.from(encodeSigned(tbs, scheme, signature));
-  checkKeyMatches(certificate, issuer ?? certificate, signingKey!, signsNatively(signingKey!, crypto), signingField);
+  checkKeyMatches(certificate, issuer ?? certificate, signingKey!, signsNatively(signingKey!, signingCrypto), signingField);
   lintCertificate(certificate, { profile, issuer: issuer ?? certificate, subject, sans, keySpec: key.spec, pathLength });
   return certificate;
 }
