@@ -3,13 +3,16 @@
 // written to bench/results/latest.md and latest.json. Medians, with min and max.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createPrivateKey, createPublicKey, generateKeyPairSync, sign as nodeSign, verify as nodeVerify } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { Bench } from 'tinybench';
 import { availableParallelism } from 'node:os';
 import {
+  closePkcs11Tokens,
+  generatePkcs11KeyPair,
+  openPkcs11Token,
   issueCertificates,
   buildCaBundle,
   createCertificateAuthority,
@@ -97,6 +100,7 @@ async function caStep(spec: KeySpec): Promise<void> {
   const batch = await batchCaStep(ca, csrs);
   record(batch, floor);
   await caStepPerProfile(ca, floor);
+  await caStepThroughToken(floor);
   await opensslCaStep(ca, csrs, [ours, batch]);
 }
 
@@ -109,6 +113,40 @@ async function batchCaStep(ca: CertificateAuthority, csrs: string[]): Promise<Ro
   const ms = (performance.now() - start) / requests.length;
   if (outcomes.some((o) => o.error)) throw new Error('the batch refused a CSR');
   return oneShot(`kubepki CA step, issueCertificates over ${availableParallelism()} worker threads (20,000 CSRs)`, ms);
+}
+
+/** The CA step with the CA key in a SoftHSM2 token (when Debian's softhsm2 is installed) beside the in-memory key. */
+async function caStepThroughToken(floor: Row): Promise<void> {
+  const module = '/usr/lib/softhsm/libsofthsm2.so';
+  if (!existsSync(module)) {
+    console.error('bench: softhsm2 is not installed; the PKCS#11 case is left out');
+    return;
+  }
+  const home = mkdtempSync(join(tmpdir(), 'kubepki-bench-softhsm-'));
+  try {
+    writeFileSync(join(home, 'softhsm2.conf'), `directories.tokendir = ${home}\nobjectstore.backend = file\nlog.level = ERROR\n`);
+    process.env.SOFTHSM2_CONF = join(home, 'softhsm2.conf');
+    process.env.KUBEPKI_BENCH_PIN = '1234';
+    execFileSync('softhsm2-util', ['--init-token', '--free', '--label', 'bench', '--pin', '1234', '--so-pin', '4321'], { stdio: 'ignore' });
+    const reference = { module, token: 'bench', key: 'bench-ca', pin: { env: 'KUBEPKI_BENCH_PIN' } };
+    const token = await openPkcs11Token(reference);
+    const keyPair = await generatePkcs11KeyPair(reference, 'ecdsa-p256');
+    const ca = await createCertificateAuthority({ keyPair, crypto: token.crypto });
+    const issuer = { certificate: ca.certificate, privateKey: ca.privateKey, crypto: token.crypto };
+    const memoryCa = await createCertificateAuthority();
+    const csr = (await createCsr({ keyPair: await generateKeyPair(), subject: nodeSubject('n1') })).pem;
+    const step = (signer: typeof issuer | CertificateAuthority) => async (): Promise<void> => {
+      const parsed = await parseCsr(csr);
+      void (await issueCertificate({ profile: PROFILES.kubeletClient, subject: parsed.subject, publicKey: parsed.publicKey.spki, issuer: signer })).pem;
+    };
+    const result = await measure({ 'kubepki CA step, CA key in SoftHSM2 (PKCS#11)': step(issuer), 'kubepki CA step, CA key in memory (same run)': step(memoryCa) });
+    const [token11, memory] = Object.values(result) as [Row, Row];
+    record(memory, floor);
+    record(token11, memory);
+    await closePkcs11Tokens();
+  } finally {
+    rmSync(home, { recursive: true, force: true });
+  }
 }
 
 /** The CA step for the profiles whose certificates differ most: few or many SANs, one or two EKUs. */
