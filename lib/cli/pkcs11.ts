@@ -3,7 +3,7 @@ import { PkiError } from '../errors.js';
 import { optional } from './io.js';
 
 /** The option's text: where the CA key lives in a PKCS#11 token, and where its PIN comes from. */
-export const PKCS11_OPTION_HELP = 'module=/path/to/module.so,token=LABEL,key=LABEL,pin-env=VARIABLE|pin-file=/path';
+export const PKCS11_OPTION_HELP = 'module=/path/to/module.so,token=LABEL,key=LABEL|id=HEX,pin-env=VARIABLE|pin-file=/path';
 
 /**
  * Reads `--ca-pkcs11 module=...,token=...,key=...,pin-env=VAR` (or `pin-file=/path`). A PIN on the
@@ -21,8 +21,8 @@ export function pkcs11Option(values: Record<string, unknown>, name = 'ca-pkcs11'
     parts.set(key, item.slice(at + 1).trim());
   }
   if (parts.has('pin')) throw new PkiError('ERR_ARGUMENT', 'the PIN is never given on the command line: use pin-env=VARIABLE or pin-file=/path', { field });
-  const unknown = [...parts.keys()].filter((k) => !['module', 'token', 'key', 'pin-env', 'pin-file'].includes(k));
+  const unknown = [...parts.keys()].filter((k) => !['module', 'token', 'key', 'id', 'pin-env', 'pin-file'].includes(k));
   if (unknown.length) throw new PkiError('ERR_ARGUMENT', `unknown part ${unknown.join(', ')}; expected ${PKCS11_OPTION_HELP}`, { field });
   const pin = parts.has('pin-env') ? { env: parts.get('pin-env')! } : parts.has('pin-file') ? { file: parts.get('pin-file')! } : undefined;
-  return validatePkcs11Reference({ module: parts.get('module'), token: parts.get('token'), key: parts.get('key'), pin }, field);
+  return validatePkcs11Reference({ module: parts.get('module'), token: parts.get('token'), key: parts.get('key'), id: parts.get('id'), pin }, field);
 }

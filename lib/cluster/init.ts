@@ -148,8 +148,8 @@ function keyPlaceProblem(material: Material, wanted: Pkcs11KeyReference | undefi
   if (!material.keyPair) return undefined;
   if (wanted && !material.pkcs11) return 'the CA key is a file, not in the PKCS#11 token asked for';
   if (!wanted && material.pkcs11) return undefined;
-  if (wanted && material.pkcs11 && (wanted.token !== material.pkcs11.token || wanted.key !== material.pkcs11.key || wanted.module !== material.pkcs11.module)) {
-    return `the CA key is in token ${material.pkcs11.token} under ${material.pkcs11.key}, not where asked`;
+  if (wanted && material.pkcs11 && (wanted.token !== material.pkcs11.token || wanted.key !== material.pkcs11.key || wanted.id !== material.pkcs11.id || wanted.module !== material.pkcs11.module)) {
+    return `the CA key is in token ${material.pkcs11.token} under ${material.pkcs11.key ?? material.pkcs11.id}, not where asked`;
   }
   return undefined;
 }

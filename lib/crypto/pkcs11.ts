@@ -12,8 +12,10 @@ export interface Pkcs11KeyReference {
   readonly module: string;
   /** Label of the token that holds the key. */
   readonly token: string;
-  /** Label (CKA_LABEL) of the key pair. */
-  readonly key: string;
+  /** Label (CKA_LABEL) of the key pair. A new key gets this label. */
+  readonly key?: string;
+  /** Or (and) the key pair's CKA_ID, in hex, to load an existing key by id. */
+  readonly id?: string;
   /** Where the user PIN is read: an environment variable, or a file (first line). */
   readonly pin: { readonly env: string } | { readonly file: string };
 }
@@ -38,7 +40,7 @@ const open = new Map<string, Promise<Pkcs11Token>>();
 /** Checks a reference read from a file or built by a caller. */
 export function validatePkcs11Reference(value: unknown, field = 'pkcs11'): Pkcs11KeyReference {
   const ref = value as Partial<Pkcs11KeyReference> | undefined;
-  const text = (name: 'module' | 'token' | 'key'): string => {
+  const text = (name: 'module' | 'token' | 'key' | 'id'): string => {
     const v = ref?.[name];
     if (typeof v !== 'string' || v.length === 0 || v.length > 4096) throw new PkiError('ERR_PKCS11', 'is required (a non-empty string)', { field: `${field}.${name}` });
     return v;
@@ -52,7 +54,11 @@ export function validatePkcs11Reference(value: unknown, field = 'pkcs11'): Pkcs1
   if (!pin || typeof pin !== 'object' || (env === undefined) === (file === undefined) || Object.keys(pin).length !== 1) {
     throw new PkiError('ERR_PKCS11', 'must be { "env": "VARIABLE" } or { "file": "/absolute/path" }; the PIN itself is never stored', { field: `${field}.pin` });
   }
-  return { module, token: text('token'), key: text('key'), pin: env ? { env } : { file: file! } };
+  if (ref.key === undefined && ref.id === undefined) throw new PkiError('ERR_PKCS11', 'name the key by label (key) or CKA_ID (id)', { field: `${field}.key` });
+  const key = ref.key === undefined ? undefined : text('key');
+  const id = ref.id === undefined ? undefined : text('id').toLowerCase();
+  if (id !== undefined && !/^([0-9a-f]{2})+$/.test(id)) throw new PkiError('ERR_PKCS11', 'must be hexadecimal bytes', { field: `${field}.id` });
+  return { module, token: text('token'), ...(key ? { key } : {}), ...(id ? { id } : {}), pin: env ? { env } : { file: file! } };
 }
 
 /** Parses the JSON of a `<ca>.pkcs11.json` reference file. */
@@ -67,8 +73,7 @@ export function parsePkcs11Reference(json: string, field = 'pkcs11'): Pkcs11KeyR
 }
 
 export function formatPkcs11Reference(reference: Pkcs11KeyReference): string {
-  const { module, token, key, pin } = validatePkcs11Reference(reference);
-  return `${JSON.stringify({ module, token, key, pin }, null, 2)}\n`;
+  return `${JSON.stringify(validatePkcs11Reference(reference), null, 2)}\n`;
 }
 
 async function readPin(reference: Pkcs11KeyReference, field: string): Promise<string> {
@@ -145,7 +150,9 @@ export async function closePkcs11Tokens(): Promise<void> {
   for (const token of await Promise.allSettled(tokens)) if (token.status === 'fulfilled') (token.value.crypto as P11Crypto).close();
 }
 
-/** The key pair labelled `reference.key` in the token, or undefined when there is none. */
+const nameOf = (reference: Pkcs11KeyReference): string => (reference.key ? `labelled ${reference.key}` : `with id ${reference.id}`);
+
+/** The key pair labelled `reference.key` (and/or with CKA_ID `reference.id`) in the token, or undefined when there is none. */
 export async function findPkcs11KeyPair(reference: Pkcs11KeyReference, field = 'pkcs11'): Promise<KeyPair | undefined> {
   const token = await openPkcs11Token(reference, field);
   const storage = (token.crypto as P11Crypto).keyStorage;
@@ -153,12 +160,13 @@ export async function findPkcs11KeyPair(reference: Pkcs11KeyReference, field = '
   let publicKey: CryptoKey | undefined;
   for (const index of await storage.keys()) {
     const key = await storage.getItem(index);
-    if ((key.algorithm as { label?: string }).label !== reference.key) continue;
+    if (reference.key !== undefined && (key.algorithm as { label?: string }).label !== reference.key) continue;
+    if (reference.id !== undefined && !index.endsWith(`-${reference.id}`)) continue;
     if (key.type === 'private') privateKey = key;
     if (key.type === 'public') publicKey = key;
   }
   if (!privateKey && !publicKey) return undefined;
-  if (!privateKey || !publicKey) throw new PkiError('ERR_PKCS11', `token ${reference.token} holds only the ${privateKey ? 'private' : 'public'} key labelled ${reference.key}`, { field: `${field}.key` });
+  if (!privateKey || !publicKey) throw new PkiError('ERR_PKCS11', `token ${reference.token} holds only the ${privateKey ? 'private' : 'public'} key ${nameOf(reference)}`, { field: `${field}.key` });
   const spki = new Uint8Array(await token.crypto.subtle.exportKey('spki', publicKey));
   return { spec: keySpecOfSpki(spki, `${field}.key`), privateKey, publicKey };
 }
@@ -166,7 +174,7 @@ export async function findPkcs11KeyPair(reference: Pkcs11KeyReference, field = '
 /** Like findPkcs11KeyPair, but a missing key is ERR_PKCS11. */
 export async function loadPkcs11KeyPair(reference: Pkcs11KeyReference, field = 'pkcs11'): Promise<KeyPair> {
   const pair = await findPkcs11KeyPair(reference, field);
-  if (!pair) throw new PkiError('ERR_PKCS11', `token ${reference.token} holds no key labelled ${reference.key}`, { field: `${field}.key` });
+  if (!pair) throw new PkiError('ERR_PKCS11', `token ${reference.token} holds no key ${nameOf(reference)}`, { field: `${field}.key` });
   return pair;
 }
 
@@ -175,8 +183,9 @@ export async function loadPkcs11KeyPair(reference: Pkcs11KeyReference, field = '
  * `reference.key`; a key of that label already there is ERR_EXISTS (use it with loadPkcs11KeyPair).
  */
 export async function generatePkcs11KeyPair(reference: Pkcs11KeyReference, spec: KeySpec, field = 'pkcs11'): Promise<KeyPair> {
+  if (!reference.key) throw new PkiError('ERR_PKCS11', 'a new key needs a label (key)', { field: `${field}.key` });
   if (spec === 'ed25519') throw new PkiError('ERR_PKCS11', 'PKCS#11 keys are ECDSA or RSA; Ed25519 is not supported by the provider', { field: 'keySpec' });
-  if (await findPkcs11KeyPair(reference, field)) throw new PkiError('ERR_EXISTS', `token ${reference.token} already holds a key labelled ${reference.key}`, { field: `${field}.key` });
+  if (await findPkcs11KeyPair(reference, field)) throw new PkiError('ERR_EXISTS', `token ${reference.token} already holds a key ${nameOf(reference)}`, { field: `${field}.key` });
   const token = await openPkcs11Token(reference, field);
   try {
     const pair = (await token.crypto.subtle.generateKey({ ...keyAlgorithm(spec), label: reference.key, token: true, sensitive: true } as unknown as Algorithm, false, ['sign', 'verify'])) as CryptoKeyPair;

@@ -11,12 +11,21 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
   AUTHORITY_LAYOUT,
+  bootstrapKubelet,
+  bootstrapTokenSecret,
+  formatBootstrapToken,
+  generateBootstrapToken,
+  memoryTokenStore,
+  startEmbeddedBootstrap,
+  stringifyKubeconfig,
   Certificate,
   closePkcs11Tokens,
   createCsr,
   csrObject,
   generateKeyPair,
+  generatePkcs11KeyPair,
   initPkiDirectory,
+  openPkcs11Token,
   issueCertificates,
   issueRevocationList,
   loadAuthority,
@@ -100,6 +109,25 @@ test('init with the cluster CA in the token: non-extractable key, a reference in
   });
 });
 
+test('an existing key in the token is used by its CKA_ID, and a new key without a label is refused', async () => {
+  const made = await generatePkcs11KeyPair(reference('made-elsewhere'), 'ecdsa-p384');
+  const token = await openPkcs11Token(reference('made-elsewhere'));
+  const storage = (token.crypto as unknown as { keyStorage: { keys(): Promise<string[]>; getItem(i: string): Promise<CryptoKey> } }).keyStorage;
+  let id = '';
+  for (const index of await storage.keys()) if (((await storage.getItem(index)).algorithm as { label?: string }).label === 'made-elsewhere') id = index.split('-').at(-1)!;
+  assert.ok(id.length > 0);
+  const { key: _label, ...byId } = { ...reference('unused'), id };
+  void _label;
+  await withTempDir(async (dir) => {
+    await initPkiDirectory(dir, { ...CONFIG, keySpec: 'ecdsa-p384' }, { pkcs11: { ca: byId } });
+    const ca = await loadAuthority(dir, caEntry);
+    assert.ok(Buffer.from(ca.certificate.spki).equals(Buffer.from(await token.crypto.subtle.exportKey('spki', made.publicKey))), 'the CA certifies the existing key');
+    assert.is((JSON.parse(await readFile(join(dir, 'pki/ca.pkcs11.json'), 'utf8')) as { id: string }).id, id);
+  });
+  assert.is(await codeOf(() => generatePkcs11KeyPair(byId, 'ecdsa-p256')), 'ERR_PKCS11');
+  assert.is(await codeOf(() => generatePkcs11KeyPair(reference('made-elsewhere'), 'ecdsa-p256')), 'ERR_EXISTS');
+});
+
 test('the bootstrap signer, batches and CRLs sign through the token', async () => {
   await withTempDir(async (dir) => {
     await initPkiDirectory(dir, CONFIG, { pkcs11: { ca: reference('cluster-ca') } });
@@ -131,6 +159,26 @@ test('the bootstrap signer, batches and CRLs sign through the token', async () =
     const crl = await issueRevocationList({ issuer: ca, revoked: [{ serialNumber: kubelet.serialNumber }] });
     assert.ok(verifySignature(crl.signatureAlgorithmOid, ca.certificate.spki, crl.tbs, crl.signature), 'the CRL is signed by the token key');
     assert.ok(crl.serials.has(kubelet.serialNumber));
+  });
+});
+
+test('a kubelet bootstraps over HTTPS against the embedded endpoint whose CA key is in the token', async () => {
+  await withTempDir(async (dir) => {
+    await initPkiDirectory(dir, CONFIG, { pkcs11: { ca: reference('cluster-ca') } });
+    const ca = await loadAuthority(dir, caEntry);
+    const token = generateBootstrapToken();
+    const embedded = await startEmbeddedBootstrap({ ca: { ...ca, certificate: ca.certificate.pem }, tokens: memoryTokenStore([bootstrapTokenSecret(token)]), signerWorkers: 2 });
+    try {
+      const bootstrapKubeconfig = join(dir, 'bootstrap-kubelet.conf');
+      writeFileSync(bootstrapKubeconfig, stringifyKubeconfig({ clusterName: 'k', server: embedded.server.url, caPem: ca.certificate.pem, userName: 'b', token: formatBootstrapToken(token) }), { mode: 0o600 });
+      const result = await bootstrapKubelet({ bootstrapKubeconfig, kubeconfig: join(dir, 'kubelet.conf'), certDir: join(dir, 'kubelet-pki'), nodeName: 'node-9', timeoutMs: 10_000 });
+      assert.ok(result.bootstrapped);
+      assert.ok(result.certificate.isIssuedBy(ca.certificate));
+      const [judged] = await goJudge([{ op: 'verify', leaf: result.certificate.pem, roots: [ca.certificate.pem], eku: 'client' }]);
+      assert.is(judged!.error, '');
+    } finally {
+      await embedded.close();
+    }
   });
 });
 
