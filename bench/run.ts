@@ -68,7 +68,7 @@ async function caStep(spec: KeySpec): Promise<void> {
   const hash = spec === 'ed25519' ? null : spec === 'ecdsa-p384' ? 'sha384' : 'sha256';
   const publicKey = createPublicKey(caKeyObject);
   const signature = nodeSign(hash, csrDer, caKeyObject);
-  const peculiarCa = ca.certificate.x509;
+  const peculiarCa = new x509.X509Certificate(ca.certificate.der as Uint8Array<ArrayBuffer>);
   const result = await measure({
     [`kubepki CA step (${spec}): parse+verify CSR, issue, lint, PEM`]: async () => {
       const csr = await parseCsr(csrs[i++ % csrs.length]!);

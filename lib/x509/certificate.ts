@@ -15,7 +15,6 @@ import {
 import { decodeSubject, type Subject } from './names.js';
 import { verifySignature } from './signature.js';
 import { decodeTime } from './time.js';
-import * as x509 from './peculiar.js';
 import { EXTENDED_KEY_USAGE_OIDS, type ExtendedKeyUsageName, type KeyUsageName } from './profile.js';
 import { decodeGeneralNames, NO_SANS, type SubjectAltNames } from './sans.js';
 
@@ -61,7 +60,6 @@ export class Certificate {
   readonly sans: SubjectAltNames;
   readonly subjectKeyId: Uint8Array | undefined;
   readonly authorityKeyId: Uint8Array | undefined;
-  #peculiar: x509.X509Certificate | undefined;
 
   private constructor(der: Uint8Array, field: string) {
     const top = assertDer(der, field);
@@ -139,12 +137,6 @@ export class Certificate {
       if (block.label !== 'CERTIFICATE') throw new PkiError('ERR_PEM', `expected CERTIFICATE, found ${block.label}`, { field: `${field}[${i}]` });
       return new Certificate(block.der, `${field}[${i}]`);
     });
-  }
-
-  /** The @peculiar/x509 view of the same bytes (parsed on first use). */
-  get x509(): x509.X509Certificate {
-    this.#peculiar ??= new x509.X509Certificate(this.der as Uint8Array<ArrayBuffer>);
-    return this.#peculiar;
   }
 
   get pem(): string {

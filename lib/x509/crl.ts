@@ -1,12 +1,13 @@
-import { assertDer, children, contentOf, decodeOid, elementBytes } from '../crypto/der.js';
+import { assertDer, children, contentOf, decodeOid, elementBytes, TAG, type DerElement } from '../crypto/der.js';
 import { signatureAlgorithm } from '../crypto/keys.js';
 import { encodePem, looksLikePem, readPemBlock } from '../crypto/pem.js';
 import { resolveCrypto, type CryptoOptions } from '../crypto/provider.js';
 import { PkiError } from '../errors.js';
 import { Certificate } from './certificate.js';
 import type { Issuer } from './issue.js';
-import * as x509 from './peculiar.js';
+import type * as X509 from './peculiar.js';
 import { verifySignature } from './signature.js';
+import { decodeTime } from './time.js';
 
 /** A parsed certificate revocation list; its signature is checked against the issuer when used. */
 export interface RevocationList {
@@ -41,7 +42,9 @@ export async function issueRevocationList(options: IssueRevocationListOptions): 
   options.revoked.forEach((entry, i) => {
     if (!/^[0-9a-fA-F]{1,40}$/.test(entry.serialNumber)) throw new PkiError('ERR_ARGUMENT', 'is not a hexadecimal serial number', { field: `revoked[${i}].serialNumber` });
   });
-  let crl: x509.X509Crl;
+  // @peculiar/x509 (and reflect-metadata) are loaded only to build a CRL: they cost about 250 ms of import time.
+  const x509: typeof X509 = await import('./peculiar.js');
+  let crl: X509.X509Crl;
   try {
     crl = await x509.X509CrlGenerator.create(
       {
@@ -66,19 +69,35 @@ export function parseRevocationList(input: string | Uint8Array, field = 'crl'): 
   const top = assertDer(der, field, { maxElements: 1_000_000 });
   const [tbs, algorithm, signature] = children(der, top, field);
   if (!tbs || !algorithm || !signature) throw new PkiError('ERR_DER', 'a CRL has three parts', { field });
-  let parsed: x509.X509Crl;
-  try {
-    parsed = new x509.X509Crl(der as Uint8Array<ArrayBuffer>);
-  } catch (cause) {
-    throw new PkiError('ERR_DER', 'not a certificate revocation list', { field, cause });
+  // TBSCertList ::= SEQUENCE { version OPTIONAL, signature, issuer, thisUpdate, nextUpdate OPTIONAL,
+  //   revokedCertificates SEQUENCE OF SEQUENCE { userCertificate, revocationDate, extensions OPTIONAL } OPTIONAL, [0] extensions OPTIONAL }
+  const fail = (reason: string): never => {
+    throw new PkiError('ERR_DER', `not a certificate revocation list: ${reason}`, { field });
+  };
+  if (top.tag !== TAG.SEQUENCE || tbs.tag !== TAG.SEQUENCE || algorithm.tag !== TAG.SEQUENCE || signature.tag !== TAG.BIT_STRING) fail('wrong outer structure');
+  const fields = children(der, tbs, field);
+  if (fields[0]?.tag === TAG.INTEGER) fields.shift();
+  const [innerAlgorithm, issuer, thisUpdate, ...rest] = fields;
+  if (innerAlgorithm?.tag !== TAG.SEQUENCE || issuer?.tag !== TAG.SEQUENCE || !thisUpdate) fail('missing fields');
+  const time = (element: DerElement, name: string): Date => decodeTime(element.tag, contentOf(der, element), `${field}.${name}`);
+  const isTime = (element: DerElement | undefined): element is DerElement => element?.tag === 0x17 || element?.tag === 0x18;
+  const nextUpdate = isTime(rest[0]) ? rest.shift() : undefined;
+  const revoked = rest[0]?.tag === TAG.SEQUENCE ? rest.shift() : undefined;
+  if (rest.some((element) => element.tag !== 0xa0) || rest.length > 1) fail('unexpected trailing fields');
+  const serials = new Set<string>();
+  for (const entry of revoked ? children(der, revoked, field) : []) {
+    const [serial, date] = entry.tag === TAG.SEQUENCE ? children(der, entry, field) : [];
+    if (serial?.tag !== TAG.INTEGER || !isTime(date)) fail('malformed revoked certificate entry');
+    time(date!, 'revocationDate');
+    serials.add(normalizeSerial(Buffer.from(contentOf(der, serial!)).toString('hex')));
   }
   return {
     der,
     pem: encodePem('X509 CRL', der),
-    issuerDer: new Uint8Array(parsed.issuerName.toArrayBuffer()),
-    thisUpdate: parsed.thisUpdate,
-    nextUpdate: parsed.nextUpdate,
-    serials: new Set(parsed.entries.map((e) => normalizeSerial(e.serialNumber))),
+    issuerDer: elementBytes(der, issuer!),
+    thisUpdate: time(thisUpdate!, 'thisUpdate'),
+    ...(nextUpdate ? { nextUpdate: time(nextUpdate, 'nextUpdate') } : {}),
+    serials,
     tbs: elementBytes(der, tbs),
     signatureAlgorithmOid: decodeOid(contentOf(der, children(der, algorithm, field)[0]!), field),
     signature: contentOf(der, signature).subarray(1),

@@ -1,4 +1,4 @@
-import * as pkijs from 'pkijs';
+import type * as Pkijs from 'pkijs';
 import { PkiError, type PkiErrorCode } from '../errors.js';
 import { Certificate, type CertificateInput } from './certificate.js';
 import { OID } from './extensions.js';
@@ -186,7 +186,9 @@ export function checkName(certificate: Certificate, name: string): void {
  */
 async function confirmWithPkijs(chain: readonly Certificate[], time: Date): Promise<void> {
   if (chain.some((c) => c.signatureAlgorithmOid === '1.3.101.112' || c.keySpec === 'ed25519')) return;
-  const toPkijs = (c: Certificate): pkijs.Certificate => pkijs.Certificate.fromBER(c.der as Uint8Array<ArrayBuffer>);
+  // Loaded on first use: pkijs costs about 200 ms of import time that plain verification never needs.
+  const pkijs: typeof Pkijs = await import('pkijs');
+  const toPkijs = (c: Certificate): Pkijs.Certificate => pkijs.Certificate.fromBER(c.der as Uint8Array<ArrayBuffer>);
   const root = chain[chain.length - 1]!;
   // pkijs validates the LAST element of certs as the end entity (dependencies.md).
   const engine = new pkijs.CertificateChainValidationEngine({

@@ -70,12 +70,12 @@ const CASES: [string, () => Promise<{ cert: Certificate; expected: LintExpectati
 ];
 
 async function extensionsOf(cert: Certificate): Promise<x509.Extension[]> {
-  return cert.x509.extensions;
+  return new x509.X509Certificate(cert.der as Uint8Array<ArrayBuffer>).extensions;
 }
 
 async function replace(oid: string, extension: x509.Extension): Promise<x509.Extension[]> {
   const { cert } = await build();
-  return cert.x509.extensions.map((e) => (e.type === oid ? extension : e));
+  return new x509.X509Certificate(cert.der as Uint8Array<ArrayBuffer>).extensions.map((e) => (e.type === oid ? extension : e));
 }
 
 for (const [name, make, problem] of CASES) {
