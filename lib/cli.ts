@@ -51,6 +51,13 @@ export async function main(argv: readonly string[], io: Io = { out: (l) => conso
 }
 
 // Run only when executed (directly or through npm's bin symlink), not when imported by tests.
-if (process.argv[1] && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)) {
+const runAsCommand = (): boolean => {
+  try {
+    return !!process.argv[1] && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url);
+  } catch {
+    return false; // argv[1] is no file: a worker thread's eval, a REPL
+  }
+};
+if (runAsCommand()) {
   process.exitCode = await main(process.argv.slice(2));
 }

@@ -72,6 +72,9 @@ export interface CertificateSigningRequestObject {
   };
 }
 
+/** A value from an untrusted object, printable without calling its own toString. */
+const shown = (value: unknown): string => (typeof value === 'string' ? JSON.stringify(value.slice(0, 64)) : `of type ${value === null ? 'null' : typeof value}`);
+
 const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
 /** signerName: exactly one `/`, a DNS-1123 domain of 2+ labels, a path of DNS-1123 subdomains; not legacy-unknown in v1. */
@@ -114,7 +117,7 @@ export async function validateCsrObject(object: unknown, options: CryptoOptions 
   if (!Array.isArray(spec.usages) || spec.usages.length === 0) fail('spec.usages', 'at least one usage is required');
   const seen = new Set<string>();
   spec.usages.forEach((usage, i) => {
-    if (!(KNOWN_USAGES as readonly string[]).includes(usage)) fail(`spec.usages[${i}]`, `unknown usage "${String(usage)}"`);
+    if (!(KNOWN_USAGES as readonly string[]).includes(usage)) fail(`spec.usages[${i}]`, `unknown usage ${shown(usage)}`);
     if (seen.has(usage)) fail(`spec.usages[${i}]`, `duplicate usage "${usage}"`);
     seen.add(usage);
   });
@@ -122,6 +125,8 @@ export async function validateCsrObject(object: unknown, options: CryptoOptions 
     if (!Number.isInteger(spec.expirationSeconds)) fail('spec.expirationSeconds', 'must be an integer');
     if (spec.expirationSeconds < 600) fail('spec.expirationSeconds', 'may not specify a duration less than 600 seconds (10 minutes)');
   }
+  const status: unknown = csr.status;
+  if (status !== undefined && (typeof status !== 'object' || status === null || Array.isArray(status))) fail('status', 'must be an object');
   validateConditions(csr.status?.conditions ?? []);
   if (typeof spec.request !== 'string' || spec.request === '') fail('spec.request', 'is required');
   const cached = verifiedRequests.get(spec.request);
@@ -141,9 +146,10 @@ export async function validateCsrObject(object: unknown, options: CryptoOptions 
 /** Conditions: status True only, no duplicate types, Approved and Denied exclusive. */
 export function validateConditions(conditions: readonly CertificateSigningRequestCondition[]): void {
   const types = new Set<string>();
+  if (!Array.isArray(conditions)) throw new PkiError('ERR_CSR_OBJECT', 'must be a list', { field: 'status.conditions' });
   conditions.forEach((condition, i) => {
     const field = `status.conditions[${i}]`;
-    if (!['Approved', 'Denied', 'Failed'].includes(condition?.type)) throw new PkiError('ERR_CSR_OBJECT', `unknown condition type "${String(condition?.type)}"`, { field: `${field}.type` });
+    if (!['Approved', 'Denied', 'Failed'].includes(condition?.type)) throw new PkiError('ERR_CSR_OBJECT', `unknown condition type ${shown(condition?.type)}`, { field: `${field}.type` });
     if (condition.status !== 'True') throw new PkiError('ERR_CSR_OBJECT', 'status may only be "True"', { field: `${field}.status` });
     if (types.has(condition.type)) throw new PkiError('ERR_CSR_OBJECT', `duplicate ${condition.type} condition`, { field });
     types.add(condition.type);

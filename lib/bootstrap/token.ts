@@ -120,12 +120,14 @@ export async function authenticateBootstrapToken(presented: string, store: Token
   const refuse = (reason: string): never => {
     throw new PkiError('ERR_TOKEN', reason, { field: `token ${token.id}` });
   };
-  if (!secret) refuse('no such token');
-  if (secret!.metadata.deletionTimestamp) refuse('the token is being deleted');
-  if (secret!.type !== BOOTSTRAP_TOKEN_SECRET_TYPE || !secret!.data) refuse('the Secret is not a bootstrap token');
+  if (!secret || typeof secret !== 'object') refuse('no such token');
+  if (isRecord(secret!.metadata) && secret!.metadata.deletionTimestamp) refuse('the token is being deleted');
+  if (secret!.type !== BOOTSTRAP_TOKEN_SECRET_TYPE || !isRecord(secret!.data)) refuse('the Secret is not a bootstrap token');
   const value = (key: string): string | undefined => {
-    const raw = secret!.data![key];
-    return raw === undefined ? undefined : Buffer.from(raw, 'base64').toString('utf8');
+    const raw: unknown = Object.hasOwn(secret!.data!, key) ? secret!.data![key] : undefined;
+    if (raw === undefined) return undefined;
+    if (typeof raw !== 'string') refuse(`the Secret's data.${key} is not a string`);
+    return Buffer.from(raw as string, 'base64').toString('utf8');
   };
   const stored = Buffer.from(value('token-secret') ?? '');
   const given = Buffer.from(token.secret);
@@ -158,15 +160,16 @@ export function detachedJws(payload: string, token: BootstrapToken): string {
 
 /** Checks a detached JWS over `payload` with the token, as `kubeadm join` does before trusting cluster-info. */
 export function verifyDetachedJws(jws: string, payload: string, token: BootstrapToken): boolean {
+  if (typeof jws !== 'string' || typeof payload !== 'string') return false;
   const [header, empty, signature] = jws.split('.');
   if (header === undefined || empty !== '' || signature === undefined) return false;
-  let parsed: { alg?: string; kid?: string };
+  let parsed: unknown;
   try {
-    parsed = JSON.parse(Buffer.from(header, 'base64url').toString('utf8')) as { alg?: string; kid?: string };
+    parsed = JSON.parse(Buffer.from(header, 'base64url').toString('utf8'));
   } catch {
     return false;
   }
-  if (parsed.alg !== 'HS256' || parsed.kid !== token.id) return false;
+  if (!isRecord(parsed) || parsed.alg !== 'HS256' || parsed.kid !== token.id) return false;
   const expected = createHmac('sha256', token.secret).update(`${header}.${base64url(payload)}`).digest();
   const given = Buffer.from(signature, 'base64url');
   return given.length === expected.length && timingSafeEqual(given, expected);
@@ -193,11 +196,14 @@ export function clusterInfoConfigMap(kubeconfig: string, signingTokens: readonly
  * ERR_CERTIFICATE otherwise.
  */
 export function verifyClusterInfo(configMap: { data?: Record<string, string> }, token: BootstrapToken, caCertificates: readonly Certificate[], pins: readonly string[]): string {
-  const kubeconfig = configMap.data?.kubeconfig;
-  const jws = configMap.data?.[`jws-kubeconfig-${token.id}`];
-  if (!kubeconfig || !jws) throw new PkiError('ERR_TOKEN', `cluster-info has no signature for token ${token.id}`, { field: 'cluster-info' });
+  const data: unknown = isRecord(configMap) ? configMap.data : undefined;
+  const kubeconfig = isRecord(data) && Object.hasOwn(data, 'kubeconfig') ? data.kubeconfig : undefined;
+  const jws = isRecord(data) && Object.hasOwn(data, `jws-kubeconfig-${token.id}`) ? data[`jws-kubeconfig-${token.id}`] : undefined;
+  if (typeof kubeconfig !== 'string' || typeof jws !== 'string' || !kubeconfig || !jws) throw new PkiError('ERR_TOKEN', `cluster-info has no signature for token ${token.id}`, { field: 'cluster-info' });
   if (!verifyDetachedJws(jws, kubeconfig, token)) throw new PkiError('ERR_TOKEN', 'the cluster-info signature does not verify with this token', { field: 'cluster-info' });
   if (pins.length === 0) throw new PkiError('ERR_ARGUMENT', 'at least one CA pin (sha256:<hex>) is required; kubepki does not join unpinned', { field: 'pins' });
   if (!caCertificates.some((ca) => pins.includes(caPublicKeyPin(ca)))) throw new PkiError('ERR_CERTIFICATE', 'no CA in cluster-info matches the pinned public key', { field: 'pins' });
   return kubeconfig;
 }
+
+const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);

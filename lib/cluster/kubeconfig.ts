@@ -56,12 +56,13 @@ export function parseKubeconfig(text: string, field = 'kubeconfig'): Kubeconfig 
   };
   let doc: unknown;
   try {
-    doc = parse(text, { maxAliasCount: 10 });
+    // Warnings (an unknown tag) would go to process warnings; the checks below judge the values instead.
+    doc = parse(text, { maxAliasCount: 10, logLevel: 'error' });
   } catch (cause) {
     throw new PkiError('ERR_KUBECONFIG', 'not valid YAML', { field, cause });
   }
   const root = asObject(doc) ?? fail('', 'is not a YAML mapping');
-  if (root.kind !== undefined && root.kind !== 'Config') fail('kind', `must be Config, not ${String(root.kind)}`);
+  if (root.kind !== undefined && root.kind !== 'Config') fail('kind', typeof root.kind === 'string' ? `must be Config, not ${root.kind.slice(0, 64)}` : 'must be Config');
   const contextName = root['current-context'];
   if (typeof contextName !== 'string' || contextName === '') fail('current-context', 'is missing');
   const named = (list: string, name: string, inner: string): Record<string, unknown> => {
@@ -79,8 +80,8 @@ export function parseKubeconfig(text: string, field = 'kubeconfig'): Kubeconfig 
   if (!/^https:\/\//.test(server)) fail(`clusters[${clusterName}].cluster.server`, 'must be an https:// URL');
   const data = (object: Record<string, unknown>, key: string, at: string): string | undefined => {
     const value = object[key];
-    if (value === undefined) return undefined;
-    if (typeof value !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(value)) fail(at, 'must be base64 text');
+    if (value === undefined || value === '') return undefined; // client-go: empty data means none
+    if (typeof value !== 'string' || value.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(value)) fail(at, 'must be base64 text (padded, as Go decodes it)');
     return Buffer.from(value as string, 'base64').toString('utf8');
   };
   const text_ = (object: Record<string, unknown>, key: string, at: string): string | undefined => {

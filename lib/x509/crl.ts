@@ -80,6 +80,10 @@ export function parseRevocationList(input: string | Uint8Array, field = 'crl'): 
   const [innerAlgorithm, issuer, thisUpdate, ...rest] = fields;
   if (innerAlgorithm?.tag !== TAG.SEQUENCE || issuer?.tag !== TAG.SEQUENCE || !thisUpdate) fail('missing fields');
   const time = (element: DerElement, name: string): Date => decodeTime(element.tag, contentOf(der, element), `${field}.${name}`);
+  const algorithmOid = children(der, algorithm, field)[0];
+  if (algorithmOid?.tag !== TAG.OID) fail('the signature algorithm has no OBJECT IDENTIFIER');
+  if (!Buffer.from(elementBytes(der, innerAlgorithm!)).equals(elementBytes(der, algorithm))) fail('the inner and outer signature algorithms differ');
+  if (contentOf(der, signature).length < 2 || contentOf(der, signature)[0] !== 0) fail('the signature is not a whole number of bytes');
   const isTime = (element: DerElement | undefined): element is DerElement => element?.tag === 0x17 || element?.tag === 0x18;
   const nextUpdate = isTime(rest[0]) ? rest.shift() : undefined;
   const revoked = rest[0]?.tag === TAG.SEQUENCE ? rest.shift() : undefined;
@@ -99,7 +103,7 @@ export function parseRevocationList(input: string | Uint8Array, field = 'crl'): 
     ...(nextUpdate ? { nextUpdate: time(nextUpdate, 'nextUpdate') } : {}),
     serials,
     tbs: elementBytes(der, tbs),
-    signatureAlgorithmOid: decodeOid(contentOf(der, children(der, algorithm, field)[0]!), field),
+    signatureAlgorithmOid: decodeOid(contentOf(der, algorithmOid!), field),
     signature: contentOf(der, signature).subarray(1),
   };
 }
