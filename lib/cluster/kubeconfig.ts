@@ -50,10 +50,15 @@ export function stringifyKubeconfig(config: Kubeconfig): string {
  * Reads a kubeconfig: the current context's cluster and user. Missing fields, wrong types and files
  * that cannot be parsed are ERR_KUBECONFIG naming the field.
  */
+/** A kubeconfig with a few embedded bundles is tens of KiB; the limit keeps the YAML parser's work bounded. */
+const MAX_KUBECONFIG_CHARS = 1024 * 1024;
+
 export function parseKubeconfig(text: string, field = 'kubeconfig'): Kubeconfig {
   const fail = (at: string, reason: string): never => {
     throw new PkiError('ERR_KUBECONFIG', reason, { field: at ? `${field}.${at}` : field });
   };
+  if (typeof text !== 'string') fail('', 'must be text');
+  if (text.length > MAX_KUBECONFIG_CHARS) fail('', `is larger than ${MAX_KUBECONFIG_CHARS} characters`);
   let doc: unknown;
   try {
     // Warnings (an unknown tag) would go to process warnings; the checks below judge the values instead.

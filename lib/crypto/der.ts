@@ -18,7 +18,12 @@ export interface DerLimits {
   maxDepth?: number;
   /** Most elements accepted in one structure. Default 20,000. */
   maxElements?: number;
+  /** Largest input accepted, in bytes. Default 1 MiB (a certificate or CSR is a few KiB). */
+  maxBytes?: number;
 }
+
+/** The limits for a revocation list, which lists one small entry per revoked certificate. */
+export const CRL_LIMITS: DerLimits = { maxElements: 1_000_000, maxBytes: 16 * 1024 * 1024 };
 
 const TAG_BIT_STRING = 0x03;
 const TAG_OCTET_STRING = 0x04;
@@ -71,6 +76,8 @@ export function children(bytes: Uint8Array, parent: DerElement, field: string): 
 export function assertDer(bytes: Uint8Array, field: string, limits: DerLimits = {}): DerElement {
   const maxDepth = limits.maxDepth ?? 32;
   const maxElements = limits.maxElements ?? 20_000;
+  const maxBytes = limits.maxBytes ?? 1024 * 1024;
+  if (bytes.length > maxBytes) throw new PkiError('ERR_DER', `${bytes.length} bytes is over the limit of ${maxBytes}`, { field });
   let elements = 0;
   const walk = (element: DerElement, depth: number): void => {
     if (++elements > maxElements) throw new PkiError('ERR_DER', `more than ${maxElements} elements`, { field });

@@ -1,5 +1,5 @@
 import { PkiError } from '../errors.js';
-import { assertDer } from './der.js';
+import { assertDer, CRL_LIMITS } from './der.js';
 
 /** The PEM labels kubepki reads. Anything else is refused. */
 export const PEM_LABELS = [
@@ -81,7 +81,7 @@ export function readPemBlocks(input: string | Uint8Array, options: PemReadOption
     }
     if (!closed) throw new PkiError('ERR_PEM', `BEGIN ${label} has no END line`, { field: at });
     const der = decodeBase64(body.join(''), at);
-    assertDer(der, at);
+    assertDer(der, at, label === 'X509 CRL' ? CRL_LIMITS : {});
     blocks.push({ label: label as PemLabel, der });
   }
   if (blocks.length === 0) throw new PkiError('ERR_PEM', 'no PEM block found', { field });

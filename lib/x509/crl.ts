@@ -1,4 +1,4 @@
-import { assertDer, children, contentOf, decodeOid, elementBytes, TAG, type DerElement } from '../crypto/der.js';
+import { assertDer, children, CRL_LIMITS, contentOf, decodeOid, elementBytes, TAG, type DerElement } from '../crypto/der.js';
 import { signatureAlgorithm } from '../crypto/keys.js';
 import { encodePem, looksLikePem, readPemBlock } from '../crypto/pem.js';
 import { resolveCrypto, type CryptoOptions } from '../crypto/provider.js';
@@ -66,7 +66,7 @@ export async function issueRevocationList(options: IssueRevocationListOptions): 
 /** Parses a CRL (PEM `X509 CRL` or DER). */
 export function parseRevocationList(input: string | Uint8Array, field = 'crl'): RevocationList {
   const der = typeof input === 'string' || looksLikePem(input) ? readPemBlock(input, ['X509 CRL'], { field }).der : Uint8Array.from(input);
-  const top = assertDer(der, field, { maxElements: 1_000_000 });
+  const top = assertDer(der, field, CRL_LIMITS);
   const [tbs, algorithm, signature] = children(der, top, field);
   if (!tbs || !algorithm || !signature) throw new PkiError('ERR_DER', 'a CRL has three parts', { field });
   // TBSCertList ::= SEQUENCE { version OPTIONAL, signature, issuer, thisUpdate, nextUpdate OPTIONAL,

@@ -45,6 +45,13 @@ test('assertDer refuses more elements than the limit', async () => {
   assert.is(await codeOf(() => assertDer(der, 'wide', { maxElements: 50 })), 'ERR_DER');
 });
 
+test('assertDer refuses inputs over the size limit before walking them', async () => {
+  const content = new Uint8Array(2 * 1024 * 1024);
+  const der = Uint8Array.from([0x04, 0x83, content.length >> 16, (content.length >> 8) & 0xff, content.length & 0xff, ...content]);
+  assert.is(await codeOf(() => assertDer(der, 'big')), 'ERR_DER');
+  assert.is(await codeOf(() => assertDer(der, 'big', { maxBytes: 4 * 1024 * 1024 })), 'no error');
+});
+
 test('OIDs round-trip', () => {
   for (const oid of ['2.5.29.17', '1.2.840.113549.1.1.11', '1.3.6.1.4.1.311.60.2.1.3', '2.999.1']) {
     const der = encodeOid(oid);
