@@ -36,6 +36,8 @@ export interface BatchOptions extends CryptoOptions {
   readonly issuer: Issuer;
   /** Worker threads; default one per core. 0 issues in this thread. */
   readonly workers?: number;
+  /** A running pool to use (and leave running) instead of starting one for this batch: a long-lived signer's. */
+  readonly pool?: WorkerPool;
   /** Requests per message to a worker. Default: about eight messages per worker, from 16 to 1,024 requests each. */
   readonly chunkSize?: number;
   /** Called after each chunk with the number of requests done so far. */
@@ -50,14 +52,14 @@ export interface BatchOptions extends CryptoOptions {
 export async function issueCertificates(requests: readonly BatchRequest[], options: BatchOptions): Promise<BatchOutcome[]> {
   const crypto = resolveCrypto(options);
   const issuer = Certificate.from(options.issuer.certificate, 'issuer.certificate');
-  const wantedWorkers = options.workers ?? defaultWorkerCount();
+  const wantedWorkers = options.pool?.size ?? options.workers ?? defaultWorkerCount();
   const chunkSize = Math.max(1, options.chunkSize ?? Math.min(1024, Math.max(16, Math.ceil(requests.length / (Math.max(1, wantedWorkers) * 8)))));
   const chunks: BatchRequest[][] = [];
   for (let i = 0; i < requests.length; i += chunkSize) chunks.push(requests.slice(i, i + chunkSize));
   const workers = Math.min(wantedWorkers, chunks.length);
   const signingCrypto = options.issuer.crypto ?? crypto;
   const inThread = workers === 0 || !signsNatively(options.issuer.privateKey, signingCrypto);
-  const pool: WorkerPool | undefined = inThread ? undefined : createWorkerPool(workers);
+  const pool: WorkerPool | undefined = inThread ? undefined : (options.pool ?? createWorkerPool(workers));
   let done = 0;
   try {
     const results = await Promise.all(
@@ -71,7 +73,7 @@ export async function issueCertificates(requests: readonly BatchRequest[], optio
     );
     return results.flat().map(fromWire);
   } finally {
-    await pool?.close();
+    if (pool !== options.pool) await pool?.close();
   }
 }
 

@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createCsr, issueCertificates, nodeSubject, PkiError, PROFILES, type BatchIssueRequest } from '../../lib/index.js';
+import { createCsr, createWorkerPool, issueCertificates, nodeSubject, PkiError, PROFILES, type BatchIssueRequest } from '../../lib/index.js';
 import { fixtureAuthorities, fixtureKey, PROVIDERS } from '../helpers/fixtures.js';
 
 async function requests(count: number, bad: ReadonlySet<number>, crypto?: Crypto): Promise<BatchIssueRequest[]> {
@@ -37,6 +37,19 @@ test('a batch over two worker threads issues every good request once and refuses
   assert.is(progress.length, Math.ceil(200 / 16));
   assert.ok(progress.every((p, i) => i === 0 || p > progress[i - 1]!), 'progress only grows');
   assert.is(progress.at(-1), 1);
+});
+
+test('a batch on a running pool uses its workers and leaves it running for the next batch', async () => {
+  const { root } = await fixtureAuthorities('ecdsa-p256');
+  const pool = createWorkerPool(2);
+  try {
+    for (const count of [40, 24]) {
+      const outcomes = await issueCertificates(await requests(count, new Set()), { issuer: root, pool, chunkSize: 8 });
+      assert.is(outcomes.filter((o) => o.certificate?.subject.commonName.startsWith('system:node:')).length, count);
+    }
+  } finally {
+    await pool.close();
+  }
 });
 
 test('workers: 0 issues in this thread with the same outcomes', async () => {
