@@ -1,6 +1,8 @@
-// `npm run fuzz`: every parser target for N inputs each (default 1,000,000), spread over worker threads
-// one target at a time. Any non-PkiError or an input slower than a second is a finding: the input is
-// saved under fuzz/crashes/<target>/ and the run exits 1. Prints and writes fuzz/results/latest.md.
+// `npm run fuzz`: every parser target for N inputs each (default 1,000,000), in slices spread over child
+// processes (processes, not threads: an input that aborts Node itself must not end the run). Any
+// non-PkiError, an input slower than a second, or a child that dies is a finding: the input (or the
+// slice's seed, to replay it) is saved under fuzz/crashes/<target>/ and the run exits 1. Prints and
+// writes fuzz/results/latest.md.
 //
 //   npm run fuzz -- [--iterations N] [--workers N] [--seed S] [--only name,name]
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -8,7 +10,7 @@ import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { Worker, isMainThread, parentPort } from 'node:worker_threads';
+import { fork } from 'node:child_process';
 import fc from 'fast-check';
 import { encodeInput, runInput, type FuzzTarget } from '../test/fuzz/harness.js';
 import { getSeeds } from '../test/fuzz/seeds.js';
@@ -64,13 +66,14 @@ async function fuzzJob(targets: FuzzTarget<unknown>[], job: Job): Promise<Tally>
   return tally;
 }
 
-if (!isMainThread) {
+const isChild = process.env.KUBEPKI_FUZZ_CHILD === '1';
+if (isChild) {
   const targets = makeTargets(await getSeeds()) as FuzzTarget<unknown>[];
-  parentPort!.on('message', (job: Job | null) => {
-    if (job === null) process.exit(0);
-    void fuzzJob(targets, job).then((tally) => parentPort!.postMessage(tally));
+  process.on('message', (job: Job | 'done') => {
+    if (job === 'done') process.exit(0);
+    void fuzzJob(targets, job).then((tally) => process.send!(tally));
   });
-  parentPort!.postMessage('ready');
+  process.send!('ready');
 } else {
   const { values } = parseArgs({
     options: {
@@ -89,6 +92,19 @@ if (!isMainThread) {
   const jobs: Job[] = Array.from({ length: slices }, (_, i) => names.map((target, t) => ({ target, iterations: Math.ceil(iterations / slices), seed: seed + t * 1_000_003 + i * 7_919 }))).flat();
   const totals = new Map<string, Tally>();
   const started = performance.now();
+  const add = (tally: Tally): void => {
+    const total = totals.get(tally.target);
+    if (!total) totals.set(tally.target, tally);
+    else {
+      for (const key of ['iterations', 'ok', 'refused', 'crashes', 'hangs', 'ms'] as const) total[key] += tally[key];
+      total.slowestMs = Math.max(total.slowestMs, tally.slowestMs);
+      for (const [code, n] of Object.entries(tally.codes)) total.codes[code] = (total.codes[code] ?? 0) + n;
+      total.findings.push(...tally.findings);
+    }
+    const t = totals.get(tally.target)!;
+    report(true);
+    if (t.iterations >= iterations) console.log(`${t.target.padEnd(40)} ${t.iterations} inputs, ${t.crashes} crashes, ${t.hangs} hangs, slowest ${t.slowestMs.toFixed(0)} ms`);
+  };
   // Rewritten after every finished slice, so a run stopped early still leaves its figures.
   const report = (partial: boolean): number => {
     const rows = [...totals.values()].sort((a, b) => a.target.localeCompare(b.target));
@@ -110,7 +126,7 @@ if (!isMainThread) {
       '',
       '| target | inputs | accepted | refused (PkiError) | crashes | hangs | slowest ms | inputs/s | codes |',
       '|---|---:|---:|---:|---:|---:|---:|---:|---|',
-      ...rows.map((t) => `| ${t.target} | ${t.iterations} | ${t.ok} | ${t.refused} | ${t.crashes} | ${t.hangs} | ${t.slowestMs.toFixed(0)} | ${Math.round((t.iterations / t.ms) * 1000)} | ${Object.entries(t.codes).sort((a, b) => b[1] - a[1]).map(([c, n]) => `${c} ${n}`).join(', ')} |`),
+      ...rows.map((t) => `| ${t.target} | ${t.iterations} | ${t.ok} | ${t.refused} | ${t.crashes} | ${t.hangs} | ${t.slowestMs.toFixed(0)} | ${t.ms > 0 ? Math.round((t.iterations / t.ms) * 1000) : "-"} | ${Object.entries(t.codes).sort((a, b) => b[1] - a[1]).map(([c, n]) => `${c} ${n}`).join(', ')} |`),
       '',
     ].join('\n');
     mkdirSync(join(here, 'results'), { recursive: true });
@@ -122,29 +138,29 @@ if (!isMainThread) {
   await Promise.all(
     Array.from({ length: Number(values.workers) }, () =>
       new Promise<void>((resolve, reject) => {
-        const worker = new Worker(`import('tsx/esm/api').then((api) => { api.register(); return import(${JSON.stringify(import.meta.url)}); })`, { eval: true });
-        const next = (): void => {
-          const job = jobs.shift();
-          worker.postMessage(job ?? null);
+        let current: Job | undefined;
+        const start = (): void => {
+          const child = fork(fileURLToPath(import.meta.url), [], { execArgv: ['--import', 'tsx'], env: { ...process.env, KUBEPKI_FUZZ_CHILD: '1' }, stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+          let stderr = '';
+          child.stderr!.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
+          const next = (): void => {
+            current = jobs.shift();
+            child.send(current ?? 'done');
+          };
+          child.on('message', (message: Tally | 'ready') => {
+            if (message !== 'ready') add(message);
+            next();
+          });
+          child.once('error', reject);
+          child.once('exit', (code, signal) => {
+            if (!current) return resolve();
+            // The child died inside a slice: record it, and go on with a new child.
+            add({ target: current.target, iterations: 0, ok: 0, refused: 0, crashes: 1, hangs: 0, slowestMs: 0, ms: 0, codes: {}, findings: [{ outcome: 'process died', error: `exit ${code ?? signal} in the slice of seed ${current.seed}\n${stderr}`, kind: 'text', input: Buffer.from(`npm run fuzz -- --only ${current.target} --iterations ${current.iterations} --seed ${current.seed} (first slice)`).toString('base64') }] });
+            current = undefined;
+            start();
+          });
         };
-        worker.on('message', (message: Tally | 'ready') => {
-          if (message !== 'ready') {
-            const total = totals.get(message.target);
-            if (!total) totals.set(message.target, message);
-            else {
-              for (const key of ['iterations', 'ok', 'refused', 'crashes', 'hangs', 'ms'] as const) total[key] += message[key];
-              total.slowestMs = Math.max(total.slowestMs, message.slowestMs);
-              for (const [code, n] of Object.entries(message.codes)) total.codes[code] = (total.codes[code] ?? 0) + n;
-              total.findings.push(...message.findings);
-            }
-            const t = totals.get(message.target)!;
-            report(true);
-            if (t.iterations >= iterations) console.log(`${t.target.padEnd(40)} ${t.iterations} inputs, ${t.crashes} crashes, ${t.hangs} hangs, slowest ${t.slowestMs.toFixed(0)} ms`);
-          }
-          next();
-        });
-        worker.once('error', reject);
-        worker.once('exit', () => resolve());
+        start();
       }),
     ),
   );

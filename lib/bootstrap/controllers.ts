@@ -4,7 +4,7 @@ import { createWorkerPool, type WorkerPool } from '../workers/pool.js';
 import { Certificate } from '../x509/certificate.js';
 import { signsNatively } from '../x509/signature.js';
 import { decideApproval, type ApprovalDecision, type ApproverOptions } from './approver.js';
-import { hasCondition, type CertificateSigningRequestObject } from './csr-object.js';
+import { hasCondition, verifiedRequestKeySpec, type CertificateSigningRequestObject } from './csr-object.js';
 import type { CsrRegistry } from './registry.js';
 import { signCsrObject, type SignerOptions, type SignOutcome, type WorkerSignerOptions, type WorkerSignOutcome } from './signer.js';
 
@@ -136,7 +136,7 @@ async function startBatchedSigner(registry: CsrRegistry, options: SignerControll
       }
       inFlight++;
       pool
-        .call<WorkerSignOutcome[]>(SIGNER_MODULE, 'signCsrObjectBatch', [batch, wire])
+        .call<WorkerSignOutcome[]>(SIGNER_MODULE, 'signCsrObjectBatch', [batch, wire, batch.map((csr) => verifiedRequestKeySpec(csr.spec.request))])
         .then((outcomes) => apply(batch, outcomes), onError)
         .finally(() => {
           inFlight--;

@@ -1,5 +1,6 @@
+import type { KeySpec } from '../crypto/keys.js';
 import { PkiError } from '../errors.js';
-import { parseCsr, type CertificateSigningRequest as ParsedCsr } from '../x509/csr.js';
+import { parseCsr, parseVerifiedCsr, type CertificateSigningRequest as ParsedCsr } from '../x509/csr.js';
 import type { CryptoOptions } from '../crypto/provider.js';
 
 /** certificates.k8s.io/v1 usages (api:certificates/v1/types.go). */
@@ -94,6 +95,19 @@ export function signerNameProblem(name: unknown): string | undefined {
 // The registry, the approver and the signer each validate the same request; a request whose signature
 // verified once is kept (by its exact base64 text) so that the others do not parse and verify it again.
 const verifiedRequests = new Map<string, ParsedCsr>();
+
+/** The key type of this `spec.request` (base64 text) if this thread has verified its signature already. */
+export function verifiedRequestKeySpec(request: string): KeySpec | undefined {
+  return verifiedRequests.get(request)?.publicKey.spec;
+}
+
+/** Records a request another thread of this process verified (see verifiedRequestKeySpec), parsing it without verifying. */
+export function adoptVerifiedRequest(request: string, spec: KeySpec): void {
+  if (verifiedRequests.has(request)) return;
+  const parsed = parseVerifiedCsr(Buffer.from(request, 'base64').toString('utf8'), spec, 'spec.request');
+  if (verifiedRequests.size >= 1024) verifiedRequests.delete(verifiedRequests.keys().next().value!);
+  verifiedRequests.set(request, parsed);
+}
 
 /**
  * Validates a CSR object as the API server does on create (kubernetes-pki.md §8): known usages without

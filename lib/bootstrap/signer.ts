@@ -1,9 +1,10 @@
+import type { KeySpec } from '../crypto/keys.js';
 import type { CryptoOptions } from '../crypto/provider.js';
 import { PkiError, type PkiErrorData } from '../errors.js';
 import { Certificate } from '../x509/certificate.js';
 import { issueCertificate, type Issuer } from '../x509/issue.js';
 import type { ExtendedKeyUsageName, KeyUsageName, CertificateProfile } from '../x509/profile.js';
-import { hasCondition, SIGNERS, validateCsrObject, type CertificateSigningRequestObject, type KeyUsage } from './csr-object.js';
+import { adoptVerifiedRequest, hasCondition, SIGNERS, validateCsrObject, type CertificateSigningRequestObject, type KeyUsage } from './csr-object.js';
 import { apiserverClientProblems, kubeletClientProblems, kubeletServingProblems } from './kubelet-rules.js';
 import type { CertificateSigningRequest as ParsedCsr } from '../x509/csr.js';
 
@@ -159,16 +160,22 @@ export type WorkerSignOutcome =
   | Exclude<SignOutcome, { outcome: 'issued' }>
   | { readonly outcome: 'error'; readonly error: PkiErrorData };
 
-/** Signs a batch of CSR objects (in a worker thread of the signer controller). */
-export async function signCsrObjectBatch(csrs: readonly CertificateSigningRequestObject[], options: WorkerSignerOptions): Promise<WorkerSignOutcome[]> {
+/**
+ * Signs a batch of CSR objects (in a worker thread of the signer controller). `verified[i]` says the
+ * calling thread verified the request's signature already (when the registry validated it on create),
+ * and the key type it found.
+ */
+export async function signCsrObjectBatch(csrs: readonly CertificateSigningRequestObject[], options: WorkerSignerOptions, verified: readonly (KeySpec | undefined)[] = []): Promise<WorkerSignOutcome[]> {
   const signerOptions: SignerOptions = {
     signerName: options.signerName,
     ca: { certificate: Certificate.from(options.caDer, 'ca.certificate'), privateKey: options.privateKey },
     ...(options.maxLifetimeSeconds === undefined ? {} : { maxLifetimeSeconds: options.maxLifetimeSeconds }),
   };
   const outcomes: WorkerSignOutcome[] = [];
-  for (const csr of csrs) {
+  for (const [i, csr] of csrs.entries()) {
     try {
+      const spec = verified[i];
+      if (spec) adoptVerifiedRequest(csr.spec.request, spec);
       const outcome = await signCsrObject(csr, signerOptions);
       outcomes.push(outcome.outcome === 'issued' ? { outcome: 'issued', der: outcome.certificate.der, statusCertificate: outcome.statusCertificate } : outcome);
     } catch (error) {

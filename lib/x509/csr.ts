@@ -75,6 +75,15 @@ export function parseCsrSync(input: string | Uint8Array, field = 'csr'): Certifi
   return readCsr(der, field, true);
 }
 
+/**
+ * Parses a CSR whose self-signature (and key, of `spec`) this process has verified already, in another
+ * thread: never for input from outside. The batched signer uses it so that its workers do not verify each request again.
+ */
+export function parseVerifiedCsr(input: string | Uint8Array, spec: KeySpec, field = 'csr'): CertificateSigningRequest {
+  const der = typeof input === 'string' || looksLikePem(input) ? readPemBlock(input, ['CERTIFICATE REQUEST'], { field }).der : Uint8Array.from(input);
+  return readCsr(der, field, false, spec);
+}
+
 /** Parses a CSR; `verify` false and `knownSpec` only for one kubepki just made from a key of that spec. */
 function readCsr(der: Uint8Array, field: string, verify: boolean, knownSpec?: KeySpec): CertificateSigningRequest {  const { subjectDer, spki, signatureAlgorithmOid, info, signatureValue, requestedExtensions } = csrFields(der, field);
   if (!ACCEPTED_SIGNATURE_ALGORITHMS.has(signatureAlgorithmOid)) {

@@ -79,6 +79,25 @@ test('malformed or mislabelled keys are refused', async () => {
   assert.is(await codeOf(() => importPrivateKeyPem(sec1 + sec1)), 'ERR_PEM');
 });
 
+test('keys OpenSSL would decode inconsistently never reach it (one of them aborted Node when fuzzed)', async () => {
+  // PKCS#8 naming P-384 around an ECPrivateKey that names P-256: found by `npm run fuzz`.
+  const mixedCurves = '-----BEGIN PRIVATE KEY-----\nMFoCAQAwEAYHKoZIzj0CAQYFK4EEACIEQzBBAgEBBDA4s09hgWZPAM8Cr1coibls\naAhmp53g+scXv3F1LuU/qy4dM2RHgruPrF7RnQiprWegCgYIKoZIzj0DAQc=\n-----END PRIVATE KEY-----\n';
+  const mixed = await failureOf(() => importPrivateKeyPem(mixedCurves));
+  assert.is(mixed.code, 'ERR_KEY');
+  assert.match(mixed.message!, /another curve/);
+  const sec1 = readPemBlock(await exportPrivateKeyPem(await fixtureKey('ecdsa-p256'), 'sec1'), ['EC PRIVATE KEY']).der;
+  // The same SEC1 key with its scalar cut short by one byte (lengths fixed up): refused by size.
+  const short = Uint8Array.from([0x30, sec1[1]! - 1, ...sec1.subarray(2, 5), 0x04, 31, ...sec1.subarray(8, 39), ...sec1.subarray(39)]);
+  const cut = await failureOf(() => importPrivateKeyPem(encodePem('EC PRIVATE KEY', short)));
+  assert.is(cut.code, 'ERR_KEY');
+  assert.match(cut.message!, /not 32 bytes/);
+  // A compressed P-256 point: Go's x509 refuses it, and so does kubepki.
+  const compressed = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ format: 'der', type: 'spki' });
+  const point = compressed.subarray(compressed.length - 65);
+  const spki = Uint8Array.from([0x30, 0x39, ...compressed.subarray(2, 23), 0x03, 0x22, 0x00, 0x02 | (point[64]! & 1), ...point.subarray(1, 33)]);
+  assert.is(await codeOf(() => publicKeyInfo(spki)), 'ERR_KEY');
+});
+
 test('a certificate where a key is expected is refused by label', async () => {
   const ca = await createCertificateAuthority({ keyPair: await fixtureKey('ecdsa-p256') });
   const failure = await failureOf(() => importPrivateKeyPem(ca.certificate.pem));
