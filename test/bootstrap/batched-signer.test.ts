@@ -3,6 +3,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Certificate, createCsr, csrObject, memoryRegistry, nodeSubject, SIGNERS, startSigner, type Subject } from '../../lib/index.js';
+import { encodePem } from '../../lib/crypto/pem.js';
+import { signCsrObjectBatch } from '../../lib/bootstrap/signer.js';
 import { fixtureAuthorities, fixtureKey } from '../helpers/fixtures.js';
 
 const BOOTSTRAPPER = { username: 'system:bootstrap:abcdef', groups: ['system:bootstrappers', 'system:authenticated'] };
@@ -38,6 +40,17 @@ test('40 approved CSRs are signed in batches over two workers, each once; a rule
   assert.is(bad.status?.certificate, undefined);
   assert.is(bad.status?.conditions?.find((c) => c.type === 'Failed')?.reason, 'SignerValidationFailure');
   assert.is((await registry.get('csr-other'))!.status?.certificate, undefined);
+});
+
+test('a worker verifies a request itself unless the calling thread says it verified it', async () => {
+  const { root } = await fixtureAuthorities('ecdsa-p256');
+  const csr = await createCsr({ keyPair: await fixtureKey('ecdsa-p256', undefined, 24), subject: nodeSubject('node-f') });
+  const der = Uint8Array.from(csr.der);
+  der[der.length - 5]! ^= 0x01; // inside the signature
+  const object = { ...csrObject('csr-forged', encodePem('CERTIFICATE REQUEST', der), SIGNERS.kubeApiserverClientKubelet, ['digital signature', 'client auth']), status: { conditions: [{ type: 'Approved' as const, status: 'True' as const }] } };
+  const [outcome] = await signCsrObjectBatch([object], { signerName: SIGNERS.kubeApiserverClientKubelet, caDer: root.certificate.der, privateKey: root.privateKey });
+  assert.is(outcome!.outcome, 'failed');
+  assert.match((outcome as { message: string }).message, /self-signature does not verify/);
 });
 
 test.run();
