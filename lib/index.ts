@@ -69,7 +69,7 @@ export { resolveClusterConfig, firstServiceIp, type ClusterConfig, type Resolved
 export { planCluster, apiServerSans, type ClusterPlan, type PlannedAuthority, type PlannedCertificate, type PlannedKubeconfig } from './cluster/plan.js';
 export { AUTHORITY_LAYOUT, CERTIFICATE_LAYOUT, SERVICE_ACCOUNT_PATHS, layoutEntry, type LayoutEntry } from './cluster/layout.js';
 export { initPkiDirectory, type InitOptions, type InitResult } from './cluster/init.js';
-export { stringifyKubeconfig, parseKubeconfig, kubeletKubeconfig, type Kubeconfig } from './cluster/kubeconfig.js';
+export { stringifyKubeconfig, parseKubeconfig, kubeletKubeconfig, type Kubeconfig, type KubeconfigReadOptions } from './cluster/kubeconfig.js';
 export { componentFlags, egressSelectorConfiguration, type ComponentFlags, type ComponentFlagsOptions } from './cluster/flags.js';
 export { writeFileAtomic, type FileToWrite } from './cluster/files.js';
 export { loadPkiDirectory, type LoadedPki, type DirectoryProblem } from './cluster/directory.js';

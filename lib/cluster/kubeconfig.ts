@@ -1,3 +1,4 @@
+import { isAbsolute, relative, resolve } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { PkiError } from '../errors.js';
 
@@ -53,7 +54,16 @@ export function stringifyKubeconfig(config: Kubeconfig): string {
 /** A kubeconfig with a few embedded bundles is tens of KiB; the limit keeps the YAML parser's work bounded. */
 const MAX_KUBECONFIG_CHARS = 1024 * 1024;
 
-export function parseKubeconfig(text: string, field = 'kubeconfig'): Kubeconfig {
+export interface KubeconfigReadOptions {
+  /**
+   * Confine file references (`certificate-authority`, `client-certificate`, `client-key`) to this folder:
+   * relative ones resolve against it, and one that leads outside it is ERR_KUBECONFIG. For kubeconfigs
+   * from a source that should not name arbitrary files of this machine.
+   */
+  readonly filesWithin?: string;
+}
+
+export function parseKubeconfig(text: string, field = 'kubeconfig', options: KubeconfigReadOptions = {}): Kubeconfig {
   const fail = (at: string, reason: string): never => {
     throw new PkiError('ERR_KUBECONFIG', reason, { field: at ? `${field}.${at}` : field });
   };
@@ -95,17 +105,27 @@ export function parseKubeconfig(text: string, field = 'kubeconfig'): Kubeconfig 
     if (typeof value !== 'string' || value === '') fail(at, 'must be a non-empty string');
     return value as string;
   };
+  const file_ = (object: Record<string, unknown>, key: string, at: string): string | undefined => {
+    const value = text_(object, key, at);
+    if (value === undefined || options.filesWithin === undefined) return value;
+    if (value.includes('\0')) fail(at, 'contains a NUL byte');
+    const within = resolve(options.filesWithin);
+    const path = resolve(within, value);
+    const inside = relative(within, path);
+    if (inside === '' || inside.startsWith('..') || isAbsolute(inside)) fail(at, `points outside ${within}`);
+    return path;
+  };
   const result: Kubeconfig = {
     clusterName,
     server,
     userName,
     contextName: contextName as string,
     caPem: data(cluster, 'certificate-authority-data', `clusters[${clusterName}].cluster.certificate-authority-data`),
-    caFile: text_(cluster, 'certificate-authority', `clusters[${clusterName}].cluster.certificate-authority`),
+    caFile: file_(cluster, 'certificate-authority', `clusters[${clusterName}].cluster.certificate-authority`),
     clientCertificatePem: data(user, 'client-certificate-data', `users[${userName}].user.client-certificate-data`),
     clientKeyPem: data(user, 'client-key-data', `users[${userName}].user.client-key-data`),
-    clientCertificateFile: text_(user, 'client-certificate', `users[${userName}].user.client-certificate`),
-    clientKeyFile: text_(user, 'client-key', `users[${userName}].user.client-key`),
+    clientCertificateFile: file_(user, 'client-certificate', `users[${userName}].user.client-certificate`),
+    clientKeyFile: file_(user, 'client-key', `users[${userName}].user.client-key`),
     token: text_(user, 'token', `users[${userName}].user.token`),
   };
   if (cluster['insecure-skip-tls-verify'] === true) fail(`clusters[${clusterName}].cluster.insecure-skip-tls-verify`, 'turns verification off; kubepki refuses it');

@@ -105,9 +105,9 @@ export function publicKeyObject(spki: Uint8Array, field = 'publicKey'): KeyObjec
   return key;
 }
 
-const CURVES: Readonly<Record<string, { crv: string; size: number }>> = {
-  '1.2.840.10045.3.1.7': { crv: 'P-256', size: 32 },
-  '1.3.132.0.34': { crv: 'P-384', size: 48 },
+const CURVES: Readonly<Record<string, { crv: string; size: number; order: bigint }>> = {
+  '1.2.840.10045.3.1.7': { crv: 'P-256', size: 32, order: 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n },
+  '1.3.132.0.34': { crv: 'P-384', size: 48, order: 0xffffffffffffffffffffffffffffffffffffffffffffffffc7634d81f4372ddf581a0db248b0a77aecec196accc52973n },
 };
 const b64url = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64url');
 
@@ -314,7 +314,10 @@ function assertEcPrivateKey(der: Uint8Array, top: DerElement, outerCurve: string
     curve = inner;
   }
   if (!curve) refuse('the ECPrivateKey does not name its curve');
-  if (scalar!.end - scalar!.start !== CURVES[curve!]!.size) refuse(`the private scalar is not ${CURVES[curve!]!.size} bytes for ${CURVES[curve!]!.crv}`);
+  const { size, crv, order } = CURVES[curve!]!;
+  if (scalar!.end - scalar!.start !== size) refuse(`the private scalar is not ${size} bytes for ${crv}`);
+  const value = BigInt(`0x${Buffer.from(contentOf(der, scalar!)).toString('hex')}`);
+  if (value === 0n || value >= order) refuse(`the private scalar is out of range for ${crv}`);
 }
 
 /** The DER SubjectPublicKeyInfo of a public key. */
