@@ -1,12 +1,13 @@
+import { join } from 'node:path';
 import { generateKeyPair, type KeyPair } from '../crypto/keys.js';
 import type { CryptoOptions } from '../crypto/provider.js';
 import { PkiError } from '../errors.js';
 import { createCertificateAuthority } from '../ca.js';
 import { issueCertificate } from '../x509/issue.js';
 import type { ClusterConfig } from './config.js';
-import { writeFileAtomic, type FileToWrite } from './files.js';
+import { readIfExists, writeFileAtomic, type FileToWrite } from './files.js';
 import { findPkcs11KeyPair, generatePkcs11KeyPair, openPkcs11Token, type Pkcs11KeyReference } from '../crypto/pkcs11.js';
-import { entryFiles, entryFilesToWrite, issuerOf, readEntry, readServiceAccount, serviceAccountFiles, type Material } from './material.js';
+import { entryFiles, entryFilesToWrite, issuerOf, orphanKey, readEntry, readServiceAccount, serviceAccountFiles, type Material } from './material.js';
 import { planCluster, type ClusterPlan, type PlannedAuthority, type PlannedCertificate } from './plan.js';
 
 export interface InitOptions extends CryptoOptions {
@@ -49,6 +50,7 @@ export async function initPkiDirectory(dir: string, config: ClusterConfig, optio
   const reused: string[] = [];
   const replaced: string[] = [];
   const toWrite: { files: FileToWrite[]; overwrite: boolean }[] = [];
+  const freshAuthorities: { files: FileToWrite[]; overwrite: boolean }[] = [];
   const conflict = (name: string, reason: string): void => {
     conflicts.push(`${name}: ${reason}`);
     replaced.push(name.split(':')[0]!);
@@ -64,11 +66,16 @@ export async function initPkiDirectory(dir: string, config: ClusterConfig, optio
       reused.push(entry.name);
       continue;
     }
+    const orphan = found.state === 'broken' && !reference ? await orphanKey(dir, entry, crypto) : undefined;
     if (found.state === 'present') conflict(entry.name, keyPlace ?? (found.material.keyPair ? 'the CA is expired or not a CA' : `${entry.path}.key is missing (external CA): use the CSR mode and sign with the CA`));
-    if (found.state === 'broken') conflict(entry.name, found.problem.message);
-    const material = await newAuthority(entry, plan, now, crypto, reference);
+    if (found.state === 'broken' && !orphan) conflict(entry.name, found.problem.message);
+    const material = orphan ? await authorityForKey(entry, plan, now, crypto, orphan) : await newAuthority(entry, plan, now, crypto, reference);
     authorities.set(entry.name, material);
-    toWrite.push({ files: await entryFilesToWrite(dir, entry, material, crypto), overwrite: found.state !== 'absent' });
+    // A CA that is new (or completes an interrupted run) is written before the leaves it signs; one that
+    // replaces an existing CA after them, so that a crash part-way never leaves leaves without their CA.
+    const fresh = found.state === 'absent' || orphan !== undefined;
+    const files = await entryFilesToWrite(dir, entry, material, crypto);
+    (fresh ? freshAuthorities : toWrite).push({ files: orphan ? files.filter((f) => !f.path.endsWith('.key')) : files, overwrite: !fresh });
     if (found.state === 'absent') created.push(entry.name);
   }
 
@@ -83,8 +90,9 @@ export async function initPkiDirectory(dir: string, config: ClusterConfig, optio
       }
       conflict(entry.name, problem);
     }
-    if (found.state === 'broken') conflict(entry.name, found.problem.message);
-    const keyPair = await generateKeyPair(plan.config.keySpec, crypto);
+    const orphan = found.state === 'broken' ? await orphanKey(dir, entry, crypto) : undefined;
+    if (found.state === 'broken' && !orphan) conflict(entry.name, found.problem.message);
+    const keyPair = orphan ?? (await generateKeyPair(plan.config.keySpec, crypto));
     const certificate = await issueCertificate({
       ...crypto,
       profile: entry.profile,
@@ -101,14 +109,20 @@ export async function initPkiDirectory(dir: string, config: ClusterConfig, optio
       userName: entry.kubeconfigFile.user,
       caPem: ca.certificate.pem,
     };
-    toWrite.push({ files: await entryFilesToWrite(dir, entry, { certificate, keyPair, kubeconfig }, crypto), overwrite: found.state !== 'absent' });
+    const files = await entryFilesToWrite(dir, entry, { certificate, keyPair, kubeconfig }, crypto);
+    toWrite.push({ files: orphan ? files.filter((f) => !f.path.endsWith('.key')) : files, overwrite: found.state !== 'absent' && !orphan });
     if (found.state === 'absent') created.push(entry.name);
   }
 
   const paths = { privateKey: plan.serviceAccount.privateKeyPath, publicKey: plan.serviceAccount.publicKeyPath };
   const sa = await readServiceAccount(dir, paths, crypto);
-  if (sa.state === 'present') reused.push('sa');
-  else {
+  if (sa.state === 'present') {
+    reused.push('sa');
+    // sa.key is written before sa.pub: a run that stopped between them is completed.
+    if ((await readIfExists(join(dir, paths.publicKey))) === undefined) {
+      toWrite.push({ files: (await serviceAccountFiles(dir, paths, sa.keyPair, crypto)).filter((f) => f.path.endsWith(paths.publicKey)), overwrite: false });
+    }
+  } else {
     if (sa.state === 'broken') conflict('sa', sa.problem.message);
     const keyPair = await generateKeyPair(plan.config.keySpec, crypto);
     toWrite.push({ files: await serviceAccountFiles(dir, paths, keyPair, crypto), overwrite: sa.state !== 'absent' });
@@ -119,15 +133,21 @@ export async function initPkiDirectory(dir: string, config: ClusterConfig, optio
     throw new PkiError('ERR_EXISTS', `the directory holds files that conflict with this cluster, nothing was written (use force to replace them):\n  ${conflicts.join('\n  ')}`, { field: dir });
   }
   const files: string[] = [];
-  // Leaves and kubeconfigs first, CAs last: a crash part-way leaves the old CA in place (or none), never
-  // a new CA beside leaves it did not sign.
-  for (const group of [...toWrite].reverse()) {
+  // New CAs first, then the leaves and kubeconfigs, then CAs that replace existing ones: a crash part-way
+  // leaves either a CA with some of its leaves (which a second run completes) or the old CA in place,
+  // never a new CA beside leaves it did not sign.
+  for (const group of [...freshAuthorities, ...[...toWrite].reverse()]) {
     for (const file of group.files) {
       await writeFileAtomic(file, { overwrite: group.overwrite });
       files.push(file.path);
     }
   }
   return { plan, created, reused, replaced: options.force ? replaced : [], files };
+}
+
+async function authorityForKey(entry: PlannedAuthority, plan: ClusterPlan, now: Date, crypto: CryptoOptions, keyPair: KeyPair): Promise<Material & { keyPair: KeyPair }> {
+  const authority = await createCertificateAuthority({ ...crypto, commonName: entry.subject.commonName, keyPair, profile: entry.profile, validity: { lifetimeSeconds: plan.config.caLifetimeSeconds }, now });
+  return { certificate: authority.certificate, keyPair };
 }
 
 async function newAuthority(entry: PlannedAuthority, plan: ClusterPlan, now: Date, crypto: CryptoOptions, pkcs11?: Pkcs11KeyReference): Promise<Material & { keyPair: KeyPair }> {

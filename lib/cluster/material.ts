@@ -84,6 +84,17 @@ export async function readEntry(dir: string, entry: LayoutEntry, options: Crypto
   }
 }
 
+/**
+ * The key of an entry whose certificate is missing (a run that stopped between writing the two), when
+ * it is a readable key file and nothing else of the entry exists; undefined otherwise.
+ */
+export async function orphanKey(dir: string, entry: LayoutEntry, options: CryptoOptions = {}): Promise<KeyPair | undefined> {
+  if (entry.kubeconfig) return undefined;
+  const [certText, keyText] = await Promise.all([readIfExists(crtPath(dir, entry)), readIfExists(keyPath(dir, entry))]);
+  if (certText !== undefined || keyText === undefined) return undefined;
+  return importPrivateKeyPem(keyText, { ...options, field: `${entry.path}.key` }).catch(() => undefined);
+}
+
 async function assertKeyMatches(certificate: Certificate, keyPair: KeyPair, field: string, options: CryptoOptions): Promise<void> {
   const spki = await exportSpki(keyPair.publicKey, options);
   if (!Buffer.from(spki).equals(certificate.spki)) throw new PkiError('ERR_KEY', 'does not match its certificate', { field });
@@ -104,9 +115,12 @@ export async function entryFilesToWrite(dir: string, entry: LayoutEntry, materia
     });
     return [{ path: crtPath(dir, entry), content, mode: 0o600 }];
   }
-  const files: FileToWrite[] = [{ path: crtPath(dir, entry), content: material.certificate.pem, mode: 0o644 }];
+  // The key before its certificate: a run killed between the two leaves a key without a certificate,
+  // which init completes (orphanKey), never a certificate whose key is lost.
+  const files: FileToWrite[] = [];
   if (material.pkcs11) files.push({ path: pkcs11Path(dir, entry), content: formatPkcs11Reference(material.pkcs11), mode: 0o644 });
   else if (material.keyPair) files.push({ path: keyPath(dir, entry), content: await exportPrivateKeyPem(material.keyPair, undefined, options), mode: 0o600 });
+  files.push({ path: crtPath(dir, entry), content: material.certificate.pem, mode: 0o644 });
   return files;
 }
 
