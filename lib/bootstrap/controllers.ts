@@ -69,10 +69,12 @@ export function startSigner(registry: CsrRegistry, options: SignerControllerOpti
   );
 }
 
+// onOutcome hears of an outcome once the registry holds it: a signer stopped in between (a crash) never
+// reports as issued a certificate that no one can fetch; the CSR is signed again when it starts next.
 async function applyOutcome(registry: CsrRegistry, name: string, outcome: SignOutcome, options: SignerControllerOptions): Promise<void> {
-  options.onOutcome?.(name, outcome);
   if (outcome.outcome === 'issued') await registry.setStatus(name, { certificate: outcome.statusCertificate });
   if (outcome.outcome === 'failed') await registry.setStatus(name, { condition: { type: 'Failed', status: 'True', reason: outcome.reason, message: outcome.message } });
+  options.onOutcome?.(name, outcome);
 }
 
 const SIGNER_MODULE = new URL('./signer.js', import.meta.url);
