@@ -59,7 +59,8 @@ test(`${COUNT} concurrent CSRs, a kill -9 in the middle and a restart: nothing l
     );
     let server = await startServer(dir);
     const first = server;
-    let restarted: Promise<Server> | undefined;
+    let resumeRestart!: (s: Server) => void;
+    const restarted = new Promise<Server>((r) => (resumeRestart = r));
     // Few sockets, so that submissions are still arriving when the server is killed.
     const agent = new Agent({ keepAlive: true, maxSockets: 4, ca });
     const post = (port: number, body: string): Promise<number> =>
@@ -76,7 +77,7 @@ test(`${COUNT} concurrent CSRs, a kill -9 in the middle and a restart: nothing l
     const submit = async (object: CertificateSigningRequestObject): Promise<void> => {
       const body = JSON.stringify(object);
       for (let attempt = 0; ; attempt++) {
-        const target = attempt === 0 ? server : ((await restarted) ?? server);
+        const target = attempt === 0 ? first : await restarted;
         try {
           const status = await post(target.port, body);
           // A retry of a request the killed server had stored already finds it there.
@@ -101,8 +102,6 @@ test(`${COUNT} concurrent CSRs, a kill -9 in the middle and a restart: nothing l
       }, 5);
       first.child.once('exit', () => reject(new Error(`the server stopped early: ${first.log()}`)));
     });
-    let resumeRestart!: (s: Server) => void;
-    restarted = new Promise((r) => (resumeRestart = r));
     const outcomesAtKill = outcomes.size;
     first.child.removeAllListeners('exit');
     first.child.kill('SIGKILL');
