@@ -35,5 +35,6 @@ declare module 'autocannon' {
     tlsOptions?: Record<string, unknown>;
     setupClient?: (client: Client) => void;
   }
+  // eslint-disable-next-line no-restricted-syntax -- the package's own default export
   export default function autocannon(options: Options): Promise<Result>;
 }

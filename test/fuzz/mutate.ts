@@ -340,12 +340,16 @@ export const derMutation: fc.Arbitrary<DerMutation> = fc.oneof(
   { weight: 1, arbitrary: fc.record({ seed: index, tree: fc.constant([]), bytes: fc.constant([]) }) },
 );
 
+const MAX_NODES = 100_000;
+
 function applyTreeOp(root: DerNode, op: TreeOp, pool: readonly Uint8Array[]): DerNode {
   const count = countNodes(root);
   const at = op.at % count;
   switch (op.op) {
     case 'dup':
-      return editAt(root, at, (node) => Array.from({ length: op.times }, () => node));
+      // Capped so that repeated dups of large subtrees stay past the parsers' limits without exhausting
+      // the generator's own memory (a million nodes of certificate is gigabytes).
+      return editAt(root, at, (node) => Array.from({ length: Math.min(op.times, Math.max(2, Math.floor(MAX_NODES / (count + countNodes(node))))) }, () => node));
     case 'delete':
       return editAt(root, at, () => []);
     case 'tag':
