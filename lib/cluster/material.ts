@@ -95,6 +95,25 @@ export async function orphanKey(dir: string, entry: LayoutEntry, options: Crypto
   return importPrivateKeyPem(keyText, { ...options, field: `${entry.path}.key` }).catch(() => undefined);
 }
 
+/**
+ * The certificate and key of an entry whose renewal (or reissue by a new CA) stopped between writing the
+ * two: both parse but do not match. The key is the new one (keys are written first), so the entry is
+ * completed by certifying that key again; undefined for anything else.
+ */
+export async function interruptedPair(dir: string, entry: LayoutEntry, options: CryptoOptions = {}): Promise<{ certificate: Certificate; keyPair: KeyPair } | undefined> {
+  if (entry.kubeconfig || entry.profile.isCA) return undefined;
+  const [certText, keyText] = await Promise.all([readIfExists(crtPath(dir, entry)), readIfExists(keyPath(dir, entry))]);
+  if (certText === undefined || keyText === undefined) return undefined;
+  try {
+    const certificate = Certificate.from(certText, `${entry.path}.crt`);
+    const keyPair = await importPrivateKeyPem(keyText, { ...options, field: `${entry.path}.key` });
+    const spki = await exportSpki(keyPair.publicKey, options);
+    return Buffer.from(spki).equals(certificate.spki) ? undefined : { certificate, keyPair };
+  } catch {
+    return undefined;
+  }
+}
+
 async function assertKeyMatches(certificate: Certificate, keyPair: KeyPair, field: string, options: CryptoOptions): Promise<void> {
   const spki = await exportSpki(keyPair.publicKey, options);
   if (!Buffer.from(spki).equals(certificate.spki)) throw new PkiError('ERR_KEY', 'does not match its certificate', { field });
@@ -159,10 +178,10 @@ export async function reissueEntry(
   entry: LayoutEntry,
   current: Material,
   issuer: Issuer,
-  options: CryptoOptions & { caPem: string; lifetimeSeconds?: number; now?: Date },
+  options: CryptoOptions & { caPem: string; lifetimeSeconds?: number; now?: Date; /** Certify this key (an interrupted run's) instead of a new one. */ keyPair?: KeyPair },
 ): Promise<FileToWrite[]> {
   const crypto = options.crypto ? { crypto: options.crypto } : {};
-  const keyPair = await generateKeyPair(current.certificate.keySpec, crypto);
+  const keyPair = options.keyPair ?? (await generateKeyPair(current.certificate.keySpec, crypto));
   const certificate = await issueCertificate({
     ...crypto,
     profile: entry.profile,

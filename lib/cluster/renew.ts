@@ -1,10 +1,11 @@
 import type { KeyPair } from '../crypto/keys.js';
+import type { Certificate } from '../x509/certificate.js';
 import type { CryptoOptions } from '../crypto/provider.js';
 import { PkiError } from '../errors.js';
 import { loadPkiDirectory } from './directory.js';
 import { writeFileAtomic, type FileToWrite } from './files.js';
 import { AUTHORITY_LAYOUT, CERTIFICATE_LAYOUT } from './layout.js';
-import { issuerOf, reissueEntry } from './material.js';
+import { interruptedPair, issuerOf, reissueEntry } from './material.js';
 
 export interface RenewOptions extends CryptoOptions {
   now?: Date;
@@ -21,15 +22,22 @@ export interface RenewOptions extends CryptoOptions {
 export async function renewCertificates(dir: string, which: 'all' | readonly string[], options: RenewOptions = {}): Promise<string[]> {
   const crypto = options.crypto ? { crypto: options.crypto } : {};
   const loaded = await loadPkiDirectory(dir, crypto);
-  const names = which === 'all' ? CERTIFICATE_LAYOUT.filter((e) => loaded.certificates.has(e.name)).map((e) => e.name) : [...which];
+  // A renewal killed between writing an entry's new key and its certificate is completed by this one.
+  const interrupted = new Map<string, { certificate: Certificate; keyPair: KeyPair }>();
+  for (const entry of CERTIFICATE_LAYOUT) {
+    const pair = loaded.certificates.has(entry.name) ? undefined : await interruptedPair(dir, entry, crypto);
+    if (pair) interrupted.set(entry.name, pair);
+  }
+  const names = which === 'all' ? CERTIFICATE_LAYOUT.filter((e) => loaded.certificates.has(e.name) || interrupted.has(e.name)).map((e) => e.name) : [...which];
   const plans: { name: string; files: () => Promise<FileToWrite[]> }[] = [];
   for (const name of names) {
     if (AUTHORITY_LAYOUT.some((e) => e.name === name)) throw new PkiError('ERR_ARGUMENT', `${name} is a CA; CAs are not renewed, they are rotated`, { field: 'names' });
     const entry = CERTIFICATE_LAYOUT.find((e) => e.name === name);
     if (!entry) throw new PkiError('ERR_ARGUMENT', `unknown certificate "${name}"; known: ${CERTIFICATE_LAYOUT.map((e) => e.name).join(', ')}`, { field: 'names' });
-    const problem = loaded.problems.find((p) => p.name === name || p.name === entry.ca);
+    const problem = loaded.problems.find((p) => (p.name === name && !interrupted.has(name)) || p.name === entry.ca);
     if (problem) throw new PkiError('ERR_DIRECTORY', `${problem.files.join(', ')}: ${problem.reason}`, { field: name });
-    const current = loaded.certificates.get(name);
+    const resumed = interrupted.get(name);
+    const current = loaded.certificates.get(name) ?? (resumed && { certificate: resumed.certificate });
     if (!current) throw new PkiError('ERR_DIRECTORY', 'is not in the directory; nothing to renew', { field: name });
     const ca = loaded.authorities.get(entry.ca!);
     if (!ca?.keyPair) throw new PkiError('ERR_DIRECTORY', `the ${entry.ca} CA key is not in the directory (external CA): renew with the CSR mode`, { field: name });
@@ -42,6 +50,7 @@ export async function renewCertificates(dir: string, which: 'all' | readonly str
           caPem: current.kubeconfig?.caPem ?? ca.certificate.pem,
           lifetimeSeconds: options.lifetimeSeconds,
           now: options.now,
+          ...(resumed ? { keyPair: resumed.keyPair } : {}),
         }),
     });
   }

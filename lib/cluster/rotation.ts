@@ -12,7 +12,7 @@ import { clusterBundles } from './bundles.js';
 import { loadPkiDirectory } from './directory.js';
 import { readIfExists, writeFileAtomic } from './files.js';
 import { CERTIFICATE_LAYOUT, type LayoutEntry } from './layout.js';
-import { entryFilesToWrite, issuerOf, loadAuthority, reissueEntry } from './material.js';
+import { entryFilesToWrite, interruptedPair, issuerOf, loadAuthority, reissueEntry } from './material.js';
 
 export type RotationPhase = 'add' | 'reissue' | 'finish';
 
@@ -90,9 +90,11 @@ export async function rotateClusterCa(
     const loaded = await loadPkiDirectory(dir, crypto);
     const bundle = [loaded.authorities.get('ca')!.certificate, next].map((c) => c.pem).join('');
     for (const entry of CERTIFICATE_LAYOUT.filter((e) => e.ca === PROFILES.clusterCa.name)) {
-      const current = loaded.certificates.get(entry.name);
-      if (!current || current.certificate.isIssuedBy(next)) continue;
-      const files = await reissueEntry(dir, entry, current, nextIssuer, { ...crypto, caPem: bundle, now: options.now });
+      // An entry this phase was writing when it stopped (new key, old certificate) is completed.
+      const resumed = loaded.certificates.has(entry.name) ? undefined : await interruptedPair(dir, entry, crypto);
+      const current = loaded.certificates.get(entry.name) ?? (resumed && { certificate: resumed.certificate });
+      if (!current || (!resumed && current.certificate.isIssuedBy(next))) continue;
+      const files = await reissueEntry(dir, entry, current, nextIssuer, { ...crypto, caPem: bundle, now: options.now, ...(resumed ? { keyPair: resumed.keyPair } : {}) });
       for (const file of files) await write(file.path, file.content, file.mode);
     }
     await write(join(dir, STATE), JSON.stringify({ phase: 'reissued', newCa: NEW }, null, 2), 0o644);
@@ -105,11 +107,16 @@ export async function rotateClusterCa(
     const oldPem = await readIfExists(join(dir, 'pki/ca.crt'));
     if (oldPem) await write(join(dir, 'pki/ca-old.crt'), oldPem, 0o644);
     // The new key's form (a file or a PKCS#11 reference) replaces the old one, whichever that was.
-    const [from, to, other] = (await readIfExists(join(dir, `${NEW}.pkcs11.json`))) !== undefined ? ['.pkcs11.json', 'pki/ca.pkcs11.json', 'pki/ca.key'] : ['.key', 'pki/ca.key', 'pki/ca.pkcs11.json'];
-    await rename(join(dir, `${NEW}${from}`), join(dir, to));
-    await unlink(join(dir, other)).catch((cause: NodeJS.ErrnoException) => (cause.code === 'ENOENT' ? undefined : Promise.reject(cause)));
+    // A finish that stopped after moving the key finds neither form under the new name: the key is in place.
+    const form = (await readIfExists(join(dir, `${NEW}.pkcs11.json`))) !== undefined ? 'pkcs11' : (await readIfExists(join(dir, `${NEW}.key`))) !== undefined ? 'file' : undefined;
+    if (form) {
+      const [from, to, other] = form === 'pkcs11' ? ['.pkcs11.json', 'pki/ca.pkcs11.json', 'pki/ca.key'] : ['.key', 'pki/ca.key', 'pki/ca.pkcs11.json'];
+      await rename(join(dir, `${NEW}${from}`), join(dir, to));
+      await unlink(join(dir, other)).catch((cause: NodeJS.ErrnoException) => (cause.code === 'ENOENT' ? undefined : Promise.reject(cause)));
+      changed.push(join(dir, to));
+    }
     await rename(join(dir, `${NEW}.crt`), join(dir, 'pki/ca.crt'));
-    changed.push(join(dir, to), join(dir, 'pki/ca.crt'));
+    changed.push(join(dir, 'pki/ca.crt'));
   }
   await trust(dir, [], true, write, crypto);
   await write(join(dir, STATE), JSON.stringify({ phase: 'finished', newCa: NEW }, null, 2), 0o644);
