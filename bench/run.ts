@@ -29,6 +29,7 @@ import {
   type KeySpec,
 } from '../dist/index.js';
 import * as x509 from '../dist/x509/peculiar.js';
+import { keyAlgorithm } from '../dist/crypto/keys.js';
 
 interface Row {
   name: string;
@@ -236,10 +237,16 @@ async function issuanceWithKeys(spec: KeySpec): Promise<void> {
   const caKey = createPrivateKey({ key: await exportPrivateKeyPem(ca.keyPair), format: 'pem' });
   const data = Buffer.alloc(300, 1);
   const floorName = `floor (${spec}): node:crypto key generation + one signature`;
+  const webFloorName = `floor (${spec}): WebCrypto generateKey + sign`;
   const result = await measure({
     [`kubepki issuance incl. key generation (${spec})`]: async () => {
       const key = await generateKeyPair(spec);
       await issueCertificate({ profile: PROFILES.client, subject: { commonName: 'u' }, publicKey: key.publicKey, issuer: ca });
+    },
+    // The same work through WebCrypto, which generateKeyPair uses (Node's default provider).
+    [webFloorName]: async () => {
+      await crypto.subtle.generateKey(keyAlgorithm(spec), true, ['sign', 'verify']);
+      await crypto.subtle.sign(ca.keyPair.spec === 'ed25519' ? { name: 'Ed25519' } : { name: 'ECDSA', hash: 'SHA-256' }, ca.privateKey, data);
     },
     [floorName]: () => {
       if (spec === 'rsa-2048') generateKeyPairSync('rsa', { modulusLength: 2048 });
@@ -250,8 +257,11 @@ async function issuanceWithKeys(spec: KeySpec): Promise<void> {
   });
   const ours = Object.values(result)[0]!;
   const floor = result[floorName]!;
+  const webFloor = result[webFloorName]!;
   record(floor);
+  record(webFloor);
   record(ours, floor);
+  record({ ...ours, name: `${ours.name} vs WebCrypto` }, webFloor);
   if (spec === 'rsa-2048') return;
   // Key generation runs in libuv's thread pool: 64 at a time keep both cores busy.
   const count = 4096;
@@ -265,7 +275,20 @@ async function issuanceWithKeys(spec: KeySpec): Promise<void> {
       }
     }),
   );
-  record(oneShot(`kubepki issuance incl. key generation (${spec}), 64 concurrent (4,096 certificates)`, (performance.now() - start) / count), floor);
+  const concurrent = oneShot(`kubepki issuance incl. key generation (${spec}), 64 concurrent (4,096 certificates)`, (performance.now() - start) / count);
+  next = 0;
+  const webStart = performance.now();
+  await Promise.all(
+    Array.from({ length: 64 }, async () => {
+      while (next++ < count) {
+        await crypto.subtle.generateKey(keyAlgorithm(spec), true, ['sign', 'verify']);
+        await crypto.subtle.sign(ca.keyPair.spec === 'ed25519' ? { name: 'Ed25519' } : { name: 'ECDSA', hash: 'SHA-256' }, ca.privateKey, data);
+      }
+    }),
+  );
+  const webConcurrent = oneShot(`floor (${spec}): WebCrypto generateKey + sign, 64 concurrent`, (performance.now() - webStart) / count);
+  record(webConcurrent);
+  record(concurrent, webConcurrent);
 }
 
 async function verification(): Promise<void> {

@@ -1,6 +1,6 @@
-import { createPrivateKey, createPublicKey, type JsonWebKey as NodeJsonWebKey, type KeyObject } from 'node:crypto';
+import { createPrivateKey, createPublicKey, KeyObject, webcrypto, type JsonWebKey as NodeJsonWebKey } from 'node:crypto';
 import { PkiError } from '../errors.js';
-import { assertDer, children, concatBytes, contentOf, decodeOid, encodeElement, readElement, type DerElement } from './der.js';
+import { assertDer, children, concatBytes, contentOf, decodeOid, encodeElement, encodeUnsignedInteger, readElement, type DerElement } from './der.js';
 import { encodePem, looksLikePem, readPemBlock, type PemLabel } from './pem.js';
 import { resolveCrypto, type CryptoOptions } from './provider.js';
 
@@ -352,7 +352,66 @@ export async function publicKeyInfo(input: PublicKeyInput, options: CryptoOption
   } else if (input instanceof Uint8Array) {
     spki = input;
   } else {
+    // A CryptoKey is a valid key already: its spec is read from its algorithm, not by parsing its SPKI
+    // again, and a key of Node's own provider is exported without a round trip through the thread pool.
+    const known = keySpecOfAlgorithm(input.algorithm);
+    const native = known && resolveCrypto(options).subtle === webcrypto.subtle ? nativeSpki(input) : undefined;
+    if (native) return { spec: known!, spki: native };
     spki = await exportSpki(input, options);
+    if (known) return { spec: known, spki };
   }
   return { spec: keySpecOfSpki(spki, field), spki };
+}
+
+function keySpecOfAlgorithm(algorithm: KeyAlgorithm): KeySpec | undefined {
+  if (algorithm.name === 'Ed25519') return 'ed25519';
+  if (algorithm.name === 'ECDSA') {
+    const curve = (algorithm as EcKeyAlgorithm).namedCurve;
+    return curve === 'P-256' ? 'ecdsa-p256' : curve === 'P-384' ? 'ecdsa-p384' : undefined;
+  }
+  if (algorithm.name === 'RSASSA-PKCS1-v1_5') {
+    const spec = `rsa-${(algorithm as RsaHashedKeyAlgorithm).modulusLength}`;
+    return isKeySpec(spec) ? spec : undefined;
+  }
+  return undefined;
+}
+
+// OpenSSL 3's DER encoder costs about 90 µs a key; the JWK export is a copy of the coordinates, and the
+// SubjectPublicKeyInfo around them is fixed bytes (EC, Ed25519) or two INTEGERs (RSA).
+const SPKI_PREFIX: Readonly<Record<string, Uint8Array>> = {
+  'P-256': Buffer.from('3059301306072a8648ce3d020106082a8648ce3d030107034200', 'hex'),
+  'P-384': Buffer.from('3076301006072a8648ce3d020106052b81040022036200', 'hex'),
+  Ed25519: Buffer.from('302a300506032b6570032100', 'hex'),
+};
+const RSA_ALGORITHM = Buffer.from('300d06092a864886f70d0101010500', 'hex');
+
+function nativeSpki(key: CryptoKey): Uint8Array | undefined {
+  try {
+    const jwk = KeyObject.from(key as webcrypto.CryptoKey).export({ format: 'jwk' });
+    const bytes = (value: string | undefined): Buffer => Buffer.from(value ?? '', 'base64url');
+    if (jwk.kty === 'EC' && SPKI_PREFIX[jwk.crv!]) return concatBytes([SPKI_PREFIX[jwk.crv!]!, Uint8Array.of(4), bytes(jwk.x), bytes(jwk.y)]);
+    if (jwk.kty === 'OKP' && jwk.crv === 'Ed25519') return concatBytes([SPKI_PREFIX.Ed25519!, bytes(jwk.x)]);
+    if (jwk.kty === 'RSA') {
+      const rsaKey = encodeElement(0x30, concatBytes([encodeUnsignedInteger(bytes(jwk.n)), encodeUnsignedInteger(bytes(jwk.e))]));
+      return encodeElement(0x30, concatBytes([RSA_ALGORITHM, encodeElement(0x03, concatBytes([Uint8Array.of(0), rsaKey]))]));
+    }
+    return undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The spec of a SubjectPublicKeyInfo read from its structure alone (algorithm, curve, modulus size),
+ * without importing the key; for keys that are known to be valid (one kubepki just certified).
+ */
+export function keySpecOfSpkiStructure(spki: Uint8Array): KeySpec | undefined {
+  const jwk = spkiAsJwk(spki);
+  if (jwk?.kty === 'EC') return jwk.crv === 'P-256' ? 'ecdsa-p256' : jwk.crv === 'P-384' ? 'ecdsa-p384' : undefined;
+  if (jwk?.kty === 'OKP') return 'ed25519';
+  if (jwk?.kty === 'RSA') {
+    const spec = `rsa-${Buffer.from(jwk.n!, 'base64url').length * 8}`;
+    return isKeySpec(spec) ? spec : undefined;
+  }
+  return undefined;
 }

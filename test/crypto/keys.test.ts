@@ -98,6 +98,15 @@ test('keys OpenSSL would decode inconsistently never reach it (one of them abort
   assert.is(await codeOf(() => publicKeyInfo(spki)), 'ERR_KEY');
 });
 
+test("a CryptoKey's SubjectPublicKeyInfo, built from its JWK, is byte for byte the provider's export", async () => {
+  for (const spec of ALL_KEY_SPECS) {
+    const key = await fixtureKey(spec);
+    const info = await publicKeyInfo(key.publicKey);
+    assert.is(info.spec, spec);
+    assert.equal(Buffer.from(info.spki).toString('hex'), Buffer.from(await crypto.subtle.exportKey('spki', key.publicKey)).toString('hex'), spec);
+  }
+});
+
 test('a certificate where a key is expected is refused by label', async () => {
   const ca = await createCertificateAuthority({ keyPair: await fixtureKey('ecdsa-p256') });
   const failure = await failureOf(() => importPrivateKeyPem(ca.certificate.pem));
