@@ -322,8 +322,11 @@ function assertEcPrivateKey(der: Uint8Array, top: DerElement, outerCurve: string
 
 /** The DER SubjectPublicKeyInfo of a public key. */
 export async function exportSpki(publicKey: CryptoKey, options: CryptoOptions = {}): Promise<Uint8Array> {
+  const crypto = resolveCrypto(options);
+  const native = crypto.subtle === webcrypto.subtle && publicKey.extractable !== false ? nativeSpki(publicKey) : undefined;
+  if (native) return native;
   try {
-    return new Uint8Array(await resolveCrypto(options).subtle.exportKey('spki', publicKey));
+    return new Uint8Array(await crypto.subtle.exportKey('spki', publicKey));
   } catch (cause) {
     throw new PkiError('ERR_KEY', 'the provider could not export the public key', { field: 'publicKey', cause });
   }
@@ -355,8 +358,6 @@ export async function publicKeyInfo(input: PublicKeyInput, options: CryptoOption
     // A CryptoKey is a valid key already: its spec is read from its algorithm, not by parsing its SPKI
     // again, and a key of Node's own provider is exported without a round trip through the thread pool.
     const known = keySpecOfAlgorithm(input.algorithm);
-    const native = known && resolveCrypto(options).subtle === webcrypto.subtle ? nativeSpki(input) : undefined;
-    if (native) return { spec: known!, spki: native };
     spki = await exportSpki(input, options);
     if (known) return { spec: known, spki };
   }
