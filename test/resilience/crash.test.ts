@@ -113,7 +113,12 @@ async function checkAndResume(operation: Operation, dir: string): Promise<'compl
   const outcome = loaded.missing.length === 0 && loaded.problems.length === 0 ? 'complete' : 'incomplete';
   if (operation === 'init') await initPkiDirectory(dir, CRASH_CONFIG);
   if (operation === 'renew') await renewCertificates(dir, 'all', { now: new Date(Date.now() + 86_400_000) });
-  if (operation === 'rotate') for (const phase of ['add', 'reissue', 'finish'] as const) await rotateClusterCa(dir, phase);
+  if (operation === 'rotate') {
+    // Resume from the phase rotation.json records (a run killed just after finishing has nothing left).
+    const state = await readFile(join(dir, 'rotation.json'), 'utf8').then((t) => (JSON.parse(t) as { phase: string }).phase, () => undefined);
+    const phases = (['add', 'reissue', 'finish'] as const).slice(state === 'finished' ? 3 : state === 'reissued' ? 2 : state === 'added' ? 1 : 0);
+    for (const phase of phases) await rotateClusterCa(dir, phase);
+  }
   const resumed = await loadPkiDirectory(dir);
   assert.equal([resumed.missing, resumed.problems], [[], []], `${operation} resumed to a whole directory`);
   return outcome;
