@@ -73,8 +73,11 @@ export function parseKubeconfig(text: string, field = 'kubeconfig', options: Kub
   try {
     // Warnings (an unknown tag) would go to process warnings; the checks below judge the values instead.
     doc = parse(text, { maxAliasCount: 10, logLevel: 'error' });
-  } catch (cause) {
-    throw new PkiError('ERR_KUBECONFIG', 'not valid YAML', { field, cause });
+  } catch (error) {
+    // The parser's message quotes the offending lines (a token, key data): only its code and position are kept.
+    const { code, linePos } = error as { code?: string; linePos?: [{ line: number; col: number }] };
+    const at = linePos ? ` at line ${linePos[0].line}, column ${linePos[0].col}` : '';
+    throw new PkiError('ERR_KUBECONFIG', `not valid YAML (${code ?? 'error'}${at})`, { field });
   }
   const root = asObject(doc) ?? fail('', 'is not a YAML mapping');
   if (root.kind !== undefined && root.kind !== 'Config') fail('kind', typeof root.kind === 'string' ? `must be Config, not ${root.kind.slice(0, 64)}` : 'must be Config');

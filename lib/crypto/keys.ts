@@ -275,6 +275,9 @@ function assertPkcs8Algorithm(der: Uint8Array, parts: readonly DerElement[], fie
   };
   const [version, algorithm, privateKey] = parts;
   if (version?.tag !== 0x02 || algorithm?.tag !== 0x30 || privateKey?.tag !== 0x04) refuse('not a PKCS#8 PrivateKeyInfo');
+  // RFC 5958: version 0 (v1) or 1 (v2, which may add the public key); Go's parser takes those only.
+  const versionBytes = contentOf(der, version!);
+  if (versionBytes.length !== 1 || versionBytes[0]! > 1) refuse('unsupported PKCS#8 version (only 0 and 1 exist)');
   const [oid, parameters, more] = children(der, algorithm!, field);
   if (oid?.tag !== 0x06 || more) refuse('malformed PKCS#8 algorithm');
   switch (decodeOid(contentOf(der, oid!), field)) {

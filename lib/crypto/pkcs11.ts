@@ -66,8 +66,9 @@ export function parsePkcs11Reference(json: string, field = 'pkcs11'): Pkcs11KeyR
   let value: unknown;
   try {
     value = JSON.parse(json);
-  } catch (cause) {
-    throw new PkiError('ERR_PKCS11', 'is not JSON', { field, cause });
+  } catch {
+    // JSON.parse quotes the text around the error, which may be a PIN written where it should not be.
+    throw new PkiError('ERR_PKCS11', 'is not JSON', { field });
   }
   return validatePkcs11Reference(value, field);
 }

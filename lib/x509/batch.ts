@@ -3,6 +3,7 @@ import { resolveCrypto, type CryptoOptions } from '../crypto/provider.js';
 import { createWorkerPool, defaultWorkerCount, type WorkerPool } from '../workers/pool.js';
 import { Certificate } from './certificate.js';
 import { parseCsrSync } from './csr.js';
+import { decodeBasicConstraints, OID } from './extensions.js';
 import { issueCertificate, type IssueRequest, type Issuer } from './issue.js';
 import type { CertificateProfile } from './profile.js';
 import type { ValidityOptions } from './validity.js';
@@ -98,6 +99,10 @@ export async function issueChunk(caDer: Uint8Array, privateKey: CryptoKey, reque
 function fromCsr(request: BatchCsrRequest, field: string): BatchIssueRequest {
   const csr = parseCsrSync(request.csr, field);
   if (csr.sans.other.length) throw new PkiError('ERR_PROFILE', 'asks for subject alternative names of a kind kubepki does not certify', { field: `${field}.subjectAltName` });
+  // The profile decides the extensions, but a CSR asking a leaf profile for a CA certificate is refused, not quietly downgraded.
+  if (!request.profile.isCA && csr.requestedExtensions.some((e) => e.oid === OID.basicConstraints && decodeBasicConstraints(e.value).isCA)) {
+    throw new PkiError('ERR_PROFILE', `asks for a CA certificate (basicConstraints cA) from the end-entity profile ${request.profile.name}`, { field: `${field}.basicConstraints` });
+  }
   const { dns, ips, emails, uris } = csr.sans;
   return {
     profile: request.profile,

@@ -1,4 +1,4 @@
-import { randomBytes as nodeRandomBytes } from 'node:crypto';
+import { createPublicKey, KeyObject, randomBytes as nodeRandomBytes, type webcrypto } from 'node:crypto';
 import { publicKeyInfo, type PublicKeyInput } from '../crypto/keys.js';
 import { resolveCrypto, type CryptoOptions } from '../crypto/provider.js';
 import { PkiError } from '../errors.js';
@@ -72,6 +72,7 @@ export async function issueCertificate(request: IssueRequest): Promise<Certifica
     ...(hasSans(sans) ? { sans: encodeGeneralNames(sans) } : {}),
   });
   const signingCrypto = request.issuer?.crypto ?? crypto;
+  checkKeyMatchesBeforeSigning(issuer?.spki ?? key.spki, signingKey!, issuer !== undefined, signingField);
   const { signature } = await signBytes(signingKey!, tbs, signingCrypto, signingField);
   const certificate = Certificate.from(encodeSigned(tbs, scheme, signature));
   checkKeyMatches(certificate, issuer ?? certificate, signingKey!, signsNatively(signingKey!, signingCrypto), signingField);
@@ -98,6 +99,30 @@ function cachedTemplate(options: TemplateOptions): TbsTemplate {
 // checked on its first signature only; a provider's signature (an HSM's) is verified every time, as Go's
 // CreateCertificate does, to catch a faulty module.
 const matchingKeys = new WeakMap<CryptoKey, Set<string>>();
+
+// A Node key whose public half is not the signer certificate's is refused before it signs anything. Keys
+// of another provider (an HSM's) cannot show their public half: checkKeyMatches catches them after signing.
+const preChecked = new WeakMap<CryptoKey, Set<string>>();
+
+function checkKeyMatchesBeforeSigning(signerSpki: Uint8Array, key: CryptoKey, issued: boolean, field: string): void {
+  const id = Buffer.from(signerSpki).toString('base64');
+  if (preChecked.get(key)?.has(id)) return;
+  // Both public keys re-encoded by OpenSSL and compared as bytes (KeyObject.equals on keys of two types
+  // leaves an OpenSSL error queued that fails the next key import).
+  let derived: Buffer;
+  let certified: Buffer;
+  try {
+    derived = createPublicKey(KeyObject.from(key as webcrypto.CryptoKey)).export({ format: 'der', type: 'spki' });
+    certified = createPublicKey({ key: Buffer.from(signerSpki), format: 'der', type: 'spki' }).export({ format: 'der', type: 'spki' });
+  } catch {
+    return;
+  }
+  if (!derived.equals(certified)) {
+    throw new PkiError('ERR_KEY', issued ? 'the private key does not match the CA certificate' : 'the self-signing key does not match the public key', { field });
+  }
+  if (!preChecked.has(key)) preChecked.set(key, new Set());
+  preChecked.get(key)!.add(id);
+}
 
 function checkKeyMatches(certificate: Certificate, signer: Certificate, key: CryptoKey, native: boolean, field: string): void {
   const id = Buffer.from(signer.spki).toString('base64');

@@ -54,4 +54,12 @@ for (const [name, mutate, field] of BAD) {
   });
 }
 
+test('a kubeconfig that is not YAML is refused without quoting its lines (they may hold a token or key)', async () => {
+  const text = 'apiVersion: v1\nusers:\n- name: u\n  user:\n    token: abcdef.0123456789abcdef\n  [broken\n';
+  const failure = await failureOf(() => parseKubeconfig(text));
+  assert.is(failure.code, 'ERR_KUBECONFIG');
+  assert.match(failure.message!, /not valid YAML \(\w+ at line \d+, column \d+\)/);
+  assert.not.match(failure.message!, /0123456789abcdef/);
+});
+
 test.run();

@@ -8,6 +8,8 @@ import { join } from 'node:path';
 import * as x509 from '../../lib/x509/peculiar.js';
 import {
   bootstrapTokenSecret,
+  caPublicKeyPin,
+  clusterInfoConfigMap,
   createCertificateAuthority,
   createCsr,
   csrObject,
@@ -26,11 +28,11 @@ import { concatBytes, encodeElement, encodeOid } from '../../lib/crypto/der.js';
 import { encodeCertificationRequestInfo } from '../../lib/x509/csr.js';
 import { encodeName } from '../../lib/x509/names.js';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
-import { CORPUS_DIR, runEntry, type Entry } from './entries.js';
+import { CORPUS_DIR, refusedFor, runEntry, type Entry } from './entries.js';
 
 const entries: (Entry & { content: string | Uint8Array })[] = [];
 const add = (kind: Entry['kind'], name: string, content: string | Uint8Array | object, expect: string, note: string, extra: Partial<Entry> = {}): void => {
-  const ext = { pem: 'pem', der: 'der', csr: 'pem', 'csr-profile': 'pem', 'csr-approval': 'json', 'csr-signer': 'json', key: 'pem', 'key-mismatch': 'pem', token: 'json', kubeconfig: 'yaml', 'csr-object': 'json', http: 'json' }[kind];
+  const ext = { pkcs11: 'json', 'cluster-info': 'json', pem: 'pem', der: 'der', csr: 'pem', 'csr-profile': 'pem', 'csr-approval': 'json', 'csr-signer': 'json', key: 'pem', 'key-mismatch': 'pem', token: 'json', kubeconfig: 'yaml', 'csr-object': 'json', http: 'json' }[kind];
   const body = typeof content === 'string' || content instanceof Uint8Array ? content : JSON.stringify(content, null, 1);
   entries.push({ file: `${kind}/${name}.${ext}`, kind, expect, note, content: body, ...extra });
 };
@@ -129,8 +131,8 @@ for (let i = 0; i < 10; i++) der(`random-${i}`, random(20 + i * 37), `${20 + i *
 for (const at of [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 39, 68, 97, 126, 155]) {
   const flipped = Uint8Array.from(certDer);
   flipped[at] = 0xff;
-  // Some flips leave valid DER with a bad field; all must be refused, each by the parser's own code.
-  der(`byte-ff-at-${at}`, flipped, `byte ${at} set to 0xff`, 'ANY_PKI_ERROR');
+  // A flip breaks a tag, a length or a field (the inner algorithm at 39): the certificate parser says ERR_DER.
+  der(`byte-ff-at-${at}`, flipped, `byte ${at} set to 0xff`, 'ERR_DER');
 }
 // A certificate whose inner and outer signature algorithms differ.
 {
@@ -138,7 +140,7 @@ for (const at of [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 39, 68, 97, 126, 155]) {
   const ecdsaSha256 = Buffer.from('2a8648ce3d040302', 'hex');
   const last = Buffer.from(swapped).lastIndexOf(ecdsaSha256);
   swapped[last + ecdsaSha256.length - 1] = 0x03; // ecdsa-with-SHA384 outside only
-  der('algorithm-mismatch', swapped, 'inner and outer signature algorithms differ', 'ANY_PKI_ERROR');
+  der('algorithm-mismatch', swapped, 'inner and outer signature algorithms differ', 'ERR_DER');
 }
 
 // ---------------------------------------------------------------------------------------------- CSRs
@@ -156,7 +158,7 @@ const goodCsr = (await createCsr({ keyPair: nodeKey, subject: nodeSubject('node-
 for (const [i, at] of [goodCsr.length - 1, goodCsr.length - 5, goodCsr.length - 20, goodCsr.length - 40].entries()) {
   const bad = Uint8Array.from(goodCsr);
   bad[at]! ^= 0x01;
-  csr(`bad-signature-${i}`, bad, 'ANY_PKI_ERROR', `bit flipped at byte ${at} of the signature`);
+  csr(`bad-signature-${i}`, bad, 'ERR_CSR_SIGNATURE', `bit flipped at byte ${at} of the signature`);
 }
 {
   const bad = Uint8Array.from(goodCsr);
@@ -166,7 +168,13 @@ for (const [i, at] of [goodCsr.length - 1, goodCsr.length - 5, goodCsr.length - 
   const sig = Uint8Array.from(goodCsr);
   const spkiAt = Buffer.from(sig).indexOf(Buffer.from('2a8648ce3d030107', 'hex'));
   sig[spkiAt + 20]! ^= 0x01;
-  csr('public-key-changed', sig, 'ANY_PKI_ERROR', 'the public key changed after signing');
+  csr('public-key-off-curve', sig, 'ERR_KEY', 'a bit of the public point flipped: the point is not on P-256');
+  const other = await generateKeyPair('ecdsa-p256');
+  const swappedKey = Buffer.from(goodCsr);
+  const spkiOf = async (pair: { publicKey: CryptoKey }): Promise<Buffer> => Buffer.from(await crypto.subtle.exportKey('spki', pair.publicKey));
+  const mine = await spkiOf(nodeKey);
+  swappedKey.set(await spkiOf(other), swappedKey.indexOf(mine));
+  csr('public-key-swapped', Uint8Array.from(swappedKey), 'ERR_CSR_SIGNATURE', "another valid P-256 key put in place of the signer's");
 }
 const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' });
 const swapAlgorithm = (oid: string, params = false): Uint8Array => rawCsr(nodeSubject('node-1'), ec, encodeElement(0x30, concatBytes([encodeOid(oid), ...(params ? [Uint8Array.of(5, 0)] : [])])));
@@ -180,18 +188,18 @@ csr('key-rsa-1536', rawCsr(nodeSubject('node-1'), generateKeyPairSync('rsa', { m
 csr('key-p521', rawCsr(nodeSubject('node-1'), generateKeyPairSync('ec', { namedCurve: 'P-521' }), ECDSA_SHA256), 'ERR_KEY', 'a P-521 key');
 csr('key-secp256k1', rawCsr(nodeSubject('node-1'), generateKeyPairSync('ec', { namedCurve: 'secp256k1' }), ECDSA_SHA256), 'ERR_KEY', 'a secp256k1 key');
 csr('key-brainpool', rawCsr(nodeSubject('node-1'), generateKeyPairSync('ec', { namedCurve: 'brainpoolP256r1' }), ECDSA_SHA256), 'ERR_KEY', 'a brainpool key');
-csr('key-dsa', rawCsr(nodeSubject('node-1'), generateKeyPairSync('dsa', { modulusLength: 2048, divisorLength: 256 }), encodeElement(0x30, encodeOid('2.16.840.1.101.3.4.3.2'))), 'ANY_PKI_ERROR', 'a DSA key');
+csr('key-dsa', rawCsr(nodeSubject('node-1'), generateKeyPairSync('dsa', { modulusLength: 2048, divisorLength: 256 }), encodeElement(0x30, encodeOid('2.16.840.1.101.3.4.3.2'))), 'ERR_CSR', 'a DSA key, signed with dsa-with-SHA256 (an algorithm kubepki refuses)');
 csr('version-1', (() => {
   const bytes = Uint8Array.from(goodCsr);
   bytes[Buffer.from(bytes).indexOf(Buffer.from('020100', 'hex')) + 2] = 1;
   return bytes;
-})(), 'ANY_PKI_ERROR', 'version 1');
+})(), 'ERR_CSR', 'version 1 (only version 0 exists)');
 csr('trailing', concatBytes([goodCsr, Uint8Array.of(0)]), 'ERR_DER', 'a trailing byte');
 csr('truncated', goodCsr.subarray(0, 60), 'ERR_DER', 'truncated');
-csr('certificate-as-csr', pemOf('CERTIFICATE REQUEST', certDer), 'ANY_PKI_ERROR', 'a certificate under a CSR label');
+csr('certificate-as-csr', pemOf('CERTIFICATE REQUEST', certDer), 'ERR_CSR', 'a certificate under a CSR label');
 csr('cert-label', certPem, 'ERR_PEM', 'a certificate PEM where a CSR is expected');
 csr('new-label', pemOf('NEW CERTIFICATE REQUEST', goodCsr), 'ERR_PEM', 'the legacy NEW CERTIFICATE REQUEST label');
-csr('empty-sequence', encodeElement(0x30, new Uint8Array(0)), 'ANY_PKI_ERROR', 'an empty SEQUENCE');
+csr('empty-sequence', encodeElement(0x30, new Uint8Array(0)), 'ERR_CSR', 'an empty SEQUENCE');
 add('csr', 'oversized', pemOf('CERTIFICATE REQUEST', goodCsr), 'ERR_PEM', 'over 4 MiB of CSRs', { repeatTo: 5 * 1024 * 1024 });
 
 // The CA step (issueCertificates over CSRs): names the profile forbids.
@@ -202,7 +210,7 @@ await profileCsr('client-cn-not-node', { commonName: 'admin', organizations: ['s
 await profileCsr('client-no-org', { commonName: 'system:node:a' }, undefined, 'kubeletClient', 'ERR_PROFILE', 'kubelet client without O=system:nodes');
 await profileCsr('client-masters', { commonName: 'system:node:a', organizations: ['system:nodes', 'system:masters'] }, undefined, 'kubeletClient', 'ERR_PROFILE', 'kubelet client asking for system:masters');
 await profileCsr('client-masters-only', { commonName: 'system:node:a', organizations: ['system:masters'] }, undefined, 'kubeletClient', 'ERR_PROFILE', 'O=system:masters instead of system:nodes');
-await profileCsr('client-empty-node', { commonName: 'system:node:', organizations: ['system:nodes'] }, undefined, 'kubeletClient', 'ANY_PKI_ERROR', 'system:node: with no name');
+await profileCsr('client-empty-node', { commonName: 'system:node:', organizations: ['system:nodes'] }, undefined, 'kubeletClient', 'ERR_PROFILE', 'system:node: with no name');
 await profileCsr('client-dns-san', nodeSubject('a'), { dns: ['a'] }, 'kubeletClient', 'ERR_PROFILE', 'a kubelet client certificate with a DNS SAN');
 await profileCsr('client-ip-san', nodeSubject('a'), { ips: ['10.0.0.1'] }, 'kubeletClient', 'ERR_PROFILE', 'a kubelet client certificate with an IP SAN');
 await profileCsr('client-email-san', nodeSubject('a'), { emails: ['a@example.com'] }, 'kubeletClient', 'ERR_PROFILE', 'an email SAN');
@@ -235,6 +243,7 @@ const caRequest = await x509.Pkcs10CertificateRequestGenerator.create({
   signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' } as Algorithm,
   extensions: [new x509.BasicConstraintsExtension(true, undefined, true)],
 });
+add('csr-profile', 'requests-ca', caRequest.toString('pem'), 'ERR_PROFILE', 'a kubelet client CSR asking for basicConstraints cA=true', { profile: 'kubeletClient' });
 const approval = async (name: string, object: Promise<CertificateSigningRequestObject>, reason: string, note: string): Promise<void> => add('csr-approval', name, await object, `DENY:${reason}`, note);
 await approval('requests-ca', objectFor('x', nodeSubject('a'), undefined, CLIENT, ['digital signature', 'client auth'], BOOTSTRAPPER, caRequest.toString('pem')), 'RequestsCA', 'a kubelet client CSR asking for basicConstraints cA');
 await approval('client-server-auth', objectFor('x', nodeSubject('a'), undefined, CLIENT, ['digital signature', 'client auth', 'server auth']), 'NotKubeletClient', 'a client CSR asking for server auth too');
@@ -270,7 +279,7 @@ key('ec-brainpool', nodePem('ec', { namedCurve: 'brainpoolP256r1' }, 'pkcs8'), '
 key('ed448', nodePem('ed448', {}, 'pkcs8'), 'ERR_KEY', 'Ed448');
 key('x25519', nodePem('x25519', {}, 'pkcs8'), 'ERR_KEY', 'X25519 (not a signing key)');
 key('dsa', nodePem('dsa', { modulusLength: 2048, divisorLength: 256 }, 'pkcs8'), 'ERR_KEY', 'DSA');
-key('encrypted-pkcs8', (generateKeyPairSync('ec', { namedCurve: 'P-256', privateKeyEncoding: { type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase: 'corpus' }, publicKeyEncoding: { type: 'spki', format: 'pem' } }) as unknown as { privateKey: string }).privateKey, 'ANY_PKI_ERROR', 'an encrypted PKCS#8 key');
+key('encrypted-pkcs8', (generateKeyPairSync('ec', { namedCurve: 'P-256', privateKeyEncoding: { type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase: 'corpus' }, publicKeyEncoding: { type: 'spki', format: 'pem' } }) as unknown as { privateKey: string }).privateKey, 'ERR_KEY', 'an encrypted PKCS#8 key');
 key('encrypted-legacy', (generateKeyPairSync('rsa', { modulusLength: 2048, privateKeyEncoding: { type: 'pkcs1', format: 'pem', cipher: 'aes-128-cbc', passphrase: 'corpus' }, publicKeyEncoding: { type: 'spki', format: 'pem' } }) as unknown as { privateKey: string }).privateKey, 'ERR_KEY', 'a legacy encrypted RSA key (Proc-Type header)');
 const p256 = await exportPrivateKeyPem(await generateKeyPair('ecdsa-p256'), 'pkcs8');
 const p256Sec1 = await exportPrivateKeyPem(await generateKeyPair('ecdsa-p256'), 'sec1');
@@ -287,11 +296,53 @@ key('sec1-no-curve', pemOf('EC PRIVATE KEY', encodeElement(0x30, concatBytes([Ui
 key('sec1-short-scalar', pemOf('EC PRIVATE KEY', encodeElement(0x30, concatBytes([Uint8Array.of(2, 1, 1), encodeElement(0x04, random(31)), encodeElement(0xa0, encodeOid('1.2.840.10045.3.1.7'))]))), 'ERR_KEY', 'a 31-byte P-256 scalar');
 key('sec1-zero-scalar', pemOf('EC PRIVATE KEY', encodeElement(0x30, concatBytes([Uint8Array.of(2, 1, 1), encodeElement(0x04, new Uint8Array(32)), encodeElement(0xa0, encodeOid('1.2.840.10045.3.1.7'))]))), 'ERR_KEY', 'a zero P-256 scalar');
 key('sec1-scalar-over-order', pemOf('EC PRIVATE KEY', encodeElement(0x30, concatBytes([Uint8Array.of(2, 1, 1), encodeElement(0x04, new Uint8Array(32).fill(0xff)), encodeElement(0xa0, encodeOid('1.2.840.10045.3.1.7'))]))), 'ERR_KEY', 'a P-256 scalar above the group order');
-key('truncated', p256.slice(0, 100) + '\n-----END PRIVATE KEY-----\n', 'ANY_PKI_ERROR', 'a truncated key');
+key('truncated', p256.slice(0, 100) + '\n-----END PRIVATE KEY-----\n', 'ERR_PEM', 'a truncated key (the base64 cut mid-quantum)');
 key('two-keys', p256 + p256, 'ERR_PEM', 'two keys in one file');
 key('empty', '', 'ERR_PEM', 'an empty file');
 add('key-mismatch', 'ca-key-mismatch', p256, 'ERR_KEY', 'a key that is not the certificate\'s, used to sign as that CA', { certificate: 'key-mismatch/ca.crt' });
 entries.push({ file: 'key-mismatch/ca.crt', kind: 'pem', expect: 'ok', note: 'the certificate the mismatch entry pairs with (a valid input, not refused)', content: ca.certificate.pem });
+{
+  const p256Der = Buffer.from(p256.replace(/-----[^-]+-----|\s/g, ''), 'base64');
+  key('truncated-der', pemOf('PRIVATE KEY', p256Der.subarray(0, p256Der.length - 9)), 'ERR_DER', 'a PKCS#8 key cut by 9 bytes (the base64 itself is well formed)');
+  key('trailing-der', pemOf('PRIVATE KEY', concatBytes([p256Der, Uint8Array.of(0)])), 'ERR_DER', 'a PKCS#8 key followed by a zero byte');
+  key('random-der', pemOf('PRIVATE KEY', random(120)), 'ERR_DER', 'random bytes under a PRIVATE KEY label');
+  const version2 = Uint8Array.from(p256Der);
+  version2[Buffer.from(version2).indexOf(Buffer.from('020100', 'hex')) + 2] = 2;
+  key('pkcs8-version-2', pemOf('PRIVATE KEY', version2), 'ERR_KEY', 'a PKCS#8 version of 2 (only 0 and 1 exist)');
+}
+const mismatch = (name: string, keyPem: string, note: string, extra: Partial<Entry> = {}): void => add('key-mismatch', name, keyPem, 'ERR_KEY', note, { certificate: 'key-mismatch/ca.crt', ...extra });
+mismatch('ca-key-rsa', rsaPkcs1, 'an RSA key for an ECDSA CA certificate');
+mismatch('ca-key-p384', await exportPrivateKeyPem(await generateKeyPair('ecdsa-p384'), 'pkcs8'), 'a P-384 key for a P-256 CA certificate');
+mismatch('ca-key-ed25519', await exportPrivateKeyPem(await generateKeyPair('ed25519'), 'pkcs8'), 'an Ed25519 key for an ECDSA CA certificate');
+mismatch('store-key-other', p256Sec1, "storing the CA certificate with another key (kubelet's file store)", { via: 'store' });
+mismatch('store-key-rsa', rsaPkcs1, 'storing the CA certificate with an RSA key', { via: 'store' });
+
+// ---------------------------------------------------------------------------------------------- PKCS#11 references
+// PINs are never part of a reference; one written into it is refused (and must never be echoed).
+const PIN = '97315502';
+const p11 = (name: string, text: string | object, note: string): void => add('pkcs11', name, typeof text === 'string' ? text : JSON.stringify(text), 'ERR_PKCS11', note);
+const ref = { module: '/usr/lib/softhsm/libsofthsm2.so', token: 'kubepki', key: 'ca', pin: { env: 'KUBEPKI_PIN' } };
+p11('pin-inline', { ...ref, pin: PIN }, 'the PIN written into the reference as a string');
+p11('pin-number', { ...ref, pin: Number(PIN) }, 'the PIN written into the reference as a number');
+p11('pin-value', { ...ref, pin: { value: PIN } }, 'the PIN as pin.value');
+p11('pin-env-and-value', { ...ref, pin: { env: 'KUBEPKI_PIN', value: PIN } }, 'an env variable and the PIN beside it');
+p11('pin-env-and-file', { ...ref, pin: { env: 'KUBEPKI_PIN', file: '/etc/kubepki/pin' } }, 'both env and file');
+p11('pin-env-bad-name', { ...ref, pin: { env: `PIN=${PIN}` } }, 'an env variable name holding an assignment of the PIN');
+p11('pin-file-relative', { ...ref, pin: { file: 'pin.txt' } }, 'a relative PIN file');
+p11('pin-missing', { ...ref, pin: undefined }, 'no pin at all');
+p11('module-relative', { ...ref, module: 'libsofthsm2.so' }, 'a module found through the library path');
+p11('module-empty', { ...ref, module: '' }, 'an empty module path');
+p11('module-long', { ...ref, module: `/${'a'.repeat(4100)}` }, 'a module path over 4096 characters');
+p11('token-missing', { ...ref, token: undefined }, 'no token label');
+p11('token-number', { ...ref, token: 7 }, 'a token label that is a number');
+p11('key-and-id-missing', { ...ref, key: undefined }, 'neither key label nor id');
+p11('id-not-hex', { ...ref, id: 'zz' }, 'a CKA_ID that is not hex');
+p11('id-odd', { ...ref, id: 'abc' }, 'a CKA_ID of an odd number of hex digits');
+p11('not-json', `{"module": "/usr/lib/softhsm/libsofthsm2.so", "token": `, 'truncated JSON');
+p11('json-null', 'null', 'null');
+p11('json-array', '[]', 'an array');
+p11('json-string', '"/usr/lib/softhsm/libsofthsm2.so"', 'a string');
+
 
 // ---------------------------------------------------------------------------------------------- tokens
 const tokenSecret = (id: string, secret: string, options: Parameters<typeof bootstrapTokenSecret>[1] = {}): SecretObject => bootstrapTokenSecret({ id, secret }, options);
@@ -363,6 +414,48 @@ kc('outside-sneaky', editKc((d: Doc) => (d.users[0].user['client-key'] = 'pki/..
 kc('outside-nul', editKc((d: Doc) => (d.users[0].user['client-key'] = 'pki/key\u0000.pem')), 'a NUL byte in a path', { filesWithin: true });
 kc('huge', good, 'over 1 MiB', { repeatTo: 1100 * 1024 });
 
+// ---------------------------------------------------------------------------------------------- kubeconfigs with credentials
+// YAML errors next to a token or key data: the refusal must not quote the lines (the parser's messages do).
+{
+  const keyData = Buffer.from(p256Sec1).toString('base64');
+  const head = 'apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: https://10.0.0.1:6443\nusers:\n- name: u\n  user:\n';
+  kc('secret-token-bad-indent', `${head}    client-certificate: /x\n   token: ${tok}\n`, 'a token line indented one column short (YAML error on the token line)');
+  kc('secret-token-flow', `${head}    token: [${tok}\n`, 'an unterminated flow sequence holding a token');
+  kc('secret-token-quote', `${head}    token: "${tok}\n`, 'an unterminated quote around a token');
+  kc('secret-token-tab', `${head}\ttoken: ${tok}\n`, 'a tab before a token line');
+  kc('secret-key-bad-indent', `${head}    client-certificate: /x\n   client-key-data: ${keyData.slice(12)}\n`, 'client-key-data indented one column short');
+  kc('secret-key-duplicate', `${head}    client-key-data: ${keyData}\n    client-key-data: ${keyData.slice(12)}\n`, 'client-key-data given twice (a duplicate key)');
+}
+
+// ---------------------------------------------------------------------------------------------- cluster-info
+// kubeadm join's token discovery: a cluster-info ConfigMap trusted only through the token's JWS and a CA pin.
+{
+  const joinToken = { id: tid, secret: tsecret };
+  const info = clusterInfoConfigMap(good, [joinToken]);
+  const pin = caPublicKeyPin(ca.certificate);
+  const jwsKey = `jws-kubeconfig-${tid}`;
+  const jws = info.data[jwsKey]!;
+  const [header, , signature] = jws.split('.') as [string, string, string];
+  const b64url = (text: string): string => Buffer.from(text).toString('base64url');
+  const ci = (name: string, configMap: object, note: string, expect = 'ERR_TOKEN', pins: string[] = [pin]): void =>
+    add('cluster-info', name, { token: tok, configMap, pins, caPem: ca.certificate.pem }, expect, note);
+  ci('no-data', { metadata: info.metadata }, 'no data');
+  ci('data-array', { data: [good, jws] }, 'data an array');
+  ci('no-kubeconfig', { data: { [jwsKey]: jws } }, 'no kubeconfig');
+  ci('no-signature', { data: { kubeconfig: good } }, 'no signature for the token');
+  ci('other-token-signature', { data: { kubeconfig: good, 'jws-kubeconfig-zzzzzz': jws } }, "only another token's signature");
+  ci('kubeconfig-changed', { data: { ...info.data, kubeconfig: good.replace('10.0.0.1', '10.6.6.6') } }, 'the server address changed after signing');
+  ci('signature-flipped', { data: { ...info.data, [jwsKey]: `${header}..${signature.slice(0, -2)}${signature.endsWith('A') ? 'B' : 'A'}${signature.slice(-1)}` } }, 'a signature changed');
+  ci('signature-empty', { data: { ...info.data, [jwsKey]: `${header}..` } }, 'an empty signature');
+  ci('jws-attached', { data: { ...info.data, [jwsKey]: `${header}.${b64url(good)}.${signature}` } }, 'an attached payload where a detached JWS is expected');
+  ci('alg-none', { data: { ...info.data, [jwsKey]: `${b64url(JSON.stringify({ alg: 'none', kid: tid }))}..` } }, 'alg none');
+  ci('alg-hs512', { data: { ...info.data, [jwsKey]: `${b64url(JSON.stringify({ alg: 'HS512', kid: tid }))}..${signature}` } }, 'alg HS512 with the HS256 signature');
+  ci('kid-other', { data: { ...info.data, [jwsKey]: `${b64url(JSON.stringify({ alg: 'HS256', kid: 'zzzzzz' }))}..${signature}` } }, 'a kid naming another token');
+  ci('header-not-json', { data: { ...info.data, [jwsKey]: `${b64url(`{"alg":"HS256","kid":"${tid}"`)}..${signature}` } }, 'a JWS header that is not JSON');
+  ci('no-pins', info, 'no CA pin (kubepki does not join unpinned)', 'ERR_ARGUMENT', []);
+  ci('wrong-pin', info, 'a pin of another CA', 'ERR_CERTIFICATE', [`sha256:${'0'.repeat(64)}`]);
+}
+
 // ---------------------------------------------------------------------------------------------- CSR objects
 const baseObject = await objectFor('node-csr-1', nodeSubject('a'), undefined, CLIENT, ['digital signature', 'client auth']);
 const obj = (name: string, edit: (o: Doc) => void, note: string, expect = 'ERR_CSR_OBJECT'): void => {
@@ -414,6 +507,22 @@ obj('condition-duplicate', (o) => (o.status = { conditions: [{ type: 'Approved',
 obj('condition-both', (o) => (o.status = { conditions: [{ type: 'Approved', status: 'True' }, { type: 'Denied', status: 'True' }] }), 'Approved and Denied');
 obj('condition-null', (o) => (o.status = { conditions: [null] }), 'a null condition');
 obj('status-string', (o) => (o.status = 'Approved'), 'status a string');
+obj('name-leading-dot', (o) => (o.metadata.name = '.hidden'), 'a name starting with a dot (a hidden file)');
+obj('name-nul', (o) => (o.metadata.name = 'a\u0000b'), 'a NUL byte in the name');
+obj('name-newline', (o) => (o.metadata.name = 'a\nb'), 'a newline in the name');
+obj('signer-number', (o) => (o.spec.signerName = 42), 'a signerName that is a number');
+obj('signer-empty-path', (o) => (o.spec.signerName = 'example.com/'), 'a signerName with an empty path');
+obj('signer-path-upper', (o) => (o.spec.signerName = 'example.com/Signer'), 'a signerName path with an uppercase letter');
+obj('signer-path-underscore', (o) => (o.spec.signerName = 'example.com/my_signer'), 'a signerName path with an underscore');
+obj('signer-label-long', (o) => (o.spec.signerName = `${'a'.repeat(64)}.com/x`), 'a signerName domain label over 63 characters');
+obj('usages-number', (o) => (o.spec.usages = [1]), 'a usage that is a number');
+obj('usages-null', (o) => (o.spec.usages = null), 'usages null');
+obj('expiration-negative', (o) => (o.spec.expirationSeconds = -1), 'a negative expirationSeconds');
+add('csr-object', 'expiration-huge-float', JSON.stringify({ ...baseObject, spec: { ...baseObject.spec, expirationSeconds: 7 } }).replace('"expirationSeconds":7', '"expirationSeconds":1e400'), 'ERR_CSR_OBJECT', 'an expirationSeconds of 1e400 (Infinity once parsed)');
+obj('request-not-base64', (o) => (o.spec.request = '%%%% not base64 %%%%'), 'a request that is not base64');
+obj('condition-lowercase-true', (o) => (o.status = { conditions: [{ type: 'Approved', status: 'true' }] }), 'status "true" in lower case');
+obj('condition-failed-twice', (o) => (o.status = { conditions: [{ type: 'Failed', status: 'True' }, { type: 'Failed', status: 'True' }] }), 'Failed twice');
+obj('status-array', (o) => (o.status = []), 'status an array');
 add('csr-object', 'not-an-object', 'null', 'ERR_CSR_OBJECT', 'null');
 add('csr-object', 'array', '[]', 'ERR_CSR_OBJECT', 'an array');
 
@@ -431,10 +540,11 @@ http('bearer-garbage', { method: 'GET', path: PREFIX, headers: { authorization: 
 http('bearer-empty', { method: 'GET', path: PREFIX, headers: { authorization: 'Bearer ' } }, 401, 'an empty bearer');
 http('oversized-body', { method: 'POST', path: PREFIX, auth: 'token', bodyRepeat: { text: 'a', times: 70 * 1024 }, headers: { 'content-type': 'application/json' } }, 413, 'a body over 64 KiB');
 http('oversized-declared', { method: 'POST', path: PREFIX, auth: 'token', headers: { 'content-type': 'application/json', 'content-length': String(10 * 1024 * 1024) }, body: '{}' , truncateDeclared: true }, 413, 'a declared length of 10 MiB');
-http('oversized-csr', { method: 'POST', path: PREFIX, auth: 'token', body: JSON.stringify({ ...baseObject, metadata: { name: 'big' }, spec: { ...baseObject.spec, request: 'A'.repeat(80 * 1024) } }) }, 413, 'a CSR object over 64 KiB');
+// The 80 KiB request is made at test time: bodyFill replaces the marker with the text repeated.
+http('oversized-csr', { method: 'POST', path: PREFIX, auth: 'token', body: JSON.stringify({ ...baseObject, metadata: { name: 'big' }, spec: { ...baseObject.spec, request: '@FILL@' } }), bodyFill: { marker: '@FILL@', text: 'A', times: 80 * 1024 } }, 413, 'a CSR object over 64 KiB (a request of 80 KiB)');
 http('invalid-json', { method: 'POST', path: PREFIX, auth: 'token', body: '{"apiVersion": ' }, 400, 'truncated JSON');
 http('json-not-object', { method: 'POST', path: PREFIX, auth: 'token', body: '"text"' }, 422, 'JSON that is a string');
-http('json-deep', { method: 'POST', path: PREFIX, auth: 'token', body: `${'['.repeat(5000)}${']'.repeat(5000)}` }, 422, 'deeply nested JSON');
+http('json-deep', { method: 'POST', path: PREFIX, auth: 'token', body: `${'['.repeat(5000)}${']'.repeat(5000)}` }, 422, 'deeply nested JSON arrays (parsed, then refused as not a CSR object)');
 http('wrong-content-type', { method: 'POST', path: PREFIX, auth: 'token', headers: { 'content-type': 'text/plain' }, body: jsonBody }, 415, 'text/plain');
 http('yaml-content-type', { method: 'POST', path: PREFIX, auth: 'token', headers: { 'content-type': 'application/yaml' }, body: jsonBody }, 415, 'application/yaml');
 http('name-slash', { method: 'GET', path: `${PREFIX}/a%2Fb`, auth: 'token' }, 404, 'an encoded slash in the name');
@@ -459,10 +569,193 @@ for (const entry of entries) {
   mkdirSync(join(CORPUS_DIR, entry.file.split('/')[0]!), { recursive: true });
   writeFileSync(join(CORPUS_DIR, entry.file), entry.content);
 }
+// The reason each refusal must give (a part of its message, or of a denial's or signer failure's message):
+// the first pattern matching the file name wins. A code alone could come from another check than the one
+// the note names; the reason pins it.
+const DER_RULES = ['trailing bytes after the structure', 'length runs past the end', 'length field too long', 'length not minimally encoded', 'multi-byte tags', 'truncated ', 'indefinite length', 'not an X.509 certificate', 'TBSCertificate is missing fields', 'the inner and outer signature algorithms differ', 'not an RFC 5280 time'];
+const REASONS: readonly (readonly [RegExp, string | readonly string[]])[] = [
+  [/^pem\/(empty|whitespace|binary)\.pem$/, 'no PEM block found'],
+  [/^pem\/(no-begin|label-lowercase|dashes-4|binary-with-begin|nul-in-label)\.pem$/, 'is not a BEGIN line'],
+  [/^pem\/no-end\.pem$/, 'has no END line'],
+  [/^pem\/label-(foo|x509|trusted|space|trailing-space)\.pem$/, 'unknown PEM label'],
+  [/^pem\/label-mismatch\.pem$/, 'closed by END CERTIFICATE REQUEST'],
+  [/^pem\/wrong-label-asked\.pem$/, 'expected CERTIFICATE REQUEST, found CERTIFICATE'],
+  [/^pem\/key-where-cert\.pem$/, 'expected CERTIFICATE, found PRIVATE KEY'],
+  [/^pem\/crl-where-cert\.pem$/, 'expected CERTIFICATE, found X509 CRL'],
+  [/^pem\/base64-(char-\d+|space-inside)\.pem$/, 'invalid base64'],
+  [/^pem\/base64-/, 'bad length or padding'],
+  [/^pem\/header-(proc-type|key-encrypted)\.pem$/, 'encrypted private keys are not supported'],
+  [/^pem\/header-comment\.pem$/, 'PEM headers are not accepted'],
+  [/^pem\/nested/, 'nested or malformed boundary'],
+  [/^pem\/two-blocks\.pem$/, 'expected one CERTIFICATE block, found 2'],
+  [/^pem\/empty-body\.pem$/, 'empty PEM block'],
+  [/^(pem|csr)\/(huge|oversized)\.pem$/, 'more than the limit of'],
+  [/^pem\/body-(garbage|truncated)\.pem$/, 'length runs past the end'],
+  [/^(pem\/body-|der\/|csr\/|key\/)trailing/, 'trailing bytes after the structure'],
+  [/^pem\/body-indefinite\.pem$/, 'indefinite length is not DER'],
+  [/^der\/two-certificates\.der$/, 'trailing bytes after the structure'],
+  [/^der\/(truncated-[0-3]|empty|one-byte)\.der$/, 'truncated '],
+  [/^der\/(truncated-\d+|length-plus-one|length-huge|inner-length-past-parent)\.der$/, 'length runs past the end'],
+  [/^der\/outer-tag-ff\.der$/, 'multi-byte tags'],
+  [/^der\/(outer-tag-|empty-sequence|sequence-of-null)/, 'not an X.509 certificate'],
+  [/^der\/indefinite-/, 'indefinite length is not DER'],
+  [/^der\/length-five-bytes\.der$/, 'length field too long'],
+  [/^der\/length-(non-minimal|leading-zero)\.der$/, 'length not minimally encoded'],
+  [/^der\/deep-/, 'nesting deeper than'],
+  [/^der\/wide-/, 'elements'],
+  [/^der\/multi-byte-tag\.der$/, 'multi-byte tags'],
+  [/^der\/constructed-octet-string\.der$/, 'constructed string'],
+  [/^der\/integer-non-minimal\.der$/, 'not minimally encoded'],
+  [/^der\/integer-empty\.der$/, 'empty INTEGER'],
+  [/^der\/(csr|crl)-as-certificate\.der$/, 'TBSCertificate is missing fields'],
+  [/^der\/oversized\.der$/, 'over the limit of'],
+  [/^der\/algorithm-mismatch\.der$/, 'the inner and outer signature algorithms differ'],
+  // Random bytes and single-byte flips: whatever structural rule they break first (any of these).
+  [/^der\/(random|byte-ff-at)-/, DER_RULES],
+  [/^(csr|csr-profile)\/(bad-signature|subject-changed|public-key-swapped)/, 'the self-signature does not verify'],
+  [/^csr\/public-key-off-curve\.pem$/, 'not a valid SubjectPublicKeyInfo'],
+  [/^csr\/(algorithm-|key-dsa)/, 'is not accepted; use SHA-256 or stronger'],
+  [/^csr\/key-rsa-/, 'unsupported RSA modulus'],
+  [/^csr\/key-/, 'not a SubjectPublicKeyInfo of a supported key'],
+  [/^csr\/version-1\.pem$/, 'unsupported CSR version'],
+  [/^csr\/truncated\.pem$/, 'length runs past the end'],
+  [/^csr\/certificate-as-csr\.pem$/, 'CertificationRequestInfo is missing fields'],
+  [/^csr\/cert-label\.pem$/, 'expected CERTIFICATE REQUEST, found CERTIFICATE'],
+  [/^csr\/new-label\.pem$/, 'unknown PEM label "NEW CERTIFICATE REQUEST"'],
+  [/^csr\/empty-sequence\.pem$/, 'a CSR is a SEQUENCE of info, algorithm and signature'],
+  [/^csr-profile\/(client-cn-not-node|client-empty-node|serving-cn-wrong)\.pem$/, 'must be "system:node:<name>"'],
+  [/^csr-profile\/(client-no-org|client-masters|client-masters-only|serving-masters)\.pem$/, 'must be exactly [system:nodes]'],
+  [/^csr-profile\/client-dns-san\.pem$/, 'dns SANs are not allowed'],
+  [/^csr-profile\/client-ip-san\.pem$/, 'ip SANs are not allowed'],
+  [/^csr-profile\/(client|serving)-email(-san)?\.pem$/, 'email SANs are not allowed'],
+  [/^csr-profile\/(client|serving)-uri(-san)?\.pem$/, 'uri SANs are not allowed'],
+  [/^csr-profile\/apiserver-cn\.pem$/, 'must be "kube-apiserver"'],
+  [/^csr-profile\/admin-org\.pem$/, 'must be exactly [kubeadm:cluster-admins]'],
+  [/^csr-profile\/front-proxy-cn\.pem$/, 'must be "front-proxy-client"'],
+  [/^csr-profile\/etcd-client-org\.pem$/, 'must be exactly [], not [system:masters]'],
+  [/^csr-profile\/requests-ca\.pem$/, 'asks for a CA certificate'],
+  [/^csr-approval\/requests-ca\.json$/, 'asks for a CA certificate'],
+  [/^csr-(approval|signer)\/client-server-auth\.json$/, 'client auth, server auth] are not'],
+  [/^csr-approval\/client-wrong-cn\.json$/, 'CN must be system:node:<name>, not \\"admin\\"'],
+  [/^csr-approval\/client-with-san\.json$/, 'may carry no SANs'],
+  [/^csr-approval\/client-masters\.json$/, 'not [system:nodes, system:masters]'],
+  [/^csr-approval\/serving-foreign-ip\.json$/, 'does not own 10.9.9.9'],
+  [/^csr-approval\/serving-foreign-dns\.json$/, 'does not own kubernetes.default'],
+  [/^csr-approval\/serving-other-node\.json$/, 'asks for system:node:b'],
+  [/^csr-signer\/client-wrong-cn\.json$/, 'not [system:masters]'],
+  [/^csr-signer\/serving-client-auth\.json$/, 'server auth, client auth] are not'],
+  [/^csr-signer\/serving-no-san\.json$/, 'needs at least one DNS or IP SAN'],
+  [/^csr-signer\/serving-uri\.json$/, 'may carry no email, URI or other SANs'],
+  [/^key\/(pkcs8-as-sec1|sec1-as-rsa|rsa-as-pkcs8)\.pem$/, 'block does not hold a'],
+  [/^key\/rsa-/, 'unsupported RSA modulus'],
+  [/^key\/(ec-|garbage-pkcs8)/, 'unsupported elliptic curve'],
+  [/^key\/(ed448|x25519|dsa|pkcs8-unknown-algorithm)\.pem$/, 'unsupported private key algorithm'],
+  [/^key\/encrypted-/, 'encrypted private keys are not supported'],
+  [/^key\/(public-key|certificate)\.pem$/, 'expected PRIVATE KEY or EC PRIVATE KEY or RSA PRIVATE KEY, found'],
+  [/^key\/pkcs8-mixed-curves\.pem$/, 'names another curve than its PKCS#8 algorithm'],
+  [/^key\/sec1-no-curve\.pem$/, 'does not name its curve'],
+  [/^key\/sec1-short-scalar\.pem$/, 'the private scalar is not 32 bytes'],
+  [/^key\/sec1-(zero-scalar|scalar-over-order)\.pem$/, 'the private scalar is out of range'],
+  [/^key\/truncated\.pem$/, 'bad length or padding'],
+  [/^key\/truncated-der\.pem$/, 'length runs past the end'],
+  [/^key\/random-der\.pem$/, DER_RULES],
+  [/^key\/pkcs8-version-2\.pem$/, 'unsupported PKCS#8 version'],
+  [/^key\/two-keys\.pem$/, 'found 2'],
+  [/^key\/empty\.pem$/, 'no PEM block found'],
+  [/^key-mismatch\/ca-/, 'the private key does not match the CA certificate'],
+  [/^key-mismatch\/store-/, 'does not match the certificate'],
+  [/^pkcs11\/pin-/, 'the PIN itself is never stored'],
+  [/^pkcs11\/module-relative\.json$/, 'must be an absolute path'],
+  [/^pkcs11\/(module-empty|module-long|token-|json-array)/, 'is required (a non-empty string)'],
+  [/^pkcs11\/key-and-id-missing\.json$/, 'name the key by label (key) or CKA_ID (id)'],
+  [/^pkcs11\/id-/, 'must be hexadecimal bytes'],
+  [/^pkcs11\/not-json\.json$/, 'is not JSON'],
+  [/^pkcs11\/json-(null|string)\.json$/, 'must be an object with module, token, key and pin'],
+  [/^token\/(format-\d+|not-a-string)\.json$/, 'is not a bootstrap token of the form'],
+  [/^token\/unknown\.json$/, 'no such token'],
+  [/^token\/expired/, 'the token has expired'],
+  [/^token\/(wrong-usage|usage-not-true)\.json$/, 'may not be used for authentication'],
+  [/^token\/wrong-secret\.json$/, 'the token secret does not match'],
+  [/^token\/(wrong-type|no-data)\.json$/, 'the Secret is not a bootstrap token'],
+  [/^token\/deleting\.json$/, 'the token is being deleted'],
+  [/^token\/id-mismatch\.json$/, 'the token id does not match its Secret'],
+  [/^token\/data-not-strings\.json$/, 'data.token-secret is not a string'],
+  [/^token\/extra-group-/, 'invalid extra group'],
+  [/^cluster-info\/(no-data|data-array|no-kubeconfig|no-signature|other-token-signature)\.json$/, 'cluster-info has no signature for token'],
+  [/^cluster-info\/(kubeconfig-changed|signature-|jws-attached|alg-|kid-other|header-not-json)/, 'the cluster-info signature does not verify with this token'],
+  [/^cluster-info\/no-pins\.json$/, 'at least one CA pin'],
+  [/^cluster-info\/wrong-pin\.json$/, 'no CA in cluster-info matches the pinned public key'],
+  [/^kubeconfig\/(empty|scalar|list)\.yaml$/, 'is not a YAML mapping'],
+  [/^kubeconfig\/(invalid-yaml|tabs|alias-bomb|secret-)/, 'not valid YAML'],
+  [/^kubeconfig\/kind-/, 'must be Config'],
+  [/^kubeconfig\/(no-current-context|current-context-number|context-no-cluster|context-no-user|server-missing|server-number)\.yaml$/, 'is missing'],
+  [/^kubeconfig\/(current-context-unknown|contexts-empty)\.yaml$/, 'has no entry named'],
+  [/^kubeconfig\/(clusters-map|clusters-missing|users-null)\.yaml$/, 'must be a list'],
+  [/^kubeconfig\/context-string\.yaml$/, 'must be a mapping'],
+  [/^kubeconfig\/server-http\.yaml$/, 'must be an https:// URL'],
+  [/^kubeconfig\/insecure-skip\.yaml$/, 'turns verification off'],
+  [/^kubeconfig\/ca-data-/, 'must be base64 text'],
+  [/^kubeconfig\/(client-cert-number|client-key-empty|token-object)\.yaml$/, 'must be a non-empty string'],
+  [/^kubeconfig\/outside-/, 'points outside'],
+  [/^kubeconfig\/huge\.yaml$/, 'is larger than'],
+  [/^csr-object\/(api-version|array)\.json$/, 'must be certificates.k8s.io/v1'],
+  [/^csr-object\/kind\.json$/, 'must be CertificateSigningRequest'],
+  [/^csr-object\/(no-metadata|name-)/, 'must be a path segment'],
+  [/^csr-object\/(no-spec|signer-missing|request-missing|request-empty|request-number)\.json$/, 'is required'],
+  [/^csr-object\/signer-(no-slash|two-slashes)\.json$/, 'must be a fully qualified domain and path'],
+  [/^csr-object\/signer-(one-label|uppercase)\.json$/, 'the domain must be a DNS-1123 subdomain'],
+  [/^csr-object\/signer-legacy\.json$/, 'legacy-unknown is not allowed'],
+  [/^csr-object\/signer-long\.json$/, 'must be at most 571 characters'],
+  [/^csr-object\/usages-(missing|empty|string)\.json$/, 'at least one usage is required'],
+  [/^csr-object\/usages-(unknown|object)\.json$/, 'unknown usage'],
+  [/^csr-object\/usages-duplicate\.json$/, 'duplicate usage'],
+  [/^csr-object\/expiration-short\.json$/, 'less than 600 seconds'],
+  [/^csr-object\/expiration-(float|string)\.json$/, 'must be an integer'],
+  [/^csr-object\/request-not-pem\.json$/, 'no PEM block found'],
+  [/^csr-object\/request-certificate\.json$/, 'expected CERTIFICATE REQUEST, found CERTIFICATE'],
+  [/^csr-object\/request-bad-signature\.json$/, 'the self-signature does not verify'],
+  [/^csr-object\/request-rsa-1024\.json$/, 'unsupported RSA modulus of 1024 bits'],
+  [/^csr-object\/conditions-not-list\.json$/, 'must be a list'],
+  [/^csr-object\/condition-(unknown|null)\.json$/, 'unknown condition type'],
+  [/^csr-object\/condition-false\.json$/, 'status may only be "True"'],
+  [/^csr-object\/condition-duplicate\.json$/, 'duplicate Approved condition'],
+  [/^csr-object\/condition-both\.json$/, 'mutually exclusive'],
+  [/^csr-object\/(status-string|status-array|not-an-object)\.json$/, 'must be an object'],
+  [/^csr-object\/signer-number\.json$/, 'is required'],
+  [/^csr-object\/signer-(empty-path|path-upper|path-underscore)\.json$/, 'the path must be DNS-1123 subdomains'],
+  [/^csr-object\/signer-label-long\.json$/, 'the domain must be a DNS-1123 subdomain'],
+  [/^csr-object\/usages-number\.json$/, 'unknown usage of type number'],
+  [/^csr-object\/usages-null\.json$/, 'at least one usage is required'],
+  [/^csr-object\/expiration-negative\.json$/, 'less than 600 seconds'],
+  [/^csr-object\/expiration-huge-float\.json$/, 'must be an integer'],
+  [/^csr-object\/request-not-base64\.json$/, 'no PEM block found'],
+  [/^csr-object\/condition-lowercase-true\.json$/, 'status may only be "True"'],
+  [/^csr-object\/condition-failed-twice\.json$/, 'duplicate Failed condition'],
+  // HTTP: a part of the Status object's message.
+  [/^http\/(no-auth-|bad-token-|expired-token|basic-auth|bearer-)/, 'Unauthorized'],
+  [/^http\/oversized-/, 'request body over 65536 bytes'],
+  [/^http\/invalid-json\.json$/, 'the request body is not valid JSON'],
+  [/^http\/json-not-object\.json$/, 'must be an object'],
+  [/^http\/json-deep\.json$/, 'apiVersion: must be certificates.k8s.io/v1'],
+  [/^http\/(wrong|yaml)-content-type\.json$/, 'is not application/json'],
+  [/^http\/(name-slash|name-dotdot|path-extra|subresource-unknown)\.json$/, 'no such resource'],
+  [/^http\/create-name-/, 'metadata.name: must be a path segment'],
+  [/^http\/create-bad-signature\.json$/, 'the self-signature does not verify'],
+  [/^http\/approve-as-bootstrapper\.json$/, 'cannot update certificatesigningrequests/approval'],
+  [/^http\/status-as-bootstrapper\.json$/, 'cannot update certificatesigningrequests/status'],
+  [/^http\/(delete|patch)\.json$/, 'method not allowed'],
+  [/^http\/other-api\.json$/, 'could not find the requested resource'],
+  [/^http\/field-selector-injection\.json$/, 'unsupported field selector'],
+  [/^http\/watch-other-users\.json$/, 'cannot watch certificatesigningrequest "existing"'],
+  [/^http\/get-other-users\.json$/, 'cannot get certificatesigningrequest "existing"'],
+];
+const reasonOf = (file: string): string | readonly string[] | undefined => REASONS.find(([pattern]) => pattern.test(file))?.[1];
 const manifest: Entry[] = entries.map((entry) => {
   const { content, ...listed } = entry;
   void content;
-  return listed;
+  const reason = entry.expect === 'ok' ? undefined : reasonOf(entry.file);
+  if (entry.expect !== 'ok' && reason === undefined) throw new Error(`${entry.file}: no reason`);
+  return reason === undefined ? listed : { ...listed, reason };
 });
 writeFileSync(join(CORPUS_DIR, 'manifest.json'), `${JSON.stringify(manifest, null, 1)}\n`);
 // A check of the non-HTTP entries as written (the test does the same with the HTTP ones).
@@ -470,11 +763,11 @@ const signed = { count: 0 };
 let wrong = 0;
 for (const entry of manifest) {
   if (entry.kind === 'http' || entry.expect === 'ok') continue;
-  const { got } = await runEntry(entry, ca, signed);
-  const matches = entry.expect === 'ANY_PKI_ERROR' ? /^ERR_/.test(got) : got === entry.expect;
+  const { got, message } = await runEntry(entry, ca, signed);
+  const matches = got === entry.expect && refusedFor(entry, message);
   if (!matches) {
     wrong++;
-    console.log(`${entry.file}: expected ${entry.expect}, got ${got}`);
+    console.log(`${entry.file}: expected ${entry.expect} (${entry.reason}), got ${got} (${message})`);
   }
 }
 console.log(`${manifest.length} entries written; ${wrong} differ; ${signed.count} signed`);

@@ -107,6 +107,15 @@ test("a CryptoKey's SubjectPublicKeyInfo, built from its JWK, is byte for byte t
   }
 });
 
+test('a PKCS#8 version other than 0 or 1 is refused', async () => {
+  const der = readPemBlock(await exportPrivateKeyPem(await fixtureKey('ecdsa-p256'), 'pkcs8'), ['PRIVATE KEY']).der;
+  const v2 = Uint8Array.from(der);
+  v2[Buffer.from(v2).indexOf(Buffer.from('020100', 'hex')) + 2] = 2;
+  const failure = await failureOf(() => importPrivateKeyPem(encodePem('PRIVATE KEY', v2)));
+  assert.is(failure.code, 'ERR_KEY');
+  assert.match(failure.message!, /PKCS#8 version/);
+});
+
 test('a certificate where a key is expected is refused by label', async () => {
   const ca = await createCertificateAuthority({ keyPair: await fixtureKey('ecdsa-p256') });
   const failure = await failureOf(() => importPrivateKeyPem(ca.certificate.pem));

@@ -1,6 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createCsr, createWorkerPool, issueCertificates, nodeSubject, PkiError, PROFILES, type BatchIssueRequest } from '../../lib/index.js';
+import { kubeletCsr } from '../bootstrap/helpers.js';
 import { fixtureAuthorities, fixtureKey, PROVIDERS } from '../helpers/fixtures.js';
 
 async function requests(count: number, bad: ReadonlySet<number>, crypto?: Crypto): Promise<BatchIssueRequest[]> {
@@ -50,6 +51,16 @@ test('a batch on a running pool uses its workers and leaves it running for the n
   } finally {
     await pool.close();
   }
+});
+
+test('the CA step refuses a CSR that asks a leaf profile for a CA certificate', async () => {
+  const { root } = await fixtureAuthorities('ecdsa-p256');
+  const object = await kubeletCsr({ requestCa: true });
+  const csr = Buffer.from(object.spec.request, 'base64').toString();
+  const [outcome] = await issueCertificates([{ csr, profile: PROFILES.kubeletClient }], { issuer: root, workers: 0 });
+  assert.is(outcome!.error?.code, 'ERR_PROFILE');
+  assert.match(outcome!.error!.message, /basicConstraints/);
+  assert.is(outcome!.certificate, undefined);
 });
 
 test('workers: 0 issues in this thread with the same outcomes', async () => {
