@@ -18,7 +18,7 @@ const NODE_SIDE = new URL('./fleet-node.mjs', import.meta.url);
 const address = (i) => `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
 
 /** Bootstraps `nodes` kubelets with `ca` into `dir`; resolves to { nodes, certificates, ms, peakRssMb }. */
-export async function bootstrapFleet(ca, nodes, dir, { workers = 2, nodesPerBatch = 32, batchesInFlight = 16, onProgress } = {}) {
+export async function bootstrapFleet(ca, nodes, dir, { workers = 2, nodesPerBatch = 32, batchesInFlight = 8, onProgress } = {}) {
   let peakRss = process.memoryUsage.rss();
   const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage.rss())), 20);
   const started = performance.now();
@@ -52,7 +52,9 @@ export async function bootstrapFleet(ca, nodes, dir, { workers = 2, nodesPerBatc
   let done = 0;
   try {
     await Promise.all(
-      Array.from({ length: batchesInFlight }, async () => {
+      Array.from({ length: batchesInFlight }, async (_, lane) => {
+        // A batch's kubelets live in one worker, which keeps their keys between the calls.
+        const inWorker = { worker: lane % workers };
         for (let first = next; first < nodes; first = next) {
           next += nodesPerBatch;
           const indexes = Array.from({ length: Math.min(nodesPerBatch, nodes - first) }, (_, k) => first + k);
@@ -61,12 +63,12 @@ export async function bootstrapFleet(ca, nodes, dir, { workers = 2, nodesPerBatc
           await Promise.all(certDirs.map((certDir) => mkdir(certDir, { recursive: true })));
           const subjects = names.map((name) => nodeSubject(name));
           const bootstrapper = { username: 'system:bootstrap:abcdef', groups: ['system:bootstrappers', 'system:authenticated'] };
-          const clients = await pool.call(NODE_SIDE, 'prepareRequests', [subjects.map((subject) => ({ subject, sans: {}, usages: CLIENT_USAGES }))]);
+          const clients = await pool.call(NODE_SIDE, 'prepareRequests', [subjects.map((subject) => ({ subject, sans: {}, usages: CLIENT_USAGES }))], inWorker);
           const clientPems = await submit(clients, SIGNERS.kubeApiserverClientKubelet, CLIENT_USAGES, () => bootstrapper);
           const store = (prefix, prepared, pems) =>
-            pool.call(NODE_SIDE, 'storePairs', [prepared.map((p, k) => ({ certDir: certDirs[k], prefix, certificatePem: pems[k], keyPair: p.keyPair }))]);
+            pool.call(NODE_SIDE, 'storePairs', [prepared.map((p, k) => ({ certDir: certDirs[k], prefix, certificatePem: pems[k], name: p.name }))], inWorker);
           const [servings] = await Promise.all([
-            pool.call(NODE_SIDE, 'prepareRequests', [subjects.map((subject, k) => ({ subject, sans: { dns: [names[k]], ips: [address(indexes[k])] }, usages: SERVING_USAGES }))]),
+            pool.call(NODE_SIDE, 'prepareRequests', [subjects.map((subject, k) => ({ subject, sans: { dns: [names[k]], ips: [address(indexes[k])] }, usages: SERVING_USAGES }))], inWorker),
             store('kubelet-client', clients, clientPems),
           ]);
           const servingPems = await submit(servings, SIGNERS.kubeletServing, SERVING_USAGES, (k) => ({ username: subjects[k].commonName, groups: ['system:nodes', 'system:authenticated'] }));

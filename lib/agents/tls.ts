@@ -1,8 +1,10 @@
 import { X509Certificate } from 'node:crypto';
 import { statSync, readFileSync } from 'node:fs';
 import { Agent as HttpsAgent, type AgentOptions } from 'node:https';
+import { createRequire } from 'node:module';
 import { connect as tlsConnect, type ConnectionOptions, type PeerCertificate, type TLSSocket } from 'node:tls';
-import { Agent as UndiciAgent, Dispatcher, type buildConnector } from 'undici';
+import type * as Undici from 'undici';
+import type { Agent as UndiciAgent, Dispatcher, buildConnector } from 'undici';
 import { PkiError, type PkiErrorCode } from '../errors.js';
 import { parseIp } from '../x509/ip.js';
 
@@ -91,16 +93,33 @@ export function verifiedAgents(options: VerifiedAgentOptions): VerifiedAgents {
     socket.once('error', (error) => callback(explainTlsError(error, options.serverName), null));
     return socket;
   };
-  const undici = new RotatingDispatcher(() => new UndiciAgent({ connect }), () => fingerprint(tlsOptions(options)));
+  let undici: Dispatcher | undefined;
   return {
     https,
-    undici,
+    get undici(): Dispatcher {
+      const { Agent, RotatingDispatcher } = undiciClasses();
+      undici ??= new RotatingDispatcher(() => new Agent({ connect }), () => fingerprint(tlsOptions(options)));
+      return undici;
+    },
     serverName: options.serverName,
     close: async () => {
       https.destroy();
-      await undici.close();
+      await undici?.close();
     },
   };
+}
+
+// undici is loaded when a path's dispatcher is first asked for: it is a third of the memory and import
+// time of everything else, and a signer, a registry or a worker thread never needs it.
+const require = createRequire(import.meta.url);
+let loaded: { Agent: typeof UndiciAgent; RotatingDispatcher: new (make: () => UndiciAgent, current: () => string) => Dispatcher } | undefined;
+
+function undiciClasses(): NonNullable<typeof loaded> {
+  if (!loaded) {
+    const undici = require('undici') as typeof Undici;
+    loaded = { Agent: undici.Agent, RotatingDispatcher: rotatingDispatcherClass(undici.Dispatcher) };
+  }
+  return loaded;
 }
 
 const REASONS: Record<string, [PkiErrorCode, string]> = {
@@ -148,47 +167,49 @@ export function watchedFile(path: string): () => string {
  * the certificate rotates, the next request goes through a new Agent (new connections, new handshake)
  * and the old one is closed once its requests are done.
  */
-class RotatingDispatcher extends Dispatcher {
-  #agent: UndiciAgent;
-  #fingerprint: string;
-  readonly #make: () => UndiciAgent;
-  readonly #current: () => string;
+function rotatingDispatcherClass(Base: typeof Dispatcher) {
+  return class RotatingDispatcher extends Base {
+    #agent: UndiciAgent;
+    #fingerprint: string;
+    readonly #make: () => UndiciAgent;
+    readonly #current: () => string;
 
-  constructor(make: () => UndiciAgent, current: () => string) {
-    super();
-    this.#make = make;
-    this.#current = current;
-    this.#agent = make();
-    this.#fingerprint = current();
-  }
-
-  override dispatch(options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
-    const now = this.#current();
-    if (now !== this.#fingerprint) {
-      const previous = this.#agent;
-      this.#agent = this.#make();
-      this.#fingerprint = now;
-      void previous.close();
+    constructor(make: () => UndiciAgent, current: () => string) {
+      super();
+      this.#make = make;
+      this.#current = current;
+      this.#agent = make();
+      this.#fingerprint = current();
     }
-    return this.#agent.dispatch(options, handler);
-  }
 
-  override close(): Promise<void>;
-  override close(callback: () => void): void;
-  override close(callback?: () => void): Promise<void> | void {
-    const done = this.#agent.close();
-    if (!callback) return done;
-    void done.then(callback);
-  }
+    override dispatch(options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
+      const now = this.#current();
+      if (now !== this.#fingerprint) {
+        const previous = this.#agent;
+        this.#agent = this.#make();
+        this.#fingerprint = now;
+        void previous.close();
+      }
+      return this.#agent.dispatch(options, handler);
+    }
 
-  override destroy(): Promise<void>;
-  override destroy(error: Error | null): Promise<void>;
-  override destroy(callback: () => void): void;
-  override destroy(error: Error | null, callback: () => void): void;
-  override destroy(first?: Error | null | (() => void), second?: () => void): Promise<void> | void {
-    const callback = typeof first === 'function' ? first : second;
-    const done = this.#agent.destroy(typeof first === 'function' ? null : (first ?? null));
-    if (!callback) return done;
-    void done.then(callback);
-  }
+    override close(): Promise<void>;
+    override close(callback: () => void): void;
+    override close(callback?: () => void): Promise<void> | void {
+      const done = this.#agent.close();
+      if (!callback) return done;
+      void done.then(callback);
+    }
+
+    override destroy(): Promise<void>;
+    override destroy(error: Error | null): Promise<void>;
+    override destroy(callback: () => void): void;
+    override destroy(error: Error | null, callback: () => void): void;
+    override destroy(first?: Error | null | (() => void), second?: () => void): Promise<void> | void {
+      const callback = typeof first === 'function' ? first : second;
+      const done = this.#agent.destroy(typeof first === 'function' ? null : (first ?? null));
+      if (!callback) return done;
+      void done.then(callback);
+    }
+  };
 }

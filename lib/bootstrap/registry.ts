@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { deserialize, serialize } from 'node:v8';
 import type { CryptoOptions } from '../crypto/provider.js';
 import { PkiError } from '../errors.js';
 import { writeFileAtomic } from '../cluster/files.js';
@@ -21,7 +22,7 @@ export interface CsrRegistry {
   list(): Promise<CertificateSigningRequestObject[]>;
   /**
    * Calls `listener` with ADDED for every existing CSR, then with each change; returns a stop function.
-   * Events carry the stored object itself, deeply frozen: every listener shares it, no one can change it.
+   * Events carry one deeply frozen copy of the stored object: every listener shares it, no one can change it.
    */
   watch(listener: (event: WatchEvent) => void): Promise<() => void>;
   /** Adds an Approved or Denied condition (the /approval subresource). */
@@ -42,22 +43,24 @@ export const CSR_NAME = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,252}$/;
 
 /**
  * The embedded registry: in memory, optionally persisted to a folder so that a restart loses nothing.
- * Changes to one CSR are serialised; every stored object is a fresh copy.
+ * Changes to one CSR are serialised; every object handed out is a fresh copy.
  */
 export async function memoryRegistry(options: MemoryRegistryOptions = {}): Promise<CsrRegistry> {
   const now = options.now ?? (() => new Date());
-  const objects = new Map<string, CertificateSigningRequestObject>();
+  // Objects are kept encoded, as etcd keeps them: thousands of CSRs then cost their bytes outside the
+  // JavaScript heap instead of an object graph in it, and a read decodes one fresh copy.
+  const objects = new Map<string, Uint8Array>();
+  const decode = (bytes: Uint8Array): CertificateSigningRequestObject => deserialize(bytes) as CertificateSigningRequestObject;
   const listeners = new Set<(event: WatchEvent) => void>();
   let version = 0;
   if (options.dir) {
     const files = await readdir(options.dir).catch((cause: NodeJS.ErrnoException) => (cause.code === 'ENOENT' ? [] : Promise.reject(cause)));
     for (const file of files.filter((f) => f.endsWith('.json'))) {
       const object = JSON.parse(await readFile(join(options.dir, file), 'utf8')) as CertificateSigningRequestObject;
-      objects.set(object.metadata.name, deepFreeze(object));
+      objects.set(object.metadata.name, serialize(object));
       version = Math.max(version, Number(object.metadata.resourceVersion ?? 0));
     }
   }
-  const copy = (object: CertificateSigningRequestObject): CertificateSigningRequestObject => structuredClone(object);
   // Changes run one at a time, so that two writers never both see "no certificate yet".
   let queue: Promise<unknown> = Promise.resolve();
   const serial = <T>(change: () => Promise<T>): Promise<T> => {
@@ -70,15 +73,18 @@ export async function memoryRegistry(options: MemoryRegistryOptions = {}): Promi
     if (options.dir) {
       await writeFileAtomic({ path: join(options.dir, `${object.metadata.name}.json`), content: JSON.stringify(object), mode: 0o600 }, { overwrite: true });
     }
-    const stored = deepFreeze(object);
-    objects.set(object.metadata.name, stored);
-    for (const listener of listeners) listener({ type, object: stored });
-    return copy(stored);
+    const bytes = serialize(object);
+    objects.set(object.metadata.name, bytes);
+    if (listeners.size > 0) {
+      const event = { type, object: deepFreeze(object) };
+      for (const listener of listeners) listener(event);
+    }
+    return decode(bytes);
   };
   const existing = (name: string): CertificateSigningRequestObject => {
-    const object = objects.get(name);
-    if (!object) throw new PkiError('ERR_NOT_FOUND', `certificatesigningrequests "${name}" not found`, { field: 'name' });
-    return copy(object);
+    const bytes = objects.get(name);
+    if (!bytes) throw new PkiError('ERR_NOT_FOUND', `certificatesigningrequests "${name}" not found`, { field: 'name' });
+    return decode(bytes);
   };
   return {
     create: (csr, requester) =>
@@ -87,7 +93,7 @@ export async function memoryRegistry(options: MemoryRegistryOptions = {}): Promi
       const name = csr.metadata?.name ?? '';
       if (!CSR_NAME.test(name) || name.length > 253) throw new PkiError('ERR_CSR_OBJECT', 'must be a path segment of letters, digits, \'-\', \'_\', \'.\' and \':\'', { field: 'metadata.name' });
       if (objects.has(name)) throw new PkiError('ERR_ALREADY_EXISTS', `certificatesigningrequests "${name}" already exists`, { field: 'metadata.name' });
-      const stored = copy(csr);
+      const stored = structuredClone(csr);
       stored.metadata = { name, uid: randomUUID(), creationTimestamp: now().toISOString().replace(/\.\d{3}Z$/, 'Z') };
       stored.spec = { ...stored.spec, username: requester.username, groups: [...requester.groups], uid: '' };
       stored.status = {};
@@ -97,10 +103,10 @@ export async function memoryRegistry(options: MemoryRegistryOptions = {}): Promi
       return objects.has(name) ? existing(name) : undefined;
     },
     async list() {
-      return [...objects.values()].map(copy);
+      return [...objects.values()].map(decode);
     },
     async watch(listener) {
-      for (const object of objects.values()) listener({ type: 'ADDED', object });
+      for (const bytes of objects.values()) listener({ type: 'ADDED', object: deepFreeze(decode(bytes)) });
       listeners.add(listener);
       return () => void listeners.delete(listener);
     },

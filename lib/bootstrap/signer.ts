@@ -105,7 +105,7 @@ export async function signCsrObject(csr: CertificateSigningRequestObject, option
     profile,
     subject: { ...request.subject, der: request.subjectDer },
     sans: request.sans,
-    publicKey: request.publicKey.spki,
+    publicKey: request.publicKey,
     issuer: options.ca,
     validity: { notBefore, notAfter },
     now,

@@ -1,4 +1,5 @@
-import { lstat, readFile, rename, symlink, unlink } from 'node:fs/promises';
+import { readdir, readFile, rename, symlink, unlink } from 'node:fs/promises';
+import type { Dirent } from 'node:fs';
 import { join } from 'node:path';
 import { exportPrivateKeyPem, exportSpki, importPrivateKeyPem, type KeyPair } from '../crypto/keys.js';
 import { readPemBlocks, encodePem } from '../crypto/pem.js';
@@ -15,9 +16,16 @@ export interface CertificateFileStoreOptions {
 
 const stamp = (at: Date): string => at.toISOString().slice(0, 19).replace(/[T:]/g, '-');
 
-async function assertNotRegularFile(path: string): Promise<void> {
-  const info = await lstat(path).catch(() => undefined);
-  if (info && !info.isSymbolicLink()) {
+// One listing answers both "is it a symlink?" questions: a new node's folder has neither link, and an
+// lstat per link would raise (and build) an ENOENT error each time.
+async function entriesOf(certDir: string): Promise<Map<string, Dirent>> {
+  const entries = await readdir(certDir, { withFileTypes: true }).catch((cause: NodeJS.ErrnoException) => (cause.code === 'ENOENT' ? [] : Promise.reject(cause)));
+  return new Map(entries.map((entry) => [entry.name, entry]));
+}
+
+function assertNotRegularFile(entries: Map<string, Dirent>, name: string, path: string): void {
+  const entry = entries.get(name);
+  if (entry && !entry.isSymbolicLink()) {
     throw new PkiError('ERR_DIRECTORY', 'is a regular file where a symlink is expected; remove it (client-go refuses it too)', { field: path });
   }
 }
@@ -33,14 +41,17 @@ export async function storeCertificatePair(options: CertificateFileStoreOptions,
   const pair = typeof key === 'string' ? await importPrivateKeyPem(key, { field: 'key' }) : key;
   if (!Buffer.from(await exportSpki(pair.publicKey)).equals(chain[0]!.spki)) throw new PkiError('ERR_KEY', 'does not match the certificate', { field: 'key' });
   const keyPem = typeof key === 'string' ? key : await exportPrivateKeyPem(key);
-  const current = join(options.certDir, `${options.prefix}-current.pem`);
-  const updated = join(options.certDir, `${options.prefix}-updated.pem`);
-  await assertNotRegularFile(current);
-  await assertNotRegularFile(updated);
+  const currentName = `${options.prefix}-current.pem`;
+  const updatedName = `${options.prefix}-updated.pem`;
+  const current = join(options.certDir, currentName);
+  const updated = join(options.certDir, updatedName);
+  const entries = await entriesOf(options.certDir);
+  assertNotRegularFile(entries, currentName, current);
+  assertNotRegularFile(entries, updatedName, updated);
   const name = `${options.prefix}-${stamp((options.now ?? (() => new Date()))())}.pem`;
   const path = join(options.certDir, name);
   await writeFileAtomic({ path, content: chain.map((c) => c.pem).join('') + keyPem, mode: 0o600 });
-  await unlink(updated).catch(() => undefined);
+  if (entries.has(updatedName)) await unlink(updated).catch(() => undefined);
   await symlink(name, updated);
   await rename(updated, current);
   return path;

@@ -89,20 +89,25 @@ export function publicKeyObject(spki: Uint8Array, field = 'publicKey'): KeyObjec
   const id = Buffer.from(spki.buffer, spki.byteOffset, spki.byteLength).toString('base64');
   let key = publicKeys.get(id);
   if (!key) {
-    try {
-      // Only the forms Go's crypto/x509 parses (named P-256/P-384 with an uncompressed point, RSA with NULL
-      // parameters, Ed25519): anything else never reaches OpenSSL's decoder.
-      const jwk = spkiAsJwk(spki);
-      if (!jwk) throw new PkiError('ERR_KEY', 'not a SubjectPublicKeyInfo of a supported key (RSA, ECDSA P-256 or P-384 uncompressed, Ed25519)', { field });
-      key = createPublicKey({ key: jwk, format: 'jwk' });
-    } catch (cause) {
-      if (cause instanceof PkiError) throw cause;
-      throw new PkiError('ERR_KEY', 'not a valid SubjectPublicKeyInfo', { field, cause });
-    }
+    key = uncachedPublicKeyObject(spki, field);
     if (publicKeys.size >= 1024) publicKeys.delete(publicKeys.keys().next().value!);
     publicKeys.set(id, key);
   }
   return key;
+}
+
+/** {@link publicKeyObject} for a key seen once: made each time, never cached. */
+export function uncachedPublicKeyObject(spki: Uint8Array, field = 'publicKey'): KeyObject {
+  try {
+    // Only the forms Go's crypto/x509 parses (named P-256/P-384 with an uncompressed point, RSA with NULL
+    // parameters, Ed25519): anything else never reaches OpenSSL's decoder.
+    const jwk = spkiAsJwk(spki);
+    if (!jwk) throw new PkiError('ERR_KEY', 'not a SubjectPublicKeyInfo of a supported key (RSA, ECDSA P-256 or P-384 uncompressed, Ed25519)', { field });
+    return createPublicKey({ key: jwk, format: 'jwk' });
+  } catch (cause) {
+    if (cause instanceof PkiError) throw cause;
+    throw new PkiError('ERR_KEY', 'not a valid SubjectPublicKeyInfo', { field, cause });
+  }
 }
 
 const CURVES: Readonly<Record<string, { crv: string; size: number; order: bigint }>> = {
@@ -340,8 +345,8 @@ export async function exportPublicKeyPem(publicKey: CryptoKey, options: CryptoOp
   return encodePem('PUBLIC KEY', await exportSpki(publicKey, options));
 }
 
-/** A public key given as a CryptoKey, DER SubjectPublicKeyInfo, or PEM `PUBLIC KEY`. */
-export type PublicKeyInput = CryptoKey | Uint8Array | string;
+/** A public key given as a CryptoKey, DER SubjectPublicKeyInfo, PEM `PUBLIC KEY`, or a parsed CSR's `publicKey`. */
+export type PublicKeyInput = CryptoKey | Uint8Array | string | PublicKeyInfo;
 
 /** A public key resolved to its DER SubjectPublicKeyInfo and spec. */
 export interface PublicKeyInfo {
@@ -349,11 +354,25 @@ export interface PublicKeyInfo {
   readonly spki: Uint8Array;
 }
 
+// PublicKeyInfos whose key this process has already proved valid (a CSR whose self-signature verified):
+// issuing from one does not parse the key a third time.
+const checkedPublicKeys = new WeakSet<PublicKeyInfo>();
+
+/** A PublicKeyInfo for a key that verified a signature in this process; only for keys proved valid. */
+export function checkedPublicKeyInfo(spec: KeySpec, spki: Uint8Array): PublicKeyInfo {
+  const info = Object.freeze({ spec, spki });
+  checkedPublicKeys.add(info);
+  return info;
+}
+
 /** Resolves any public key input to SPKI bytes and a supported spec. */
 export async function publicKeyInfo(input: PublicKeyInput, options: CryptoOptions & { field?: string } = {}): Promise<PublicKeyInfo> {
   const field = options.field ?? 'publicKey';
+  if (checkedPublicKeys.has(input as PublicKeyInfo)) return input as PublicKeyInfo;
   let spki: Uint8Array;
-  if (typeof input === 'string' || (input instanceof Uint8Array && looksLikePem(input))) {
+  if (isPublicKeyInfo(input)) {
+    spki = input.spki;
+  } else if (typeof input === 'string' || (input instanceof Uint8Array && looksLikePem(input))) {
     spki = readPemBlock(input as string | Uint8Array, ['PUBLIC KEY'], { field }).der;
   } else if (input instanceof Uint8Array) {
     spki = input;
@@ -365,6 +384,10 @@ export async function publicKeyInfo(input: PublicKeyInput, options: CryptoOption
     if (known) return { spec: known, spki };
   }
   return { spec: keySpecOfSpki(spki, field), spki };
+}
+
+function isPublicKeyInfo(input: PublicKeyInput): input is PublicKeyInfo {
+  return typeof input === 'object' && !(input instanceof Uint8Array) && (input as PublicKeyInfo).spki instanceof Uint8Array && typeof (input as PublicKeyInfo).spec === 'string';
 }
 
 function keySpecOfAlgorithm(algorithm: KeyAlgorithm): KeySpec | undefined {
@@ -414,7 +437,8 @@ export function keySpecOfSpkiStructure(spki: Uint8Array): KeySpec | undefined {
   if (jwk?.kty === 'EC') return jwk.crv === 'P-256' ? 'ecdsa-p256' : jwk.crv === 'P-384' ? 'ecdsa-p384' : undefined;
   if (jwk?.kty === 'OKP') return 'ed25519';
   if (jwk?.kty === 'RSA') {
-    const spec = `rsa-${Buffer.from(jwk.n!, 'base64url').length * 8}`;
+    const modulus = Buffer.from(jwk.n!, 'base64url');
+    const spec = `rsa-${modulus.length * 8 - Math.clz32(modulus[0] ?? 0) + 24}`;
     return isKeySpec(spec) ? spec : undefined;
   }
   return undefined;

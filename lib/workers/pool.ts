@@ -7,8 +7,11 @@ import { PkiError, type PkiErrorData } from '../errors.js';
 /** A fixed set of worker threads that run exported functions of kubepki's modules. */
 export interface WorkerPool {
   readonly size: number;
-  /** Runs `module`'s export `name` with `args` (structured-cloned) in the least busy worker. */
-  call<T>(module: URL, name: string, args: readonly unknown[]): Promise<T>;
+  /**
+   * Runs `module`'s export `name` with `args` (structured-cloned) in the least busy worker, or in worker
+   * `options.worker` (0 to size - 1) for work that keeps state in one worker between calls.
+   */
+  call<T>(module: URL, name: string, args: readonly unknown[], options?: { worker?: number }): Promise<T>;
   /** Terminates every worker; calls still running are rejected. */
   close(): Promise<void>;
 }
@@ -47,8 +50,11 @@ export function createWorkerPool(size = defaultWorkerCount()): WorkerPool {
   }
   return {
     size,
-    call<T>(module: URL, name: string, args: readonly unknown[]): Promise<T> {
-      const slot = workers.reduce((least, candidate) => (candidate.pending.size < least.pending.size ? candidate : least));
+    call<T>(module: URL, name: string, args: readonly unknown[], options: { worker?: number } = {}): Promise<T> {
+      if (options.worker !== undefined && !(Number.isInteger(options.worker) && options.worker >= 0 && options.worker < size)) {
+        return Promise.reject(new PkiError('ERR_ARGUMENT', `must be a worker index from 0 to ${size - 1}`, { field: 'worker' }));
+      }
+      const slot = options.worker === undefined ? workers.reduce((least, candidate) => (candidate.pending.size < least.pending.size ? candidate : least)) : workers[options.worker]!;
       const id = nextId++;
       return new Promise<T>((resolve, reject) => {
         slot.pending.set(id, { resolve: resolve as (value: unknown) => void, reject });

@@ -1,12 +1,12 @@
 import { assertDer, children, concatBytes, contentOf, decodeOid, elementBytes, encodeElement, encodeOid, encodeSequence, encodeSmallInteger, TAG, type DerElement } from '../crypto/der.js';
-import { exportSpki, keySpecOfSpki, type KeyPair, type KeySpec, type PublicKeyInfo } from '../crypto/keys.js';
+import { checkedPublicKeyInfo, exportSpki, keySpecOfSpki, keySpecOfSpkiStructure, type KeyPair, type KeySpec, type PublicKeyInfo } from '../crypto/keys.js';
 import { encodePem, looksLikePem, readPemBlock } from '../crypto/pem.js';
 import { resolveCrypto, type CryptoOptions } from '../crypto/provider.js';
 import { PkiError } from '../errors.js';
 import type { RawExtension } from './certificate.js';
 import { decodeExtensions, encodeExtension, OID, subjectAltName, type ExtensionValue } from './extensions.js';
 import { ACCEPTED_SIGNATURE_ALGORITHMS } from './lint.js';
-import { encodeSigned, signBytes, signsNatively, verifySignature } from './signature.js';
+import { encodeSigned, signBytes, signsNatively, verifySignatureOnce } from './signature.js';
 import { decodeSubject, encodeName, validateSubject, type Subject } from './names.js';
 import { checkProfileRequest, type CertificateProfile } from './profile.js';
 import { decodeGeneralNames, encodeGeneralNames, hasSans, NO_SANS, normalizeSans, type SanInput, type SubjectAltNames } from './sans.js';
@@ -89,9 +89,14 @@ function readCsr(der: Uint8Array, field: string, verify: boolean, knownSpec?: Ke
   if (!ACCEPTED_SIGNATURE_ALGORITHMS.has(signatureAlgorithmOid)) {
     throw new PkiError('ERR_CSR', `signature algorithm ${signatureAlgorithmOid} is not accepted; use SHA-256 or stronger`, { field: `${field}.signatureAlgorithm` });
   }
-  const spec = knownSpec ?? keySpecOfSpki(spki, `${field}.publicKey`);
+  // The key is read from its structure and proved valid by verifying with it; only a key in a form
+  // kubepki does not take, or a failed check, is parsed whole, for the precise ERR_KEY.
+  const spec = knownSpec ?? keySpecOfSpkiStructure(spki) ?? keySpecOfSpki(spki, `${field}.publicKey`);
   const subject = decodeSubject(subjectDer, `${field}.subject`);
-  if (verify && !verifySignature(signatureAlgorithmOid, spki, info, signatureValue)) throw new PkiError('ERR_CSR_SIGNATURE', 'the self-signature does not verify with the enclosed public key', { field });
+  if (verify && !verifySignatureOnce(signatureAlgorithmOid, spki, info, signatureValue)) {
+    keySpecOfSpki(spki, `${field}.publicKey`);
+    throw new PkiError('ERR_CSR_SIGNATURE', 'the self-signature does not verify with the enclosed public key', { field });
+  }
   const sanExtensions = requestedExtensions.filter((e) => e.oid === OID.subjectAltName);
   if (sanExtensions.length > 1) throw new PkiError('ERR_CSR', 'requests subjectAltName twice', { field: `${field}.extensions` });
   const sans = sanExtensions[0] ? decodeGeneralNames(sanExtensions[0].value, `${field}.subjectAltName`) : NO_SANS;
@@ -103,7 +108,7 @@ function readCsr(der: Uint8Array, field: string, verify: boolean, knownSpec?: Ke
     subject,
     subjectDer,
     sans,
-    publicKey: { spec, spki },
+    publicKey: checkedPublicKeyInfo(spec, spki),
     requestedExtensions,
     signatureAlgorithmOid,
   };

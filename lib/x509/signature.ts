@@ -1,6 +1,6 @@
 import { KeyObject, sign as nodeSign, verify as nodeVerify, webcrypto } from 'node:crypto';
 import { concatBytes, encodeElement, encodeOid, encodeSequence, encodeUnsignedInteger, TAG } from '../crypto/der.js';
-import { publicKeyObject } from '../crypto/keys.js';
+import { publicKeyObject, uncachedPublicKeyObject } from '../crypto/keys.js';
 import { PkiError } from '../errors.js';
 
 // Signature algorithm OID -> the hash node:crypto verifies with (null: pure Ed25519).
@@ -24,6 +24,20 @@ export function verifySignature(algorithmOid: string, spki: Uint8Array, signed: 
   if (hash === undefined) return false;
   try {
     return nodeVerify(hash, signed, publicKeyObject(spki), signature);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * {@link verifySignature} for a key seen once (a CSR's): its KeyObject is not kept in the cache, where it
+ * would push out the CA keys that recur. The key must have passed `keySpecOfSpkiStructure` first.
+ */
+export function verifySignatureOnce(algorithmOid: string, spki: Uint8Array, signed: Uint8Array, signature: Uint8Array): boolean {
+  const hash = HASH_OF[algorithmOid];
+  if (hash === undefined) return false;
+  try {
+    return nodeVerify(hash, signed, uncachedPublicKeyObject(spki), signature);
   } catch {
     return false;
   }
