@@ -1,6 +1,7 @@
 // A fleet of N kubelets bootstrapping through the embedded registry, measured in a process of its own
 // (plain JavaScript over dist/, so that its peak RSS is the fleet's alone):
 //   node bench/fleet.mjs 5000 [--workers 2] [--dir DIR]   -> one line of JSON
+//   node bench/fleet.mjs 5000 --store-only [--dir DIR]    -> the file stores alone: the disk's share
 // Each node makes a client key and CSR (as a bootstrapper), then a serving key and CSR (as itself); the
 // approver and the two signers handle them; every pair lands in the node's file store. The nodes' own
 // work (keys, CSRs, file store) and the signers share one worker pool; the registry and the approver run
@@ -10,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { createCertificateAuthority, createWorkerPool, csrObject, memoryRegistry, nodeSubject, SIGNERS, startApprover, startSigner } from '../dist/index.js';
+import { createCertificateAuthority, createWorkerPool, csrObject, generateKeyPair, issueCertificate, memoryRegistry, nodeSubject, PROFILES, SIGNERS, startApprover, startSigner, storeCertificatePair } from '../dist/index.js';
 
 const CLIENT_USAGES = ['digital signature', 'client auth'];
 const SERVING_USAGES = ['digital signature', 'key encipherment', 'server auth'];
@@ -88,12 +89,34 @@ export async function bootstrapFleet(ca, nodes, dir, { workers = 2, nodesPerBatc
   return { nodes, certificates: 2 * nodes, ms, peakRssMb: Math.max(peakRss, process.memoryUsage.rss()) / 1048576 };
 }
 
+/**
+ * The floor the disk sets: the fleet's 2 x `nodes` pairs written to the same kind of node folders by
+ * storeCertificatePair (each write flushed, then its folder), 64 at a time, with no crypto beside them.
+ */
+export async function storeFloor(ca, nodes, dir) {
+  const keyPair = await generateKeyPair();
+  const { pem } = await issueCertificate({ issuer: ca, profile: PROFILES.kubeletClient, subject: nodeSubject('node-0'), publicKey: keyPair.publicKey });
+  const started = performance.now();
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 64 }, async () => {
+      for (let i = next++; i < 2 * nodes; i = next++) {
+        const certDir = join(dir, `node-${i >> 1}`);
+        await mkdir(certDir, { recursive: true });
+        await storeCertificatePair({ certDir, prefix: i & 1 ? 'kubelet-server' : 'kubelet-client' }, pem, keyPair);
+      }
+    }),
+  );
+  return { nodes, certificates: 2 * nodes, ms: performance.now() - started };
+}
+
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const { values, positionals } = parseArgs({ allowPositionals: true, options: { workers: { type: 'string' }, dir: { type: 'string' } } });
+  const { values, positionals } = parseArgs({ allowPositionals: true, options: { workers: { type: 'string' }, dir: { type: 'string' }, 'store-only': { type: 'boolean' } } });
   const dir = values.dir ?? (await mkdtemp(join(tmpdir(), 'kubepki-fleet-')));
   try {
     const ca = await createCertificateAuthority();
-    const result = await bootstrapFleet(ca, Number(positionals[0] ?? 1000), dir, { workers: Number(values.workers ?? 2) });
+    const nodes = Number(positionals[0] ?? 1000);
+    const result = values['store-only'] ? await storeFloor(ca, nodes, dir) : await bootstrapFleet(ca, nodes, dir, { workers: Number(values.workers ?? 2) });
     // maxRSS covers every thread of this process, sampled or not.
     console.log(JSON.stringify({ ...result, maxRssMb: process.resourceUsage().maxRSS / 1024 }));
   } finally {

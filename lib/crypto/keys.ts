@@ -332,7 +332,7 @@ function assertEcPrivateKey(der: Uint8Array, top: DerElement, outerCurve: string
 export async function exportSpki(publicKey: CryptoKey, options: CryptoOptions = {}): Promise<Uint8Array> {
   const crypto = resolveCrypto(options);
   const native = crypto.subtle === webcrypto.subtle && publicKey.extractable !== false ? nativeSpki(publicKey) : undefined;
-  if (native) return native;
+  if (native) return native.slice();
   try {
     return new Uint8Array(await crypto.subtle.exportKey('spki', publicKey));
   } catch (cause) {
@@ -412,7 +412,20 @@ const SPKI_PREFIX: Readonly<Record<string, Uint8Array>> = {
 };
 const RSA_ALGORITHM = Buffer.from('300d06092a864886f70d0101010500', 'hex');
 
+// A CryptoKey never changes, and the same key is exported again and again (for its CSR, then to check
+// the certificate issued for it): the export is kept with the key object.
+const nativeSpkis = new WeakMap<CryptoKey, Uint8Array>();
+
 function nativeSpki(key: CryptoKey): Uint8Array | undefined {
+  let spki = nativeSpkis.get(key);
+  if (!spki) {
+    spki = encodeNativeSpki(key);
+    if (spki) nativeSpkis.set(key, spki);
+  }
+  return spki;
+}
+
+function encodeNativeSpki(key: CryptoKey): Uint8Array | undefined {
   try {
     const jwk = KeyObject.from(key as webcrypto.CryptoKey).export({ format: 'jwk' });
     const bytes = (value: string | undefined): Buffer => Buffer.from(value ?? '', 'base64url');

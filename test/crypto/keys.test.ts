@@ -7,12 +7,14 @@ import {
   encodePem,
   exportPrivateKeyPem,
   exportPublicKeyPem,
+  exportSpki,
   generateKeyPair,
   importPrivateKeyPem,
   publicKeyInfo,
   privateKeyFormats,
   type KeySpec,
 } from '../../lib/index.js';
+import { keySpecOfSpkiStructure } from '../../lib/crypto/keys.js';
 import { ALL_KEY_SPECS, codeOf, failureOf, fixtureKey, PROVIDERS } from '../helpers/fixtures.js';
 
 const LABEL = { pkcs8: 'PRIVATE KEY', sec1: 'EC PRIVATE KEY', pkcs1: 'RSA PRIVATE KEY' };
@@ -164,6 +166,33 @@ test('public keys parsed through their JWK form are the keys OpenSSL decodes fro
   const spki = Uint8Array.from((await publicKeyInfo((await fixtureKey('ecdsa-p256')).publicKey)).spki);
   spki[spki.length - 1]! ^= 1;
   assert.is(await codeOf(() => publicKeyObject(spki)), 'ERR_KEY');
+});
+
+
+test('exportSpki gives a fresh array each time, so a caller changing one changes no later export', async () => {
+  const pair = await generateKeyPair();
+  const first = await exportSpki(pair.publicKey);
+  const expected = Uint8Array.from(first);
+  first.fill(0);
+  assert.equal(await exportSpki(pair.publicKey), expected);
+});
+
+test('keySpecOfSpkiStructure counts the bits of an RSA modulus exactly', async () => {
+  const spki = Uint8Array.from(await exportSpki((await fixtureKey('rsa-2048')).publicKey));
+  assert.is(keySpecOfSpkiStructure(spki), 'rsa-2048');
+  // The modulus is the last 2048 bits before the exponent (02 03 01 00 01): clear its top bit.
+  const modulusStart = spki.length - 5 - 256;
+  assert.ok(spki[modulusStart]! >= 0x80);
+  spki[modulusStart] = 0x7f;
+  assert.is(keySpecOfSpkiStructure(spki), undefined);
+});
+
+test('a PublicKeyInfo this process did not check is read from its SPKI, whatever spec it claims', async () => {
+  const p256 = await exportSpki((await fixtureKey('ecdsa-p256')).publicKey);
+  assert.equal(await publicKeyInfo({ spec: 'ecdsa-p384', spki: p256 }), { spec: 'ecdsa-p256', spki: p256 });
+  const offCurve = Uint8Array.from(p256);
+  offCurve[offCurve.length - 1]! ^= 1;
+  assert.is(await codeOf(() => publicKeyInfo({ spec: 'ecdsa-p256', spki: offCurve })), 'ERR_KEY');
 });
 
 test.run();

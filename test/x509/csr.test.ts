@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createCsr, encodePem, nodeSubject, parseCsr, PROFILES } from '../../lib/index.js';
+import { createCertificateAuthority, createCsr, encodePem, issueCertificate, nodeSubject, parseCsr, PROFILES } from '../../lib/index.js';
 import * as x509 from '../../lib/x509/peculiar.js';
 import { ALL_KEY_SPECS, codeOf, failureOf, fixtureKey, PROVIDERS, tamperSignature } from '../helpers/fixtures.js';
 
@@ -58,6 +58,27 @@ test('requested extensions are reported, not honoured', async () => {
   });
   const parsed = await parseCsr(csr.toString('pem'));
   assert.equal(parsed.requestedExtensions.map((e) => [e.oid, e.critical]), [['2.5.29.19', true]]);
+});
+
+
+test('a CSR whose key is not a point on its curve is ERR_KEY, not a signature failure', async () => {
+  const keyPair = await fixtureKey('ecdsa-p256', undefined, 1);
+  const csr = await createCsr({ keyPair, subject: nodeSubject('n') });
+  const der = Uint8Array.from(csr.der);
+  const at = Buffer.from(der).indexOf(Buffer.from(csr.publicKey.spki)) + csr.publicKey.spki.length - 1;
+  der[at]! ^= 1;
+  const failure = await failureOf(() => parseCsr(der));
+  assert.equal([failure.code, failure.field], ['ERR_KEY', 'csr.publicKey']);
+});
+
+test("a parsed CSR's publicKey is certified as it is, without parsing the key again", async () => {
+  const ca = await createCertificateAuthority();
+  const keyPair = await fixtureKey('ecdsa-p384', undefined, 1);
+  const parsed = await parseCsr((await createCsr({ keyPair, subject: nodeSubject('n') })).pem);
+  const certificate = await issueCertificate({ issuer: ca, profile: PROFILES.kubeletClient, subject: parsed.subject, publicKey: parsed.publicKey });
+  assert.equal(certificate.spki, parsed.publicKey.spki);
+  assert.is(certificate.keySpec, 'ecdsa-p384');
+  assert.ok(Object.isFrozen(parsed.publicKey));
 });
 
 test.run();

@@ -1,0 +1,22 @@
+import { execFileSync } from 'node:child_process';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+
+// undici is loaded when an agent's dispatcher is first used: a signer, a registry or a worker thread
+// that imports kubepki never pays for it.
+test('importing kubepki does not load undici; asking an agent for its dispatcher does', () => {
+  const script = `
+    import { createRequire } from 'node:module';
+    const kubepki = await import(${JSON.stringify(new URL('../lib/index.ts', import.meta.url).href)});
+    const loaded = () => Object.keys(createRequire(import.meta.url).cache).some((path) => path.includes('/node_modules/undici/'));
+    const before = loaded();
+    const agents = kubepki.verifiedAgents({ material: { ca: 'unused' }, serverName: 'example.test' });
+    const afterAgents = loaded();
+    void agents.undici;
+    console.log(JSON.stringify([before, afterAgents, loaded()]));
+    await agents.close();`;
+  const output = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8' });
+  assert.equal(JSON.parse(output.trim()), [false, false, true]);
+});
+
+test.run();
