@@ -6,7 +6,7 @@ import { PkiError } from '../errors.js';
 import type { RawExtension } from './certificate.js';
 import { decodeExtensions, encodeExtension, OID, subjectAltName, type ExtensionValue } from './extensions.js';
 import { ACCEPTED_SIGNATURE_ALGORITHMS } from './lint.js';
-import { encodeSigned, signBytes, signsNatively, verifySignatureOnce } from './signature.js';
+import { encodeSigned, signBytes, signsNatively, verifySignature } from './signature.js';
 import { decodeSubject, encodeName, validateSubject, type Subject } from './names.js';
 import { checkProfileRequest, type CertificateProfile } from './profile.js';
 import { decodeGeneralNames, encodeGeneralNames, hasSans, NO_SANS, normalizeSans, type SanInput, type SubjectAltNames } from './sans.js';
@@ -93,7 +93,7 @@ function readCsr(der: Uint8Array, field: string, verify: boolean, knownSpec?: Ke
   // kubepki does not take, or a failed check, is parsed whole, for the precise ERR_KEY.
   const spec = knownSpec ?? keySpecOfSpkiStructure(spki) ?? keySpecOfSpki(spki, `${field}.publicKey`);
   const subject = decodeSubject(subjectDer, `${field}.subject`);
-  if (verify && !verifySignatureOnce(signatureAlgorithmOid, spki, info, signatureValue)) {
+  if (verify && !verifySignature(signatureAlgorithmOid, spki, info, signatureValue, { cacheKey: false })) {
     keySpecOfSpki(spki, `${field}.publicKey`);
     throw new PkiError('ERR_CSR_SIGNATURE', 'the self-signature does not verify with the enclosed public key', { field });
   }

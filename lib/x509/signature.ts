@@ -18,26 +18,14 @@ const HASH_OF: Readonly<Record<string, string | null>> = {
  * Verifies a signature over `signed` with a public key (DER SPKI), synchronously with node:crypto:
  * verification needs no private key, so it never has to go through an injected provider, and doing it
  * in-thread avoids a thread-pool round trip per check. Unknown algorithms (SHA-1 included) are false.
+ * `cacheKey: false` for a key seen once (a CSR's): its KeyObject is then not kept in the cache, where it
+ * would push out the CA keys that recur.
  */
-export function verifySignature(algorithmOid: string, spki: Uint8Array, signed: Uint8Array, signature: Uint8Array): boolean {
+export function verifySignature(algorithmOid: string, spki: Uint8Array, signed: Uint8Array, signature: Uint8Array, options: { cacheKey?: boolean } = {}): boolean {
   const hash = HASH_OF[algorithmOid];
   if (hash === undefined) return false;
   try {
-    return nodeVerify(hash, signed, publicKeyObject(spki), signature);
-  } catch {
-    return false;
-  }
-}
-
-/**
- * {@link verifySignature} for a key seen once (a CSR's): its KeyObject is not kept in the cache, where it
- * would push out the CA keys that recur. The key must have passed `keySpecOfSpkiStructure` first.
- */
-export function verifySignatureOnce(algorithmOid: string, spki: Uint8Array, signed: Uint8Array, signature: Uint8Array): boolean {
-  const hash = HASH_OF[algorithmOid];
-  if (hash === undefined) return false;
-  try {
-    return nodeVerify(hash, signed, uncachedPublicKeyObject(spki), signature);
+    return nodeVerify(hash, signed, options.cacheKey === false ? uncachedPublicKeyObject(spki) : publicKeyObject(spki), signature);
   } catch {
     return false;
   }
