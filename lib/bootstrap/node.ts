@@ -23,14 +23,7 @@ const CSRS = '/apis/certificates.k8s.io/v1/certificatesigningrequests';
  */
 export function nodeCsrName(spki: Uint8Array, subject: Subject, usages: readonly string[]): string {
   const hash = createHash('sha512-256');
-  const write = (data: Uint8Array | string): void => {
-    hash.update(Buffer.from(data).toString('base64url'));
-    hash.update('|');
-  };
-  write(spki);
-  write(subject.commonName);
-  for (const o of subject.organizations ?? []) write(o);
-  for (const usage of usages) write(usage);
+  for (const data of [spki, subject.commonName, ...(subject.organizations ?? []), ...usages]) hash.update(`${Buffer.from(data).toString('base64url')}|`);
   return `node-csr-${hash.digest().toString('base64url')}`;
 }
 

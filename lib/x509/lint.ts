@@ -82,8 +82,7 @@ export function lintProblems(cert: Certificate, expected: LintExpectation): stri
   for (const p of subjectProblems(profile.subject, subject)) problem(`${p.field} ${p.reason}`);
 
   const sans = cert.sans;
-  const same = (a: readonly string[], b: readonly string[]): boolean => a.length === b.length && a.every((v, i) => v === b[i]);
-  if (!same(sans.dns, expected.sans.dns) || !same(sans.ips, expected.sans.ips) || !same(sans.emails, expected.sans.emails) || !same(sans.uris, expected.sans.uris)) {
+  if (!sameList(sans.dns, expected.sans.dns) || !sameList(sans.ips, expected.sans.ips) || !sameList(sans.emails, expected.sans.emails) || !sameList(sans.uris, expected.sans.uris)) {
     problem('subject alternative names differ from the request');
   }
   for (const p of sanProblems(profile.sans, sans)) problem(`${p.field}: ${p.reason}`);
@@ -112,4 +111,10 @@ export function lintCertificate(cert: Certificate, expected: LintExpectation): v
   if (problems.length > 0) {
     throw new PkiError('ERR_LINT', `certificate for profile ${expected.profile.name} failed the pre-issuance lint: ${problems.join('; ')}`, { field: 'certificate' });
   }
+}
+
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }

@@ -42,10 +42,14 @@ function checkAttribute(value: string, field: string): void {
  * PrintableString when every character allows it, else UTF8String, as Go's encoder picks.
  */
 export function encodeName(subject: Subject): Uint8Array {
-  const rdn = (oid: string, value: string): Uint8Array =>
-    encodeElement(TAG.SET, encodeSequence(encodeOid(oid), encodeDirectoryString(value)));
-  const rdns = [...(subject.organizations ?? []).map((o) => rdn(OID_ORGANIZATION, o)), rdn(OID_COMMON_NAME, subject.commonName)];
+  const rdns: Uint8Array[] = [];
+  for (const organization of subject.organizations ?? []) rdns.push(encodeRdn(OID_ORGANIZATION, organization));
+  rdns.push(encodeRdn(OID_COMMON_NAME, subject.commonName));
   return encodeElement(TAG.SEQUENCE, concatBytes(rdns));
+}
+
+function encodeRdn(oid: string, value: string): Uint8Array {
+  return encodeElement(TAG.SET, encodeSequence(encodeOid(oid), encodeDirectoryString(value)));
 }
 
 const PRINTABLE = /^[A-Za-z0-9 '()+,\-./:=?]*$/;

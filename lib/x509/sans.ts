@@ -33,24 +33,27 @@ const URI = /^[A-Za-z][A-Za-z0-9+.-]*:[\x21-\x7e]+$/;
 /** Validates and normalises SANs (IPs to canonical text), removing duplicates and keeping order. */
 export function normalizeSans(input: SanInput | undefined, field = 'sans'): SubjectAltNames {
   if (input === undefined) return NO_SANS;
-  const list = (kind: keyof SanInput, check: (value: string, at: string) => string): string[] => {
-    const values = input[kind] ?? [];
-    if (!Array.isArray(values)) throw new PkiError('ERR_NAME', 'must be a list of strings', { field: `${field}.${kind}` });
-    const seen = new Set<string>();
-    values.forEach((value, i) => {
-      const at = `${field}.${kind}[${i}]`;
-      if (typeof value !== 'string') throw new PkiError('ERR_NAME', 'must be a string', { field: at });
-      seen.add(check(value, at));
-    });
-    return [...seen];
-  };
   return {
-    dns: list('dns', checkDns),
-    ips: list('ips', checkIp),
-    emails: list('emails', checkEmail),
-    uris: list('uris', checkUri),
+    dns: normalizedList(input, 'dns', checkDns, field),
+    ips: normalizedList(input, 'ips', checkIp, field),
+    emails: normalizedList(input, 'emails', checkEmail, field),
+    uris: normalizedList(input, 'uris', checkUri, field),
     other: [],
   };
+}
+
+// Module-level, not a closure made per call: V8 optimises every new closure of a hot function again.
+function normalizedList(input: SanInput, kind: keyof SanInput, check: (value: string, at: string) => string, field: string): string[] {
+  const values = input[kind] ?? [];
+  if (!Array.isArray(values)) throw new PkiError('ERR_NAME', 'must be a list of strings', { field: `${field}.${kind}` });
+  const seen = new Set<string>();
+  for (let i = 0; i < values.length; i++) {
+    const value: unknown = values[i];
+    const at = `${field}.${kind}[${i}]`;
+    if (typeof value !== 'string') throw new PkiError('ERR_NAME', 'must be a string', { field: at });
+    seen.add(check(value, at));
+  }
+  return [...seen];
 }
 
 /**
@@ -113,15 +116,16 @@ const GENERAL_NAME = { email: 0x81, dns: 0x82, uri: 0x86, ip: 0x87 } as const;
 
 /** DER GeneralNames in Go's order: DNS names, emails, IPs, URIs. */
 export function encodeGeneralNames(sans: SubjectAltNames): Uint8Array {
-  const ascii = (value: string): Uint8Array => new TextEncoder().encode(value);
-  const items = [
-    ...sans.dns.map((v) => encodeElement(GENERAL_NAME.dns, ascii(v))),
-    ...sans.emails.map((v) => encodeElement(GENERAL_NAME.email, ascii(v))),
-    ...sans.ips.map((v) => encodeElement(GENERAL_NAME.ip, parseIp(v)!)),
-    ...sans.uris.map((v) => encodeElement(GENERAL_NAME.uri, ascii(v))),
-  ];
+  const items: Uint8Array[] = [];
+  for (const name of sans.dns) items.push(encodeElement(GENERAL_NAME.dns, ASCII.encode(name)));
+  for (const name of sans.emails) items.push(encodeElement(GENERAL_NAME.email, ASCII.encode(name)));
+  for (const address of sans.ips) items.push(encodeElement(GENERAL_NAME.ip, parseIp(address)!));
+  for (const uri of sans.uris) items.push(encodeElement(GENERAL_NAME.uri, ASCII.encode(uri)));
   return encodeElement(TAG.SEQUENCE, concatBytes(items));
 }
+
+// Names are checked to be ASCII before they are encoded; UTF-8 then writes them byte for byte.
+const ASCII = new TextEncoder();
 
 /** Reads DER GeneralNames (a SAN extension's value) as it is, without normalising names. */
 export function decodeGeneralNames(der: Uint8Array, field = 'subjectAltName'): SubjectAltNames {
