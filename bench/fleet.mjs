@@ -3,10 +3,10 @@
 //   node bench/fleet.mjs 5000 [--workers 2] [--dir DIR]   -> one line of JSON
 //   node bench/fleet.mjs 5000 --store-only [--dir DIR]    -> the file stores alone: the disk's share
 // Each node makes a client key and CSR (as a bootstrapper), then a serving key and CSR (as itself); the
-// approver and the two signers handle them; every pair lands in the node's file store. The nodes' own
-// work (keys, CSRs, file store) and the signers share one worker pool; the registry and the approver run
-// in the main thread.
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+// approver and the two signers handle them; every pair lands in the node's file store, which makes the
+// node's folder as the kubelet's does. The nodes' own work (keys, CSRs, file store) and the signers share
+// one worker pool; the registry and the approver run in the main thread.
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -61,7 +61,6 @@ export async function bootstrapFleet(ca, nodes, dir, { workers = 2, nodesPerBatc
           const indexes = Array.from({ length: Math.min(nodesPerBatch, nodes - first) }, (_, k) => first + k);
           const names = indexes.map((i) => `node-${i}`);
           const certDirs = names.map((name) => join(dir, name));
-          await Promise.all(certDirs.map((certDir) => mkdir(certDir, { recursive: true })));
           const subjects = names.map((name) => nodeSubject(name));
           const bootstrapper = { username: 'system:bootstrap:abcdef', groups: ['system:bootstrappers', 'system:authenticated'] };
           const clients = await pool.call(NODE_SIDE, 'prepareRequests', [subjects.map((subject) => ({ subject, sans: {}, usages: CLIENT_USAGES }))], inWorker);
@@ -102,7 +101,6 @@ export async function storeFloor(ca, nodes, dir) {
     Array.from({ length: 64 }, async () => {
       for (let i = next++; i < 2 * nodes; i = next++) {
         const certDir = join(dir, `node-${i >> 1}`);
-        await mkdir(certDir, { recursive: true });
         await storeCertificatePair({ certDir, prefix: i & 1 ? 'kubelet-server' : 'kubelet-client' }, pem, keyPair);
       }
     }),

@@ -50,7 +50,8 @@ export async function storeCertificatePair(options: CertificateFileStoreOptions,
   assertNotRegularFile(entries, updatedName, updated);
   const name = `${options.prefix}-${stamp((options.now ?? (() => new Date()))())}.pem`;
   const path = join(options.certDir, name);
-  await writeFileAtomic({ path, content: chain.map((c) => c.pem).join('') + keyPem, mode: 0o600 });
+  // A pair stored twice in one second replaces the first whole, where the kubelet truncates and rewrites it.
+  await writeFileAtomic({ path, content: chain.map((c) => c.pem).join('') + keyPem, mode: 0o600 }, { overwrite: true });
   if (entries.has(updatedName)) await unlink(updated).catch(() => undefined);
   await symlink(name, updated);
   await rename(updated, current);

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { link, mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
+import { link, mkdir, open, readFile, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { PkiError } from '../errors.js';
 
@@ -20,9 +20,8 @@ export interface FileToWrite {
  */
 export async function writeFileAtomic(file: FileToWrite, options: { overwrite?: boolean } = {}): Promise<void> {
   const folder = dirname(file.path);
-  await mkdir(folder, { recursive: true, mode: 0o755 });
   const temporary = `${file.path}.tmp-${randomBytes(6).toString('hex')}`;
-  const handle = await open(temporary, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, file.mode);
+  const handle = await createExclusive(temporary, file.mode, folder);
   try {
     await handle.writeFile(file.content);
     await handle.sync();
@@ -41,6 +40,19 @@ export async function writeFileAtomic(file: FileToWrite, options: { overwrite?: 
     throw new PkiError('ERR_IO', 'cannot be written', { field: file.path, cause });
   }
   await syncFolder(folder);
+}
+
+// The folder is made only when the file cannot be created for want of it: most writes go to a folder
+// that exists, and each file system call is a trip through the thread pool.
+async function createExclusive(path: string, mode: number, folder: string): Promise<FileHandle> {
+  const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL;
+  try {
+    return await open(path, flags, mode);
+  } catch (cause) {
+    if ((cause as NodeJS.ErrnoException).code !== 'ENOENT') throw cause;
+    await mkdir(folder, { recursive: true, mode: 0o755 });
+    return await open(path, flags, mode);
+  }
 }
 
 async function syncFolder(folder: string): Promise<void> {

@@ -158,4 +158,23 @@ test('the store refuses a key that does not match and a regular file in place of
   });
 });
 
+test('a pair stored twice in the same second replaces the first whole, into a folder the store makes', async () => {
+  await withTempDir(async (root) => {
+    const certDir = join(root, 'pki', 'kubelet');
+    const second = new Date('2026-11-23T10:00:00.250Z');
+    const store = { certDir, prefix: 'kubelet-server', now: () => second };
+    const a = await nodeCertificate(new Date());
+    const b = await nodeCertificate(new Date());
+    const first = await storeCertificatePair(store, a.certificate.pem, a.keyPem);
+    const again = await storeCertificatePair(store, b.certificate.pem, b.keyPem);
+    assert.is(again, first);
+    assert.is(await readlink(join(certDir, 'kubelet-server-current.pem')), 'kubelet-server-2026-11-23-10-00-00.pem');
+    const current = await loadCurrentPair(store);
+    assert.equal(current?.certificate.der, b.certificate.der);
+    assert.is(current?.keyPem, b.keyPem);
+    const { readdir } = await import('node:fs/promises');
+    assert.equal((await readdir(certDir)).sort(), ['kubelet-server-2026-11-23-10-00-00.pem', 'kubelet-server-current.pem']);
+  });
+});
+
 test.run();
