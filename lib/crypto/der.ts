@@ -31,6 +31,21 @@ const TAG_INTEGER = 0x02;
 
 /** Reads the element that starts at `offset`; DER rules only (definite, minimal lengths). */
 export function readElement(bytes: Uint8Array, offset: number, field: string): DerElement {
+  readHeader(bytes, offset, field, HEADER);
+  const { tag, start, end } = HEADER;
+  return { tag, constructed: (tag & 0x20) !== 0, start, end, headerStart: offset };
+}
+
+/** An element's header as readHeader leaves it: one object reused, so that a walk allocates nothing. */
+interface Header {
+  tag: number;
+  start: number;
+  end: number;
+}
+
+const HEADER: Header = { tag: 0, start: 0, end: 0 };
+
+function readHeader(bytes: Uint8Array, offset: number, field: string, out: Header): void {
   if (offset + 2 > bytes.length) throw derError('truncated element', offset, field);
   const tag = bytes[offset]!;
   if ((tag & 0x1f) === 0x1f) throw derError('multi-byte tags are not used in X.509', offset, field);
@@ -49,7 +64,9 @@ export function readElement(bytes: Uint8Array, offset: number, field: string): D
   }
   const end = start + length;
   if (end > bytes.length) throw derError('length runs past the end of the input', offset, field);
-  return { tag, constructed: (tag & 0x20) !== 0, start, end, headerStart: offset };
+  out.tag = tag;
+  out.start = start;
+  out.end = end;
 }
 
 function derError(reason: string, offset: number, field: string): PkiError {
@@ -61,11 +78,15 @@ export function children(bytes: Uint8Array, parent: DerElement, field: string): 
   const out: DerElement[] = [];
   for (let offset = parent.start; offset < parent.end; ) {
     const child = readElement(bytes, offset, field);
-    if (child.end > parent.end) throw new PkiError('ERR_DER', `element overruns its parent at byte ${offset}`, { field });
+    if (child.end > parent.end) throw overrun(offset, field);
     out.push(child);
     offset = child.end;
   }
   return out;
+}
+
+function overrun(offset: number, field: string): PkiError {
+  return new PkiError('ERR_DER', `element overruns its parent at byte ${offset}`, { field });
 }
 
 /**
@@ -80,7 +101,7 @@ export function assertDer(bytes: Uint8Array, field: string, limits: DerLimits = 
   if (bytes.length > maxBytes) throw new PkiError('ERR_DER', `${bytes.length} bytes is over the limit of ${maxBytes}`, { field });
   const top = readElement(bytes, 0, field);
   if (top.end !== bytes.length) throw new PkiError('ERR_DER', `${bytes.length - top.end} trailing bytes after the structure`, { field });
-  walk({ bytes, field, maxDepth, maxElements, elements: 0 }, top, 0);
+  checkElement({ bytes, field, maxDepth, maxElements, elements: 0 }, top.tag, top.start, top.end, 0, 0);
   return top;
 }
 
@@ -92,31 +113,40 @@ interface Walk {
   elements: number;
 }
 
-// Module-level, not a closure made per call: V8 optimises every new closure of a hot function again.
-function walk(state: Walk, element: DerElement, depth: number): void {
+// The walk runs for every certificate and CSR parsed: it reads headers into one reused object instead
+// of making an element object and a children array per element, and it is a module-level function,
+// not a closure made per call (V8 optimises every new closure of a hot function again).
+function checkElement(state: Walk, tag: number, start: number, end: number, headerStart: number, depth: number): void {
   const { bytes, field } = state;
   if (++state.elements > state.maxElements) throw new PkiError('ERR_DER', `more than ${state.maxElements} elements`, { field });
-  const universal = (element.tag & 0xc0) === 0;
-  const number = element.tag & 0x1f;
-  if (element.constructed) {
+  const universal = (tag & 0xc0) === 0;
+  const number = tag & 0x1f;
+  if ((tag & 0x20) !== 0) {
     if (universal && (number === TAG_BIT_STRING || number === TAG_OCTET_STRING)) {
-      throw new PkiError('ERR_DER', `constructed string at byte ${element.headerStart} is not DER`, { field });
+      throw new PkiError('ERR_DER', `constructed string at byte ${headerStart} is not DER`, { field });
     }
     if (depth >= state.maxDepth) throw new PkiError('ERR_DER', `nesting deeper than ${state.maxDepth}`, { field });
-    for (const child of children(bytes, element, field)) walk(state, child, depth + 1);
+    for (let offset = start; offset < end; ) {
+      readHeader(bytes, offset, field, HEADER);
+      // Copied out: the recursion below reuses HEADER.
+      const { tag: childTag, start: childStart, end: childEnd } = HEADER;
+      if (childEnd > end) throw overrun(offset, field);
+      checkElement(state, childTag, childStart, childEnd, offset, depth + 1);
+      offset = childEnd;
+    }
   } else if (universal && number === TAG_INTEGER) {
-    assertMinimalInteger(bytes, element, field);
+    assertMinimalInteger(bytes, start, end, headerStart, field);
   }
 }
 
-function assertMinimalInteger(bytes: Uint8Array, element: DerElement, field: string): void {
-  const length = element.end - element.start;
-  if (length === 0) throw new PkiError('ERR_DER', `empty INTEGER at byte ${element.headerStart}`, { field });
+function assertMinimalInteger(bytes: Uint8Array, start: number, end: number, headerStart: number, field: string): void {
+  const length = end - start;
+  if (length === 0) throw new PkiError('ERR_DER', `empty INTEGER at byte ${headerStart}`, { field });
   if (length > 1) {
-    const a = bytes[element.start]!;
-    const b = bytes[element.start + 1]!;
+    const a = bytes[start]!;
+    const b = bytes[start + 1]!;
     if ((a === 0x00 && b < 0x80) || (a === 0xff && b >= 0x80)) {
-      throw new PkiError('ERR_DER', `INTEGER at byte ${element.headerStart} not minimally encoded`, { field });
+      throw new PkiError('ERR_DER', `INTEGER at byte ${headerStart} not minimally encoded`, { field });
     }
   }
 }
