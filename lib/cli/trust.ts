@@ -7,7 +7,7 @@ import { readIfExists, writeFileAtomic } from '../cluster/files.js';
 import { AUTHORITY_LAYOUT } from '../cluster/layout.js';
 import { buildCaBundle } from '../x509/bundle.js';
 import { Certificate } from '../x509/certificate.js';
-import { issueRevocationList, parseRevocationList } from '../x509/crl.js';
+import { issueRevocationList, normalizeSerial, parseRevocationList } from '../x509/crl.js';
 import { verifyCertificate } from '../x509/verify.js';
 import { auditSetup } from '../agents/audit.js';
 import { rotateClusterCa } from '../cluster/rotation.js';
@@ -92,8 +92,14 @@ export const revokeVerb: Verb = {
     if (serials.length === 0) throw new PkiError('ERR_ARGUMENT', 'name at least one --serial or --cert', { field: '--serial' });
     const crlPath = join(dir, `${entry.path}.crl`);
     const previous = await readIfExists(crlPath);
-    const already = previous ? [...parseRevocationList(previous, crlPath).serials] : [];
-    const crl = await issueRevocationList({ issuer, revoked: [...new Set([...already, ...serials])].map((serialNumber) => ({ serialNumber })) });
+    // Serials revoked before keep the date they were revoked; a serial named again is not revoked anew.
+    const revoked = new Map(previous ? parseRevocationList(previous, crlPath).revocationDates : []);
+    const now = new Date();
+    for (const serial of serials) {
+      const key = normalizeSerial(serial);
+      if (!revoked.has(key)) revoked.set(key, now);
+    }
+    const crl = await issueRevocationList({ issuer, thisUpdate: now, revoked: [...revoked].map(([serialNumber, revokedAt]) => ({ serialNumber, revokedAt })) });
     await writeFileAtomic({ path: crlPath, content: crl.pem, mode: 0o644 }, { overwrite: true });
     io.out(`${crlPath}: ${crl.serials.size} revoked`);
     return 0;

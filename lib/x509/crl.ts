@@ -18,6 +18,8 @@ export interface RevocationList {
   readonly nextUpdate?: Date;
   /** Revoked serial numbers, lowercase hex without leading zero bytes. */
   readonly serials: ReadonlySet<string>;
+  /** When each serial was revoked (its entry's revocationDate), by serial as in `serials`. */
+  readonly revocationDates: ReadonlyMap<string, Date>;
   readonly tbs: Uint8Array;
   readonly signatureAlgorithmOid: string;
   readonly signature: Uint8Array;
@@ -32,7 +34,8 @@ export interface IssueRevocationListOptions extends CryptoOptions {
   nextUpdate?: Date;
 }
 
-const normalizeSerial = (hex: string): string => hex.toLowerCase().replace(/^(00)+(?=.)/, '');
+/** A serial number in hex as `serials` holds it: lowercase, without leading zero bytes. */
+export const normalizeSerial = (hex: string): string => hex.toLowerCase().replace(/^(00)+(?=.)/, '');
 
 /** Issues a CRL signed by the CA (which needs the cRLSign key usage kubepki's CAs carry). */
 export async function issueRevocationList(options: IssueRevocationListOptions): Promise<RevocationList> {
@@ -88,12 +91,11 @@ export function parseRevocationList(input: string | Uint8Array, field = 'crl'): 
   const nextUpdate = isTime(rest[0]) ? rest.shift() : undefined;
   const revoked = rest[0]?.tag === TAG.SEQUENCE ? rest.shift() : undefined;
   if (rest.some((element) => element.tag !== 0xa0) || rest.length > 1) fail('unexpected trailing fields');
-  const serials = new Set<string>();
+  const revocationDates = new Map<string, Date>();
   for (const entry of revoked ? children(der, revoked, field) : []) {
     const [serial, date] = entry.tag === TAG.SEQUENCE ? children(der, entry, field) : [];
     if (serial?.tag !== TAG.INTEGER || !isTime(date)) fail('malformed revoked certificate entry');
-    time(date!, 'revocationDate');
-    serials.add(normalizeSerial(Buffer.from(contentOf(der, serial!)).toString('hex')));
+    revocationDates.set(normalizeSerial(Buffer.from(contentOf(der, serial!)).toString('hex')), time(date!, 'revocationDate'));
   }
   return {
     der,
@@ -101,7 +103,8 @@ export function parseRevocationList(input: string | Uint8Array, field = 'crl'): 
     issuerDer: elementBytes(der, issuer!),
     thisUpdate: time(thisUpdate!, 'thisUpdate'),
     ...(nextUpdate ? { nextUpdate: time(nextUpdate, 'nextUpdate') } : {}),
-    serials,
+    serials: new Set(revocationDates.keys()),
+    revocationDates,
     tbs: elementBytes(der, tbs),
     signatureAlgorithmOid: decodeOid(contentOf(der, algorithmOid!), field),
     signature: contentOf(der, signature).subarray(1),

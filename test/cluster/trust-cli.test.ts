@@ -1,8 +1,8 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Certificate, initPkiDirectory, readPemBlocks } from '../../lib/index.js';
+import { AUTHORITY_LAYOUT, Certificate, initPkiDirectory, issueRevocationList, loadAuthority, parseRevocationList, readPemBlocks } from '../../lib/index.js';
 import { runCli as run } from '../helpers/cli.js';
 import { withTempDir } from '../helpers/dirs.js';
 
@@ -40,6 +40,22 @@ test('verify answers like Go, and revoke makes a certificate fail with --crl', a
     const kept = await run('verify', '--ca', ca, '--crl', join(dir, 'pki/ca.crl'), '--purpose', 'client', join(dir, 'pki/apiserver-kubelet-client.crt'));
     assert.is(kept.code, 0, kept.err);
     assert.match((await run('revoke', '--dir', dir, '--cert', join(dir, 'pki/apiserver-kubelet-client.crt'))).out, /2 revoked/, 'earlier revocations are kept');
+  });
+});
+
+test('revoke keeps the date each serial was first revoked, and a serial named again is not revoked anew', async () => {
+  await withTempDir(async (dir) => {
+    await initPkiDirectory(dir, { nodeName: 'cp-1', advertiseAddress: '10.0.0.10', konnectivity: false });
+    const issuer = await loadAuthority(dir, AUTHORITY_LAYOUT.find((entry) => entry.name === 'ca')!);
+    const earlier = new Date('2026-01-02T03:04:05Z');
+    const first = await issueRevocationList({ issuer, revoked: [{ serialNumber: '00ABCDEF', revokedAt: earlier }] });
+    await writeFile(join(dir, 'pki/ca.crl'), first.pem);
+    const apiserver = Certificate.from(await readFile(join(dir, 'pki/apiserver.crt'), 'utf8'));
+    assert.match((await run('revoke', '--dir', dir, '--cert', join(dir, 'pki/apiserver.crt'), '--serial', 'abcdef')).out, /ca\.crl: 2 revoked/);
+    const crl = parseRevocationList(await readFile(join(dir, 'pki/ca.crl'), 'utf8'));
+    assert.equal(crl.revocationDates.get('abcdef'), earlier);
+    const revokedNow = crl.revocationDates.get(apiserver.serialNumber)!;
+    assert.ok(Math.abs(revokedNow.getTime() - crl.thisUpdate.getTime()) < 1000, 'the new serial is revoked as of this update');
   });
 });
 
