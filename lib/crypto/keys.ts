@@ -1,4 +1,4 @@
-import { createPrivateKey, createPublicKey, KeyObject, webcrypto, type JsonWebKey as NodeJsonWebKey } from 'node:crypto';
+import { createECDH, createPrivateKey, createPublicKey, KeyObject, webcrypto, type JsonWebKey as NodeJsonWebKey } from 'node:crypto';
 import { PkiError } from '../errors.js';
 import { assertDer, children, concatBytes, contentOf, decodeOid, encodeElement, encodeUnsignedInteger, readElement, type DerElement } from './der.js';
 import { encodePem, looksLikePem, readPemBlock, type PemLabel } from './pem.js';
@@ -258,6 +258,7 @@ export async function importPrivateKeyPem(pem: string | Uint8Array, options: Key
     throw new PkiError('ERR_KEY', `${block.label} block is not a valid ${format} private key`, { field, cause });
   }
   const spec = keySpecOfKeyObject(keyObject, field);
+  if (spec === 'ecdsa-p256' || spec === 'ecdsa-p384') assertEcPublicKeyMatches(keyObject, spec, block.label, field);
   const pkcs8 = keyObject.export({ format: 'der', type: 'pkcs8' });
   const spki = createPublicKey(keyObject).export({ format: 'der', type: 'spki' });
   const crypto = resolveCrypto(options);
@@ -268,6 +269,16 @@ export async function importPrivateKeyPem(pem: string | Uint8Array, options: Key
   } catch (cause) {
     throw new PkiError('ERR_CRYPTO', `the provider could not import the ${spec} key`, { field, cause });
   }
+}
+
+// An EC private key may carry its public key; OpenSSL takes it as it is, and WebCrypto's import then
+// refuses the pair. A public key that is not the private scalar times the base point is a damaged key.
+function assertEcPublicKeyMatches(keyObject: KeyObject, spec: 'ecdsa-p256' | 'ecdsa-p384', label: string, field: string): void {
+  const jwk = keyObject.export({ format: 'jwk' });
+  const derived = createECDH(spec === 'ecdsa-p256' ? 'prime256v1' : 'secp384r1');
+  derived.setPrivateKey(Buffer.from(jwk.d!, 'base64url'));
+  const embedded = Buffer.concat([Uint8Array.of(4), Buffer.from(jwk.x!, 'base64url'), Buffer.from(jwk.y!, 'base64url')]);
+  if (!derived.getPublicKey().equals(embedded)) throw new PkiError('ERR_KEY', `${label} block holds a public key that does not belong to its private key`, { field });
 }
 
 // The second element tells the three encodings apart: PKCS#8 has an AlgorithmIdentifier SEQUENCE, SEC1

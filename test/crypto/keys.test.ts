@@ -109,6 +109,22 @@ test("a CryptoKey's SubjectPublicKeyInfo, built from its JWK, is byte for byte t
   }
 });
 
+test('an EC private key whose public key is not its own is ERR_KEY, in SEC1 and in PKCS#8', async () => {
+  for (const spec of ['ecdsa-p256', 'ecdsa-p384'] as const) {
+    const pair = await fixtureKey(spec);
+    for (const [format, label] of [['sec1', 'EC PRIVATE KEY'], ['pkcs8', 'PRIVATE KEY']] as const) {
+      const der = Uint8Array.from(readPemBlock(await exportPrivateKeyPem(pair, format), [label]).der);
+      // The scalar is the OCTET STRING after the ECPrivateKey's INTEGER 1 (header 02 01 01 04 <length>);
+      // a flipped bit in its last byte keeps it in range.
+      const scalar = Buffer.from(der).indexOf(Buffer.from('02010104', 'hex')) + 5;
+      der[scalar + der[scalar - 1]! - 1]! ^= 1;
+      const failure = await failureOf(() => importPrivateKeyPem(encodePem(label, der)));
+      assert.is(failure.code, 'ERR_KEY', `${spec} ${format}`);
+      assert.match(failure.message!, /does not belong to its private key/);
+    }
+  }
+});
+
 test('a PKCS#8 version other than 0 or 1 is refused', async () => {
   const der = readPemBlock(await exportPrivateKeyPem(await fixtureKey('ecdsa-p256'), 'pkcs8'), ['PRIVATE KEY']).der;
   const v2 = Uint8Array.from(der);
