@@ -110,6 +110,21 @@ export function uncachedPublicKeyObject(spki: Uint8Array, field = 'publicKey'): 
   }
 }
 
+/**
+ * A public key read once, for verifying: an EC point is imported raw through Node's WebCrypto (the point
+ * checked to be on its curve, which suffices for curves of cofactor 1); other keys as uncachedPublicKeyObject.
+ */
+export async function newPublicKey(spki: Uint8Array, field = 'publicKey'): Promise<KeyObject | webcrypto.CryptoKey> {
+  const jwk = spkiAsJwk(spki);
+  if (jwk?.kty !== 'EC') return uncachedPublicKeyObject(spki, field);
+  const point = concatBytes([Uint8Array.of(4), Buffer.from(jwk.x!, 'base64url'), Buffer.from(jwk.y!, 'base64url')]);
+  try {
+    return await webcrypto.subtle.importKey('raw', point, { name: 'ECDSA', namedCurve: jwk.crv! }, false, ['verify']);
+  } catch (cause) {
+    throw new PkiError('ERR_KEY', 'not a valid SubjectPublicKeyInfo', { field, cause });
+  }
+}
+
 const CURVES: Readonly<Record<string, { crv: string; size: number; order: bigint }>> = {
   '1.2.840.10045.3.1.7': { crv: 'P-256', size: 32, order: 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n },
   '1.3.132.0.34': { crv: 'P-384', size: 48, order: 0xffffffffffffffffffffffffffffffffffffffffffffffffc7634d81f4372ddf581a0db248b0a77aecec196accc52973n },

@@ -2,7 +2,7 @@ import { PkiError, type PkiErrorData } from '../errors.js';
 import { resolveCrypto, type CryptoOptions } from '../crypto/provider.js';
 import { createWorkerPool, defaultWorkerCount, type WorkerPool } from '../workers/pool.js';
 import { Certificate } from './certificate.js';
-import { parseCsrSync } from './csr.js';
+import { parseCsr } from './csr.js';
 import { decodeBasicConstraints, OID } from './extensions.js';
 import { issueCertificate, type IssueRequest, type Issuer } from './issue.js';
 import type { CertificateProfile } from './profile.js';
@@ -86,7 +86,7 @@ export async function issueChunk(caDer: Uint8Array, privateKey: CryptoKey, reque
   const outcomes: WireOutcome[] = [];
   for (const [i, request] of requests.entries()) {
     try {
-      const issueRequest = 'csr' in request ? fromCsr(request, `requests[${offset + i}].csr`) : request;
+      const issueRequest = 'csr' in request ? await fromCsr(request, `requests[${offset + i}].csr`) : request;
       outcomes.push({ der: (await issueCertificate({ ...issueRequest, issuer, ...(crypto ? { crypto } : {}) })).der });
     } catch (error) {
       if (!(error instanceof PkiError)) throw error;
@@ -96,8 +96,8 @@ export async function issueChunk(caDer: Uint8Array, privateKey: CryptoKey, reque
   return outcomes;
 }
 
-function fromCsr(request: BatchCsrRequest, field: string): BatchIssueRequest {
-  const csr = parseCsrSync(request.csr, field);
+async function fromCsr(request: BatchCsrRequest, field: string): Promise<BatchIssueRequest> {
+  const csr = await parseCsr(request.csr, { field });
   if (csr.sans.other.length) throw new PkiError('ERR_PROFILE', 'asks for subject alternative names of a kind kubepki does not certify', { field: `${field}.subjectAltName` });
   // The profile decides the extensions, but a CSR asking a leaf profile for a CA certificate is refused, not quietly downgraded.
   if (!request.profile.isCA && csr.requestedExtensions.some((e) => e.oid === OID.basicConstraints && decodeBasicConstraints(e.value).isCA)) {

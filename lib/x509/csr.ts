@@ -6,7 +6,7 @@ import { PkiError } from '../errors.js';
 import type { RawExtension } from './certificate.js';
 import { decodeExtensions, encodeExtension, OID, subjectAltName, type ExtensionValue } from './extensions.js';
 import { ACCEPTED_SIGNATURE_ALGORITHMS } from './lint.js';
-import { encodeSigned, signBytes, signsNatively, verifySignature } from './signature.js';
+import { encodeSigned, signBytes, signsNatively, verifySignatureWithNewKey } from './signature.js';
 import { decodeSubject, encodeName, validateSubject, type Subject } from './names.js';
 import { checkProfileRequest, type CertificateProfile } from './profile.js';
 import { decodeGeneralNames, encodeGeneralNames, hasSans, NO_SANS, normalizeSans, type SanInput, type SubjectAltNames } from './sans.js';
@@ -47,7 +47,9 @@ export async function createCsr(request: CreateCsrRequest): Promise<CertificateS
   const info = encodeCertificationRequestInfo(encodeName(subject), spki, hasSans(sans) ? [subjectAltName(encodeGeneralNames(sans))] : []);
   const { scheme, signature } = await signBytes(keyPair.privateKey, info, crypto, 'keyPair');
   // A signature made in-thread by node:crypto is not checked again; a provider's (an HSM's) is.
-  return readCsr(encodeSigned(info, scheme, signature), 'csr', !signsNatively(keyPair.privateKey, crypto), keyPair.spec);
+  const parsed = readCsr(encodeSigned(info, scheme, signature), 'csr', keyPair.spec);
+  if (!signsNatively(keyPair.privateKey, crypto)) await verifyNewKeySignature(parsed, 'csr');
+  return verified(parsed);
 }
 
 /**
@@ -66,13 +68,24 @@ export function encodeCertificationRequestInfo(subjectDer: Uint8Array, spki: Uin
  * proof of possession of the key. A bad signature is ERR_CSR_SIGNATURE; nothing unverified is returned.
  */
 export async function parseCsr(input: string | Uint8Array, options: CryptoOptions & { field?: string } = {}): Promise<CertificateSigningRequest> {
-  return parseCsrSync(input, options.field);
+  const field = options.field ?? 'csr';
+  const parsed = readCsr(csrDer(input, field), field);
+  await verifyNewKeySignature(parsed, field);
+  return verified(parsed);
 }
 
-/** {@link parseCsr} without the promise: parsing and verification are synchronous (node:crypto). */
-export function parseCsrSync(input: string | Uint8Array, field = 'csr'): CertificateSigningRequest {
-  const der = typeof input === 'string' || looksLikePem(input) ? readPemBlock(input, ['CERTIFICATE REQUEST'], { field }).der : Uint8Array.from(input);
-  return readCsr(der, field, true);
+const csrDer = (input: string | Uint8Array, field: string): Uint8Array =>
+  typeof input === 'string' || looksLikePem(input) ? readPemBlock(input, ['CERTIFICATE REQUEST'], { field }).der : Uint8Array.from(input);
+
+async function verifyNewKeySignature(parsed: ReadCsr, field: string): Promise<void> {
+  const { signatureAlgorithmOid, spki, info, signatureValue } = parsed.fields;
+  if (!(await verifySignatureWithNewKey(signatureAlgorithmOid, spki, info, signatureValue))) refuseSignature(spki, field);
+}
+
+// A key that fails is parsed whole first, so that a malformed key is ERR_KEY rather than a bad signature.
+function refuseSignature(spki: Uint8Array, field: string): never {
+  keySpecOfSpki(spki, `${field}.publicKey`);
+  throw new PkiError('ERR_CSR_SIGNATURE', 'the self-signature does not verify with the enclosed public key', { field });
 }
 
 /**
@@ -80,37 +93,49 @@ export function parseCsrSync(input: string | Uint8Array, field = 'csr'): Certifi
  * thread: never for input from outside. The batched signer uses it so that its workers do not verify each request again.
  */
 export function parseVerifiedCsr(input: string | Uint8Array, spec: KeySpec, field = 'csr'): CertificateSigningRequest {
-  const der = typeof input === 'string' || looksLikePem(input) ? readPemBlock(input, ['CERTIFICATE REQUEST'], { field }).der : Uint8Array.from(input);
-  return readCsr(der, field, false, spec);
+  return verified(readCsr(csrDer(input, field), field, spec));
 }
 
-/** Parses a CSR; `verify` false and `knownSpec` only for one kubepki just made from a key of that spec. */
-function readCsr(der: Uint8Array, field: string, verify: boolean, knownSpec?: KeySpec): CertificateSigningRequest {  const { subjectDer, spki, signatureAlgorithmOid, info, signatureValue, requestedExtensions } = csrFields(der, field);
+interface ReadCsr {
+  readonly der: Uint8Array;
+  readonly fields: CsrFields;
+  readonly spec: KeySpec;
+  readonly subject: Subject;
+  readonly sans: SubjectAltNames;
+}
+
+/**
+ * Parses a CSR without verifying its signature: the callers above verify it (or, with `knownSpec`, know
+ * it for one kubepki just made or another thread verified). The key is read from its structure and
+ * proved valid by verifying with it; only a key in a form kubepki does not take is parsed whole here.
+ */
+function readCsr(der: Uint8Array, field: string, knownSpec?: KeySpec): ReadCsr {
+  const fields = csrFields(der, field);
+  const { subjectDer, spki, signatureAlgorithmOid, requestedExtensions } = fields;
   if (!ACCEPTED_SIGNATURE_ALGORITHMS.has(signatureAlgorithmOid)) {
     throw new PkiError('ERR_CSR', `signature algorithm ${signatureAlgorithmOid} is not accepted; use SHA-256 or stronger`, { field: `${field}.signatureAlgorithm` });
   }
-  // The key is read from its structure and proved valid by verifying with it; only a key in a form
-  // kubepki does not take, or a failed check, is parsed whole, for the precise ERR_KEY.
   const spec = knownSpec ?? keySpecOfSpkiStructure(spki) ?? keySpecOfSpki(spki, `${field}.publicKey`);
   const subject = decodeSubject(subjectDer, `${field}.subject`);
-  if (verify && !verifySignature(signatureAlgorithmOid, spki, info, signatureValue, { cacheKey: false })) {
-    keySpecOfSpki(spki, `${field}.publicKey`);
-    throw new PkiError('ERR_CSR_SIGNATURE', 'the self-signature does not verify with the enclosed public key', { field });
-  }
   const sanExtensions = requestedExtensions.filter((e) => e.oid === OID.subjectAltName);
   if (sanExtensions.length > 1) throw new PkiError('ERR_CSR', 'requests subjectAltName twice', { field: `${field}.extensions` });
   const sans = sanExtensions[0] ? decodeGeneralNames(sanExtensions[0].value, `${field}.subjectAltName`) : NO_SANS;
+  return { der, fields, spec, subject, sans };
+}
+
+/** The parsed CSR, once its signature is verified: only then is its key recorded as checked. */
+function verified({ der, fields, spec, subject, sans }: ReadCsr): CertificateSigningRequest {
   return {
     der,
     get pem() {
       return encodePem('CERTIFICATE REQUEST', der);
     },
     subject,
-    subjectDer,
+    subjectDer: fields.subjectDer,
     sans,
-    publicKey: checkedPublicKeyInfo(spec, spki),
-    requestedExtensions,
-    signatureAlgorithmOid,
+    publicKey: checkedPublicKeyInfo(spec, fields.spki),
+    requestedExtensions: fields.requestedExtensions,
+    signatureAlgorithmOid: fields.signatureAlgorithmOid,
   };
 }
 
