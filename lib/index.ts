@@ -120,11 +120,12 @@ export { createWorkerPool, defaultWorkerCount, type WorkerPool } from './workers
 export { startBootstrapServer, type BootstrapServer, type BootstrapServerOptions } from './bootstrap/server.js';
 export { connectionFromKubeconfig, kubeRequest, kubeWatch, kubernetesRegistry, type KubeConnection } from './bootstrap/kube-client.js';
 export { nodeAddressesFromApi, staticNodeAddresses, addressesOf } from './bootstrap/node-addresses.js';
-export { nodeCsrName, requestCertificate, waitForCertificate, bootstrapKubelet, requestServingCertificate, type RequestCertificateOptions, type KubeletBootstrapOptions, type ServingCertificateOptions } from './bootstrap/node.js';
+export { nodeCsrName, requestCertificate, waitForCertificate, bootstrapKubelet, requestServingCertificate, renewClientCertificate, type RequestCertificateOptions, type KubeletBootstrapOptions, type ServingCertificateOptions, type ClientRenewalOptions } from './bootstrap/node.js';
 export { directoryTokenStore, saveTokenSecret, tokenFolder } from './bootstrap/token-files.js';
 export { storeCertificatePair, loadCurrentPair, type CertificateFileStoreOptions } from './bootstrap/store.js';
 export { endpointServingCertificate } from './bootstrap/endpoint-certificate.js';
 export { rotationDeadline, matchesTemplate, RotationManager, systemClock, type CertificateTemplate, type Clock, type RotationManagerOptions } from './bootstrap/rotation.js';
+export { kubeletRotation, type KubeletCertificateKind, type KubeletRotation, type KubeletRotationOptions } from './bootstrap/kubelet-rotation.js';
 export { startEmbeddedBootstrap, type EmbeddedBootstrap, type EmbeddedBootstrapOptions } from './bootstrap/embedded.js';
 export { buildCaBundle, type CaBundle, type BundleOptions } from './x509/bundle.js';
 export { loadAuthority, issuerOf } from './cluster/material.js';

@@ -122,6 +122,9 @@ export function waitForCertificate(connection: KubeConnection, name: string, tim
   });
 }
 
+// The kubelet's client certificate usages (with key encipherment, as it asks for an RSA or EC key alike).
+const CLIENT_USAGES: KeyUsage[] = ['digital signature', 'key encipherment', 'client auth'];
+
 export interface KubeletBootstrapOptions extends CryptoOptions {
   /** A kubeconfig with a bootstrap token (or any credential allowed to create CSRs). */
   bootstrapKubeconfig: string;
@@ -157,9 +160,8 @@ export async function bootstrapKubelet(options: KubeletBootstrapOptions): Promis
   const pendingKeyPath = join(options.certDir, 'kubelet-client.key.tmp');
   const keyPair = await pendingKey(store, pendingKeyPath, now(), crypto);
   const subject = nodeSubject(options.nodeName);
-  const usages: KeyUsage[] = ['digital signature', 'key encipherment', 'client auth'];
-  const name = nodeCsrName(await exportSpki(keyPair.publicKey, crypto), subject, usages);
-  const pem = await requestCertificate({ ...crypto, connection, keyPair, subject, signerName: SIGNERS.kubeApiserverClientKubelet, usages, name, timeoutMs: options.timeoutMs });
+  const name = nodeCsrName(await exportSpki(keyPair.publicKey, crypto), subject, CLIENT_USAGES);
+  const pem = await requestCertificate({ ...crypto, connection, keyPair, subject, signerName: SIGNERS.kubeApiserverClientKubelet, usages: CLIENT_USAGES, name, timeoutMs: options.timeoutMs });
   await storeCertificatePair(store, pem, await exportPrivateKeyPem(keyPair, undefined, crypto));
   const current = join(options.certDir, 'kubelet-client-current.pem');
   await writeFileAtomic(
@@ -178,6 +180,38 @@ async function pendingKey(store: { certDir: string; prefix: string; now: () => D
   const keyPair = await generateKeyPair('ecdsa-p256', crypto);
   await writeFileAtomic({ path, content: await exportPrivateKeyPem(keyPair, undefined, crypto), mode: 0o600 });
   return keyPair;
+}
+
+export interface ClientRenewalOptions extends CryptoOptions {
+  /** The kubelet's own kubeconfig, whose client certificate authenticates the request. */
+  kubeconfig: string;
+  certDir: string;
+  nodeName: string;
+  timeoutMs?: number;
+  now?: () => Date;
+}
+
+/**
+ * Renews the kubelet's client certificate as client-go's certificate manager does: a new key, a CSR
+ * (random `csr-` name) sent with the current certificate, which the approver grants as selfnodeclient;
+ * the new pair becomes `kubelet-client-current.pem`, which the kubeconfig already points at.
+ */
+export async function renewClientCertificate(options: ClientRenewalOptions): Promise<Certificate> {
+  const crypto = cryptoOf(options);
+  const config = parseKubeconfig((await readIfExists(options.kubeconfig)) ?? '', options.kubeconfig);
+  const connection = await connectionFromKubeconfig(config, options.kubeconfig);
+  const keyPair = await generateKeyPair('ecdsa-p256', crypto);
+  const pem = await requestCertificate({
+    ...crypto,
+    connection,
+    keyPair,
+    subject: nodeSubject(options.nodeName),
+    signerName: SIGNERS.kubeApiserverClientKubelet,
+    usages: CLIENT_USAGES,
+    timeoutMs: options.timeoutMs,
+  });
+  await storeCertificatePair({ certDir: options.certDir, prefix: 'kubelet-client', now: options.now }, pem, await exportPrivateKeyPem(keyPair, undefined, crypto));
+  return Certificate.from(pem);
 }
 
 export interface ServingCertificateOptions extends CryptoOptions {

@@ -42,11 +42,15 @@ export interface Clock {
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
 }
 
+// setTimeout fires at once for a delay over 2^31 - 1 ms (about 24.8 days), and a certificate's deadline
+// is months away: a longer sleep ends there, and the manager simply looks again.
+const LONGEST_TIMEOUT_MS = 2 ** 31 - 1;
+
 export const systemClock: Clock = {
   now: () => new Date(),
   sleep: (ms, signal) =>
     new Promise((resolve) => {
-      const timer = setTimeout(resolve, ms);
+      const timer = setTimeout(resolve, Math.min(ms, LONGEST_TIMEOUT_MS));
       signal?.addEventListener('abort', () => {
         clearTimeout(timer);
         resolve();

@@ -8,6 +8,7 @@ import { startApprover } from '../bootstrap/controllers.js';
 import { connectionFromKubeconfig, kubernetesRegistry } from '../bootstrap/kube-client.js';
 import { nodeAddressesFromApi, staticNodeAddresses } from '../bootstrap/node-addresses.js';
 import { bootstrapKubelet, requestServingCertificate } from '../bootstrap/node.js';
+import { kubeletRotation } from '../bootstrap/kubelet-rotation.js';
 import { startEmbeddedBootstrap } from '../bootstrap/embedded.js';
 import { bootstrapTokenSecret, formatBootstrapToken, generateBootstrapToken } from '../bootstrap/token.js';
 import { directoryTokenStore, saveTokenSecret } from '../bootstrap/token-files.js';
@@ -58,11 +59,19 @@ function nodeTable(values: Record<string, unknown>): Record<string, string[]> {
   );
 }
 
-async function waitForSignal(io: Io, stop: () => Promise<void>): Promise<number> {
-  await new Promise<void>((resolveSignal) => {
-    process.once('SIGINT', resolveSignal);
-    process.once('SIGTERM', resolveSignal);
+/**
+ * Resolves on SIGINT or SIGTERM. Listening starts at the call: a command calls it before it prints what
+ * a caller waits for (the URL, the certificates), so that a signal sent on seeing the output is caught.
+ */
+function stopSignal(): Promise<void> {
+  return new Promise<void>((resolveSignal) => {
+    process.once('SIGINT', () => resolveSignal());
+    process.once('SIGTERM', () => resolveSignal());
   });
+}
+
+async function waitForSignal(io: Io, stop: () => Promise<void>, stopping = stopSignal()): Promise<number> {
+  await stopping;
   io.err('kubepki: stopping');
   await stop();
   return 0;
@@ -97,15 +106,16 @@ export const serveBootstrapVerb: Verb = {
       onOutcome: (n, o) => o.outcome !== 'skipped' && log(n, o.outcome),
       signerWorkers: workers,
     });
+    const stopping = stopSignal();
     io.out(embedded.server.url);
-    return waitForSignal(io, () => embedded.close());
+    return waitForSignal(io, () => embedded.close(), stopping);
   },
 };
 
 export const kubeletBootstrapVerb: Verb = {
   name: 'kubelet-bootstrap',
-  summary: "a node's TLS bootstrap: a client certificate by bootstrap token, then (with --address) a serving certificate",
-  usage: 'kubepki kubelet-bootstrap --bootstrap-kubeconfig FILE --kubeconfig FILE --cert-dir DIR --node-name NAME [--address IP|DNS ...] [--timeout 1h] [--json]',
+  summary: "a node's TLS bootstrap: a client certificate by bootstrap token, then (with --address) a serving certificate; --rotate keeps them fresh",
+  usage: 'kubepki kubelet-bootstrap --bootstrap-kubeconfig FILE --kubeconfig FILE --cert-dir DIR --node-name NAME [--address IP|DNS ...] [--timeout 1h] [--rotate] [--json]',
   options: {
     'bootstrap-kubeconfig': { type: 'string' },
     kubeconfig: { type: 'string' },
@@ -113,6 +123,7 @@ export const kubeletBootstrapVerb: Verb = {
     'node-name': { type: 'string' },
     address: { type: 'string', multiple: true },
     timeout: { type: 'string' },
+    rotate: { type: 'boolean' },
     json: { type: 'boolean' },
   },
   async run({ values }, io) {
@@ -122,6 +133,7 @@ export const kubeletBootstrapVerb: Verb = {
     const client = await bootstrapKubelet({ ...common, kubeconfig, bootstrapKubeconfig: resolve(required(values, 'bootstrap-kubeconfig')) });
     const addresses = (values.address as string[] | undefined) ?? [];
     const serving = addresses.length ? await requestServingCertificate({ ...common, kubeconfig, addresses }) : undefined;
+    const stopping = values.rotate ? stopSignal() : undefined;
     const summary = {
       client: { subject: client.certificate.subject.commonName, notAfter: client.certificate.notAfter.toISOString(), bootstrapped: client.bootstrapped },
       ...(serving ? { serving: { sans: [...serving.sans.dns, ...serving.sans.ips], notAfter: serving.notAfter.toISOString() } } : {}),
@@ -131,7 +143,17 @@ export const kubeletBootstrapVerb: Verb = {
       io.out(`client certificate for ${summary.client.subject} until ${summary.client.notAfter}${client.bootstrapped ? '' : ' (kept)'}`);
       if (summary.serving) io.out(`serving certificate for ${summary.serving.sans.join(', ')} until ${summary.serving.notAfter}`);
     }
-    return 0;
+    if (!stopping) return 0;
+    // As the kubelet's certificate managers: renew each certificate in 70-90% of its lifetime, until stopped.
+    const rotation = kubeletRotation({
+      ...common,
+      kubeconfig,
+      addresses,
+      onRotated: (kind, certificate) => io.err(`kubepki: ${kind} certificate renewed until ${certificate.notAfter.toISOString()}`),
+      onError: (kind, error) => io.err(`kubepki: renewing the ${kind} certificate failed, retrying: ${error instanceof Error ? error.message : String(error)}`),
+    });
+    rotation.start();
+    return waitForSignal(io, () => rotation.stop(), stopping);
   },
 };
 

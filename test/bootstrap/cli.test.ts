@@ -38,6 +38,25 @@ test('token create, serve-bootstrap and kubelet-bootstrap work together on loopb
       assert.equal(summary.serving.sans, ['node-7', '10.0.0.17']);
       const pem = await readFile(join(dir, 'node-7', 'pki', 'kubelet-client-current.pem'), 'utf8');
       assert.ok(Certificate.fromPemBundle(pem.slice(0, pem.lastIndexOf('-----END CERTIFICATE-----') + 26))[0]!.isIssuedBy(Certificate.from(ca)));
+      // --rotate keeps running, as the kubelet's certificate managers do, until a signal stops it.
+      const args = ['--bootstrap-kubeconfig', bootstrap, '--kubeconfig', join(dir, 'node-7', 'kubelet.conf'), '--cert-dir', join(dir, 'node-7', 'pki'), '--node-name', 'node-7', '--address', '10.0.0.17', '--timeout', '30s'];
+      const rotating = spawn(process.execPath, ['--import', 'tsx', 'lib/cli.ts', 'kubelet-bootstrap', ...args, '--rotate'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let rotatingErr = '';
+      rotating.stderr.on('data', (c: Buffer) => (rotatingErr += c.toString()));
+      const exited = new Promise<number | null>((resolve) => rotating.on('exit', resolve));
+      await new Promise<void>((resolve, reject) => {
+        let out = '';
+        rotating.stdout.on('data', (c: Buffer) => {
+          out += c.toString();
+          if (/serving certificate for 10\.0\.0\.17/.test(out)) resolve();
+        });
+        void exited.then((code) => reject(new Error(`kubelet-bootstrap --rotate exited ${code}: ${rotatingErr}`)));
+      });
+      assert.match((await readFile(join(dir, 'node-7', 'pki', 'kubelet-client-current.pem'), 'utf8')), /BEGIN CERTIFICATE/);
+      rotating.kill('SIGTERM');
+      assert.is(await exited, 0, rotatingErr);
+      assert.match(rotatingErr, /stopping/);
+      assert.not.match(rotatingErr, /failed/);
       const wrongToken = join(dir, 'node-8', 'bootstrap-kubelet.conf');
       await writeFileAtomic({ path: wrongToken, content: stringifyKubeconfig({ clusterName: 'k', server: url, caPem: ca, userName: 'b', token: 'aaaaaa.bbbbbbbbbbbbbbbb' }), mode: 0o600 });
       const refused = await run('kubelet-bootstrap', '--bootstrap-kubeconfig', wrongToken, '--kubeconfig', join(dir, 'node-8', 'kubelet.conf'), '--cert-dir', join(dir, 'node-8', 'pki'), '--node-name', 'node-8', '--timeout', '2s');

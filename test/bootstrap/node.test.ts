@@ -11,6 +11,8 @@ import {
   generateBootstrapToken,
   importPrivateKeyPem,
   initPkiDirectory,
+  kubeletRotation,
+  loadCurrentPair,
   memoryRegistry,
   memoryTokenStore,
   nodeCsrName,
@@ -25,6 +27,7 @@ import {
   stringifyKubeconfig,
   writeFileAtomic,
   type BootstrapServer,
+  type Clock,
   type Controller,
   type CsrRegistry,
 } from '../../lib/index.js';
@@ -111,6 +114,41 @@ test('a restart in the middle of a bootstrap resumes the same CSR with the same 
       assert.equal((await registry.list()).map((c) => c.metadata.name), [pending!.metadata.name], 'the same CSR, not a second one');
       assert.ok(Buffer.from(result.certificate.spki).equals(await exportSpki(pendingKey.publicKey)), 'the pending key was used');
       assert.ok(result.certificate.isIssuedBy(Certificate.from(await readFile(join(dir, 'pki/ca.crt'), 'utf8'))));
+    }),
+  );
+});
+
+test('kubeletRotation renews the client certificate past its deadline with a new key, and the serving one when the node gains an address', async () => {
+  await withTempDir(async (dir) =>
+    cluster(dir, async ({ registry, bootstrapKubeconfig, startControllers }) => {
+      await startControllers();
+      const certDir = join(dir, 'kubelet-pki');
+      const kubeconfig = join(dir, 'kubelet.conf');
+      const first = (await bootstrapKubelet({ bootstrapKubeconfig, kubeconfig, certDir, nodeName: 'node-1', timeoutMs: 10_000 })).certificate;
+      await requestServingCertificate({ kubeconfig, certDir, nodeName: 'node-1', addresses: ['10.0.0.11'], timeoutMs: 10_000 });
+      // A clock at 80% of the client certificate's lifetime; with random 0 the deadline is at 70%.
+      const lifetime = first.notAfter.getTime() - first.notBefore.getTime();
+      const at = new Date(first.notBefore.getTime() + 0.8 * lifetime);
+      const clock: Clock = { now: () => at, sleep: async () => undefined };
+      const rotated: string[] = [];
+      const options = { kubeconfig, certDir, nodeName: 'node-1', addresses: ['10.0.0.11', 'node-1'], timeoutMs: 10_000, random: () => 0 };
+      const rotation = kubeletRotation({ ...options, clock, onRotated: (kind) => rotated.push(kind), onError: (_, error) => assert.unreachable(String(error)) });
+      assert.is(await rotation.client.runOnce(), 'rotated');
+      const renewed = (await loadCurrentPair({ certDir, prefix: 'kubelet-client' }))!.certificate;
+      assert.is.not(renewed.serialNumber, first.serialNumber);
+      assert.not.ok(Buffer.from(renewed.spki).equals(first.spki), 'a new key');
+      assert.equal(renewed.subject, nodeSubject('node-1'));
+      const renewal = (await registry.list()).find((csr) => csr.status?.certificate && Buffer.from(csr.status.certificate, 'base64').toString() === renewed.pem);
+      assert.match(renewal!.metadata.name, /^csr-/);
+      assert.is(renewal!.spec.username, 'system:node:node-1', 'asked with the current client certificate (selfnodeclient)');
+      // The serving certificate lacks the DNS name now in the template: renewed at once, through the new client certificate.
+      assert.is(await rotation.serving!.runOnce(), 'rotated');
+      const serving = (await loadCurrentPair({ certDir, prefix: 'kubelet-server' }))!.certificate;
+      assert.equal([serving.sans.dns, serving.sans.ips], [['node-1'], ['10.0.0.11']]);
+      assert.equal(rotated, ['client', 'serving']);
+      // On the real clock both are fresh and match: nothing to do until their deadlines.
+      const now = kubeletRotation(options);
+      assert.equal([await now.client.runOnce(), await now.serving!.runOnce()], ['waiting', 'waiting']);
     }),
   );
 });

@@ -12,6 +12,7 @@ import {
   rotationDeadline,
   RotationManager,
   storeCertificatePair,
+  systemClock,
   type Certificate,
   type Clock,
 } from '../../lib/index.js';
@@ -175,6 +176,18 @@ test('a pair stored twice in the same second replaces the first whole, into a fo
     const { readdir } = await import('node:fs/promises');
     assert.equal((await readdir(certDir)).sort(), ['kubelet-server-2026-11-23-10-00-00.pem', 'kubelet-server-current.pem']);
   });
+});
+
+test('the system clock sleeps until a deadline months away, not at once (setTimeout caps its delay at 2^31 - 1 ms)', async () => {
+  const abort = new AbortController();
+  const monthsAway = 250 * 86_400_000;
+  let woke = false;
+  const sleeping = systemClock.sleep(monthsAway, abort.signal).then(() => (woke = true));
+  await new Promise((r) => setTimeout(r, 100));
+  assert.not.ok(woke, 'a delay beyond the 32-bit limit must not fire after 1 ms');
+  abort.abort();
+  await sleeping;
+  assert.ok(woke);
 });
 
 test.run();

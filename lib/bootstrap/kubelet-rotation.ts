@@ -1,0 +1,74 @@
+import type { CryptoOptions } from '../crypto/provider.js';
+import { nodeSubject } from '../x509/names.js';
+import type { Certificate } from '../x509/certificate.js';
+import { sansFromHosts } from '../x509/sans.js';
+import { renewClientCertificate, requestServingCertificate } from './node.js';
+import { RotationManager, type CertificateTemplate, type Clock } from './rotation.js';
+import { loadCurrentPair } from './store.js';
+
+export type KubeletCertificateKind = 'client' | 'serving';
+
+export interface KubeletRotationOptions extends CryptoOptions {
+  /** The kubelet's own kubeconfig (after bootstrap), pointing at `kubelet-client-current.pem`. */
+  kubeconfig: string;
+  certDir: string;
+  nodeName: string;
+  /** The node's addresses: with them the serving certificate is kept too (`--rotate-server-certificates`). */
+  addresses?: readonly string[];
+  /** How long each request waits for approval and issuance. Default one hour. */
+  timeoutMs?: number;
+  clock?: Clock;
+  random?: () => number;
+  onRotated?: (kind: KubeletCertificateKind, certificate: Certificate) => void;
+  onError?: (kind: KubeletCertificateKind, error: unknown) => void;
+}
+
+/** The kubelet's certificate managers: one for the client certificate, one for serving when addresses are known. */
+export interface KubeletRotation {
+  readonly client: RotationManager;
+  readonly serving: RotationManager | undefined;
+  start(): void;
+  stop(): Promise<void>;
+}
+
+/**
+ * Keeps a bootstrapped kubelet's certificates fresh as its certificate managers do (kubernetes-pki.md
+ * §12, §14): each is renewed at a random point in 70-90% of its lifetime, at once when it is missing or
+ * no longer matches the node (a new address), with client-go's backoff after a failure.
+ */
+export function kubeletRotation(options: KubeletRotationOptions): KubeletRotation {
+  const { certDir, nodeName, kubeconfig, timeoutMs } = options;
+  const crypto: CryptoOptions = options.crypto ? { crypto: options.crypto } : {};
+  const now = options.clock ? () => options.clock!.now() : undefined;
+  const subject = nodeSubject(nodeName);
+  const manager = (kind: KubeletCertificateKind, prefix: string, template: CertificateTemplate, renew: () => Promise<Certificate>): RotationManager =>
+    new RotationManager({
+      ...(options.clock ? { clock: options.clock } : {}),
+      ...(options.random ? { random: options.random } : {}),
+      current: async () => (await loadCurrentPair({ certDir, prefix }).catch(() => undefined))?.certificate,
+      template: () => template,
+      rotate: async () => options.onRotated?.(kind, await renew()),
+      onError: (error) => options.onError?.(kind, error),
+    });
+  const client = manager('client', 'kubelet-client', { commonName: subject.commonName, organizations: subject.organizations ?? [] }, () =>
+    renewClientCertificate({ ...crypto, kubeconfig, certDir, nodeName, ...(timeoutMs ? { timeoutMs } : {}), ...(now ? { now } : {}) }),
+  );
+  const addresses = options.addresses ?? [];
+  const sans = addresses.length ? sansFromHosts(addresses, 'addresses') : undefined;
+  const serving = sans
+    ? manager('serving', 'kubelet-server', { commonName: subject.commonName, organizations: subject.organizations ?? [], dns: sans.dns, ips: sans.ips }, () =>
+        requestServingCertificate({ ...crypto, kubeconfig, certDir, nodeName, addresses, ...(timeoutMs ? { timeoutMs } : {}), ...(now ? { now } : {}) }),
+      )
+    : undefined;
+  return {
+    client,
+    serving,
+    start() {
+      client.start();
+      serving?.start();
+    },
+    async stop() {
+      await Promise.all([client.stop(), serving?.stop()]);
+    },
+  };
+}
