@@ -113,20 +113,27 @@ async function caStep(spec: KeySpec): Promise<void> {
   record({ ...ours, name: `${ours.name}, vs the floor with the key import` }, floorWithImport);
   record(peculiar, floor);
   if (spec !== 'ecdsa-p256') return;
-  const [batch, coldBatch] = await batchCaStep(ca, csrs);
-  record(batch, floor);
-  record(coldBatch, floor);
-  await caStepPerProfile(ca, floor);
-  await caStepThroughToken(floor);
-  await opensslCaStep(ca, csrs, [ours, batch, coldBatch]);
+  const openssl = await opensslCa(ca, csrs);
+  try {
+    const [batch, coldBatch, opensslBatch] = await batchCaStep(ca, csrs, openssl.batch);
+    record(batch, floor);
+    record(coldBatch, floor);
+    await caStepPerProfile(ca, floor);
+    await caStepThroughToken(floor);
+    record(opensslBatch);
+    record(oneShot('openssl x509 -req (one process per certificate)', openssl.perProcess()));
+    for (const row of [ours, batch, coldBatch]) rows.push({ ...row, name: `${row.name} vs openssl ca -batch`, baseline: opensslBatch.name, ratio: row.opsPerSecond / opensslBatch.opsPerSecond });
+  } finally {
+    openssl.close();
+  }
 }
 
 /**
  * The CA step for 20,000 CSRs through issueCertificates over one worker per core: once with the pool a
  * long-running signer keeps (started and warmed before the clock starts), once as a one-shot command runs it
- * (starting its workers inside the timing).
+ * (starting its workers inside the timing); in turns with `openssl ca -batch`, whose row comes third.
  */
-async function batchCaStep(ca: CertificateAuthority, csrs: string[]): Promise<[Row, Row]> {
+async function batchCaStep(ca: CertificateAuthority, csrs: string[], opensslBatch: () => number): Promise<[Row, Row, Row]> {
   const requests = Array.from({ length: 20_000 }, (_, k) => ({ csr: csrs[k % csrs.length]!, profile: PROFILES.kubeletClient }));
   const timed = async (options: Parameters<typeof issueCertificates>[1]): Promise<number> => {
     const start = performance.now();
@@ -137,10 +144,12 @@ async function batchCaStep(ca: CertificateAuthority, csrs: string[]): Promise<[R
   const pool = createWorkerPool();
   try {
     await issueCertificates(requests.slice(0, 4000), { issuer: ca, pool });
-    return [
-      await repeated(`kubepki CA step, issueCertificates on a running pool of ${pool.size} worker threads (20,000 CSRs, 3 runs)`, 3, () => timed({ issuer: ca, pool })),
-      await repeated(`kubepki CA step, issueCertificates starting ${pool.size} worker threads (20,000 CSRs, one-shot, 3 runs)`, 3, () => timed({ issuer: ca })),
-    ];
+    // In turns with openssl ca -batch, the baseline the ratios are taken against.
+    return (await interleaved(3, {
+      [`kubepki CA step, issueCertificates on a running pool of ${pool.size} worker threads (20,000 CSRs, 3 runs)`]: () => timed({ issuer: ca, pool }),
+      [`kubepki CA step, issueCertificates starting ${pool.size} worker threads (20,000 CSRs, one-shot, 3 runs)`]: () => timed({ issuer: ca }),
+      'openssl ca -batch (one process, 200 CSRs, 3 runs in turn with the pool)': opensslBatch,
+    })) as [Row, Row, Row];
   } finally {
     await pool.close();
   }
@@ -208,51 +217,61 @@ function oneShot(name: string, ms: number): Row {
 
 /** A case too long for tinybench, timed `runs` times (ms per operation each): the median, min and max. */
 async function repeated(name: string, runs: number, time: () => Promise<number> | number): Promise<Row> {
-  const samples: number[] = [];
-  for (let k = 0; k < runs; k++) samples.push(await time());
-  samples.sort((a, b) => a - b);
-  const median = samples[Math.floor(samples.length / 2)]!;
-  return { name, opsPerSecond: 1000 / median, medianMs: median, minMs: samples[0]!, maxMs: samples.at(-1)! };
+  return (await interleaved(runs, { [name]: time }))[0]!;
 }
 
-/** `openssl ca -batch` over many CSRs in one process, and one `openssl x509 -req` process per certificate. */
-async function opensslCaStep(ca: CertificateAuthority, csrs: string[], ours: readonly Row[]): Promise<void> {
+/**
+ * Long cases timed in turns, `runs` rounds of one run each, so that a case and its baseline see the same
+ * moments of a noisy machine; a row per case with the median, min and max.
+ */
+async function interleaved(runs: number, cases: Record<string, () => Promise<number> | number>): Promise<Row[]> {
+  const timers = Object.values(cases);
+  const samples = timers.map(() => [] as number[]);
+  for (let k = 0; k < runs; k++) for (const [i, time] of timers.entries()) samples[i]!.push(await time());
+  return Object.keys(cases).map((name, i) => {
+    const sorted = samples[i]!.sort((a, b) => a - b);
+    const median = sorted[Math.floor(sorted.length / 2)]!;
+    return { name, opsPerSecond: 1000 / median, medianMs: median, minMs: sorted[0]!, maxMs: sorted.at(-1)! };
+  });
+}
+
+/**
+ * A working folder for openssl over `csrs`: `batch()` times one `openssl ca -batch` over 200 CSRs in one
+ * process, `perProcess()` one `openssl x509 -req` process per certificate (ms per certificate each).
+ */
+async function opensslCa(ca: CertificateAuthority, csrs: string[]): Promise<{ batch: () => number; perProcess: () => number; close: () => void }> {
   const dir = mkdtempSync(join(tmpdir(), 'kubepki-bench-'));
-  try {
-    writeFileSync(join(dir, 'ca.crt'), ca.certificate.pem);
-    writeFileSync(join(dir, 'ca.key'), await exportPrivateKeyPem(ca.keyPair, 'pkcs8'), { mode: 0o600 });
-    mkdirSync(join(dir, 'new'));
-    writeFileSync(join(dir, 'index.txt'), '');
-    writeFileSync(join(dir, 'serial'), '01\n');
-    const n = 200;
-    writeFileSync(join(dir, 'all.csr'), '');
-    const files = Array.from({ length: n }, (_, k) => {
-      const path = join(dir, `${k}.csr`);
-      writeFileSync(path, csrs[k % csrs.length]!);
-      return path;
-    });
-    writeFileSync(
-      join(dir, 'ca.cnf'),
-      `[ca]\ndefault_ca=d\n[d]\ndir=${dir}\ndatabase=$dir/index.txt\nnew_certs_dir=$dir/new\nserial=$dir/serial\ncertificate=$dir/ca.crt\nprivate_key=$dir/ca.key\ndefault_md=sha256\ndefault_days=365\npolicy=p\nunique_subject=no\ncopy_extensions=none\nx509_extensions=ext\n[p]\ncommonName=supplied\norganizationName=optional\n[ext]\nbasicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n`,
-    );
-    const batch = await repeated('openssl ca -batch (one process, 200 CSRs, 3 runs)', 3, () => {
+  writeFileSync(join(dir, 'ca.crt'), ca.certificate.pem);
+  writeFileSync(join(dir, 'ca.key'), await exportPrivateKeyPem(ca.keyPair, 'pkcs8'), { mode: 0o600 });
+  mkdirSync(join(dir, 'new'));
+  writeFileSync(join(dir, 'index.txt'), '');
+  writeFileSync(join(dir, 'serial'), '01\n');
+  const n = 200;
+  const files = Array.from({ length: n }, (_, k) => {
+    const path = join(dir, `${k}.csr`);
+    writeFileSync(path, csrs[k % csrs.length]!);
+    return path;
+  });
+  writeFileSync(
+    join(dir, 'ca.cnf'),
+    `[ca]\ndefault_ca=d\n[d]\ndir=${dir}\ndatabase=$dir/index.txt\nnew_certs_dir=$dir/new\nserial=$dir/serial\ncertificate=$dir/ca.crt\nprivate_key=$dir/ca.key\ndefault_md=sha256\ndefault_days=365\npolicy=p\nunique_subject=no\ncopy_extensions=none\nx509_extensions=ext\n[p]\ncommonName=supplied\norganizationName=optional\n[ext]\nbasicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n`,
+  );
+  return {
+    batch: () => {
       const started = performance.now();
       execFileSync('openssl', ['ca', '-batch', '-notext', '-config', join(dir, 'ca.cnf'), '-outdir', join(dir, 'new'), '-out', join(dir, 'out.pem'), '-infiles', ...files], { stdio: 'ignore' });
       return (performance.now() - started) / n;
-    });
-    const start = performance.now();
-    const perProcess = 20;
-    for (let k = 0; k < perProcess; k++) {
-      spawnSync('openssl', ['x509', '-req', '-in', files[k]!, '-CA', join(dir, 'ca.crt'), '-CAkey', join(dir, 'ca.key'), '-CAcreateserial', '-days', '365', '-out', join(dir, `x${k}.pem`)], { stdio: 'ignore' });
-    }
-    const reqMs = (performance.now() - start) / perProcess;
-    const req = { name: 'openssl x509 -req (one process per certificate)', opsPerSecond: 1000 / reqMs, medianMs: reqMs, minMs: reqMs, maxMs: reqMs };
-    record(batch);
-    record(req);
-    for (const row of ours) rows.push({ ...row, name: `${row.name} vs openssl ca -batch`, baseline: batch.name, ratio: row.opsPerSecond / batch.opsPerSecond });
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+    },
+    perProcess: () => {
+      const started = performance.now();
+      const count = 20;
+      for (let k = 0; k < count; k++) {
+        spawnSync('openssl', ['x509', '-req', '-in', files[k]!, '-CA', join(dir, 'ca.crt'), '-CAkey', join(dir, 'ca.key'), '-CAcreateserial', '-days', '365', '-out', join(dir, `x${k}.pem`)], { stdio: 'ignore' });
+      }
+      return (performance.now() - started) / count;
+    },
+    close: () => rmSync(dir, { recursive: true, force: true }),
+  };
 }
 
 async function issuanceWithKeys(spec: KeySpec): Promise<void> {
