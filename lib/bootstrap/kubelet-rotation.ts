@@ -37,29 +37,31 @@ export interface KubeletRotation {
  * no longer matches the node (a new address), with client-go's backoff after a failure.
  */
 export function kubeletRotation(options: KubeletRotationOptions): KubeletRotation {
-  const { certDir, nodeName, kubeconfig, timeoutMs } = options;
-  const crypto: CryptoOptions = options.crypto ? { crypto: options.crypto } : {};
-  const now = options.clock ? () => options.clock!.now() : undefined;
-  const subject = nodeSubject(nodeName);
+  const { certDir, nodeName, kubeconfig, timeoutMs, clock } = options;
+  // What both renewals are asked with: the kubelet's own credential and files.
+  const credential = {
+    ...(options.crypto ? { crypto: options.crypto } : {}),
+    kubeconfig,
+    certDir,
+    nodeName,
+    ...(timeoutMs ? { timeoutMs } : {}),
+    ...(clock ? { now: () => clock.now() } : {}),
+  };
   const manager = (kind: KubeletCertificateKind, prefix: string, template: CertificateTemplate, renew: () => Promise<Certificate>): RotationManager =>
     new RotationManager({
-      ...(options.clock ? { clock: options.clock } : {}),
+      ...(clock ? { clock } : {}),
       ...(options.random ? { random: options.random } : {}),
       current: async () => (await loadCurrentPair({ certDir, prefix }).catch(() => undefined))?.certificate,
       template: () => template,
       rotate: async () => options.onRotated?.(kind, await renew()),
       onError: (error) => options.onError?.(kind, error),
     });
-  const client = manager('client', 'kubelet-client', { commonName: subject.commonName, organizations: subject.organizations ?? [] }, () =>
-    renewClientCertificate({ ...crypto, kubeconfig, certDir, nodeName, ...(timeoutMs ? { timeoutMs } : {}), ...(now ? { now } : {}) }),
-  );
+  const subject = nodeSubject(nodeName);
+  const node = { commonName: subject.commonName, organizations: subject.organizations ?? [] };
+  const client = manager('client', 'kubelet-client', node, () => renewClientCertificate(credential));
   const addresses = options.addresses ?? [];
   const sans = addresses.length ? sansFromHosts(addresses, 'addresses') : undefined;
-  const serving = sans
-    ? manager('serving', 'kubelet-server', { commonName: subject.commonName, organizations: subject.organizations ?? [], dns: sans.dns, ips: sans.ips }, () =>
-        requestServingCertificate({ ...crypto, kubeconfig, certDir, nodeName, addresses, ...(timeoutMs ? { timeoutMs } : {}), ...(now ? { now } : {}) }),
-      )
-    : undefined;
+  const serving = sans ? manager('serving', 'kubelet-server', { ...node, dns: sans.dns, ips: sans.ips }, () => requestServingCertificate({ ...credential, addresses })) : undefined;
   return {
     client,
     serving,

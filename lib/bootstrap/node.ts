@@ -197,21 +197,7 @@ export interface ClientRenewalOptions extends CryptoOptions {
  * the new pair becomes `kubelet-client-current.pem`, which the kubeconfig already points at.
  */
 export async function renewClientCertificate(options: ClientRenewalOptions): Promise<Certificate> {
-  const crypto = cryptoOf(options);
-  const config = parseKubeconfig((await readIfExists(options.kubeconfig)) ?? '', options.kubeconfig);
-  const connection = await connectionFromKubeconfig(config, options.kubeconfig);
-  const keyPair = await generateKeyPair('ecdsa-p256', crypto);
-  const pem = await requestCertificate({
-    ...crypto,
-    connection,
-    keyPair,
-    subject: nodeSubject(options.nodeName),
-    signerName: SIGNERS.kubeApiserverClientKubelet,
-    usages: CLIENT_USAGES,
-    timeoutMs: options.timeoutMs,
-  });
-  await storeCertificatePair({ certDir: options.certDir, prefix: 'kubelet-client', now: options.now }, pem, await exportPrivateKeyPem(keyPair, undefined, crypto));
-  return Certificate.from(pem);
+  return requestWithKubeletCredential(options, 'kubelet-client', { signerName: SIGNERS.kubeApiserverClientKubelet, usages: CLIENT_USAGES });
 }
 
 export interface ServingCertificateOptions extends CryptoOptions {
@@ -227,23 +213,30 @@ export interface ServingCertificateOptions extends CryptoOptions {
 
 /** Asks for a kubelet serving certificate (signer kubelet-serving) and stores it as `kubelet-server-current.pem`. */
 export async function requestServingCertificate(options: ServingCertificateOptions): Promise<Certificate> {
-  const crypto = cryptoOf(options);
-  const config = parseKubeconfig((await readIfExists(options.kubeconfig)) ?? '', options.kubeconfig);
-  const connection = await connectionFromKubeconfig(config, options.kubeconfig);
   const sans = sansFromHosts(options.addresses, 'addresses');
-  const keyPair = await generateKeyPair('ecdsa-p256', crypto);
-  const pem = await requestCertificate({
-    ...crypto,
-    connection,
-    keyPair,
-    subject: nodeSubject(options.nodeName),
+  return requestWithKubeletCredential(options, 'kubelet-server', {
     sans: { dns: [...sans.dns].sort(), ips: sans.ips },
     signerName: SIGNERS.kubeletServing,
     // With key encipherment, as kubelets before 1.27 asked: older signers accept only the 3-usage set (§9).
     usages: ['digital signature', 'key encipherment', 'server auth'],
-    timeoutMs: options.timeoutMs,
   });
-  await storeCertificatePair({ certDir: options.certDir, prefix: 'kubelet-server', now: options.now }, pem, await exportPrivateKeyPem(keyPair, undefined, crypto));
+}
+
+/**
+ * A new key and a certificate for it, asked for with the kubelet's own client certificate (its kubeconfig,
+ * read afresh: a renewal just before may have replaced the pair), stored as `<prefix>-current.pem`.
+ */
+async function requestWithKubeletCredential(
+  options: ClientRenewalOptions,
+  prefix: string,
+  request: Pick<RequestCertificateOptions, 'signerName' | 'usages' | 'sans'>,
+): Promise<Certificate> {
+  const crypto = cryptoOf(options);
+  const config = parseKubeconfig((await readIfExists(options.kubeconfig)) ?? '', options.kubeconfig);
+  const connection = await connectionFromKubeconfig(config, options.kubeconfig);
+  const keyPair = await generateKeyPair('ecdsa-p256', crypto);
+  const pem = await requestCertificate({ ...crypto, ...request, connection, keyPair, subject: nodeSubject(options.nodeName), timeoutMs: options.timeoutMs });
+  await storeCertificatePair({ certDir: options.certDir, prefix, now: options.now }, pem, await exportPrivateKeyPem(keyPair, undefined, crypto));
   return Certificate.from(pem);
 }
 

@@ -117,7 +117,8 @@ export function uncachedPublicKeyObject(spki: Uint8Array, field = 'publicKey'): 
 export async function newPublicKey(spki: Uint8Array, field = 'publicKey'): Promise<KeyObject | webcrypto.CryptoKey> {
   const jwk = spkiAsJwk(spki);
   if (jwk?.kty !== 'EC') return uncachedPublicKeyObject(spki, field);
-  const point = concatBytes([Uint8Array.of(4), Buffer.from(jwk.x!, 'base64url'), Buffer.from(jwk.y!, 'base64url')]);
+  // spkiAsJwk found the uncompressed point (0x04, x, y) to be the BIT STRING that ends the SPKI.
+  const point = spki.subarray(spki.length - 1 - 2 * (jwk.crv === 'P-256' ? 32 : 48));
   try {
     return await webcrypto.subtle.importKey('raw', point, { name: 'ECDSA', namedCurve: jwk.crv! }, false, ['verify']);
   } catch (cause) {
