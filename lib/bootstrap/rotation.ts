@@ -50,6 +50,8 @@ export const systemClock: Clock = {
   now: () => new Date(),
   sleep: (ms, signal) =>
     new Promise((resolve) => {
+      // A stop that came while the manager was working (its abort event already past) ends the sleep at once.
+      if (signal?.aborted) return resolve();
       const timer = setTimeout(resolve, Math.min(ms, LONGEST_TIMEOUT_MS));
       signal?.addEventListener('abort', () => {
         clearTimeout(timer);

@@ -190,4 +190,14 @@ test('the system clock sleeps until a deadline months away, not at once (setTime
   assert.ok(woke);
 });
 
+test('a stop that came before the system clock went to sleep ends the sleep at once', async () => {
+  const abort = new AbortController();
+  abort.abort();
+  let woke = false;
+  const sleeping = systemClock.sleep(250 * 86_400_000, abort.signal).then(() => (woke = true));
+  await new Promise((r) => setTimeout(r, 50));
+  assert.ok(woke, 'an already aborted signal must not leave the sleep waiting for its timer');
+  await sleeping;
+});
+
 test.run();
