@@ -28,7 +28,7 @@ import { concatBytes, encodeElement, encodeOid } from '../../lib/crypto/der.js';
 import { encodeCertificationRequestInfo } from '../../lib/x509/csr.js';
 import { encodeName } from '../../lib/x509/names.js';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
-import { CORPUS_DIR, refusedFor, runEntry, type Entry } from './entries.js';
+import { CORPUS_CLOCK, CORPUS_DIR, refusedFor, runEntry, type Entry } from './entries.js';
 
 const entries: (Entry & { content: string | Uint8Array })[] = [];
 const add = (kind: Entry['kind'], name: string, content: string | Uint8Array | object, expect: string, note: string, extra: Partial<Entry> = {}): void => {
@@ -345,7 +345,7 @@ p11('json-string', '"/usr/lib/softhsm/libsofthsm2.so"', 'a string');
 
 
 // ---------------------------------------------------------------------------------------------- tokens
-const tokenSecret = (id: string, secret: string, options: Parameters<typeof bootstrapTokenSecret>[1] = {}): SecretObject => bootstrapTokenSecret({ id, secret }, options);
+const tokenSecret = (id: string, secret: string, options: Parameters<typeof bootstrapTokenSecret>[1] = {}): SecretObject => bootstrapTokenSecret({ id, secret }, { now: CORPUS_CLOCK, ...options });
 const token = (name: string, spec: object, note: string): void => add('token', name, spec, 'ERR_TOKEN', note);
 for (const [i, text] of ['', 'abcdef', 'abcdef.', '.0123456789abcdef', 'abcdef.0123456789abcde', 'abcdef.0123456789abcdef0', 'ABCDEF.0123456789abcdef', 'abcdef:0123456789abcdef', 'abcdef.0123456789ABCDEF', 'abcde.0123456789abcdef', ' abcdef.0123456789abcdef', 'abcdef.0123456789abcdef\n', 'abc-ef.0123456789abcdef', 'abcdef.0123456789abcd\u00e9f'].entries()) {
   token(`format-${i}`, { token: text }, `malformed token ${JSON.stringify(text)}`);
