@@ -44,7 +44,7 @@ export async function writeCertificateRequests(dir: string, config: ClusterConfi
   }
   const sa = await readServiceAccount(dir, { privateKey: plan.serviceAccount.privateKeyPath, publicKey: plan.serviceAccount.publicKeyPath }, crypto);
   if (sa.state !== 'present') {
-    files.push(...(await serviceAccountFiles(dir, { privateKey: plan.serviceAccount.privateKeyPath, publicKey: plan.serviceAccount.publicKeyPath }, await generateKeyPair(plan.config.keySpec, crypto), crypto)));
+    files.push(...(await serviceAccountFiles(dir, { privateKey: plan.serviceAccount.privateKeyPath, publicKey: plan.serviceAccount.publicKeyPath }, await generateKeyPair(plan.serviceAccount.keySpec, crypto), crypto)));
   }
   if (!options.force) {
     const existing = [];

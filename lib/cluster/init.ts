@@ -124,7 +124,7 @@ export async function initPkiDirectory(dir: string, config: ClusterConfig, optio
     }
   } else {
     if (sa.state === 'broken') conflict('sa', sa.problem.message);
-    const keyPair = await generateKeyPair(plan.config.keySpec, crypto);
+    const keyPair = await generateKeyPair(plan.serviceAccount.keySpec, crypto);
     toWrite.push({ files: await serviceAccountFiles(dir, paths, keyPair, crypto), overwrite: sa.state !== 'absent' });
     if (sa.state === 'absent') created.push('sa');
   }

@@ -151,6 +151,8 @@ export async function readServiceAccount(dir: string, paths: { privateKey: strin
     if (keyText === undefined && pubText === undefined) return { state: 'absent' };
     if (keyText === undefined) throw new PkiError('ERR_DIRECTORY', 'sa.pub exists without sa.key', { field: paths.privateKey });
     const keyPair = await importPrivateKeyPem(keyText, { ...options, field: paths.privateKey });
+    // kube-apiserver refuses any other service-account key ("unknown private key type ed25519.PrivateKey").
+    if (keyPair.spec === 'ed25519') throw new PkiError('ERR_KEY', 'is an Ed25519 key; kube-apiserver takes only an RSA or ECDSA service-account key (replace it with force)', { field: paths.privateKey });
     if (pubText !== undefined) {
       const pub = await publicKeyInfo(pubText, { field: paths.publicKey });
       if (!Buffer.from(pub.spki).equals(await exportSpki(keyPair.publicKey, options))) throw new PkiError('ERR_KEY', 'does not match sa.key', { field: paths.publicKey });

@@ -1,3 +1,4 @@
+import type { KeySpec } from '../crypto/keys.js';
 import { PROFILES } from '../profiles.js';
 import { isDnsName, type Subject } from '../x509/names.js';
 import { parseIp } from '../x509/ip.js';
@@ -32,11 +33,23 @@ export interface ClusterPlan {
   readonly config: ResolvedClusterConfig;
   readonly authorities: readonly PlannedAuthority[];
   readonly certificates: readonly PlannedCertificate[];
-  /** `sa.key` / `sa.pub`: the service-account signing key pair (not a certificate). */
-  readonly serviceAccount: { readonly privateKeyPath: string; readonly publicKeyPath: string };
+  /**
+   * `sa.key` / `sa.pub`: the service-account signing key pair (not a certificate), of `keySpec`: RSA or
+   * ECDSA whatever the certificates' key type, as kube-apiserver refuses any other (see serviceAccountKeySpec).
+   */
+  readonly serviceAccount: { readonly privateKeyPath: string; readonly publicKeyPath: string; readonly keySpec: KeySpec };
 }
 
 const NONE = normalizeSans(undefined);
+
+/**
+ * The key type of `sa.key` for a cluster whose certificates use `spec`. kube-apiserver's
+ * --service-account-signing-key-file takes only RSA and ECDSA keys ("unknown private key type
+ * ed25519.PrivateKey"), so Ed25519 clusters get an ECDSA P-256 service-account key; RSA and ECDSA keep theirs.
+ */
+export function serviceAccountKeySpec(spec: KeySpec): KeySpec {
+  return spec === 'ed25519' ? 'ecdsa-p256' : spec;
+}
 
 /** Turns a ClusterConfig into the full list of CAs, certificates and kubeconfigs to make. Pure. */
 export function planCluster(input: ClusterConfig): ClusterPlan {
@@ -67,7 +80,7 @@ export function planCluster(input: ClusterConfig): ClusterPlan {
       ...(e.kubeconfig ? { kubeconfigFile: { file: e.path, server: value.server!, user: profile.subject.commonNameExact! } } : {}),
     };
   });
-  return { config, authorities, certificates, serviceAccount: { privateKeyPath: SERVICE_ACCOUNT_PATHS.privateKey, publicKeyPath: SERVICE_ACCOUNT_PATHS.publicKey } };
+  return { config, authorities, certificates, serviceAccount: { privateKeyPath: SERVICE_ACCOUNT_PATHS.privateKey, publicKeyPath: SERVICE_ACCOUNT_PATHS.publicKey, keySpec: serviceAccountKeySpec(config.keySpec) } };
 }
 
 /** CA common names as kubeadm writes them (kubernetes-pki.md §1). */
