@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { exportPrivateKeyPem, exportSpki, generateKeyPair, importPrivateKeyPem, type KeyPair } from '../crypto/keys.js';
 import type { CryptoOptions } from '../crypto/provider.js';
 import { PkiError } from '../errors.js';
-import { readIfExists, writeFileAtomic } from '../cluster/files.js';
+import { ioError, readIfExists, writeFileAtomic } from '../cluster/files.js';
 import { kubeletKubeconfig, parseKubeconfig } from '../cluster/kubeconfig.js';
 import { Certificate } from '../x509/certificate.js';
 import { createCsr, parseCsr } from '../x509/csr.js';
@@ -168,7 +168,7 @@ export async function bootstrapKubelet(options: KubeletBootstrapOptions): Promis
     { path: options.kubeconfig, content: kubeletKubeconfig({ server: bootstrap.server, caPem: connection.ca, certificateFile: current, keyFile: current }), mode: 0o600 },
     { overwrite: true },
   );
-  await rm(pendingKeyPath, { force: true });
+  await rm(pendingKeyPath, { force: true }).catch((cause: unknown) => Promise.reject(ioError(pendingKeyPath, 'cannot be removed', cause)));
   return { bootstrapped: true, certificate: Certificate.from(pem) };
 }
 

@@ -1,10 +1,10 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { deserialize, serialize } from 'node:v8';
 import type { CryptoOptions } from '../crypto/provider.js';
 import { PkiError } from '../errors.js';
-import { writeFileAtomic } from '../cluster/files.js';
+import { ioError, NAME_MAX, writeFileAtomic } from '../cluster/files.js';
 import { validateConditions, validateCsrObject, type CertificateSigningRequestCondition, type CertificateSigningRequestObject } from './csr-object.js';
 import type { UserInfo } from './token.js';
 
@@ -42,6 +42,17 @@ export interface MemoryRegistryOptions extends CryptoOptions {
 export const CSR_NAME = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,252}$/;
 
 /**
+ * The file a persisted CSR is kept in: `<name>.json`, or for a name too long for one path segment (a
+ * valid CSR name has up to 253 characters, and NAME_MAX is 255 bytes) its first 180 characters and a
+ * hash of the whole name. Loading reads the name from the object, never from the file name.
+ */
+export function registryFileName(name: string): string {
+  const plain = `${name}.json`;
+  if (Buffer.byteLength(plain) <= NAME_MAX) return plain;
+  return `${name.slice(0, 180)}-${createHash('sha256').update(name).digest('hex').slice(0, 32)}.json`;
+}
+
+/**
  * The embedded registry: in memory, optionally persisted to a folder so that a restart loses nothing.
  * Changes to one CSR are serialised; every object handed out is a fresh copy.
  */
@@ -54,9 +65,12 @@ export async function memoryRegistry(options: MemoryRegistryOptions = {}): Promi
   const listeners = new Set<(event: WatchEvent) => void>();
   let version = 0;
   if (options.dir) {
-    const files = await readdir(options.dir).catch((cause: NodeJS.ErrnoException) => (cause.code === 'ENOENT' ? [] : Promise.reject(cause)));
+    const dir = options.dir;
+    const files = await readdir(dir).catch((cause: NodeJS.ErrnoException) => (cause.code === 'ENOENT' ? [] : Promise.reject(ioError(dir, 'cannot be listed', cause))));
     for (const file of files.filter((f) => f.endsWith('.json'))) {
-      const object = JSON.parse(await readFile(join(options.dir, file), 'utf8')) as CertificateSigningRequestObject;
+      const path = join(dir, file);
+      const text = await readFile(path, 'utf8').catch((cause: unknown) => Promise.reject(ioError(path, 'cannot be read', cause)));
+      const object = JSON.parse(text) as CertificateSigningRequestObject;
       objects.set(object.metadata.name, serialize(object));
       version = Math.max(version, Number(object.metadata.resourceVersion ?? 0));
     }
@@ -71,7 +85,7 @@ export async function memoryRegistry(options: MemoryRegistryOptions = {}): Promi
   const save = async (type: WatchEventType, object: CertificateSigningRequestObject): Promise<CertificateSigningRequestObject> => {
     object.metadata.resourceVersion = String(++version);
     if (options.dir) {
-      await writeFileAtomic({ path: join(options.dir, `${object.metadata.name}.json`), content: JSON.stringify(object), mode: 0o600 }, { overwrite: true });
+      await writeFileAtomic({ path: join(options.dir, registryFileName(object.metadata.name)), content: JSON.stringify(object), mode: 0o600 }, { overwrite: true });
     }
     const bytes = serialize(object);
     objects.set(object.metadata.name, bytes);

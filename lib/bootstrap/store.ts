@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { exportPrivateKeyPem, exportSpki, importPrivateKeyPem, type KeyPair } from '../crypto/keys.js';
 import { readPemBlocks, encodePem } from '../crypto/pem.js';
 import { PkiError } from '../errors.js';
-import { writeFileAtomic } from '../cluster/files.js';
+import { ioError, writeFileAtomic } from '../cluster/files.js';
 import { Certificate } from '../x509/certificate.js';
 
 export interface CertificateFileStoreOptions {
@@ -19,7 +19,7 @@ const stamp = (at: Date): string => at.toISOString().slice(0, 19).replace(/[T:]/
 // One listing answers both "is it a symlink?" questions: a new node's folder has neither link, and an
 // lstat per link would raise (and build) an ENOENT error each time.
 async function entriesOf(certDir: string): Promise<Map<string, Dirent>> {
-  const entries = await readdir(certDir, { withFileTypes: true }).catch((cause: NodeJS.ErrnoException) => (cause.code === 'ENOENT' ? [] : Promise.reject(cause)));
+  const entries = await readdir(certDir, { withFileTypes: true }).catch((cause: NodeJS.ErrnoException) => (cause.code === 'ENOENT' ? [] : Promise.reject(ioError(certDir, 'cannot be listed', cause))));
   return new Map(entries.map((entry) => [entry.name, entry]));
 }
 
@@ -53,8 +53,17 @@ export async function storeCertificatePair(options: CertificateFileStoreOptions,
   // A pair stored twice in one second replaces the first whole, where the kubelet truncates and rewrites it.
   await writeFileAtomic({ path, content: chain.map((c) => c.pem).join('') + keyPem, mode: 0o600 }, { overwrite: true });
   if (entries.has(updatedName)) await unlink(updated).catch(() => undefined);
-  await symlink(name, updated);
-  await rename(updated, current);
+  try {
+    await symlink(name, updated);
+  } catch (cause) {
+    throw ioError(updated, 'cannot be created', cause);
+  }
+  try {
+    await rename(updated, current);
+  } catch (cause) {
+    await unlink(updated).catch(() => undefined);
+    throw ioError(current, 'cannot be replaced', cause);
+  }
   return path;
 }
 
@@ -66,7 +75,7 @@ export async function loadCurrentPair(options: CertificateFileStoreOptions): Pro
     text = await readFile(path, 'utf8');
   } catch (cause) {
     if ((cause as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new PkiError('ERR_IO', 'cannot be read', { field: path, cause });
+    throw ioError(path, 'cannot be read', cause);
   }
   const blocks = readPemBlocks(text, { field: path });
   const chain = blocks.filter((b) => b.label === 'CERTIFICATE').map((b, i) => Certificate.from(b.der, `${path}[${i}]`));

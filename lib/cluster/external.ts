@@ -9,7 +9,7 @@ import { checkProfileRequest } from '../x509/profile.js';
 import { normalizeSans } from '../x509/sans.js';
 import type { ClusterConfig } from './config.js';
 import { loadPkiDirectory } from './directory.js';
-import { readIfExists, writeFileAtomic, type FileToWrite } from './files.js';
+import { ioError, readIfExists, writeFileAtomic, type FileToWrite } from './files.js';
 import { parseKubeconfig, stringifyKubeconfig } from './kubeconfig.js';
 import { CERTIFICATE_LAYOUT, type LayoutEntry } from './layout.js';
 import { entryFilesToWrite, issuerOf, readServiceAccount, serviceAccountFiles } from './material.js';
@@ -103,7 +103,8 @@ export async function signCertificateRequests(dir: string, options: CryptoOption
   for (const item of pending) batches.push(await item.write());
   for (const [i, files] of batches.entries()) {
     for (const file of files) await writeFileAtomic(file, { overwrite: true });
-    await rm(csrPath(dir, pending[i]!.entry));
+    const csr = csrPath(dir, pending[i]!.entry);
+    await rm(csr).catch((cause: unknown) => Promise.reject(ioError(csr, 'cannot be removed', cause)));
   }
   return pending.map((p) => p.entry.name);
 }

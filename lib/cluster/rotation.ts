@@ -10,7 +10,7 @@ import { issueCertificate } from '../x509/issue.js';
 import { Certificate } from '../x509/certificate.js';
 import { clusterBundles } from './bundles.js';
 import { loadPkiDirectory } from './directory.js';
-import { readIfExists, writeFileAtomic } from './files.js';
+import { ioError, readIfExists, writeFileAtomic } from './files.js';
 import { CERTIFICATE_LAYOUT, type LayoutEntry } from './layout.js';
 import { entryFilesToWrite, interruptedPair, issuerOf, loadAuthority, reissueEntry } from './material.js';
 
@@ -111,11 +111,11 @@ export async function rotateClusterCa(
     const form = (await readIfExists(join(dir, `${NEW}.pkcs11.json`))) !== undefined ? 'pkcs11' : (await readIfExists(join(dir, `${NEW}.key`))) !== undefined ? 'file' : undefined;
     if (form) {
       const [from, to, other] = form === 'pkcs11' ? ['.pkcs11.json', 'pki/ca.pkcs11.json', 'pki/ca.key'] : ['.key', 'pki/ca.key', 'pki/ca.pkcs11.json'];
-      await rename(join(dir, `${NEW}${from}`), join(dir, to));
-      await unlink(join(dir, other)).catch((cause: NodeJS.ErrnoException) => (cause.code === 'ENOENT' ? undefined : Promise.reject(cause)));
+      await rename(join(dir, `${NEW}${from}`), join(dir, to)).catch((cause: unknown) => Promise.reject(ioError(join(dir, to), 'cannot be replaced', cause)));
+      await unlink(join(dir, other)).catch((cause: NodeJS.ErrnoException) => (cause.code === 'ENOENT' ? undefined : Promise.reject(ioError(join(dir, other), 'cannot be removed', cause))));
       changed.push(join(dir, to));
     }
-    await rename(join(dir, `${NEW}.crt`), join(dir, 'pki/ca.crt'));
+    await rename(join(dir, `${NEW}.crt`), join(dir, 'pki/ca.crt')).catch((cause: unknown) => Promise.reject(ioError(join(dir, 'pki/ca.crt'), 'cannot be replaced', cause)));
     changed.push(join(dir, 'pki/ca.crt'));
   }
   await trust(dir, [], true, write, crypto);
