@@ -14,13 +14,47 @@ export interface Controller {
   idle(): Promise<void>;
 }
 
-/** Runs `handle` for every CSR the registry has or gets, one at a time; errors go to `onError`. */
-async function runController(registry: CsrRegistry, handle: (csr: CertificateSigningRequestObject) => Promise<void>, onError: (error: unknown) => void): Promise<Controller> {
+/**
+ * Without an `onError` a controller's error becomes a process warning (type `KubepkiControllerError`, which
+ * Node prints to standard error and `process.on('warning')` hears): none is dropped silently.
+ */
+export function warnControllerError(error: unknown): void {
+  const code = error instanceof PkiError ? error.code : undefined;
+  process.emitWarning(`controller error: ${JSON.stringify(error instanceof Error ? error.message : String(error))}`, { type: 'KubepkiControllerError', ...(code ? { code } : {}) });
+}
+
+/**
+ * `onError` (default warnControllerError) made safe to call: an `onError` that throws is reported as a
+ * warning, with the error it could not take, so that one failure never stops a controller.
+ */
+export function reportingErrors(onError: ((error: unknown) => void) | undefined): (error: unknown) => void {
+  const report = onError ?? warnControllerError;
+  return (error) => {
+    try {
+      report(error);
+    } catch (failure) {
+      warnControllerError(failure);
+      warnControllerError(error);
+    }
+  };
+}
+
+/** Runs `handle` for every CSR the registry has or gets, one at a time; every error goes to `onError`. */
+async function runController(registry: CsrRegistry, handle: (csr: CertificateSigningRequestObject) => Promise<void>, onError: ((error: unknown) => void) | undefined): Promise<Controller> {
+  const report = reportingErrors(onError);
   let chain: Promise<void> = Promise.resolve();
   let stopped = false;
   const stop = await registry.watch((event) => {
     if (event.type === 'DELETED' || stopped) return;
-    chain = chain.then(() => (stopped ? undefined : handle(event.object).catch(onError)));
+    // A handler that throws synchronously, or an onError that throws, still leaves the chain resolved.
+    chain = chain.then(async () => {
+      if (stopped) return;
+      try {
+        await handle(event.object);
+      } catch (error) {
+        report(error);
+      }
+    });
   });
   return {
     stop: () => {
@@ -41,7 +75,7 @@ export function startApprover(registry: CsrRegistry, options: ApproverOptions & 
       if (decision.decision === 'ignore') return;
       await registry.setApproval(csr.metadata.name, { type: decision.decision === 'approve' ? 'Approved' : 'Denied', status: 'True', reason: decision.reason, message: decision.message });
     },
-    options.onError ?? (() => undefined),
+    options.onError,
   );
 }
 
@@ -65,7 +99,7 @@ export function startSigner(registry: CsrRegistry, options: SignerControllerOpti
   return runController(
     registry,
     async (csr) => applyOutcome(registry, csr.metadata.name, await signCsrObject(csr, options), options),
-    options.onError ?? (() => undefined),
+    options.onError,
   );
 }
 
@@ -97,7 +131,7 @@ function issuedOutcome(der: Uint8Array, statusCertificate: string): SignOutcome 
  * turns and go to the workers in batches, at most two batches per worker in flight.
  */
 async function startBatchedSigner(registry: CsrRegistry, options: SignerControllerOptions, workers: number): Promise<Controller> {
-  const onError = options.onError ?? (() => undefined);
+  const onError = reportingErrors(options.onError);
   const batchSize = Math.max(1, options.batchSize ?? 64);
   const wire: WorkerSignerOptions = {
     signerName: options.signerName,

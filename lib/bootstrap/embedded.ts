@@ -25,6 +25,8 @@ export interface EmbeddedBootstrapOptions extends CryptoOptions {
   nodeAddresses?: NodeAddressLookup;
   onDecision?: (name: string, decision: ApprovalDecision) => void;
   onOutcome?: (name: string, outcome: SignOutcome) => void;
+  /** Every error of the approver and the signers (a failed lookup, a registry write); default: logged to standard error. */
+  onError?: (error: unknown) => void;
   /** Worker threads the two signers share, signing in batches; default 0 (sign in this thread). */
   signerWorkers?: number;
 }
@@ -52,9 +54,9 @@ export async function startEmbeddedBootstrap(options: EmbeddedBootstrapOptions):
     port: options.port,
   });
   const pool = options.signerWorkers ? createWorkerPool(options.signerWorkers) : undefined;
-  const signing = { ...crypto, onOutcome: options.onOutcome, ...(pool ? { pool } : {}) };
+  const signing = { ...crypto, onOutcome: options.onOutcome, onError: options.onError, ...(pool ? { pool } : {}) };
   const controllers = [
-    await startApprover(registry, { ...crypto, nodeAddresses: options.nodeAddresses, onDecision: options.onDecision }),
+    await startApprover(registry, { ...crypto, nodeAddresses: options.nodeAddresses, onDecision: options.onDecision, onError: options.onError }),
     await startSigner(registry, { ...signing, signerName: SIGNERS.kubeApiserverClientKubelet, ca: options.ca }),
     await startSigner(registry, { ...signing, signerName: SIGNERS.kubeletServing, ca: options.servingCa ?? options.ca }),
   ];

@@ -35,10 +35,14 @@ export function addressesOf(addresses: readonly { type: string; address: string 
   return { dns, ips };
 }
 
-/** A fixed table of node addresses (`name -> addresses`), for the embedded server. */
-export function staticNodeAddresses(table: Readonly<Record<string, readonly string[]>>): NodeAddressLookup {
+/**
+ * A fixed table of node addresses (`name -> addresses`), for the embedded server. Names are looked up in a
+ * Map, so a node called `constructor` or `__proto__` is a name like any other: unknown unless listed.
+ */
+export function staticNodeAddresses(table: ReadonlyMap<string, readonly string[]> | Readonly<Record<string, readonly string[]>>): NodeAddressLookup {
+  const nodes = new Map<string, readonly string[]>(table instanceof Map ? [...(table as ReadonlyMap<string, readonly string[]>)] : Object.entries(table));
   return (nodeName) => {
-    const list = table[nodeName];
+    const list = nodes.get(nodeName);
     return list ? addressesOf(list.map((address) => ({ type: parseIp(address) ? 'InternalIP' : 'Hostname', address }))) : undefined;
   };
 }

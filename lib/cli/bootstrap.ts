@@ -47,13 +47,13 @@ export const tokenVerb: Verb = {
   },
 };
 
-/** `node-1=10.0.0.11,node-1.example.com`: the addresses each node owns. */
-function nodeTable(values: Record<string, unknown>): Record<string, string[]> {
+/** `node-1=10.0.0.11,node-1.example.com`: the addresses each node owns (a Map: any node name is only a key). */
+function nodeTable(values: Record<string, unknown>): Map<string, string[]> {
   const entries = (values.node as string[] | undefined) ?? [];
-  return Object.fromEntries(
+  return new Map(
     entries.map((entry) => {
       const [name, addresses] = entry.split('=');
-      if (!name || !addresses) throw new PkiError('ERR_ARGUMENT', `"${entry}" is not NAME=ADDRESS[,ADDRESS]`, { field: '--node' });
+      if (!name || !addresses) throw new PkiError('ERR_ARGUMENT', `${JSON.stringify(entry)} is not NAME=ADDRESS[,ADDRESS]`, { field: '--node' });
       return [name, addresses.split(',')];
     }),
   );
@@ -104,6 +104,7 @@ export const serveBootstrapVerb: Verb = {
       nodeAddresses: staticNodeAddresses(nodeTable(values)),
       onDecision: (n, d) => d.decision !== 'ignore' && log(n, `${d.decision} (${d.message})`),
       onOutcome: (n, o) => o.outcome !== 'skipped' && log(n, o.outcome),
+      onError: (error) => io.err(`kubepki: controller error: ${JSON.stringify(error instanceof Error ? error.message : String(error))}`),
       signerWorkers: workers,
     });
     const stopping = stopSignal();
