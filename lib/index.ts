@@ -36,6 +36,7 @@ export { PEM_LABELS, readPemBlocks, readPemBlock, encodePem, type PemLabel, type
 
 export { Certificate, type CertificateInput, type RawExtension } from './x509/certificate.js';
 export { validateSubject, nodeSubject, isDnsName, isWildcardDnsName, type Subject } from './x509/names.js';
+export { certificateIdentity, type CertificateIdentity } from './x509/identity.js';
 export { normalizeSans, sansFromHosts, type SanInput, type SanKind, type SubjectAltNames } from './x509/sans.js';
 export { parseIp, formatIp, normalizeIp } from './x509/ip.js';
 export {
@@ -127,6 +128,7 @@ export { endpointServingCertificate } from './bootstrap/endpoint-certificate.js'
 export { rotationDeadline, matchesTemplate, RotationManager, systemClock, type CertificateTemplate, type Clock, type RotationManagerOptions } from './bootstrap/rotation.js';
 export { kubeletRotation, type KubeletCertificateKind, type KubeletRotation, type KubeletRotationOptions } from './bootstrap/kubelet-rotation.js';
 export { startEmbeddedBootstrap, type EmbeddedBootstrap, type EmbeddedBootstrapOptions } from './bootstrap/embedded.js';
+export { revocationListFile, type RevocationSource } from './bootstrap/revocation.js';
 export { buildCaBundle, type CaBundle, type BundleOptions } from './x509/bundle.js';
 export { loadAuthority, issuerOf } from './cluster/material.js';
 export { verifyCertificate, checkName, type VerifyOptions, type VerifyResult } from './x509/verify.js';

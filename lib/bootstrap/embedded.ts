@@ -7,6 +7,7 @@ import { SIGNERS } from './csr-object.js';
 import { endpointServingCertificate } from './endpoint-certificate.js';
 import { memoryRegistry, type CsrRegistry } from './registry.js';
 import { startBootstrapServer, type BootstrapServer } from './server.js';
+import type { RevocationSource } from './revocation.js';
 import type { SignOutcome } from './signer.js';
 import type { TokenStore } from './token.js';
 
@@ -27,6 +28,10 @@ export interface EmbeddedBootstrapOptions extends CryptoOptions {
   onOutcome?: (name: string, outcome: SignOutcome) => void;
   /** Every error of the approver and the signers (a failed lookup, a registry write); default: logged to standard error. */
   onError?: (error: unknown) => void;
+  /** The cluster CA's revocation lists (revocationListFile('pki/ca.crl')): a revoked client certificate gets 401. */
+  revocationLists?: RevocationSource;
+  /** Told of each client certificate the endpoint refuses, with the reason. */
+  onRefusal?: (reason: string) => void;
   /** Worker threads the two signers share, signing in batches; default 0 (sign in this thread). */
   signerWorkers?: number;
 }
@@ -52,6 +57,8 @@ export async function startEmbeddedBootstrap(options: EmbeddedBootstrapOptions):
     tls: { ...(await endpointServingCertificate(options.ca, [host], crypto)), clientCa: options.ca.certificate },
     host,
     port: options.port,
+    ...(options.revocationLists ? { revocationLists: options.revocationLists } : {}),
+    ...(options.onRefusal ? { onRefusal: options.onRefusal } : {}),
   });
   const pool = options.signerWorkers ? createWorkerPool(options.signerWorkers) : undefined;
   const signing = { ...crypto, onOutcome: options.onOutcome, onError: options.onError, ...(pool ? { pool } : {}) };

@@ -3,8 +3,11 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { PkiError, type PkiErrorCode } from '../errors.js';
+import { certificateIdentity } from '../x509/identity.js';
+import { verifyCertificate } from '../x509/verify.js';
 import type { CertificateSigningRequestObject } from './csr-object.js';
 import { CSR_NAME, type CsrRegistry, type WatchEvent } from './registry.js';
+import type { RevocationSource } from './revocation.js';
 import { authenticateBootstrapToken, BOOTSTRAPPERS_GROUP, type TokenStore, type UserInfo } from './token.js';
 
 export interface BootstrapServerOptions {
@@ -19,6 +22,10 @@ export interface BootstrapServerOptions {
   maxBodyBytes?: number;
   /** Groups allowed to approve and set status. Default system:masters and kubeadm:cluster-admins. */
   adminGroups?: readonly string[];
+  /** Revocation lists of the client CA (`pki/ca.crl`, see revocationListFile): a revoked certificate gets 401. */
+  revocationLists?: RevocationSource;
+  /** Told of each client certificate refused, with the reason (never a secret). */
+  onRefusal?: (reason: string) => void;
   now?: () => Date;
 }
 
@@ -42,6 +49,7 @@ const STATUS_OF: Partial<Record<PkiErrorCode, [number, string]>> = {
   ERR_CSR_SIGNATURE: [422, 'Invalid'],
   ERR_PEM: [422, 'Invalid'],
   ERR_DER: [422, 'Invalid'],
+  ERR_NAME: [422, 'Invalid'],
   ERR_KEY: [422, 'Invalid'],
 };
 
@@ -156,15 +164,28 @@ async function authenticate(req: IncomingMessage, options: BootstrapServerOption
     }
   }
   const socket = req.socket as TLSSocket;
-  const peer = socket.getPeerCertificate();
-  if (!peer || !peer.subject) throw new PkiError('ERR_UNAUTHORIZED', 'Unauthorized');
-  if (!socket.authorized) throw new PkiError('ERR_UNAUTHORIZED', 'Unauthorized');
-  const field = (value: string | string[] | undefined): string[] => (value === undefined ? [] : Array.isArray(value) ? value : [value]);
-  const [cn] = field(peer.subject.CN);
-  if (!cn) throw new PkiError('ERR_UNAUTHORIZED', 'Unauthorized');
-  // Kubernetes authenticates client certificates for clientAuth only (kubernetes-pki.md §6).
-  if (peer.ext_key_usage && !peer.ext_key_usage.includes('1.3.6.1.5.5.7.3.2')) throw new PkiError('ERR_UNAUTHORIZED', 'Unauthorized');
-  return { username: cn, groups: [...field(peer.subject.O), 'system:authenticated'] };
+  const peer = socket.getPeerCertificate(true);
+  if (!peer?.raw || !socket.authorized) throw new PkiError('ERR_UNAUTHORIZED', 'Unauthorized');
+  // The TLS stack verified the chain; kubepki verifies it again as Go does (client auth along the chain,
+  // revocation) and reads the identity from its own decoding of the raw certificate, the same reading
+  // the approver and the signers use: never from OpenSSL's, which reads names Go does not.
+  const chain = peer.issuerCertificate && peer.issuerCertificate !== peer ? [peer.issuerCertificate.raw] : [];
+  try {
+    const { chain: verified } = await verifyCertificate(peer.raw, {
+      roots: [options.tls.clientCa],
+      intermediates: chain,
+      purpose: 'client',
+      time: options.now?.() ?? new Date(),
+      crls: (await options.revocationLists?.()) ?? [],
+    });
+    const identity = certificateIdentity(verified[0]!);
+    if (!identity) throw new PkiError('ERR_UNAUTHORIZED', 'the client certificate has no common name');
+    return { username: identity.username, groups: [...identity.groups, 'system:authenticated'] };
+  } catch (error) {
+    if (!(error instanceof PkiError)) throw error;
+    options.onRefusal?.(`client certificate refused: ${error.code}: ${error.message}`);
+    throw new PkiError('ERR_UNAUTHORIZED', 'Unauthorized');
+  }
 }
 
 function fieldSelectorName(url: URL): string | undefined {

@@ -103,7 +103,7 @@ export async function signCsrObject(csr: CertificateSigningRequestObject, option
     certificate = await issueCertificate({
     ...(options.crypto ? { crypto: options.crypto } : {}),
     profile,
-    subject: { ...request.subject, der: request.subjectDer },
+    subject: { ...request.subject, der: request.certifiedSubjectDer },
     sans: request.sans,
     publicKey: request.publicKey,
     issuer: options.ca,

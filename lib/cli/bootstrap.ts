@@ -1,5 +1,4 @@
 import { join, resolve } from 'node:path';
-import { stringify } from 'yaml';
 import { PkiError } from '../errors.js';
 import { readIfExists } from '../cluster/files.js';
 import { parseKubeconfig } from '../cluster/kubeconfig.js';
@@ -10,12 +9,13 @@ import { nodeAddressesFromApi, staticNodeAddresses } from '../bootstrap/node-add
 import { bootstrapKubelet, requestServingCertificate } from '../bootstrap/node.js';
 import { kubeletRotation } from '../bootstrap/kubelet-rotation.js';
 import { startEmbeddedBootstrap } from '../bootstrap/embedded.js';
+import { revocationListFile } from '../bootstrap/revocation.js';
 import { bootstrapTokenSecret, formatBootstrapToken, generateBootstrapToken } from '../bootstrap/token.js';
 import { directoryTokenStore, saveTokenSecret } from '../bootstrap/token-files.js';
 import { AUTHORITY_LAYOUT, type LayoutEntry } from '../cluster/layout.js';
 import { loadAuthority } from '../cluster/material.js';
 import { PKCS11_OPTION_HELP, pkcs11Option } from './pkcs11.js';
-import { optional, required, type Io, type Verb } from './io.js';
+import { optional, printable, required, type Io, type Verb } from './io.js';
 
 /** `24h`, `30m`, `1h30m`, `90s`: a Go-style duration in seconds. */
 export function parseDuration(text: string, field: string): number {
@@ -41,7 +41,8 @@ export const tokenVerb: Verb = {
     if (values.json) io.out(JSON.stringify({ token: formatBootstrapToken(token), secret, file: path }, null, 2));
     else {
       io.out(formatBootstrapToken(token));
-      io.err(`kubepki: Secret kube-system/${secret.metadata.name} stored in ${path}; for a real cluster apply:\n${stringify(secret)}`);
+      // The Secret carries the token: it stays in its 0600 file, never on a log stream.
+      io.err(`kubepki: Secret kube-system/${secret.metadata.name} stored in ${path} (mode 0600); for a real cluster, apply that file`);
     }
     return 0;
   },
@@ -91,7 +92,7 @@ export const serveBootstrapVerb: Verb = {
     const pkcs11 = pkcs11Option(values);
     const ca = await loadAuthority(dir, entry('ca'), pkcs11 ? { pkcs11 } : {});
     const servingCa = (await readIfExists(join(dir, 'pki/kubelet-serving-ca.crt'))) ? await loadAuthority(dir, entry('kubelet-serving-ca')) : ca;
-    const log = (name: string, what: string): void => io.err(`kubepki: ${name}: ${what}`);
+    const log = (name: string, what: string): void => io.err(`kubepki: ${printable(name)}: ${printable(what)}`);
     const workers = Number(optional(values, 'signer-workers') ?? 0);
     if (!Number.isInteger(workers) || workers < 0 || workers > 64) throw new PkiError('ERR_ARGUMENT', 'must be an integer from 0 to 64', { field: '--signer-workers' });
     const embedded = await startEmbeddedBootstrap({
@@ -105,6 +106,8 @@ export const serveBootstrapVerb: Verb = {
       onDecision: (n, d) => d.decision !== 'ignore' && log(n, `${d.decision} (${d.message})`),
       onOutcome: (n, o) => o.outcome !== 'skipped' && log(n, o.outcome),
       onError: (error) => io.err(`kubepki: controller error: ${JSON.stringify(error instanceof Error ? error.message : String(error))}`),
+      revocationLists: revocationListFile(join(dir, 'pki/ca.crl')),
+      onRefusal: (reason) => io.err(`kubepki: ${printable(reason)}`),
       signerWorkers: workers,
     });
     const stopping = stopSignal();
@@ -170,8 +173,8 @@ export const approveVerb: Verb = {
     const servingOnly = { ...registry, watch: (listener: Parameters<typeof registry.watch>[0]) => registry.watch((e) => e.object.spec.signerName === SIGNERS.kubeletServing && listener(e)) };
     const controller = await startApprover(servingOnly, {
       nodeAddresses: nodeAddressesFromApi(connection),
-      onDecision: (name, d) => d.decision !== 'ignore' && io.out(`${name}: ${d.decision === 'approve' ? 'approved' : 'denied'}: ${d.message}`),
-      onError: (error) => io.err(`kubepki: ${(error as Error).message}`),
+      onDecision: (name, d) => d.decision !== 'ignore' && io.out(`${printable(name)}: ${d.decision === 'approve' ? 'approved' : 'denied'}: ${printable(d.message)}`),
+      onError: (error) => io.err(`kubepki: ${printable((error as Error).message)}`),
     });
     if (values.watch) return waitForSignal(io, async () => controller.stop());
     await controller.idle();

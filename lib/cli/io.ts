@@ -54,3 +54,20 @@ export function list(values: Record<string, unknown>, name: string): string[] {
   const value = optional(values, name);
   return value ? value.split(',').map((v) => v.trim()).filter(Boolean) : [];
 }
+
+// C0 and C1 controls, DEL, the Unicode line and paragraph separators and the bidirectional controls.
+// eslint-disable-next-line no-control-regex
+const UNPRINTABLE = /[\\\u0000-\u001f\u007f-\u009f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+
+/**
+ * Text taken from a certificate, a request or a Secret, made safe to print on one line of a terminal or a
+ * log: control characters, line separators and bidirectional controls become `\xNN` or `\uNNNN`, and a
+ * backslash is doubled, so a printed line can neither be forged nor rearranged by what it quotes.
+ */
+export function printable(text: string): string {
+  return text.replace(UNPRINTABLE, (c) => {
+    if (c === '\\') return '\\\\';
+    const code = c.charCodeAt(0);
+    return code < 0x100 ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
+  });
+}

@@ -106,7 +106,7 @@ async function fromCsr(request: BatchCsrRequest, field: string): Promise<BatchIs
   const { dns, ips, emails, uris } = csr.sans;
   return {
     profile: request.profile,
-    subject: { ...csr.subject, der: csr.subjectDer },
+    subject: { ...csr.subject, der: csr.certifiedSubjectDer },
     sans: { dns, ips, emails, uris },
     publicKey: csr.publicKey.spki,
     ...(request.validity ? { validity: request.validity } : {}),

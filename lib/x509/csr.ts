@@ -7,7 +7,7 @@ import type { RawExtension } from './certificate.js';
 import { decodeExtensions, encodeExtension, OID, subjectAltName, type ExtensionValue } from './extensions.js';
 import { ACCEPTED_SIGNATURE_ALGORITHMS } from './lint.js';
 import { encodeSigned, signBytes, signsNatively, verifySignatureWithNewKey } from './signature.js';
-import { decodeSubject, encodeName, validateSubject, type Subject } from './names.js';
+import { checkUnambiguousSubject, encodeName, reencodeSubject, subjectOfAttributes, validateSubject, type NameAttribute, type Subject } from './names.js';
 import { checkProfileRequest, type CertificateProfile } from './profile.js';
 import { decodeGeneralNames, encodeGeneralNames, hasSans, NO_SANS, normalizeSans, type SanInput, type SubjectAltNames } from './sans.js';
 
@@ -18,6 +18,8 @@ export interface CertificateSigningRequest {
   readonly subject: Subject;
   /** The subject Name exactly as encoded in the request. */
   readonly subjectDer: Uint8Array;
+  /** The subject a signer writes: the Name as read, re-encoded as Go's CreateCertificate does (never bytes it did not read). */
+  readonly certifiedSubjectDer: Uint8Array;
   /** The SANs the requester asked for (from the extensionRequest attribute), not normalised. */
   readonly sans: SubjectAltNames;
   readonly publicKey: PublicKeyInfo;
@@ -101,6 +103,7 @@ interface ReadCsr {
   readonly fields: CsrFields;
   readonly spec: KeySpec;
   readonly subject: Subject;
+  readonly subjectAttributes: readonly NameAttribute[];
   readonly sans: SubjectAltNames;
 }
 
@@ -116,15 +119,17 @@ function readCsr(der: Uint8Array, field: string, knownSpec?: KeySpec): ReadCsr {
     throw new PkiError('ERR_CSR', `signature algorithm ${signatureAlgorithmOid} is not accepted; use SHA-256 or stronger`, { field: `${field}.signatureAlgorithm` });
   }
   const spec = knownSpec ?? keySpecOfSpkiStructure(spki) ?? keySpecOfSpki(spki, `${field}.publicKey`);
-  const subject = decodeSubject(subjectDer, `${field}.subject`);
+  // A subject two readers could take for different identities is refused here, before anything trusts it.
+  const subjectAttributes = checkUnambiguousSubject(subjectDer, `${field}.subject`);
+  const subject = subjectOfAttributes(subjectAttributes);
   const sanExtensions = requestedExtensions.filter((e) => e.oid === OID.subjectAltName);
   if (sanExtensions.length > 1) throw new PkiError('ERR_CSR', 'requests subjectAltName twice', { field: `${field}.extensions` });
   const sans = sanExtensions[0] ? decodeGeneralNames(sanExtensions[0].value, `${field}.subjectAltName`) : NO_SANS;
-  return { der, fields, spec, subject, sans };
+  return { der, fields, spec, subject, subjectAttributes, sans };
 }
 
 /** The parsed CSR, once its signature is verified: only then is its key recorded as checked. */
-function verified({ der, fields, spec, subject, sans }: ReadCsr): CertificateSigningRequest {
+function verified({ der, fields, spec, subject, subjectAttributes, sans }: ReadCsr): CertificateSigningRequest {
   return {
     der,
     get pem() {
@@ -132,6 +137,7 @@ function verified({ der, fields, spec, subject, sans }: ReadCsr): CertificateSig
     },
     subject,
     subjectDer: fields.subjectDer,
+    certifiedSubjectDer: reencodeSubject(subjectAttributes),
     sans,
     publicKey: checkedPublicKeyInfo(spec, fields.spki),
     requestedExtensions: fields.requestedExtensions,

@@ -22,7 +22,7 @@ export interface Issuer {
 export interface IssueRequest extends CryptoOptions {
   /** The kind of certificate: decides CA flag, usages, subject and SAN rules, default lifetime. */
   readonly profile: CertificateProfile;
-  /** CN and O; with `der`, that exact Name is used (a signer copies the CSR's subject verbatim). */
+  /** CN and O; with `der`, that Name is used (a signer passes the CSR's subject as read and re-encoded). */
   readonly subject: Subject & { readonly der?: Uint8Array };
   readonly sans?: SanInput;
   /** The key being certified. */

@@ -19,12 +19,17 @@ export type GoCase =
   | { op: 'csr'; csr: string }
   | { op: 'keypair'; cert: string; key: string }
   | { op: 'key'; key: string }
-  | { op: 'pubkey'; key: string };
+  | { op: 'pubkey'; key: string }
+  /** The user and groups kube-apiserver reads from a client certificate (hex of their UTF-8 bytes). */
+  | { op: 'identity'; cert: string };
 
 /** The Go judge's answer: `error` is Go's error text, empty when `ok`. */
 export interface GoResult {
   ok: boolean;
   error: string;
+  /** op identity: hex of the user name's bytes and of each group's. */
+  user?: string;
+  groups?: string[];
 }
 
 /** A command-line judge's answer and everything it printed, for assertion messages. */

@@ -2,7 +2,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { isDnsName, isWildcardDnsName, nodeSubject, normalizeSans, sansFromHosts, validateSubject } from '../../lib/index.js';
 import { decodeGeneralNames, encodeGeneralNames } from '../../lib/x509/sans.js';
-import { decodeSubject, encodeName } from '../../lib/x509/names.js';
+import { checkUnambiguousSubject, decodeSubject, encodeName, readNameAttributes, reencodeSubject } from '../../lib/x509/names.js';
+import { attr, CN, HOSTILE_NAMES, nameDer, O, OU, STRING } from '../helpers/names.js';
 import * as x509 from '../../lib/x509/peculiar.js';
 import { codeOf, failureOf } from '../helpers/fixtures.js';
 
@@ -94,23 +95,44 @@ test('encodeName writes O RDNs then the CN, PrintableString when possible (as Go
   assert.ok(hex.includes('0c0f73797374656d3a6e6f64653a615f62'), "'_' forces UTF8String");
 });
 
-test("a Name is read as Go reads it: every O in order, the last CN wins, non-string values are skipped", async () => {
-  const hex = (text: string): string => Buffer.from(text).toString('hex');
-  const rdn = (oid: string, tag: string, value: string): string => {
-    const atv = `06 03 ${oid} ${tag} ${(value.length / 2).toString(16).padStart(2, '0')} ${value}`.replace(/ /g, '');
-    const seq = `30${(atv.length / 2).toString(16).padStart(2, '0')}${atv}`;
-    return `31${(seq.length / 2).toString(16).padStart(2, '0')}${seq}`;
-  };
-  const rdns = [
-    rdn('550403', '13', hex('first')),
-    rdn('55040a', '0c', hex('system:nodes')),
-    rdn('55040a', '02', '05'), // an INTEGER value: not a string, skipped as Go skips it
-    rdn('550403', '0c', hex('system:node:last')),
-  ].join('');
-  const der = Buffer.from(`30${(rdns.length / 2).toString(16).padStart(2, '0')}${rdns}`, 'hex');
+test("a Name is read as Go's crypto/x509 reads it: every O in order, the last CN wins, a value that is not a string Go reads refuses the Name", async () => {
+  const withInteger = nameDer([attr(CN, STRING.printable, 'first')], [attr(O, STRING.utf8, 'system:nodes')], [attr(O, STRING.integer, Uint8Array.of(5))], [attr(CN, STRING.utf8, 'system:node:last')]);
+  assert.is(await codeOf(() => decodeSubject(withInteger)), 'ERR_NAME');
+  const der = nameDer([attr(CN, STRING.printable, 'first')], [attr(O, STRING.utf8, 'system:nodes')], [attr(CN, STRING.utf8, 'system:node:last')]);
   assert.equal(decodeSubject(der), { commonName: 'system:node:last', organizations: ['system:nodes'] });
   assert.equal(decodeSubject(encodeName({ commonName: 'ü', organizations: ['a', 'b'] })), { commonName: 'ü', organizations: ['a', 'b'] });
   assert.is(await codeOf(() => decodeSubject(Uint8Array.of(0x31, 0x00))), 'ERR_DER');
+});
+
+test('string types as Go reads them: alphabets checked, T61 as Latin-1, BMP with its terminator stripped; UniversalString refused', async () => {
+  const cn = (tag: number, value: string | Uint8Array): Uint8Array => nameDer([attr(CN, tag, value)]);
+  assert.is(decodeSubject(cn(STRING.printable, 'a*b&c')).commonName, 'a*b&c', "Go's PrintableString allows * and &");
+  assert.is(await codeOf(() => decodeSubject(cn(STRING.printable, 'a@b'))), 'ERR_NAME');
+  assert.is(await codeOf(() => decodeSubject(cn(STRING.utf8, Uint8Array.of(0x61, 0xff)))), 'ERR_NAME', 'invalid UTF-8');
+  assert.is(await codeOf(() => decodeSubject(cn(STRING.ia5, Uint8Array.of(0x61, 0xe9)))), 'ERR_NAME', 'IA5 above 0x7f');
+  assert.is(decodeSubject(cn(STRING.numeric, '12 3')).commonName, '12 3');
+  assert.is(await codeOf(() => decodeSubject(cn(STRING.numeric, '12a'))), 'ERR_NAME');
+  assert.is(decodeSubject(cn(STRING.t61, Uint8Array.of(0x63, 0xe9))).commonName, 'cé');
+  assert.is(decodeSubject(cn(STRING.bmp, Uint8Array.of(0, 0x61, 0, 0))).commonName, 'a');
+  assert.is(decodeSubject(cn(STRING.bmp, Uint8Array.of(0xd8, 0x00, 0, 0x61))).commonName, '\ufffda', 'an unpaired surrogate becomes U+FFFD');
+  assert.is(await codeOf(() => decodeSubject(cn(STRING.bmp, Uint8Array.of(0, 0x61, 0)))), 'ERR_NAME', 'odd length');
+  assert.is(await codeOf(() => decodeSubject(cn(STRING.universal, 'system:masters'))), 'ERR_NAME');
+});
+
+test('a requested subject two readers could take differently is refused; what is kept is re-encoded as Go writes it', async () => {
+  assert.is(await codeOf(() => checkUnambiguousSubject(HOSTILE_NAMES.universalMasters)), 'ERR_NAME');
+  assert.is(await codeOf(() => checkUnambiguousSubject(HOSTILE_NAMES.twoCommonNames)), 'ERR_NAME');
+  assert.is(await codeOf(() => checkUnambiguousSubject(nameDer([attr(CN, STRING.bmp, 'system:node:a')]))), 'ERR_NAME', 'a BMPString CN');
+  assert.is(await codeOf(() => checkUnambiguousSubject(nameDer([attr(O, STRING.t61, 'system:masters')], [attr(CN, STRING.utf8, 'x')]))), 'ERR_NAME', 'a T61String O');
+  assert.is(await codeOf(() => checkUnambiguousSubject(nameDer([attr(O, STRING.utf8, 'system:masters'), attr(O, STRING.utf8, 'system:nodes')], [attr(CN, STRING.utf8, 'x')]))), 'ERR_NAME', 'O twice in one RDN');
+  // Other attributes Go keeps are re-encoded in Go's order (C, O, OU, ..., CN); an IA5String OU is fine, unknown types are dropped.
+  const attributes = checkUnambiguousSubject(nameDer([attr(CN, STRING.utf8, 'me')], [attr(OU, STRING.ia5, 'team')], [attr('2.5.4.12', STRING.utf8, 'title')], [attr(O, STRING.utf8, 'g1')], [attr(O, STRING.printable, 'g2')]));
+  const reencoded = reencodeSubject(attributes);
+  assert.equal(decodeSubject(reencoded), { commonName: 'me', organizations: ['g1', 'g2'] });
+  assert.equal(readNameAttributes(reencoded).map((a) => [a.oid, a.value]), [[O, 'g1'], [O, 'g2'], [OU, 'team'], [CN, 'me']]);
+  // A kubelet's subject comes out byte for byte as kubepki (and Go) encode it.
+  const kubelet = encodeName({ commonName: 'system:node:n1', organizations: ['system:nodes'] });
+  assert.equal(Buffer.from(reencodeSubject(checkUnambiguousSubject(kubelet))).toString('hex'), Buffer.from(kubelet).toString('hex'));
 });
 
 test.run();

@@ -36,6 +36,10 @@ type judgeCase struct {
 type result struct {
 	OK    bool   `json:"ok"`
 	Error string `json:"error"`
+	// For op "identity": the user and groups kube-apiserver's x509 authenticator takes from the leaf
+	// (Subject.CommonName, Subject.Organization), hex-encoded so that bytes that are not UTF-8 survive.
+	User   string   `json:"user,omitempty"`
+	Groups []string `json:"groups,omitempty"`
 }
 
 func main() {
@@ -68,10 +72,27 @@ func judgeRaw(raw json.RawMessage) (r result) {
 	if err := decoder.Decode(&c); err != nil {
 		return result{Error: "bad case: " + err.Error()}
 	}
+	if c.Op == "identity" {
+		return identity(c.Cert)
+	}
 	if err := judge(c); err != nil {
 		return result{Error: err.Error()}
 	}
 	return result{OK: true}
+}
+
+// identity reads a client certificate as apiserver's x509 CommonNameUserConversion does.
+func identity(text string) result {
+	certs, err := parseCerts(text)
+	if err != nil {
+		return result{Error: err.Error()}
+	}
+	subject := certs[0].Subject
+	groups := make([]string, 0, len(subject.Organization))
+	for _, o := range subject.Organization {
+		groups = append(groups, fmt.Sprintf("%x", o))
+	}
+	return result{OK: true, User: fmt.Sprintf("%x", subject.CommonName), Groups: groups}
 }
 
 func judge(c judgeCase) error {
