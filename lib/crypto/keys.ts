@@ -62,7 +62,7 @@ export function signatureAlgorithm(spec: KeySpec): Algorithm | EcdsaParams {
   return ALGORITHMS[spec].signature;
 }
 
-/** True when `spec` is an RSA key (which adds keyEncipherment to a certificate's key usages). */
+/** True when `spec` is an RSA key (which adds keyEncipherment to a leaf certificate's key usages). */
 export function isRsa(spec: KeySpec): boolean {
   return spec.startsWith('rsa-');
 }
@@ -103,6 +103,7 @@ export function uncachedPublicKeyObject(spki: Uint8Array, field = 'publicKey'): 
     // parameters, Ed25519): anything else never reaches OpenSSL's decoder.
     const jwk = spkiAsJwk(spki);
     if (!jwk) throw new PkiError('ERR_KEY', 'not a SubjectPublicKeyInfo of a supported key (RSA, ECDSA P-256 or P-384 uncompressed, Ed25519)', { field });
+    if (jwk.kty === 'RSA' && jwk.e !== F4_JWK) throw new PkiError('ERR_KEY', 'the RSA public exponent is not 65537; only 65537 is accepted', { field });
     return createPublicKey({ key: jwk, format: 'jwk' });
   } catch (cause) {
     if (cause instanceof PkiError) throw cause;
@@ -169,6 +170,12 @@ function spkiAsJwk(spki: Uint8Array): NodeJsonWebKey | undefined {
   }
 }
 
+// RSA keys must have the public exponent 65537 (F4), as every key generator writes it: an exponent of 1
+// (or any small one) makes a "signature" anyone can forge without a private key.
+const F4 = Uint8Array.of(0x01, 0x00, 0x01);
+const isF4 = (exponent: Uint8Array): boolean => Buffer.from(exponent).equals(F4);
+const F4_JWK = 'AQAB';
+
 /** The spec of a public key given as DER SubjectPublicKeyInfo; ERR_KEY for anything kubepki does not support. */
 export function keySpecOfSpki(spki: Uint8Array, field = 'publicKey'): KeySpec {
   return keySpecOfKeyObject(publicKeyObject(spki, field), field);
@@ -183,6 +190,7 @@ export function keySpecOfKeyObject(key: KeyObject, field: string): KeySpec {
       if (details.namedCurve === 'secp384r1') return 'ecdsa-p384';
       throw new PkiError('ERR_KEY', `unsupported elliptic curve ${details.namedCurve ?? '(explicit parameters)'}; use P-256 or P-384`, { field });
     case 'rsa': {
+      if (details.publicExponent !== 65537n) throw new PkiError('ERR_KEY', `the RSA public exponent is ${details.publicExponent ?? 'unknown'}; only 65537 is accepted`, { field });
       const spec = `rsa-${details.modulusLength}`;
       if (isKeySpec(spec)) return spec;
       throw new PkiError('ERR_KEY', `unsupported RSA modulus of ${details.modulusLength} bits; use 2048, 3072 or 4096`, { field });
@@ -438,6 +446,7 @@ function keySpecOfAlgorithm(algorithm: KeyAlgorithm): KeySpec | undefined {
     return curve === 'P-256' ? 'ecdsa-p256' : curve === 'P-384' ? 'ecdsa-p384' : undefined;
   }
   if (algorithm.name === 'RSASSA-PKCS1-v1_5') {
+    if (!isF4((algorithm as RsaHashedKeyAlgorithm).publicExponent.subarray(-3)) || (algorithm as RsaHashedKeyAlgorithm).publicExponent.subarray(0, -3).some((b) => b !== 0)) return undefined;
     const spec = `rsa-${(algorithm as RsaHashedKeyAlgorithm).modulusLength}`;
     return isKeySpec(spec) ? spec : undefined;
   }
@@ -490,7 +499,7 @@ export function keySpecOfSpkiStructure(spki: Uint8Array): KeySpec | undefined {
   const jwk = spkiAsJwk(spki);
   if (jwk?.kty === 'EC') return jwk.crv === 'P-256' ? 'ecdsa-p256' : jwk.crv === 'P-384' ? 'ecdsa-p384' : undefined;
   if (jwk?.kty === 'OKP') return 'ed25519';
-  if (jwk?.kty === 'RSA') {
+  if (jwk?.kty === 'RSA' && jwk.e === F4_JWK) {
     const modulus = Buffer.from(jwk.n!, 'base64url');
     const spec = `rsa-${modulus.length * 8 - Math.clz32(modulus[0] ?? 0) + 24}`;
     return isKeySpec(spec) ? spec : undefined;

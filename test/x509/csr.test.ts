@@ -81,4 +81,31 @@ test("a parsed CSR's publicKey is certified as it is, without parsing the key ag
   assert.ok(Object.isFrozen(parsed.publicKey));
 });
 
+
+test('an RSA key whose public exponent is not 65537 is ERR_KEY: with e = 1 anyone "signs" without a private key', async () => {
+  const { concatBytes, encodeElement, encodeSequence, encodeUnsignedInteger, encodeOid } = await import('../../lib/crypto/der.js');
+  const { encodeCertificationRequestInfo } = await import('../../lib/x509/csr.js');
+  const { encodeName } = await import('../../lib/x509/names.js');
+  const { createHash, randomBytes } = await import('node:crypto');
+  const modulus = randomBytes(256);
+  modulus[0] = 0xc3; // top bit set, above every padded digest (which starts 0x00 0x01)
+  modulus[255]! |= 1;
+  const spkiOf = (exponent: number[]): Uint8Array =>
+    encodeSequence(
+      encodeSequence(encodeOid('1.2.840.113549.1.1.1'), Uint8Array.of(0x05, 0x00)),
+      encodeElement(0x03, concatBytes([Uint8Array.of(0), encodeSequence(encodeUnsignedInteger(modulus), encodeUnsignedInteger(Uint8Array.from(exponent)))])),
+    );
+  const info = encodeCertificationRequestInfo(encodeName(nodeSubject('forged')), spkiOf([1]), []);
+  // EMSA-PKCS1-v1_5 of SHA-256(info): with e = 1 it is its own signature.
+  const digestInfo = Buffer.concat([Buffer.from('3031300d060960864801650304020105000420', 'hex'), createHash('sha256').update(info).digest()]);
+  const signature = Buffer.concat([Buffer.from([0, 1]), Buffer.alloc(256 - 3 - digestInfo.length, 0xff), Buffer.from([0]), digestInfo]);
+  const csr = encodeSequence(info, encodeSequence(encodeOid('1.2.840.113549.1.1.11'), Uint8Array.of(0x05, 0x00)), encodeElement(0x03, concatBytes([Uint8Array.of(0), signature])));
+  const failure = await failureOf(() => parseCsr(encodePem('CERTIFICATE REQUEST', csr)));
+  assert.is(failure.code, 'ERR_KEY', failure.message);
+  assert.match(failure.message, /65537/);
+  const { keySpecOfSpki } = await import('../../lib/crypto/keys.js');
+  assert.is(await codeOf(() => keySpecOfSpki(spkiOf([3]))), 'ERR_KEY', 'e = 3');
+  assert.is(await codeOf(() => keySpecOfSpki(spkiOf([1, 0, 0, 1]))), 'ERR_KEY', 'e = 2^24 + 1');
+});
+
 test.run();
