@@ -1,4 +1,4 @@
-import type { KeySpec } from '../crypto/keys.js';
+import { isRsa, type KeySpec } from '../crypto/keys.js';
 import type { CryptoOptions } from '../crypto/provider.js';
 import { PkiError, type PkiErrorData } from '../errors.js';
 import { Certificate } from '../x509/certificate.js';
@@ -95,7 +95,9 @@ export async function signCsrObject(csr: CertificateSigningRequestObject, option
   const ttl = Math.max(600, Math.min(csr.spec.expirationSeconds ?? max, max));
   const notBefore = new Date(now.getTime() - BACKDATE * 1000);
   const notAfter = new Date(now.getTime() + (ttl >= EIGHT_HOURS ? ttl - BACKDATE : ttl) * 1000);
-  const keyUsages = [...new Set(usages.flatMap((u) => KEY_USAGE_OF[u] ?? []))];
+  // keyEncipherment is an RSA usage (RFC 8813 3, RFC 3279 2.3.1): both request forms are accepted, as the
+  // in-tree rules allow, but an EC or Ed25519 key is never certified for it.
+  const keyUsages = [...new Set(usages.flatMap((u) => KEY_USAGE_OF[u] ?? []))].filter((u) => u !== 'keyEncipherment' || isRsa(request.publicKey.spec));
   const extendedKeyUsages = [...new Set(usages.flatMap((u) => EXTENDED_KEY_USAGE_OF[u] ?? []))].sort();
   const profile = signerProfile(options.signerName, keyUsages, extendedKeyUsages, ttl);
   let certificate: Certificate;

@@ -68,7 +68,17 @@ test('requested extensions are dropped and usages come from spec.usages only (a 
   assert.equal(outcome.certificate.extendedKeyUsages, ['clientAuth', 'serverAuth']);
 });
 
-test('the subject Name bytes and the SANs are copied from the CSR', async () => {
+test('keyEncipherment is certified for RSA keys only: an EC or Ed25519 key asking the RSA form gets digitalSignature alone', async () => {
+  const form: Parameters<typeof kubeletCsr>[0]['usages'] = ['digital signature', 'key encipherment', 'client auth'];
+  for (const spec of ['ecdsa-p256', 'ed25519'] as const) {
+    const outcome = issued(await sign({ usages: form, keyPair: await fixtureKey(spec, undefined, 3) }));
+    assert.equal(outcome.certificate.keyUsages, ['digitalSignature'], spec);
+  }
+  const rsa = issued(await sign({ usages: form, keyPair: await fixtureKey('rsa-2048', undefined, 3) }));
+  assert.equal(rsa.certificate.keyUsages, ['digitalSignature', 'keyEncipherment']);
+});
+
+test("the subject is the CSR's, re-encoded as Go writes it (the same bytes for a kubelet), and the SANs are copied", async () => {
   const object = approved(await kubeletCsr({ signerName: 'kubernetes.io/kubelet-serving', usages: ['digital signature', 'server auth'], sans: { dns: ['node-1'], ips: ['10.0.0.11'] } }));
   const { root } = await fixtureAuthorities('ecdsa-p256');
   const outcome = issued(await signCsrObject(object, { signerName: 'kubernetes.io/kubelet-serving', ca: root, now: NOW }));
