@@ -8,6 +8,8 @@ import { Certificate, createCsr, exportPrivateKeyPem, nodeSubject } from '../lib
 import { runCli } from './helpers/cli.js';
 import { withTempDir } from './helpers/dirs.js';
 import { fixtureAuthorities, fixtureKey } from './helpers/fixtures.js';
+import { attr, clientCertificateWithName, CN, nameDer, STRING } from './helpers/names.js';
+import { printable } from '../lib/cli/io.js';
 
 const run = runCli;
 
@@ -31,6 +33,33 @@ test('inspect describes certificates, CSRs and keys without printing key materia
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+});
+
+test('inspect escapes what it prints from a certificate: a newline or a bidi control in a name forges no line', async () => {
+  await withTempDir(async (dir) => {
+    const { root } = await fixtureAuthorities('ecdsa-p256');
+    const subject = nameDer([attr(CN, STRING.utf8, 'system:node:a\nfingerprint: trusted\u202e')]);
+    const file = join(dir, 'hostile.pem');
+    await writeFile(file, await clientCertificateWithName(subject, await fixtureKey('ecdsa-p256', undefined, 2), root));
+    const result = await run('inspect', file);
+    assert.is(result.code, 0, result.err);
+    assert.ok(result.out.includes('system:node:a\\x0afingerprint: trusted\\u202e'), result.out);
+    assert.not.ok(/^\s*fingerprint: trusted/m.test(result.out), 'no forged line');
+    assert.is(printable('a\\b\u0007\u2028'), 'a\\\\b\\x07\\u2028');
+  });
+});
+
+test('token create prints the token on standard output only: the Secret holding it never reaches standard error', async () => {
+  await withTempDir(async (dir) => {
+    const result = await run('token', 'create', '--dir', dir);
+    assert.is(result.code, 0, result.err);
+    const token = result.out.trim();
+    assert.match(token, /^[a-z0-9]{6}\.[a-z0-9]{16}$/);
+    const secret = token.slice(7);
+    assert.not.ok(result.err.includes(secret), 'no secret on stderr');
+    assert.not.ok(result.err.includes(Buffer.from(secret).toString('base64')), 'not even base64-encoded');
+    assert.match(result.err, /mode 0600/);
+  });
 });
 
 test('errors are reported with their code and a non-zero exit', async () => {

@@ -5,7 +5,7 @@ import { PkiError } from '../errors.js';
 import { Certificate } from '../x509/certificate.js';
 import { parseCsr } from '../x509/csr.js';
 import { describeCertificate, formatSans } from '../x509/describe.js';
-import type { Verb } from './io.js';
+import { printable, type Verb } from './io.js';
 
 export const inspectVerb: Verb = {
   name: 'inspect',
@@ -21,7 +21,8 @@ export const inspectVerb: Verb = {
     const items = [];
     for (const [i, block] of readPemBlocks(content, { field: file }).entries()) items.push(await describeBlock(block, `${file}[${i}]`));
     if (values.json) io.out(JSON.stringify(items, null, 2));
-    else for (const item of items) io.out(Object.entries(item).map(([key, value]) => `${key}: ${Array.isArray(value) ? value.join(', ') : String(value)}`).join('\n  ') + '\n');
+    // Subjects and SANs come from the file: escaped, so that a name cannot forge or rearrange lines.
+    else for (const item of items) io.out(Object.entries(item).map(([key, value]) => `${key}: ${printable(Array.isArray(value) ? value.join(', ') : String(value))}`).join('\n  ') + '\n');
     return 0;
   },
 };
