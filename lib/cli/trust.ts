@@ -91,15 +91,17 @@ export const revokeVerb: Verb = {
     ];
     if (serials.length === 0) throw new PkiError('ERR_ARGUMENT', 'name at least one --serial or --cert', { field: '--serial' });
     const crlPath = join(dir, `${entry.path}.crl`);
-    const previous = await readIfExists(crlPath);
+    const previousText = await readIfExists(crlPath);
+    const previous = previousText ? parseRevocationList(previousText, crlPath) : undefined;
     // Serials revoked before keep the date they were revoked; a serial named again is not revoked anew.
-    const revoked = new Map(previous ? parseRevocationList(previous, crlPath).revocationDates : []);
+    const revoked = new Map(previous?.revocationDates ?? []);
     const now = new Date();
     for (const serial of serials) {
       const key = normalizeSerial(serial);
       if (!revoked.has(key)) revoked.set(key, now);
     }
-    const crl = await issueRevocationList({ issuer, thisUpdate: now, revoked: [...revoked].map(([serialNumber, revokedAt]) => ({ serialNumber, revokedAt })) });
+    // The new list replaces the previous one: its CRL number is one above (RFC 5280 5.2.3), 1 for the first.
+    const crl = await issueRevocationList({ issuer, thisUpdate: now, revoked: [...revoked].map(([serialNumber, revokedAt]) => ({ serialNumber, revokedAt })), ...(previous ? { previous } : {}) });
     await writeFileAtomic({ path: crlPath, content: crl.pem, mode: 0o644 }, { overwrite: true });
     io.out(`${crlPath}: ${crl.serials.size} revoked`);
     return 0;

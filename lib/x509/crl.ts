@@ -1,13 +1,31 @@
-import { assertDer, children, CRL_LIMITS, contentOf, decodeOid, elementBytes, TAG, type DerElement } from '../crypto/der.js';
-import { signatureAlgorithm } from '../crypto/keys.js';
+import {
+  assertDer,
+  children,
+  CRL_LIMITS,
+  contentOf,
+  decodeOid,
+  elementBytes,
+  encodeElement,
+  encodeSequence,
+  encodeSmallInteger,
+  encodeUnsignedInteger,
+  readElement,
+  TAG,
+  type DerElement,
+} from '../crypto/der.js';
 import { encodePem, looksLikePem, readPemBlock } from '../crypto/pem.js';
 import { resolveCrypto, type CryptoOptions } from '../crypto/provider.js';
 import { PkiError } from '../errors.js';
-import { Certificate } from './certificate.js';
+import { Certificate, keyIdentifier } from './certificate.js';
+import { authorityKeyIdentifier, decodeAuthorityKeyIdentifier, decodeExtensions, encodeExtension, OID, type ExtensionValue } from './extensions.js';
 import type { Issuer } from './issue.js';
-import type * as X509 from './peculiar.js';
-import { verifySignature } from './signature.js';
-import { decodeTime } from './time.js';
+import { encodeSigned, signatureSchemeOf, signBytes, verifySignature } from './signature.js';
+import { decodeTime, encodeTime } from './time.js';
+
+/** cRLNumber (RFC 5280 5.2.3). Not in `OID`: that table is what the certificate lint accepts. */
+const CRL_NUMBER_OID = '2.5.29.20';
+/** A CRL number is at most 20 octets (RFC 5280 5.2.3), as a non-negative DER INTEGER. */
+const MAX_CRL_NUMBER = (1n << 159n) - 1n;
 
 /** A parsed certificate revocation list; its signature is checked against the issuer when used. */
 export interface RevocationList {
@@ -16,6 +34,10 @@ export interface RevocationList {
   readonly issuerDer: Uint8Array;
   readonly thisUpdate: Date;
   readonly nextUpdate?: Date;
+  /** The cRLNumber extension (RFC 5280 5.2.3); absent when the CRL has none (kubepki 0.1.0 wrote none). */
+  readonly crlNumber?: bigint;
+  /** The keyIdentifier of the authorityKeyIdentifier extension (RFC 5280 5.2.1): the CA's subject key id. */
+  readonly authorityKeyId?: Uint8Array;
   /** Revoked serial numbers, lowercase hex without leading zero bytes. */
   readonly serials: ReadonlySet<string>;
   /** When each serial was revoked (its entry's revocationDate), by serial as in `serials`. */
@@ -32,38 +54,81 @@ export interface IssueRevocationListOptions extends CryptoOptions {
   thisUpdate?: Date;
   /** Default: thisUpdate + 7 days. */
   nextUpdate?: Date;
+  /**
+   * The CA's current CRL, which this one replaces: the new CRL's number is one above its cRLNumber
+   * (RFC 5280 5.2.3: CRL numbers grow with every CRL a CA issues). Only its number is used; carry its
+   * entries over in `revoked`. Without `previous` and `crlNumber`, the CRL is the CA's first: number 1.
+   */
+  previous?: Pick<RevocationList, 'crlNumber'>;
+  /** The cRLNumber to write, when the caller keeps the count itself; above `previous`'s when both are given. */
+  crlNumber?: bigint;
 }
 
 /** A serial number in hex as `serials` holds it: lowercase, without leading zero bytes. */
 export const normalizeSerial = (hex: string): string => hex.toLowerCase().replace(/^(00)+(?=.)/, '');
 
-/** Issues a CRL signed by the CA (which needs the cRLSign key usage kubepki's CAs carry). */
+/** The number a new CRL gets: `crlNumber` if given, else one above `previous`'s, else 1. */
+function nextCrlNumber(options: IssueRevocationListOptions): bigint {
+  const previous = options.previous?.crlNumber;
+  if (options.crlNumber === undefined) {
+    const next = previous === undefined ? 1n : previous + 1n;
+    if (next > MAX_CRL_NUMBER) throw new PkiError('ERR_ARGUMENT', 'the previous CRL number is the largest a CRL may carry (20 octets)', { field: 'previous.crlNumber' });
+    return next;
+  }
+  const given = options.crlNumber;
+  if (typeof given !== 'bigint' || given < 0n || given > MAX_CRL_NUMBER) throw new PkiError('ERR_ARGUMENT', 'is not a non-negative integer of at most 20 octets', { field: 'crlNumber' });
+  if (previous !== undefined && given <= previous) throw new PkiError('ERR_ARGUMENT', `must be above the previous CRL's number ${previous}`, { field: 'crlNumber' });
+  return given;
+}
+
+function bigintBytes(value: bigint): Uint8Array {
+  const hex = value.toString(16);
+  return Uint8Array.from(Buffer.from(hex.length % 2 ? `0${hex}` : hex, 'hex'));
+}
+
+function serialBytes(serial: string): Uint8Array {
+  const hex = normalizeSerial(serial);
+  return Uint8Array.from(Buffer.from(hex.length % 2 ? `0${hex}` : hex, 'hex'));
+}
+
+/**
+ * Issues a v2 CRL signed by the CA (which needs the cRLSign key usage kubepki's CAs carry), with the
+ * authorityKeyIdentifier (RFC 5280 5.2.1) and cRLNumber (5.2.3) extensions; entries carry no
+ * crlEntryExtensions, and a CRL that revokes nothing has no revokedCertificates.
+ */
 export async function issueRevocationList(options: IssueRevocationListOptions): Promise<RevocationList> {
   const ca = Certificate.from(options.issuer.certificate, 'issuer.certificate');
   if (ca.keyUsages.length && !ca.keyUsages.includes('cRLSign')) throw new PkiError('ERR_CERTIFICATE', 'the CA lacks the cRLSign key usage', { field: 'issuer.certificate' });
   const thisUpdate = options.thisUpdate ?? new Date();
+  const nextUpdate = options.nextUpdate ?? new Date(thisUpdate.getTime() + 7 * 86_400_000);
   options.revoked.forEach((entry, i) => {
     if (!/^[0-9a-fA-F]{1,40}$/.test(entry.serialNumber)) throw new PkiError('ERR_ARGUMENT', 'is not a hexadecimal serial number', { field: `revoked[${i}].serialNumber` });
   });
-  // @peculiar/x509 (and reflect-metadata) are loaded only to build a CRL: they cost about 250 ms of import time.
-  const x509: typeof X509 = await import('./peculiar.js');
-  let crl: X509.X509Crl;
+  const crlNumber = nextCrlNumber(options);
+  const scheme = signatureSchemeOf(options.issuer.privateKey, 'issuer.privateKey');
+  const entries = options.revoked.map((entry) => encodeSequence(encodeUnsignedInteger(serialBytes(entry.serialNumber)), encodeTime(entry.revokedAt ?? thisUpdate)));
+  const extensions: ExtensionValue[] = [
+    // The CA's own subject key id, so that a CRL matches the CA certificate as its certificates do.
+    authorityKeyIdentifier(ca.subjectKeyId ?? keyIdentifier(ca.spki)),
+    { oid: CRL_NUMBER_OID, critical: false, value: encodeUnsignedInteger(bigintBytes(crlNumber)) },
+  ];
+  // TBSCertList ::= SEQUENCE { version v2, signature, issuer, thisUpdate, nextUpdate, revokedCertificates OPTIONAL, [0] crlExtensions }
+  const tbs = encodeSequence(
+    encodeSmallInteger(1),
+    scheme.algorithmIdentifier,
+    ca.subjectDer,
+    encodeTime(thisUpdate),
+    encodeTime(nextUpdate),
+    ...(entries.length ? [encodeSequence(...entries)] : []),
+    encodeElement(0xa0, encodeSequence(...extensions.map(encodeExtension))),
+  );
+  let signature: Uint8Array;
   try {
-    crl = await x509.X509CrlGenerator.create(
-      {
-        issuer: new x509.Name(ca.subjectDer as Uint8Array<ArrayBuffer>),
-        thisUpdate,
-        nextUpdate: options.nextUpdate ?? new Date(thisUpdate.getTime() + 7 * 86_400_000),
-        signingKey: options.issuer.privateKey,
-        signingAlgorithm: signatureAlgorithm(ca.keySpec),
-        entries: options.revoked.map((entry) => ({ serialNumber: normalizeSerial(entry.serialNumber), revocationDate: entry.revokedAt ?? thisUpdate })),
-      },
-      options.issuer.crypto ?? resolveCrypto(options),
-    );
+    ({ signature } = await signBytes(options.issuer.privateKey, tbs, options.issuer.crypto ?? resolveCrypto(options), 'issuer.privateKey'));
   } catch (cause) {
     throw new PkiError('ERR_CRYPTO', `signing the revocation list with the ${ca.keySpec} CA key failed`, { field: 'issuer.privateKey', cause });
   }
-  return parseRevocationList(new Uint8Array(crl.rawData));
+  return parseRevocationList(encodeSigned(tbs, scheme, signature));
 }
 
 /** Parses a CRL (PEM `X509 CRL` or DER). */
@@ -91,6 +156,7 @@ export function parseRevocationList(input: string | Uint8Array, field = 'crl'): 
   const nextUpdate = isTime(rest[0]) ? rest.shift() : undefined;
   const revoked = rest[0]?.tag === TAG.SEQUENCE ? rest.shift() : undefined;
   if (rest.some((element) => element.tag !== 0xa0) || rest.length > 1) fail('unexpected trailing fields');
+  const { crlNumber, authorityKeyId } = rest[0] ? crlExtensions(der, rest[0], field) : {};
   const revocationDates = new Map<string, Date>();
   for (const entry of revoked ? children(der, revoked, field) : []) {
     const [serial, date] = entry.tag === TAG.SEQUENCE ? children(der, entry, field) : [];
@@ -103,12 +169,41 @@ export function parseRevocationList(input: string | Uint8Array, field = 'crl'): 
     issuerDer: elementBytes(der, issuer!),
     thisUpdate: time(thisUpdate!, 'thisUpdate'),
     ...(nextUpdate ? { nextUpdate: time(nextUpdate, 'nextUpdate') } : {}),
+    ...(crlNumber === undefined ? {} : { crlNumber }),
+    ...(authorityKeyId ? { authorityKeyId } : {}),
     serials: new Set(revocationDates.keys()),
     revocationDates,
     tbs: elementBytes(der, tbs),
     signatureAlgorithmOid: decodeOid(contentOf(der, algorithmOid!), field),
     signature: contentOf(der, signature).subarray(1),
   };
+}
+
+/** The cRLNumber and authorityKeyIdentifier of a `[0] EXPLICIT Extensions` element; other extensions are skipped. */
+function crlExtensions(der: Uint8Array, element: DerElement, field: string): { crlNumber?: bigint; authorityKeyId?: Uint8Array } {
+  const inner = children(der, element, field);
+  if (inner.length !== 1) throw new PkiError('ERR_DER', 'not a certificate revocation list: crlExtensions holds one SEQUENCE', { field });
+  const extensions = decodeExtensions(der, inner[0]!, `${field}.crlExtensions`);
+  const oids = extensions.map((extension) => extension.oid);
+  if (new Set(oids).size !== oids.length) throw new PkiError('ERR_DER', 'not a certificate revocation list: an extension appears twice', { field: `${field}.crlExtensions` });
+  const number = extensions.find((extension) => extension.oid === CRL_NUMBER_OID);
+  const aki = extensions.find((extension) => extension.oid === OID.authorityKeyIdentifier);
+  const authorityKeyId = aki ? decodeAuthorityKeyIdentifier(aki.value, `${field}.authorityKeyIdentifier`) : undefined;
+  return {
+    ...(number ? { crlNumber: decodeCrlNumber(number.value, `${field}.crlNumber`) } : {}),
+    ...(authorityKeyId ? { authorityKeyId: Uint8Array.from(authorityKeyId) } : {}),
+  };
+}
+
+/** A cRLNumber value: one DER INTEGER, non-negative, minimally encoded, at most 20 octets. */
+function decodeCrlNumber(value: Uint8Array, field: string): bigint {
+  const element = readElement(value, 0, field);
+  const content = contentOf(value, element);
+  if (element.tag !== TAG.INTEGER || element.end !== value.length || content.length === 0) throw new PkiError('ERR_DER', 'the CRL number is not one INTEGER', { field });
+  if (content.length > 1 && ((content[0] === 0 && content[1]! < 0x80) || (content[0] === 0xff && content[1]! >= 0x80))) throw new PkiError('ERR_DER', 'the CRL number is not minimally encoded', { field });
+  if (content[0]! >= 0x80) throw new PkiError('ERR_DER', 'the CRL number is negative', { field });
+  if (content.length > 20) throw new PkiError('ERR_DER', 'the CRL number is longer than 20 octets', { field });
+  return BigInt(`0x${Buffer.from(content).toString('hex')}`);
 }
 
 /**

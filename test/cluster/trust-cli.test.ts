@@ -39,7 +39,13 @@ test('verify answers like Go, and revoke makes a certificate fail with --crl', a
     assert.match(revoked.err, /ERR_REVOKED/);
     const kept = await run('verify', '--ca', ca, '--crl', join(dir, 'pki/ca.crl'), '--purpose', 'client', join(dir, 'pki/apiserver-kubelet-client.crt'));
     assert.is(kept.code, 0, kept.err);
+    const firstCrl = parseRevocationList(await readFile(join(dir, 'pki/ca.crl'), 'utf8'));
+    assert.is(firstCrl.crlNumber, 1n, 'the first CRL is number 1');
+    assert.is(Buffer.from(firstCrl.authorityKeyId ?? []).toString('hex'), Buffer.from(Certificate.from(await readFile(ca, 'utf8')).subjectKeyId!).toString('hex'), "the CRL names the CA's key");
     assert.match((await run('revoke', '--dir', dir, '--cert', join(dir, 'pki/apiserver-kubelet-client.crt'))).out, /2 revoked/, 'earlier revocations are kept');
+    assert.is(parseRevocationList(await readFile(join(dir, 'pki/ca.crl'), 'utf8')).crlNumber, 2n, 'each reissue numbers the CRL one higher');
+    assert.match((await run('revoke', '--dir', dir, '--cert', apiserver)).out, /2 revoked/, 'a serial named again is not added again');
+    assert.is(parseRevocationList(await readFile(join(dir, 'pki/ca.crl'), 'utf8')).crlNumber, 3n, 'even a reissue that revokes nothing new');
   });
 });
 
@@ -48,12 +54,13 @@ test('revoke keeps the date each serial was first revoked, and a serial named ag
     await initPkiDirectory(dir, { nodeName: 'cp-1', advertiseAddress: '10.0.0.10', konnectivity: false });
     const issuer = await loadAuthority(dir, AUTHORITY_LAYOUT.find((entry) => entry.name === 'ca')!);
     const earlier = new Date('2026-01-02T03:04:05Z');
-    const first = await issueRevocationList({ issuer, revoked: [{ serialNumber: '00ABCDEF', revokedAt: earlier }] });
+    const first = await issueRevocationList({ issuer, revoked: [{ serialNumber: '00ABCDEF', revokedAt: earlier }], thisUpdate: earlier, crlNumber: 41n });
     await writeFile(join(dir, 'pki/ca.crl'), first.pem);
     const apiserver = Certificate.from(await readFile(join(dir, 'pki/apiserver.crt'), 'utf8'));
     assert.match((await run('revoke', '--dir', dir, '--cert', join(dir, 'pki/apiserver.crt'), '--serial', 'abcdef')).out, /ca\.crl: 2 revoked/);
     const crl = parseRevocationList(await readFile(join(dir, 'pki/ca.crl'), 'utf8'));
     assert.equal(crl.revocationDates.get('abcdef'), earlier);
+    assert.is(crl.crlNumber, 42n, "one above the previous CRL's number");
     const revokedNow = crl.revocationDates.get(apiserver.serialNumber)!;
     assert.ok(Math.abs(revokedNow.getTime() - crl.thisUpdate.getTime()) < 1000, 'the new serial is revoked as of this update');
   });

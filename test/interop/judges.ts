@@ -21,7 +21,23 @@ export type GoCase =
   | { op: 'key'; key: string }
   | { op: 'pubkey'; key: string }
   /** The user and groups kube-apiserver reads from a client certificate (hex of their UTF-8 bytes). */
-  | { op: 'identity'; cert: string };
+  | { op: 'identity'; cert: string }
+  /** x509.ParseRevocationList, CheckSignatureFrom the issuer `cert`, and what Go reads from the CRL (`crl` of the result). */
+  | { op: 'crl'; crl: string; cert: string };
+
+/** What the Go judge reads from a CRL (op crl). */
+export interface GoCrlInfo {
+  /** cRLNumber in decimal; empty when absent. */
+  number: string;
+  /** authorityKeyIdentifier's keyIdentifier, lowercase hex; empty when absent. */
+  authorityKeyId: string;
+  /** crlExtensions OIDs, "!" appended when critical. */
+  extensions: string[];
+  /** Revoked serials, lowercase hex. */
+  revoked: string[];
+  /** Revoked entries carrying a crlEntryExtensions field, an empty one included. */
+  entriesWithExtensions: number;
+}
 
 /** The Go judge's answer: `error` is Go's error text, empty when `ok`. */
 export interface GoResult {
@@ -30,6 +46,8 @@ export interface GoResult {
   /** op identity: hex of the user name's bytes and of each group's. */
   user?: string;
   groups?: string[];
+  /** op crl, when ok. */
+  crl?: GoCrlInfo;
 }
 
 /** A command-line judge's answer and everything it printed, for assertion messages. */
@@ -169,10 +187,13 @@ export function opensslVerify(o: {
   hostname?: string;
   ip?: string;
   attime?: Date;
+  /** Revocation lists (PEM): adds `-crl_check -CRLfile`, so a CRL for the leaf's issuer is required. */
+  crls?: string[];
 }): Promise<CommandResult> {
   return withFolder(async (dir) => {
     const args = ['verify', '-x509_strict', '-purpose', o.purpose, '-CAfile', await put(dir, 'roots.pem', o.roots.join('\n'))];
     if (o.intermediates?.length) args.push('-untrusted', await put(dir, 'intermediates.pem', o.intermediates.join('\n')));
+    if (o.crls?.length) args.push('-crl_check', '-CRLfile', await put(dir, 'crls.pem', o.crls.join('\n')));
     if (o.hostname) args.push('-verify_hostname', o.hostname);
     if (o.ip) args.push('-verify_ip', o.ip);
     if (o.attime) args.push('-attime', String(Math.floor(o.attime.getTime() / 1000)));
@@ -248,14 +269,60 @@ export function opensslMakeCsr(keyPem: string, subject: string, sans: string[] =
  * `certtool --verify` with a purpose OID and an optional host name, which certtool also matches against
  * IP SANs when it is an address. `chain` is the leaf first, then intermediates.
  */
-export function gnutlsVerify(o: { roots: string[]; chain: string[]; purposeOid: string; hostname?: string }): Promise<CommandResult> {
+export function gnutlsVerify(o: { roots: string[]; chain: string[]; purposeOid: string; hostname?: string; crls?: string[] }): Promise<CommandResult> {
   return withFolder(async (dir) => {
     const args = ['--verify', '--load-ca-certificate', await put(dir, 'roots.pem', o.roots.join('\n'))];
+    if (o.crls?.length) args.push('--load-crl', await put(dir, 'crls.pem', o.crls.join('\n')));
     args.push('--infile', await put(dir, 'chain.pem', o.chain.join('\n')), '--verify-purpose', o.purposeOid);
     if (o.hostname) args.push('--verify-hostname', o.hostname);
     const { code, output } = await run('certtool', args);
     // Success: "Chain verification output: Verified. ..." and exit 0; failure: "... Not verified. <reason>" and exit 1.
     return { ok: code === 0 && /^Chain verification output: Verified\./m.test(output), output };
+  });
+}
+
+/** What a command-line judge reads from a CRL, and whether the CRL's signature verifies with its CA. */
+export interface CrlReading {
+  /** The signature verifies with the CA certificate given. */
+  verified: boolean;
+  /** The authorityKeyIdentifier's key id, lowercase hex without separators; undefined when not shown. */
+  authorityKeyId?: string;
+  crlNumber?: bigint;
+  /** OpenSSL only: revoked entries show crlEntryExtensions (an empty one prints nothing: the Go judge counts those). */
+  entryExtensions?: boolean;
+  output: string;
+}
+
+/** `openssl crl -text -CAfile`: prints the CRL (extensions included) and checks its signature with the CA. */
+export function opensslCrl(crlPem: string, caPem: string): Promise<CrlReading> {
+  return withFolder(async (dir) => {
+    const { code, output } = await run('openssl', ['crl', '-noout', '-text', '-in', await put(dir, 'crl.pem', crlPem), '-CAfile', await put(dir, 'ca.pem', caPem)]);
+    // "X509v3 Authority Key Identifier: \n    AB:CD:..." (OpenSSL 1.1 prefixes "keyid:") and "X509v3 CRL Number: \n    2" (decimal).
+    const aki = /X509v3 Authority Key Identifier: *(?:critical)?\n\s*(?:keyid:)?([0-9A-F:]+)\n/.exec(output)?.[1];
+    const number = /X509v3 CRL Number: *(?:critical)?\n\s*(\d+)\n/.exec(output)?.[1];
+    return {
+      verified: code === 0 && /^verify OK$/m.test(output),
+      ...(aki ? { authorityKeyId: aki.replaceAll(':', '').toLowerCase() } : {}),
+      ...(number ? { crlNumber: BigInt(number) } : {}),
+      entryExtensions: /CRL entry extensions/.test(output),
+      output,
+    };
+  });
+}
+
+/** `certtool --verify-crl`: prints the CRL (as --crl-info) and checks its signature with the CA. */
+export function gnutlsCrl(crlPem: string, caPem: string): Promise<CrlReading> {
+  return withFolder(async (dir) => {
+    const { code, output } = await run('certtool', ['--verify-crl', '--load-ca-certificate', await put(dir, 'ca.pem', caPem), '--infile', await put(dir, 'crl.pem', crlPem)]);
+    // "Authority Key Identifier (not critical):\n\t\t\t<hex>" and "CRL Number (not critical): 02" (hex).
+    const aki = /Authority Key Identifier \((?:not )?critical\):\n\s*([0-9a-f]+)\n/.exec(output)?.[1];
+    const number = /CRL Number \((?:not )?critical\): ([0-9a-f]+)\n/.exec(output)?.[1];
+    return {
+      verified: code === 0 && /^Verification output: Verified\./m.test(output),
+      ...(aki ? { authorityKeyId: aki } : {}),
+      ...(number ? { crlNumber: BigInt(`0x${number}`) } : {}),
+      output,
+    };
   });
 }
 

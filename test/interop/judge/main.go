@@ -11,10 +11,14 @@ import (
 	"crypto/rsa"
 	"crypto/tls"
 	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
+	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"math/big"
 	"os"
 	"time"
 )
@@ -31,6 +35,7 @@ type judgeCase struct {
 	Cert          string   `json:"cert"`
 	Key           string   `json:"key"`
 	CRLs          []string `json:"crls"`
+	CRL           string   `json:"crl"`
 }
 
 type result struct {
@@ -40,6 +45,21 @@ type result struct {
 	// (Subject.CommonName, Subject.Organization), hex-encoded so that bytes that are not UTF-8 survive.
 	User   string   `json:"user,omitempty"`
 	Groups []string `json:"groups,omitempty"`
+	// For op "crl": what Go reads from a CRL whose signature verified with its issuer.
+	CRL *crlInfo `json:"crl,omitempty"`
+}
+
+type crlInfo struct {
+	// Number is the cRLNumber in decimal, empty when the CRL has none.
+	Number string `json:"number"`
+	// AuthorityKeyID is the authorityKeyIdentifier's keyIdentifier in hex, empty when absent.
+	AuthorityKeyID string `json:"authorityKeyId"`
+	// Extensions are the OIDs of the crlExtensions, a "!" appended when critical.
+	Extensions []string `json:"extensions"`
+	// Revoked are the revoked serial numbers in hex.
+	Revoked []string `json:"revoked"`
+	// EntriesWithExtensions counts revoked entries that carry a crlEntryExtensions field (even an empty one).
+	EntriesWithExtensions int `json:"entriesWithExtensions"`
 }
 
 func main() {
@@ -75,6 +95,13 @@ func judgeRaw(raw json.RawMessage) (r result) {
 	if c.Op == "identity" {
 		return identity(c.Cert)
 	}
+	if c.Op == "crl" {
+		info, err := inspectCRL(c.CRL, c.Cert)
+		if err != nil {
+			return result{Error: err.Error()}
+		}
+		return result{OK: true, CRL: info}
+	}
 	if err := judge(c); err != nil {
 		return result{Error: err.Error()}
 	}
@@ -93,6 +120,83 @@ func identity(text string) result {
 		groups = append(groups, fmt.Sprintf("%x", o))
 	}
 	return result{OK: true, User: fmt.Sprintf("%x", subject.CommonName), Groups: groups}
+}
+
+// The TBSCertList as RFC 5280 5.1 writes it, to see which fields the revoked entries really carry:
+// crypto/x509 reads an absent and an empty crlEntryExtensions alike.
+type tbsCertList struct {
+	Raw                 asn1.RawContent
+	Version             int `asn1:"optional,default:0"`
+	Signature           pkix.AlgorithmIdentifier
+	Issuer              asn1.RawValue
+	ThisUpdate          time.Time
+	NextUpdate          time.Time        `asn1:"optional"`
+	RevokedCertificates []revokedEntry   `asn1:"optional"`
+	Extensions          []pkix.Extension `asn1:"tag:0,optional,explicit"`
+}
+
+type revokedEntry struct {
+	SerialNumber   *big.Int
+	RevocationDate time.Time
+	Extensions     asn1.RawValue `asn1:"optional"`
+}
+
+// inspectCRL parses a CRL with x509.ParseRevocationList, checks its signature with the issuer
+// certificate (the first of cert) and reports its number, authority key id, extensions and entries.
+func inspectCRL(crlText, issuerText string) (*crlInfo, error) {
+	block, _ := pem.Decode([]byte(crlText))
+	if block == nil || block.Type != "X509 CRL" {
+		return nil, errors.New("crl: no X509 CRL block")
+	}
+	list, err := x509.ParseRevocationList(block.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("crl: %w", err)
+	}
+	issuers, err := parseCerts(issuerText)
+	if err != nil {
+		return nil, fmt.Errorf("issuer: %w", err)
+	}
+	if err := list.CheckSignatureFrom(issuers[0]); err != nil {
+		return nil, fmt.Errorf("crl signature: %w", err)
+	}
+	var tbs tbsCertList
+	if rest, err := asn1.Unmarshal(list.RawTBSRevocationList, &tbs); err != nil || len(rest) != 0 {
+		return nil, fmt.Errorf("crl: tbsCertList: %v (%d trailing bytes)", err, len(rest))
+	}
+	info := &crlInfo{Extensions: []string{}, Revoked: []string{}}
+	if list.Number != nil {
+		info.Number = list.Number.String()
+	}
+	for _, extension := range list.Extensions {
+		id := extension.Id.String()
+		if extension.Critical {
+			id += "!"
+		}
+		info.Extensions = append(info.Extensions, id)
+		// Go 1.19 sets RevocationList.AuthorityKeyId to the whole extension value (fixed in later
+		// releases): the keyIdentifier [0] is read from it here, as x509.ParseCertificate reads it.
+		if extension.Id.Equal(asn1.ObjectIdentifier{2, 5, 29, 35}) {
+			var aki struct {
+				ID []byte `asn1:"optional,tag:0"`
+			}
+			if rest, err := asn1.Unmarshal(extension.Value, &aki); err != nil || len(rest) != 0 {
+				return nil, fmt.Errorf("crl: authorityKeyIdentifier: %v", err)
+			}
+			if len(list.AuthorityKeyId) == 0 {
+				return nil, errors.New("crl: x509.ParseRevocationList did not read the authorityKeyIdentifier")
+			}
+			info.AuthorityKeyID = hex.EncodeToString(aki.ID)
+		}
+	}
+	for _, revoked := range list.RevokedCertificates {
+		info.Revoked = append(info.Revoked, revoked.SerialNumber.Text(16))
+	}
+	for _, entry := range tbs.RevokedCertificates {
+		if len(entry.Extensions.FullBytes) > 0 {
+			info.EntriesWithExtensions++
+		}
+	}
+	return info, nil
 }
 
 func judge(c judgeCase) error {
