@@ -26,8 +26,10 @@ function leaf<const E extends readonly ExtendedKeyUsageName[]>(
   return { name, fileBase, issuer, isCA: false, subject, sans, keyUsages: ['digitalSignature'], extendedKeyUsages, lifetimeSeconds: LEAF_LIFETIME_SECONDS, description } as const;
 }
 
-// kubeadm gives CAs digitalSignature + keyEncipherment + keyCertSign; kubepki adds cRLSign because it
-// issues revocation lists for decommissioned nodes, and (like every profile) keyEncipherment only for RSA keys.
+// kubeadm gives CAs digitalSignature + keyEncipherment + keyCertSign, and every leaf digitalSignature +
+// keyEncipherment whatever its key type. kubepki's CAs carry digitalSignature + keyCertSign + cRLSign (it
+// issues revocation lists for decommissioned nodes) and never keyEncipherment; leaves add keyEncipherment
+// for RSA keys only (expectedKeyUsages: RFC 8813 section 3, RFC 3279 2.3.1).
 const CA_KEY_USAGES: readonly KeyUsageName[] = ['digitalSignature', 'keyCertSign', 'cRLSign'];
 const NODE_SUBJECT = { commonNamePrefix: 'system:node:', organizationsExact: ['system:nodes'] } as const;
 

@@ -32,6 +32,15 @@ test('CAs last 10 years and leaves 1 year, as kubeadm', () => {
   assert.equal(expectedKeyUsages(PROFILES.clusterCa, 'ecdsa-p384'), ['digitalSignature', 'keyCertSign', 'cRLSign']);
 });
 
+test('keyEncipherment by key type: RSA leaves only; never EC, Ed25519 or a CA (RFC 8813 section 3, RFC 3279 2.3.1)', () => {
+  for (const profile of Object.values(PROFILES)) {
+    for (const spec of ['ecdsa-p256', 'ecdsa-p384', 'ed25519', 'rsa-2048', 'rsa-4096'] as const) {
+      const want = profile.isCA ? ['digitalSignature', 'keyCertSign', 'cRLSign'] : spec.startsWith('rsa-') ? ['digitalSignature', 'keyEncipherment'] : ['digitalSignature'];
+      assert.equal(expectedKeyUsages(profile, spec), want, `${profile.name} ${spec}`);
+    }
+  }
+});
+
 test('the table is frozen', () => {
   assert.throws(() => {
     (PROFILES.kubeletClient.extendedKeyUsages as unknown as string[]).push('serverAuth');

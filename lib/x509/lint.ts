@@ -3,7 +3,7 @@ import { PkiError } from '../errors.js';
 import { keyIdentifier, type Certificate } from './certificate.js';
 import { OID } from './extensions.js';
 import type { Subject } from './names.js';
-import { expectedKeyUsages, sameSet, sanProblems, subjectProblems, type CertificateProfile } from './profile.js';
+import { expectedKeyUsages, keyUsageProblems, sameSet, sanProblems, subjectProblems, type CertificateProfile } from './profile.js';
 import type { SubjectAltNames } from './sans.js';
 
 /** What a freshly built certificate must be. */
@@ -71,6 +71,8 @@ export function lintProblems(cert: Certificate, expected: LintExpectation): stri
   if (wantUsages.length > 0 && !keyUsage?.critical) problem('keyUsage is missing or not critical');
   if (wantUsages.length === 0 && keyUsage) problem('keyUsage is present but no usage is expected');
   if (!sameSet(cert.keyUsages, wantUsages)) problem(`key usages are [${cert.keyUsages.join(', ')}], profile wants [${wantUsages.join(', ')}]`);
+  // The usages must suit the key type whatever the profile lists.
+  for (const p of keyUsageProblems(cert.keyUsages, expected.keySpec, profile)) problem(p);
   if (!sameSet(cert.extendedKeyUsages, profile.extendedKeyUsages)) {
     problem(`extended key usages are [${cert.extendedKeyUsages.join(', ')}], profile wants [${profile.extendedKeyUsages.join(', ')}]`);
   }

@@ -63,9 +63,15 @@ export interface CertificateProfile {
   readonly pathLength?: number;
   readonly subject: SubjectRule;
   readonly sans: SanRule;
-  /** Key usages for non-RSA keys; RSA keys add keyEncipherment (kubernetes-pki.md §3) unless `exactKeyUsages`. */
+  /**
+   * Key usages, adjusted to the key type (see `expectedKeyUsages`): EC and Ed25519 keys never carry
+   * keyEncipherment; unless `exactKeyUsages`, RSA leaves add it and CAs never carry it.
+   */
   readonly keyUsages: readonly KeyUsageName[];
-  /** Use `keyUsages` as given for every key type (the in-tree signer derives usages from the request alone). */
+  /**
+   * Use `keyUsages` as given (the in-tree signer derives usages from the request alone), except that
+   * keyEncipherment is still never certified for an EC or Ed25519 key.
+   */
   readonly exactKeyUsages?: boolean;
   readonly extendedKeyUsages: readonly ExtendedKeyUsageName[];
   /** Default lifetime in seconds. */
@@ -75,11 +81,32 @@ export interface CertificateProfile {
   readonly description: string;
 }
 
-/** The exact key usages a certificate of `profile` carries for a key of `spec`. */
+/**
+ * The exact key usages a certificate of `profile` carries for a key of `spec`. keyEncipherment follows
+ * the key type: an EC or Ed25519 key is never certified for it (RFC 8813 section 3, RFC 3279 2.3.1,
+ * RFC 8410 section 5). Unless the profile has `exactKeyUsages` (usages a requester chose, as the in-tree
+ * signers take them), an RSA leaf carries it (RSA key transport) and a CA of any key type, which only
+ * signs, never does.
+ */
 export function expectedKeyUsages(profile: CertificateProfile, spec: KeySpec): KeyUsageName[] {
   const usages = new Set<KeyUsageName>(profile.keyUsages);
-  if (isRsa(spec) && !profile.exactKeyUsages) usages.add('keyEncipherment');
+  if (!isRsa(spec)) usages.delete('keyEncipherment');
+  else if (!profile.exactKeyUsages) {
+    if (profile.isCA) usages.delete('keyEncipherment');
+    else usages.add('keyEncipherment');
+  }
   return KEY_USAGES.filter((usage) => usages.has(usage));
+}
+
+/**
+ * Why a certificate of `profile` for a key of `spec` may not carry `usages`: keyEncipherment on a key
+ * that cannot encipher (RFC 8813 section 3, RFC 3279 2.3.1, RFC 8410 section 5), or on a CA whose usages
+ * kubepki chose (not `exactKeyUsages`).
+ */
+export function keyUsageProblems(usages: readonly KeyUsageName[], spec: KeySpec, profile: Pick<CertificateProfile, 'isCA' | 'exactKeyUsages'>): string[] {
+  if (!usages.includes('keyEncipherment')) return [];
+  if (!isRsa(spec)) return [`keyEncipherment is not allowed for ${spec} keys, which cannot encipher keys (RFC 8813 section 3, RFC 3279 2.3.1, RFC 8410 section 5)`];
+  return profile.isCA && !profile.exactKeyUsages ? ['keyEncipherment is not allowed on a CA certificate, which only signs'] : [];
 }
 
 export function allowedKeySpecs(profile: CertificateProfile): readonly KeySpec[] {

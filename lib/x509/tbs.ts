@@ -35,7 +35,7 @@ export interface TbsFields {
 
 export interface TemplateOptions {
   readonly profile: CertificateProfile;
-  /** The spec of the key being certified (RSA keys add keyEncipherment). */
+  /** The spec of the key being certified (keyEncipherment follows it: expectedKeyUsages). */
   readonly keySpec: KeySpec;
   readonly pathLength?: number;
   readonly issuer?: Certificate;

@@ -62,11 +62,33 @@ for (const { name: provider, crypto } of PROVIDERS) {
   });
 }
 
-test('RSA keys add keyEncipherment; CAs have keyCertSign and cRLSign', async () => {
-  const { root } = await fixtureAuthorities('rsa-2048');
-  assert.equal(root.certificate.keyUsages, ['digitalSignature', 'keyEncipherment', 'keyCertSign', 'cRLSign']);
-  const { root: ecRoot } = await fixtureAuthorities('ecdsa-p256');
-  assert.equal(ecRoot.certificate.keyUsages, ['digitalSignature', 'keyCertSign', 'cRLSign']);
+test('key usages by key type: RSA leaves add keyEncipherment; EC and Ed25519 leaves and every CA never carry it', async () => {
+  const { root: rsaRoot } = await fixtureAuthorities('rsa-2048');
+  for (const spec of ALL_KEY_SPECS) {
+    const { root, intermediate } = await fixtureAuthorities(spec);
+    for (const ca of [root, intermediate]) assert.equal(ca.certificate.keyUsages, ['digitalSignature', 'keyCertSign', 'cRLSign'], `${spec} CA`);
+    const key = await fixtureKey(spec, undefined, 1);
+    for (const [profile, subject, sans] of LEAVES) {
+      const cert = await issueCertificate({ profile, subject, sans, publicKey: key.publicKey, issuer: rsaRoot, now: NOW });
+      assert.equal(cert.keyUsages, spec.startsWith('rsa-') ? ['digitalSignature', 'keyEncipherment'] : ['digitalSignature'], `${spec} ${profile.name}`);
+    }
+  }
+});
+
+test('a profile that lists keyEncipherment gets it for RSA leaves only, never for EC or Ed25519 keys or CAs', async () => {
+  const { root } = await fixtureAuthorities('ecdsa-p256');
+  const leafProfile: CertificateProfile = { ...PROFILES.client, name: 'custom-client', keyUsages: ['digitalSignature', 'keyEncipherment'] };
+  const caProfile: CertificateProfile = { ...PROFILES.intermediateCa, name: 'custom-ca', keyUsages: ['digitalSignature', 'keyEncipherment', 'keyCertSign', 'cRLSign'] };
+  for (const spec of ['ecdsa-p256', 'ecdsa-p384', 'ed25519', 'rsa-2048'] as const) {
+    const key = await fixtureKey(spec, undefined, 1);
+    const leaf = await issueCertificate({ profile: leafProfile, subject: { commonName: 'u' }, publicKey: key.publicKey, issuer: root, now: NOW });
+    assert.equal(leaf.keyUsages, spec === 'rsa-2048' ? ['digitalSignature', 'keyEncipherment'] : ['digitalSignature'], spec);
+    const ca = await issueCertificate({ profile: caProfile, subject: { commonName: `ca-${spec}` }, publicKey: key.publicKey, issuer: root, now: NOW });
+    assert.equal(ca.keyUsages, ['digitalSignature', 'keyCertSign', 'cRLSign'], `${spec} CA`);
+    // Usages a requester chose are taken as asked, except keyEncipherment for a key that cannot encipher.
+    const asked = await issueCertificate({ profile: { ...leafProfile, exactKeyUsages: true }, subject: { commonName: 'u' }, publicKey: key.publicKey, issuer: root, now: NOW });
+    assert.equal(asked.keyUsages, spec === 'rsa-2048' ? ['digitalSignature', 'keyEncipherment'] : ['digitalSignature'], `${spec} exactKeyUsages`);
+  }
 });
 
 test('NotBefore is backdated 5 minutes and NotAfter is now + the profile lifetime, to whole seconds', async () => {

@@ -3,6 +3,7 @@ import * as assert from 'uvu/assert';
 import { Certificate, lintCertificate, lintProblems, normalizeSans, PROFILES, type LintExpectation } from '../../lib/index.js';
 import { encodeName } from '../../lib/x509/names.js';
 import * as x509 from '../../lib/x509/peculiar.js';
+import { CA, CA_USAGE, craft, KU } from '../helpers/craft.js';
 import { failureOf, fixtureAuthorities, fixtureKey } from '../helpers/fixtures.js';
 
 // Certificates built directly with @peculiar/x509, bypassing issueCertificate, to prove the lint
@@ -66,6 +67,7 @@ const CASES: [string, () => Promise<{ cert: Certificate; expected: LintExpectati
   ['validity past the CA', async () => build({ notAfter: new Date(Date.UTC(2099, 0, 1)) }), /outside the CA's validity/],
   ['an empty validity', async () => build({ notBefore: new Date(Date.now() + 10_000), notAfter: new Date(Date.now() + 5_000) }), /NotBefore is not before NotAfter/],
   ['a wrong subject key id', async () => build({ extensions: await replace('2.5.29.14', new x509.SubjectKeyIdentifierExtension('00112233')) }), /subject key identifier is missing or wrong/],
+  ['keyEncipherment on an EC leaf', async () => build({ extensions: await replace('2.5.29.15', new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true)) }), /keyEncipherment is not allowed for ecdsa-p256 keys/],
   ['a wrong authority key id', async () => build({ extensions: await replace('2.5.29.35', new x509.AuthorityKeyIdentifierExtension('00112233')) }), /authority key identifier differs/],
 ];
 
@@ -93,6 +95,27 @@ test('lint compares against the profile the caller expects', async () => {
   const problems = lintProblems(cert, { ...expected, profile: PROFILES.server });
   assert.ok(problems.some((p) => /extended key usages/.test(p)));
   assert.ok(problems.some((p) => /at least one DNS or IP SAN/.test(p)));
+});
+
+test('keyEncipherment on an EC leaf fails the lint even when the profile lists it, exactKeyUsages or not', async () => {
+  const { cert, expected } = await build({ extensions: await replace('2.5.29.15', new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true)) });
+  const listing = { ...expected.profile, name: 'custom-client', keyUsages: ['digitalSignature', 'keyEncipherment'] } as const;
+  assert.equal(lintProblems(cert, { ...expected, profile: listing }), [
+    'key usages are [digitalSignature, keyEncipherment], profile wants [digitalSignature]',
+    'keyEncipherment is not allowed for ecdsa-p256 keys, which cannot encipher keys (RFC 8813 section 3, RFC 3279 2.3.1, RFC 8410 section 5)',
+  ]);
+  assert.is((await failureOf(() => lintCertificate(cert, { ...expected, profile: listing }))).code, 'ERR_LINT');
+  assert.equal(lintProblems(cert, { ...expected, profile: { ...listing, exactKeyUsages: true } }), [
+    'key usages are [digitalSignature, keyEncipherment], profile wants [digitalSignature]',
+    'keyEncipherment is not allowed for ecdsa-p256 keys, which cannot encipher keys (RFC 8813 section 3, RFC 3279 2.3.1, RFC 8410 section 5)',
+  ]);
+});
+
+test('keyEncipherment on a CA fails the lint, for RSA CAs too', async () => {
+  const ca = await craft({ cn: 'rsa-ca', keyPair: await fixtureKey('rsa-2048', undefined, 7), ca: CA, keyUsage: CA_USAGE | KU.keyEncipherment, dns: ['rsa-ca'] });
+  const problems = lintProblems(ca.certificate, { profile: PROFILES.clusterCa, issuer: ca.certificate, subject: { commonName: 'rsa-ca' }, sans: normalizeSans({ dns: ['rsa-ca'] }), keySpec: 'rsa-2048' });
+  assert.ok(problems.includes('keyEncipherment is not allowed on a CA certificate, which only signs'), problems.join(' | '));
+  assert.ok(problems.some((p) => /profile wants \[digitalSignature, keyCertSign, cRLSign\]/.test(p)), problems.join(' | '));
 });
 
 test.run();
