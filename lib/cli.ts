@@ -2,10 +2,12 @@
 // The `kubepki` command: one verb per module under lib/cli/, each on top of the public API.
 import { realpathSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PkiError } from './errors.js';
 import { checkExpirationVerb, renewVerb, signVerb } from './cli/expiry.js';
-import { approveVerb, kubeletBootstrapVerb, serveBootstrapVerb, tokenVerb } from './cli/bootstrap.js';
+import { approveVerb, kubeletBootstrapVerb, parseDuration, serveBootstrapVerb, tokenVerb } from './cli/bootstrap.js';
+import { DEFAULT_LOCK_TIMEOUT_MS, withDirectoryLock } from './cluster/lock.js';
 import { initVerb } from './cli/init.js';
 import { inspectVerb } from './cli/inspect.js';
 import { auditVerb, bundleVerb, revokeVerb, rotateCaVerb, verifyVerb } from './cli/trust.js';
@@ -14,8 +16,33 @@ import { parseVerbArgs, terminalProgress, type Io, type Verb } from './cli/io.js
 
 const VERBS: readonly Verb[] = [initVerb, checkExpirationVerb, renewVerb, signVerb, signCsrsVerb, tokenVerb, serveBootstrapVerb, kubeletBootstrapVerb, approveVerb, bundleVerb, verifyVerb, revokeVerb, auditVerb, rotateCaVerb, inspectVerb];
 
+/**
+ * The commands that write a PKI directory (`--dir`): each runs as its directory's only writer, holding
+ * `<dir>/.kubepki.lock`; `--lock-timeout DURATION` (default 5s) is how long it waits for another writer.
+ */
+const WRITERS = new Set([initVerb.name, signVerb.name, renewVerb.name, tokenVerb.name, bundleVerb.name, revokeVerb.name, rotateCaVerb.name]);
+
 const usage = (): string =>
-  `usage: kubepki <command> [options]   (kubepki <command> --help for its options)\n\ncommands:\n${VERBS.map((v) => `  ${v.name.padEnd(18)} ${v.summary}`).join('\n')}\n  ${'version'.padEnd(18)} print the version\n  ${'help'.padEnd(18)} print this text\n`;
+  `usage: kubepki <command> [options]   (kubepki <command> --help for its options)\n\ncommands:\n${VERBS.map((v) => `  ${v.name.padEnd(18)} ${v.summary}`).join('\n')}\n  ${'version'.padEnd(18)} print the version\n  ${'help'.padEnd(18)} print this text\n\n${[...WRITERS].join(', ')} lock DIR/.kubepki.lock while they write; --lock-timeout DURATION (default ${DEFAULT_LOCK_TIMEOUT_MS / 1000}s) is how long they wait for another writer\n`;
+
+/** Takes `--lock-timeout DURATION` (or `=DURATION`) out of a writing command's arguments. */
+function lockTimeout(argv: readonly string[]): { rest: string[]; lockTimeoutMs?: number } {
+  const rest: string[] = [];
+  let lockTimeoutMs: number | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--') {
+      rest.push(...argv.slice(i));
+      break;
+    }
+    if (arg === '--lock-timeout' || arg.startsWith('--lock-timeout=')) {
+      const value = arg === '--lock-timeout' ? argv[++i] : arg.slice('--lock-timeout='.length);
+      if (value === undefined) throw new PkiError('ERR_ARGUMENT', 'needs a duration such as 5s or 1m', { field: '--lock-timeout' });
+      lockTimeoutMs = parseDuration(value, '--lock-timeout') * 1000;
+    } else rest.push(arg);
+  }
+  return { rest, ...(lockTimeoutMs === undefined ? {} : { lockTimeoutMs }) };
+}
 
 /** Runs the command with `argv` (without node and script) and returns the exit code. */
 export async function main(argv: readonly string[], io: Io = { out: (l) => console.log(l), err: (l) => console.error(l), progress: terminalProgress() }): Promise<number> {
@@ -35,11 +62,15 @@ export async function main(argv: readonly string[], io: Io = { out: (l) => conso
       io.err(`kubepki: unknown command "${command}"\n${usage()}`);
       return 2;
     }
-    const args = parseVerbArgs(verb, rest);
+    const writer = WRITERS.has(verb.name);
+    const { rest: verbArgs, lockTimeoutMs } = writer ? lockTimeout(rest) : { rest: [...rest], lockTimeoutMs: undefined };
+    const args = parseVerbArgs(verb, verbArgs);
     if (args === 'help') {
-      io.out(`usage: ${verb.usage}\n\n${verb.summary}`);
+      io.out(`usage: ${verb.usage}${writer ? ' [--lock-timeout DURATION]' : ''}\n\n${verb.summary}`);
       return 0;
     }
+    const dir = args.values.dir;
+    if (writer && typeof dir === 'string' && dir !== '') return await withDirectoryLock(resolve(dir), () => verb.run(args, io), { lockTimeoutMs });
     return await verb.run(args, io);
   } catch (error) {
     if (error instanceof PkiError) {

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { writeFileAtomic, readIfExists } from '../cluster/files.js';
+import { withDirectoryLock, type DirectoryLockOptions } from '../cluster/lock.js';
 import { PkiError } from '../errors.js';
 import type { SecretObject, TokenStore } from './token.js';
 
@@ -8,9 +9,10 @@ export function tokenFolder(dir: string): string {
   return join(dir, 'bootstrap-tokens');
 }
 
-export async function saveTokenSecret(dir: string, secret: SecretObject): Promise<string> {
+/** Writes the Secret file (not over an existing one), with the directory locked. */
+export async function saveTokenSecret(dir: string, secret: SecretObject, options: DirectoryLockOptions = {}): Promise<string> {
   const path = join(tokenFolder(dir), `${secret.metadata.name}.json`);
-  await writeFileAtomic({ path, content: JSON.stringify(secret, null, 2), mode: 0o600 });
+  await withDirectoryLock(dir, () => writeFileAtomic({ path, content: JSON.stringify(secret, null, 2), mode: 0o600 }), options);
   return path;
 }
 

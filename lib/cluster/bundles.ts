@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import type { Certificate } from '../x509/certificate.js';
 import { buildCaBundle, type CaBundle } from '../x509/bundle.js';
 import { writeFileAtomic } from './files.js';
+import { withDirectoryLock, type DirectoryLockOptions } from './lock.js';
 import type { LoadedPki } from './directory.js';
 
 /** The CA bundles components point at, by the flag or field that reads each. */
@@ -36,12 +37,18 @@ export function clusterBundles(loaded: LoadedPki, options: { now?: Date; extra?:
 }
 
 /** Writes each bundle as `<dir>/bundles/<name>.crt` (0644, atomically, replacing the previous one). */
-export async function writeClusterBundles(dir: string, bundles: Record<BundleName, CaBundle>): Promise<string[]> {
-  const paths: string[] = [];
-  for (const [name, bundle] of Object.entries(bundles)) {
-    const path = join(dir, 'bundles', `${name}.crt`);
-    await writeFileAtomic({ path, content: bundle.pem, mode: 0o644 }, { overwrite: true });
-    paths.push(path);
-  }
-  return paths;
+export async function writeClusterBundles(dir: string, bundles: Record<BundleName, CaBundle>, options: DirectoryLockOptions = {}): Promise<string[]> {
+  return withDirectoryLock(
+    dir,
+    async () => {
+      const paths: string[] = [];
+      for (const [name, bundle] of Object.entries(bundles)) {
+        const path = join(dir, 'bundles', `${name}.crt`);
+        await writeFileAtomic({ path, content: bundle.pem, mode: 0o644 }, { overwrite: true });
+        paths.push(path);
+      }
+      return paths;
+    },
+    options,
+  );
 }

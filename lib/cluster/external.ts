@@ -11,6 +11,7 @@ import type { ClusterConfig } from './config.js';
 import { loadPkiDirectory } from './directory.js';
 import { ioError, readIfExists, writeFileAtomic, type FileToWrite } from './files.js';
 import { parseKubeconfig, stringifyKubeconfig } from './kubeconfig.js';
+import { withDirectoryLock, type DirectoryLockOptions } from './lock.js';
 import { CERTIFICATE_LAYOUT, type LayoutEntry } from './layout.js';
 import { entryFilesToWrite, issuerOf, readServiceAccount, serviceAccountFiles } from './material.js';
 import { planCluster } from './plan.js';
@@ -23,7 +24,11 @@ const keyPath = (dir: string, entry: LayoutEntry): string => join(dir, entry.kub
  * plan, and the service-account key pair; no CA key is made. Kubeconfigs are written with their key and
  * server but no certificate yet. Existing files are not overwritten unless `force`.
  */
-export async function writeCertificateRequests(dir: string, config: ClusterConfig, options: CryptoOptions & { force?: boolean } = {}): Promise<string[]> {
+export async function writeCertificateRequests(dir: string, config: ClusterConfig, options: CryptoOptions & DirectoryLockOptions & { force?: boolean } = {}): Promise<string[]> {
+  return withDirectoryLock(dir, () => writeRequestsUnlocked(dir, config, options), options);
+}
+
+async function writeRequestsUnlocked(dir: string, config: ClusterConfig, options: CryptoOptions & { force?: boolean }): Promise<string[]> {
   const plan = planCluster(config);
   const crypto = options.crypto ? { crypto: options.crypto } : {};
   const files: FileToWrite[] = [];
@@ -60,7 +65,11 @@ export async function writeCertificateRequests(dir: string, config: ClusterConfi
  * `.crt` and `.key`), after checking each request against its profile and its key file. Certificates are
  * written beside the keys (kubeconfigs get the certificate and CA embedded) and the CSRs removed.
  */
-export async function signCertificateRequests(dir: string, options: CryptoOptions & { now?: Date } = {}): Promise<string[]> {
+export async function signCertificateRequests(dir: string, options: CryptoOptions & DirectoryLockOptions & { now?: Date } = {}): Promise<string[]> {
+  return withDirectoryLock(dir, () => signUnlocked(dir, options), options);
+}
+
+async function signUnlocked(dir: string, options: CryptoOptions & { now?: Date }): Promise<string[]> {
   const crypto = options.crypto ? { crypto: options.crypto } : {};
   const loaded = await loadPkiDirectory(dir, crypto);
   const pending: { entry: LayoutEntry; write: () => Promise<FileToWrite[]> }[] = [];

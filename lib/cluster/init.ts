@@ -6,11 +6,12 @@ import { createCertificateAuthority } from '../ca.js';
 import { issueCertificate } from '../x509/issue.js';
 import type { ClusterConfig } from './config.js';
 import { readIfExists, writeFileAtomic, type FileToWrite } from './files.js';
+import { withDirectoryLock, type DirectoryLockOptions } from './lock.js';
 import { findPkcs11KeyPair, generatePkcs11KeyPair, openPkcs11Token, type Pkcs11KeyReference } from '../crypto/pkcs11.js';
 import { entryFiles, entryFilesToWrite, issuerOf, orphanKey, readEntry, readServiceAccount, serviceAccountFiles, type Material } from './material.js';
 import { planCluster, type ClusterPlan, type PlannedAuthority, type PlannedCertificate } from './plan.js';
 
-export interface InitOptions extends CryptoOptions {
+export interface InitOptions extends CryptoOptions, DirectoryLockOptions {
   /** Replace files that conflict with the plan (a different CA, wrong SANs, a corrupt file). Default false. */
   force?: boolean;
   now?: Date;
@@ -39,9 +40,13 @@ export interface InitResult {
  * Makes (or completes) a cluster's PKI in kubeadm's layout under `dir`. Valid files already there are
  * kept and existing CAs sign whatever is missing; anything that conflicts (a certificate from another CA,
  * other SANs, a key that does not match, a corrupt file) stops the run with ERR_EXISTS naming every
- * file, and nothing is written, unless `force` is given.
+ * file, and nothing is written, unless `force` is given. The directory is locked meanwhile (withDirectoryLock).
  */
 export async function initPkiDirectory(dir: string, config: ClusterConfig, options: InitOptions = {}): Promise<InitResult> {
+  return withDirectoryLock(dir, () => initUnlocked(dir, config, options), options);
+}
+
+async function initUnlocked(dir: string, config: ClusterConfig, options: InitOptions): Promise<InitResult> {
   const plan = planCluster(config);
   const crypto = options.crypto ? { crypto: options.crypto } : {};
   const now = options.now ?? new Date();

@@ -4,10 +4,11 @@ import type { CryptoOptions } from '../crypto/provider.js';
 import { PkiError } from '../errors.js';
 import { loadPkiDirectory } from './directory.js';
 import { writeFileAtomic, type FileToWrite } from './files.js';
+import { withDirectoryLock, type DirectoryLockOptions } from './lock.js';
 import { AUTHORITY_LAYOUT, CERTIFICATE_LAYOUT } from './layout.js';
 import { interruptedPair, issuerOf, reissueEntry } from './material.js';
 
-export interface RenewOptions extends CryptoOptions {
+export interface RenewOptions extends CryptoOptions, DirectoryLockOptions {
   now?: Date;
   /** Default: each profile's lifetime (1 year). */
   lifetimeSeconds?: number;
@@ -17,9 +18,14 @@ export interface RenewOptions extends CryptoOptions {
  * Renews leaf certificates (by kubeadm name, or `all`) with their CA in the directory, as `kubeadm certs
  * renew` does: a new key of the same type, the same subject and SANs, a fresh validity. Kubeconfigs that
  * embed a renewed certificate are rewritten with everything else kept. CAs are not renewed (CA rotation
- * is a separate procedure). Every target is checked before anything is written.
+ * is a separate procedure). Every target is checked before anything is written. The directory is locked
+ * meanwhile: a second renewal waits or fails with ERR_LOCKED, never mixes its keys with this one's.
  */
 export async function renewCertificates(dir: string, which: 'all' | readonly string[], options: RenewOptions = {}): Promise<string[]> {
+  return withDirectoryLock(dir, () => renewUnlocked(dir, which, options), options);
+}
+
+async function renewUnlocked(dir: string, which: 'all' | readonly string[], options: RenewOptions): Promise<string[]> {
   const crypto = options.crypto ? { crypto: options.crypto } : {};
   const loaded = await loadPkiDirectory(dir, crypto);
   // A renewal killed between writing an entry's new key and its certificate is completed by this one.

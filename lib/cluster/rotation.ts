@@ -12,6 +12,7 @@ import { clusterBundles } from './bundles.js';
 import { loadPkiDirectory } from './directory.js';
 import { ioError, readIfExists, writeFileAtomic } from './files.js';
 import { CERTIFICATE_LAYOUT, type LayoutEntry } from './layout.js';
+import { withDirectoryLock, type DirectoryLockOptions } from './lock.js';
 import { entryFilesToWrite, interruptedPair, issuerOf, loadAuthority, reissueEntry } from './material.js';
 
 export type RotationPhase = 'add' | 'reissue' | 'finish';
@@ -40,11 +41,14 @@ const STATE = 'rotation.json';
  * - finish: the new CA becomes `pki/ca.crt/.key` (the old one is kept as `pki/ca-old.crt`) and the bundles
  *   and kubeconfigs trust only the new CA.
  */
-export async function rotateClusterCa(
-  dir: string,
-  phase: RotationPhase,
-  options: CryptoOptions & { now?: Date; crossSign?: boolean; /** Make the new CA's key in this PKCS#11 token (a new key label). */ pkcs11?: Pkcs11KeyReference } = {},
-): Promise<RotationResult> {
+export async function rotateClusterCa(dir: string, phase: RotationPhase, options: RotationOptions = {}): Promise<RotationResult> {
+  return withDirectoryLock(dir, () => rotateUnlocked(dir, phase, options), options);
+}
+
+export type RotationOptions = CryptoOptions &
+  DirectoryLockOptions & { now?: Date; crossSign?: boolean; /** Make the new CA's key in this PKCS#11 token (a new key label). */ pkcs11?: Pkcs11KeyReference };
+
+async function rotateUnlocked(dir: string, phase: RotationPhase, options: RotationOptions): Promise<RotationResult> {
   const crypto = options.crypto ? { crypto: options.crypto } : {};
   const state = await readState(dir);
   const changed: string[] = [];

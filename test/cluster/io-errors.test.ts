@@ -101,9 +101,10 @@ test('temporary names stay within NAME_MAX: a 250-character name (a 245-characte
   });
 });
 
-function cli(args: readonly string[]): Promise<{ code: number | null; out: string; err: string }> {
+function cli(args: readonly string[], spareLock: boolean): Promise<{ code: number | null; out: string; err: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', '--import', FULL_DISK, join(ROOT, 'lib/cli.ts'), ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const env = { ...process.env, KUBEPKI_TEST_FULL_DISK_SPARE_LOCK: spareLock ? '1' : '0' };
+    const child = spawn(process.execPath, ['--import', 'tsx', '--import', FULL_DISK, join(ROOT, 'lib/cli.ts'), ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
@@ -113,17 +114,20 @@ function cli(args: readonly string[]): Promise<{ code: number | null; out: strin
   });
 }
 
-for (const [verb, args] of [
-  ['init', ['init', '--node-name', 'cp-1', '--advertise-address', '10.0.0.10']],
-  ['token create', ['token', 'create']],
+for (const [verb, args, spareLock] of [
+  ['init', ['init', '--node-name', 'cp-1', '--advertise-address', '10.0.0.10'], true],
+  ['token create', ['token', 'create'], true],
+  ['init', ['init', '--node-name', 'cp-1', '--advertise-address', '10.0.0.10'], false],
+  ['token create', ['token', 'create'], false],
 ] as const) {
-  test(`kubepki ${verb} on a full disk: one "kubepki: ERR_IO ..." line naming the file, no stack, no temporary file`, async () => {
+  test(`kubepki ${verb} on a disk full ${spareLock ? 'after the lock was taken' : 'from the start (the lock file)'}: one "kubepki: ERR_IO ..." line naming the file, no stack, nothing left`, async () => {
     await withTempDir(async (dir) => {
-      const result = await cli([...args, '--dir', dir]);
+      const result = await cli([...args, '--dir', dir], spareLock);
       assert.is(result.code, 1, result.err);
       const lines = result.err.trimEnd().split('\n');
       assert.is(lines.length, 1, result.err);
       assert.match(lines[0]!, new RegExp(`^kubepki: ERR_IO: ${dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/\\S+: cannot be \\w+: no space left on device \\(ENOSPC\\)$`));
+      assert.ok(lines[0]!.includes(`${dir}/.kubepki.lock:`) === !spareLock, lines[0]);
       assert.not.match(result.err, /\n\s+at /);
       assert.is(result.out, '', 'no token printed for a Secret that was not stored');
       assert.equal(await leftovers(dir), []);

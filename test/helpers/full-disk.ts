@@ -2,8 +2,10 @@
 // the disk is "full" for new files. Every file created exclusively (O_CREAT|O_EXCL, as the atomic writer
 // and the directory lock create theirs) opens, as it does on a full ext4 where inodes remain, and then
 // fails its data write with ENOSPC. No real disk is filled.
+// KUBEPKI_TEST_FULL_DISK_SPARE_LOCK=1 spares the directory lock's files.
 import { constants } from 'node:fs';
 import { createRequire, syncBuiltinESMExports } from 'node:module';
+import { basename } from 'node:path';
 import type * as FsPromises from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 
@@ -17,7 +19,9 @@ const full = (syscall: string): NodeJS.ErrnoException =>
 (promises as { open: typeof open }).open = async (...args: Parameters<typeof open>): Promise<FileHandle> => {
   const handle = await open(...args);
   const flags = args[1];
-  if (typeof flags === 'number' && (flags & constants.O_EXCL) !== 0) {
+  // KUBEPKI_TEST_FULL_DISK_SPARE_LOCK=1: the directory lock is taken, the disk fills after it.
+  const spared = process.env.KUBEPKI_TEST_FULL_DISK_SPARE_LOCK === '1' && basename(String(args[0])).startsWith('.kubepki.lock');
+  if (typeof flags === 'number' && (flags & constants.O_EXCL) !== 0 && !spared) {
     const fail = async (): Promise<never> => {
       throw full('write');
     };
