@@ -2,7 +2,7 @@
 // material made here (a CA, certificates, CSRs, keys, tokens, kubeconfigs, CSR objects), then broken one
 // way; the manifest names the code each must be refused with. The generator runs each entry once and
 // stops on any entry whose outcome differs, so the written corpus is what the test will hold the library to.
-import { createPublicKey, generateKeyPairSync, sign as nodeSign, type KeyObject } from 'node:crypto';
+import { createHash, createPublicKey, generateKeyPairSync, sign as nodeSign, type KeyObject } from 'node:crypto';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as x509 from '../../lib/x509/peculiar.js';
@@ -28,6 +28,7 @@ import { concatBytes, encodeElement, encodeOid } from '../../lib/crypto/der.js';
 import { encodeCertificationRequestInfo } from '../../lib/x509/csr.js';
 import { encodeName } from '../../lib/x509/names.js';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
+import { attr, CN, HOSTILE_NAMES, nameDer, O, STRING } from '../helpers/names.js';
 import { CORPUS_CLOCK, CORPUS_DIR, refusedFor, runEntry, type Entry } from './entries.js';
 
 const entries: (Entry & { content: string | Uint8Array })[] = [];
@@ -262,6 +263,40 @@ await signer('client-server-auth', objectFor('x', nodeSubject('a'), undefined, C
 await signer('serving-client-auth', objectFor('x', nodeSubject('a'), { dns: ['a'] }, SERVING, ['digital signature', 'server auth', 'client auth']), 'an approved serving CSR with client auth');
 await signer('serving-no-san', objectFor('x', nodeSubject('a'), undefined, SERVING, ['digital signature', 'server auth']), 'an approved serving CSR without SANs');
 await signer('serving-uri', objectFor('x', nodeSubject('a'), { dns: ['a'], uris: ['https://a'] }, SERVING, ['digital signature', 'server auth']), 'an approved serving CSR with a URI SAN');
+
+// Subjects two readers take for different identities (the hostile review's escalations) and RSA keys whose
+// exponent makes the self-signature meaningless: refused when the request is read, before any policy runs.
+const namedCsr = (subject: Uint8Array, key: { publicKey: KeyObject; privateKey: KeyObject }): Uint8Array => {
+  const info = encodeCertificationRequestInfo(subject, key.publicKey.export({ format: 'der', type: 'spki' }), []);
+  return encodeElement(0x30, concatBytes([info, ECDSA_SHA256, encodeElement(0x03, concatBytes([Uint8Array.of(0), nodeSign('sha256', info, key.privateKey)]))]));
+};
+const nodeEc = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+const HOSTILE_SUBJECTS: readonly [string, Uint8Array, string][] = [
+  ['subject-universal-masters', HOSTILE_NAMES.universalMasters, 'O=system:masters as a UniversalString before O=system:nodes (OpenSSL reads it, Go does not)'],
+  ['subject-two-cns', HOSTILE_NAMES.twoCommonNames, 'two CNs, victim then attacker (Go takes the last, OpenSSL-based readers the first)'],
+  ['subject-bmp-cn', nameDer([attr(O, STRING.printable, 'system:nodes')], [attr(CN, STRING.bmp, 'system:node:a')]), 'the CN as a BMPString'],
+  ['subject-t61-o', nameDer([attr(O, STRING.t61, 'system:nodes')], [attr(CN, STRING.utf8, 'system:node:a')]), 'the O as a T61String'],
+  ['subject-o-twice-in-rdn', nameDer([attr(O, STRING.utf8, 'system:nodes'), attr(O, STRING.utf8, 'system:masters')], [attr(CN, STRING.utf8, 'system:node:a')]), 'two Os in one multi-valued RDN'],
+  ['subject-printable-at', nameDer([attr(CN, STRING.printable, 'system:node:a@b')]), "a PrintableString with '@'"],
+  ['subject-utf8-invalid', nameDer([attr(CN, STRING.utf8, Uint8Array.of(0x61, 0xc3))]), 'a UTF8String that is not UTF-8'],
+  ['subject-integer-o', nameDer([attr(O, STRING.integer, Uint8Array.of(1))], [attr(CN, STRING.utf8, 'system:node:a')]), 'an INTEGER where an O string belongs'],
+];
+for (const [name, subject, note] of HOSTILE_SUBJECTS) csr(name, namedCsr(subject, nodeEc), 'ERR_NAME', note);
+const hostilePem = (subject: Uint8Array): string => pemOf('CERTIFICATE REQUEST', namedCsr(subject, nodeEc));
+await approval('subject-universal-masters', objectFor('x', nodeSubject('a'), undefined, CLIENT, ['digital signature', 'client auth'], BOOTSTRAPPER, hostilePem(HOSTILE_NAMES.universalMasters)), 'InvalidRequest', 'a client CSR with O=system:masters as a UniversalString');
+await approval('subject-two-cns', objectFor('x', nodeSubject('a'), undefined, CLIENT, ['digital signature', 'client auth'], { username: 'system:node:attacker', groups: ['system:nodes'] }, hostilePem(HOSTILE_NAMES.twoCommonNames)), 'InvalidRequest', "a node's renewal with two CNs, its own last");
+await signer('subject-two-cns', objectFor('x', nodeSubject('a'), undefined, CLIENT, ['digital signature', 'client auth'], BOOTSTRAPPER, hostilePem(HOSTILE_NAMES.twoCommonNames)), 'an approved client CSR with two CNs: the signer refuses it too');
+{
+  // e = 1 over a random modulus: the "signature" is the padded digest itself, made without any private key.
+  const modulus = Uint8Array.from([0xc3, ...random(254), 0x01]);
+  const spki = encodeElement(0x30, concatBytes([encodeElement(0x30, concatBytes([encodeOid("1.2.840.113549.1.1.1"), Uint8Array.of(0x05, 0x00)])), encodeElement(0x03, concatBytes([Uint8Array.of(0), encodeElement(0x30, concatBytes([encodeElement(0x02, concatBytes([Uint8Array.of(0), modulus])), encodeElement(0x02, Uint8Array.of(1))]))]))]));
+  const info = encodeCertificationRequestInfo(encodeName(nodeSubject('forged')), spki, []);
+  const digestInfo = concatBytes([Buffer.from('3031300d060960864801650304020105000420', 'hex'), createHash('sha256').update(info).digest()]);
+  const forged = concatBytes([Uint8Array.of(0, 1), new Uint8Array(256 - 3 - digestInfo.length).fill(0xff), Uint8Array.of(0), digestInfo]);
+  csr('key-rsa-exponent-1', encodeElement(0x30, concatBytes([info, RSA_SHA256, encodeElement(0x03, concatBytes([Uint8Array.of(0), forged]))])), 'ERR_KEY', 'an RSA key with e = 1: a self-signature anyone can forge');
+  const e3 = generateKeyPairSync('rsa', { modulusLength: 2048, publicExponent: 3 });
+  csr('key-rsa-exponent-3', rawCsr(nodeSubject('a'), e3, RSA_SHA256), 'ERR_KEY', 'an RSA key with e = 3');
+}
 
 // ---------------------------------------------------------------------------------------------- keys
 const key = (name: string, text: string | Uint8Array, expect: string, note: string): void => add('key', name, text, expect, note);
@@ -558,6 +593,10 @@ http('approve-as-bootstrapper', { method: 'PUT', path: `${PREFIX}/existing/appro
 http('status-as-bootstrapper', { method: 'PUT', path: `${PREFIX}/existing/status`, auth: 'token', body: JSON.stringify({ ...baseObject, metadata: { name: 'existing' }, status: { certificate: Buffer.from(certPem).toString('base64') } }) }, 403, 'a bootstrapper writing a certificate');
 http('delete', { method: 'DELETE', path: `${PREFIX}/existing`, auth: 'token' }, 404, 'DELETE (not served)');
 http('patch', { method: 'PATCH', path: `${PREFIX}/existing`, auth: 'token', body: '{}' }, 404, 'PATCH (not served)');
+for (const [name, subject] of [['universal-masters', HOSTILE_NAMES.universalMasters], ['two-cns', HOSTILE_NAMES.twoCommonNames]] as const) {
+  const request = Buffer.from(pemOf('CERTIFICATE REQUEST', namedCsr(subject, nodeEc))).toString('base64');
+  http(`create-${name}`, { method: 'POST', path: PREFIX, auth: 'token', body: JSON.stringify({ ...baseObject, metadata: { name: `hostile-${name}` }, spec: { ...baseObject.spec, request } }) }, 422, `creating a kubelet client CSR whose subject is ${name}: refused before the approver sees it`);
+}
 http('other-api', { method: 'GET', path: '/api/v1/secrets', auth: 'token' }, 404, 'another API');
 http('field-selector-injection', { method: 'GET', path: `${PREFIX}?fieldSelector=metadata.name!=x`, auth: 'token' }, 422, 'an unsupported field selector');
 http('watch-other-users', { method: 'GET', path: `${PREFIX}?watch=true&fieldSelector=metadata.name=existing`, auth: 'other-token' }, 403, "watching another requester's CSR");
@@ -615,6 +654,18 @@ const REASONS: readonly (readonly [RegExp, string | readonly string[]])[] = [
   [/^(csr|csr-profile)\/(bad-signature|subject-changed|public-key-swapped)/, 'the self-signature does not verify'],
   [/^csr\/public-key-off-curve\.pem$/, 'not a valid SubjectPublicKeyInfo'],
   [/^csr\/(algorithm-|key-dsa)/, 'is not accepted; use SHA-256 or stronger'],
+  [/^csr\/key-rsa-exponent-/, 'only 65537 is accepted'],
+  [/^csr-approval\/subject-universal-masters\.json$/, 'UniversalString'],
+  [/^csr-(approval|signer)\/subject-two-cns\.json$/, 'more than one common name'],
+  [/^csr\/subject-universal-masters\.pem$/, "a UniversalString, which Go's crypto/x509 does not read"],
+  [/^csr\/subject-two-cns\.pem$/, 'has more than one common name'],
+  [/^csr\/subject-(bmp-cn|t61-o)\.pem$/, 'only UTF8String and PrintableString are accepted'],
+  [/^csr\/subject-o-twice-in-rdn\.pem$/, 'appears twice in one relative distinguished name'],
+  [/^csr\/subject-printable-at\.pem$/, 'an invalid PrintableString'],
+  [/^csr\/subject-utf8-invalid\.pem$/, 'an invalid UTF8String'],
+  [/^csr\/subject-integer-o\.pem$/, 'does not read'],
+  [/^http\/create-universal-masters\.json$/, 'UniversalString'],
+  [/^http\/create-two-cns\.json$/, 'more than one common name'],
   [/^csr\/key-rsa-/, 'unsupported RSA modulus'],
   [/^csr\/key-/, 'not a SubjectPublicKeyInfo of a supported key'],
   [/^csr\/version-1\.pem$/, 'unsupported CSR version'],
