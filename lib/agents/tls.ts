@@ -1,4 +1,3 @@
-import { X509Certificate } from 'node:crypto';
 import { statSync, readFileSync } from 'node:fs';
 import { Agent as HttpsAgent, type AgentOptions } from 'node:https';
 import { createRequire } from 'node:module';
@@ -6,7 +5,9 @@ import { connect as tlsConnect, type ConnectionOptions, type PeerCertificate, ty
 import type * as Undici from 'undici';
 import type { Agent as UndiciAgent, Dispatcher, buildConnector } from 'undici';
 import { PkiError, type PkiErrorCode } from '../errors.js';
+import { Certificate } from '../x509/certificate.js';
 import { parseIp } from '../x509/ip.js';
+import { checkName } from '../x509/verify.js';
 
 /** What one side of a path presents and trusts. Read each time a connection opens, so rotated files count at once. */
 export interface TlsMaterial {
@@ -32,13 +33,18 @@ export interface VerifiedAgents {
   close(): Promise<void>;
 }
 
-/** Server identity as Go checks it: SANs only, never the CN; an IP against IP SANs. */
+/**
+ * Server identity as Go checks it: SANs only, never the CN; an IP against IP SANs. The certificate is read
+ * by kubepki's own parser and name check (the ones `verifyCertificate` uses), not OpenSSL's.
+ */
 export function checkServerIdentity(serverName: string, peer: PeerCertificate): Error | undefined {
   if (!peer?.raw) return new PkiError('ERR_NAME_MISMATCH', 'the server presented no certificate', { field: serverName });
-  const certificate = new X509Certificate(peer.raw);
-  const ip = parseIp(serverName.replace(/^\[|\]$/g, ''));
-  const ok = ip ? certificate.checkIP(serverName.replace(/^\[|\]$/g, '')) !== undefined : certificate.checkHost(serverName, { subject: 'never' }) !== undefined;
-  return ok ? undefined : new PkiError('ERR_NAME_MISMATCH', `the server certificate is not valid for ${serverName} (SANs: ${certificate.subjectAltName ?? 'none'})`, { field: serverName });
+  try {
+    checkName(Certificate.from(new Uint8Array(peer.raw), 'server certificate'), serverName);
+    return undefined;
+  } catch (error) {
+    return error instanceof PkiError ? new PkiError(error.code, `the server certificate is not valid for ${serverName}: ${error.message}`, { field: serverName, cause: error }) : (error as Error);
+  }
 }
 
 /** The TLS options of one connection; verification cannot be turned off. */
