@@ -269,4 +269,30 @@ test('kubepki as the signer of a custom signerName sets a certificate the apiser
   assert.ok(leaf.isIssuedBy(Certificate.from(CORE.ca)));
 });
 
+test('kube-apiserver starts on a PKI directory made with --key-type ed25519 (sa.key is ECDSA; an Ed25519 one stops it)', async () => {
+  const edDir = await mkdtemp(join(tmpdir(), 'kubepki-cp-ed25519-'));
+  const started: Daemon[] = [];
+  try {
+    const [apiPort, etcdPort, peerPort] = [await freePort(), await freePort(), await freePort()];
+    const quiet = { out: () => undefined, err: () => undefined };
+    const code = await main(['init', '--dir', edDir, '--node-name', 'cp-1', '--advertise-address', '127.0.0.1', '--apiserver-bind-port', String(apiPort), '--no-konnectivity', '--key-type', 'ed25519'], quiet);
+    assert.is(code, 0);
+    const edPlan = planCluster({ nodeName: 'cp-1', advertiseAddress: '127.0.0.1', apiServerPort: apiPort, konnectivity: false, keySpec: 'ed25519' });
+    const flags = componentFlags(edPlan, { dir: edDir, etcdClientPort: etcdPort, etcdPeerPort: peerPort });
+    const edEtcd = `https://127.0.0.1:${etcdPort}`;
+    const etcd = startDaemon('etcd', [...flags.etcd.map((f) => (f.startsWith('--listen-client-urls=') ? `--listen-client-urls=${edEtcd}` : f)), `--data-dir=${join(edDir, 'etcd-data')}`, '--log-level=warn']);
+    started.push(etcd);
+    const read = (path: string): Promise<string> => readFile(join(edDir, path), 'utf8');
+    const client = { ca: await read('pki/etcd/ca.crt'), cert: await read('pki/apiserver-etcd-client.crt'), key: await read('pki/apiserver-etcd-client.key') };
+    await waitFor('etcd (ed25519)', async () => (await httpsGet(`${edEtcd}/health`, client)).status === 200, 30, etcd);
+    const apiserver = startDaemon(join(bin, 'kube-apiserver'), [...flags.kubeApiserver, '--bind-address=127.0.0.1', '--insecure-port=0', `--cert-dir=${join(edDir, 'apiserver-certs')}`]);
+    started.push(apiserver);
+    const ca = await read('pki/ca.crt');
+    await waitFor('kube-apiserver (ed25519)', async () => (await httpsGet(`https://127.0.0.1:${apiPort}/readyz`, { ca })).status === 200, 90, apiserver);
+  } finally {
+    await Promise.all(started.map((d) => d.stop()));
+    await rm(edDir, { recursive: true, force: true });
+  }
+});
+
 test.run();
