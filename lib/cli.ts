@@ -12,7 +12,7 @@ import { initVerb } from './cli/init.js';
 import { inspectVerb } from './cli/inspect.js';
 import { auditVerb, bundleVerb, revokeVerb, rotateCaVerb, verifyVerb } from './cli/trust.js';
 import { signCsrsVerb } from './cli/batch.js';
-import { parseVerbArgs, terminalProgress, type Io, type Verb } from './cli/io.js';
+import { parseVerbArgs, printable, terminalProgress, type Io, type Verb } from './cli/io.js';
 
 const VERBS: readonly Verb[] = [initVerb, checkExpirationVerb, renewVerb, signVerb, signCsrsVerb, tokenVerb, serveBootstrapVerb, kubeletBootstrapVerb, approveVerb, bundleVerb, verifyVerb, revokeVerb, auditVerb, rotateCaVerb, inspectVerb];
 
@@ -59,7 +59,7 @@ export async function main(argv: readonly string[], io: Io = { out: (l) => conso
     }
     const verb = VERBS.find((v) => v.name === command);
     if (!verb) {
-      io.err(`kubepki: unknown command "${command}"\n${usage()}`);
+      io.err(`kubepki: unknown command "${printable(command)}"\n${usage()}`);
       return 2;
     }
     const writer = WRITERS.has(verb.name);
@@ -74,7 +74,7 @@ export async function main(argv: readonly string[], io: Io = { out: (l) => conso
     return await verb.run(args, io);
   } catch (error) {
     if (error instanceof PkiError) {
-      io.err(`kubepki: ${error.code}: ${error.message}`);
+      io.err(`kubepki: ${error.code}: ${printable(error.message)}`);
       return error.code === 'ERR_ARGUMENT' ? 2 : 1;
     }
     throw error;

@@ -46,6 +46,13 @@ test('inspect escapes what it prints from a certificate: a newline or a bidi con
     assert.ok(result.out.includes('system:node:a\\x0afingerprint: trusted\\u202e'), result.out);
     assert.not.ok(/^\s*fingerprint: trusted/m.test(result.out), 'no forged line');
     assert.is(printable('a\\b\u0007\u2028'), 'a\\\\b\\x07\\u2028');
+    // The same name in an error: `verify` against another CA fails, and the error line names the CN, escaped.
+    const other = await fixtureAuthorities('ecdsa-p384');
+    await writeFile(join(dir, 'other-ca.pem'), other.root.certificate.pem);
+    const failed = await run('verify', '--ca', join(dir, 'other-ca.pem'), '--purpose', 'client', file);
+    assert.is(failed.code, 1, failed.err);
+    assert.match(failed.err, /system:node:a\\x0afingerprint/);
+    assert.not.ok(/^\s*fingerprint: trusted/m.test(failed.err), failed.err);
   });
 });
 

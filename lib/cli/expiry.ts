@@ -6,7 +6,7 @@ import { signCertificateRequests } from '../cluster/external.js';
 import { readIfExists, writeFileAtomic } from '../cluster/files.js';
 import { renewCertificates } from '../cluster/renew.js';
 import { PKCS11_OPTION_HELP, pkcs11Option } from './pkcs11.js';
-import { required, type Verb } from './io.js';
+import { printable, required, type Verb } from './io.js';
 
 export const checkExpirationVerb: Verb = {
   name: 'check-expiration',
@@ -24,7 +24,7 @@ export const checkExpirationVerb: Verb = {
       io.out(line(['CERTIFICATE AUTHORITY', 'EXPIRES', 'RESIDUAL TIME', 'EXTERNALLY MANAGED']));
       for (const row of report.authorities) io.out(line([row.name, row.notAfter.toISOString().slice(0, 16).replace('T', ' '), formatResidual(row.residualSeconds), row.externallyManaged ? 'yes' : 'no']));
       for (const name of report.missing) io.err(`kubepki: missing: ${name}`);
-      for (const problem of report.problems) io.err(`kubepki: ${problem.files.join(', ')}: ${problem.reason}`);
+      for (const problem of report.problems) io.err(`kubepki: ${problem.files.join(', ')}: ${printable(problem.reason)}`);
     }
     return report.problems.length > 0 ? 1 : 0;
   },

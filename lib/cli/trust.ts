@@ -13,7 +13,7 @@ import { auditSetup } from '../agents/audit.js';
 import { rotateClusterCa } from '../cluster/rotation.js';
 import { loadAuthority } from '../cluster/material.js';
 import { PKCS11_OPTION_HELP, pkcs11Option } from './pkcs11.js';
-import { optional, required, type Verb } from './io.js';
+import { optional, printable, required, type Verb } from './io.js';
 
 const readText = (path: string): Promise<string> =>
   readFile(path, 'utf8').catch((cause: unknown) => {
@@ -31,14 +31,14 @@ export const bundleVerb: Verb = {
       const loaded = await loadPkiDirectory(resolve(dir));
       const bundles = clusterBundles(loaded);
       const paths = await writeClusterBundles(resolve(dir), bundles);
-      for (const [name, bundle] of Object.entries(bundles)) for (const d of bundle.dropped) io.err(`kubepki: warning: ${name}: dropped CN=${d.certificate.subject.commonName}: ${d.reason}`);
+      for (const [name, bundle] of Object.entries(bundles)) for (const d of bundle.dropped) io.err(`kubepki: warning: ${name}: dropped CN=${printable(d.certificate.subject.commonName)}: ${printable(d.reason)}`);
       if (values.json) io.out(JSON.stringify({ files: paths }, null, 2));
       else for (const path of paths) io.out(`wrote ${path}`);
       return 0;
     }
     if (positionals.length === 0) throw new PkiError('ERR_ARGUMENT', 'give --dir or one or more certificate files', { field: 'FILE' });
     const bundle = buildCaBundle(await Promise.all(positionals.map(readText)));
-    for (const d of bundle.dropped) io.err(`kubepki: warning: dropped CN=${d.certificate.subject.commonName}: ${d.reason}`);
+    for (const d of bundle.dropped) io.err(`kubepki: warning: dropped CN=${printable(d.certificate.subject.commonName)}: ${printable(d.reason)}`);
     const out = optional(values, 'out');
     if (out) await writeFileAtomic({ path: resolve(out), content: bundle.pem, mode: 0o644 }, { overwrite: true });
     else io.out(bundle.pem.trimEnd());
@@ -69,7 +69,7 @@ export const verifyVerb: Verb = {
       crls: await Promise.all(((values.crl as string[] | undefined) ?? []).map(async (path) => parseRevocationList(await readText(path), path))),
       crossCheck: true,
     });
-    io.out(`${file}: OK (${result.chain.map((c) => `CN=${c.subject.commonName}`).join(' <- ')})`);
+    io.out(`${file}: OK (${result.chain.map((c) => `CN=${printable(c.subject.commonName)}`).join(' <- ')})`);
     return 0;
   },
 };
@@ -130,8 +130,8 @@ export const auditVerb: Verb = {
     });
     if (values.json) io.out(JSON.stringify(report, null, 2));
     else {
-      for (const p of report.paths) io.out(`${String(p.path).padEnd(2)} ${p.name.padEnd(44)} ${p.status.toUpperCase()}: ${p.reason}${p.fix ? `\n   fix: ${p.fix}` : ''}`);
-      for (const f of report.findings) io.out(`${f.severity}: ${f.message}\n   fix: ${f.fix}`);
+      for (const p of report.paths) io.out(`${String(p.path).padEnd(2)} ${p.name.padEnd(44)} ${p.status.toUpperCase()}: ${printable(p.reason)}${p.fix ? `\n   fix: ${printable(p.fix)}` : ''}`);
+      for (const f of report.findings) io.out(`${f.severity}: ${printable(f.message)}\n   fix: ${printable(f.fix)}`);
     }
     return report.ok ? 0 : 1;
   },
