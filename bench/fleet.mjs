@@ -23,7 +23,8 @@ export async function bootstrapFleet(ca, nodes, dir, { workers = 2, nodesPerBatc
   let peakRss = process.memoryUsage.rss();
   const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage.rss())), 20);
   const started = performance.now();
-  const registry = await memoryRegistry();
+  // One bootstrap token for the whole fleet: no cap on its pending CSRs.
+  const registry = await memoryRegistry({ maxPendingPerRequester: Infinity });
   const pool = createWorkerPool(workers);
   // One watch resolves every node's wait: thousands of per-node watches would each see every event.
   const waiting = new Map();

@@ -43,7 +43,7 @@ export async function runLoad(options: { connections: number; seconds: number; c
     await initPkiDirectory(dir, { nodeName: 'cp-1', advertiseAddress: '10.0.0.10', konnectivity: false });
     const { token } = JSON.parse((await runCli('token', 'create', '--dir', dir, '--ttl', '1h', '--json')).out) as { token: string };
     const ca = readFileSync(join(dir, 'pki/ca.crt'), 'utf8');
-    server = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'lib/cli.ts'), 'serve-bootstrap', '--dir', dir, '--listen', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    server = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'lib/cli.ts'), 'serve-bootstrap', '--dir', dir, '--listen', '127.0.0.1:0', '--max-pending-per-requester', '0'], { stdio: ['ignore', 'pipe', 'ignore'] });
     const port = await new Promise<number>((resolve, reject) => {
       server!.stdout!.on('data', (chunk: Buffer) => {
         const match = /https:\/\/127\.0\.0\.1:(\d+)/.exec(chunk.toString());

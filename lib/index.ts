@@ -115,8 +115,9 @@ export {
 export { kubeletClientProblems, kubeletServingProblems, apiserverClientProblems } from './bootstrap/kubelet-rules.js';
 export { decideApproval, defaultApprovalAuthorizer, type ApprovalAuthorizer, type ApprovalDecision, type ApproverOptions, type NodeAddressLookup, type Requester } from './bootstrap/approver.js';
 export { signCsrObject, IN_TREE_SIGNER_RULES, type SignerOptions, type SignOutcome, type SignerRules } from './bootstrap/signer.js';
-export { memoryRegistry, type CsrRegistry, type MemoryRegistryOptions, type WatchEvent, type WatchEventType } from './bootstrap/registry.js';
-export { startApprover, startSigner, type Controller, type SignerControllerOptions } from './bootstrap/controllers.js';
+export { memoryRegistry, DEFAULT_MAX_PENDING_PER_REQUESTER, type CsrRegistry, type MemoryRegistry, type MemoryRegistryOptions, type WatchEvent, type WatchEventType } from './bootstrap/registry.js';
+export { startApprover, startSigner, warnControllerError, type Controller, type SignerControllerOptions } from './bootstrap/controllers.js';
+export { csrCleanupReason, startCsrCleaner, CSR_CLEANER_DEFAULTS, type CsrCleaner, type CsrCleanerOptions } from './bootstrap/cleaner.js';
 export { createWorkerPool, defaultWorkerCount, type WorkerPool } from './workers/pool.js';
 export { startBootstrapServer, type BootstrapServer, type BootstrapServerOptions } from './bootstrap/server.js';
 export { connectionFromKubeconfig, kubeRequest, kubeWatch, kubernetesRegistry, type KubeConnection } from './bootstrap/kube-client.js';

@@ -53,7 +53,7 @@ export interface CertificateSigningRequestCondition {
 export interface CertificateSigningRequestObject {
   apiVersion: 'certificates.k8s.io/v1';
   kind: 'CertificateSigningRequest';
-  metadata: { name: string; uid?: string; resourceVersion?: string; creationTimestamp?: string; generateName?: string; labels?: Record<string, string> };
+  metadata: { name: string; uid?: string; resourceVersion?: string; creationTimestamp?: string; generateName?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
   spec: {
     /** Base64 of the PEM `CERTIFICATE REQUEST` block. */
     request: string;

@@ -2,6 +2,7 @@ import type { CryptoOptions } from '../crypto/provider.js';
 import type { Issuer } from '../x509/issue.js';
 import type { ApprovalDecision, NodeAddressLookup } from './approver.js';
 import { createWorkerPool } from '../workers/pool.js';
+import { startCsrCleaner } from './cleaner.js';
 import { startApprover, startSigner, type Controller } from './controllers.js';
 import { SIGNERS } from './csr-object.js';
 import { endpointServingCertificate } from './endpoint-certificate.js';
@@ -26,8 +27,16 @@ export interface EmbeddedBootstrapOptions extends CryptoOptions {
   nodeAddresses?: NodeAddressLookup;
   onDecision?: (name: string, decision: ApprovalDecision) => void;
   onOutcome?: (name: string, outcome: SignOutcome) => void;
-  /** Every error of the approver and the signers (a failed lookup, a registry write); default: logged to standard error. */
+  /** Every error of the approver, the signers and the cleaner (a failed lookup, a registry write); default: a KubepkiControllerError process warning. */
   onError?: (error: unknown) => void;
+  /** Pending CSRs one requester may hold (memoryRegistry's maxPendingPerRequester); default 10. */
+  maxPendingPerRequester?: number;
+  /** The clock of the registry and the CSR cleaner; default the system clock. */
+  now?: () => Date;
+  /** Time between the CSR cleaner's sweeps (csrcleaner rules, cleaner.ts); default 1 hour. */
+  cleanerIntervalMs?: number;
+  /** Told of each CSR the cleaner deletes, with the reason. */
+  onCleaned?: (name: string, reason: string) => void;
   /** The cluster CA's revocation lists (revocationListFile('pki/ca.crl')): a revoked client certificate gets 401. */
   revocationLists?: RevocationSource;
   /** Told of each client certificate the endpoint refuses, with the reason. */
@@ -45,12 +54,18 @@ export interface EmbeddedBootstrap {
 
 /**
  * The whole control-plane side of the TLS bootstrap in one process: the embedded registry, the HTTPS
- * endpoint (with its own serving certificate from the cluster CA), the approver and the two kubelet signers.
+ * endpoint (with its own serving certificate from the cluster CA), the approver, the two kubelet signers and
+ * the CSR cleaner; `close()` stops them all.
  */
 export async function startEmbeddedBootstrap(options: EmbeddedBootstrapOptions): Promise<EmbeddedBootstrap> {
   const crypto = options.crypto ? { crypto: options.crypto } : {};
   const host = options.host ?? '127.0.0.1';
-  const registry = await memoryRegistry({ ...crypto, dir: options.registryDir });
+  const registry = await memoryRegistry({
+    ...crypto,
+    dir: options.registryDir,
+    ...(options.now ? { now: options.now } : {}),
+    ...(options.maxPendingPerRequester === undefined ? {} : { maxPendingPerRequester: options.maxPendingPerRequester }),
+  });
   const server = await startBootstrapServer({
     registry,
     tokens: options.tokens,
@@ -66,6 +81,7 @@ export async function startEmbeddedBootstrap(options: EmbeddedBootstrapOptions):
     await startApprover(registry, { ...crypto, nodeAddresses: options.nodeAddresses, onDecision: options.onDecision, onError: options.onError }),
     await startSigner(registry, { ...signing, signerName: SIGNERS.kubeApiserverClientKubelet, ca: options.ca }),
     await startSigner(registry, { ...signing, signerName: SIGNERS.kubeletServing, ca: options.servingCa ?? options.ca }),
+    startCsrCleaner(registry, { now: options.now, intervalMs: options.cleanerIntervalMs, onDeleted: options.onCleaned, onError: options.onError }),
   ];
   return {
     server,

@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { deserialize, serialize } from 'node:v8';
 import type { CryptoOptions } from '../crypto/provider.js';
@@ -31,10 +31,26 @@ export interface CsrRegistry {
   setStatus(name: string, status: { certificate?: string; condition?: CertificateSigningRequestCondition }): Promise<CertificateSigningRequestObject>;
 }
 
+/** The embedded registry: a CsrRegistry that can also delete (the CSR cleaner, cleaner.ts, does). */
+export interface MemoryRegistry extends CsrRegistry {
+  /** Removes a CSR (and its file), telling watchers DELETED; an unknown name is ERR_NOT_FOUND. */
+  delete(name: string): Promise<void>;
+}
+
+/** Pending CSRs (no condition, no certificate) one requester may hold by default; more are refused. */
+export const DEFAULT_MAX_PENDING_PER_REQUESTER = 10;
+
 export interface MemoryRegistryOptions extends CryptoOptions {
   /** Persist every CSR as `<dir>/<name>.json`, written atomically, and load them at start. */
   dir?: string;
   now?: () => Date;
+  /**
+   * Pending CSRs (neither approved, denied, failed nor issued) one requester (spec.username) may hold;
+   * a create beyond it is ERR_FORBIDDEN, as kube-apiserver refuses one over a ResourceQuota. Default
+   * DEFAULT_MAX_PENDING_PER_REQUESTER (10); Infinity for no cap. Many nodes sharing one bootstrap token
+   * and joining at once share it too (kubepki's kubelet-bootstrap retries a 403 with backoff).
+   */
+  maxPendingPerRequester?: number;
 }
 
 // CSR names are path segments, not DNS names: the kubelet's `node-csr-<base64url>` has capitals and
@@ -56,8 +72,22 @@ export function registryFileName(name: string): string {
  * The embedded registry: in memory, optionally persisted to a folder so that a restart loses nothing.
  * Changes to one CSR are serialised; every object handed out is a fresh copy.
  */
-export async function memoryRegistry(options: MemoryRegistryOptions = {}): Promise<CsrRegistry> {
+export async function memoryRegistry(options: MemoryRegistryOptions = {}): Promise<MemoryRegistry> {
   const now = options.now ?? (() => new Date());
+  const maxPending = options.maxPendingPerRequester ?? DEFAULT_MAX_PENDING_PER_REQUESTER;
+  if (!(maxPending >= 0)) throw new PkiError('ERR_ARGUMENT', 'must be a number from 0, or Infinity', { field: 'maxPendingPerRequester' });
+  // The pending CSRs of each requester (spec.username -> names), kept up to date on every write, so that
+  // the quota costs no scan of the registry.
+  const pendingOf = new Map<string, Set<string>>();
+  const track = (object: CertificateSigningRequestObject): void => {
+    const requester = object.spec?.username ?? '';
+    const name = object.metadata.name;
+    const names = pendingOf.get(requester);
+    if (isPending(object)) {
+      if (names) names.add(name);
+      else pendingOf.set(requester, new Set([name]));
+    } else if (names?.delete(name) && names.size === 0) pendingOf.delete(requester);
+  };
   // Objects are kept encoded, as etcd keeps them: thousands of CSRs then cost their bytes outside the
   // JavaScript heap instead of an object graph in it, and a read decodes one fresh copy.
   const objects = new Map<string, Uint8Array>();
@@ -72,6 +102,7 @@ export async function memoryRegistry(options: MemoryRegistryOptions = {}): Promi
       const text = await readFile(path, 'utf8').catch((cause: unknown) => Promise.reject(ioError(path, 'cannot be read', cause)));
       const object = JSON.parse(text) as CertificateSigningRequestObject;
       objects.set(object.metadata.name, serialize(object));
+      track(object);
       version = Math.max(version, Number(object.metadata.resourceVersion ?? 0));
     }
   }
@@ -89,6 +120,7 @@ export async function memoryRegistry(options: MemoryRegistryOptions = {}): Promi
     }
     const bytes = serialize(object);
     objects.set(object.metadata.name, bytes);
+    track(object);
     if (listeners.size > 0) {
       const event = { type, object: deepFreeze(object) };
       for (const listener of listeners) listener(event);
@@ -105,11 +137,42 @@ export async function memoryRegistry(options: MemoryRegistryOptions = {}): Promi
     const name = csr.metadata?.name ?? '';
     if (!CSR_NAME.test(name) || name.length > 253) throw new PkiError('ERR_CSR_OBJECT', 'must be a path segment of letters, digits, \'-\', \'_\', \'.\' and \':\'', { field: 'metadata.name' });
     if (objects.has(name)) throw new PkiError('ERR_ALREADY_EXISTS', `certificatesigningrequests "${name}" already exists`, { field: 'metadata.name' });
-    const stored = structuredClone(csr);
-    stored.metadata = { name, uid: randomUUID(), creationTimestamp: now().toISOString().replace(/\.\d{3}Z$/, 'Z') };
-    stored.spec = { ...stored.spec, username: requester.username, groups: [...requester.groups], uid: '' };
-    stored.status = {};
+    const pending = pendingOf.get(requester.username)?.size ?? 0;
+    if (pending >= maxPending) {
+      throw new PkiError('ERR_FORBIDDEN', `exceeded quota: user ${JSON.stringify(requester.username)} has ${pending} pending certificatesigningrequests, the most allowed; wait until they are decided or cleaned up`);
+    }
+    // As kube-apiserver: only the fields of the v1 schema a client may set are kept (unknown ones are
+    // dropped); spec.username, uid, groups and extra come from the authenticated requester, never the body.
+    const stored: CertificateSigningRequestObject = {
+      apiVersion: 'certificates.k8s.io/v1',
+      kind: 'CertificateSigningRequest',
+      metadata: { name, ...clientMetadata(csr.metadata), uid: randomUUID(), creationTimestamp: now().toISOString().replace(/\.\d{3}Z$/, 'Z') },
+      spec: {
+        request: csr.spec.request,
+        signerName: csr.spec.signerName,
+        ...(csr.spec.expirationSeconds === undefined ? {} : { expirationSeconds: csr.spec.expirationSeconds }),
+        usages: [...csr.spec.usages],
+        username: requester.username,
+        groups: [...requester.groups],
+        uid: '',
+      },
+      status: {},
+    };
     return save('ADDED', stored);
+  };
+  const remove = async (name: string): Promise<void> => {
+    const object = existing(name);
+    if (options.dir) {
+      const path = join(options.dir, registryFileName(name));
+      await unlink(path).catch((cause: NodeJS.ErrnoException) => (cause.code === 'ENOENT' ? undefined : Promise.reject(ioError(path, 'cannot be removed', cause))));
+    }
+    objects.delete(name);
+    const names = pendingOf.get(object.spec?.username ?? '');
+    if (names?.delete(name) && names.size === 0) pendingOf.delete(object.spec?.username ?? '');
+    if (listeners.size > 0) {
+      const event = { type: 'DELETED' as const, object: deepFreeze(object) };
+      for (const listener of listeners) listener(event);
+    }
   };
   const setApproval = async (name: string, condition: CertificateSigningRequestCondition): Promise<CertificateSigningRequestObject> => {
     const object = existing(name);
@@ -151,7 +214,34 @@ export async function memoryRegistry(options: MemoryRegistryOptions = {}): Promi
     },
     setApproval: (name, condition) => serial(() => setApproval(name, condition)),
     setStatus: (name, status) => serial(() => setStatus(name, status)),
+    delete: (name) => serial(() => remove(name)),
   };
+}
+
+/** Pending as kubectl shows it: no condition yet and no certificate. */
+function isPending(csr: CertificateSigningRequestObject): boolean {
+  return (csr.status?.conditions ?? []).length === 0 && !csr.status?.certificate;
+}
+
+/** The ObjectMeta fields a client may set on create: generateName, labels and annotations (string maps). */
+function clientMetadata(metadata: unknown): Pick<CertificateSigningRequestObject['metadata'], 'generateName' | 'labels' | 'annotations'> {
+  const given = metadata as Record<string, unknown>;
+  const out: Pick<CertificateSigningRequestObject['metadata'], 'generateName' | 'labels' | 'annotations'> = {};
+  if (given.generateName !== undefined) {
+    if (typeof given.generateName !== 'string') throw new PkiError('ERR_CSR_OBJECT', 'must be a string', { field: 'metadata.generateName' });
+    out.generateName = given.generateName;
+  }
+  for (const field of ['labels', 'annotations'] as const) {
+    const map = given[field];
+    if (map === undefined) continue;
+    if (!map || typeof map !== 'object' || Array.isArray(map)) throw new PkiError('ERR_CSR_OBJECT', 'must be a map of strings to strings', { field: `metadata.${field}` });
+    const entries = Object.entries(map);
+    for (const [key, value] of entries) {
+      if (typeof value !== 'string') throw new PkiError('ERR_CSR_OBJECT', 'must be a string', { field: `metadata.${field}[${JSON.stringify(key.slice(0, 64))}]` });
+    }
+    out[field] = Object.fromEntries(entries) as Record<string, string>;
+  }
+  return out;
 }
 
 function deepFreeze<T>(value: T): T {

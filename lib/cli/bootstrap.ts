@@ -9,6 +9,7 @@ import { nodeAddressesFromApi, staticNodeAddresses } from '../bootstrap/node-add
 import { bootstrapKubelet, requestServingCertificate } from '../bootstrap/node.js';
 import { kubeletRotation } from '../bootstrap/kubelet-rotation.js';
 import { startEmbeddedBootstrap } from '../bootstrap/embedded.js';
+import { DEFAULT_MAX_PENDING_PER_REQUESTER } from '../bootstrap/registry.js';
 import { revocationListFile } from '../bootstrap/revocation.js';
 import { bootstrapTokenSecret, formatBootstrapToken, generateBootstrapToken } from '../bootstrap/token.js';
 import { directoryTokenStore, saveTokenSecret } from '../bootstrap/token-files.js';
@@ -81,8 +82,15 @@ async function waitForSignal(io: Io, stop: () => Promise<void>, stopping = stopS
 export const serveBootstrapVerb: Verb = {
   name: 'serve-bootstrap',
   summary: 'serve the certificates.k8s.io/v1 subset over HTTPS with the embedded registry, approver and signers',
-  usage: `kubepki serve-bootstrap --dir DIR --listen 127.0.0.1:PORT [--node NAME=ADDR,ADDR ...] [--signer-workers N] [--ca-pkcs11 ${PKCS11_OPTION_HELP}]`,
-  options: { dir: { type: 'string' }, listen: { type: 'string' }, node: { type: 'string', multiple: true }, 'signer-workers': { type: 'string' }, 'ca-pkcs11': { type: 'string' } },
+  usage: `kubepki serve-bootstrap --dir DIR --listen 127.0.0.1:PORT [--node NAME=ADDR,ADDR ...] [--signer-workers N] [--max-pending-per-requester N] [--ca-pkcs11 ${PKCS11_OPTION_HELP}]`,
+  options: {
+    dir: { type: 'string' },
+    listen: { type: 'string' },
+    node: { type: 'string', multiple: true },
+    'signer-workers': { type: 'string' },
+    'max-pending-per-requester': { type: 'string' },
+    'ca-pkcs11': { type: 'string' },
+  },
   async run({ values }, io) {
     const dir = resolve(required(values, 'dir'));
     const listen = /^(127\.0\.0\.1|\[::1\]|[0-9.]+|\[[0-9a-f:]+\]):(\d+)$/i.exec(required(values, 'listen'));
@@ -95,6 +103,8 @@ export const serveBootstrapVerb: Verb = {
     const log = (name: string, what: string): void => io.err(`kubepki: ${printable(name)}: ${printable(what)}`);
     const workers = Number(optional(values, 'signer-workers') ?? 0);
     if (!Number.isInteger(workers) || workers < 0 || workers > 64) throw new PkiError('ERR_ARGUMENT', 'must be an integer from 0 to 64', { field: '--signer-workers' });
+    const maxPending = Number(optional(values, 'max-pending-per-requester') ?? DEFAULT_MAX_PENDING_PER_REQUESTER);
+    if (!Number.isInteger(maxPending) || maxPending < 0) throw new PkiError('ERR_ARGUMENT', 'must be an integer from 0 (0: no cap)', { field: '--max-pending-per-requester' });
     const embedded = await startEmbeddedBootstrap({
       ca: { ...ca, certificate: ca.certificate.pem },
       servingCa,
@@ -106,6 +116,8 @@ export const serveBootstrapVerb: Verb = {
       onDecision: (n, d) => d.decision !== 'ignore' && log(n, `${d.decision} (${d.message})`),
       onOutcome: (n, o) => o.outcome !== 'skipped' && log(n, o.outcome),
       onError: (error) => io.err(`kubepki: controller error: ${JSON.stringify(error instanceof Error ? error.message : String(error))}`),
+      maxPendingPerRequester: maxPending === 0 ? Infinity : maxPending,
+      onCleaned: (n, reason) => log(n, `deleted (${reason})`),
       revocationLists: revocationListFile(join(dir, 'pki/ca.crl')),
       onRefusal: (reason) => io.err(`kubepki: ${printable(reason)}`),
       signerWorkers: workers,

@@ -1,9 +1,9 @@
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { memoryRegistry, type WatchEvent } from '../../lib/index.js';
+import { bootstrapTokenSecret, createCertificateAuthority, csrCleanupReason, generateBootstrapToken, memoryRegistry, memoryTokenStore, startCsrCleaner, startEmbeddedBootstrap, type CertificateSigningRequestObject, type WatchEvent } from '../../lib/index.js';
 import { failureOf } from '../helpers/fixtures.js';
 import { kubeletCsr } from './helpers.js';
 
@@ -59,6 +59,159 @@ test('a persisted registry reloads every object as it was, and names stay unique
     assert.is((await failureOf(() => second.setStatus('csr-x', { certificate: 'eA==' }))).code, 'ERR_NOT_FOUND');
   } finally {
     await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('create keeps only the v1 schema a client may set; the requester fields come from the server', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'kubepki-registry-'));
+  try {
+    const registry = await memoryRegistry({ dir });
+    const csr = await kubeletCsr({ name: 'csr-d', expirationSeconds: 3600 });
+    const posted = {
+      ...csr,
+      junk: 'x'.repeat(1000),
+      metadata: { ...csr.metadata, labels: { app: 'kubelet' }, annotations: { note: 'hi' }, uid: 'forged', resourceVersion: '99', junk: { deep: [1, 2, 3] } },
+      spec: { ...csr.spec, junk: 'x'.repeat(1000), extra: { scopes: ['admin'] }, uid: 'forged-uid', username: 'system:admin', groups: ['system:masters'] },
+      status: { junk: 1 },
+    } as unknown as CertificateSigningRequestObject;
+    const created = await registry.create(posted, requester);
+    const expected = (object: CertificateSigningRequestObject): void => {
+      assert.equal(Object.keys(object).sort(), ['apiVersion', 'kind', 'metadata', 'spec', 'status']);
+      assert.equal(Object.keys(object.metadata).sort(), ['annotations', 'creationTimestamp', 'labels', 'name', 'resourceVersion', 'uid']);
+      assert.equal([object.metadata.labels, object.metadata.annotations], [{ app: 'kubelet' }, { note: 'hi' }]);
+      assert.is.not(object.metadata.uid, 'forged');
+      assert.equal(object.spec, { request: csr.spec.request, signerName: csr.spec.signerName, expirationSeconds: 3600, usages: csr.spec.usages, username: requester.username, groups: requester.groups, uid: '' });
+      assert.equal(object.status, {});
+    };
+    expected(created);
+    expected((await registry.get('csr-d'))!);
+    const [file] = await readdir(dir);
+    const onDisk = await readFile(join(dir, file!), 'utf8');
+    assert.not.match(onDisk, /junk|forged|scopes|system:masters/);
+    expected(JSON.parse(onDisk) as CertificateSigningRequestObject);
+    for (const metadata of [{ labels: { a: 1 } }, { annotations: ['x'] }, { generateName: 5 }]) {
+      const bad = { ...csr, metadata: { ...csr.metadata, name: 'csr-bad', ...metadata } } as unknown as CertificateSigningRequestObject;
+      assert.is((await failureOf(() => registry.create(bad, requester))).code, 'ERR_CSR_OBJECT');
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('one requester may hold only so many pending CSRs; decided and deleted ones free the quota', async () => {
+  const registry = await memoryRegistry({ maxPendingPerRequester: 2 });
+  const other = { username: 'system:bootstrap:other1', groups: ['system:bootstrappers'] };
+  await registry.create(await kubeletCsr({ name: 'q-1' }), requester);
+  await registry.create(await kubeletCsr({ name: 'q-2' }), requester);
+  const refused = await failureOf(async () => registry.create(await kubeletCsr({ name: 'q-3' }), requester));
+  assert.is(refused.code, 'ERR_FORBIDDEN');
+  assert.match(String(refused.message), /"system:bootstrap:abcdef" has 2 pending certificatesigningrequests/);
+  assert.is(await registry.get('q-3'), undefined);
+  await registry.create(await kubeletCsr({ name: 'o-1' }), other);
+  await registry.setApproval('q-1', { type: 'Denied', status: 'True', reason: 'No', message: '' });
+  await registry.create(await kubeletCsr({ name: 'q-3' }), requester);
+  assert.is((await failureOf(async () => registry.create(await kubeletCsr({ name: 'q-4' }), requester))).code, 'ERR_FORBIDDEN');
+  await registry.delete('q-2');
+  await registry.create(await kubeletCsr({ name: 'q-4' }), requester);
+  // The default is 10; a persisted registry counts what it loads.
+  const dir = await mkdtemp(join(tmpdir(), 'kubepki-registry-'));
+  try {
+    const first = await memoryRegistry({ dir });
+    for (let i = 0; i < 10; i++) await first.create(await kubeletCsr({ name: `d-${i}` }), requester);
+    assert.is((await failureOf(async () => first.create(await kubeletCsr({ name: 'd-10' }), requester))).code, 'ERR_FORBIDDEN');
+    const second = await memoryRegistry({ dir });
+    assert.is((await failureOf(async () => second.create(await kubeletCsr({ name: 'd-10' }), requester))).code, 'ERR_FORBIDDEN');
+    assert.ok(await (await memoryRegistry({ dir, maxPendingPerRequester: Infinity })).create(await kubeletCsr({ name: 'd-10' }), requester));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('the cleaner deletes CSRs as the csrcleaner does, by the injected clock, files and watchers included', async () => {
+  const t0 = Date.parse('2026-06-01T00:00:00Z');
+  let clock = t0;
+  const now = (): Date => new Date(clock);
+  const at = (seconds: number): Date => new Date(t0 + seconds * 1000);
+  const ca = await createCertificateAuthority({ commonName: 'cleaner-test', now: at(-3600) });
+  const certificate = Buffer.from(ca.certificate.pem).toString('base64');
+  const dir = await mkdtemp(join(tmpdir(), 'kubepki-registry-'));
+  try {
+    const registry = await memoryRegistry({ dir, now, maxPendingPerRequester: Infinity });
+    for (const name of ['pending', 'denied', 'failed', 'issued', 'approved']) await registry.create(await kubeletCsr({ name }), requester);
+    await registry.setApproval('denied', { type: 'Denied', status: 'True', reason: 'No', message: '' });
+    await registry.setApproval('failed', { type: 'Approved', status: 'True', reason: 'Yes', message: '' });
+    await registry.setStatus('failed', { condition: { type: 'Failed', status: 'True', reason: 'Bad', message: '' } });
+    await registry.setApproval('issued', { type: 'Approved', status: 'True', reason: 'Yes', message: '' });
+    await registry.setStatus('issued', { certificate });
+    await registry.setApproval('approved', { type: 'Approved', status: 'True', reason: 'Yes', message: '' });
+    const deletedEvents: string[] = [];
+    const stopWatch = await registry.watch((event) => void (event.type === 'DELETED' && deletedEvents.push(event.object.metadata.name)));
+    const cleaned: [string, string][] = [];
+    const cleaner = startCsrCleaner(registry, { now, onDeleted: (name, reason) => cleaned.push([name, reason]) });
+    try {
+      assert.equal(await cleaner.sweep(), []);
+      clock = t0 + 3599_000;
+      assert.equal(await cleaner.sweep(), []);
+      clock = t0 + 3601_000;
+      assert.equal((await cleaner.sweep()).sort(), ['denied', 'failed', 'issued']);
+      clock = t0 + 24 * 3600_000 - 1000;
+      assert.equal(await cleaner.sweep(), []);
+      clock = t0 + 24 * 3600_000 + 1000;
+      assert.equal(await cleaner.sweep(), ['pending']);
+      // Approved but never issued (nor failed) is kept, as upstream.
+      clock = t0 + 100 * 24 * 3600_000;
+      assert.equal(await cleaner.sweep(), []);
+      assert.equal((await registry.list()).map((o) => o.metadata.name), ['approved']);
+      assert.equal(await readdir(dir), ['approved.json']);
+      assert.equal(deletedEvents.sort(), ['denied', 'failed', 'issued', 'pending']);
+      assert.equal(Object.fromEntries(cleaned), { denied: 'denied more than 1 hour ago', failed: 'failed more than 1 hour ago', issued: 'issued more than 1 hour ago', pending: 'pending for more than 24 hours' });
+    } finally {
+      cleaner.stop();
+      stopWatch();
+    }
+    // An issued certificate that has expired goes at once, however recent its approval.
+    const expired = { ...(await registry.get('approved'))!, status: { conditions: [{ type: 'Approved' as const, status: 'True' as const, lastUpdateTime: ca.certificate.notAfter.toISOString() }], certificate } };
+    assert.is(csrCleanupReason(expired, new Date(ca.certificate.notAfter.getTime() + 1000)), 'its certificate has expired');
+    assert.is(csrCleanupReason(expired, new Date(ca.certificate.notAfter.getTime() - 1000)), undefined);
+    assert.is(csrCleanupReason({ ...expired, status: { ...expired.status, certificate: 'bm90IGEgY2VydA==' } }, new Date(ca.certificate.notAfter.getTime() + 1000)), undefined);
+    assert.is((await failureOf(() => registry.delete('gone'))).code, 'ERR_NOT_FOUND');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('the embedded endpoint runs the cleaner periodically and stops it on close', async () => {
+  const t0 = Date.parse('2026-06-01T00:00:00Z');
+  let clock = t0;
+  const ca = await createCertificateAuthority({ commonName: 'embedded-cleaner', now: new Date(t0 - 3600_000) });
+  const cleaned: string[] = [];
+  let sweptAgain: () => void = () => undefined;
+  const embedded = await startEmbeddedBootstrap({
+    ca: { certificate: ca.certificate.pem, privateKey: ca.privateKey },
+    tokens: memoryTokenStore([bootstrapTokenSecret(generateBootstrapToken())]),
+    now: () => new Date(clock),
+    cleanerIntervalMs: 5,
+    onCleaned: (name) => {
+      cleaned.push(name);
+      sweptAgain();
+    },
+  });
+  let closed = false;
+  try {
+    await embedded.registry.create(await kubeletCsr({ name: 'abandoned', signerName: 'example.com/nobody' }), requester);
+    const deleted = new Promise<void>((resolve) => (sweptAgain = resolve));
+    clock = t0 + 25 * 3600_000;
+    await deleted;
+    assert.equal(cleaned, ['abandoned']);
+    assert.equal(await embedded.registry.list(), []);
+    await embedded.close();
+    closed = true;
+    await embedded.registry.create(await kubeletCsr({ name: 'after-close', signerName: 'example.com/nobody' }), requester);
+    clock = t0 + 50 * 3600_000;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.equal((await embedded.registry.list()).map((o) => o.metadata.name), ['after-close']);
+  } finally {
+    if (!closed) await embedded.close();
   }
 });
 

@@ -22,6 +22,7 @@ const NODES_AT_ONCE = Number(process.env.KUBEPKI_CONCURRENT_NODES ?? 150);
 /** Signer worker threads in the server (serve-bootstrap --signer-workers); 0 signs in the main thread. */
 const SIGNER_WORKERS = process.env.KUBEPKI_SIGNER_WORKERS ?? '0';
 const PREFIX = '/apis/certificates.k8s.io/v1/certificatesigningrequests';
+// Every kubelet here shares one bootstrap token and none retries a 403: the pending-CSR cap per requester is lifted.
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 interface Server {
@@ -34,7 +35,7 @@ interface Server {
 }
 
 function startServer(dir: string, generation: number): Promise<Server> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'lib/cli.ts'), 'serve-bootstrap', '--dir', dir, '--listen', '127.0.0.1:0', '--signer-workers', SIGNER_WORKERS], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'lib/cli.ts'), 'serve-bootstrap', '--dir', dir, '--listen', '127.0.0.1:0', '--signer-workers', SIGNER_WORKERS, '--max-pending-per-requester', '0'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';
   let partial = '';
   const issued: string[] = [];
