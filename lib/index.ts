@@ -113,7 +113,19 @@ export {
   type ConditionType,
 } from './bootstrap/csr-object.js';
 export { kubeletClientProblems, kubeletServingProblems, apiserverClientProblems } from './bootstrap/kubelet-rules.js';
-export { decideApproval, defaultApprovalAuthorizer, type ApprovalAuthorizer, type ApprovalDecision, type ApproverOptions, type NodeAddressLookup, type Requester } from './bootstrap/approver.js';
+export {
+  decideApproval,
+  defaultApprovalAuthorizer,
+  resolveServingPolicy,
+  servingPolicyProblems,
+  type ApprovalAuthorizer,
+  type ApprovalDecision,
+  type ApproverOptions,
+  type NodeAddressLookup,
+  type Requester,
+  type ServingPolicy,
+  type ServingPolicyOptions,
+} from './bootstrap/approver.js';
 export { signCsrObject, IN_TREE_SIGNER_RULES, type SignerOptions, type SignOutcome, type SignerRules } from './bootstrap/signer.js';
 export { memoryRegistry, DEFAULT_MAX_PENDING_PER_REQUESTER, type CsrRegistry, type MemoryRegistry, type MemoryRegistryOptions, type WatchEvent, type WatchEventType } from './bootstrap/registry.js';
 export { startApprover, startSigner, warnControllerError, type Controller, type SignerControllerOptions } from './bootstrap/controllers.js';

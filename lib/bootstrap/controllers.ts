@@ -3,7 +3,7 @@ import { PkiError } from '../errors.js';
 import { createWorkerPool, type WorkerPool } from '../workers/pool.js';
 import { Certificate } from '../x509/certificate.js';
 import { signsNatively } from '../x509/signature.js';
-import { decideApproval, type ApprovalDecision, type ApproverOptions } from './approver.js';
+import { decideApproval, resolveServingPolicy, type ApprovalDecision, type ApproverOptions } from './approver.js';
 import { hasCondition, verifiedRequestKeySpec, type CertificateSigningRequestObject } from './csr-object.js';
 import type { CsrRegistry } from './registry.js';
 import { signCsrObject, type SignerOptions, type SignOutcome, type WorkerSignerOptions, type WorkerSignOutcome } from './signer.js';
@@ -67,6 +67,8 @@ async function runController(registry: CsrRegistry, handle: (csr: CertificateSig
 
 /** The approver as a controller: approves or denies each undecided kubelet CSR (decideApproval). */
 export function startApprover(registry: CsrRegistry, options: ApproverOptions & { onDecision?: (name: string, decision: ApprovalDecision) => void; onError?: (error: unknown) => void } = {}): Promise<Controller> {
+  // A policy that does not parse stops the start, not every decision.
+  resolveServingPolicy(options);
   return runController(
     registry,
     async (csr) => {

@@ -1,6 +1,6 @@
 import type { CryptoOptions } from '../crypto/provider.js';
 import type { Issuer } from '../x509/issue.js';
-import type { ApprovalDecision, NodeAddressLookup } from './approver.js';
+import { resolveServingPolicy, type ApprovalDecision, type NodeAddressLookup, type ServingPolicyOptions } from './approver.js';
 import { createWorkerPool } from '../workers/pool.js';
 import { startCsrCleaner } from './cleaner.js';
 import { startApprover, startSigner, type Controller } from './controllers.js';
@@ -25,6 +25,8 @@ export interface EmbeddedBootstrapOptions extends CryptoOptions {
   port?: number;
   /** The addresses each node owns, for approving serving certificates; without it they are denied. */
   nodeAddresses?: NodeAddressLookup;
+  /** The cluster owner's policy for kubelet serving certificates (allowed CIDRs and DNS suffixes, the reserved names). */
+  servingPolicy?: ServingPolicyOptions;
   onDecision?: (name: string, decision: ApprovalDecision) => void;
   onOutcome?: (name: string, outcome: SignOutcome) => void;
   /** Every error of the approver, the signers and the cleaner (a failed lookup, a registry write); default: a KubepkiControllerError process warning. */
@@ -60,6 +62,7 @@ export interface EmbeddedBootstrap {
 export async function startEmbeddedBootstrap(options: EmbeddedBootstrapOptions): Promise<EmbeddedBootstrap> {
   const crypto = options.crypto ? { crypto: options.crypto } : {};
   const host = options.host ?? '127.0.0.1';
+  resolveServingPolicy(options.servingPolicy);
   const registry = await memoryRegistry({
     ...crypto,
     dir: options.registryDir,
@@ -78,7 +81,7 @@ export async function startEmbeddedBootstrap(options: EmbeddedBootstrapOptions):
   const pool = options.signerWorkers ? createWorkerPool(options.signerWorkers) : undefined;
   const signing = { ...crypto, onOutcome: options.onOutcome, onError: options.onError, ...(pool ? { pool } : {}) };
   const controllers = [
-    await startApprover(registry, { ...crypto, nodeAddresses: options.nodeAddresses, onDecision: options.onDecision, onError: options.onError }),
+    await startApprover(registry, { ...crypto, ...options.servingPolicy, nodeAddresses: options.nodeAddresses, onDecision: options.onDecision, onError: options.onError }),
     await startSigner(registry, { ...signing, signerName: SIGNERS.kubeApiserverClientKubelet, ca: options.ca }),
     await startSigner(registry, { ...signing, signerName: SIGNERS.kubeletServing, ca: options.servingCa ?? options.ca }),
     startCsrCleaner(registry, { now: options.now, intervalMs: options.cleanerIntervalMs, onDeleted: options.onCleaned, onError: options.onError }),

@@ -10,6 +10,7 @@ import { bootstrapKubelet, requestServingCertificate } from '../bootstrap/node.j
 import { kubeletRotation } from '../bootstrap/kubelet-rotation.js';
 import { startEmbeddedBootstrap } from '../bootstrap/embedded.js';
 import { DEFAULT_MAX_PENDING_PER_REQUESTER } from '../bootstrap/registry.js';
+import { resolveServingPolicy, type ServingPolicyOptions } from '../bootstrap/approver.js';
 import { revocationListFile } from '../bootstrap/revocation.js';
 import { bootstrapTokenSecret, formatBootstrapToken, generateBootstrapToken } from '../bootstrap/token.js';
 import { directoryTokenStore, saveTokenSecret } from '../bootstrap/token-files.js';
@@ -61,6 +62,43 @@ function nodeTable(values: Record<string, unknown>): Map<string, string[]> {
   );
 }
 
+/** The serving policy flags `approve` and `serve-bootstrap` share (ServingPolicyOptions). */
+const SERVING_POLICY_FLAGS = {
+  'serving-allowed-cidrs': { type: 'string' },
+  'serving-allowed-dns-suffixes': { type: 'string' },
+  'service-cidr': { type: 'string' },
+  'dns-domain': { type: 'string' },
+  'api-server-hosts': { type: 'string' },
+} as const;
+const SERVING_POLICY_USAGE = '[--serving-allowed-cidrs CIDR,...] [--serving-allowed-dns-suffixes SUFFIX,...] [--service-cidr 10.96.0.0/12] [--dns-domain cluster.local] [--api-server-hosts HOST,...]';
+
+/** The serving policy from the flags, checked (ERR_ARGUMENT naming the flag); `apiServerHosts` are added to --api-server-hosts. */
+function servingPolicyFlags(values: Record<string, unknown>, apiServerHosts: readonly string[]): ServingPolicyOptions {
+  const list = (flag: string): string[] | undefined => optional(values, flag)?.split(',').map((item) => item.trim()).filter(Boolean);
+  const policy: ServingPolicyOptions = {
+    ...(list('serving-allowed-cidrs') ? { allowedCidrs: list('serving-allowed-cidrs') } : {}),
+    ...(list('serving-allowed-dns-suffixes') ? { allowedDnsSuffixes: list('serving-allowed-dns-suffixes') } : {}),
+    ...(optional(values, 'service-cidr') ? { serviceCidr: optional(values, 'service-cidr') } : {}),
+    ...(optional(values, 'dns-domain') ? { dnsDomain: optional(values, 'dns-domain') } : {}),
+    apiServerHosts: [...new Set([...(list('api-server-hosts') ?? []), ...apiServerHosts])],
+  };
+  const flagOf: Record<string, string> = { allowedCidrs: '--serving-allowed-cidrs', allowedDnsSuffixes: '--serving-allowed-dns-suffixes', serviceCidr: '--service-cidr', dnsDomain: '--dns-domain', apiServerHosts: '--api-server-hosts' };
+  try {
+    resolveServingPolicy(policy);
+  } catch (error) {
+    if (error instanceof PkiError && error.field && flagOf[error.field]) throw new PkiError('ERR_ARGUMENT', error.reason, { field: flagOf[error.field] });
+    throw error;
+  }
+  return policy;
+}
+
+/** The host of a kubeconfig's server URL (no brackets), or undefined when there is no such file. */
+async function kubeconfigHost(path: string): Promise<string | undefined> {
+  const text = await readIfExists(path);
+  if (text === undefined) return undefined;
+  return new URL(parseKubeconfig(text, path).server).hostname.replace(/^\[|\]$/g, '');
+}
+
 /**
  * Resolves on SIGINT or SIGTERM. Listening starts at the call: a command calls it before it prints what
  * a caller waits for (the URL, the certificates), so that a signal sent on seeing the output is caught.
@@ -82,13 +120,14 @@ async function waitForSignal(io: Io, stop: () => Promise<void>, stopping = stopS
 export const serveBootstrapVerb: Verb = {
   name: 'serve-bootstrap',
   summary: 'serve the certificates.k8s.io/v1 subset over HTTPS with the embedded registry, approver and signers',
-  usage: `kubepki serve-bootstrap --dir DIR --listen 127.0.0.1:PORT [--node NAME=ADDR,ADDR ...] [--signer-workers N] [--max-pending-per-requester N] [--ca-pkcs11 ${PKCS11_OPTION_HELP}]`,
+  usage: `kubepki serve-bootstrap --dir DIR --listen 127.0.0.1:PORT [--node NAME=ADDR,ADDR ...] [--signer-workers N] [--max-pending-per-requester N] ${SERVING_POLICY_USAGE} [--ca-pkcs11 ${PKCS11_OPTION_HELP}]`,
   options: {
     dir: { type: 'string' },
     listen: { type: 'string' },
     node: { type: 'string', multiple: true },
     'signer-workers': { type: 'string' },
     'max-pending-per-requester': { type: 'string' },
+    ...SERVING_POLICY_FLAGS,
     'ca-pkcs11': { type: 'string' },
   },
   async run({ values }, io) {
@@ -105,6 +144,9 @@ export const serveBootstrapVerb: Verb = {
     if (!Number.isInteger(workers) || workers < 0 || workers > 64) throw new PkiError('ERR_ARGUMENT', 'must be an integer from 0 to 64', { field: '--signer-workers' });
     const maxPending = Number(optional(values, 'max-pending-per-requester') ?? DEFAULT_MAX_PENDING_PER_REQUESTER);
     if (!Number.isInteger(maxPending) || maxPending < 0) throw new PkiError('ERR_ARGUMENT', 'must be an integer from 0 (0: no cap)', { field: '--max-pending-per-requester' });
+    // The API server's endpoint and advertise address, as this directory's kubeconfigs name them, are never a kubelet's.
+    const apiHosts = (await Promise.all(['admin.conf', 'controller-manager.conf'].map((file) => kubeconfigHost(join(dir, file))))).filter((h): h is string => h !== undefined);
+    const servingPolicy = servingPolicyFlags(values, apiHosts);
     const embedded = await startEmbeddedBootstrap({
       ca: { ...ca, certificate: ca.certificate.pem },
       servingCa,
@@ -121,6 +163,7 @@ export const serveBootstrapVerb: Verb = {
       revocationLists: revocationListFile(join(dir, 'pki/ca.crl')),
       onRefusal: (reason) => io.err(`kubepki: ${printable(reason)}`),
       signerWorkers: workers,
+      servingPolicy,
     });
     const stopping = stopSignal();
     io.out(embedded.server.url);
@@ -175,15 +218,18 @@ export const kubeletBootstrapVerb: Verb = {
 
 export const approveVerb: Verb = {
   name: 'approve',
-  summary: 'approve kubelet serving CSRs whose SANs the node owns (its Node addresses) on a real cluster; deny the others',
-  usage: 'kubepki approve --kubeconfig FILE [--watch]',
-  options: { kubeconfig: { type: 'string' }, watch: { type: 'boolean' } },
+  summary: 'approve kubelet serving CSRs whose SANs the node owns (its Node addresses) and the serving policy allows, on a real cluster; deny the others',
+  usage: `kubepki approve --kubeconfig FILE [--watch] ${SERVING_POLICY_USAGE}`,
+  options: { kubeconfig: { type: 'string' }, watch: { type: 'boolean' }, ...SERVING_POLICY_FLAGS },
   async run({ values }, io) {
+    servingPolicyFlags(values, []);
     const path = resolve(required(values, 'kubeconfig'));
     const connection = await connectionFromKubeconfig(parseKubeconfig((await readIfExists(path)) ?? '', path), path);
+    const servingPolicy = servingPolicyFlags(values, [new URL(connection.server).hostname.replace(/^\[|\]$/g, '')]);
     const registry = kubernetesRegistry(connection);
     const servingOnly = { ...registry, watch: (listener: Parameters<typeof registry.watch>[0]) => registry.watch((e) => e.object.spec.signerName === SIGNERS.kubeletServing && listener(e)) };
     const controller = await startApprover(servingOnly, {
+      ...servingPolicy,
       nodeAddresses: nodeAddressesFromApi(connection),
       onDecision: (name, d) => d.decision !== 'ignore' && io.out(`${printable(name)}: ${d.decision === 'approve' ? 'approved' : 'denied'}: ${printable(d.message)}`),
       onError: (error) => io.err(`kubepki: ${printable((error as Error).message)}`),

@@ -1,6 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { decideApproval, nodeSubject } from '../../lib/index.js';
+import { decideApproval, memoryRegistry, nodeSubject, startApprover, type ApproverOptions } from '../../lib/index.js';
+import { failureOf } from '../helpers/fixtures.js';
 import { approved, kubeletCsr } from './helpers.js';
 
 const nodeAddresses = (name: string) => (name === 'node-1' ? { dns: ['node-1', 'node-1.example.com'], ips: ['10.0.0.11', 'fd00::11'] } : undefined);
@@ -52,6 +53,59 @@ test('other signers and decided CSRs are left alone', async () => {
 test('a custom authorizer decides who may ask', async () => {
   const decision = await decideApproval(await kubeletCsr({}), { authorize: () => false });
   assert.is(decision.decision, 'deny');
+});
+
+// A node whose kubelet wrote the API server's names into its own Node.status.addresses: owning them proves nothing.
+const greedy = (name: string) =>
+  name === 'node-1'
+    ? { dns: ['node-1', 'node-1.nodes.example.com', 'kubernetes', 'kubernetes.default', 'kubernetes.default.svc', 'kubernetes.default.svc.cluster.local', 'kubernetes.default.svc.corp.internal', 'web.prod.svc.cluster.local', 'api.example.com', 'evil.example.org'], ips: ['10.0.0.11', '10.96.0.1', '10.96.0.10', '10.0.0.10', '192.168.5.5', 'fd00::11'] }
+    : undefined;
+const serving = (sans: { dns?: string[]; ips?: string[] }) => kubeletCsr({ ...SERVING, usages: [...SERVING.usages], sans });
+const decide = async (sans: { dns?: string[]; ips?: string[] }, options: ApproverOptions = {}) => decideApproval(await serving(sans), { nodeAddresses: greedy, ...options });
+
+test('the cluster\'s reserved names are never approved, whatever the node owns or the policy allows', async () => {
+  const policy: ApproverOptions = { allowedCidrs: ['10.0.0.0/8'], allowedDnsSuffixes: ['example.com', 'cluster.local'], apiServerHosts: ['api.example.com', '10.0.0.10'] };
+  const cases: [{ dns?: string[]; ips?: string[] }, ApproverOptions, RegExp][] = [
+    [{ dns: ['kubernetes'], ips: ['10.0.0.11'] }, {}, /DNS SAN kubernetes is a name of the API server/],
+    [{ dns: ['kubernetes.default'], ips: ['10.0.0.11'] }, {}, /DNS SAN kubernetes.default is a name/],
+    [{ dns: ['kubernetes.default.svc'], ips: ['10.0.0.11'] }, policy, /kubernetes.default.svc is a name of the API server/],
+    [{ dns: ['kubernetes.default.svc.cluster.local'], ips: ['10.0.0.11'] }, policy, /is a name of the API server/],
+    [{ dns: ['kubernetes.default.svc.corp.internal'], ips: ['10.0.0.11'] }, { dnsDomain: 'corp.internal' }, /is a name of the API server/],
+    [{ dns: ['web.prod.svc.cluster.local'], ips: ['10.0.0.11'] }, policy, /is a cluster DNS name/],
+    [{ ips: ['10.0.0.11', '10.96.0.1'] }, policy, /IP SAN 10.96.0.1 is the kubernetes Service IP/],
+    [{ ips: ['10.0.0.11', '10.96.0.10'] }, {}, /IP SAN 10.96.0.10 is inside the Service range 10.96.0.0\/12/],
+    [{ ips: ['10.0.0.11', '192.168.5.5'] }, { serviceCidr: '192.168.0.0/16' }, /IP SAN 192.168.5.5 is the kubernetes Service IP|is inside the Service range 192.168.0.0\/16/],
+    [{ ips: ['10.0.0.11', '10.0.0.10'] }, policy, /IP SAN 10.0.0.10 is the API server endpoint/],
+    [{ dns: ['api.example.com'], ips: ['10.0.0.11'] }, policy, /DNS SAN api.example.com is a name of the API server/],
+  ];
+  for (const [sans, options, message] of cases) {
+    const decision = await decide(sans, options);
+    assert.equal([decision.decision, 'reason' in decision && decision.reason], ['deny', 'ReservedSAN'], JSON.stringify(sans));
+    assert.match(decision.message, message);
+  }
+});
+
+test('the serving policy: at least one IP SAN, IPs inside the allowed CIDRs, DNS names the node name or under an allowed suffix', async () => {
+  const policy: ApproverOptions = { allowedCidrs: ['10.0.0.0/8', 'fd00::/64'], allowedDnsSuffixes: ['nodes.example.com'] };
+  assert.is((await decide({ dns: ['node-1', 'node-1.nodes.example.com'], ips: ['10.0.0.11', 'fd00::11'] }, policy)).decision, 'approve');
+  const denied = async (sans: { dns?: string[]; ips?: string[] }, options: ApproverOptions, reason: string, message: RegExp): Promise<void> => {
+    const decision = await decide(sans, options);
+    assert.equal([decision.decision, 'reason' in decision && decision.reason], ['deny', reason], JSON.stringify(sans));
+    assert.match(decision.message, message);
+  };
+  await denied({ dns: ['node-1'] }, {}, 'NoIPSAN', /needs at least one IP SAN/);
+  await denied({ ips: ['10.0.0.11', '192.168.5.5'] }, policy, 'IPNotAllowed', /IP SAN 192.168.5.5 is outside the allowed CIDRs 10.0.0.0\/8, fd00::\/64/);
+  await denied({ dns: ['evil.example.org'], ips: ['10.0.0.11'] }, policy, 'DNSNotAllowed', /DNS SAN evil.example.org is neither the node name nor under an allowed suffix \(nodes.example.com\)/);
+  // Without a policy, what the node owns (and is not reserved) is approved, as before.
+  assert.is((await decide({ dns: ['evil.example.org'], ips: ['192.168.5.5'] })).decision, 'approve');
+});
+
+test('a policy that does not parse is ERR_ARGUMENT at start', async () => {
+  const registry = await memoryRegistry();
+  for (const options of [{ allowedCidrs: ['10.0.0.0/33'] }, { allowedCidrs: ['nope'] }, { serviceCidr: '10.96.0.0' }, { dnsDomain: 'bad domain' }, { allowedDnsSuffixes: ['a b'] }, { apiServerHosts: ['not a host'] }]) {
+    const error = await failureOf(() => startApprover(registry, options));
+    assert.is(error.code, 'ERR_ARGUMENT', JSON.stringify(options));
+  }
 });
 
 test.run();

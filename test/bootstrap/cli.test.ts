@@ -77,4 +77,25 @@ test('bad arguments of the bootstrap verbs exit 2', async () => {
   for (const verb of ['token', 'serve-bootstrap', 'kubelet-bootstrap', 'approve']) assert.is((await run(verb, '--help')).code, 0);
 });
 
+test('the serving policy flags of approve and serve-bootstrap are checked before anything starts', async () => {
+  await withTempDir(async (dir) => {
+    const cases: [string[], RegExp][] = [
+      [['approve', '--kubeconfig', join(dir, 'none.conf'), '--serving-allowed-cidrs', '10.0.0.0/8,10.0.0.0/33'], /--serving-allowed-cidrs: "10\.0\.0\.0\/33" is not a CIDR range/],
+      [['approve', '--kubeconfig', join(dir, 'none.conf'), '--service-cidr', '10.96.0.0'], /--service-cidr: "10\.96\.0\.0" is not a CIDR range/],
+      [['approve', '--kubeconfig', join(dir, 'none.conf'), '--dns-domain', 'not a domain'], /--dns-domain: "not a domain" is not a DNS domain/],
+      [['approve', '--kubeconfig', join(dir, 'none.conf'), '--serving-allowed-dns-suffixes', 'a b'], /--serving-allowed-dns-suffixes: "a b" is not a DNS suffix/],
+      [['serve-bootstrap', '--dir', dir, '--listen', '127.0.0.1:0', '--api-server-hosts', 'x y'], /--api-server-hosts: "x y" is neither an IP address nor a DNS name/],
+      [['serve-bootstrap', '--dir', dir, '--listen', '127.0.0.1:0', '--max-pending-per-requester', '2.5'], /--max-pending-per-requester: must be an integer/],
+    ];
+    await initPkiDirectory(dir, { nodeName: 'cp-1', advertiseAddress: '10.0.0.10', konnectivity: false });
+    for (const [args, message] of cases) {
+      const result = await run(...args);
+      assert.is(result.code, 2, `${args.join(' ')}: ${result.err}`);
+      assert.match(result.err, message);
+    }
+    const help = await run('approve', '--help');
+    assert.match(help.out + help.err, /--serving-allowed-cidrs/);
+  });
+});
+
 test.run();
