@@ -31,7 +31,7 @@ export interface EmbeddedBootstrapOptions extends CryptoOptions {
   onOutcome?: (name: string, outcome: SignOutcome) => void;
   /** Every error of the approver, the signers and the cleaner (a failed lookup, a registry write); default: a KubepkiControllerError process warning. */
   onError?: (error: unknown) => void;
-  /** Pending CSRs one requester may hold (memoryRegistry's maxPendingPerRequester); default 10. */
+  /** Pending CSRs one requester may hold (memoryRegistry's maxPendingPerRequester); default 100. */
   maxPendingPerRequester?: number;
   /** The clock of the registry and the CSR cleaner; default the system clock. */
   now?: () => Date;

@@ -38,7 +38,7 @@ export interface MemoryRegistry extends CsrRegistry {
 }
 
 /** Pending CSRs (no condition, no certificate) one requester may hold by default; more are refused. */
-export const DEFAULT_MAX_PENDING_PER_REQUESTER = 10;
+export const DEFAULT_MAX_PENDING_PER_REQUESTER = 100;
 
 export interface MemoryRegistryOptions extends CryptoOptions {
   /** Persist every CSR as `<dir>/<name>.json`, written atomically, and load them at start. */
@@ -47,7 +47,7 @@ export interface MemoryRegistryOptions extends CryptoOptions {
   /**
    * Pending CSRs (neither approved, denied, failed nor issued) one requester (spec.username) may hold;
    * a create beyond it is ERR_FORBIDDEN, as kube-apiserver refuses one over a ResourceQuota. Default
-   * DEFAULT_MAX_PENDING_PER_REQUESTER (10); Infinity for no cap. Many nodes sharing one bootstrap token
+   * DEFAULT_MAX_PENDING_PER_REQUESTER (100); Infinity for no cap. Many nodes sharing one bootstrap token
    * and joining at once share it too (kubepki's kubelet-bootstrap retries a 403 with backoff).
    */
   maxPendingPerRequester?: number;

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { bootstrapTokenSecret, createCertificateAuthority, csrCleanupReason, generateBootstrapToken, memoryRegistry, memoryTokenStore, startCsrCleaner, startEmbeddedBootstrap, type CertificateSigningRequestObject, type WatchEvent } from '../../lib/index.js';
+import { bootstrapTokenSecret, createCertificateAuthority, csrCleanupReason, DEFAULT_MAX_PENDING_PER_REQUESTER, generateBootstrapToken, memoryRegistry, memoryTokenStore, startCsrCleaner, startEmbeddedBootstrap, type CertificateSigningRequestObject, type WatchEvent } from '../../lib/index.js';
 import { failureOf } from '../helpers/fixtures.js';
 import { kubeletCsr } from './helpers.js';
 
@@ -113,15 +113,16 @@ test('one requester may hold only so many pending CSRs; decided and deleted ones
   assert.is((await failureOf(async () => registry.create(await kubeletCsr({ name: 'q-4' }), requester))).code, 'ERR_FORBIDDEN');
   await registry.delete('q-2');
   await registry.create(await kubeletCsr({ name: 'q-4' }), requester);
-  // The default is 10; a persisted registry counts what it loads.
+  // The default (100) holds; a persisted registry counts what it loads.
   const dir = await mkdtemp(join(tmpdir(), 'kubepki-registry-'));
   try {
     const first = await memoryRegistry({ dir });
-    for (let i = 0; i < 10; i++) await first.create(await kubeletCsr({ name: `d-${i}` }), requester);
-    assert.is((await failureOf(async () => first.create(await kubeletCsr({ name: 'd-10' }), requester))).code, 'ERR_FORBIDDEN');
+    assert.is(DEFAULT_MAX_PENDING_PER_REQUESTER, 100);
+    for (let i = 0; i < DEFAULT_MAX_PENDING_PER_REQUESTER; i++) await first.create(await kubeletCsr({ name: `d-${i}` }), requester);
+    assert.is((await failureOf(async () => first.create(await kubeletCsr({ name: 'd-over' }), requester))).code, 'ERR_FORBIDDEN');
     const second = await memoryRegistry({ dir });
-    assert.is((await failureOf(async () => second.create(await kubeletCsr({ name: 'd-10' }), requester))).code, 'ERR_FORBIDDEN');
-    assert.ok(await (await memoryRegistry({ dir, maxPendingPerRequester: Infinity })).create(await kubeletCsr({ name: 'd-10' }), requester));
+    assert.is((await failureOf(async () => second.create(await kubeletCsr({ name: 'd-over' }), requester))).code, 'ERR_FORBIDDEN');
+    assert.ok(await (await memoryRegistry({ dir, maxPendingPerRequester: Infinity })).create(await kubeletCsr({ name: 'd-over' }), requester));
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
