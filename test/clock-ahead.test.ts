@@ -16,7 +16,7 @@ async function faketime(args: string[], timeout: number): Promise<{ code: number
     return { code: 0, out: `${stdout}${stderr}` };
   } catch (error) {
     const e = error as NodeJS.ErrnoException & { code?: number | string; stdout?: string; stderr?: string };
-    if (e.code === 'ENOENT') throw new Error("faketime is missing: install Debian's faketime package (.ci/run does)");
+    if (e.code === 'ENOENT') throw new Error("faketime is missing: install Debian's faketime package (.ci/run does)", { cause: error });
     return { code: typeof e.code === 'number' ? e.code : 1, out: `${e.stdout ?? ''}${e.stderr ?? ''}${e.message}` };
   }
 }
