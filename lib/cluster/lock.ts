@@ -2,7 +2,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { constants } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { link, mkdir, open, readFile, realpath, rmdir, unlink } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PkiError } from '../errors.js';
 import { ioError } from './files.js';
@@ -90,7 +90,10 @@ async function create(path: string, content: string): Promise<Holder | undefined
   try {
     handle = await open(own, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o644);
   } catch (cause) {
-    throw ioError(path, 'cannot be created', cause);
+    // The folder this writer found was made by a writer that has just removed it again (it was still empty).
+    if ((cause as NodeJS.ErrnoException).code !== 'ENOENT') throw ioError(path, 'cannot be created', cause);
+    await ensureFolder(dirname(path));
+    return 'gone';
   }
   try {
     try {

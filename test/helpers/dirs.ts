@@ -13,12 +13,16 @@ export async function withTempDir<T>(fn: (dir: string) => Promise<T>): Promise<T
   }
 }
 
-/** Every file under `dir` (relative path -> mode and content hash), to prove that nothing changed. */
-export async function snapshot(dir: string): Promise<Record<string, string>> {
+/**
+ * Every file under `dir` (relative path -> mode and content hash), to prove that nothing changed; `skip`
+ * leaves out names that come and go meanwhile (a lock and its temporary files).
+ */
+export async function snapshot(dir: string, skip: (name: string) => boolean = () => false): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
   const walk = async (folder: string): Promise<void> => {
     for (const entry of await readdir(folder, { withFileTypes: true })) {
       const path = join(folder, entry.name);
+      if (skip(entry.name)) continue;
       if (entry.isDirectory()) await walk(path);
       else {
         const mode = ((await stat(path)).mode & 0o777).toString(8);
