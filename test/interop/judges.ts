@@ -172,7 +172,11 @@ function judgeExecutable(): Promise<string> {
 
 /** Runs a batch of cases through Go's crypto/x509 and crypto/tls; one result per case, in order. */
 export async function goJudge(cases: GoCase[]): Promise<GoResult[]> {
-  const stdout = await command(await judgeExecutable(), [], { input: JSON.stringify(cases) });
+  // Go reads the kernel's clock without libc, so a test's clock (faketime moving this process two years
+  // ahead) would not reach it: a verification without a time of its own is judged at this process's now.
+  const now = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
+  const timed = cases.map((c) => (c.op === 'verify' && c.time === undefined ? { ...c, time: now } : c));
+  const stdout = await command(await judgeExecutable(), [], { input: JSON.stringify(timed) });
   const results = JSON.parse(stdout) as GoResult[];
   if (results.length !== cases.length) throw new Error(`the Go judge answered ${results.length} of ${cases.length} cases`);
   return results;
