@@ -27,7 +27,7 @@ import {
   type EmbeddedBootstrap,
   type KeyPair,
 } from '../../lib/index.js';
-import { withTempDir } from '../helpers/dirs.js';
+import { suiteTempDir } from '../helpers/dirs.js';
 import { clientCertificateWithName, csrWithName, HOSTILE_NAMES } from '../helpers/names.js';
 
 const PREFIX = '/apis/certificates.k8s.io/v1/certificatesigningrequests';
@@ -44,16 +44,10 @@ let caPem: string;
 let ca: { certificate: Certificate; privateKey: CryptoKey };
 let endpoint: EmbeddedBootstrap;
 const refusals: string[] = [];
-let release: () => void;
+let removeDir: (() => Promise<void>) | undefined;
 
 test.before(async () => {
-  await new Promise<void>((ready) => {
-    void withTempDir(async (d) => {
-      dir = d;
-      ready();
-      await new Promise<void>((r) => (release = r));
-    });
-  });
+  ({ dir, remove: removeDir } = await suiteTempDir());
   await initPkiDirectory(dir, { nodeName: 'cp-1', advertiseAddress: '127.0.0.1', konnectivity: false });
   caPem = await readFile(join(dir, 'pki/ca.crt'), 'utf8');
   ca = { certificate: Certificate.from(caPem), privateKey: (await importPrivateKeyPem(await readFile(join(dir, 'pki/ca.key')))).privateKey };
@@ -68,7 +62,7 @@ test.before(async () => {
 
 test.after(async () => {
   await endpoint?.close();
-  release?.();
+  await removeDir?.();
 });
 
 function call(method: string, path: string, credentials: Credentials, body?: unknown): Promise<{ status: number; body: Record<string, unknown> }> {

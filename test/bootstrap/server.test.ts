@@ -28,7 +28,7 @@ import {
   type CsrRegistry,
   type CertificateSigningRequestObject,
 } from '../../lib/index.js';
-import { withTempDir } from '../helpers/dirs.js';
+import { suiteTempDir } from '../helpers/dirs.js';
 
 let dir: string;
 let server: BootstrapServer;
@@ -39,16 +39,10 @@ let admin: { cert: string; key: string };
 const token = formatBootstrapToken(generateBootstrapToken());
 const expired = generateBootstrapToken();
 const noAuthUsage = generateBootstrapToken();
-let release: () => void;
+let removeDir: (() => Promise<void>) | undefined;
 
 test.before(async () => {
-  await new Promise<void>((ready) => {
-    void withTempDir(async (d) => {
-      dir = d;
-      ready();
-      await new Promise<void>((r) => (release = r));
-    });
-  });
+  ({ dir, remove: removeDir } = await suiteTempDir());
   await initPkiDirectory(dir, { nodeName: 'cp-1', advertiseAddress: '127.0.0.1', konnectivity: false });
   ca = await readFile(join(dir, 'pki/ca.crt'), 'utf8');
   const adminConf = parseKubeconfig(await readFile(join(dir, 'admin.conf'), 'utf8'));
@@ -75,7 +69,7 @@ test.before(async () => {
 test.after(async () => {
   for (const c of controllers) c.stop();
   await server?.close();
-  release?.();
+  await removeDir?.();
 });
 
 const kubeconfig = (user: { token?: string; cert?: string; key?: string }): k8s.KubeConfig => {

@@ -13,6 +13,12 @@ export async function withTempDir<T>(fn: (dir: string) => Promise<T>): Promise<T
   }
 }
 
+/** A fresh temporary folder for a whole suite (its before and after hooks): `remove()` deletes it. */
+export async function suiteTempDir(): Promise<{ dir: string; remove: () => Promise<void> }> {
+  const dir = await mkdtemp(join(tmpdir(), 'kubepki-test-'));
+  return { dir, remove: () => rm(dir, { recursive: true, force: true }) };
+}
+
 /**
  * Every file under `dir` (relative path -> mode and content hash), to prove that nothing changed; `skip`
  * leaves out names that come and go meanwhile (a lock and its temporary files).
