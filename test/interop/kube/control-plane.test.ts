@@ -101,8 +101,12 @@ test('admin.conf lists namespaces once super-admin.conf has bound kubeadm:cluste
   });
   const admin = new k8s.KubeConfig();
   admin.loadFromFile(join(dir, 'admin.conf'));
-  const namespaces = await admin.makeApiClient(k8s.CoreV1Api).listNamespace();
-  const names = namespaces.items.map((n) => n.metadata?.name);
+  // kube-apiserver's bootstrap controller makes the default namespace a moment after it starts serving.
+  let names: (string | undefined)[] = [];
+  for (let attempt = 0; attempt < 120 && !names.includes('default'); attempt++) {
+    if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 250));
+    names = (await admin.makeApiClient(k8s.CoreV1Api).listNamespace()).items.map((n) => n.metadata?.name);
+  }
   assert.ok(names.includes('kube-system') && names.includes('default'), names.join(','));
 });
 
