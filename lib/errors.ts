@@ -18,6 +18,7 @@ export const PKI_ERROR_CODES = {
   ERR_EXISTS: 'a file exists and differs from what would be written; nothing was changed (use force to replace it)',
   ERR_DIRECTORY: 'a PKI directory is incomplete or inconsistent',
   ERR_IO: 'a file could not be read or written',
+  ERR_GONE: 'a watch asked to resume from a resource version older than the server keeps; list again',
   ERR_LOCKED: 'another writer holds the PKI directory (its lock file names the pid); nothing was changed',
   ERR_TOKEN: 'a bootstrap token is malformed, unknown, expired or not usable for authentication',
   ERR_CSR_OBJECT: 'a CertificateSigningRequest object breaks the certificates.k8s.io/v1 validation rules',

@@ -131,7 +131,7 @@ export { memoryRegistry, DEFAULT_MAX_PENDING_PER_REQUESTER, type CsrRegistry, ty
 export { startApprover, startSigner, warnControllerError, type Controller, type SignerControllerOptions } from './bootstrap/controllers.js';
 export { csrCleanupReason, startCsrCleaner, CSR_CLEANER_DEFAULTS, type CsrCleaner, type CsrCleanerOptions } from './bootstrap/cleaner.js';
 export { createWorkerPool, defaultWorkerCount, type WorkerPool } from './workers/pool.js';
-export { startBootstrapServer, type BootstrapServer, type BootstrapServerOptions } from './bootstrap/server.js';
+export { startBootstrapServer, type BootstrapServer, type BootstrapServerOptions, type RequestLogEntry } from './bootstrap/server.js';
 export { connectionFromKubeconfig, kubeRequest, kubeWatch, kubernetesRegistry, type KubeConnection } from './bootstrap/kube-client.js';
 export { nodeAddressesFromApi, staticNodeAddresses, addressesOf } from './bootstrap/node-addresses.js';
 export { nodeCsrName, requestCertificate, waitForCertificate, bootstrapKubelet, requestServingCertificate, renewClientCertificate, type RequestCertificateOptions, type KubeletBootstrapOptions, type ServingCertificateOptions, type ClientRenewalOptions } from './bootstrap/node.js';

@@ -123,7 +123,12 @@ export async function validateCsrObject(object: unknown, options: CryptoOptions 
   if (csr.apiVersion !== 'certificates.k8s.io/v1') fail('apiVersion', 'must be certificates.k8s.io/v1');
   if (csr.kind !== 'CertificateSigningRequest') fail('kind', 'must be CertificateSigningRequest');
   const name = csr.metadata?.name;
-  if (typeof name !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,252}$/.test(name)) fail('metadata.name', "must be a path segment of letters, digits, '-', '_', '.' and ':'");
+  const generateName = csr.metadata?.generateName;
+  // Without a name, a generateName prefix lets the server pick one (client-go's certificate manager sends "csr-").
+  const generated = (name === undefined || name === '') && typeof generateName === 'string' && generateName !== '';
+  if (generated) {
+    if (!/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,252}$/.test(generateName)) fail('metadata.generateName', "must be a path segment of letters, digits, '-', '_', '.' and ':'");
+  } else if (typeof name !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,252}$/.test(name)) fail('metadata.name', "must be a path segment of letters, digits, '-', '_', '.' and ':'");
   const spec = csr.spec;
   if (!spec || typeof spec !== 'object') fail('spec', 'is required');
   const signerProblem = signerNameProblem(spec.signerName);

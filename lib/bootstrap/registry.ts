@@ -1,4 +1,4 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { readdir, readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { deserialize, serialize } from 'node:v8';
@@ -14,6 +14,14 @@ export interface WatchEvent {
   readonly object: CertificateSigningRequestObject;
 }
 
+export interface WatchOptions {
+  /**
+   * Resume after this resource version: the changes made since are replayed, then each new one (a version
+   * older than the registry keeps is ERR_GONE). Unset or "0": ADDED for every existing CSR first.
+   */
+  readonly resourceVersion?: string;
+}
+
 /** The CertificateSigningRequest store the approver, the signer and the endpoint work against. */
 export interface CsrRegistry {
   /** Stores a validated CSR; the requester becomes spec.username/groups. A taken name is ERR_ALREADY_EXISTS. */
@@ -24,7 +32,9 @@ export interface CsrRegistry {
    * Calls `listener` with ADDED for every existing CSR, then with each change; returns a stop function.
    * Events carry one deeply frozen copy of the stored object: every listener shares it, no one can change it.
    */
-  watch(listener: (event: WatchEvent) => void): Promise<() => void>;
+  watch(listener: (event: WatchEvent) => void, options?: WatchOptions): Promise<() => void>;
+  /** The objects and the resource version they were read at (a list's metadata.resourceVersion), where the registry versions its objects. */
+  versionedList?(): Promise<{ items: CertificateSigningRequestObject[]; resourceVersion: string }>;
   /** Adds an Approved or Denied condition (the /approval subresource). */
   setApproval(name: string, condition: CertificateSigningRequestCondition): Promise<CertificateSigningRequestObject>;
   /** Sets status.certificate (once) and/or adds a Failed condition (the /status subresource). */
@@ -51,6 +61,18 @@ export interface MemoryRegistryOptions extends CryptoOptions {
    * and joining at once share it too (kubepki's kubelet-bootstrap retries a 403 with backoff).
    */
   maxPendingPerRequester?: number;
+  /** How many recent changes a watch can resume from (older resource versions are ERR_GONE); default 1000. */
+  watchHistory?: number;
+}
+
+// kube-apiserver's SimpleNameGenerator: a generateName prefix cut to 58 characters, then 5 characters
+// from an alphabet without vowels or look-alikes (k8s.io/apiserver/pkg/storage/names, k8s.io/apimachinery/pkg/util/rand).
+const GENERATED_SUFFIX_ALPHABET = 'bcdfghjklmnpqrstvwxz2456789';
+const MAX_GENERATE_NAME_PREFIX = 58;
+
+function generatedName(prefix: string): string {
+  const bytes = randomBytes(5);
+  return prefix.slice(0, MAX_GENERATE_NAME_PREFIX) + [...bytes].map((b) => GENERATED_SUFFIX_ALPHABET[b % GENERATED_SUFFIX_ALPHABET.length]).join('');
 }
 
 // CSR names are path segments, not DNS names: the kubelet's `node-csr-<base64url>` has capitals and
@@ -94,6 +116,11 @@ export async function memoryRegistry(options: MemoryRegistryOptions = {}): Promi
   const decode = (bytes: Uint8Array): CertificateSigningRequestObject => deserialize(bytes) as CertificateSigningRequestObject;
   const listeners = new Set<(event: WatchEvent) => void>();
   let version = 0;
+  // The recent changes, oldest first, for watches that resume from a resource version; `horizon` is the
+  // oldest version one can resume from (what came before it is no longer kept).
+  const historySize = options.watchHistory ?? 1000;
+  const history: { readonly version: number; readonly event: WatchEvent }[] = [];
+  let horizon = 0;
   if (options.dir) {
     const dir = options.dir;
     const files = await readdir(dir).catch((cause: NodeJS.ErrnoException) => (cause.code === 'ENOENT' ? [] : Promise.reject(ioError(dir, 'cannot be listed', cause))));
@@ -106,6 +133,12 @@ export async function memoryRegistry(options: MemoryRegistryOptions = {}): Promi
       version = Math.max(version, Number(object.metadata.resourceVersion ?? 0));
     }
   }
+  horizon = version;
+  const publish = (event: WatchEvent): void => {
+    history.push({ version, event });
+    if (history.length > historySize) horizon = history.shift()!.version;
+    for (const listener of listeners) listener(event);
+  };
   // Changes run one at a time, so that two writers never both see "no certificate yet".
   let queue: Promise<unknown> = Promise.resolve();
   const serial = <T>(change: () => Promise<T>): Promise<T> => {
@@ -121,10 +154,7 @@ export async function memoryRegistry(options: MemoryRegistryOptions = {}): Promi
     const bytes = serialize(object);
     objects.set(object.metadata.name, bytes);
     track(object);
-    if (listeners.size > 0) {
-      const event = { type, object: deepFreeze(object) };
-      for (const listener of listeners) listener(event);
-    }
+    publish({ type, object: deepFreeze(object) });
     return decode(bytes);
   };
   const existing = (name: string): CertificateSigningRequestObject => {
@@ -134,7 +164,14 @@ export async function memoryRegistry(options: MemoryRegistryOptions = {}): Promi
   };
   const create = async (csr: CertificateSigningRequestObject, requester: UserInfo): Promise<CertificateSigningRequestObject> => {
     await validateCsrObject(csr, options);
-    const name = csr.metadata?.name ?? '';
+    let name = csr.metadata?.name ?? '';
+    const prefix = csr.metadata?.generateName;
+    if (name === '' && typeof prefix === 'string' && prefix !== '') {
+      if (!CSR_NAME.test(prefix)) throw new PkiError('ERR_CSR_OBJECT', 'must be a path segment of letters, digits, \'-\', \'_\', \'.\' and \':\'', { field: 'metadata.generateName' });
+      // As kube-apiserver: a generated name that is taken is drawn again, never a 409.
+      for (let attempt = 0; attempt < 16 && (name === '' || objects.has(name)); attempt++) name = generatedName(prefix);
+      if (objects.has(name)) throw new PkiError('ERR_CONFLICT', 'no free name could be generated; retry', { field: 'metadata.generateName' });
+    }
     if (!CSR_NAME.test(name) || name.length > 253) throw new PkiError('ERR_CSR_OBJECT', 'must be a path segment of letters, digits, \'-\', \'_\', \'.\' and \':\'', { field: 'metadata.name' });
     if (objects.has(name)) throw new PkiError('ERR_ALREADY_EXISTS', `certificatesigningrequests "${name}" already exists`, { field: 'metadata.name' });
     const pending = pendingOf.get(requester.username)?.size ?? 0;
@@ -169,10 +206,8 @@ export async function memoryRegistry(options: MemoryRegistryOptions = {}): Promi
     objects.delete(name);
     const names = pendingOf.get(object.spec?.username ?? '');
     if (names?.delete(name) && names.size === 0) pendingOf.delete(object.spec?.username ?? '');
-    if (listeners.size > 0) {
-      const event = { type: 'DELETED' as const, object: deepFreeze(object) };
-      for (const listener of listeners) listener(event);
-    }
+    object.metadata.resourceVersion = String(++version);
+    publish({ type: 'DELETED', object: deepFreeze(object) });
   };
   const setApproval = async (name: string, condition: CertificateSigningRequestCondition): Promise<CertificateSigningRequestObject> => {
     const object = existing(name);
@@ -207,8 +242,19 @@ export async function memoryRegistry(options: MemoryRegistryOptions = {}): Promi
     async list() {
       return [...objects.values()].map(decode);
     },
-    async watch(listener) {
-      for (const bytes of objects.values()) listener({ type: 'ADDED', object: deepFreeze(decode(bytes)) });
+    async versionedList() {
+      return { items: [...objects.values()].map(decode), resourceVersion: String(version) };
+    },
+    async watch(listener, watchOptions = {}) {
+      const from = watchOptions.resourceVersion;
+      if (from === undefined || from === '' || from === '0') {
+        for (const bytes of objects.values()) listener({ type: 'ADDED', object: deepFreeze(decode(bytes)) });
+      } else {
+        const after = /^\d{1,15}$/.test(from) ? Number(from) : NaN;
+        if (Number.isNaN(after)) throw new PkiError('ERR_CSR_OBJECT', `resourceVersion ${JSON.stringify(from)} is not one this server gave`, { field: 'resourceVersion' });
+        if (after < horizon) throw new PkiError('ERR_GONE', `too old resource version: ${after} (${horizon})`, { field: 'resourceVersion' });
+        for (const entry of history) if (entry.version > after) listener(entry.event);
+      }
       listeners.add(listener);
       return () => void listeners.delete(listener);
     },

@@ -6,6 +6,7 @@ import { PkiError, type PkiErrorCode } from '../errors.js';
 import { certificateIdentity } from '../x509/identity.js';
 import { verifyCertificate } from '../x509/verify.js';
 import type { CertificateSigningRequestObject } from './csr-object.js';
+import { decodeProtobufCsr, encodeProtobuf, encodeProtobufWatchEvent, PROTOBUF } from './protobuf.js';
 import { CSR_NAME, type CsrRegistry, type WatchEvent } from './registry.js';
 import type { RevocationSource } from './revocation.js';
 import { authenticateBootstrapToken, BOOTSTRAPPERS_GROUP, type TokenStore, type UserInfo } from './token.js';
@@ -26,7 +27,22 @@ export interface BootstrapServerOptions {
   revocationLists?: RevocationSource;
   /** Told of each client certificate refused, with the reason (never a secret). */
   onRefusal?: (reason: string) => void;
+  /** Told of each request once answered: method, path and query, content types and status (never a credential). */
+  onRequest?: (entry: RequestLogEntry) => void;
+  /** How often a watch that allows bookmarks gets one; default 60 s, as kube-apiserver. */
+  bookmarkIntervalMs?: number;
   now?: () => Date;
+}
+
+export interface RequestLogEntry {
+  readonly method: string;
+  /** The path and query as sent (taken from the request: escape it before printing). */
+  readonly path: string;
+  /** The request body's content type, '' without a body. */
+  readonly contentType: string;
+  /** The content type of the answer. */
+  readonly responseType: string;
+  readonly status: number;
 }
 
 export interface BootstrapServer {
@@ -50,6 +66,7 @@ const STATUS_OF: Partial<Record<PkiErrorCode, [number, string]>> = {
   ERR_PEM: [422, 'Invalid'],
   ERR_DER: [422, 'Invalid'],
   ERR_NAME: [422, 'Invalid'],
+  ERR_GONE: [410, 'Expired'],
   ERR_KEY: [422, 'Invalid'],
 };
 
@@ -72,7 +89,11 @@ export async function startBootstrapServer(options: BootstrapServerOptions): Pro
       minVersion: 'TLSv1.2',
     },
     (req, res) => {
-      handle(req, res, options).catch((error: unknown) => sendError(res, error));
+      if (options.onRequest) {
+        const log = options.onRequest;
+        res.once('finish', () => log({ method: req.method ?? '', path: req.url ?? '', contentType: req.headers['content-type'] ?? '', responseType: String(res.getHeader('content-type') ?? ''), status: res.statusCode }));
+      }
+      handle(req, res, options).catch((error: unknown) => sendError(req, res, error));
     },
   );
   await new Promise<void>((resolve, reject) => {
@@ -93,8 +114,8 @@ export async function startBootstrapServer(options: BootstrapServerOptions): Pro
 
 async function handle(req: IncomingMessage, res: ServerResponse, options: BootstrapServerOptions): Promise<void> {
   const url = new URL(req.url ?? '/', 'https://localhost');
-  if (req.method === 'GET' && (url.pathname === '/healthz' || url.pathname === '/readyz')) return send(res, 200, 'ok', 'text/plain');
-  if (req.method === 'GET' && url.pathname === '/version') return send(res, 200, { major: '1', minor: '20', gitVersion: 'v1.20.0-kubepki', platform: 'embedded' });
+  if (req.method === 'GET' && (url.pathname === '/healthz' || url.pathname === '/readyz')) return sendText(res, 200, 'ok');
+  if (req.method === 'GET' && url.pathname === '/version') return send(req, res, 200, { major: '1', minor: '20', gitVersion: 'v1.20.0-kubepki', platform: 'embedded' }, 'json');
   const user = await authenticate(req, options);
   const admin = user.groups.some((g) => (options.adminGroups ?? ['system:masters', 'kubeadm:cluster-admins']).includes(g));
   const mayCreate = admin || user.groups.includes(BOOTSTRAPPERS_GROUP) || user.groups.includes('system:nodes');
@@ -109,8 +130,8 @@ async function handle(req: IncomingMessage, res: ServerResponse, options: Bootst
   if (name === undefined) {
     if (req.method === 'POST') {
       if (!mayCreate) throw new PkiError('ERR_FORBIDDEN', `user "${user.username}" cannot create certificatesigningrequests`);
-      const body = (await readJson(req, options.maxBodyBytes ?? 64 * 1024)) as CertificateSigningRequestObject;
-      return send(res, 201, await registry.create(body, user));
+      const body = await readObject(req, options.maxBodyBytes ?? 64 * 1024);
+      return send(req, res, 201, await registry.create(body, user));
     }
     if (req.method !== 'GET') throw new PkiError('ERR_NOT_FOUND', 'method not allowed');
     const only = fieldSelectorName(url);
@@ -119,11 +140,12 @@ async function handle(req: IncomingMessage, res: ServerResponse, options: Bootst
         const target = await registry.get(only);
         if (target && !mayRead(target)) throw new PkiError('ERR_FORBIDDEN', `user "${user.username}" cannot watch certificatesigningrequest "${only}"`);
       } else if (!admin && !mayCreate) throw new PkiError('ERR_FORBIDDEN', `user "${user.username}" cannot watch certificatesigningrequests`);
-      return watch(req, res, registry, (event) => (only === undefined || event.object.metadata.name === only) && mayRead(event.object));
+      return watch(req, res, url, options, (event) => (only === undefined || event.object.metadata.name === only) && mayRead(event.object));
     }
     if (!admin && !mayCreate) throw new PkiError('ERR_FORBIDDEN', `user "${user.username}" cannot list certificatesigningrequests`);
-    const items = (await registry.list()).filter((csr) => (only === undefined || csr.metadata.name === only) && mayRead(csr));
-    return send(res, 200, { apiVersion: 'certificates.k8s.io/v1', kind: 'CertificateSigningRequestList', metadata: {}, items });
+    const { items, resourceVersion } = registry.versionedList ? await registry.versionedList() : { items: await registry.list(), resourceVersion: undefined };
+    const visible = items.filter((csr) => (only === undefined || csr.metadata.name === only) && mayRead(csr));
+    return send(req, res, 200, { apiVersion: 'certificates.k8s.io/v1', kind: 'CertificateSigningRequestList', metadata: resourceVersion === undefined ? {} : { resourceVersion }, items: visible });
   }
 
   const current = await registry.get(name);
@@ -132,20 +154,20 @@ async function handle(req: IncomingMessage, res: ServerResponse, options: Bootst
     if (current) throw new PkiError('ERR_FORBIDDEN', `user "${user.username}" cannot get certificatesigningrequest "${name}"`);
     throw new PkiError('ERR_NOT_FOUND', `certificatesigningrequests.certificates.k8s.io "${name}" not found`);
   }
-  if (req.method === 'GET') return send(res, 200, current);
+  if (req.method === 'GET') return send(req, res, 200, current);
   if (req.method === 'PUT' && subresource !== undefined) {
     if (!admin) throw new PkiError('ERR_FORBIDDEN', `user "${user.username}" cannot update certificatesigningrequests/${subresource}`);
-    const body = (await readJson(req, options.maxBodyBytes ?? 64 * 1024)) as CertificateSigningRequestObject;
+    const body = await readObject(req, options.maxBodyBytes ?? 64 * 1024);
     if (body?.metadata?.name !== name) throw new PkiError('ERR_CSR_OBJECT', 'metadata.name must match the URL', { field: 'metadata.name' });
     const known = new Set((current.status?.conditions ?? []).map((c) => c.type));
     const added = (body.status?.conditions ?? []).filter((c) => !known.has(c.type));
     if (subresource === 'approval') {
       let result = current;
       for (const condition of added) result = await registry.setApproval(name, condition);
-      return send(res, 200, result);
+      return send(req, res, 200, result);
     }
     const failed = added.find((c) => c.type === 'Failed');
-    return send(res, 200, await registry.setStatus(name, { certificate: body.status?.certificate, ...(failed ? { condition: failed } : {}) }));
+    return send(req, res, 200, await registry.setStatus(name, { certificate: body.status?.certificate, ...(failed ? { condition: failed } : {}) }));
   }
   throw new PkiError('ERR_NOT_FOUND', 'method not allowed');
 }
@@ -196,11 +218,12 @@ function fieldSelectorName(url: URL): string | undefined {
   return match[1];
 }
 
-async function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
-  const type = req.headers['content-type'] ?? '';
-  if (!/^application\/json\b/.test(type)) {
+/** The request body as a CSR object: JSON or Kubernetes protobuf, by Content-Type (415 otherwise). */
+async function readObject(req: IncomingMessage, limit: number): Promise<CertificateSigningRequestObject> {
+  const type = mediaType(req.headers['content-type'] ?? '');
+  if (type !== 'application/json' && type !== PROTOBUF) {
     await drain(req, limit);
-    throw Object.assign(new PkiError('ERR_CSR_OBJECT', `content type "${type}" is not application/json`), { httpStatus: 415 });
+    throw Object.assign(new PkiError('ERR_CSR_OBJECT', `content type ${JSON.stringify(req.headers['content-type'] ?? '')} is neither application/json nor ${PROTOBUF}`), { httpStatus: 415 });
   }
   const declared = Number(req.headers['content-length'] ?? 0);
   if (declared > limit) throw Object.assign(new PkiError('ERR_CSR_OBJECT', `request body over ${limit} bytes`), { httpStatus: 413 });
@@ -211,8 +234,10 @@ async function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
     if (size > limit) throw Object.assign(new PkiError('ERR_CSR_OBJECT', `request body over ${limit} bytes`), { httpStatus: 413 });
     chunks.push(chunk as Buffer);
   }
+  const body = Buffer.concat(chunks);
+  if (type === PROTOBUF) return decodeProtobufCsr(body);
   try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    return JSON.parse(body.toString('utf8')) as CertificateSigningRequestObject;
   } catch {
     throw Object.assign(new PkiError('ERR_CSR_OBJECT', 'the request body is not valid JSON'), { httpStatus: 400 });
   }
@@ -223,34 +248,98 @@ async function drain(req: IncomingMessage, limit: number): Promise<void> {
   for await (const chunk of req) if ((size += (chunk as Buffer).length) > limit) break;
 }
 
-async function watch(req: IncomingMessage, res: ServerResponse, registry: CsrRegistry, visible: (event: WatchEvent) => boolean): Promise<void> {
-  res.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' });
-  const stop = await registry.watch((event) => {
-    if (visible(event)) res.write(`${JSON.stringify({ type: event.type, object: event.object })}\n`);
-  });
-  const end = (): void => {
-    stop();
-    res.end();
+const mediaType = (header: string): string => header.split(';')[0]!.trim().toLowerCase();
+
+type Encoding = 'json' | 'protobuf';
+
+/** The answer's encoding from the Accept header, in its order: protobuf when asked for first, else JSON. */
+function negotiate(req: IncomingMessage): Encoding {
+  for (const entry of (req.headers.accept ?? '').split(',')) {
+    const type = mediaType(entry);
+    if (type === PROTOBUF) return 'protobuf';
+    if (type === 'application/json' || type === '*/*' || type === 'application/*') return 'json';
+  }
+  return 'json';
+}
+
+/**
+ * A watch, as kube-apiserver streams one: from `resourceVersion` (the changes since, or ADDED for what
+ * exists when unset or "0"; an ERROR event with a 410 Status when that version is too old), ended after
+ * `timeoutSeconds`, with BOOKMARK events when `allowWatchBookmarks` is set. JSON lines, or protobuf
+ * WatchEvent frames (`;stream=watch`).
+ */
+async function watch(req: IncomingMessage, res: ServerResponse, url: URL, options: BootstrapServerOptions, visible: (event: WatchEvent) => boolean): Promise<void> {
+  const encoding = negotiate(req);
+  const from = url.searchParams.get('resourceVersion') ?? undefined;
+  const timeoutSeconds = Number(url.searchParams.get('timeoutSeconds') ?? 0);
+  if (!Number.isInteger(timeoutSeconds) || timeoutSeconds < 0) throw new PkiError('ERR_CSR_OBJECT', 'timeoutSeconds must be a whole number of seconds', { field: 'timeoutSeconds' });
+  const bookmarks = url.searchParams.get('allowWatchBookmarks') === 'true';
+  res.setHeader('content-type', encoding === 'protobuf' ? `${PROTOBUF};stream=watch` : 'application/json');
+  res.writeHead(200, { 'transfer-encoding': 'chunked' });
+  const write = (type: string, object: object): void => {
+    res.write(encoding === 'protobuf' ? encodeProtobufWatchEvent(type, object as Record<string, unknown>) : `${JSON.stringify({ type, object })}\n`);
   };
-  req.on('close', end);
-  res.on('close', stop);
-}
-
-function send(res: ServerResponse, status: number, body: unknown, type = 'application/json'): void {
-  const text = typeof body === 'string' ? body : JSON.stringify(body);
-  res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(text) });
-  res.end(text);
-}
-
-function sendError(res: ServerResponse, error: unknown): void {
-  if (res.headersSent) {
+  let lastVersion = from ?? '0';
+  let stop: () => void = () => undefined;
+  try {
+    stop = await options.registry.watch((event) => {
+      lastVersion = event.object.metadata.resourceVersion ?? lastVersion;
+      if (visible(event)) write(event.type, event.object);
+    }, from === undefined ? {} : { resourceVersion: from });
+  } catch (error) {
+    if (!(error instanceof PkiError) || error.code !== 'ERR_GONE') throw error;
+    // client-go's reflector lists again on this 410 (an ERROR event, as kube-apiserver sends it).
+    write('ERROR', statusOf(error));
     res.end();
     return;
   }
+  const timers: NodeJS.Timeout[] = [];
+  const end = (): void => {
+    stop();
+    for (const timer of timers) clearTimeout(timer);
+    res.end();
+  };
+  if (timeoutSeconds > 0) timers.push(setTimeout(end, timeoutSeconds * 1000));
+  if (bookmarks) {
+    const bookmark = setInterval(() => write('BOOKMARK', { apiVersion: 'certificates.k8s.io/v1', kind: 'CertificateSigningRequest', metadata: { resourceVersion: lastVersion } }), options.bookmarkIntervalMs ?? 60_000);
+    timers.push(bookmark);
+  }
+  req.on('close', end);
+  res.on('close', () => {
+    stop();
+    for (const timer of timers) clearTimeout(timer);
+  });
+}
+
+function sendText(res: ServerResponse, status: number, text: string): void {
+  res.setHeader('content-type', 'text/plain');
+  res.writeHead(status, { 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+/** An API object in the encoding the client accepts (`force` for answers that have no protobuf form). */
+function send(req: IncomingMessage, res: ServerResponse, status: number, body: object, force?: Encoding): void {
+  const encoding = force ?? negotiate(req);
+  const bytes = encoding === 'protobuf' ? encodeProtobuf(body as Record<string, unknown>) : Buffer.from(JSON.stringify(body));
+  res.setHeader('content-type', encoding === 'protobuf' ? PROTOBUF : 'application/json');
+  res.writeHead(status, { 'content-length': bytes.length });
+  res.end(bytes);
+}
+
+function statusOf(error: unknown): { kind: 'Status'; apiVersion: 'v1'; metadata: object; status: 'Failure'; message: string; reason: string; code: number } {
   const known = error instanceof PkiError ? STATUS_OF[error.code] : undefined;
   const override = (error as { httpStatus?: number }).httpStatus;
   const code = override ?? known?.[0] ?? (error instanceof PkiError ? 400 : 500);
   const reason = override === 413 ? 'RequestEntityTooLarge' : override === 415 ? 'UnsupportedMediaType' : override === 400 ? 'BadRequest' : (known?.[1] ?? (code === 500 ? 'InternalError' : 'BadRequest'));
   const message = error instanceof PkiError ? error.message : 'internal error';
-  send(res, code, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, code });
+  return { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, code };
+}
+
+function sendError(req: IncomingMessage, res: ServerResponse, error: unknown): void {
+  if (res.headersSent) {
+    res.end();
+    return;
+  }
+  const status = statusOf(error);
+  send(req, res, status.code, status);
 }

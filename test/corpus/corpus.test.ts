@@ -27,6 +27,7 @@ import {
   type EmbeddedBootstrap,
 } from '../../lib/index.js';
 import { contentOf, CORPUS_DIR, refusedFor, runEntry, type Entry } from './entries.js';
+import { decodeProtobuf } from '../../lib/bootstrap/protobuf.js';
 
 const manifest = JSON.parse(readFileSync(join(CORPUS_DIR, 'manifest.json'), 'utf8')) as Entry[];
 const said: string[] = [];
@@ -245,12 +246,14 @@ interface HttpSpec {
   /** In `body`, `marker` replaced by `text` repeated (a large field inside valid JSON). */
   bodyFill?: { marker: string; text: string; times: number };
   truncateDeclared?: boolean;
+  /** A binary body (a protobuf one), base64; sent with `headers`' content type. */
+  bodyBase64?: string;
 }
 
 function send(port: number, spec: HttpSpec): Promise<{ status: number; body: string }> {
   const bearer = { token: tokens.token, 'other-token': tokens.other, 'expired-token': tokens.expired, 'bad-token': { id: 'zzzzzz', secret: '0123456789abcdef' } }[spec.auth as 'token'];
   const fill = spec.bodyFill;
-  const payload = spec.bodyRepeat ? spec.bodyRepeat.text.repeat(spec.bodyRepeat.times) : fill && spec.body ? spec.body.replace(fill.marker, fill.text.repeat(fill.times)) : spec.body;
+  const payload: string | Buffer | undefined = spec.bodyBase64 !== undefined ? Buffer.from(spec.bodyBase64, 'base64') : spec.bodyRepeat ? spec.bodyRepeat.text.repeat(spec.bodyRepeat.times) : fill && spec.body ? spec.body.replace(fill.marker, fill.text.repeat(fill.times)) : spec.body;
   const headers: Record<string, string> = {
     ...(payload !== undefined ? { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(payload)) } : {}),
     ...(bearer ? { authorization: `Bearer ${formatBootstrapToken(bearer)}` } : {}),
@@ -258,12 +261,22 @@ function send(port: number, spec: HttpSpec): Promise<{ status: number; body: str
   };
   return new Promise((resolve, reject) => {
     const req = request({ host: '127.0.0.1', port, method: spec.method, path: spec.path, headers, ca: ca.certificate.pem }, (res) => {
-      let body = '';
-      res.on('data', (chunk: Buffer) => (body += chunk.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      // A protobuf Status is read back as JSON text, so that every refusal is checked the same way.
+      const text = (): string => {
+        const bytes = Buffer.concat(chunks);
+        if (!/^application\/vnd\.kubernetes\.protobuf/.test(String(res.headers['content-type']))) return bytes.toString();
+        try {
+          return JSON.stringify(decodeProtobuf(bytes));
+        } catch (error) {
+          return `undecodable protobuf: ${String(error)}`;
+        }
+      };
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text() }));
       // A watch that was (wrongly) accepted would stream forever: the status is enough.
       if (res.statusCode === 200) res.destroy();
-      res.on('close', () => resolve({ status: res.statusCode ?? 0, body }));
+      res.on('close', () => resolve({ status: res.statusCode ?? 0, body: text() }));
     });
     req.on('error', (error) => (spec.truncateDeclared ? resolve({ status: -1, body: String(error) }) : reject(error)));
     if (payload !== undefined && !spec.truncateDeclared) req.end(payload);

@@ -597,6 +597,33 @@ for (const [name, subject] of [['universal-masters', HOSTILE_NAMES.universalMast
   const request = Buffer.from(pemOf('CERTIFICATE REQUEST', namedCsr(subject, nodeEc))).toString('base64');
   http(`create-${name}`, { method: 'POST', path: PREFIX, auth: 'token', body: JSON.stringify({ ...baseObject, metadata: { name: `hostile-${name}` }, spec: { ...baseObject.spec, request } }) }, 422, `creating a kubelet client CSR whose subject is ${name}: refused before the approver sees it`);
 }
+// Protobuf bodies (the kubelet's default with rotation on): malformed ones are 400 with a Status, never stored.
+{
+  const PB = 'application/vnd.kubernetes.protobuf';
+  const magic = Buffer.from('k8s\0', 'latin1');
+  const field = (number: number, wire: number, payload: Uint8Array): Buffer => {
+    const varint = (n: number): number[] => { const out: number[] = []; do { out.push((n & 0x7f) | (n >= 0x80 ? 0x80 : 0)); n >>>= 7; } while (n > 0); return out; };
+    return Buffer.concat([Buffer.from(varint((number << 3) | wire)), ...(wire === 2 ? [Buffer.from(varint(payload.length))] : []), Buffer.from(payload)]);
+  };
+  const str = (number: number, text: string): Buffer => field(number, 2, Buffer.from(text));
+  const typeMeta = (apiVersion: string, kind: string): Buffer => field(1, 2, Buffer.concat([str(1, apiVersion), str(2, kind)]));
+  const envelope = (raw: Uint8Array, meta = typeMeta('certificates.k8s.io/v1', 'CertificateSigningRequest'), extra: Buffer[] = []): Buffer => Buffer.concat([magic, meta, field(2, 2, raw), ...extra]);
+  const validRaw = Buffer.concat([field(1, 2, str(1, 'protobuf-hostile')), field(2, 2, Buffer.concat([field(1, 2, Buffer.from(pemOf('CERTIFICATE REQUEST', goodCsr))), str(7, CLIENT), str(5, 'digital signature'), str(5, 'client auth')]))]);
+  const pb = (name: string, bytes: Uint8Array, status: number, note: string): void =>
+    http(`protobuf-${name}`, { method: 'POST', path: PREFIX, auth: 'token', headers: { 'content-type': PB, accept: `${PB}, application/json` }, bodyBase64: Buffer.from(bytes).toString('base64') }, status, note);
+  pb('no-magic', random(64), 400, 'random bytes sent as protobuf');
+  pb('json-with-protobuf-type', Buffer.from(jsonBody), 400, 'a JSON body labelled protobuf');
+  pb('truncated-envelope', Buffer.concat([magic, Buffer.from([0x0a, 0xff])]), 400, 'the envelope cut inside a length');
+  pb('envelope-garbage', Buffer.concat([magic, Buffer.from([0x0f, 0x01, 0x02])]), 400, 'an envelope with an invalid wire type');
+  pb('wrong-kind', envelope(validRaw, typeMeta('v1', 'Secret')), 400, 'a Secret in the envelope');
+  pb('wrong-version', envelope(validRaw, typeMeta('certificates.k8s.io/v1beta1', 'CertificateSigningRequest')), 400, 'the v1beta1 CSR');
+  pb('no-type', Buffer.concat([magic, field(2, 2, validRaw)]), 400, 'an envelope without a type');
+  pb('raw-garbage', envelope(Buffer.from([0x0a, 0x05, 0x01])), 400, 'a CSR message cut short');
+  pb('raw-truncated', envelope(validRaw.subarray(0, validRaw.length - 7)), 400, 'a valid CSR message truncated');
+  pb('deep-groups', envelope(Buffer.alloc(40_000, 0x0b)), 400, '40,000 nested start-group tags (a stack to overflow)');
+  pb('gzip', envelope(validRaw, undefined, [str(3, 'gzip')]), 400, 'a gzip content encoding');
+  pb('invalid-request', envelope(Buffer.concat([field(1, 2, str(1, 'protobuf-bad-request')), field(2, 2, Buffer.concat([field(1, 2, Buffer.from('not a CSR')), str(7, CLIENT), str(5, 'digital signature'), str(5, 'client auth')]))])), 422, 'a well-formed protobuf CSR whose request is not a CSR: refused by validation');
+}
 http('other-api', { method: 'GET', path: '/api/v1/secrets', auth: 'token' }, 404, 'another API');
 http('field-selector-injection', { method: 'GET', path: `${PREFIX}?fieldSelector=metadata.name!=x`, auth: 'token' }, 422, 'an unsupported field selector');
 http('watch-other-users', { method: 'GET', path: `${PREFIX}?watch=true&fieldSelector=metadata.name=existing`, auth: 'other-token' }, 403, "watching another requester's CSR");
@@ -788,7 +815,13 @@ const REASONS: readonly (readonly [RegExp, string | readonly string[]])[] = [
   [/^http\/invalid-json\.json$/, 'the request body is not valid JSON'],
   [/^http\/json-not-object\.json$/, 'must be an object'],
   [/^http\/json-deep\.json$/, 'apiVersion: must be certificates.k8s.io/v1'],
-  [/^http\/(wrong|yaml)-content-type\.json$/, 'is not application/json'],
+  [/^http\/(wrong|yaml)-content-type\.json$/, 'is neither application/json nor application/vnd.kubernetes.protobuf'],
+  [/^http\/protobuf-(no-magic|json-with-protobuf-type)\.json$/, 'does not start with the Kubernetes protobuf magic'],
+  [/^http\/protobuf-(truncated-envelope|envelope-garbage)\.json$/, 'is not a runtime.Unknown envelope'],
+  [/^http\/protobuf-(wrong-kind|wrong-version|no-type)\.json$/, 'not certificates.k8s.io/v1 CertificateSigningRequest'],
+  [/^http\/protobuf-(raw-garbage|raw-truncated|deep-groups)\.json$/, 'is not a CertificateSigningRequest message'],
+  [/^http\/protobuf-gzip\.json$/, 'uses an encoding or content type this server does not read'],
+  [/^http\/protobuf-invalid-request\.json$/, 'spec.request'],
   [/^http\/(name-slash|name-dotdot|path-extra|subresource-unknown)\.json$/, 'no such resource'],
   [/^http\/create-name-/, 'metadata.name: must be a path segment'],
   [/^http\/create-bad-signature\.json$/, 'the self-signature does not verify'],

@@ -35,6 +35,7 @@ import {
   type BootstrapToken,
   type TokenStore,
 } from '../../lib/index.js';
+import { decodeProtobufCsr, encodeProtobuf } from '../../lib/bootstrap/protobuf.js';
 import { assertDer, children, concatBytes, decodeOid, encodeElement, encodeOid, readElement, type DerElement } from '../../lib/crypto/der.js';
 import {
   decodeAuthorityKeyIdentifier,
@@ -498,6 +499,31 @@ export function makeTargets(seeds: Seeds): FuzzTarget<never>[] {
         }
         const csr = await validateCsrObject(object);
         invariant(isKeySpec(csr.publicKey.spec), 'a parsed request');
+      },
+    ) as FuzzTarget<never>,
+
+    target(
+      'protobuf.decodeProtobufCsr',
+      fc.oneof(
+        {
+          weight: 6,
+          arbitrary: fc
+            .record({ seed: fc.nat(), flips: fc.array(fc.tuple(fc.nat(), fc.integer({ min: 1, max: 255 })), { maxLength: 4 }), cut: fc.option(fc.nat()), splice: fc.option(fc.uint8Array({ maxLength: 16 })) })
+            .map(({ seed, flips, cut, splice }) => {
+              const bytes = Uint8Array.from(encodeProtobuf(seeds.csrObjects[seed % seeds.csrObjects.length] as unknown as Record<string, unknown>));
+              for (const [at, xor] of flips) bytes[at % bytes.length]! ^= xor;
+              const cutAt = cut === null ? bytes.length : cut % (bytes.length + 1);
+              return splice === null ? bytes.subarray(0, cutAt) : concatBytes([bytes.subarray(0, cutAt), splice, bytes.subarray(cutAt)]);
+            }),
+        },
+        { weight: 1, arbitrary: fc.uint8Array({ maxLength: 256 }).map((b) => concatBytes([Uint8Array.of(0x6b, 0x38, 0x73, 0), b])) },
+        { weight: 1, arbitrary: fc.uint8Array({ maxLength: 256 }) },
+      ),
+      (bytes) => {
+        const object = decodeProtobufCsr(bytes);
+        // What is accepted survives a round trip.
+        const again = decodeProtobufCsr(encodeProtobuf(object as unknown as Record<string, unknown>));
+        invariant(JSON.stringify(again) === JSON.stringify(object), 'a decoded CSR object encodes and decodes to itself');
       },
     ) as FuzzTarget<never>,
 
