@@ -72,9 +72,15 @@ const STATUS_OF: Partial<Record<PkiErrorCode, [number, string]>> = {
 
 /**
  * The certificates.k8s.io/v1 subset a kubelet and client-go use, over HTTPS, for the embedded registry:
- * create, get, list and watch CSRs, the approval and status subresources, /healthz and /version.
+ * create (with generateName), get, list and watch CSRs (resourceVersion, timeoutSeconds, bookmarks), the
+ * approval and status subresources, /healthz and /version; JSON or Kubernetes protobuf, as negotiated.
  * Bootstrappers and nodes may create CSRs and read only their own; only admins approve and set status.
  * Errors are Kubernetes Status objects.
+ *
+ * It serves no core API: a real kubelet asks for its serving certificate only after its Node status
+ * update succeeds, so against this endpoint it gets its client certificate (and rotates it) but never a
+ * serving one. For serving certificates use a real control plane with `kubepki approve`, or
+ * `kubepki kubelet-bootstrap --address` against this endpoint.
  */
 export async function startBootstrapServer(options: BootstrapServerOptions): Promise<BootstrapServer> {
   const server: Server = createServer(
