@@ -75,7 +75,7 @@ export async function waitFor(what: string, check: () => Promise<boolean>, secon
   throw new Error(`${what}: not ready after ${seconds}s\n${daemon?.output() ?? ''}`);
 }
 
-/** The folder with kube-apiserver, kube-controller-manager and kubectl built from Debian's source (built once, cached). */
+/** The folder with kube-apiserver, kube-controller-manager, kubectl and the kubelet built from Debian's source (built once, cached). */
 export async function kubeBinaries(): Promise<string> {
   const script = fileURLToPath(new URL('../interop/kube/build.sh', import.meta.url));
   const { stdout } = await promisify(execFile)(script, [], { timeout: 30 * 60_000, maxBuffer: 64 << 20 });

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Builds kube-apiserver, kube-controller-manager and kubectl from Debian's `kubernetes` source package
-# (1.20.2) with Debian's golang-go, offline, and caches them under ${KUBEPKI_CACHE:-~/.cache/kubepki}.
-# Prints the folder holding the binaries. Later runs reuse the cache.
+# Builds kube-apiserver, kube-controller-manager, kubectl and the kubelet from Debian's `kubernetes` source
+# package (1.20.2) with Debian's golang-go, offline, and caches them under ${KUBEPKI_CACHE:-~/.cache/kubepki}.
+# Prints the folder holding the binaries. Later runs reuse the cache; a cache missing some of the binaries
+# (one made before the kubelet was added) gets only those built, and keeps the others.
 #
 # The source comes through a private apt configuration whose deb-src entries are derived from this
 # machine's own apt sources, so no host name is written here. The vendored
@@ -11,7 +12,12 @@ set -euo pipefail
 
 cache="${KUBEPKI_CACHE:-$HOME/.cache/kubepki}"
 out="$cache/kube-1.20"
-if [ -x "$out/kube-apiserver" ] && [ -x "$out/kube-controller-manager" ] && [ -x "$out/kubectl" ]; then
+binaries=(kube-apiserver kube-controller-manager kubectl kubelet)
+wanted=()
+for bin in "${binaries[@]}"; do
+  [ -x "$out/$bin" ] || wanted+=("$bin")
+done
+if [ ${#wanted[@]} -eq 0 ]; then
   echo "$out"
   exit 0
 fi
@@ -70,17 +76,18 @@ rm -rf "$tree/vendor/github.com/modern-go/reflect2"
 cp -r /usr/share/gocode/src/github.com/modern-go/reflect2 "$tree/vendor/github.com/modern-go/reflect2"
 rm -rf "$tree/vendor/github.com/modern-go/reflect2/.git" "$tree/vendor/github.com/modern-go/reflect2/go.mod" "$tree/vendor/github.com/modern-go/reflect2/go.sum" || true
 
-echo "build.sh: building (several minutes)" >&2
+echo "build.sh: building ${wanted[*]} (several minutes)" >&2
 (cd "$tree" && GOPROXY=off GOFLAGS=-mod=vendor GO111MODULE=on KUBE_BUILD_PLATFORMS=linux/amd64 \
-  make WHAT="cmd/kube-apiserver cmd/kube-controller-manager cmd/kubectl" >&2)
+  make WHAT="${wanted[*]/#/cmd/}" >&2)
 
-mkdir -p "$out.partial"
-for bin in kube-apiserver kube-controller-manager kubectl; do
+# Each binary lands under a temporary name first and is renamed into place, so the cache never holds a
+# half-copied binary, and the binaries already there stay as they are.
+mkdir -p "$out"
+for bin in "${wanted[@]}"; do
   found=$(find "$tree/_output" -type f -name "$bin" -perm -u+x | head -n 1)
   [ -n "$found" ] || { echo "build.sh: $bin was not built" >&2; exit 1; }
-  cp "$found" "$out.partial/$bin"
+  cp "$found" "$out/.$bin.partial"
+  mv "$out/.$bin.partial" "$out/$bin"
 done
-rm -rf "$out"
-mv "$out.partial" "$out"
 rm -rf "$work"
 echo "$out"
