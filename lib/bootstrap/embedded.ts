@@ -45,6 +45,17 @@ export interface EmbeddedBootstrapOptions extends CryptoOptions {
   onRefusal?: (reason: string) => void;
   /** Worker threads the two signers share, signing in batches; default 0 (sign in this thread). */
   signerWorkers?: number;
+  /**
+   * The longest lifetime the two kubelet signers give a certificate (startSigner's maxLifetimeSeconds, like
+   * kube-controller-manager's --cluster-signing-duration); a CSR's spec.expirationSeconds can only shorten it,
+   * never below 600 seconds. Default one year.
+   */
+  maxLifetimeSeconds?: number;
+  /**
+   * Told of each request the endpoint answers (method, path and query, content types, status), for a request
+   * log; handed to startBootstrapServer's onRequest.
+   */
+  onRequest?: (entry: { readonly method: string; readonly path: string; readonly contentType?: string; readonly responseType?: string; readonly status: number }) => void;
 }
 
 export interface EmbeddedBootstrap {
@@ -77,9 +88,16 @@ export async function startEmbeddedBootstrap(options: EmbeddedBootstrapOptions):
     port: options.port,
     ...(options.revocationLists ? { revocationLists: options.revocationLists } : {}),
     ...(options.onRefusal ? { onRefusal: options.onRefusal } : {}),
+    ...(options.onRequest ? { onRequest: options.onRequest } : {}),
   });
   const pool = options.signerWorkers ? createWorkerPool(options.signerWorkers) : undefined;
-  const signing = { ...crypto, onOutcome: options.onOutcome, onError: options.onError, ...(pool ? { pool } : {}) };
+  const signing = {
+    ...crypto,
+    onOutcome: options.onOutcome,
+    onError: options.onError,
+    ...(pool ? { pool } : {}),
+    ...(options.maxLifetimeSeconds === undefined ? {} : { maxLifetimeSeconds: options.maxLifetimeSeconds }),
+  };
   const controllers = [
     await startApprover(registry, { ...crypto, ...options.servingPolicy, nodeAddresses: options.nodeAddresses, onDecision: options.onDecision, onError: options.onError }),
     await startSigner(registry, { ...signing, signerName: SIGNERS.kubeApiserverClientKubelet, ca: options.ca }),

@@ -117,16 +117,30 @@ async function waitForSignal(io: Io, stop: () => Promise<void>, stopping = stopS
   return 0;
 }
 
+/** The signers' floor (signer.ts and the in-tree signers): a CSR never gets a certificate shorter than this. */
+const MIN_SIGNING_SECONDS = 600;
+
+/** What the endpoint's onRequest hook reports of one answered request (server.ts RequestLogEntry). */
+interface RequestLogEntry {
+  readonly method: string;
+  readonly path: string;
+  readonly contentType?: string;
+  readonly responseType?: string;
+  readonly status: number;
+}
+
 export const serveBootstrapVerb: Verb = {
   name: 'serve-bootstrap',
   summary: 'serve the certificates.k8s.io/v1 subset over HTTPS with the embedded registry, approver and signers',
-  usage: `kubepki serve-bootstrap --dir DIR --listen 127.0.0.1:PORT [--node NAME=ADDR,ADDR ...] [--signer-workers N] [--max-pending-per-requester N] ${SERVING_POLICY_USAGE} [--ca-pkcs11 ${PKCS11_OPTION_HELP}]`,
+  usage: `kubepki serve-bootstrap --dir DIR --listen 127.0.0.1:PORT [--node NAME=ADDR,ADDR ...] [--signer-workers N] [--max-pending-per-requester N] [--signing-duration 8760h] [--log-requests] ${SERVING_POLICY_USAGE} [--ca-pkcs11 ${PKCS11_OPTION_HELP}]`,
   options: {
     dir: { type: 'string' },
     listen: { type: 'string' },
     node: { type: 'string', multiple: true },
     'signer-workers': { type: 'string' },
     'max-pending-per-requester': { type: 'string' },
+    'signing-duration': { type: 'string' },
+    'log-requests': { type: 'boolean' },
     ...SERVING_POLICY_FLAGS,
     'ca-pkcs11': { type: 'string' },
   },
@@ -144,6 +158,18 @@ export const serveBootstrapVerb: Verb = {
     if (!Number.isInteger(workers) || workers < 0 || workers > 64) throw new PkiError('ERR_ARGUMENT', 'must be an integer from 0 to 64', { field: '--signer-workers' });
     const maxPending = Number(optional(values, 'max-pending-per-requester') ?? DEFAULT_MAX_PENDING_PER_REQUESTER);
     if (!Number.isInteger(maxPending) || maxPending < 0) throw new PkiError('ERR_ARGUMENT', 'must be an integer from 0 (0: no cap)', { field: '--max-pending-per-requester' });
+    // kube-controller-manager's --cluster-signing-duration: the longest certificate the kubelet signers give.
+    const signingDuration = optional(values, 'signing-duration');
+    const maxLifetimeSeconds = signingDuration === undefined ? undefined : parseDuration(signingDuration, '--signing-duration');
+    if (maxLifetimeSeconds !== undefined && maxLifetimeSeconds < MIN_SIGNING_SECONDS) {
+      throw new PkiError('ERR_ARGUMENT', `must be at least 10m (the signers never issue for less than ${MIN_SIGNING_SECONDS} seconds)`, { field: '--signing-duration' });
+    }
+    // One line per answered request: method, path and query, the body's content type, the answer's content
+    // type ('-' for none) and the status. Never a header or a body; the path is escaped like every name.
+    const onRequest = values['log-requests']
+      ? (entry: RequestLogEntry): void =>
+          io.err(`kubepki: request ${printable(entry.method)} ${printable(entry.path)} ${printable(entry.contentType || '-')} ${printable(entry.responseType || '-')} ${entry.status}`)
+      : undefined;
     // The API server's endpoint and advertise address, as this directory's kubeconfigs name them, are never a kubelet's.
     const apiHosts = (await Promise.all(['admin.conf', 'controller-manager.conf'].map((file) => kubeconfigHost(join(dir, file))))).filter((h): h is string => h !== undefined);
     const servingPolicy = servingPolicyFlags(values, apiHosts);
@@ -164,6 +190,8 @@ export const serveBootstrapVerb: Verb = {
       onRefusal: (reason) => io.err(`kubepki: ${printable(reason)}`),
       signerWorkers: workers,
       servingPolicy,
+      ...(maxLifetimeSeconds === undefined ? {} : { maxLifetimeSeconds }),
+      ...(onRequest ? { onRequest } : {}),
     });
     const stopping = stopSignal();
     io.out(embedded.server.url);

@@ -86,6 +86,8 @@ test('the serving policy flags of approve and serve-bootstrap are checked before
       [['approve', '--kubeconfig', join(dir, 'none.conf'), '--serving-allowed-dns-suffixes', 'a b'], /--serving-allowed-dns-suffixes: "a b" is not a DNS suffix/],
       [['serve-bootstrap', '--dir', dir, '--listen', '127.0.0.1:0', '--api-server-hosts', 'x y'], /--api-server-hosts: "x y" is neither an IP address nor a DNS name/],
       [['serve-bootstrap', '--dir', dir, '--listen', '127.0.0.1:0', '--max-pending-per-requester', '2.5'], /--max-pending-per-requester: must be an integer/],
+      [['serve-bootstrap', '--dir', dir, '--listen', '127.0.0.1:0', '--signing-duration', '9m'], /--signing-duration: must be at least 10m/],
+      [['serve-bootstrap', '--dir', dir, '--listen', '127.0.0.1:0', '--signing-duration', 'soon'], /--signing-duration: "soon" is not a duration/],
     ];
     await initPkiDirectory(dir, { nodeName: 'cp-1', advertiseAddress: '10.0.0.10', konnectivity: false });
     for (const [args, message] of cases) {
