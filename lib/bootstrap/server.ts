@@ -97,7 +97,15 @@ export async function startBootstrapServer(options: BootstrapServerOptions): Pro
     (req, res) => {
       if (options.onRequest) {
         const log = options.onRequest;
-        res.once('finish', () => log({ method: req.method ?? '', path: req.url ?? '', contentType: req.headers['content-type'] ?? '', responseType: String(res.getHeader('content-type') ?? ''), status: res.statusCode }));
+        let logged = false;
+        // A watch the client ends never finishes: it is logged when it closes.
+        const once = (): void => {
+          if (logged) return;
+          logged = true;
+          log({ method: req.method ?? '', path: req.url ?? '', contentType: req.headers['content-type'] ?? '', responseType: String(res.getHeader('content-type') ?? ''), status: res.statusCode });
+        };
+        res.once('finish', once);
+        res.once('close', once);
       }
       handle(req, res, options).catch((error: unknown) => sendError(req, res, error));
     },
