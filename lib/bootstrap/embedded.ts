@@ -7,7 +7,7 @@ import { startApprover, startSigner, type Controller } from './controllers.js';
 import { SIGNERS } from './csr-object.js';
 import { endpointServingCertificate } from './endpoint-certificate.js';
 import { memoryRegistry, type CsrRegistry } from './registry.js';
-import { startBootstrapServer, type BootstrapServer } from './server.js';
+import { startBootstrapServer, type BootstrapServer, type RequestLogEntry } from './server.js';
 import type { RevocationSource } from './revocation.js';
 import type { SignOutcome } from './signer.js';
 import type { TokenStore } from './token.js';
@@ -55,7 +55,7 @@ export interface EmbeddedBootstrapOptions extends CryptoOptions {
    * Told of each request the endpoint answers (method, path and query, content types, status), for a request
    * log; handed to startBootstrapServer's onRequest.
    */
-  onRequest?: (entry: { readonly method: string; readonly path: string; readonly contentType?: string; readonly responseType?: string; readonly status: number }) => void;
+  onRequest?: (entry: RequestLogEntry) => void;
 }
 
 export interface EmbeddedBootstrap {

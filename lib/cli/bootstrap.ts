@@ -9,6 +9,7 @@ import { nodeAddressesFromApi, staticNodeAddresses } from '../bootstrap/node-add
 import { bootstrapKubelet, requestServingCertificate } from '../bootstrap/node.js';
 import { kubeletRotation } from '../bootstrap/kubelet-rotation.js';
 import { startEmbeddedBootstrap } from '../bootstrap/embedded.js';
+import type { RequestLogEntry } from '../bootstrap/server.js';
 import { DEFAULT_MAX_PENDING_PER_REQUESTER } from '../bootstrap/registry.js';
 import { resolveServingPolicy, type ServingPolicyOptions } from '../bootstrap/approver.js';
 import { revocationListFile } from '../bootstrap/revocation.js';
@@ -119,15 +120,6 @@ async function waitForSignal(io: Io, stop: () => Promise<void>, stopping = stopS
 
 /** The signers' floor (signer.ts and the in-tree signers): a CSR never gets a certificate shorter than this. */
 const MIN_SIGNING_SECONDS = 600;
-
-/** What the endpoint's onRequest hook reports of one answered request (server.ts RequestLogEntry). */
-interface RequestLogEntry {
-  readonly method: string;
-  readonly path: string;
-  readonly contentType?: string;
-  readonly responseType?: string;
-  readonly status: number;
-}
 
 export const serveBootstrapVerb: Verb = {
   name: 'serve-bootstrap',
