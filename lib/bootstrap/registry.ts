@@ -45,6 +45,7 @@ export interface CsrRegistry {
 export interface MemoryRegistry extends CsrRegistry {
   /** Removes a CSR (and its file), telling watchers DELETED; an unknown name is ERR_NOT_FOUND. */
   delete(name: string): Promise<void>;
+  versionedList(): Promise<{ items: CertificateSigningRequestObject[]; resourceVersion: string }>;
 }
 
 /** Pending CSRs (no condition, no certificate) one requester may hold by default; more are refused. */
@@ -134,8 +135,13 @@ export async function memoryRegistry(options: MemoryRegistryOptions = {}): Promi
     }
   }
   horizon = version;
+  // The version lists report: the last change everyone can see. A change takes its number before its file is
+  // written and is seen only after, so a list during the write must not claim the new number yet (a watch
+  // from it would then skip the change).
+  let published = version;
   const publish = (event: WatchEvent): void => {
-    history.push({ version, event });
+    published = Number(event.object.metadata.resourceVersion);
+    history.push({ version: published, event });
     if (history.length > historySize) horizon = history.shift()!.version;
     for (const listener of listeners) listener(event);
   };
@@ -243,7 +249,7 @@ export async function memoryRegistry(options: MemoryRegistryOptions = {}): Promi
       return [...objects.values()].map(decode);
     },
     async versionedList() {
-      return { items: [...objects.values()].map(decode), resourceVersion: String(version) };
+      return { items: [...objects.values()].map(decode), resourceVersion: String(published) };
     },
     async watch(listener, watchOptions = {}) {
       const from = watchOptions.resourceVersion;

@@ -98,6 +98,27 @@ test('create keeps only the v1 schema a client may set; the requester fields com
   }
 });
 
+test('a list during a change being written reports the version before it, so a watch from it sees the change', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'kubepki-registry-'));
+  try {
+    const registry = await memoryRegistry({ dir });
+    await registry.create(await kubeletCsr({ name: 'raced' }), requester);
+    const approving = registry.setApproval('raced', { type: 'Approved', status: 'True', reason: 'Test', message: 'test' });
+    // The approval has its number but its file is still being written (fsync takes milliseconds; a few turns
+    // of the event loop start it): a list now must not claim it.
+    for (let i = 0; i < 3; i++) await new Promise((resolve) => setImmediate(resolve));
+    const { items, resourceVersion } = await registry.versionedList();
+    assert.equal(items[0]!.status?.conditions ?? [], []);
+    await approving;
+    const seen: WatchEvent[] = [];
+    const stop = await registry.watch((event) => seen.push(event), { resourceVersion });
+    stop();
+    assert.equal(seen.map((e) => [e.type, e.object.status?.conditions?.[0]?.type]), [['MODIFIED', 'Approved']]);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
 test('one requester may hold only so many pending CSRs; decided and deleted ones free the quota', async () => {
   const registry = await memoryRegistry({ maxPendingPerRequester: 2 });
   const other = { username: 'system:bootstrap:other1', groups: ['system:bootstrappers'] };
