@@ -290,6 +290,9 @@ async function watch(req: IncomingMessage, res: ServerResponse, url: URL, option
   const bookmarks = url.searchParams.get('allowWatchBookmarks') === 'true';
   res.setHeader('content-type', encoding === 'protobuf' ? `${PROTOBUF};stream=watch` : 'application/json');
   res.writeHead(200, { 'transfer-encoding': 'chunked' });
+  // Node holds the headers until the first body bytes; a client waits for them before it reads events, so
+  // a watch with nothing to say yet must still answer at once (client-go's reflector times out otherwise).
+  res.flushHeaders();
   const write = (type: string, object: object): void => {
     res.write(encoding === 'protobuf' ? encodeProtobufWatchEvent(type, object as Record<string, unknown>) : `${JSON.stringify({ type, object })}\n`);
   };

@@ -169,6 +169,23 @@ test('timeoutSeconds ends a watch; allowWatchBookmarks brings BOOKMARK events; a
   assert.ok(frames.length >= 2 && frames.every((f) => f.type === 'ADDED' && f.object.kind === 'CertificateSigningRequest'), JSON.stringify(frames.map((f) => f.type)));
 });
 
+test('a watch with nothing to report yet answers its headers at once (client-go waits for them)', async () => {
+  const rv = (json(await call('GET', PREFIX)).metadata as { resourceVersion: string }).resourceVersion;
+  const status = await new Promise<number>((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port: server.port, path: `${PREFIX}?watch=true&resourceVersion=${rv}&fieldSelector=metadata.name%3Dnothing-here`, ca: caPem, headers: { authorization: `Bearer ${token}` } }, (res) => {
+      resolve(res.statusCode ?? 0);
+      res.destroy();
+    });
+    req.on('error', (error) => (String(error).includes('socket hang up') ? undefined : reject(error)));
+    setTimeout(() => {
+      resolve(-1);
+      req.destroy();
+    }, 2000);
+    req.end();
+  });
+  assert.is(status, 200, 'no headers within 2 s');
+});
+
 test('every request is logged with its method, path, content types and status, and no credential', async () => {
   // A watch its client ended is logged once the server sees the connection close.
   for (let i = 0; i < 100 && !requests.some((r) => r.path.includes('watch=true') && r.responseType.endsWith('stream=watch')); i++) await new Promise((resolve) => setTimeout(resolve, 20));

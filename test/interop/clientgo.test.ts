@@ -9,7 +9,26 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Certificate, certificateIdentity, initPkiDirectory, stringifyKubeconfig, verifyCertificate, writeFileAtomic } from '../../lib/index.js';
+import {
+  bootstrapTokenSecret,
+  Certificate,
+  certificateIdentity,
+  endpointServingCertificate,
+  formatBootstrapToken,
+  generateBootstrapToken,
+  importPrivateKeyPem,
+  initPkiDirectory,
+  memoryRegistry,
+  memoryTokenStore,
+  startApprover,
+  startBootstrapServer,
+  startSigner,
+  stringifyKubeconfig,
+  verifyCertificate,
+  writeFileAtomic,
+  type Controller,
+  type RequestLogEntry,
+} from '../../lib/index.js';
 import { runCli } from '../helpers/cli.js';
 import { suiteTempDir } from '../helpers/dirs.js';
 
@@ -181,6 +200,50 @@ for (const [contentType, node] of [
     assert.ok(managerCsr, 'the manager waited for its CSR by name');
     assert.ok(context.serverLog.includes(`${managerCsr}: approve (Auto approving self kubelet client certificate`), `serve-bootstrap approved ${managerCsr} as the node's own renewal:\n${context.serverLog.slice(-2000)}`);
     await assertClientCertificate(context, await readFile(currentFile!, 'utf8'), node, 'the certificate manager’s kubelet-client-current.pem');
+  });
+}
+
+// The certificate arrives on the watch: an endpoint whose approver and signer start only after client-go has
+// listed the pending CSR, so WaitForCertificate must take it from the watch stream (JSON lines or protobuf frames).
+for (const [contentType, node] of [
+  ['application/json', 'late-json'],
+  ['application/vnd.kubernetes.protobuf', 'late-protobuf'],
+] as const) {
+  ClientGo(`the certificate reaches WaitForCertificate on the watch, ${contentType}`, async (context) => {
+    const key = await importPrivateKeyPem(await readFile(join(context.dir, 'pki/ca.key'), 'utf8'));
+    const ca = { certificate: context.ca, privateKey: key.privateKey };
+    const registry = await memoryRegistry();
+    const token = generateBootstrapToken();
+    const requests: RequestLogEntry[] = [];
+    const server = await startBootstrapServer({
+      registry,
+      tokens: memoryTokenStore([bootstrapTokenSecret(token)]),
+      tls: { ...(await endpointServingCertificate(ca, ['127.0.0.1'])), clientCa: context.ca },
+      onRequest: (entry) => requests.push(entry),
+    });
+    const controllers: Controller[] = [];
+    const bootstrap = join(context.dir, `${node}-bootstrap.conf`);
+    await writeFileAtomic({ path: bootstrap, content: stringifyKubeconfig({ clusterName: 'late', server: server.url, caPem: context.ca, userName: 'kubelet-bootstrap', token: formatBootstrapToken(token) }), mode: 0o600 });
+    try {
+      // Approve and sign only once client-go is watching its pending CSR.
+      const watching = (async () => {
+        for (let i = 0; i < 600 && !(await registry.list()).length; i++) await new Promise((resolve) => setTimeout(resolve, 50));
+        await new Promise((resolve) => setTimeout(resolve, 1500));
+        controllers.push(await startApprover(registry), await startSigner(registry, { signerName: 'kubernetes.io/kube-apiserver-client-kubelet', ca }));
+      })();
+      const { summary, code, stderr } = await runJudge({ ...context, bootstrap }, contentType, node);
+      await watching;
+      const state = JSON.stringify((await registry.list()).map((o) => [o.metadata.name, o.spec.username, (o.status?.conditions ?? []).map((c) => c.type), Boolean(o.status?.certificate)]));
+      assert.is(code, 0, `${summary.error ?? ''}\n${exchangeLines(summary)}\n${stderr.slice(-2000)}\nregistry: ${state}\nrequests: ${JSON.stringify(requests)}`);
+      const watch = summary.exchanges.find((e) => e.step === 'csr' && /[?&]watch=true/.test(e.path));
+      assert.ok(watch?.responseContentType?.startsWith(contentType), exchangeLines(summary));
+      const logged = requests.find((r) => r.path.includes('watch=true'));
+      assert.ok(logged, 'the endpoint logged the watch');
+      await assertClientCertificate(context, await readFile(summary.csr!.certFile!, 'utf8'), node, 'the certificate that arrived on the watch');
+    } finally {
+      for (const controller of controllers) controller.stop();
+      await server.close();
+    }
   });
 }
 
