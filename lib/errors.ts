@@ -36,6 +36,7 @@ export const PKI_ERROR_CODES = {
   ERR_REVOKED: 'the certificate is listed in a revocation list of its issuer',
   ERR_PKCS11: 'a PKCS#11 module, token, PIN or key could not be used',
   ERR_WORKER: 'a worker thread failed, or was stopped before it answered',
+  ERR_CRITICAL_EXTENSION: 'a certificate of the chain has a critical extension the verifier does not process (RFC 5280 4.2), so it cannot be used',
   ERR_INVALID_CHAIN: 'a CA in the chain may not sign it (not a CA, no keyCertSign, path length, name constraints, weak signature)',
 } as const;
 

@@ -53,6 +53,8 @@ export async function verifyCertificate(input: CertificateInput, options: Verify
   const roots = flatten(options.roots, 'roots');
   if (roots.length === 0) throw new PkiError('ERR_ARGUMENT', 'at least one root is required; kubepki never falls back to the system trust store', { field: 'roots' });
   const intermediates = flatten(options.intermediates ?? [], 'intermediates');
+  const unprocessed = unprocessedCriticalExtension(leaf);
+  if (unprocessed) fail('ERR_CRITICAL_EXTENSION', unprocessed, leaf);
   checkValidityPeriod(leaf, time);
   if (options.name !== undefined) checkName(leaf, options.name);
 
@@ -127,6 +129,8 @@ function checkValidityPeriod(certificate: Certificate, time: Date): void {
 
 /** Why `candidate` cannot sign the next link of `chain`, or undefined (Go's isValid for CA certificates). */
 function parentProblem(candidate: Certificate, chain: readonly Certificate[], time: Date): { code: PkiErrorCode; message: string } | undefined {
+  const unprocessed = unprocessedCriticalExtension(candidate);
+  if (unprocessed) return { code: 'ERR_CRITICAL_EXTENSION', message: `CA CN=${candidate.subject.commonName} ${unprocessed}` };
   if (time < candidate.notBefore || time > candidate.notAfter) return { code: 'ERR_EXPIRED', message: `CA CN=${candidate.subject.commonName} is expired or not yet valid` };
   const constraints = candidate.basicConstraints;
   if (!constraints?.isCA) return { code: 'ERR_INVALID_CHAIN', message: `CN=${candidate.subject.commonName} is not a CA (basicConstraints cA is not set)` };
@@ -139,6 +143,28 @@ function parentProblem(candidate: Certificate, chain: readonly Certificate[], ti
   const violation = checkNameConstraints(candidate, chain);
   if (violation) return { code: 'ERR_INVALID_CHAIN', message: violation };
   return undefined;
+}
+
+// The extensions verification reads, or (as Go's crypto/x509) may safely ignore when critical: key usage,
+// extended key usage, basic constraints, SANs, name constraints, the key identifiers, certificate policies,
+// CRL distribution points and authority information access. Any other critical extension makes the
+// certificate unusable (RFC 5280 4.2), wherever it stands in the chain.
+const PROCESSED_EXTENSIONS: ReadonlySet<string> = new Set([
+  OID.keyUsage,
+  OID.extKeyUsage,
+  OID.basicConstraints,
+  OID.subjectAltName,
+  OID.subjectKeyIdentifier,
+  OID.authorityKeyIdentifier,
+  '2.5.29.30', // nameConstraints
+  '2.5.29.32', // certificatePolicies
+  '2.5.29.31', // cRLDistributionPoints
+  '1.3.6.1.5.5.7.1.1', // authorityInfoAccess
+]);
+
+function unprocessedCriticalExtension(certificate: Certificate): string | undefined {
+  const unknown = certificate.extensions.find((e) => e.critical && !PROCESSED_EXTENSIONS.has(e.oid));
+  return unknown ? `has the critical extension ${unknown.oid}, which kubepki does not process` : undefined;
 }
 
 function signedBy(child: Certificate, parent: Certificate): boolean {

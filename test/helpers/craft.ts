@@ -26,6 +26,8 @@ export interface CraftOptions {
   notAfter?: Date;
   hash?: 'SHA-1' | 'SHA-256';
   nameConstraints?: x509.Extension;
+  /** More extensions, as given (an unknown critical one, say). */
+  extensions?: x509.Extension[];
   /** Issuer Name to write instead of the issuer's subject (an impostor). */
   serial?: string;
 }
@@ -44,6 +46,7 @@ export async function craft(options: CraftOptions): Promise<Crafted> {
   const names = [...(options.dns ?? []).map((value) => ({ type: 'dns' as const, value })), ...(options.ips ?? []).map((value) => ({ type: 'ip' as const, value }))];
   if (names.length) extensions.push(new x509.SubjectAlternativeNameExtension(names));
   if (options.nameConstraints) extensions.push(options.nameConstraints);
+  extensions.push(...(options.extensions ?? []));
   const signer = options.issuer ?? { keyPair, certificate: undefined };
   const hash = options.hash ?? (signer.keyPair.spec === 'ecdsa-p384' ? 'SHA-384' : 'SHA-256');
   const algorithm =

@@ -108,6 +108,15 @@ test.before(async () => {
   add({ name: 'DNS name outside the permitted constraints', leaf: (await server(constrained, { dns: ['a.other.com'], ips: [] })).certificate, roots: [root.certificate], intermediates: [constrained.certificate], purpose: 'server', host: 'a.other.com', expect: false });
   add({ name: 'DNS name in an excluded subtree', leaf: (await server(constrained, { dns: ['x.bad.example.com'], ips: [] })).certificate, roots: [root.certificate], intermediates: [constrained.certificate], purpose: 'server', host: 'x.bad.example.com', expect: false });
   add({ name: 'IP outside the permitted range', leaf: (await server(constrained, { dns: ['a.example.com'], ips: ['192.168.1.1'] })).certificate, roots: [root.certificate], intermediates: [constrained.certificate], purpose: 'server', host: 'a.example.com', expect: false });
+  // RFC 5280 4.2: a critical extension the verifier does not process makes the certificate unusable, wherever it stands.
+  const unknownCritical = (): x509.Extension => new x509.Extension('1.3.6.1.4.1.55555.1', true, Uint8Array.of(0x05, 0x00) as Uint8Array<ArrayBuffer>);
+  const unknownPlain = (): x509.Extension => new x509.Extension('1.3.6.1.4.1.55555.1', false, Uint8Array.of(0x05, 0x00) as Uint8Array<ArrayBuffer>);
+  add({ name: 'leaf with an unknown critical extension', leaf: (await server(root, { extensions: [unknownCritical()] })).certificate, roots: [root.certificate], purpose: 'server', host: 'api.example.com', expect: false });
+  add({ name: 'leaf with an unknown non-critical extension', leaf: (await server(root, { extensions: [unknownPlain()] })).certificate, roots: [root.certificate], purpose: 'server', host: 'api.example.com', expect: true });
+  const criticalInter = await craft({ cn: 'critical-inter', issuer: root, ca: CA, keyUsage: CA_USAGE, extensions: [unknownCritical()] });
+  add({ name: 'intermediate with an unknown critical extension', leaf: (await server(criticalInter)).certificate, roots: [root.certificate], intermediates: [criticalInter.certificate], purpose: 'server', host: 'api.example.com', expect: false });
+  const criticalRoot = await craft({ cn: 'critical-root', ca: CA, keyUsage: CA_USAGE, extensions: [unknownCritical()] });
+  add({ name: 'root with an unknown critical extension', leaf: (await server(criticalRoot)).certificate, roots: [criticalRoot.certificate], purpose: 'server', host: 'api.example.com', expect: false });
   // WebCrypto binds the hash to an RSA key, so a SHA-1 signer needs a key made for SHA-1.
   const sha1Keys = (await crypto.subtle.generateKey({ name: 'RSASSA-PKCS1-v1_5', modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-1' }, true, ['sign', 'verify'])) as CryptoKeyPair;
   const sha1Root = await craft({ cn: 'sha1-root', keyPair: { spec: 'rsa-2048', ...sha1Keys }, ca: CA, keyUsage: CA_USAGE, hash: 'SHA-1' });

@@ -1,0 +1,34 @@
+// verifyCertificate's refusals as a table: the chain, the options, the code and the certificate it names.
+// (test/interop/verify.test.ts has Go, OpenSSL and GnuTLS judge the same kinds of chains.)
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { verifyCertificate } from '../../lib/index.js';
+import * as x509 from '../../lib/x509/peculiar.js';
+import { CA, CA_USAGE, craft, EKU_OID, KU, LEAF } from '../helpers/craft.js';
+import { failureOf } from '../helpers/fixtures.js';
+
+const unknownCritical = (): x509.Extension => new x509.Extension('1.3.6.1.4.1.55555.1', true, Uint8Array.of(0x05, 0x00) as Uint8Array<ArrayBuffer>);
+const unknownPlain = (): x509.Extension => new x509.Extension('1.3.6.1.4.1.55555.1', false, Uint8Array.of(0x05, 0x00) as Uint8Array<ArrayBuffer>);
+const policies = (): x509.Extension => new x509.Extension('2.5.29.32', true, Uint8Array.from([0x30, 0x06, 0x30, 0x04, 0x06, 0x02, 0x2a, 0x03]) as Uint8Array<ArrayBuffer>);
+
+test('a critical extension kubepki does not process makes the leaf, an intermediate or the root unusable (ERR_CRITICAL_EXTENSION)', async () => {
+  const root = await craft({ cn: 'root', ca: CA, keyUsage: CA_USAGE });
+  const criticalRoot = await craft({ cn: 'critical-root', ca: CA, keyUsage: CA_USAGE, extensions: [unknownCritical()] });
+  const criticalInter = await craft({ cn: 'critical-inter', issuer: root, ca: CA, keyUsage: CA_USAGE, extensions: [unknownCritical()] });
+  const leaf = (issuer: Awaited<ReturnType<typeof craft>>, extensions: x509.Extension[] = []) =>
+    craft({ cn: 'server', issuer, ca: LEAF, keyUsage: KU.digitalSignature, ekus: [EKU_OID.server], dns: ['api.example.com'], extensions });
+  const rows: [string, Awaited<ReturnType<typeof leaf>>, { roots: unknown[]; intermediates?: unknown[] }, string | undefined, string | undefined][] = [
+    ['unknown critical extension in the leaf', await leaf(root, [unknownCritical()]), { roots: [root.certificate] }, 'ERR_CRITICAL_EXTENSION', 'CN=server'],
+    ['unknown critical extension in the intermediate', await leaf(criticalInter), { roots: [root.certificate], intermediates: [criticalInter.certificate] }, 'ERR_CRITICAL_EXTENSION', 'CN=critical-inter'],
+    ['unknown critical extension in the root', await leaf(criticalRoot), { roots: [criticalRoot.certificate] }, 'ERR_CRITICAL_EXTENSION', 'CN=critical-root'],
+    ['unknown extension, not critical', await leaf(root, [unknownPlain()]), { roots: [root.certificate] }, undefined, undefined],
+    ['critical certificate policies (read, as Go reads them)', await leaf(root, [policies()]), { roots: [root.certificate] }, undefined, undefined],
+  ];
+  for (const [name, subject, chain, code, field] of rows) {
+    const failure = await failureOf(() => verifyCertificate(subject.certificate, { ...(chain as Parameters<typeof verifyCertificate>[1]), purpose: 'server', name: 'api.example.com' }));
+    assert.is(failure.code, code ?? 'no error', `${name}: ${failure.message ?? ''}`);
+    if (field) assert.match(failure.field ?? '', field, name);
+  }
+});
+
+test.run();
