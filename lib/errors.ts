@@ -37,7 +37,8 @@ export const PKI_ERROR_CODES = {
   ERR_PKCS11: 'a PKCS#11 module, token, PIN or key could not be used',
   ERR_WORKER: 'a worker thread failed, or was stopped before it answered',
   ERR_CRITICAL_EXTENSION: 'a certificate of the chain has a critical extension the verifier does not process (RFC 5280 4.2), so it cannot be used',
-  ERR_INVALID_CHAIN: 'a CA in the chain may not sign it (not a CA, no keyCertSign, path length, name constraints, weak signature)',
+  ERR_NAME_CONSTRAINTS: 'a name of a certificate in the chain is outside the name constraints of a CA above it',
+  ERR_INVALID_CHAIN: 'a CA in the chain may not sign it (not a CA, no keyCertSign, path length, weak signature)',
 } as const;
 
 export type PkiErrorCode = keyof typeof PKI_ERROR_CODES;

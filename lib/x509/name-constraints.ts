@@ -44,8 +44,10 @@ function ipWithin(ip: Uint8Array, range: { address: Uint8Array; mask: Uint8Array
 }
 
 /**
- * Checks the names of the certificate at the bottom of `chain` against `ca`'s name constraints (permitted
- * and excluded DNS, IP, email and URI subtrees). Returns a reason when a name falls outside.
+ * Checks the certificates below `ca` in `chain` (leaf first) against `ca`'s name constraints (permitted and
+ * excluded DNS and IP subtrees), as RFC 5280 6.1.3(b)(c) says: every certificate of the path that is not
+ * self-issued, and the leaf always. Constraints apply per name form: a form the CA does not constrain is
+ * free (4.2.1.10). Returns a reason when a name falls outside.
  */
 export function checkNameConstraints(ca: Certificate, chain: readonly Certificate[]): string | undefined {
   const ext = ca.extension(NAME_CONSTRAINTS);
@@ -58,16 +60,20 @@ export function checkNameConstraints(ca: Certificate, chain: readonly Certificat
     if (part.tag === 0xa1) excluded = readSubtrees(ext.value, part.start, part.end);
   }
   if ((permitted?.unsupported || excluded?.unsupported) && ext.critical) return `CA CN=${ca.subject.commonName} has name constraints of a kind kubepki does not check`;
-  const leaf = chain[0]!;
-  const { dns, ips } = leaf.sans;
-  for (const name of dns) {
-    if (excluded?.dns.some((c) => dnsWithin(name, c))) return `${name} is excluded by the name constraints of CA CN=${ca.subject.commonName}`;
-    if (permitted && (permitted.dns.length || permitted.ips.length) && !permitted.dns.some((c) => dnsWithin(name, c))) return `${name} is not permitted by the name constraints of CA CN=${ca.subject.commonName}`;
-  }
-  for (const text of ips) {
-    const ip = parseIp(text)!;
-    if (excluded?.ips.some((r) => ipWithin(ip, r))) return `${formatIp(ip)} is excluded by the name constraints of CA CN=${ca.subject.commonName}`;
-    if (permitted && (permitted.dns.length || permitted.ips.length) && !permitted.ips.some((r) => ipWithin(ip, r))) return `${formatIp(ip)} is not permitted by the name constraints of CA CN=${ca.subject.commonName}`;
+  const of = `the name constraints of CA CN=${ca.subject.commonName}`;
+  for (const [i, certificate] of chain.entries()) {
+    // A self-issued CA certificate below (a key rollover) is not held to them; the leaf always is.
+    if (i > 0 && certificate.isSelfIssued) continue;
+    const holder = i === 0 ? '' : ` (in CA CN=${certificate.subject.commonName})`;
+    for (const name of certificate.sans.dns) {
+      if (excluded?.dns.some((c) => dnsWithin(name, c))) return `${name}${holder} is excluded by ${of}`;
+      if (permitted?.dns.length && !permitted.dns.some((c) => dnsWithin(name, c))) return `${name}${holder} is not permitted by ${of}`;
+    }
+    for (const text of certificate.sans.ips) {
+      const ip = parseIp(text)!;
+      if (excluded?.ips.some((r) => ipWithin(ip, r))) return `${formatIp(ip)}${holder} is excluded by ${of}`;
+      if (permitted?.ips.length && !permitted.ips.some((r) => ipWithin(ip, r))) return `${formatIp(ip)}${holder} is not permitted by ${of}`;
+    }
   }
   return undefined;
 }

@@ -141,7 +141,7 @@ function parentProblem(candidate: Certificate, chain: readonly Certificate[], ti
     return { code: 'ERR_INVALID_CHAIN', message: `CA CN=${candidate.subject.commonName} allows ${constraints.pathLength} intermediate(s) below it, the chain has ${intermediatesBelow}` };
   }
   const violation = checkNameConstraints(candidate, chain);
-  if (violation) return { code: 'ERR_INVALID_CHAIN', message: violation };
+  if (violation) return { code: 'ERR_NAME_CONSTRAINTS', message: violation };
   return undefined;
 }
 

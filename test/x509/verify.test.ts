@@ -3,6 +3,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { verifyCertificate } from '../../lib/index.js';
+import { concatBytes, encodeElement, encodeSequence } from '../../lib/crypto/der.js';
 import * as x509 from '../../lib/x509/peculiar.js';
 import { CA, CA_USAGE, craft, EKU_OID, KU, LEAF } from '../helpers/craft.js';
 import { failureOf } from '../helpers/fixtures.js';
@@ -28,6 +29,28 @@ test('a critical extension kubepki does not process makes the leaf, an intermedi
     const failure = await failureOf(() => verifyCertificate(subject.certificate, { ...(chain as Parameters<typeof verifyCertificate>[1]), purpose: 'server', name: 'api.example.com' }));
     assert.is(failure.code, code ?? 'no error', `${name}: ${failure.message ?? ''}`);
     if (field) assert.match(failure.field ?? '', field, name);
+  }
+});
+
+test('name constraints hold for every certificate below the CA that is not self-issued, per name form (ERR_NAME_CONSTRAINTS)', async () => {
+  const constraints = (permitted: Uint8Array[]): x509.Extension =>
+    new x509.Extension('2.5.29.30', true, encodeSequence(encodeElement(0xa0, concatBytes(permitted.map((n) => encodeSequence(n))))) as Uint8Array<ArrayBuffer>);
+  const dns = (name: string): Uint8Array => encodeElement(0x82, new TextEncoder().encode(name));
+  const ip = (bytes: number[]): Uint8Array => encodeElement(0x87, Uint8Array.from(bytes));
+  const dnsOnly = await craft({ cn: 'dns-only', ca: CA, keyUsage: CA_USAGE, nameConstraints: constraints([dns('example.com')]) });
+  const ipOnly = await craft({ cn: 'ip-only', ca: CA, keyUsage: CA_USAGE, nameConstraints: constraints([ip([10, 0, 0, 0, 255, 0, 0, 0])]) });
+  const outside = await craft({ cn: 'outside', issuer: dnsOnly, ca: CA, keyUsage: CA_USAGE, dns: ['inter.other.com'] });
+  const leaf = (issuer: Awaited<ReturnType<typeof craft>>, names: { dns?: string[]; ips?: string[] }) => craft({ cn: 'server', issuer, ca: LEAF, keyUsage: KU.digitalSignature, ekus: [EKU_OID.server], ...names });
+  const rows: [string, Awaited<ReturnType<typeof leaf>>, { roots: unknown[]; intermediates?: unknown[] }, string, string | undefined, RegExp | undefined][] = [
+    ['an intermediate SAN outside the root\'s constraints', await leaf(outside, { dns: ['a.example.com'] }), { roots: [dnsOnly.certificate], intermediates: [outside.certificate] }, 'a.example.com', 'ERR_NAME_CONSTRAINTS', /inter\.other\.com \(in CA CN=outside\)/],
+    ['DNS-only constraints, an IP SAN anywhere', await leaf(dnsOnly, { dns: ['a.example.com'], ips: ['192.168.1.1'] }), { roots: [dnsOnly.certificate] }, '192.168.1.1', undefined, undefined],
+    ['IP-only constraints, a DNS SAN anywhere', await leaf(ipOnly, { dns: ['api.other.com'], ips: ['10.1.1.1'] }), { roots: [ipOnly.certificate] }, 'api.other.com', undefined, undefined],
+    ['IP-only constraints, an IP outside', await leaf(ipOnly, { dns: ['api.other.com'], ips: ['192.168.1.1'] }), { roots: [ipOnly.certificate] }, 'api.other.com', 'ERR_NAME_CONSTRAINTS', /192\.168\.1\.1 is not permitted/],
+  ];
+  for (const [name, subject, chain, host, code, message] of rows) {
+    const failure = await failureOf(() => verifyCertificate(subject.certificate, { ...(chain as Parameters<typeof verifyCertificate>[1]), purpose: 'server', name: host }));
+    assert.is(failure.code, code ?? 'no error', `${name}: ${failure.message ?? ''}`);
+    if (message) assert.match(failure.message ?? '', message, name);
   }
 });
 
