@@ -36,6 +36,10 @@ export interface VerifyResult {
   readonly chain: readonly Certificate[];
 }
 
+// Go's crypto/x509 gives up after 100 signature checks in one verification (maxChainSignatureChecks).
+const MAX_SIGNATURE_CHECKS = 100;
+const MAX_CANDIDATES = 1000;
+
 const fail = (code: PkiErrorCode, reason: string, certificate: Certificate): never => {
   throw new PkiError(code, reason, { field: `CN=${certificate.subject.commonName}` });
 };
@@ -61,7 +65,13 @@ export async function verifyCertificate(input: CertificateInput, options: Verify
   const rootKeys = new Set(roots.map(derKey));
   const chains: Certificate[][] = [];
   let reason: { code: PkiErrorCode; message: string; certificate: Certificate } | undefined;
+  // A bundle of many CAs cross-signing under one name could make the search explore paths without end: as
+  // Go bounds its signature checks per verification, so does kubepki (and the candidates it looks at).
+  let signatureChecks = 0;
+  let candidatesSeen = 0;
+  let gaveUp = false;
   const extend = (chain: Certificate[]): void => {
+    if (gaveUp) return;
     const current = chain[chain.length - 1]!;
     if (rootKeys.has(derKey(current))) {
       chains.push(chain);
@@ -71,6 +81,10 @@ export async function verifyCertificate(input: CertificateInput, options: Verify
     for (const candidate of [...roots, ...intermediates]) {
       if (chain.some((c) => derKey(c) === derKey(candidate))) continue;
       if (!Buffer.from(candidate.subjectDer).equals(current.issuerDer)) continue;
+      if (++candidatesSeen > MAX_CANDIDATES || signatureChecks >= MAX_SIGNATURE_CHECKS) {
+        gaveUp = true;
+        return;
+      }
       const akid = current.authorityKeyId;
       const skid = candidate.subjectKeyId;
       if (akid && skid && !Buffer.from(akid).equals(skid)) continue;
@@ -83,6 +97,7 @@ export async function verifyCertificate(input: CertificateInput, options: Verify
         reason ??= { code: 'ERR_INVALID_CHAIN', message: `signature algorithm ${current.signatureAlgorithmOid} is insecure (SHA-1 or weaker)`, certificate: current };
         continue;
       }
+      signatureChecks++;
       if (!signedBy(current, candidate)) continue;
       extend([...chain, candidate]);
     }
@@ -90,6 +105,7 @@ export async function verifyCertificate(input: CertificateInput, options: Verify
   if (rootKeys.has(derKey(leaf))) chains.push([leaf]);
   else extend([leaf]);
   if (chains.length === 0) {
+    if (gaveUp) fail('ERR_INVALID_CHAIN', `no chain found within ${MAX_SIGNATURE_CHECKS} signature checks and ${MAX_CANDIDATES} candidates (too many CAs share the names of this chain)`, leaf);
     if (reason) fail(reason.code, reason.message, reason.certificate);
     fail('ERR_UNKNOWN_AUTHORITY', `signed by unknown authority (issuer CN=${leaf.issuer.commonName})`, leaf);
   }

@@ -54,4 +54,23 @@ test('name constraints hold for every certificate below the CA that is not self-
   }
 });
 
+test('a mesh of CAs cross-signing under one name ends the search after a bounded number of signature checks', async () => {
+  // Six keys, each certified under the name "mesh" by every other: from any certificate there are six ways up,
+  // so the paths of depth 10 number in the millions. Go stops after 100 signature checks; so does kubepki.
+  const { generateKeyPair } = await import('../../lib/index.js');
+  const keys = await Promise.all(Array.from({ length: 6 }, () => generateKeyPair()));
+  const selfSigned = await Promise.all(keys.map((keyPair) => craft({ cn: 'mesh', keyPair, ca: CA, keyUsage: CA_USAGE })));
+  const crossed = await Promise.all(keys.flatMap((keyPair, i) => selfSigned.filter((_, j) => j !== i).map((issuer) => craft({ cn: 'mesh', keyPair, issuer, ca: CA, keyUsage: CA_USAGE }))));
+  const leaf = await craft({ cn: 'server', issuer: selfSigned[0]!, ca: LEAF, keyUsage: KU.digitalSignature, ekus: [EKU_OID.server], dns: ['api.example.com'] });
+  const elsewhere = await craft({ cn: 'unrelated-root', ca: CA, keyUsage: CA_USAGE });
+  const failure = await failureOf(() =>
+    verifyCertificate(leaf.certificate, { roots: [elsewhere.certificate], intermediates: [...selfSigned, ...crossed].map((c) => c.certificate), purpose: 'server', name: 'api.example.com' }),
+  );
+  assert.is(failure.code, 'ERR_INVALID_CHAIN', failure.message);
+  assert.match(failure.message ?? '', /within 100 signature checks/);
+  // A chain that exists is still found among them.
+  const result = await verifyCertificate(leaf.certificate, { roots: [selfSigned[3]!.certificate], intermediates: [...selfSigned, ...crossed].map((c) => c.certificate), purpose: 'server', name: 'api.example.com' });
+  assert.ok(result.chain.length >= 2);
+});
+
 test.run();
