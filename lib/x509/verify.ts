@@ -152,7 +152,8 @@ function parentProblem(candidate: Certificate, chain: readonly Certificate[], ti
   if (!constraints?.isCA) return { code: 'ERR_INVALID_CHAIN', message: `CN=${candidate.subject.commonName} is not a CA (basicConstraints cA is not set)` };
   const usages = candidate.extension(OID.keyUsage) ? candidate.keyUsages : undefined;
   if (usages && !usages.includes('keyCertSign')) return { code: 'ERR_INVALID_CHAIN', message: `CA CN=${candidate.subject.commonName} lacks the keyCertSign key usage` };
-  const intermediatesBelow = chain.length - 1;
+  // RFC 5280 6.1.4(l): a self-issued intermediate (a key rollover under the same name) does not count.
+  const intermediatesBelow = chain.slice(1).filter((certificate) => !certificate.isSelfIssued).length;
   if (constraints.pathLength !== undefined && intermediatesBelow > constraints.pathLength) {
     return { code: 'ERR_INVALID_CHAIN', message: `CA CN=${candidate.subject.commonName} allows ${constraints.pathLength} intermediate(s) below it, the chain has ${intermediatesBelow}` };
   }

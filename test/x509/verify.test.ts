@@ -73,4 +73,19 @@ test('a mesh of CAs cross-signing under one name ends the search after a bounded
   assert.ok(result.chain.length >= 2);
 });
 
+test('a self-issued intermediate does not count against a path length (RFC 5280 6.1.4(l)); any other does', async () => {
+  const root = await craft({ cn: 'root', ca: { isCA: true, pathLength: 0 }, keyUsage: CA_USAGE });
+  const rollover = await craft({ cn: 'root', issuer: root, ca: CA, keyUsage: CA_USAGE });
+  const other = await craft({ cn: 'other', issuer: root, ca: CA, keyUsage: CA_USAGE });
+  const leaf = (issuer: Awaited<ReturnType<typeof craft>>) => craft({ cn: 'server', issuer, ca: LEAF, keyUsage: KU.digitalSignature, ekus: [EKU_OID.server], dns: ['api.example.com'] });
+  const options = (intermediate: Awaited<ReturnType<typeof craft>>) => ({ roots: [root.certificate], intermediates: [intermediate.certificate], purpose: 'server' as const, name: 'api.example.com' });
+  assert.ok(rollover.certificate.isSelfIssued);
+  const { chain } = await verifyCertificate((await leaf(rollover)).certificate, options(rollover));
+  assert.is(chain.length, 3);
+  const underOther = await leaf(other);
+  const failure = await failureOf(() => verifyCertificate(underOther.certificate, options(other)));
+  assert.is(failure.code, 'ERR_INVALID_CHAIN');
+  assert.match(failure.message ?? '', /allows 0 intermediate/);
+});
+
 test.run();
