@@ -57,6 +57,8 @@ export async function verifyCertificate(input: CertificateInput, options: Verify
   const roots = flatten(options.roots, 'roots');
   if (roots.length === 0) throw new PkiError('ERR_ARGUMENT', 'at least one root is required; kubepki never falls back to the system trust store', { field: 'roots' });
   const intermediates = flatten(options.intermediates ?? [], 'intermediates');
+  const broken = malformed(leaf);
+  if (broken) fail('ERR_MALFORMED_CERTIFICATE', broken, leaf);
   const unprocessed = unprocessedCriticalExtension(leaf);
   if (unprocessed) fail('ERR_CRITICAL_EXTENSION', unprocessed, leaf);
   checkValidityPeriod(leaf, time);
@@ -145,6 +147,8 @@ function checkValidityPeriod(certificate: Certificate, time: Date): void {
 
 /** Why `candidate` cannot sign the next link of `chain`, or undefined (Go's isValid for CA certificates). */
 function parentProblem(candidate: Certificate, chain: readonly Certificate[], time: Date): { code: PkiErrorCode; message: string } | undefined {
+  const broken = malformed(candidate);
+  if (broken) return { code: 'ERR_MALFORMED_CERTIFICATE', message: `CA CN=${candidate.subject.commonName} ${broken}` };
   const unprocessed = unprocessedCriticalExtension(candidate);
   if (unprocessed) return { code: 'ERR_CRITICAL_EXTENSION', message: `CA CN=${candidate.subject.commonName} ${unprocessed}` };
   if (time < candidate.notBefore || time > candidate.notAfter) return { code: 'ERR_EXPIRED', message: `CA CN=${candidate.subject.commonName} is expired or not yet valid` };
@@ -178,6 +182,21 @@ const PROCESSED_EXTENSIONS: ReadonlySet<string> = new Set([
   '2.5.29.31', // cRLDistributionPoints
   '1.3.6.1.5.5.7.1.1', // authorityInfoAccess
 ]);
+
+const AUTHORITY_INFO_ACCESS = '1.3.6.1.5.5.7.1.1';
+const EMPTY_SEQUENCE = Buffer.from([0x30, 0x00]);
+
+/** What makes a certificate unusable before anything is checked, as Go 1.24's parser refuses it (RFC 5280 4.2). */
+function malformed(certificate: Certificate): string | undefined {
+  const seen = new Set<string>();
+  for (const { oid, critical, value } of certificate.extensions) {
+    if (seen.has(oid)) return `has the extension ${oid} twice`;
+    seen.add(oid);
+    if (critical && (oid === OID.authorityKeyIdentifier || oid === OID.subjectKeyIdentifier || oid === AUTHORITY_INFO_ACCESS)) return `marks the non-critical extension ${oid} critical`;
+    if (oid === AUTHORITY_INFO_ACCESS && EMPTY_SEQUENCE.equals(value)) return 'has an empty authority information access';
+  }
+  return undefined;
+}
 
 function unprocessedCriticalExtension(certificate: Certificate): string | undefined {
   const unknown = certificate.extensions.find((e) => e.critical && !PROCESSED_EXTENSIONS.has(e.oid));

@@ -26,6 +26,8 @@ export interface CraftOptions {
   notAfter?: Date;
   hash?: 'SHA-1' | 'SHA-256';
   nameConstraints?: x509.Extension;
+  /** Leave out the authority key identifier (to give one of a test's own in `extensions`). */
+  omitAuthorityKeyId?: boolean;
   /** More extensions, as given (an unknown critical one, say). */
   extensions?: x509.Extension[];
   /** Issuer Name to write instead of the issuer's subject (an impostor). */
@@ -42,7 +44,7 @@ export async function craft(options: CraftOptions): Promise<Crafted> {
   if (options.keyUsage) extensions.push(new x509.KeyUsagesExtension(options.keyUsage, true));
   if (options.ekus) extensions.push(new x509.ExtendedKeyUsageExtension(options.ekus));
   extensions.push(await x509.SubjectKeyIdentifierExtension.create(keyPair.publicKey));
-  if (options.issuer?.certificate.subjectKeyId) extensions.push(new x509.AuthorityKeyIdentifierExtension(Buffer.from(options.issuer.certificate.subjectKeyId).toString('hex')));
+  if (options.issuer?.certificate.subjectKeyId && !options.omitAuthorityKeyId) extensions.push(new x509.AuthorityKeyIdentifierExtension(Buffer.from(options.issuer.certificate.subjectKeyId).toString('hex')));
   const names = [...(options.dns ?? []).map((value) => ({ type: 'dns' as const, value })), ...(options.ips ?? []).map((value) => ({ type: 'ip' as const, value }))];
   if (names.length) extensions.push(new x509.SubjectAlternativeNameExtension(names));
   if (options.nameConstraints) extensions.push(options.nameConstraints);

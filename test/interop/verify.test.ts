@@ -2,7 +2,7 @@
 // judge) decide every crafted case the same way; where OpenSSL or GnuTLS differ from Go, the test says so.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { issueRevocationList, parseRevocationList, verifyCertificate, type Certificate, type RevocationList } from '../../lib/index.js';
+import { generateKeyPair, issueRevocationList, parseRevocationList, verifyCertificate, type Certificate, type RevocationList } from '../../lib/index.js';
 import { concatBytes, encodeElement, encodeSequence } from '../../lib/crypto/der.js';
 import * as x509 from '../../lib/x509/peculiar.js';
 import { CA, CA_USAGE, craft, EKU_OID, KU, LEAF, type Crafted } from '../helpers/craft.js';
@@ -119,6 +119,9 @@ test.before(async () => {
   add({ name: 'intermediate with an unknown critical extension', leaf: (await server(criticalInter)).certificate, roots: [root.certificate], intermediates: [criticalInter.certificate], purpose: 'server', host: 'api.example.com', expect: false });
   const criticalRoot = await craft({ cn: 'critical-root', ca: CA, keyUsage: CA_USAGE, extensions: [unknownCritical()] });
   add({ name: 'root with an unknown critical extension', leaf: (await server(criticalRoot)).certificate, roots: [criticalRoot.certificate], purpose: 'server', host: 'api.example.com', expect: false });
+  // RFC 5280 4.2: an extension present twice makes the certificate unusable (Go refuses to parse it).
+  const twiceKey = await generateKeyPair();
+  add({ name: 'leaf with its subject key identifier twice', leaf: (await server(root, { keyPair: twiceKey, extensions: [await x509.SubjectKeyIdentifierExtension.create(twiceKey.publicKey)] })).certificate, roots: [root.certificate], purpose: 'server', host: 'api.example.com', expect: false });
   // RFC 5280 6.1.3(b)(c): a CA's name constraints hold for every certificate below it that is not self-issued,
   // and per name form (4.2.1.10): a form the CA does not constrain is free.
   const dnsOnly = await craft({ cn: 'dns-only-root', ca: CA, keyUsage: CA_USAGE, nameConstraints: nameConstraints([dnsName('example.com')]) });

@@ -3,7 +3,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { verifyCertificate } from '../../lib/index.js';
-import { concatBytes, encodeElement, encodeSequence } from '../../lib/crypto/der.js';
+import { concatBytes, encodeElement, encodeOid, encodeSequence } from '../../lib/crypto/der.js';
+import { generateKeyPair as generateKeyPairFor } from '../../lib/index.js';
 import * as x509 from '../../lib/x509/peculiar.js';
 import { CA, CA_USAGE, craft, EKU_OID, KU, LEAF } from '../helpers/craft.js';
 import { failureOf } from '../helpers/fixtures.js';
@@ -86,6 +87,30 @@ test('a self-issued intermediate does not count against a path length (RFC 5280 
   const failure = await failureOf(() => verifyCertificate(underOther.certificate, options(other)));
   assert.is(failure.code, 'ERR_INVALID_CHAIN');
   assert.match(failure.message ?? '', /allows 0 intermediate/);
+});
+
+test('a certificate Go refuses to parse is refused in any place of the chain (ERR_MALFORMED_CERTIFICATE)', async () => {
+  const root = await craft({ cn: 'root', ca: CA, keyUsage: CA_USAGE });
+  const keyId = Buffer.from(root.certificate.subjectKeyId!);
+  const criticalAki = new x509.Extension('2.5.29.35', true, encodeSequence(encodeElement(0x80, keyId)) as Uint8Array<ArrayBuffer>);
+  const aia = (critical: boolean, value: Uint8Array): x509.Extension => new x509.Extension('1.3.6.1.5.5.7.1.1', critical, value as Uint8Array<ArrayBuffer>);
+  const ocsp = encodeSequence(encodeSequence(encodeOid('1.3.6.1.5.5.7.48.1'), encodeElement(0x86, new TextEncoder().encode('http://ocsp.example.com'))));
+  const criticalAiaCa = await craft({ cn: 'aia-ca', issuer: root, ca: CA, keyUsage: CA_USAGE, extensions: [aia(true, ocsp)] });
+  const leaf = (issuer: Awaited<ReturnType<typeof craft>>, extra: Partial<Parameters<typeof craft>[0]> = {}) =>
+    craft({ cn: 'server', issuer, ca: LEAF, keyUsage: KU.digitalSignature, ekus: [EKU_OID.server], dns: ['api.example.com'], ...extra });
+  const twiceKey = await generateKeyPairFor();
+  const rows: [string, Awaited<ReturnType<typeof leaf>>, unknown[], string | undefined, RegExp | undefined][] = [
+    ['an extension twice', await leaf(root, { keyPair: twiceKey, extensions: [await x509.SubjectKeyIdentifierExtension.create(twiceKey.publicKey)] }), [], 'ERR_MALFORMED_CERTIFICATE', /2\.5\.29\.14 twice/],
+    ['a critical authority key identifier', await leaf(root, { omitAuthorityKeyId: true, extensions: [criticalAki] }), [], 'ERR_MALFORMED_CERTIFICATE', /2\.5\.29\.35 critical/],
+    ['a critical authority information access in the intermediate', await leaf(criticalAiaCa), [criticalAiaCa.certificate], 'ERR_MALFORMED_CERTIFICATE', /CN=aia-ca marks/],
+    ['an empty authority information access', await leaf(root, { extensions: [aia(false, encodeSequence())] }), [], 'ERR_MALFORMED_CERTIFICATE', /empty authority information access/],
+    ['a non-critical authority information access', await leaf(root, { extensions: [aia(false, ocsp)] }), [], undefined, undefined],
+  ];
+  for (const [name, subject, intermediates, code, message] of rows) {
+    const failure = await failureOf(() => verifyCertificate(subject.certificate, { roots: [root.certificate], intermediates: intermediates as never[], purpose: 'server', name: 'api.example.com' }));
+    assert.is(failure.code, code ?? 'no error', `${name}: ${failure.message ?? ''}`);
+    if (message) assert.match(failure.message ?? '', message, name);
+  }
 });
 
 test.run();
