@@ -186,7 +186,7 @@ const PROCESSED_EXTENSIONS: ReadonlySet<string> = new Set([
 const AUTHORITY_INFO_ACCESS = '1.3.6.1.5.5.7.1.1';
 const EMPTY_SEQUENCE = Buffer.from([0x30, 0x00]);
 
-/** What makes a certificate unusable before anything is checked, as Go 1.24's parser refuses it (RFC 5280 4.2). */
+/** What makes a certificate unusable before anything is checked, as Go 1.24's parser refuses it (RFC 5280 4.1.2.2, 4.2). */
 function malformed(certificate: Certificate): string | undefined {
   const seen = new Set<string>();
   for (const { oid, critical, value } of certificate.extensions) {
@@ -195,6 +195,8 @@ function malformed(certificate: Certificate): string | undefined {
     if (critical && (oid === OID.authorityKeyIdentifier || oid === OID.subjectKeyIdentifier || oid === AUTHORITY_INFO_ACCESS)) return `marks the non-critical extension ${oid} critical`;
     if (oid === AUTHORITY_INFO_ACCESS && EMPTY_SEQUENCE.equals(value)) return 'has an empty authority information access';
   }
+  // RFC 5280 4.1.2.2: a serial number is positive (Go refuses a negative one since 1.23).
+  if ((certificate.serialBytes[0] ?? 0) & 0x80) return 'has a negative serial number';
   return undefined;
 }
 

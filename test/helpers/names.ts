@@ -51,17 +51,30 @@ export async function csrWithName(subject: Uint8Array, keyPair: KeyPair): Promis
  * signed by the CA: a certificate a careless signer might have issued, to see who its holder is taken for.
  * Built from kubepki's TBS encoder, since every certificate library re-encodes or refuses such Names.
  */
-export async function clientCertificateWithName(subject: Uint8Array, keyPair: KeyPair, ca: { certificate: Certificate; privateKey: CryptoKey }, validity = { notBefore: new Date('2026-01-01T00:00:00Z'), notAfter: new Date('2099-01-01T00:00:00Z') }): Promise<string> {
+export async function clientCertificateWithName(
+  subject: Uint8Array,
+  keyPair: KeyPair,
+  ca: { certificate: Certificate; privateKey: CryptoKey },
+  validity = { notBefore: new Date('2026-01-01T00:00:00Z'), notAfter: new Date('2099-01-01T00:00:00Z') },
+  options: { negativeSerial?: boolean } = {},
+): Promise<string> {
   const scheme = signatureSchemeOf(ca.privateKey, 'ca.privateKey');
   const spki = await exportSpki(keyPair.publicKey);
   const tbs = encodeTbsCertificate(tbsTemplate({ profile: PROFILES.kubeletClient, keySpec: keyPair.spec, issuer: ca.certificate, scheme }), {
-    serial: Uint8Array.from([0x11, ...crypto.getRandomValues(new Uint8Array(15))]),
+    serial: Uint8Array.from([options.negativeSerial ? 0x80 : 0x11, ...crypto.getRandomValues(new Uint8Array(15))]),
     notBefore: validity.notBefore,
     notAfter: validity.notAfter > ca.certificate.notAfter ? ca.certificate.notAfter : validity.notAfter,
     subjectDer: subject,
     spki,
     subjectKeyId: keyIdentifier(spki),
   });
+  if (options.negativeSerial) {
+    // The encoder wrote 02 11 00 80 ...: the pad byte given the sign bit makes the serial negative, still minimal DER.
+    const header = 2 + (tbs[1]! & 0x80 ? tbs[1]! & 0x7f : 0);
+    const at = header + 5 + 2; // after the TBS header, the version [0] (5 bytes) and the INTEGER's tag and length
+    if (tbs[at] !== 0x00 || tbs[at - 1] !== 0x11 || tbs[at - 2] !== 0x02 || tbs[at + 1] !== 0x80) throw new Error('unexpected serial encoding');
+    tbs[at] = 0x80;
+  }
   const { signature } = await signBytes(ca.privateKey, tbs, globalThis.crypto, 'ca.privateKey');
   return encodePem('CERTIFICATE', encodeSigned(tbs, scheme, signature));
 }

@@ -4,7 +4,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { verifyCertificate } from '../../lib/index.js';
 import { concatBytes, encodeElement, encodeOid, encodeSequence } from '../../lib/crypto/der.js';
-import { generateKeyPair as generateKeyPairFor } from '../../lib/index.js';
+import { Certificate, generateKeyPair as generateKeyPairFor } from '../../lib/index.js';
+import { attr, clientCertificateWithName, CN, nameDer, O, STRING } from '../helpers/names.js';
 import * as x509 from '../../lib/x509/peculiar.js';
 import { CA, CA_USAGE, craft, EKU_OID, KU, LEAF } from '../helpers/craft.js';
 import { failureOf } from '../helpers/fixtures.js';
@@ -106,6 +107,11 @@ test('a certificate Go refuses to parse is refused in any place of the chain (ER
     ['an empty authority information access', await leaf(root, { extensions: [aia(false, encodeSequence())] }), [], 'ERR_MALFORMED_CERTIFICATE', /empty authority information access/],
     ['a non-critical authority information access', await leaf(root, { extensions: [aia(false, ocsp)] }), [], undefined, undefined],
   ];
+  // A negative serial (kubepki's encoder and @peculiar/x509 write positive ones only: the helper signs a patched TBS).
+  const negative = Certificate.from(await clientCertificateWithName(nameDer([attr(CN, STRING.utf8, 'system:node:n')], [attr(O, STRING.utf8, 'system:nodes')]), await generateKeyPairFor(), { certificate: root.certificate, privateKey: root.keyPair.privateKey }, undefined, { negativeSerial: true }));
+  assert.ok(negative.serialBytes[0]! & 0x80, 'the helper made a negative serial');
+  const refused = await failureOf(() => verifyCertificate(negative, { roots: [root.certificate], purpose: 'client' }));
+  assert.equal([refused.code, /negative serial/.test(refused.message ?? '')], ['ERR_MALFORMED_CERTIFICATE', true], refused.message);
   for (const [name, subject, intermediates, code, message] of rows) {
     const failure = await failureOf(() => verifyCertificate(subject.certificate, { roots: [root.certificate], intermediates: intermediates as never[], purpose: 'server', name: 'api.example.com' }));
     assert.is(failure.code, code ?? 'no error', `${name}: ${failure.message ?? ''}`);
