@@ -288,44 +288,59 @@ async function watch(req: IncomingMessage, res: ServerResponse, url: URL, option
   const timeoutSeconds = Number(url.searchParams.get('timeoutSeconds') ?? 0);
   if (!Number.isInteger(timeoutSeconds) || timeoutSeconds < 0) throw new PkiError('ERR_CSR_OBJECT', 'timeoutSeconds must be a whole number of seconds', { field: 'timeoutSeconds' });
   const bookmarks = url.searchParams.get('allowWatchBookmarks') === 'true';
-  res.setHeader('content-type', encoding === 'protobuf' ? `${PROTOBUF};stream=watch` : 'application/json');
-  res.writeHead(200, { 'transfer-encoding': 'chunked' });
-  // Node holds the headers until the first body bytes; a client waits for them before it reads events, so
-  // a watch with nothing to say yet must still answer at once (client-go's reflector times out otherwise).
-  res.flushHeaders();
   const write = (type: string, object: object): void => {
     res.write(encoding === 'protobuf' ? encodeProtobufWatchEvent(type, object as Record<string, unknown>) : `${JSON.stringify({ type, object })}\n`);
   };
+  const answer = (): void => {
+    res.setHeader('content-type', encoding === 'protobuf' ? `${PROTOBUF};stream=watch` : 'application/json');
+    res.writeHead(200, { 'transfer-encoding': 'chunked' });
+    // Node holds the headers until the first body bytes; a client waits for them before it reads events, so
+    // a watch with nothing to say yet must still answer at once (client-go's reflector times out otherwise).
+    res.flushHeaders();
+  };
+  // The registry replays what it has before it returns: those events wait until the watch is known to be
+  // valid, so that a refused one (a resourceVersion this server never gave) is still a Status with its code.
+  const replayed: WatchEvent[] = [];
+  let streaming = false;
   let lastVersion = from ?? '0';
-  let stop: () => void = () => undefined;
+  let stop: () => void;
   try {
     stop = await options.registry.watch((event) => {
       lastVersion = event.object.metadata.resourceVersion ?? lastVersion;
-      if (visible(event)) write(event.type, event.object);
+      if (!visible(event)) return;
+      if (streaming) write(event.type, event.object);
+      else replayed.push(event);
     }, from === undefined ? {} : { resourceVersion: from });
   } catch (error) {
     if (!(error instanceof PkiError) || error.code !== 'ERR_GONE') throw error;
     // client-go's reflector lists again on this 410 (an ERROR event, as kube-apiserver sends it).
+    answer();
     write('ERROR', statusOf(error));
     res.end();
     return;
   }
+  answer();
+  for (const event of replayed) write(event.type, event.object);
+  streaming = true;
   const timers: NodeJS.Timeout[] = [];
-  const end = (): void => {
+  const release = (): void => {
     stop();
     for (const timer of timers) clearTimeout(timer);
-    res.end();
   };
-  if (timeoutSeconds > 0) timers.push(setTimeout(end, timeoutSeconds * 1000));
-  if (bookmarks) {
-    const bookmark = setInterval(() => write('BOOKMARK', { apiVersion: 'certificates.k8s.io/v1', kind: 'CertificateSigningRequest', metadata: { resourceVersion: lastVersion } }), options.bookmarkIntervalMs ?? 60_000);
-    timers.push(bookmark);
+  if (timeoutSeconds > 0) {
+    timers.push(
+      setTimeout(() => {
+        release();
+        res.end();
+      }, timeoutSeconds * 1000),
+    );
   }
-  req.on('close', end);
-  res.on('close', () => {
-    stop();
-    for (const timer of timers) clearTimeout(timer);
+  if (bookmarks) timers.push(setInterval(() => write('BOOKMARK', { apiVersion: 'certificates.k8s.io/v1', kind: 'CertificateSigningRequest', metadata: { resourceVersion: lastVersion } }), options.bookmarkIntervalMs ?? 60_000));
+  req.on('close', () => {
+    release();
+    res.end();
   });
+  res.on('close', release);
 }
 
 function sendText(res: ServerResponse, status: number, text: string): void {

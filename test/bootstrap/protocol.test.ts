@@ -169,6 +169,13 @@ test('timeoutSeconds ends a watch; allowWatchBookmarks brings BOOKMARK events; a
   assert.ok(frames.length >= 2 && frames.every((f) => f.type === 'ADDED' && f.object.kind === 'CertificateSigningRequest'), JSON.stringify(frames.map((f) => f.type)));
 });
 
+test('a watch from a resourceVersion this server never gave is refused with a Status, not an empty stream', async () => {
+  const refused = await call('GET', `${PREFIX}?watch=true&resourceVersion=not-a-version`);
+  assert.is(refused.status, 422, refused.bytes.toString());
+  assert.equal([json(refused).kind, json(refused).code], ['Status', 422]);
+  assert.match(String(json(refused).message), /resourceVersion/);
+});
+
 test('a watch with nothing to report yet answers its headers at once (client-go waits for them)', async () => {
   const rv = (json(await call('GET', PREFIX)).metadata as { resourceVersion: string }).resourceVersion;
   const status = await new Promise<number>((resolve, reject) => {
