@@ -130,6 +130,8 @@ function readCsr(der: Uint8Array, field: string, knownSpec?: KeySpec): ReadCsr {
 
 /** The parsed CSR, once its signature is verified: only then is its key recorded as checked. */
 function verified({ der, fields, spec, subject, subjectAttributes, sans }: ReadCsr): CertificateSigningRequest {
+  // Only a signer reads the re-encoded subject; the registry and the approver, which parse the same CSR, do not.
+  let certified: Uint8Array | undefined;
   return {
     der,
     get pem() {
@@ -137,7 +139,9 @@ function verified({ der, fields, spec, subject, subjectAttributes, sans }: ReadC
     },
     subject,
     subjectDer: fields.subjectDer,
-    certifiedSubjectDer: reencodeSubject(subjectAttributes),
+    get certifiedSubjectDer() {
+      return (certified ??= reencodeSubject(subjectAttributes));
+    },
     sans,
     publicKey: checkedPublicKeyInfo(spec, fields.spki),
     requestedExtensions: fields.requestedExtensions,
