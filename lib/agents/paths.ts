@@ -11,7 +11,8 @@ export interface PathAgents extends VerifiedAgents {
   readonly url: string;
 }
 
-function hostOf(url: string): string {
+/** The host of a URL as a server name or IP: an IPv6 address without its brackets. */
+export function hostOf(url: string): string {
   return new URL(url).hostname.replace(/^\[|\]$/g, '');
 }
 

@@ -59,6 +59,8 @@ export type SignOutcome =
   | { readonly outcome: 'skipped'; readonly message: string };
 
 const EIGHT_HOURS = 8 * 3600;
+/** The shortest certificate the signers give (the in-tree signer's floor): a CSR asking for less gets this. */
+export const MIN_LIFETIME_SECONDS = 600;
 const BACKDATE = 300;
 
 /**
@@ -92,7 +94,7 @@ export async function signCsrObject(csr: CertificateSigningRequestObject, option
   if (problems.length) return failed(problems.join('; '));
 
   const max = options.maxLifetimeSeconds ?? 365 * 24 * 3600;
-  const ttl = Math.max(600, Math.min(csr.spec.expirationSeconds ?? max, max));
+  const ttl = Math.max(MIN_LIFETIME_SECONDS, Math.min(csr.spec.expirationSeconds ?? max, max));
   const notBefore = new Date(now.getTime() - BACKDATE * 1000);
   const notAfter = new Date(now.getTime() + (ttl >= EIGHT_HOURS ? ttl - BACKDATE : ttl) * 1000);
   // keyEncipherment is an RSA usage (RFC 8813 3, RFC 3279 2.3.1): both request forms are accepted, as the

@@ -19,6 +19,8 @@ import { AUTHORITY_LAYOUT, type LayoutEntry } from '../cluster/layout.js';
 import { loadAuthority } from '../cluster/material.js';
 import { PKCS11_OPTION_HELP, pkcs11Option } from './pkcs11.js';
 import { optional, printable, required, type Io, type Verb } from './io.js';
+import { hostOf } from '../agents/paths.js';
+import { MIN_LIFETIME_SECONDS } from '../bootstrap/signer.js';
 
 /** `24h`, `30m`, `1h30m`, `90s`: a Go-style duration in seconds. */
 export function parseDuration(text: string, field: string): number {
@@ -97,7 +99,7 @@ function servingPolicyFlags(values: Record<string, unknown>, apiServerHosts: rea
 async function kubeconfigHost(path: string): Promise<string | undefined> {
   const text = await readIfExists(path);
   if (text === undefined) return undefined;
-  return new URL(parseKubeconfig(text, path).server).hostname.replace(/^\[|\]$/g, '');
+  return hostOf(parseKubeconfig(text, path).server);
 }
 
 /**
@@ -117,9 +119,6 @@ async function waitForSignal(io: Io, stop: () => Promise<void>, stopping = stopS
   await stop();
   return 0;
 }
-
-/** The signers' floor (signer.ts and the in-tree signers): a CSR never gets a certificate shorter than this. */
-const MIN_SIGNING_SECONDS = 600;
 
 export const serveBootstrapVerb: Verb = {
   name: 'serve-bootstrap',
@@ -153,8 +152,8 @@ export const serveBootstrapVerb: Verb = {
     // kube-controller-manager's --cluster-signing-duration: the longest certificate the kubelet signers give.
     const signingDuration = optional(values, 'signing-duration');
     const maxLifetimeSeconds = signingDuration === undefined ? undefined : parseDuration(signingDuration, '--signing-duration');
-    if (maxLifetimeSeconds !== undefined && maxLifetimeSeconds < MIN_SIGNING_SECONDS) {
-      throw new PkiError('ERR_ARGUMENT', `must be at least 10m (the signers never issue for less than ${MIN_SIGNING_SECONDS} seconds)`, { field: '--signing-duration' });
+    if (maxLifetimeSeconds !== undefined && maxLifetimeSeconds < MIN_LIFETIME_SECONDS) {
+      throw new PkiError('ERR_ARGUMENT', `must be at least 10m (the signers never issue for less than ${MIN_LIFETIME_SECONDS} seconds)`, { field: '--signing-duration' });
     }
     // One line per answered request: method, path and query, the body's content type, the answer's content
     // type ('-' for none) and the status. Never a header or a body; the path is escaped like every name.
@@ -245,7 +244,7 @@ export const approveVerb: Verb = {
     servingPolicyFlags(values, []);
     const path = resolve(required(values, 'kubeconfig'));
     const connection = await connectionFromKubeconfig(parseKubeconfig((await readIfExists(path)) ?? '', path), path);
-    const servingPolicy = servingPolicyFlags(values, [new URL(connection.server).hostname.replace(/^\[|\]$/g, '')]);
+    const servingPolicy = servingPolicyFlags(values, [hostOf(connection.server)]);
     const registry = kubernetesRegistry(connection);
     const servingOnly = { ...registry, watch: (listener: Parameters<typeof registry.watch>[0]) => registry.watch((e) => e.object.spec.signerName === SIGNERS.kubeletServing && listener(e)) };
     const controller = await startApprover(servingOnly, {
