@@ -81,13 +81,8 @@ function nextCrlNumber(options: IssueRevocationListOptions): bigint {
   return given;
 }
 
-function bigintBytes(value: bigint): Uint8Array {
-  const hex = value.toString(16);
-  return Uint8Array.from(Buffer.from(hex.length % 2 ? `0${hex}` : hex, 'hex'));
-}
-
-function serialBytes(serial: string): Uint8Array {
-  const hex = normalizeSerial(serial);
+/** Big-endian bytes of a hex magnitude (an odd length gets its leading zero). */
+function hexBytes(hex: string): Uint8Array {
   return Uint8Array.from(Buffer.from(hex.length % 2 ? `0${hex}` : hex, 'hex'));
 }
 
@@ -106,11 +101,11 @@ export async function issueRevocationList(options: IssueRevocationListOptions): 
   });
   const crlNumber = nextCrlNumber(options);
   const scheme = signatureSchemeOf(options.issuer.privateKey, 'issuer.privateKey');
-  const entries = options.revoked.map((entry) => encodeSequence(encodeUnsignedInteger(serialBytes(entry.serialNumber)), encodeTime(entry.revokedAt ?? thisUpdate)));
+  const entries = options.revoked.map((entry) => encodeSequence(encodeUnsignedInteger(hexBytes(normalizeSerial(entry.serialNumber))), encodeTime(entry.revokedAt ?? thisUpdate)));
   const extensions: ExtensionValue[] = [
     // The CA's own subject key id, so that a CRL matches the CA certificate as its certificates do.
     authorityKeyIdentifier(ca.subjectKeyId ?? keyIdentifier(ca.spki)),
-    { oid: CRL_NUMBER_OID, critical: false, value: encodeUnsignedInteger(bigintBytes(crlNumber)) },
+    { oid: CRL_NUMBER_OID, critical: false, value: encodeUnsignedInteger(hexBytes(crlNumber.toString(16))) },
   ];
   // TBSCertList ::= SEQUENCE { version v2, signature, issuer, thisUpdate, nextUpdate, revokedCertificates OPTIONAL, [0] crlExtensions }
   const tbs = encodeSequence(

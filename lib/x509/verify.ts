@@ -57,10 +57,8 @@ export async function verifyCertificate(input: CertificateInput, options: Verify
   const roots = flatten(options.roots, 'roots');
   if (roots.length === 0) throw new PkiError('ERR_ARGUMENT', 'at least one root is required; kubepki never falls back to the system trust store', { field: 'roots' });
   const intermediates = flatten(options.intermediates ?? [], 'intermediates');
-  const broken = malformed(leaf);
-  if (broken) fail('ERR_MALFORMED_CERTIFICATE', broken, leaf);
-  const unprocessed = unprocessedCriticalExtension(leaf);
-  if (unprocessed) fail('ERR_CRITICAL_EXTENSION', unprocessed, leaf);
+  const leafProblem = unusable(leaf);
+  if (leafProblem) fail(leafProblem.code, leafProblem.message, leaf);
   checkValidityPeriod(leaf, time);
   if (options.name !== undefined) checkName(leaf, options.name);
 
@@ -147,10 +145,8 @@ function checkValidityPeriod(certificate: Certificate, time: Date): void {
 
 /** Why `candidate` cannot sign the next link of `chain`, or undefined (Go's isValid for CA certificates). */
 function parentProblem(candidate: Certificate, chain: readonly Certificate[], time: Date): { code: PkiErrorCode; message: string } | undefined {
-  const broken = malformed(candidate);
-  if (broken) return { code: 'ERR_MALFORMED_CERTIFICATE', message: `CA CN=${candidate.subject.commonName} ${broken}` };
-  const unprocessed = unprocessedCriticalExtension(candidate);
-  if (unprocessed) return { code: 'ERR_CRITICAL_EXTENSION', message: `CA CN=${candidate.subject.commonName} ${unprocessed}` };
+  const problem = unusable(candidate);
+  if (problem) return { code: problem.code, message: `CA CN=${candidate.subject.commonName} ${problem.message}` };
   if (time < candidate.notBefore || time > candidate.notAfter) return { code: 'ERR_EXPIRED', message: `CA CN=${candidate.subject.commonName} is expired or not yet valid` };
   const constraints = candidate.basicConstraints;
   if (!constraints?.isCA) return { code: 'ERR_INVALID_CHAIN', message: `CN=${candidate.subject.commonName} is not a CA (basicConstraints cA is not set)` };
@@ -198,6 +194,14 @@ function malformed(certificate: Certificate): string | undefined {
   // RFC 5280 4.1.2.2: a serial number is positive (Go refuses a negative one since 1.23).
   if ((certificate.serialBytes[0] ?? 0) & 0x80) return 'has a negative serial number';
   return undefined;
+}
+
+/** Why a certificate cannot stand anywhere in a chain, before any link is checked. */
+function unusable(certificate: Certificate): { code: PkiErrorCode; message: string } | undefined {
+  const broken = malformed(certificate);
+  if (broken) return { code: 'ERR_MALFORMED_CERTIFICATE', message: broken };
+  const unprocessed = unprocessedCriticalExtension(certificate);
+  return unprocessed ? { code: 'ERR_CRITICAL_EXTENSION', message: unprocessed } : undefined;
 }
 
 function unprocessedCriticalExtension(certificate: Certificate): string | undefined {
