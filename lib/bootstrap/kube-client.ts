@@ -2,6 +2,7 @@ import { request } from 'node:https';
 import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { PkiError, type PkiErrorCode } from '../errors.js';
+import { ioError } from '../cluster/files.js';
 import type { Kubeconfig } from '../cluster/kubeconfig.js';
 import type { CertificateSigningRequestCondition, CertificateSigningRequestObject } from './csr-object.js';
 import type { CsrRegistry, WatchEvent } from './registry.js';
@@ -21,7 +22,7 @@ export async function connectionFromKubeconfig(config: Kubeconfig, kubeconfigPat
   const base = kubeconfigPath ? dirname(kubeconfigPath) : process.cwd();
   const read = (file: string): Promise<string> =>
     readFile(isAbsolute(file) ? file : resolve(base, file), 'utf8').catch((cause: unknown) => {
-      throw new PkiError('ERR_IO', 'cannot be read', { field: file, cause });
+      throw ioError(file, 'cannot be read', cause);
     });
   const ca = config.caPem ?? (config.caFile ? await read(config.caFile) : undefined);
   if (!ca) throw new PkiError('ERR_KUBECONFIG', 'has no certificate authority: kubepki never falls back to the system trust store', { field: 'certificate-authority-data' });

@@ -1,5 +1,5 @@
 import { readFile, stat } from 'node:fs/promises';
-import { PkiError } from '../errors.js';
+import { ioError } from '../cluster/files.js';
 import { parseRevocationList, type RevocationList } from '../x509/crl.js';
 
 /** The revocation lists an endpoint checks client certificates against, read afresh when they change. */
@@ -19,7 +19,7 @@ export function revocationListFile(path: string): RevocationSource {
       const info = await stat(path, { bigint: true });
       version = `${info.ino}/${info.size}/${info.mtimeNs}`;
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw new PkiError('ERR_IO', 'cannot be read', { field: path, cause: error });
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw ioError(path, 'cannot be read', error);
       seen = '';
       lists = [];
       return lists;
@@ -29,7 +29,7 @@ export function revocationListFile(path: string): RevocationSource {
       try {
         text = await readFile(path, 'utf8');
       } catch (error) {
-        throw new PkiError('ERR_IO', 'cannot be read', { field: path, cause: error });
+        throw ioError(path, 'cannot be read', error);
       }
       lists = [parseRevocationList(text, path)];
       seen = version;

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { encodePem } from '../crypto/pem.js';
 import { PkiError } from '../errors.js';
-import { writeFileAtomic } from '../cluster/files.js';
+import { ioError, writeFileAtomic } from '../cluster/files.js';
 import { AUTHORITY_LAYOUT } from '../cluster/layout.js';
 import { loadAuthority } from '../cluster/material.js';
 import { PKCS11_OPTION_HELP, pkcs11Option } from './pkcs11.js';
@@ -26,7 +26,7 @@ export const signCsrsVerb: Verb = {
     const workers = workersText === undefined ? undefined : Number(workersText);
     if (workers !== undefined && (!Number.isInteger(workers) || workers < 0 || workers > 64)) throw new PkiError('ERR_ARGUMENT', 'must be an integer from 0 to 64', { field: '--workers' });
     if (positionals.length === 0) throw new PkiError('ERR_ARGUMENT', 'name one or more CSR files', { field: 'CSR' });
-    const read = (path: string): Promise<string> => readFile(path, 'utf8').catch((cause: unknown) => Promise.reject(new PkiError('ERR_IO', 'cannot be read', { field: path, cause })));
+    const read = (path: string): Promise<string> => readFile(path, 'utf8').catch((cause: unknown) => Promise.reject(ioError(path, 'cannot be read', cause)));
     const pkcs11 = pkcs11Option(values);
     const issuer = await loadAuthority(dir, entry, pkcs11 ? { pkcs11 } : {});
     const csrs = await Promise.all(positionals.map(read));

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { importPrivateKeyPem, publicKeyInfo } from '../crypto/keys.js';
 import { encodePem, readPemBlocks, type PemBlock } from '../crypto/pem.js';
 import { PkiError } from '../errors.js';
+import { ioError } from '../cluster/files.js';
 import { Certificate } from '../x509/certificate.js';
 import { parseCsr } from '../x509/csr.js';
 import { describeCertificate, formatSans } from '../x509/describe.js';
@@ -16,7 +17,7 @@ export const inspectVerb: Verb = {
     const file = positionals[0];
     if (!file || positionals.length > 1) throw new PkiError('ERR_ARGUMENT', 'inspect takes exactly one file', { field: 'FILE' });
     const content = await readFile(file).catch((cause: unknown) => {
-      throw new PkiError('ERR_IO', 'cannot be read', { field: file, cause });
+      throw ioError(file, 'cannot be read', cause);
     });
     const items = [];
     for (const [i, block] of readPemBlocks(content, { field: file }).entries()) items.push(await describeBlock(block, `${file}[${i}]`));

@@ -3,7 +3,7 @@ import { join, resolve } from 'node:path';
 import { PkiError } from '../errors.js';
 import { clusterBundles, writeClusterBundles } from '../cluster/bundles.js';
 import { loadPkiDirectory } from '../cluster/directory.js';
-import { readIfExists, writeFileAtomic } from '../cluster/files.js';
+import { ioError, readIfExists, writeFileAtomic } from '../cluster/files.js';
 import { AUTHORITY_LAYOUT } from '../cluster/layout.js';
 import { buildCaBundle } from '../x509/bundle.js';
 import { Certificate } from '../x509/certificate.js';
@@ -17,7 +17,7 @@ import { optional, printable, required, type Verb } from './io.js';
 
 const readText = (path: string): Promise<string> =>
   readFile(path, 'utf8').catch((cause: unknown) => {
-    throw new PkiError('ERR_IO', 'cannot be read', { field: path, cause });
+    throw ioError(path, 'cannot be read', cause);
   });
 
 export const bundleVerb: Verb = {
