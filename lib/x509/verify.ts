@@ -4,7 +4,7 @@ import { Certificate, type CertificateInput } from './certificate.js';
 import { OID } from './extensions.js';
 import { formatIp, parseIp } from './ip.js';
 import { ACCEPTED_SIGNATURE_ALGORITHMS } from './lint.js';
-import { checkNameConstraints } from './name-constraints.js';
+import { checkNameConstraints, NAME_CONSTRAINTS_OID, nameConstraintsOf } from './name-constraints.js';
 import { isRevoked, type RevocationList } from './crl.js';
 import { verifySignature } from './signature.js';
 
@@ -22,7 +22,10 @@ export interface VerifyOptions {
   time?: Date;
   /** Revocation lists from the CAs of the chain (kubepki's CRLs for decommissioned nodes). */
   crls?: readonly RevocationList[];
-  /** Longest chain accepted, leaf and root included. Default 10. */
+  /**
+   * Longest chain accepted, leaf and root included. Self-issued intermediates (key rollovers under one
+   * name) are not counted, as RFC 5280 6.1.4(l) does not count them against a path length. Default 10.
+   */
   maxDepth?: number;
   /**
    * Also validate the chosen chain with pkijs (RFC 5280), a second, independent implementation. It adds
@@ -63,6 +66,7 @@ export async function verifyCertificate(input: CertificateInput, options: Verify
   if (options.name !== undefined) checkName(leaf, options.name);
 
   const rootKeys = new Set(roots.map(derKey));
+  const maxDepth = options.maxDepth ?? 10;
   const chains: Certificate[][] = [];
   let reason: { code: PkiErrorCode; message: string; certificate: Certificate } | undefined;
   // A bundle of many CAs cross-signing under one name could make the search explore paths without end: as
@@ -77,8 +81,9 @@ export async function verifyCertificate(input: CertificateInput, options: Verify
       chains.push(chain);
       return;
     }
-    if (chain.length >= (options.maxDepth ?? 10)) return;
+    const depth = chain.filter((certificate, i) => i === 0 || !certificate.isSelfIssued).length;
     for (const candidate of [...roots, ...intermediates]) {
+      if (depth + (candidate.isSelfIssued && !rootKeys.has(derKey(candidate)) ? 0 : 1) > maxDepth) continue;
       if (chain.some((c) => derKey(c) === derKey(candidate))) continue;
       if (!Buffer.from(candidate.subjectDer).equals(current.issuerDer)) continue;
       if (++candidatesSeen > MAX_CANDIDATES || signatureChecks >= MAX_SIGNATURE_CHECKS) {
@@ -173,7 +178,7 @@ const PROCESSED_EXTENSIONS: ReadonlySet<string> = new Set([
   OID.subjectAltName,
   OID.subjectKeyIdentifier,
   OID.authorityKeyIdentifier,
-  '2.5.29.30', // nameConstraints
+  NAME_CONSTRAINTS_OID,
   '2.5.29.32', // certificatePolicies
   '2.5.29.31', // cRLDistributionPoints
   '1.3.6.1.5.5.7.1.1', // authorityInfoAccess
@@ -193,7 +198,8 @@ function malformed(certificate: Certificate): string | undefined {
   }
   // RFC 5280 4.1.2.2: a serial number is positive (Go refuses a negative one since 1.23).
   if ((certificate.serialBytes[0] ?? 0) & 0x80) return 'has a negative serial number';
-  return undefined;
+  const constraints = nameConstraintsOf(certificate);
+  return typeof constraints === 'string' ? constraints : undefined;
 }
 
 /** Why a certificate cannot stand anywhere in a chain, before any link is checked. */
@@ -206,7 +212,13 @@ function unusable(certificate: Certificate): { code: PkiErrorCode; message: stri
 
 function unprocessedCriticalExtension(certificate: Certificate): string | undefined {
   const unknown = certificate.extensions.find((e) => e.critical && !PROCESSED_EXTENSIONS.has(e.oid));
-  return unknown ? `has the critical extension ${unknown.oid}, which kubepki does not process` : undefined;
+  if (unknown) return `has the critical extension ${unknown.oid}, which kubepki does not process`;
+  // As Go: critical name constraints on a form it does not check (a directoryName, say) cannot be honoured.
+  const constraints = nameConstraintsOf(certificate);
+  if (typeof constraints === 'object' && constraints.unhandled && certificate.extension(NAME_CONSTRAINTS_OID)?.critical) {
+    return 'has critical name constraints on a name form kubepki does not check (only DNS, IP, email and URI)';
+  }
+  return undefined;
 }
 
 function signedBy(child: Certificate, parent: Certificate): boolean {

@@ -1,6 +1,7 @@
 // Certificates with exactly the properties a verification case needs, built with @peculiar/x509 directly
 // (issueCertificate would refuse most of them: that is its job).
 import { Certificate, generateKeyPair, type KeyPair, type KeySpec } from '../../lib/index.js';
+import { concatBytes, encodeElement, encodeSequence } from '../../lib/crypto/der.js';
 import * as x509 from '../../lib/x509/peculiar.js';
 
 export interface Crafted {
@@ -22,6 +23,8 @@ export interface CraftOptions {
   ekus?: string[];
   dns?: string[];
   ips?: string[];
+  emails?: string[];
+  uris?: string[];
   notBefore?: Date;
   notAfter?: Date;
   hash?: 'SHA-1' | 'SHA-256';
@@ -45,7 +48,12 @@ export async function craft(options: CraftOptions): Promise<Crafted> {
   if (options.ekus) extensions.push(new x509.ExtendedKeyUsageExtension(options.ekus));
   extensions.push(await x509.SubjectKeyIdentifierExtension.create(keyPair.publicKey));
   if (options.issuer?.certificate.subjectKeyId && !options.omitAuthorityKeyId) extensions.push(new x509.AuthorityKeyIdentifierExtension(Buffer.from(options.issuer.certificate.subjectKeyId).toString('hex')));
-  const names = [...(options.dns ?? []).map((value) => ({ type: 'dns' as const, value })), ...(options.ips ?? []).map((value) => ({ type: 'ip' as const, value }))];
+  const names = [
+    ...(options.dns ?? []).map((value) => ({ type: 'dns' as const, value })),
+    ...(options.ips ?? []).map((value) => ({ type: 'ip' as const, value })),
+    ...(options.emails ?? []).map((value) => ({ type: 'email' as const, value })),
+    ...(options.uris ?? []).map((value) => ({ type: 'url' as const, value })),
+  ];
   if (names.length) extensions.push(new x509.SubjectAlternativeNameExtension(names));
   if (options.nameConstraints) extensions.push(options.nameConstraints);
   extensions.push(...(options.extensions ?? []));
@@ -73,3 +81,27 @@ export const LEAF = { isCA: false };
 export const KU = x509.KeyUsageFlags;
 export const EKU_OID = { server: '1.3.6.1.5.5.7.3.1', client: '1.3.6.1.5.5.7.3.2', any: '2.5.29.37.0' };
 export const CA_USAGE = x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign | x509.KeyUsageFlags.digitalSignature;
+
+const ascii = (text: string): Uint8Array => new TextEncoder().encode(text);
+
+/** The base GeneralName of a name-constraint subtree, one maker per form. */
+export const base = {
+  dns: (name: string): Uint8Array => encodeElement(0x82, ascii(name)),
+  email: (name: string): Uint8Array => encodeElement(0x81, ascii(name)),
+  uri: (host: string): Uint8Array => encodeElement(0x86, ascii(host)),
+  /** Address bytes then mask bytes (8 or 32 in all; other lengths to test refusals). */
+  ip: (bytes: number[]): Uint8Array => encodeElement(0x87, Uint8Array.from(bytes)),
+  /** An empty directoryName: a form Go (and kubepki) does not check. */
+  directory: (): Uint8Array => encodeElement(0xa4, encodeSequence()),
+};
+
+/** A nameConstraints extension with these permitted and excluded subtrees; an empty list leaves its field out. */
+export function nameConstraints(permitted: Uint8Array[], excluded: Uint8Array[] = [], critical = true): x509.Extension {
+  const subtrees = (tag: number, names: Uint8Array[]) => (names.length ? [encodeElement(tag, concatBytes(names.map((n) => encodeSequence(n))))] : []);
+  return rawExtension('2.5.29.30', critical, encodeSequence(...subtrees(0xa0, permitted), ...subtrees(0xa1, excluded)));
+}
+
+/** An extension with exactly these value bytes (malformed ones included). */
+export function rawExtension(oid: string, critical: boolean, value: Uint8Array): x509.Extension {
+  return new x509.Extension(oid, critical, value as Uint8Array<ArrayBuffer>);
+}

@@ -142,10 +142,28 @@ async function judgeSourceHash(): Promise<string> {
   return hash.digest('hex').slice(0, 16);
 }
 
+const TRIXIE_FETCH = fileURLToPath(new URL('./trixie/fetch.sh', import.meta.url));
+const GO_VERSION = '1.24';
+
+let trixieRoot: Promise<string> | undefined;
+
+/**
+ * Debian trixie's Go 1.24, unpacked into the user's cache by trixie/fetch.sh (never installed): the Go
+ * that Kubernetes releases of today are built with, so the judge decides as their crypto/x509 does.
+ */
+function goRoot(): Promise<string> {
+  trixieRoot ??= command('bash', [TRIXIE_FETCH], { timeout: BUILD_TIMEOUT }).then((out) => out.trim());
+  return trixieRoot.then((root) => join(root, 'usr', 'lib', `go-${GO_VERSION}`));
+}
+
 /** Builds the judge offline into `binary`, atomically, so concurrent test processes never see half a file. */
 async function buildJudge(cache: string, binary: string): Promise<void> {
+  const goroot = await goRoot();
   const env = {
     ...process.env,
+    GOROOT: goroot,
+    GOTOOLCHAIN: 'local',
+    GOTELEMETRY: 'off',
     GOPROXY: 'off',
     GOFLAGS: '-mod=mod',
     CGO_ENABLED: '0',
@@ -153,17 +171,17 @@ async function buildJudge(cache: string, binary: string): Promise<void> {
     GOPATH: join(cache, 'gopath'),
   };
   const partial = `${binary}.${process.pid}.tmp`;
-  await command('go', ['build', '-trimpath', '-o', partial, '.'], { cwd: JUDGE_DIR, env, timeout: BUILD_TIMEOUT });
+  await command(join(goroot, 'bin', 'go'), ['build', '-trimpath', '-o', partial, '.'], { cwd: JUDGE_DIR, env, timeout: BUILD_TIMEOUT });
   await rename(partial, binary);
 }
 
 let judgeBinary: Promise<string> | undefined;
 
-/** The judge binary: built once per process, and reused across processes while main.go is unchanged. */
+/** The judge binary: built once per process, and reused across processes while main.go and the Go version are unchanged. */
 function judgeExecutable(): Promise<string> {
   judgeBinary ??= (async () => {
     const cache = await judgeCache();
-    const binary = join(cache, `judge-${await judgeSourceHash()}`);
+    const binary = join(cache, `judge-go${GO_VERSION}-${await judgeSourceHash()}`);
     if (!(await exists(binary))) await buildJudge(cache, binary);
     return binary;
   })();

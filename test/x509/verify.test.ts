@@ -3,11 +3,11 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { verifyCertificate } from '../../lib/index.js';
-import { concatBytes, encodeElement, encodeOid, encodeSequence } from '../../lib/crypto/der.js';
+import { encodeElement, encodeOid, encodeSequence } from '../../lib/crypto/der.js';
 import { Certificate, generateKeyPair as generateKeyPairFor } from '../../lib/index.js';
 import { attr, clientCertificateWithName, CN, nameDer, O, STRING } from '../helpers/names.js';
 import * as x509 from '../../lib/x509/peculiar.js';
-import { CA, CA_USAGE, craft, EKU_OID, KU, LEAF } from '../helpers/craft.js';
+import { base, CA, CA_USAGE, craft, EKU_OID, KU, LEAF, nameConstraints, rawExtension } from '../helpers/craft.js';
 import { failureOf } from '../helpers/fixtures.js';
 
 const unknownCritical = (): x509.Extension => new x509.Extension('1.3.6.1.4.1.55555.1', true, Uint8Array.of(0x05, 0x00) as Uint8Array<ArrayBuffer>);
@@ -35,12 +35,8 @@ test('a critical extension kubepki does not process makes the leaf, an intermedi
 });
 
 test('name constraints hold for every certificate below the CA that is not self-issued, per name form (ERR_NAME_CONSTRAINTS)', async () => {
-  const constraints = (permitted: Uint8Array[]): x509.Extension =>
-    new x509.Extension('2.5.29.30', true, encodeSequence(encodeElement(0xa0, concatBytes(permitted.map((n) => encodeSequence(n))))) as Uint8Array<ArrayBuffer>);
-  const dns = (name: string): Uint8Array => encodeElement(0x82, new TextEncoder().encode(name));
-  const ip = (bytes: number[]): Uint8Array => encodeElement(0x87, Uint8Array.from(bytes));
-  const dnsOnly = await craft({ cn: 'dns-only', ca: CA, keyUsage: CA_USAGE, nameConstraints: constraints([dns('example.com')]) });
-  const ipOnly = await craft({ cn: 'ip-only', ca: CA, keyUsage: CA_USAGE, nameConstraints: constraints([ip([10, 0, 0, 0, 255, 0, 0, 0])]) });
+  const dnsOnly = await craft({ cn: 'dns-only', ca: CA, keyUsage: CA_USAGE, nameConstraints: nameConstraints([base.dns('example.com')]) });
+  const ipOnly = await craft({ cn: 'ip-only', ca: CA, keyUsage: CA_USAGE, nameConstraints: nameConstraints([base.ip([10, 0, 0, 0, 255, 0, 0, 0])]) });
   const outside = await craft({ cn: 'outside', issuer: dnsOnly, ca: CA, keyUsage: CA_USAGE, dns: ['inter.other.com'] });
   const leaf = (issuer: Awaited<ReturnType<typeof craft>>, names: { dns?: string[]; ips?: string[] }) => craft({ cn: 'server', issuer, ca: LEAF, keyUsage: KU.digitalSignature, ekus: [EKU_OID.server], ...names });
   const rows: [string, Awaited<ReturnType<typeof leaf>>, { roots: unknown[]; intermediates?: unknown[] }, string, string | undefined, RegExp | undefined][] = [
@@ -117,6 +113,77 @@ test('a certificate Go refuses to parse is refused in any place of the chain (ER
     assert.is(failure.code, code ?? 'no error', `${name}: ${failure.message ?? ''}`);
     if (message) assert.match(failure.message ?? '', message, name);
   }
+});
+
+test('malformed name constraints make the CA unusable as Go refuses to parse them (ERR_MALFORMED_CERTIFICATE); a critical unchecked form is ERR_CRITICAL_EXTENSION', async () => {
+  const ncCa = (value: x509.Extension) => craft({ cn: 'nc-ca', ca: CA, keyUsage: CA_USAGE, nameConstraints: value });
+  const raw = (bytes: number[]) => rawExtension('2.5.29.30', true, Uint8Array.from(bytes));
+  const rows: [string, x509.Extension, string | undefined, RegExp | undefined][] = [
+    ['no subtrees at all (an empty SEQUENCE)', raw([0x30, 0x00]), 'ERR_MALFORMED_CERTIFICATE', /neither permitted nor excluded/],
+    ['an empty permitted subtree list', raw([0x30, 0x02, 0xa0, 0x00]), 'ERR_MALFORMED_CERTIFICATE', /neither permitted nor excluded/],
+    ['empty permitted and excluded lists', raw([0x30, 0x04, 0xa0, 0x00, 0xa1, 0x00]), 'ERR_MALFORMED_CERTIFICATE', /neither permitted nor excluded/],
+    ['a NULL instead of a SEQUENCE', raw([0x05, 0x00]), 'ERR_MALFORMED_CERTIFICATE', /not a single SEQUENCE/],
+    ['excluded before permitted', rawExtension('2.5.29.30', true, encodeSequence(encodeElement(0xa1, encodeSequence(base.dns('a.com'))), encodeElement(0xa0, encodeSequence(base.dns('b.com'))))), 'ERR_MALFORMED_CERTIFICATE', /only \[0\] permittedSubtrees then \[1\]/],
+    ['a DNS constraint with an empty label', nameConstraints([base.dns('..example.com')]), 'ERR_MALFORMED_CERTIFICATE', /dNSName constraint "\.\.example\.com"/],
+    ['a DNS constraint with a trailing dot', nameConstraints([base.dns('example.com.')]), 'ERR_MALFORMED_CERTIFICATE', /dNSName constraint/],
+    ['a DNS constraint outside IA5String', nameConstraints([base.dns('exämple.com')]), 'ERR_MALFORMED_CERTIFICATE', /IA5String/],
+    ['an IP constraint whose mask is not a prefix', nameConstraints([base.ip([10, 0, 0, 0, 255, 0, 255, 0])]), 'ERR_MALFORMED_CERTIFICATE', /mask ff00ff00/],
+    ['an IP constraint of 5 bytes', nameConstraints([base.ip([10, 0, 0, 0, 255])]), 'ERR_MALFORMED_CERTIFICATE', /5 bytes/],
+    ['an email constraint that is not a mailbox', nameConstraints([base.email('@example.com')]), 'ERR_MALFORMED_CERTIFICATE', /rfc822Name constraint/],
+    ['a URI constraint that is an IP address', nameConstraints([base.uri('10.0.0.1')]), 'ERR_MALFORMED_CERTIFICATE', /URI constraint "10\.0\.0\.1"/],
+    ['a critical directoryName constraint', nameConstraints([base.directory()]), 'ERR_CRITICAL_EXTENSION', /name form kubepki does not check/],
+    ['a non-critical directoryName constraint', nameConstraints([base.directory()], [], false), undefined, undefined],
+    ['an empty permitted list next to excluded subtrees (Go reads it)', rawExtension('2.5.29.30', true, encodeSequence(encodeElement(0xa0, new Uint8Array()), encodeElement(0xa1, encodeSequence(base.dns('bad.example.com'))))), undefined, undefined],
+    ['".example.com": subdomains of example.com (Go reads it)', nameConstraints([base.dns('.example.com')]), undefined, undefined],
+  ];
+  for (const [name, extension, code, message] of rows) {
+    const ca = await ncCa(extension);
+    const leaf = await craft({ cn: 'server', issuer: ca, ca: LEAF, keyUsage: KU.digitalSignature, ekus: [EKU_OID.server], dns: ['api.example.com'] });
+    const failure = await failureOf(() => verifyCertificate(leaf.certificate, { roots: [ca.certificate], purpose: 'server', name: 'api.example.com' }));
+    assert.is(failure.code, code ?? 'no error', `${name}: ${failure.message ?? ''}`);
+    if (message) assert.match(failure.message ?? '', message, name);
+    if (code) assert.is(failure.field, 'CN=nc-ca', name);
+  }
+});
+
+test('every name form is held to its constraints, and a name that cannot be parsed is refused under any constraint (ERR_NAME_CONSTRAINTS)', async () => {
+  const ca = (...permitted: Uint8Array[]) => craft({ cn: 'nc-ca', ca: CA, keyUsage: CA_USAGE, nameConstraints: nameConstraints(permitted) });
+  const subdomains = await ca(base.dns('.example.com'));
+  const ipOnly = await ca(base.ip([10, 0, 0, 0, 255, 0, 0, 0]));
+  const mail = await ca(base.email('example.com'), base.email('root@admin.example.org'));
+  const spiffe = await ca(base.uri('cluster.local'));
+  const leaf = (issuer: Awaited<ReturnType<typeof craft>>, names: Partial<Parameters<typeof craft>[0]>) => craft({ cn: 'server', issuer, ca: LEAF, keyUsage: KU.digitalSignature, ...names });
+  const rows: [string, Awaited<ReturnType<typeof craft>>, Awaited<ReturnType<typeof leaf>>, string | undefined, RegExp | undefined][] = [
+    ['".example.com" permits a subdomain', subdomains, await leaf(subdomains, { dns: ['a.example.com'] }), undefined, undefined],
+    ['".example.com" does not permit example.com itself', subdomains, await leaf(subdomains, { dns: ['example.com'] }), 'ERR_NAME_CONSTRAINTS', /DNS name example\.com is not permitted/],
+    ['DNS constraints compare labels, not suffixes', subdomains, await leaf(subdomains, { dns: ['a.badexample.com'] }), 'ERR_NAME_CONSTRAINTS', /not permitted/],
+    ['a SAN with an empty label under DNS constraints', subdomains, await leaf(subdomains, { dns: ['a..example.com'] }), 'ERR_NAME_CONSTRAINTS', /"a\.\.example\.com" cannot be checked/],
+    ['a SAN with an empty label under IP-only constraints', ipOnly, await leaf(ipOnly, { dns: ['.example.com'], ips: ['10.0.0.1'] }), 'ERR_NAME_CONSTRAINTS', /"\.example\.com" cannot be checked/],
+    ['an email in a permitted domain', mail, await leaf(mail, { emails: ['jane@example.com'] }), undefined, undefined],
+    ['an email outside', mail, await leaf(mail, { emails: ['jane@example.org'] }), 'ERR_NAME_CONSTRAINTS', /email address jane@example\.org is not permitted/],
+    ['an exact mailbox, domain case-insensitive', mail, await leaf(mail, { emails: ['root@ADMIN.example.org'] }), undefined, undefined],
+    ['a URI whose host is permitted', spiffe, await leaf(spiffe, { uris: ['spiffe://cluster.local/ns/default/sa/api'] }), undefined, undefined],
+    ['a URI whose host is outside', spiffe, await leaf(spiffe, { uris: ['spiffe://other.local/ns/default'] }), 'ERR_NAME_CONSTRAINTS', /URI spiffe:\/\/other\.local/],
+    ['a URI with an IP host under URI constraints', spiffe, await leaf(spiffe, { uris: ['https://10.0.0.1/'] }), 'ERR_NAME_CONSTRAINTS', /IP address for a host/],
+  ];
+  for (const [name, root, subject, code, message] of rows) {
+    const failure = await failureOf(() => verifyCertificate(subject.certificate, { roots: [root.certificate], purpose: 'any' }));
+    assert.is(failure.code, code ?? 'no error', `${name}: ${failure.message ?? ''}`);
+    if (message) assert.match(failure.message ?? '', message, name);
+  }
+});
+
+test('maxDepth does not count self-issued intermediates; it counts every other certificate', async () => {
+  const root = await craft({ cn: 'root', ca: CA, keyUsage: CA_USAGE });
+  const rollover = await craft({ cn: 'root', issuer: root, ca: CA, keyUsage: CA_USAGE });
+  const other = await craft({ cn: 'other', issuer: root, ca: CA, keyUsage: CA_USAGE });
+  const leaf = (issuer: Awaited<ReturnType<typeof craft>>) => craft({ cn: 'server', issuer, ca: LEAF, keyUsage: KU.digitalSignature, ekus: [EKU_OID.server], dns: ['api.example.com'] });
+  const { chain } = await verifyCertificate((await leaf(rollover)).certificate, { roots: [root.certificate], intermediates: [rollover.certificate], maxDepth: 2 });
+  assert.is(chain.length, 3);
+  const underOther = await leaf(other);
+  const failure = await failureOf(() => verifyCertificate(underOther.certificate, { roots: [root.certificate], intermediates: [other.certificate], maxDepth: 2 }));
+  assert.is(failure.code, 'ERR_UNKNOWN_AUTHORITY', failure.message);
+  await verifyCertificate(underOther.certificate, { roots: [root.certificate], intermediates: [other.certificate], maxDepth: 3 });
 });
 
 test.run();
