@@ -1,3 +1,3 @@
 module kubepki/judge
 
-go 1.19
+go 1.24

@@ -173,21 +173,8 @@ func inspectCRL(crlText, issuerText string) (*crlInfo, error) {
 			id += "!"
 		}
 		info.Extensions = append(info.Extensions, id)
-		// Go 1.19 sets RevocationList.AuthorityKeyId to the whole extension value (fixed in later
-		// releases): the keyIdentifier [0] is read from it here, as x509.ParseCertificate reads it.
-		if extension.Id.Equal(asn1.ObjectIdentifier{2, 5, 29, 35}) {
-			var aki struct {
-				ID []byte `asn1:"optional,tag:0"`
-			}
-			if rest, err := asn1.Unmarshal(extension.Value, &aki); err != nil || len(rest) != 0 {
-				return nil, fmt.Errorf("crl: authorityKeyIdentifier: %v", err)
-			}
-			if len(list.AuthorityKeyId) == 0 {
-				return nil, errors.New("crl: x509.ParseRevocationList did not read the authorityKeyIdentifier")
-			}
-			info.AuthorityKeyID = hex.EncodeToString(aki.ID)
-		}
 	}
+	info.AuthorityKeyID = hex.EncodeToString(list.AuthorityKeyId)
 	for _, revoked := range list.RevokedCertificates {
 		info.Revoked = append(info.Revoked, revoked.SerialNumber.Text(16))
 	}
