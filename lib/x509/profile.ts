@@ -50,12 +50,12 @@ export interface SanRule {
   readonly requireDnsOrIp?: boolean;
 }
 
-/** One kind of certificate: a row of the profile table (lib/profiles.ts). */
+/** What a kind of certificate contains: the content half of a row of the kind table (lib/cluster/kinds.ts). */
 export interface CertificateProfile {
   /** Kubernetes-style name, e.g. `kubelet-serving`. */
   readonly name: string;
-  /** File base name in kubeadm's layout (`<base>.crt`, `<base>.key`). */
-  readonly fileBase: string;
+  /** @deprecated Ignored: a kind's place in kubeadm's directory is its row's `file` (lib/cluster/kinds.ts). */
+  readonly fileBase?: string;
   /** Name of the profile of the CA that signs it, or `self` for a root. */
   readonly issuer: string;
   readonly isCA: boolean;
