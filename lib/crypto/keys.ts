@@ -3,6 +3,7 @@ import { PkiError } from '../errors.js';
 import { assertDer, children, concatBytes, contentOf, decodeOid, encodeElement, encodeUnsignedInteger, readElement, type DerElement } from './der.js';
 import { encodePem, looksLikePem, readPemBlock, type PemLabel } from './pem.js';
 import { resolveCrypto, type CryptoOptions } from './provider.js';
+import { signingAlgorithmOf } from './signature-algorithms.js';
 
 /** The key types kubepki generates and accepts. */
 export const KEY_SPECS = ['ecdsa-p256', 'ecdsa-p384', 'rsa-2048', 'rsa-3072', 'rsa-4096', 'ed25519'] as const;
@@ -41,25 +42,24 @@ const rsa = (bits: number): RsaHashedKeyGenParams => ({
   hash: 'SHA-256',
 });
 
-// Per spec: how the key is generated and imported, and how it signs. Signatures follow Go's crypto/x509:
-// SHA-256 for P-256 and every RSA size, SHA-384 for P-384, pure Ed25519.
-const ALGORITHMS: Record<KeySpec, { key: RsaHashedKeyGenParams | EcKeyGenParams | Algorithm; signature: Algorithm | EcdsaParams }> = {
-  'ecdsa-p256': { key: { name: 'ECDSA', namedCurve: 'P-256' } as EcKeyGenParams, signature: { name: 'ECDSA', hash: 'SHA-256' } as EcdsaParams },
-  'ecdsa-p384': { key: { name: 'ECDSA', namedCurve: 'P-384' } as EcKeyGenParams, signature: { name: 'ECDSA', hash: 'SHA-384' } as EcdsaParams },
-  'rsa-2048': { key: rsa(2048), signature: { name: 'RSASSA-PKCS1-v1_5' } },
-  'rsa-3072': { key: rsa(3072), signature: { name: 'RSASSA-PKCS1-v1_5' } },
-  'rsa-4096': { key: rsa(4096), signature: { name: 'RSASSA-PKCS1-v1_5' } },
-  ed25519: { key: { name: 'Ed25519' }, signature: { name: 'Ed25519' } },
+// Per spec: how the key is generated and imported (which also chooses how it signs: signingAlgorithmOf).
+const KEY_ALGORITHMS: Record<KeySpec, RsaHashedKeyGenParams | EcKeyGenParams | Algorithm> = {
+  'ecdsa-p256': { name: 'ECDSA', namedCurve: 'P-256' } as EcKeyGenParams,
+  'ecdsa-p384': { name: 'ECDSA', namedCurve: 'P-384' } as EcKeyGenParams,
+  'rsa-2048': rsa(2048),
+  'rsa-3072': rsa(3072),
+  'rsa-4096': rsa(4096),
+  ed25519: { name: 'Ed25519' },
 };
 
 /** The WebCrypto algorithm a key of `spec` is generated and imported with. */
 export function keyAlgorithm(spec: KeySpec): RsaHashedKeyGenParams | EcKeyGenParams | Algorithm {
-  return ALGORITHMS[spec].key;
+  return KEY_ALGORITHMS[spec];
 }
 
 /** The signature algorithm a key of `spec` signs certificates and CSRs with (the hash of RSA keys is bound at import). */
 export function signatureAlgorithm(spec: KeySpec): Algorithm | EcdsaParams {
-  return ALGORITHMS[spec].signature;
+  return signingAlgorithmOf(keyAlgorithm(spec))!.webCrypto;
 }
 
 /** True when `spec` is an RSA key (which adds keyEncipherment to a leaf certificate's key usages). */

@@ -2,10 +2,10 @@ import { assertDer, children, concatBytes, contentOf, decodeOid, elementBytes, e
 import { checkedPublicKeyInfo, exportSpki, keySpecOfSpki, keySpecOfSpkiStructure, type KeyPair, type KeySpec, type PublicKeyInfo } from '../crypto/keys.js';
 import { encodePem, looksLikePem, readPemBlock } from '../crypto/pem.js';
 import { resolveCrypto, type CryptoOptions } from '../crypto/provider.js';
+import { ACCEPTED_SIGNATURE_ALGORITHMS } from '../crypto/signature-algorithms.js';
 import { PkiError } from '../errors.js';
 import type { RawExtension } from './certificate.js';
 import { decodeExtensions, encodeExtension, OID, subjectAltName, type ExtensionValue } from './extensions.js';
-import { ACCEPTED_SIGNATURE_ALGORITHMS } from './lint.js';
 import { encodeSigned, signBytes, signsNatively, verifySignatureWithNewKey } from './signature.js';
 import { checkUnambiguousSubject, encodeName, reencodeSubject, subjectOfAttributes, validateSubject, type NameAttribute, type Subject } from './names.js';
 import { checkProfileRequest, type CertificateProfile } from './profile.js';

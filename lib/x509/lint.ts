@@ -1,4 +1,5 @@
 import { keySpecOfSpkiStructure, type KeySpec } from '../crypto/keys.js';
+import { ACCEPTED_SIGNATURE_ALGORITHMS } from '../crypto/signature-algorithms.js';
 import { PkiError } from '../errors.js';
 import { keyIdentifier, type Certificate } from './certificate.js';
 import { OID } from './extensions.js';
@@ -17,17 +18,6 @@ export interface LintExpectation {
   /** The basicConstraints path length expected on a CA. */
   readonly pathLength?: number;
 }
-
-/** Signature algorithms accepted: SHA-256 or stronger with ECDSA or RSA PKCS#1 v1.5, and Ed25519. */
-export const ACCEPTED_SIGNATURE_ALGORITHMS: ReadonlyMap<string, string> = new Map([
-  ['1.2.840.10045.4.3.2', 'ecdsa-with-SHA256'],
-  ['1.2.840.10045.4.3.3', 'ecdsa-with-SHA384'],
-  ['1.2.840.10045.4.3.4', 'ecdsa-with-SHA512'],
-  ['1.2.840.113549.1.1.11', 'sha256WithRSAEncryption'],
-  ['1.2.840.113549.1.1.12', 'sha384WithRSAEncryption'],
-  ['1.2.840.113549.1.1.13', 'sha512WithRSAEncryption'],
-  ['1.3.101.112', 'Ed25519'],
-]);
 
 const KNOWN_EXTENSIONS = new Set<string>(Object.values(OID));
 

@@ -1,18 +1,8 @@
 import { KeyObject, sign as nodeSign, verify as nodeVerify, webcrypto } from 'node:crypto';
 import { concatBytes, encodeElement, encodeOid, encodeSequence, encodeUnsignedInteger, TAG } from '../crypto/der.js';
 import { newPublicKey, publicKeyObject } from '../crypto/keys.js';
+import { ACCEPTED_SIGNATURE_ALGORITHMS, signingAlgorithmOf } from '../crypto/signature-algorithms.js';
 import { PkiError } from '../errors.js';
-
-// Signature algorithm OID -> the hash node:crypto verifies with (null: pure Ed25519).
-const HASH_OF: Readonly<Record<string, string | null>> = {
-  '1.2.840.10045.4.3.2': 'sha256',
-  '1.2.840.10045.4.3.3': 'sha384',
-  '1.2.840.10045.4.3.4': 'sha512',
-  '1.2.840.113549.1.1.11': 'sha256',
-  '1.2.840.113549.1.1.12': 'sha384',
-  '1.2.840.113549.1.1.13': 'sha512',
-  '1.3.101.112': null,
-};
 
 /**
  * Verifies a signature over `signed` with a public key (DER SPKI), synchronously with node:crypto:
@@ -21,7 +11,7 @@ const HASH_OF: Readonly<Record<string, string | null>> = {
  * The key's KeyObject is cached: this is for keys that recur (CAs'); see verifySignatureWithNewKey.
  */
 export function verifySignature(algorithmOid: string, spki: Uint8Array, signed: Uint8Array, signature: Uint8Array): boolean {
-  const hash = HASH_OF[algorithmOid];
+  const hash = ACCEPTED_SIGNATURE_ALGORITHMS.get(algorithmOid)?.hash;
   if (hash === undefined) return false;
   try {
     return nodeVerify(hash, signed, publicKeyObject(spki), signature);
@@ -37,7 +27,7 @@ export function verifySignature(algorithmOid: string, spki: Uint8Array, signed: 
  * multiplies it by the group order (a check P-256 and P-384, of cofactor 1, do not need; about 30 µs).
  */
 export async function verifySignatureWithNewKey(algorithmOid: string, spki: Uint8Array, signed: Uint8Array, signature: Uint8Array): Promise<boolean> {
-  const hash = HASH_OF[algorithmOid];
+  const hash = ACCEPTED_SIGNATURE_ALGORITHMS.get(algorithmOid)?.hash;
   if (hash === undefined) return false;
   try {
     // node:crypto verifies with a CryptoKey as with a KeyObject (since Node 15); @types/node omits it.
@@ -59,29 +49,22 @@ export interface SignatureScheme {
   readonly ecdsa: boolean;
 }
 
-const RSA_OID_OF_HASH: Readonly<Record<string, string>> = { 'SHA-256': '1.2.840.113549.1.1.11', 'SHA-384': '1.2.840.113549.1.1.12', 'SHA-512': '1.2.840.113549.1.1.13' };
 const NULL = Uint8Array.of(0x05, 0x00);
 
-const scheme = (oid: string, webCrypto: Algorithm | EcdsaParams, parameters?: Uint8Array): SignatureScheme => ({
-  oid,
-  algorithmIdentifier: encodeSequence(encodeOid(oid), ...(parameters ? [parameters] : [])),
-  hash: HASH_OF[oid]!,
-  webCrypto,
-  ecdsa: webCrypto.name === 'ECDSA',
-});
-
-const SCHEMES = {
-  'P-256': scheme('1.2.840.10045.4.3.2', { name: 'ECDSA', hash: 'SHA-256' } as EcdsaParams),
-  'P-384': scheme('1.2.840.10045.4.3.3', { name: 'ECDSA', hash: 'SHA-384' } as EcdsaParams),
-  Ed25519: scheme('1.3.101.112', { name: 'Ed25519' }),
-  ...Object.fromEntries(Object.entries(RSA_OID_OF_HASH).map(([hash, oid]) => [hash, scheme(oid, { name: 'RSASSA-PKCS1-v1_5' }, NULL)])),
-} as Readonly<Record<string, SignatureScheme>>;
+// Built once per algorithm kubepki signs with, so that every signature reuses one AlgorithmIdentifier.
+const SCHEMES: ReadonlyMap<string, SignatureScheme> = new Map(
+  [...ACCEPTED_SIGNATURE_ALGORITHMS.values()]
+    .filter((algorithm) => algorithm.signer)
+    .map(({ oid, hash, webCrypto, nullParameters }) => [
+      oid,
+      { oid, algorithmIdentifier: encodeSequence(encodeOid(oid), ...(nullParameters ? [NULL] : [])), hash, webCrypto, ecdsa: webCrypto.name === 'ECDSA' },
+    ]),
+);
 
 /** The scheme a WebCrypto private key signs with: ECDSA P-256/SHA-256, P-384/SHA-384, RSA PKCS#1 v1.5 with its bound hash, Ed25519. */
 export function signatureSchemeOf(key: CryptoKey, field: string): SignatureScheme {
-  const algorithm = key?.algorithm as (KeyAlgorithm & { namedCurve?: string; hash?: { name: string } }) | undefined;
-  const found =
-    algorithm?.name === 'ECDSA' ? SCHEMES[algorithm.namedCurve ?? ''] : algorithm?.name === 'RSASSA-PKCS1-v1_5' ? SCHEMES[algorithm.hash?.name ?? ''] : algorithm?.name === 'Ed25519' ? SCHEMES.Ed25519 : undefined;
+  const algorithm = signingAlgorithmOf(key?.algorithm as (KeyAlgorithm & { namedCurve?: string; hash?: { name: string } }) | undefined);
+  const found = algorithm && SCHEMES.get(algorithm.oid);
   if (!found || key.type !== 'private') {
     throw new PkiError('ERR_KEY', `is not a private key kubepki signs with (ECDSA P-256/P-384, RSA PKCS#1 v1.5 with SHA-256/384/512, Ed25519)`, { field });
   }

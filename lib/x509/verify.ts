@@ -3,7 +3,7 @@ import { PkiError, type PkiErrorCode } from '../errors.js';
 import { Certificate, type CertificateInput } from './certificate.js';
 import { OID } from './extensions.js';
 import { formatIp, parseIp } from './ip.js';
-import { ACCEPTED_SIGNATURE_ALGORITHMS } from './lint.js';
+import { ACCEPTED_SIGNATURE_ALGORITHMS } from '../crypto/signature-algorithms.js';
 import { checkNameConstraints, NAME_CONSTRAINTS_OID, nameConstraintsOf } from './name-constraints.js';
 import { isRevoked, type RevocationList } from './crl.js';
 import { verifySignature } from './signature.js';
