@@ -1,3 +1,4 @@
+import { sameMembersAndLength } from '../lists.js';
 import type { CertificateSigningRequest as ParsedCsr } from '../x509/csr.js';
 import type { KeyUsage } from './csr-object.js';
 
@@ -12,8 +13,6 @@ const SERVING_USAGE_SETS: readonly (readonly KeyUsage[])[] = [
   ['digital signature', 'server auth'],
 ];
 
-const sameSet = (a: readonly string[], b: readonly string[]): boolean => a.length === b.length && new Set(a).size === b.length && b.every((x) => a.includes(x));
-
 function subjectProblems(request: ParsedCsr): string[] {
   const problems: string[] = [];
   const organizations = request.subject.organizations ?? [];
@@ -27,7 +26,7 @@ export function kubeletClientProblems(request: ParsedCsr, usages: readonly strin
   const problems = subjectProblems(request);
   const { sans } = request;
   if (sans.dns.length + sans.ips.length + sans.emails.length + sans.uris.length + sans.other.length > 0) problems.push('a kubelet client certificate may carry no SANs');
-  if (!CLIENT_USAGE_SETS.some((set) => sameSet(usages, set))) problems.push(`usages [${usages.join(', ')}] are not {digital signature, [key encipherment,] client auth}`);
+  if (!CLIENT_USAGE_SETS.some((set) => sameMembersAndLength(usages, set))) problems.push(`usages [${usages.join(', ')}] are not {digital signature, [key encipherment,] client auth}`);
   return problems;
 }
 
@@ -37,7 +36,7 @@ export function kubeletServingProblems(request: ParsedCsr, usages: readonly stri
   const { sans } = request;
   if (sans.emails.length + sans.uris.length + sans.other.length > 0) problems.push('a kubelet serving certificate may carry no email, URI or other SANs');
   if (sans.dns.length + sans.ips.length === 0) problems.push('a kubelet serving certificate needs at least one DNS or IP SAN');
-  if (!SERVING_USAGE_SETS.some((set) => sameSet(usages, set))) problems.push(`usages [${usages.join(', ')}] are not {digital signature, [key encipherment,] server auth}`);
+  if (!SERVING_USAGE_SETS.some((set) => sameMembersAndLength(usages, set))) problems.push(`usages [${usages.join(', ')}] are not {digital signature, [key encipherment,] server auth}`);
   return problems;
 }
 

@@ -1,3 +1,4 @@
+import { sameMembers } from '../lists.js';
 import type { Certificate } from '../x509/certificate.js';
 import { normalizeIp } from '../x509/ip.js';
 
@@ -19,20 +20,14 @@ export interface CertificateTemplate {
   readonly ips?: readonly string[];
 }
 
-const sameSet = (a: readonly string[], b: readonly string[]): boolean => {
-  const left = new Set(a);
-  const right = new Set(b);
-  return left.size === right.size && [...left].every((x) => right.has(x));
-};
-
 export function matchesTemplate(certificate: Certificate, template: CertificateTemplate): boolean {
   const { subject, sans } = certificate;
   const ips = (list: readonly string[]): string[] => list.map((ip) => normalizeIp(ip) ?? ip);
   return (
     subject.commonName === template.commonName &&
-    sameSet(subject.organizations ?? [], template.organizations) &&
-    sameSet(sans.dns, template.dns ?? []) &&
-    sameSet(ips(sans.ips), ips(template.ips ?? []))
+    sameMembers(subject.organizations ?? [], template.organizations) &&
+    sameMembers(sans.dns, template.dns ?? []) &&
+    sameMembers(ips(sans.ips), ips(template.ips ?? []))
   );
 }
 

@@ -1,10 +1,11 @@
 import { keySpecOfSpkiStructure, type KeySpec } from '../crypto/keys.js';
 import { ACCEPTED_SIGNATURE_ALGORITHMS } from '../crypto/signature-algorithms.js';
 import { PkiError } from '../errors.js';
+import { sameMembersAndLength, sameOrder } from '../lists.js';
 import { keyIdentifier, type Certificate } from './certificate.js';
 import { OID } from './extensions.js';
 import type { Subject } from './names.js';
-import { expectedKeyUsages, keyUsageProblems, sameSet, sanProblems, subjectProblems, type CertificateProfile } from './profile.js';
+import { expectedKeyUsages, keyUsageProblems, sanProblems, subjectProblems, type CertificateProfile } from './profile.js';
 import type { SubjectAltNames } from './sans.js';
 
 /** What a freshly built certificate must be. */
@@ -60,21 +61,21 @@ export function lintProblems(cert: Certificate, expected: LintExpectation): stri
   const wantUsages = expectedKeyUsages(profile, expected.keySpec);
   if (wantUsages.length > 0 && !keyUsage?.critical) problem('keyUsage is missing or not critical');
   if (wantUsages.length === 0 && keyUsage) problem('keyUsage is present but no usage is expected');
-  if (!sameSet(cert.keyUsages, wantUsages)) problem(`key usages are [${cert.keyUsages.join(', ')}], profile wants [${wantUsages.join(', ')}]`);
+  if (!sameMembersAndLength(cert.keyUsages, wantUsages)) problem(`key usages are [${cert.keyUsages.join(', ')}], profile wants [${wantUsages.join(', ')}]`);
   // The usages must suit the key type whatever the profile lists.
   for (const p of keyUsageProblems(cert.keyUsages, expected.keySpec, profile)) problem(p);
-  if (!sameSet(cert.extendedKeyUsages, profile.extendedKeyUsages)) {
+  if (!sameMembersAndLength(cert.extendedKeyUsages, profile.extendedKeyUsages)) {
     problem(`extended key usages are [${cert.extendedKeyUsages.join(', ')}], profile wants [${profile.extendedKeyUsages.join(', ')}]`);
   }
 
   const subject = cert.subject;
-  if (subject.commonName !== expected.subject.commonName || !sameSet(subject.organizations ?? [], expected.subject.organizations ?? [])) {
+  if (subject.commonName !== expected.subject.commonName || !sameMembersAndLength(subject.organizations ?? [], expected.subject.organizations ?? [])) {
     problem('subject differs from the request');
   }
   for (const p of subjectProblems(profile.subject, subject)) problem(`${p.field} ${p.reason}`);
 
   const sans = cert.sans;
-  if (!sameList(sans.dns, expected.sans.dns) || !sameList(sans.ips, expected.sans.ips) || !sameList(sans.emails, expected.sans.emails) || !sameList(sans.uris, expected.sans.uris)) {
+  if (!sameOrder(sans.dns, expected.sans.dns) || !sameOrder(sans.ips, expected.sans.ips) || !sameOrder(sans.emails, expected.sans.emails) || !sameOrder(sans.uris, expected.sans.uris)) {
     problem('subject alternative names differ from the request');
   }
   for (const p of sanProblems(profile.sans, sans)) problem(`${p.field}: ${p.reason}`);
@@ -103,10 +104,4 @@ export function lintCertificate(cert: Certificate, expected: LintExpectation): v
   if (problems.length > 0) {
     throw new PkiError('ERR_LINT', `certificate for profile ${expected.profile.name} failed the pre-issuance lint: ${problems.join('; ')}`, { field: 'certificate' });
   }
-}
-
-function sameList(a: readonly string[], b: readonly string[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }

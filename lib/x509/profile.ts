@@ -1,6 +1,7 @@
 import type { KeySpec } from '../crypto/keys.js';
 import { isRsa, KEY_SPECS } from '../crypto/keys.js';
 import { PkiError } from '../errors.js';
+import { sameMembersAndLength } from '../lists.js';
 import type { Subject } from './names.js';
 import type { SanKind, SubjectAltNames } from './sans.js';
 import { sanKinds } from './sans.js';
@@ -145,7 +146,7 @@ export function subjectProblems(rule: SubjectRule, subject: Subject): RuleProble
   if (rule.commonNamePrefix !== undefined && (!cn.startsWith(rule.commonNamePrefix) || cn.length === rule.commonNamePrefix.length)) {
     problems.push({ field: 'subject.commonName', reason: `must be "${rule.commonNamePrefix}<name>", not "${cn}"` });
   }
-  if (rule.organizationsExact !== undefined && !sameSet(organizations, rule.organizationsExact)) {
+  if (rule.organizationsExact !== undefined && !sameMembersAndLength(organizations, rule.organizationsExact)) {
     problems.push({ field: 'subject.organizations', reason: `must be exactly [${rule.organizationsExact.join(', ')}], not [${organizations.join(', ')}]` });
   }
   for (const forbidden of rule.organizationsForbidden ?? []) {
@@ -164,10 +165,4 @@ export function sanProblems(rule: SanRule, sans: SubjectAltNames): RuleProblem[]
     problems.push({ field: 'sans', reason: 'at least one DNS or IP SAN is required' });
   }
   return problems;
-}
-
-export function sameSet(a: readonly string[], b: readonly string[]): boolean {
-  const left = new Set(a);
-  const right = new Set(b);
-  return left.size === right.size && a.length === b.length && [...left].every((value) => right.has(value));
 }
