@@ -1,6 +1,7 @@
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { PkiError } from '../errors.js';
 import { parseKubeconfig } from '../cluster/kubeconfig.js';
+import { hostForUrl } from '../x509/ip.js';
 import { verifiedAgents, watchedFile, type TlsMaterial, type VerifiedAgents } from './tls.js';
 
 // One factory per path of DESIGN.md's table. Each returns agents that verify the peer with exactly the
@@ -74,7 +75,7 @@ export function podToApiserver(options: PodToApiserverOptions = {}): PathAgents 
   if (!host || !port) throw new PkiError('ERR_ARGUMENT', 'KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT must be set (in a pod they are)', { field: 'env' });
   const ca = watchedFile(join(folder, 'ca.crt'));
   const token = watchedFile(join(folder, 'token'));
-  const url = `https://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  const url = `https://${hostForUrl(host)}:${port}`;
   const agents = verifiedAgents({ material: () => ({ ca: ca() }), serverName: options.serverName ?? host });
   return { ...agents, url, authorization: () => `Bearer ${token().trim()}` };
 }
@@ -93,7 +94,7 @@ export interface ApiserverToKubeletOptions {
 
 /** Path 4, apiserver -> kubelet: the kubelet-serving bundle, the node's address checked against its SANs, no SNI for an IP. */
 export function apiserverToKubelet(options: ApiserverToKubeletOptions): PathAgents {
-  const host = options.nodeAddress.includes(':') ? `[${options.nodeAddress}]` : options.nodeAddress;
+  const host = hostForUrl(options.nodeAddress);
   const agents = verifiedAgents({ material: { ca: options.kubeletServingBundle, cert: options.clientCertificate, key: options.clientKey }, serverName: options.nodeAddress });
   return { ...agents, url: `https://${host}:${options.port ?? 10250}` };
 }
@@ -116,7 +117,7 @@ export function apiserverToService(options: ApiserverToServiceOptions): PathAgen
     material: { ca: options.bundle, cert: options.clientCertificate, key: options.clientKey },
     serverName: `${options.service}.${options.namespace}.svc`,
   });
-  const host = options.address.includes(':') ? `[${options.address}]` : options.address;
+  const host = hostForUrl(options.address);
   return { ...agents, url: `https://${host}:${options.port}` };
 }
 
@@ -131,7 +132,7 @@ export interface MutualTlsOptions {
 
 function mutual(options: MutualTlsOptions): PathAgents {
   const agents = verifiedAgents({ material: { ca: options.ca, cert: options.clientCertificate, key: options.clientKey }, serverName: options.serverHost });
-  const host = options.serverHost.includes(':') ? `[${options.serverHost}]` : options.serverHost;
+  const host = hostForUrl(options.serverHost);
   return { ...agents, url: `https://${host}:${options.port}` };
 }
 

@@ -97,3 +97,8 @@ export function normalizeIp(text: string): string | undefined {
   const bytes = parseIp(text);
   return bytes ? formatIp(bytes) : undefined;
 }
+
+/** `host` as the host of a URL or a `host:port`: an IPv6 address (anything with a colon) in brackets. */
+export function hostForUrl(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
+}
