@@ -23,6 +23,7 @@ export const PKI_ERROR_CODES = {
   ERR_TOKEN: 'a bootstrap token is malformed, unknown, expired or not usable for authentication',
   ERR_CSR_OBJECT: 'a CertificateSigningRequest object breaks the certificates.k8s.io/v1 validation rules',
   ERR_NOT_FOUND: 'the named object does not exist',
+  ERR_METHOD_NOT_ALLOWED: 'the resource exists but does not serve that HTTP method',
   ERR_ALREADY_EXISTS: 'an object of that name exists already',
   ERR_CONFLICT: 'the change conflicts with the object as it is (a certificate is already set, a condition cannot change)',
   ERR_UNAUTHORIZED: 'the request carries no valid credentials',

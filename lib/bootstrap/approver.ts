@@ -2,7 +2,7 @@ import type { CryptoOptions } from '../crypto/provider.js';
 import { PkiError } from '../errors.js';
 import { decodeBasicConstraints, OID } from '../x509/extensions.js';
 import { formatIp, parseIp } from '../x509/ip.js';
-import { hasCondition, SIGNERS, validateCsrObject, type CertificateSigningRequestObject } from './csr-object.js';
+import { hasCondition, SIGNERS, validateCsr, type CertificateSigningRequestObject, type ValidatedCsr } from './csr-object.js';
 import { kubeletClientProblems, kubeletServingProblems } from './kubelet-rules.js';
 import { BOOTSTRAPPERS_GROUP } from './token.js';
 import { firstServiceIp } from '../cluster/config.js';
@@ -181,16 +181,32 @@ const deny = (reason: string, message: string): ApprovalDecision => ({ decision:
  * that breaks a rule is denied with the reason; CSRs for other signers are left alone.
  */
 export async function decideApproval(csr: CertificateSigningRequestObject, options: ApproverOptions = {}): Promise<ApprovalDecision> {
-  if (csr.status?.certificate || hasCondition(csr, 'Approved') || hasCondition(csr, 'Denied')) return { decision: 'ignore', message: 'already decided' };
-  const { signerName, usages, username, groups } = csr.spec;
-  if (signerName !== SIGNERS.kubeApiserverClientKubelet && signerName !== SIGNERS.kubeletServing) return { decision: 'ignore', message: `not a kubelet signer (${signerName})` };
-  let request;
+  const ignored = notToDecide(csr);
+  if (ignored) return ignored;
+  let validated: ValidatedCsr;
   try {
-    request = await validateCsrObject(csr, options);
+    validated = await validateCsr(csr, options);
   } catch (error) {
     if (error instanceof PkiError) return deny('InvalidRequest', error.message);
     throw error;
   }
+  return decide(validated, options);
+}
+
+/** decideApproval for a CSR validated where it entered (the registry): its request is not parsed again. */
+export async function decideValidatedApproval(csr: ValidatedCsr, options: ApproverOptions = {}): Promise<ApprovalDecision> {
+  return notToDecide(csr.object) ?? decide(csr, options);
+}
+
+function notToDecide(csr: CertificateSigningRequestObject): ApprovalDecision | undefined {
+  if (csr.status?.certificate || hasCondition(csr, 'Approved') || hasCondition(csr, 'Denied')) return { decision: 'ignore', message: 'already decided' };
+  const { signerName } = csr.spec;
+  if (signerName !== SIGNERS.kubeApiserverClientKubelet && signerName !== SIGNERS.kubeletServing) return { decision: 'ignore', message: `not a kubelet signer (${signerName})` };
+  return undefined;
+}
+
+async function decide({ object, request }: ValidatedCsr, options: ApproverOptions): Promise<ApprovalDecision> {
+  const { signerName, usages, username, groups } = object.spec;
   let requestsCa: boolean;
   try {
     requestsCa = request.requestedExtensions.some((e) => e.oid === OID.basicConstraints && decodeBasicConstraints(e.value).isCA);

@@ -3,10 +3,10 @@ import { PkiError } from '../errors.js';
 import { createWorkerPool, type WorkerPool } from '../workers/pool.js';
 import { Certificate } from '../x509/certificate.js';
 import { signsNatively } from '../x509/signature.js';
-import { decideApproval, resolveServingPolicy, type ApprovalDecision, type ApproverOptions } from './approver.js';
-import { hasCondition, verifiedRequestKeySpec, type CertificateSigningRequestObject } from './csr-object.js';
-import type { CsrRegistry } from './registry.js';
-import { signCsrObject, type SignerOptions, type SignOutcome, type WorkerSignerOptions, type WorkerSignOutcome } from './signer.js';
+import { decideApproval, decideValidatedApproval, resolveServingPolicy, type ApprovalDecision, type ApproverOptions } from './approver.js';
+import { hasCondition } from './csr-object.js';
+import type { CsrRegistry, WatchEvent } from './registry.js';
+import { signCsrObject, signValidatedCsr, workerCsr, type SignerOptions, type SignOutcome, type WorkerSignerOptions, type WorkerSignOutcome } from './signer.js';
 
 /** A running controller: `stop()` ends it, `idle()` resolves once every queued CSR has been handled. */
 export interface Controller {
@@ -39,8 +39,11 @@ export function reportingErrors(onError: ((error: unknown) => void) | undefined)
   };
 }
 
-/** Runs `handle` for every CSR the registry has or gets, one at a time; every error goes to `onError`. */
-async function runController(registry: CsrRegistry, handle: (csr: CertificateSigningRequestObject) => Promise<void>, onError: ((error: unknown) => void) | undefined): Promise<Controller> {
+/**
+ * Runs `handle` for every CSR the registry has or gets, one at a time; every error goes to `onError`. An
+ * event without `validated` (a real API server's) is validated by the handler, once.
+ */
+async function runController(registry: CsrRegistry, handle: (event: WatchEvent) => Promise<void>, onError: ((error: unknown) => void) | undefined): Promise<Controller> {
   const report = reportingErrors(onError);
   let chain: Promise<void> = Promise.resolve();
   let stopped = false;
@@ -50,7 +53,7 @@ async function runController(registry: CsrRegistry, handle: (csr: CertificateSig
     chain = chain.then(async () => {
       if (stopped) return;
       try {
-        await handle(event.object);
+        await handle(event);
       } catch (error) {
         report(error);
       }
@@ -71,8 +74,8 @@ export function startApprover(registry: CsrRegistry, options: ApproverOptions & 
   resolveServingPolicy(options);
   return runController(
     registry,
-    async (csr) => {
-      const decision = await decideApproval(csr, options);
+    async ({ object: csr, validated }) => {
+      const decision = validated ? await decideValidatedApproval(validated, options) : await decideApproval(csr, options);
       options.onDecision?.(csr.metadata.name, decision);
       if (decision.decision === 'ignore') return;
       await registry.setApproval(csr.metadata.name, { type: decision.decision === 'approve' ? 'Approved' : 'Denied', status: 'True', reason: decision.reason, message: decision.message });
@@ -100,7 +103,7 @@ export function startSigner(registry: CsrRegistry, options: SignerControllerOpti
   if (workers > 0 && !options.rules && signsNatively(options.ca.privateKey, options.ca.crypto ?? resolveCrypto(options))) return startBatchedSigner(registry, options, workers);
   return runController(
     registry,
-    async (csr) => applyOutcome(registry, csr.metadata.name, await signCsrObject(csr, options), options),
+    async ({ object: csr, validated }) => applyOutcome(registry, csr.metadata.name, validated ? await signValidatedCsr(validated, options) : await signCsrObject(csr, options), options),
     options.onError,
   );
 }
@@ -142,7 +145,7 @@ async function startBatchedSigner(registry: CsrRegistry, options: SignerControll
     ...(options.maxLifetimeSeconds === undefined ? {} : { maxLifetimeSeconds: options.maxLifetimeSeconds }),
   };
   const pool = options.pool ?? createWorkerPool(workers);
-  const queued = new Map<string, CertificateSigningRequestObject>();
+  const queued = new Map<string, WatchEvent>();
   const busy = new Set<string>();
   const idleWaiters: (() => void)[] = [];
   let inFlight = 0;
@@ -152,9 +155,9 @@ async function startBatchedSigner(registry: CsrRegistry, options: SignerControll
   const settle = (): void => {
     if (queued.size === 0 && inFlight === 0) for (const resolve of idleWaiters.splice(0)) resolve();
   };
-  const apply = async (batch: CertificateSigningRequestObject[], outcomes: WorkerSignOutcome[]): Promise<void> => {
+  const apply = async (batch: WatchEvent[], outcomes: WorkerSignOutcome[]): Promise<void> => {
     for (const [i, outcome] of outcomes.entries()) {
-      const name = batch[i]!.metadata.name;
+      const name = batch[i]!.object.metadata.name;
       try {
         if (outcome.outcome === 'error') throw PkiError.fromData(outcome.error);
         const signed: SignOutcome = outcome.outcome === 'issued' ? issuedOutcome(outcome.der, outcome.statusCertificate) : outcome;
@@ -168,17 +171,17 @@ async function startBatchedSigner(registry: CsrRegistry, options: SignerControll
     scheduled = false;
     while (!stopped && queued.size > 0 && inFlight < workers * 2) {
       const batch = [...queued.values()].slice(0, batchSize);
-      for (const csr of batch) {
-        queued.delete(csr.metadata.name);
-        busy.add(csr.metadata.name);
+      for (const { object } of batch) {
+        queued.delete(object.metadata.name);
+        busy.add(object.metadata.name);
       }
       inFlight++;
       pool
-        .call<WorkerSignOutcome[]>(SIGNER_MODULE, 'signCsrObjectBatch', [batch, wire, batch.map((csr) => verifiedRequestKeySpec(csr.spec.request))])
+        .call<WorkerSignOutcome[]>(SIGNER_MODULE, 'signCsrObjectBatch', [batch.map((event) => workerCsr(event.object, event.validated)), wire])
         .then((outcomes) => apply(batch, outcomes), onError)
         .finally(() => {
           inFlight--;
-          for (const csr of batch) busy.delete(csr.metadata.name);
+          for (const { object } of batch) busy.delete(object.metadata.name);
           pump();
           settle();
         });
@@ -189,7 +192,7 @@ async function startBatchedSigner(registry: CsrRegistry, options: SignerControll
     const csr = event.object;
     const waiting = csr.spec.signerName === options.signerName && hasCondition(csr, 'Approved') && !hasCondition(csr, 'Failed') && !hasCondition(csr, 'Denied') && !csr.status?.certificate;
     if (event.type === 'DELETED' || stopped || !waiting || busy.has(csr.metadata.name)) return;
-    queued.set(csr.metadata.name, csr);
+    queued.set(csr.metadata.name, event);
     if (!scheduled) {
       scheduled = true;
       setImmediate(pump);

@@ -92,21 +92,51 @@ export function signerNameProblem(name: unknown): string | undefined {
   return undefined;
 }
 
-// The registry, the approver and the signer each validate the same request; a request whose signature
-// verified once is kept (by its exact base64 text) so that the others do not parse and verify it again.
-const verifiedRequests = new Map<string, ParsedCsr>();
+/** The certificates.k8s.io/v1 CSR collection, as the API serves it. */
+export const CSR_API_PATH = '/apis/certificates.k8s.io/v1/certificatesigningrequests';
 
-/** The key type of this `spec.request` (base64 text) if this thread has verified its signature already. */
-export function verifiedRequestKeySpec(request: string): KeySpec | undefined {
-  return verifiedRequests.get(request)?.publicKey.spec;
+/** The API path of one CSR, or of its approval or status subresource (the name is escaped). */
+export function csrApiPath(name: string, subresource?: 'approval' | 'status'): string {
+  return `${CSR_API_PATH}/${encodeURIComponent(name)}${subresource ? `/${subresource}` : ''}`;
 }
 
-/** Records a request another thread of this process verified (see verifiedRequestKeySpec), parsing it without verifying. */
-export function adoptVerifiedRequest(request: string, spec: KeySpec): void {
-  if (verifiedRequests.has(request)) return;
-  const parsed = parseVerifiedCsr(Buffer.from(request, 'base64').toString('utf8'), spec, 'spec.request');
-  if (verifiedRequests.size >= 1024) verifiedRequests.delete(verifiedRequests.keys().next().value!);
-  verifiedRequests.set(request, parsed);
+// CSR names are path segments, not DNS names: the kubelet's `node-csr-<base64url>` has capitals and
+// '_'. Anything that could leave a folder or a URL path ('/', '%', '..') is refused.
+export const CSR_NAME = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,252}$/;
+const CSR_NAME_RULE = "must be a path segment of letters, digits, '-', '_', '.' and ':'";
+
+declare const VALIDATED: unique symbol;
+
+/**
+ * A CSR object that passed validateCsrObject, with its parsed request: made only where objects enter (the
+ * registry on create, a controller for objects from a real API server), then handed on, never validated again.
+ */
+export interface ValidatedCsr {
+  readonly object: CertificateSigningRequestObject;
+  readonly request: ParsedCsr;
+  readonly [VALIDATED]: true;
+}
+
+/** Validates `object` (validateCsrObject) and keeps its parsed request with it. */
+export async function validateCsr(object: unknown, options: CryptoOptions = {}): Promise<ValidatedCsr> {
+  const request = await validateCsrObject(object, options);
+  return { object: object as CertificateSigningRequestObject, request } as ValidatedCsr;
+}
+
+/**
+ * A later state of a validated CSR: `object` must be the same CSR with only its status changed (spec is
+ * immutable once created), as the registry's writes and a worker's message guarantee; never for input from outside.
+ */
+export function revalidated(object: CertificateSigningRequestObject, request: ParsedCsr): ValidatedCsr {
+  return { object, request } as ValidatedCsr;
+}
+
+/**
+ * A validated CSR rebuilt in another thread from what the validating thread sent: the request's DER and
+ * the key type it verified. The request is parsed, not verified again; never for input from outside.
+ */
+export function validatedInWorker(object: CertificateSigningRequestObject, requestDer: Uint8Array, spec: KeySpec): ValidatedCsr {
+  return revalidated(object, parseVerifiedCsr(requestDer, spec, 'spec.request'));
 }
 
 /**
@@ -127,8 +157,8 @@ export async function validateCsrObject(object: unknown, options: CryptoOptions 
   // Without a name, a generateName prefix lets the server pick one (client-go's certificate manager sends "csr-").
   const generated = (name === undefined || name === '') && typeof generateName === 'string' && generateName !== '';
   if (generated) {
-    if (!/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,252}$/.test(generateName)) fail('metadata.generateName', "must be a path segment of letters, digits, '-', '_', '.' and ':'");
-  } else if (typeof name !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,252}$/.test(name)) fail('metadata.name', "must be a path segment of letters, digits, '-', '_', '.' and ':'");
+    if (!CSR_NAME.test(generateName)) fail('metadata.generateName', CSR_NAME_RULE);
+  } else if (typeof name !== 'string' || !CSR_NAME.test(name)) fail('metadata.name', CSR_NAME_RULE);
   const spec = csr.spec;
   if (!spec || typeof spec !== 'object') fail('spec', 'is required');
   const signerProblem = signerNameProblem(spec.signerName);
@@ -148,14 +178,9 @@ export async function validateCsrObject(object: unknown, options: CryptoOptions 
   if (status !== undefined && (typeof status !== 'object' || status === null || Array.isArray(status))) fail('status', 'must be an object');
   validateConditions(csr.status?.conditions ?? []);
   if (typeof spec.request !== 'string' || spec.request === '') fail('spec.request', 'is required');
-  const cached = verifiedRequests.get(spec.request);
-  if (cached) return cached;
   const pem = Buffer.from(spec.request, 'base64').toString('utf8');
   try {
-    const parsed = await parseCsr(pem, { ...options, field: 'spec.request' });
-    if (verifiedRequests.size >= 1024) verifiedRequests.delete(verifiedRequests.keys().next().value!);
-    verifiedRequests.set(spec.request, parsed);
-    return parsed;
+    return await parseCsr(pem, { ...options, field: 'spec.request' });
   } catch (error) {
     if (error instanceof PkiError) throw new PkiError(error.code === 'ERR_CSR_SIGNATURE' ? 'ERR_CSR_SIGNATURE' : 'ERR_CSR_OBJECT', error.message, { field: 'spec.request', cause: error });
     throw error;

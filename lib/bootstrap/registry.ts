@@ -5,13 +5,19 @@ import { deserialize, serialize } from 'node:v8';
 import type { CryptoOptions } from '../crypto/provider.js';
 import { PkiError } from '../errors.js';
 import { ioError, NAME_MAX, writeFileAtomic } from '../cluster/files.js';
-import { validateConditions, validateCsrObject, type CertificateSigningRequestCondition, type CertificateSigningRequestObject } from './csr-object.js';
+import { hasCondition, revalidated, validateConditions, validateCsr, type CertificateSigningRequestCondition, type CertificateSigningRequestObject, type ValidatedCsr } from './csr-object.js';
+import type { CertificateSigningRequest as ParsedCsr } from '../x509/csr.js';
 import type { UserInfo } from './token.js';
 
 export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
 export interface WatchEvent {
   readonly type: WatchEventType;
   readonly object: CertificateSigningRequestObject;
+  /**
+   * The object with the request its registry validated on create, for a CSR the approver or a signer may
+   * still act on; absent where the registry cannot vouch for it (a real API server), and the reader validates.
+   */
+  readonly validated?: ValidatedCsr;
 }
 
 export interface WatchOptions {
@@ -76,10 +82,6 @@ function generatedName(prefix: string): string {
   return prefix.slice(0, MAX_GENERATE_NAME_PREFIX) + [...bytes].map((b) => GENERATED_SUFFIX_ALPHABET[b % GENERATED_SUFFIX_ALPHABET.length]).join('');
 }
 
-// CSR names are path segments, not DNS names: the kubelet's `node-csr-<base64url>` has capitals and
-// '_'. Anything that could leave a folder or a URL path ('/', '%', '..') is refused.
-export const CSR_NAME = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,252}$/;
-
 /**
  * The file a persisted CSR is kept in: `<name>.json`, or for a name too long for one path segment (a
  * valid CSR name has up to 253 characters, and NAME_MAX is 255 bytes) its first 180 characters and a
@@ -115,6 +117,13 @@ export async function memoryRegistry(options: MemoryRegistryOptions = {}): Promi
   // JavaScript heap instead of an object graph in it, and a read decodes one fresh copy.
   const objects = new Map<string, Uint8Array>();
   const decode = (bytes: Uint8Array): CertificateSigningRequestObject => deserialize(bytes) as CertificateSigningRequestObject;
+  // The request, as validated on create, of each CSR the approver or a signer may still act on (not
+  // issued, denied or failed): it travels with every event, so that they never parse it again.
+  const requests = new Map<string, ParsedCsr>();
+  const eventOf = (type: WatchEventType, object: CertificateSigningRequestObject): WatchEvent => {
+    const request = requests.get(object.metadata.name);
+    return request ? { type, object, validated: revalidated(object, request) } : { type, object };
+  };
   const listeners = new Set<(event: WatchEvent) => void>();
   let version = 0;
   // The recent changes, oldest first, for watches that resume from a resource version; `horizon` is the
@@ -131,6 +140,15 @@ export async function memoryRegistry(options: MemoryRegistryOptions = {}): Promi
       const object = JSON.parse(text) as CertificateSigningRequestObject;
       objects.set(object.metadata.name, serialize(object));
       track(object);
+      // A file is input like a request body: what is still to be decided or signed is validated as it is
+      // read. One that fails goes on without its request, and the approver or signer refuses it.
+      if (stillActive(object)) {
+        try {
+          requests.set(object.metadata.name, (await validateCsr(object, options)).request);
+        } catch (error) {
+          if (!(error instanceof PkiError)) throw error;
+        }
+      }
       version = Math.max(version, Number(object.metadata.resourceVersion ?? 0));
     }
   }
@@ -152,7 +170,7 @@ export async function memoryRegistry(options: MemoryRegistryOptions = {}): Promi
     queue = next.catch(() => undefined);
     return next;
   };
-  const save = async (type: WatchEventType, object: CertificateSigningRequestObject): Promise<CertificateSigningRequestObject> => {
+  const save = async (type: WatchEventType, object: CertificateSigningRequestObject, request?: ParsedCsr): Promise<CertificateSigningRequestObject> => {
     object.metadata.resourceVersion = String(++version);
     if (options.dir) {
       await writeFileAtomic({ path: join(options.dir, registryFileName(object.metadata.name)), content: JSON.stringify(object), mode: 0o600 }, { overwrite: true });
@@ -160,7 +178,9 @@ export async function memoryRegistry(options: MemoryRegistryOptions = {}): Promi
     const bytes = serialize(object);
     objects.set(object.metadata.name, bytes);
     track(object);
-    publish({ type, object: deepFreeze(object) });
+    if (request) requests.set(object.metadata.name, request);
+    if (!stillActive(object)) requests.delete(object.metadata.name);
+    publish(eventOf(type, deepFreeze(object)));
     return decode(bytes);
   };
   const existing = (name: string): CertificateSigningRequestObject => {
@@ -169,16 +189,14 @@ export async function memoryRegistry(options: MemoryRegistryOptions = {}): Promi
     return decode(bytes);
   };
   const create = async (csr: CertificateSigningRequestObject, requester: UserInfo): Promise<CertificateSigningRequestObject> => {
-    await validateCsrObject(csr, options);
+    const { request } = await validateCsr(csr, options);
     let name = csr.metadata?.name ?? '';
     const prefix = csr.metadata?.generateName;
     if (name === '' && typeof prefix === 'string' && prefix !== '') {
-      if (!CSR_NAME.test(prefix)) throw new PkiError('ERR_CSR_OBJECT', 'must be a path segment of letters, digits, \'-\', \'_\', \'.\' and \':\'', { field: 'metadata.generateName' });
       // As kube-apiserver: a generated name that is taken is drawn again, never a 409.
       for (let attempt = 0; attempt < 16 && (name === '' || objects.has(name)); attempt++) name = generatedName(prefix);
       if (objects.has(name)) throw new PkiError('ERR_CONFLICT', 'no free name could be generated; retry', { field: 'metadata.generateName' });
     }
-    if (!CSR_NAME.test(name) || name.length > 253) throw new PkiError('ERR_CSR_OBJECT', 'must be a path segment of letters, digits, \'-\', \'_\', \'.\' and \':\'', { field: 'metadata.name' });
     if (objects.has(name)) throw new PkiError('ERR_ALREADY_EXISTS', `certificatesigningrequests "${name}" already exists`, { field: 'metadata.name' });
     const pending = pendingOf.get(requester.username)?.size ?? 0;
     if (pending >= maxPending) {
@@ -201,7 +219,7 @@ export async function memoryRegistry(options: MemoryRegistryOptions = {}): Promi
       },
       status: {},
     };
-    return save('ADDED', stored);
+    return save('ADDED', stored, request);
   };
   const remove = async (name: string): Promise<void> => {
     const object = existing(name);
@@ -210,6 +228,7 @@ export async function memoryRegistry(options: MemoryRegistryOptions = {}): Promi
       await unlink(path).catch((cause: NodeJS.ErrnoException) => (cause.code === 'ENOENT' ? undefined : Promise.reject(ioError(path, 'cannot be removed', cause))));
     }
     objects.delete(name);
+    requests.delete(name);
     const names = pendingOf.get(object.spec?.username ?? '');
     if (names?.delete(name) && names.size === 0) pendingOf.delete(object.spec?.username ?? '');
     object.metadata.resourceVersion = String(++version);
@@ -254,7 +273,7 @@ export async function memoryRegistry(options: MemoryRegistryOptions = {}): Promi
     async watch(listener, watchOptions = {}) {
       const from = watchOptions.resourceVersion;
       if (from === undefined || from === '' || from === '0') {
-        for (const bytes of objects.values()) listener({ type: 'ADDED', object: deepFreeze(decode(bytes)) });
+        for (const bytes of objects.values()) listener(eventOf('ADDED', deepFreeze(decode(bytes))));
       } else {
         const after = /^\d{1,15}$/.test(from) ? Number(from) : NaN;
         if (Number.isNaN(after)) throw new PkiError('ERR_CSR_OBJECT', `resourceVersion ${JSON.stringify(from)} is not one this server gave`, { field: 'resourceVersion' });
@@ -268,6 +287,11 @@ export async function memoryRegistry(options: MemoryRegistryOptions = {}): Promi
     setStatus: (name, status) => serial(() => setStatus(name, status)),
     delete: (name) => serial(() => remove(name)),
   };
+}
+
+/** Not yet issued, denied or failed: the approver or a signer may still act on it. */
+function stillActive(csr: CertificateSigningRequestObject): boolean {
+  return !csr.status?.certificate && !hasCondition(csr, 'Denied') && !hasCondition(csr, 'Failed');
 }
 
 /** Pending as kubectl shows it: no condition yet and no certificate. */

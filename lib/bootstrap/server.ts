@@ -5,9 +5,9 @@ import type { AddressInfo } from 'node:net';
 import { PkiError, type PkiErrorCode } from '../errors.js';
 import { certificateIdentity } from '../x509/identity.js';
 import { verifyCertificate } from '../x509/verify.js';
-import type { CertificateSigningRequestObject } from './csr-object.js';
+import { CSR_API_PATH, CSR_NAME, type CertificateSigningRequestObject } from './csr-object.js';
 import { decodeProtobufCsr, encodeProtobuf, encodeProtobufWatchEvent, PROTOBUF } from './protobuf.js';
-import { CSR_NAME, type CsrRegistry, type WatchEvent } from './registry.js';
+import type { CsrRegistry, WatchEvent } from './registry.js';
 import type { RevocationSource } from './revocation.js';
 import { authenticateBootstrapToken, BOOTSTRAPPERS_GROUP, type TokenStore, type UserInfo } from './token.js';
 
@@ -51,24 +51,41 @@ export interface BootstrapServer {
   close(): Promise<void>;
 }
 
-const PREFIX = '/apis/certificates.k8s.io/v1/certificatesigningrequests';
+/**
+ * Problems of the request body the HTTP layer finds before there is an object to validate: PkiErrors of
+ * code ERR_CSR_OBJECT (as the library reports them) that the wire tells apart by status.
+ */
+type BodyProblem = 'BodyTooLarge' | 'UnsupportedMediaType' | 'MalformedBody';
 
-const STATUS_OF: Partial<Record<PkiErrorCode, [number, string]>> = {
+/**
+ * The HTTP status and Kubernetes Status reason of each error, in one place. Any other PkiError is
+ * 400 BadRequest; anything else 500 InternalError (its message never sent).
+ */
+const HTTP_STATUS: Partial<Record<PkiErrorCode | BodyProblem, readonly [code: number, reason: string]>> = {
   ERR_UNAUTHORIZED: [401, 'Unauthorized'],
   ERR_TOKEN: [401, 'Unauthorized'],
   ERR_FORBIDDEN: [403, 'Forbidden'],
   ERR_NOT_FOUND: [404, 'NotFound'],
+  ERR_METHOD_NOT_ALLOWED: [405, 'MethodNotAllowed'],
   ERR_ALREADY_EXISTS: [409, 'AlreadyExists'],
   ERR_CONFLICT: [409, 'Conflict'],
+  // kube-apiserver's reason for a watch from a resource version it no longer keeps.
+  ERR_GONE: [410, 'Expired'],
   ERR_CSR_OBJECT: [422, 'Invalid'],
   ERR_CSR: [422, 'Invalid'],
   ERR_CSR_SIGNATURE: [422, 'Invalid'],
   ERR_PEM: [422, 'Invalid'],
   ERR_DER: [422, 'Invalid'],
   ERR_NAME: [422, 'Invalid'],
-  ERR_GONE: [410, 'Expired'],
   ERR_KEY: [422, 'Invalid'],
+  MalformedBody: [400, 'BadRequest'],
+  BodyTooLarge: [413, 'RequestEntityTooLarge'],
+  UnsupportedMediaType: [415, 'UnsupportedMediaType'],
 };
+
+function bodyError(problem: BodyProblem, message: string, cause?: unknown): PkiError & { bodyProblem: BodyProblem } {
+  return Object.assign(new PkiError('ERR_CSR_OBJECT', message, cause === undefined ? {} : { cause }), { bodyProblem: problem });
+}
 
 /**
  * The certificates.k8s.io/v1 subset a kubelet and client-go use, over HTTPS, for the embedded registry:
@@ -134,8 +151,8 @@ async function handle(req: IncomingMessage, res: ServerResponse, options: Bootst
   const admin = user.groups.some((g) => (options.adminGroups ?? ['system:masters', 'kubeadm:cluster-admins']).includes(g));
   const mayCreate = admin || user.groups.includes(BOOTSTRAPPERS_GROUP) || user.groups.includes('system:nodes');
   const mayRead = (csr: CertificateSigningRequestObject): boolean => admin || (mayCreate && csr.spec.username === user.username);
-  if (!url.pathname.startsWith(PREFIX)) throw new PkiError('ERR_NOT_FOUND', `the server could not find the requested resource ${url.pathname}`);
-  const [name, subresource, ...rest] = url.pathname.slice(PREFIX.length).split('/').filter(Boolean);
+  if (!url.pathname.startsWith(CSR_API_PATH)) throw new PkiError('ERR_NOT_FOUND', `the server could not find the requested resource ${url.pathname}`);
+  const [name, subresource, ...rest] = url.pathname.slice(CSR_API_PATH.length).split('/').filter(Boolean);
   if (rest.length > 0 || (name !== undefined && !CSR_NAME.test(name)) || (subresource !== undefined && subresource !== 'approval' && subresource !== 'status')) {
     throw new PkiError('ERR_NOT_FOUND', 'no such resource');
   }
@@ -147,7 +164,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, options: Bootst
       const body = await readObject(req, options.maxBodyBytes ?? 64 * 1024);
       return send(req, res, 201, await registry.create(body, user));
     }
-    if (req.method !== 'GET') throw new PkiError('ERR_NOT_FOUND', 'method not allowed');
+    if (req.method !== 'GET') throw new PkiError('ERR_METHOD_NOT_ALLOWED', 'method not allowed');
     const only = fieldSelectorName(url);
     if (url.searchParams.get('watch') === 'true' || url.searchParams.get('watch') === '1') {
       if (only !== undefined) {
@@ -183,7 +200,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, options: Bootst
     const failed = added.find((c) => c.type === 'Failed');
     return send(req, res, 200, await registry.setStatus(name, { certificate: body.status?.certificate, ...(failed ? { condition: failed } : {}) }));
   }
-  throw new PkiError('ERR_NOT_FOUND', 'method not allowed');
+  throw new PkiError('ERR_METHOD_NOT_ALLOWED', 'method not allowed');
 }
 
 async function authenticate(req: IncomingMessage, options: BootstrapServerOptions): Promise<UserInfo> {
@@ -227,8 +244,8 @@ async function authenticate(req: IncomingMessage, options: BootstrapServerOption
 function fieldSelectorName(url: URL): string | undefined {
   const selector = url.searchParams.get('fieldSelector');
   if (!selector) return undefined;
-  const match = /^metadata\.name=([A-Za-z0-9][A-Za-z0-9_.:-]{0,252})$/.exec(selector);
-  if (!match) throw new PkiError('ERR_CSR_OBJECT', `unsupported field selector "${selector}"`, { field: 'fieldSelector' });
+  const match = /^metadata\.name=(.*)$/s.exec(selector);
+  if (!match || !CSR_NAME.test(match[1]!)) throw new PkiError('ERR_CSR_OBJECT', `unsupported field selector "${selector}"`, { field: 'fieldSelector' });
   return match[1];
 }
 
@@ -237,23 +254,31 @@ async function readObject(req: IncomingMessage, limit: number): Promise<Certific
   const type = mediaType(req.headers['content-type'] ?? '');
   if (type !== 'application/json' && type !== PROTOBUF) {
     await drain(req, limit);
-    throw Object.assign(new PkiError('ERR_CSR_OBJECT', `content type ${JSON.stringify(req.headers['content-type'] ?? '')} is neither application/json nor ${PROTOBUF}`), { httpStatus: 415 });
+    throw bodyError('UnsupportedMediaType', `content type ${JSON.stringify(req.headers['content-type'] ?? '')} is neither application/json nor ${PROTOBUF}`);
   }
   const declared = Number(req.headers['content-length'] ?? 0);
-  if (declared > limit) throw Object.assign(new PkiError('ERR_CSR_OBJECT', `request body over ${limit} bytes`), { httpStatus: 413 });
+  if (declared > limit) throw bodyError('BodyTooLarge', `request body over ${limit} bytes`);
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
-    if (size > limit) throw Object.assign(new PkiError('ERR_CSR_OBJECT', `request body over ${limit} bytes`), { httpStatus: 413 });
+    if (size > limit) throw bodyError('BodyTooLarge', `request body over ${limit} bytes`);
     chunks.push(chunk as Buffer);
   }
   const body = Buffer.concat(chunks);
-  if (type === PROTOBUF) return decodeProtobufCsr(body);
+  if (type === PROTOBUF) {
+    try {
+      return decodeProtobufCsr(body);
+    } catch (error) {
+      // Every failure to decode is a malformed body; the validation of what decodes comes later.
+      if (error instanceof PkiError) throw bodyError('MalformedBody', error.message, error);
+      throw error;
+    }
+  }
   try {
     return JSON.parse(body.toString('utf8')) as CertificateSigningRequestObject;
   } catch {
-    throw Object.assign(new PkiError('ERR_CSR_OBJECT', 'the request body is not valid JSON'), { httpStatus: 400 });
+    throw bodyError('MalformedBody', 'the request body is not valid JSON');
   }
 }
 
@@ -359,11 +384,9 @@ function send(req: IncomingMessage, res: ServerResponse, status: number, body: o
 }
 
 function statusOf(error: unknown): { kind: 'Status'; apiVersion: 'v1'; metadata: object; status: 'Failure'; message: string; reason: string; code: number } {
-  const known = error instanceof PkiError ? STATUS_OF[error.code] : undefined;
-  const override = (error as { httpStatus?: number }).httpStatus;
-  const code = override ?? known?.[0] ?? (error instanceof PkiError ? 400 : 500);
-  const reason = override === 413 ? 'RequestEntityTooLarge' : override === 415 ? 'UnsupportedMediaType' : override === 400 ? 'BadRequest' : (known?.[1] ?? (code === 500 ? 'InternalError' : 'BadRequest'));
-  const message = error instanceof PkiError ? error.message : 'internal error';
+  if (!(error instanceof PkiError)) return { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: 'internal error', reason: 'InternalError', code: 500 };
+  const [code, reason] = HTTP_STATUS[(error as { bodyProblem?: BodyProblem }).bodyProblem ?? error.code] ?? [400, 'BadRequest'];
+  const message = error.message;
   return { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, code };
 }
 

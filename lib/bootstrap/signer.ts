@@ -4,7 +4,7 @@ import { PkiError, type PkiErrorData } from '../errors.js';
 import { Certificate } from '../x509/certificate.js';
 import { issueCertificate, type Issuer } from '../x509/issue.js';
 import type { ExtendedKeyUsageName, KeyUsageName, CertificateProfile } from '../x509/profile.js';
-import { adoptVerifiedRequest, hasCondition, SIGNERS, validateCsrObject, type CertificateSigningRequestObject, type KeyUsage } from './csr-object.js';
+import { hasCondition, SIGNERS, validateCsr, validatedInWorker, type CertificateSigningRequestObject, type KeyUsage, type ValidatedCsr } from './csr-object.js';
 import { apiserverClientProblems, kubeletClientProblems, kubeletServingProblems } from './kubelet-rules.js';
 import type { CertificateSigningRequest as ParsedCsr } from '../x509/csr.js';
 
@@ -72,20 +72,44 @@ const BACKDATE = 300;
  * leaf alone goes to status.certificate. An expired CA signs nothing (ERR_VALIDITY).
  */
 export async function signCsrObject(csr: CertificateSigningRequestObject, options: SignerOptions): Promise<SignOutcome> {
-  if (csr.spec.signerName !== options.signerName) return { outcome: 'skipped', message: `signer ${csr.spec.signerName} is not ${options.signerName}` };
-  if (!hasCondition(csr, 'Approved') || hasCondition(csr, 'Failed') || hasCondition(csr, 'Denied')) return { outcome: 'skipped', message: 'not approved' };
-  if (csr.status?.certificate) return { outcome: 'skipped', message: 'already issued' };
+  const skipped = notToSign(csr, options.signerName);
+  if (skipped) return skipped;
   const now = options.now ?? new Date();
-  const ca = Certificate.from(options.ca.certificate, 'ca.certificate');
-  if (ca.notAfter <= now) throw new PkiError('ERR_VALIDITY', `the CA expired at ${ca.notAfter.toISOString()}`, { field: 'ca.certificate' });
-  const failed = (message: string): SignOutcome => ({ outcome: 'failed', reason: 'SignerValidationFailure', message });
-  let request: ParsedCsr;
+  checkCa(options, now);
+  let validated: ValidatedCsr;
   try {
-    request = await validateCsrObject(csr, options);
+    validated = await validateCsr(csr, options);
   } catch (error) {
     if (error instanceof PkiError) return failed(error.message);
     throw error;
   }
+  return sign(validated, options, now);
+}
+
+/** signCsrObject for a CSR validated where it entered (the registry): its request is not parsed again. */
+export async function signValidatedCsr(csr: ValidatedCsr, options: SignerOptions): Promise<SignOutcome> {
+  const skipped = notToSign(csr.object, options.signerName);
+  if (skipped) return skipped;
+  const now = options.now ?? new Date();
+  checkCa(options, now);
+  return sign(csr, options, now);
+}
+
+function notToSign(csr: CertificateSigningRequestObject, signerName: string): SignOutcome | undefined {
+  if (csr.spec.signerName !== signerName) return { outcome: 'skipped', message: `signer ${csr.spec.signerName} is not ${signerName}` };
+  if (!hasCondition(csr, 'Approved') || hasCondition(csr, 'Failed') || hasCondition(csr, 'Denied')) return { outcome: 'skipped', message: 'not approved' };
+  if (csr.status?.certificate) return { outcome: 'skipped', message: 'already issued' };
+  return undefined;
+}
+
+function checkCa(options: SignerOptions, now: Date): void {
+  const ca = Certificate.from(options.ca.certificate, 'ca.certificate');
+  if (ca.notAfter <= now) throw new PkiError('ERR_VALIDITY', `the CA expired at ${ca.notAfter.toISOString()}`, { field: 'ca.certificate' });
+}
+
+const failed = (message: string): SignOutcome => ({ outcome: 'failed', reason: 'SignerValidationFailure', message });
+
+async function sign({ object: csr, request }: ValidatedCsr, options: SignerOptions, now: Date): Promise<SignOutcome> {
   const usages = csr.spec.usages;
   const rules = options.rules ?? IN_TREE_SIGNER_RULES[options.signerName];
   const problems = rules ? rules(request, usages) : [];
@@ -165,22 +189,31 @@ export type WorkerSignOutcome =
   | { readonly outcome: 'error'; readonly error: PkiErrorData };
 
 /**
- * Signs a batch of CSR objects (in a worker thread of the signer controller). `verified[i]` says the
- * calling thread verified the request's signature already (when the registry validated it on create),
- * and the key type it found.
+ * One CSR for a worker. `validated`: the calling thread holds it validated (the registry did on create)
+ * and sends the request's DER and the key type it verified, so the worker parses it without verifying;
+ * without it the worker validates the object itself.
  */
-export async function signCsrObjectBatch(csrs: readonly CertificateSigningRequestObject[], options: WorkerSignerOptions, verified: readonly (KeySpec | undefined)[] = []): Promise<WorkerSignOutcome[]> {
+export interface WorkerCsr {
+  readonly object: CertificateSigningRequestObject;
+  readonly validated?: { readonly requestDer: Uint8Array; readonly keySpec: KeySpec };
+}
+
+/** What a worker needs of a CSR (see WorkerCsr). */
+export function workerCsr(object: CertificateSigningRequestObject, validated: ValidatedCsr | undefined): WorkerCsr {
+  return validated ? { object, validated: { requestDer: validated.request.der, keySpec: validated.request.publicKey.spec } } : { object };
+}
+
+/** Signs a batch of CSRs (in a worker thread of the signer controller). */
+export async function signCsrObjectBatch(csrs: readonly WorkerCsr[], options: WorkerSignerOptions): Promise<WorkerSignOutcome[]> {
   const signerOptions: SignerOptions = {
     signerName: options.signerName,
     ca: { certificate: Certificate.from(options.caDer, 'ca.certificate'), privateKey: options.privateKey },
     ...(options.maxLifetimeSeconds === undefined ? {} : { maxLifetimeSeconds: options.maxLifetimeSeconds }),
   };
   const outcomes: WorkerSignOutcome[] = [];
-  for (const [i, csr] of csrs.entries()) {
+  for (const { object, validated } of csrs) {
     try {
-      const spec = verified[i];
-      if (spec) adoptVerifiedRequest(csr.spec.request, spec);
-      const outcome = await signCsrObject(csr, signerOptions);
+      const outcome = validated ? await signValidatedCsr(validatedInWorker(object, validated.requestDer, validated.keySpec), signerOptions) : await signCsrObject(object, signerOptions);
       outcomes.push(outcome.outcome === 'issued' ? { outcome: 'issued', der: outcome.certificate.der, statusCertificate: outcome.statusCertificate } : outcome);
     } catch (error) {
       if (!(error instanceof PkiError)) throw error;

@@ -4,7 +4,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Certificate, createCsr, csrObject, memoryRegistry, nodeSubject, SIGNERS, startSigner, type Subject } from '../../lib/index.js';
 import { encodePem } from '../../lib/crypto/pem.js';
-import { signCsrObjectBatch } from '../../lib/bootstrap/signer.js';
+import { signCsrObjectBatch, workerCsr } from '../../lib/bootstrap/signer.js';
+import { validateCsr } from '../../lib/bootstrap/csr-object.js';
 import { fixtureAuthorities, fixtureKey } from '../helpers/fixtures.js';
 
 const BOOTSTRAPPER = { username: 'system:bootstrap:abcdef', groups: ['system:bootstrappers', 'system:authenticated'] };
@@ -42,15 +43,26 @@ test('40 approved CSRs are signed in batches over two workers, each once; a rule
   assert.is((await registry.get('csr-other'))!.status?.certificate, undefined);
 });
 
-test('a worker verifies a request itself unless the calling thread says it verified it', async () => {
+test('a worker verifies a request itself unless the calling thread sends it validated (its DER and key type)', async () => {
   const { root } = await fixtureAuthorities('ecdsa-p256');
   const csr = await createCsr({ keyPair: await fixtureKey('ecdsa-p256', undefined, 24), subject: nodeSubject('node-f') });
   const der = Uint8Array.from(csr.der);
   der[der.length - 5]! ^= 0x01; // inside the signature
   const object = { ...csrObject('csr-forged', encodePem('CERTIFICATE REQUEST', der), SIGNERS.kubeApiserverClientKubelet, ['digital signature', 'client auth']), status: { conditions: [{ type: 'Approved' as const, status: 'True' as const }] } };
-  const [outcome] = await signCsrObjectBatch([object], { signerName: SIGNERS.kubeApiserverClientKubelet, caDer: root.certificate.der, privateKey: root.privateKey });
+  const wire = { signerName: SIGNERS.kubeApiserverClientKubelet, caDer: root.certificate.der, privateKey: root.privateKey };
+  const [outcome] = await signCsrObjectBatch([{ object }], wire);
   assert.is(outcome!.outcome, 'failed');
   assert.match((outcome as { message: string }).message, /self-signature does not verify/);
+
+  // Sent validated, the request is parsed from the DER in the message and not verified again: what the
+  // calling thread validated is trusted, whatever the object's own spec.request holds.
+  const genuine = { ...csrObject('csr-genuine', csr.pem, SIGNERS.kubeApiserverClientKubelet, ['digital signature', 'client auth']), status: { conditions: [{ type: 'Approved' as const, status: 'True' as const }] } };
+  const validated = await validateCsr(genuine);
+  const [sent] = await signCsrObjectBatch([workerCsr(genuine, validated)], wire);
+  assert.is(sent!.outcome, 'issued');
+  assert.is(Certificate.from((sent as { der: Uint8Array }).der).subject.commonName, 'system:node:node-f');
+  const [trusted] = await signCsrObjectBatch([{ object, validated: { requestDer: der, keySpec: validated.request.publicKey.spec } }], wire);
+  assert.is(trusted!.outcome, 'issued');
 });
 
 test.run();

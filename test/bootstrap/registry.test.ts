@@ -1,9 +1,9 @@
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { bootstrapTokenSecret, createCertificateAuthority, csrCleanupReason, DEFAULT_MAX_PENDING_PER_REQUESTER, generateBootstrapToken, memoryRegistry, memoryTokenStore, startCsrCleaner, startEmbeddedBootstrap, type CertificateSigningRequestObject, type WatchEvent } from '../../lib/index.js';
+import { bootstrapTokenSecret, createCertificateAuthority, csrCleanupReason, DEFAULT_MAX_PENDING_PER_REQUESTER, generateBootstrapToken, memoryRegistry, memoryTokenStore, startApprover, startCsrCleaner, startEmbeddedBootstrap, type ApprovalDecision, type CertificateSigningRequestObject, type WatchEvent } from '../../lib/index.js';
 import { failureOf } from '../helpers/fixtures.js';
 import { kubeletCsr } from './helpers.js';
 
@@ -43,6 +43,51 @@ test('watch events carry one deeply frozen object that every listener shares', a
   stops.push(await registry.watch((event) => late.push(event)));
   assert.equal(late.map((e) => [e.type, e.object.status?.conditions?.[0]?.type]), [['ADDED', 'Approved']]);
   for (const stop of stops) stop();
+});
+
+test('events carry the request validated on create, parsed once, until the CSR is issued; a reloaded file is validated as it is read', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'kubepki-registry-'));
+  try {
+    const registry = await memoryRegistry({ dir });
+    const events: WatchEvent[] = [];
+    const stop = await registry.watch((event) => events.push(event));
+    await registry.create(await kubeletCsr({ name: 'csr-v' }), requester);
+    await registry.setApproval('csr-v', { type: 'Approved', status: 'True', reason: 'AutoApproved', message: 'ok' });
+    const [added, approved] = events;
+    assert.ok(added!.validated && approved!.validated);
+    assert.is(added!.validated.object, added!.object);
+    assert.is(approved!.validated.object, approved!.object);
+    assert.is(approved!.validated.request, added!.validated.request, 'the request parsed on create is handed on, not parsed again');
+    assert.is(added!.validated.request.subject.commonName, 'system:node:node-1');
+    await registry.setStatus('csr-v', { certificate: 'eA==' });
+    assert.is(events[2]!.validated, undefined, 'nothing is left to do with an issued CSR');
+    stop();
+
+    // A pending CSR whose file was changed on disk: loaded without its request, and the approver refuses it.
+    await registry.create(await kubeletCsr({ name: 'csr-w' }), requester);
+    await registry.create(await kubeletCsr({ name: 'csr-t' }), requester);
+    const file = join(dir, 'csr-t.json');
+    const stored = JSON.parse(await readFile(file, 'utf8')) as CertificateSigningRequestObject;
+    const pem = Buffer.from(stored.spec.request, 'base64').toString();
+    const der = Buffer.from(pem.split('\n').slice(1, -2).join(''), 'base64');
+    der[der.length - 1]! ^= 1;
+    stored.spec.request = Buffer.from(`-----BEGIN CERTIFICATE REQUEST-----\n${der.toString('base64')}\n-----END CERTIFICATE REQUEST-----\n`).toString('base64');
+    await writeFile(file, JSON.stringify(stored));
+    const reloaded = await memoryRegistry({ dir });
+    const replayed = new Map<string, WatchEvent>();
+    (await reloaded.watch((event) => replayed.set(event.object.metadata.name, event)))();
+    assert.ok(replayed.get('csr-w')!.validated);
+    assert.is(replayed.get('csr-t')!.validated, undefined);
+    assert.is(replayed.get('csr-v')!.validated, undefined);
+    const decisions = new Map<string, ApprovalDecision>();
+    const approver = await startApprover(reloaded, { onDecision: (name, decision) => decisions.set(name, decision) });
+    await approver.idle();
+    approver.stop();
+    assert.is(decisions.get('csr-w')!.decision, 'approve');
+    assert.equal([decisions.get('csr-t')!.decision, (decisions.get('csr-t') as { reason: string }).reason], ['deny', 'InvalidRequest']);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });
 
 test('a persisted registry reloads every object as it was, and names stay unique', async () => {

@@ -180,6 +180,26 @@ test('hostile bodies: oversized, not JSON, wrong content type, invalid objects; 
   assert.is((await registry.list()).length, before);
 });
 
+test('every refusal is a Status with the code and reason kube-apiserver gives it; an unserved method is 405', async () => {
+  const statusOf = async (options: Parameters<typeof raw>[0]): Promise<[number, string, number]> => {
+    const res = await raw(options);
+    const body = JSON.parse(res.body) as { kind: string; code: number; reason: string };
+    assert.is(body.kind, 'Status');
+    return [res.status, body.reason, body.code];
+  };
+  assert.equal(await statusOf({ method: 'POST', path: CSRS, token, body: JSON.stringify({ padding: 'x'.repeat(70 * 1024) }) }), [413, 'RequestEntityTooLarge', 413]);
+  assert.equal(await statusOf({ method: 'POST', path: CSRS, token, body: '{not json' }), [400, 'BadRequest', 400]);
+  assert.equal(await statusOf({ method: 'POST', path: CSRS, token, body: 'garbage', contentType: 'application/vnd.kubernetes.protobuf' }), [400, 'BadRequest', 400]);
+  assert.equal(await statusOf({ method: 'POST', path: CSRS, token, body: '{}', contentType: 'text/plain' }), [415, 'UnsupportedMediaType', 415]);
+  assert.equal(await statusOf({ method: 'POST', path: CSRS, token, body: '{}' }), [422, 'Invalid', 422]);
+  assert.equal(await statusOf({ path: `${CSRS}/no-such-csr`, token }), [404, 'NotFound', 404]);
+  assert.equal(await statusOf({ path: '/api/v1/nodes', token }), [404, 'NotFound', 404]);
+  assert.equal(await statusOf({ path: CSRS, token: 'nope' }), [401, 'Unauthorized', 401]);
+  assert.equal(await statusOf({ method: 'DELETE', path: `${CSRS}/node-csr-worker-1`, token }), [405, 'MethodNotAllowed', 405]);
+  assert.equal(await statusOf({ method: 'PATCH', path: CSRS, token, body: '{}' }), [405, 'MethodNotAllowed', 405]);
+  assert.equal(await statusOf({ path: `${CSRS}?fieldSelector=spec.signerName=x`, token }), [422, 'Invalid', 422]);
+});
+
 test('a bootstrapper cannot approve, cannot read or watch CSRs that are not its own', async () => {
   const adminApi = kubeconfig(admin).makeApiClient(k8s.CertificatesV1Api);
   await adminApi.createCertificateSigningRequest({ body: v1(await nodeCsr('admins-own', {})) });

@@ -591,8 +591,8 @@ http('create-name-dotdot', { method: 'POST', path: PREFIX, auth: 'token', body: 
 http('create-bad-signature', { method: 'POST', path: PREFIX, auth: 'token', body: JSON.stringify({ ...baseObject, metadata: { name: 'forged' }, spec: { ...baseObject.spec, request: Buffer.from(pemOf('CERTIFICATE REQUEST', (() => { const bad = Uint8Array.from(goodCsr); bad[bad.length - 5]! ^= 1; return bad; })())).toString('base64') } }) }, 422, 'a CSR whose signature does not verify');
 http('approve-as-bootstrapper', { method: 'PUT', path: `${PREFIX}/existing/approval`, auth: 'token', body: JSON.stringify({ ...baseObject, metadata: { name: 'existing' }, status: { conditions: [{ type: 'Approved', status: 'True' }] } }) }, 403, 'a bootstrapper approving a CSR');
 http('status-as-bootstrapper', { method: 'PUT', path: `${PREFIX}/existing/status`, auth: 'token', body: JSON.stringify({ ...baseObject, metadata: { name: 'existing' }, status: { certificate: Buffer.from(certPem).toString('base64') } }) }, 403, 'a bootstrapper writing a certificate');
-http('delete', { method: 'DELETE', path: `${PREFIX}/existing`, auth: 'token' }, 404, 'DELETE (not served)');
-http('patch', { method: 'PATCH', path: `${PREFIX}/existing`, auth: 'token', body: '{}' }, 404, 'PATCH (not served)');
+http('delete', { method: 'DELETE', path: `${PREFIX}/existing`, auth: 'token' }, 405, 'DELETE (not served)');
+http('patch', { method: 'PATCH', path: `${PREFIX}/existing`, auth: 'token', body: '{}' }, 405, 'PATCH (not served)');
 for (const [name, subject] of [['universal-masters', HOSTILE_NAMES.universalMasters], ['two-cns', HOSTILE_NAMES.twoCommonNames]] as const) {
   const request = Buffer.from(pemOf('CERTIFICATE REQUEST', namedCsr(subject, nodeEc))).toString('base64');
   http(`create-${name}`, { method: 'POST', path: PREFIX, auth: 'token', body: JSON.stringify({ ...baseObject, metadata: { name: `hostile-${name}` }, spec: { ...baseObject.spec, request } }) }, 422, `creating a kubelet client CSR whose subject is ${name}: refused before the approver sees it`);
