@@ -57,18 +57,30 @@ export { lintCertificate, lintProblems, type LintExpectation } from './x509/lint
 export { createCsr, parseCsr, type CertificateSigningRequest, type CreateCsrRequest } from './x509/csr.js';
 export { describeCertificate, formatSans, type CertificateSummary } from './x509/describe.js';
 
-export { PROFILES, PROFILE_LIST, profileByName, LEAF_LIFETIME_SECONDS, CA_LIFETIME_SECONDS, type ProfileKey } from './profiles.js';
+export {
+  PROFILES,
+  PROFILE_LIST,
+  profileByName,
+  LEAF_LIFETIME_SECONDS,
+  CA_LIFETIME_SECONDS,
+  type ProfileKey,
+  type CertificateKind,
+  type KindName,
+  type CertificateName,
+  type DirectoryAuthorityName,
+  type AuthorityName,
+} from './cluster/kinds.js';
 export {
   createCertificateAuthority,
   createIntermediateAuthority,
   type CertificateAuthority,
   type CreateAuthorityOptions,
   type CreateIntermediateOptions,
-} from './ca.js';
+} from './cluster/ca.js';
 
 export { resolveClusterConfig, firstServiceIp, type ClusterConfig, type ResolvedClusterConfig } from './cluster/config.js';
 export { planCluster, apiServerSans, type ClusterPlan, type PlannedAuthority, type PlannedCertificate, type PlannedKubeconfig } from './cluster/plan.js';
-export { AUTHORITY_LAYOUT, CERTIFICATE_LAYOUT, SERVICE_ACCOUNT_PATHS, layoutEntry, type LayoutEntry } from './cluster/layout.js';
+export { AUTHORITY_LAYOUT, CERTIFICATE_LAYOUT, SERVICE_ACCOUNT_PATHS, layoutEntry, layoutFile, type LayoutEntry } from './cluster/layout.js';
 export { initPkiDirectory, type InitOptions, type InitResult } from './cluster/init.js';
 export { stringifyKubeconfig, parseKubeconfig, kubeletKubeconfig, type Kubeconfig, type KubeconfigReadOptions } from './cluster/kubeconfig.js';
 export { componentFlags, egressSelectorConfiguration, type ComponentFlags, type ComponentFlagsOptions } from './cluster/flags.js';

@@ -1,16 +1,29 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { CA_LIFETIME_SECONDS, expectedKeyUsages, LEAF_LIFETIME_SECONDS, PROFILE_LIST, PROFILES, profileByName } from '../lib/index.js';
+import { AUTHORITY_LAYOUT, CA_LIFETIME_SECONDS, CERTIFICATE_LAYOUT, expectedKeyUsages, LEAF_LIFETIME_SECONDS, planCluster, PROFILE_LIST, PROFILES, profileByName } from '../lib/index.js';
 import { codeOf } from './helpers/fixtures.js';
 
-test('every profile has a unique name and file base, and its issuer exists', () => {
+test('every kind has a unique name and file, and its issuer exists', () => {
   const names = PROFILE_LIST.map((p) => p.name);
   assert.is(new Set(names).size, names.length);
-  assert.is(new Set(PROFILE_LIST.map((p) => p.fileBase)).size, names.length);
+  const files = PROFILE_LIST.flatMap((p) => (p.file ? [p.file] : []));
+  assert.is(new Set(files).size, files.length);
   for (const profile of PROFILE_LIST) {
     if (profile.issuer !== 'self') assert.ok(profileByName(profile.issuer).isCA, `${profile.name} is signed by a CA profile`);
     assert.ok(profile.isCA || profile.extendedKeyUsages.length > 0, `${profile.name}: a leaf has at least one EKU, as kubeadm requires`);
   }
+});
+
+test('the layout, the optional set and the plan derive from the rows', () => {
+  const inDirectory = PROFILE_LIST.filter((p) => p.file);
+  assert.equal([...AUTHORITY_LAYOUT, ...CERTIFICATE_LAYOUT].map((e) => e.name).sort(), inDirectory.map((p) => p.name).sort());
+  assert.equal(AUTHORITY_LAYOUT.map((e) => e.name), ['ca', 'front-proxy-ca', 'etcd-ca', 'kubelet-serving-ca']);
+  assert.equal(CERTIFICATE_LAYOUT.filter((e) => e.kubeconfig).map((e) => e.path), ['admin.conf', 'super-admin.conf', 'controller-manager.conf', 'scheduler.conf']);
+  for (const entry of CERTIFICATE_LAYOUT) assert.ok(AUTHORITY_LAYOUT.some((ca) => ca.name === entry.ca), `${entry.name}'s CA is a CA of the directory`);
+  const plain = planCluster({ clusterName: 'c', nodeName: 'n1', advertiseAddress: '10.0.0.10', konnectivity: false, separateKubeletServingCa: false });
+  const full = planCluster({ clusterName: 'c', nodeName: 'n1', advertiseAddress: '10.0.0.10', konnectivity: true, separateKubeletServingCa: true });
+  const optional = [...full.authorities, ...full.certificates].map((e) => e.name).filter((name) => ![...plain.authorities, ...plain.certificates].some((e) => e.name === name));
+  assert.equal(optional, PROFILE_LIST.filter((p) => p.file && p.when).map((p) => p.name));
 });
 
 test('the kubelet rows follow the in-tree rules (kubernetes-pki.md §9)', () => {

@@ -1,6 +1,6 @@
 import { exportPrivateKeyPem, generateKeyPair } from '../crypto/keys.js';
 import type { CryptoOptions } from '../crypto/provider.js';
-import { PROFILES } from '../profiles.js';
+import { PROFILES } from '../cluster/kinds.js';
 import { issueCertificate, type Issuer } from '../x509/issue.js';
 import { sansFromHosts } from '../x509/sans.js';
 

@@ -3,10 +3,10 @@ import { basename, join, resolve } from 'node:path';
 import { encodePem } from '../crypto/pem.js';
 import { PkiError } from '../errors.js';
 import { ioError, writeFileAtomic } from '../cluster/files.js';
-import { AUTHORITY_LAYOUT } from '../cluster/layout.js';
+import { authorityEntry } from '../cluster/layout.js';
 import { loadAuthority } from '../cluster/material.js';
 import { PKCS11_OPTION_HELP, pkcs11Option } from './pkcs11.js';
-import { PROFILES } from '../profiles.js';
+import { PROFILES } from '../cluster/kinds.js';
 import { issueCertificates } from '../x509/batch.js';
 import { optional, required, type Verb } from './io.js';
 
@@ -20,8 +20,7 @@ export const signCsrsVerb: Verb = {
     const out = resolve(required(values, 'out'));
     const profile = Object.values(PROFILES).find((p) => p.name === required(values, 'profile'));
     if (!profile || profile.isCA) throw new PkiError('ERR_ARGUMENT', `unknown leaf profile; one of ${Object.values(PROFILES).filter((p) => !p.isCA).map((p) => p.name).join(', ')}`, { field: '--profile' });
-    const entry = AUTHORITY_LAYOUT.find((e) => e.name === (optional(values, 'ca') ?? 'ca'));
-    if (!entry) throw new PkiError('ERR_ARGUMENT', `unknown CA; one of ${AUTHORITY_LAYOUT.map((e) => e.name).join(', ')}`, { field: '--ca' });
+    const entry = authorityEntry(optional(values, 'ca') ?? 'ca', '--ca');
     const workersText = optional(values, 'workers');
     const workers = workersText === undefined ? undefined : Number(workersText);
     if (workers !== undefined && (!Number.isInteger(workers) || workers < 0 || workers > 64)) throw new PkiError('ERR_ARGUMENT', 'must be an integer from 0 to 64', { field: '--workers' });

@@ -15,7 +15,7 @@ import { resolveServingPolicy, type ServingPolicyOptions } from '../bootstrap/ap
 import { revocationListFile } from '../bootstrap/revocation.js';
 import { bootstrapTokenSecret, formatBootstrapToken, generateBootstrapToken } from '../bootstrap/token.js';
 import { directoryTokenStore, saveTokenSecret } from '../bootstrap/token-files.js';
-import { AUTHORITY_LAYOUT, type LayoutEntry } from '../cluster/layout.js';
+import { authorityEntry, layoutFile } from '../cluster/layout.js';
 import { loadAuthority } from '../cluster/material.js';
 import { PKCS11_OPTION_HELP, pkcs11Option } from './pkcs11.js';
 import { optional, printable, required, type Io, type Verb } from './io.js';
@@ -140,10 +140,9 @@ export const serveBootstrapVerb: Verb = {
     const listen = /^(127\.0\.0\.1|\[::1\]|[0-9.]+|\[[0-9a-f:]+\]):(\d+)$/i.exec(required(values, 'listen'));
     if (!listen) throw new PkiError('ERR_ARGUMENT', 'must be HOST:PORT', { field: '--listen' });
     const host = listen[1]!.replace(/^\[|\]$/g, '');
-    const entry = (name: string): LayoutEntry => AUTHORITY_LAYOUT.find((e) => e.name === name)!;
     const pkcs11 = pkcs11Option(values);
-    const ca = await loadAuthority(dir, entry('ca'), pkcs11 ? { pkcs11 } : {});
-    const servingCa = (await readIfExists(join(dir, 'pki/kubelet-serving-ca.crt'))) ? await loadAuthority(dir, entry('kubelet-serving-ca')) : ca;
+    const ca = await loadAuthority(dir, authorityEntry('ca'), pkcs11 ? { pkcs11 } : {});
+    const servingCa = (await readIfExists(join(dir, layoutFile('kubelet-serving-ca', '.crt')))) ? await loadAuthority(dir, authorityEntry('kubelet-serving-ca')) : ca;
     const log = (name: string, what: string): void => io.err(`kubepki: ${printable(name)}: ${printable(what)}`);
     const workers = Number(optional(values, 'signer-workers') ?? 0);
     if (!Number.isInteger(workers) || workers < 0 || workers > 64) throw new PkiError('ERR_ARGUMENT', 'must be an integer from 0 to 64', { field: '--signer-workers' });
@@ -177,7 +176,7 @@ export const serveBootstrapVerb: Verb = {
       onError: (error) => io.err(`kubepki: controller error: ${JSON.stringify(error instanceof Error ? error.message : String(error))}`),
       maxPendingPerRequester: maxPending === 0 ? Infinity : maxPending,
       onCleaned: (n, reason) => log(n, `deleted (${reason})`),
-      revocationLists: revocationListFile(join(dir, 'pki/ca.crl')),
+      revocationLists: revocationListFile(join(dir, layoutFile('ca', '.crl'))),
       onRefusal: (reason) => io.err(`kubepki: ${printable(reason)}`),
       signerWorkers: workers,
       servingPolicy,

@@ -5,6 +5,7 @@ import { checkExpiration, formatResidual } from '../cluster/expiry.js';
 import { signCertificateRequests } from '../cluster/external.js';
 import { readIfExists, writeFileAtomic } from '../cluster/files.js';
 import { renewCertificates } from '../cluster/renew.js';
+import { certificateName, layoutFile } from '../cluster/layout.js';
 import { PKCS11_OPTION_HELP, pkcs11Option } from './pkcs11.js';
 import { printable, required, type Verb } from './io.js';
 
@@ -37,7 +38,7 @@ export const renewVerb: Verb = {
   options: { dir: { type: 'string' }, json: { type: 'boolean' } },
   async run({ values, positionals }, io) {
     if (positionals.length === 0) throw new PkiError('ERR_ARGUMENT', 'name a certificate or "all"', { field: 'NAME' });
-    const renewed = await renewCertificates(resolve(required(values, 'dir')), positionals[0] === 'all' ? 'all' : positionals);
+    const renewed = await renewCertificates(resolve(required(values, 'dir')), positionals[0] === 'all' ? 'all' : positionals.map((name) => certificateName(name, 'NAME')));
     if (values.json) io.out(JSON.stringify({ renewed }, null, 2));
     else for (const name of renewed) io.out(`renewed ${name}`);
     return 0;
@@ -53,9 +54,9 @@ export const signVerb: Verb = {
     const dir = resolve(required(values, 'dir'));
     const pkcs11 = pkcs11Option(values);
     if (pkcs11) {
-      if (await readIfExists(join(dir, 'pki/ca.key'))) throw new PkiError('ERR_ARGUMENT', 'pki/ca.key is a key file; remove it to sign through the token', { field: '--ca-pkcs11' });
+      if (await readIfExists(join(dir, layoutFile('ca', '.key')))) throw new PkiError('ERR_ARGUMENT', `${layoutFile('ca', '.key')} is a key file; remove it to sign through the token`, { field: '--ca-pkcs11' });
       const reference = formatPkcs11Reference(pkcs11);
-      const path = join(dir, 'pki/ca.pkcs11.json');
+      const path = join(dir, layoutFile('ca', '.pkcs11.json'));
       if ((await readIfExists(path)) !== reference) await writeFileAtomic({ path, content: reference, mode: 0o644 }, { overwrite: true });
     }
     const signed = await signCertificateRequests(dir);

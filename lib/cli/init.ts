@@ -6,6 +6,7 @@ import { writeCertificateRequests } from '../cluster/external.js';
 import { readIfExists, writeFileAtomic } from '../cluster/files.js';
 import { componentFlags, egressSelectorConfiguration } from '../cluster/flags.js';
 import { initPkiDirectory } from '../cluster/init.js';
+import { layoutFile } from '../cluster/layout.js';
 import { planCluster } from '../cluster/plan.js';
 import { PKCS11_OPTION_HELP, pkcs11Option } from './pkcs11.js';
 import { list, optional, required, type Verb } from './io.js';
@@ -67,7 +68,7 @@ export const initVerb: Verb = {
     for (const skipped of plan.config.skippedSans) io.err(`kubepki: warning: skipping apiserver SAN "${skipped}": neither an IP address nor a DNS name`);
     const pkcs11 = pkcs11Option(values);
     const result = await initPkiDirectory(dir, config, { force, ...(pkcs11 ? { pkcs11: { ca: pkcs11 } } : {}) });
-    const caKeyInToken = pkcs11 !== undefined || (await readIfExists(join(dir, 'pki/ca.pkcs11.json'))) !== undefined;
+    const caKeyInToken = pkcs11 !== undefined || (await readIfExists(join(dir, layoutFile('ca', '.pkcs11.json')))) !== undefined;
     const flags = componentFlags(result.plan, { dir, caKeyInToken });
     let egress: string | undefined;
     if (result.plan.config.konnectivity) {

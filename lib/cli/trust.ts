@@ -4,7 +4,7 @@ import { PkiError } from '../errors.js';
 import { clusterBundles, writeClusterBundles } from '../cluster/bundles.js';
 import { loadPkiDirectory } from '../cluster/directory.js';
 import { ioError, readIfExists, writeFileAtomic } from '../cluster/files.js';
-import { AUTHORITY_LAYOUT } from '../cluster/layout.js';
+import { authorityEntry } from '../cluster/layout.js';
 import { buildCaBundle } from '../x509/bundle.js';
 import { Certificate } from '../x509/certificate.js';
 import { issueRevocationList, normalizeSerial, parseRevocationList } from '../x509/crl.js';
@@ -81,8 +81,7 @@ export const revokeVerb: Verb = {
   options: { dir: { type: 'string' }, ca: { type: 'string' }, serial: { type: 'string', multiple: true }, cert: { type: 'string', multiple: true }, 'ca-pkcs11': { type: 'string' } },
   async run({ values }, io) {
     const dir = resolve(required(values, 'dir'));
-    const entry = AUTHORITY_LAYOUT.find((e) => e.name === (optional(values, 'ca') ?? 'ca'));
-    if (!entry) throw new PkiError('ERR_ARGUMENT', `unknown CA; one of ${AUTHORITY_LAYOUT.map((e) => e.name).join(', ')}`, { field: '--ca' });
+    const entry = authorityEntry(optional(values, 'ca') ?? 'ca', '--ca');
     const pkcs11 = pkcs11Option(values);
     const issuer = await loadAuthority(dir, entry, pkcs11 ? { pkcs11 } : {});
     const serials = [

@@ -1,6 +1,6 @@
 import { DEFAULT_KEY_SPEC, isKeySpec, type KeySpec } from '../crypto/keys.js';
 import { PkiError } from '../errors.js';
-import { CA_LIFETIME_SECONDS, LEAF_LIFETIME_SECONDS } from '../profiles.js';
+import { CA_LIFETIME_SECONDS, LEAF_LIFETIME_SECONDS } from './kinds.js';
 import { formatIp, parseIp } from '../x509/ip.js';
 import { isDnsName } from '../x509/names.js';
 

@@ -1,7 +1,6 @@
 import type { KeyPair } from '../crypto/keys.js';
 import type { CryptoOptions } from '../crypto/provider.js';
-import { PROFILES } from '../profiles.js';
-import { AUTHORITY_LAYOUT, CERTIFICATE_LAYOUT, SERVICE_ACCOUNT_PATHS, type LayoutEntry } from './layout.js';
+import { AUTHORITY_LAYOUT, CERTIFICATE_LAYOUT, OPTIONAL_ENTRIES, SERVICE_ACCOUNT_PATHS, type LayoutEntry } from './layout.js';
 import { entryFiles, readEntry, readServiceAccount, type Material } from './material.js';
 
 /** Something wrong with one entry of a PKI directory, by name and file. */
@@ -23,9 +22,6 @@ export interface LoadedPki {
   readonly problems: readonly DirectoryProblem[];
 }
 
-// Present only when the cluster asked for them.
-const OPTIONAL = new Set<string>([PROFILES.kubeletServingCa.name, PROFILES.konnectivityServer.name, PROFILES.konnectivityAgent.name, PROFILES.konnectivityClient.name]);
-
 /**
  * Loads every file of kubeadm's layout under `dir` and checks it: each key matches its certificate,
  * each certificate is signed by its CA in the directory. It never throws for the directory's content;
@@ -40,7 +36,7 @@ export async function loadPkiDirectory(dir: string, options: CryptoOptions = {})
     const found = await readEntry(dir, entry, options);
     if (found.state === 'present') into.set(entry.name, found.material);
     else if (found.state === 'broken') problems.push({ name: entry.name, files: entryFiles(entry), reason: found.problem.message });
-    else if (!OPTIONAL.has(entry.name)) missing.push(entry.name);
+    else if (!OPTIONAL_ENTRIES.has(entry.name)) missing.push(entry.name);
   };
   for (const entry of AUTHORITY_LAYOUT) await read(entry, authorities);
   for (const entry of CERTIFICATE_LAYOUT) {

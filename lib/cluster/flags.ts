@@ -1,5 +1,7 @@
 import { join } from 'node:path';
 import { stringify } from 'yaml';
+import type { CertificateName, DirectoryAuthorityName } from './kinds.js';
+import { layoutFile, SERVICE_ACCOUNT_PATHS } from './layout.js';
 import type { ClusterPlan } from './plan.js';
 
 export interface ComponentFlagsOptions {
@@ -38,39 +40,40 @@ export function componentFlags(plan: ClusterPlan, options: ComponentFlagsOptions
   const { config } = plan;
   const dir = options.dir ?? '/etc/kubernetes';
   const nodeDir = options.nodeDir ?? dir;
-  const pki = (file: string): string => join(dir, 'pki', file);
+  const crt = (name: DirectoryAuthorityName | CertificateName): string => join(dir, layoutFile(name, '.crt'));
+  const key = (name: DirectoryAuthorityName | CertificateName): string => join(dir, layoutFile(name, '.key'));
   const etcdClientPort = options.etcdClientPort ?? 2379;
   const etcdPeerPort = options.etcdPeerPort ?? 2380;
   const ipv6 = config.advertiseAddress.includes(':');
   const adv = bracket(config.advertiseAddress);
   const localEtcd = `https://${ipv6 ? '[::1]' : '127.0.0.1'}:${etcdClientPort}`;
-  const kubeletServingCa = config.separateKubeletServingCa ? pki('kubelet-serving-ca.crt') : pki('ca.crt');
+  const kubeletServingCa = config.separateKubeletServingCa ? crt('kubelet-serving-ca') : crt('ca');
   const kubeApiserver = [
     `--advertise-address=${config.advertiseAddress}`,
     `--secure-port=${config.apiServerPort}`,
-    `--client-ca-file=${pki('ca.crt')}`,
-    `--tls-cert-file=${pki('apiserver.crt')}`,
-    `--tls-private-key-file=${pki('apiserver.key')}`,
-    `--kubelet-client-certificate=${pki('apiserver-kubelet-client.crt')}`,
-    `--kubelet-client-key=${pki('apiserver-kubelet-client.key')}`,
+    `--client-ca-file=${crt('ca')}`,
+    `--tls-cert-file=${crt('apiserver')}`,
+    `--tls-private-key-file=${key('apiserver')}`,
+    `--kubelet-client-certificate=${crt('apiserver-kubelet-client')}`,
+    `--kubelet-client-key=${key('apiserver-kubelet-client')}`,
     `--kubelet-certificate-authority=${kubeletServingCa}`,
     '--kubelet-preferred-address-types=InternalIP,ExternalIP,Hostname',
     '--enable-bootstrap-token-auth=true',
-    `--requestheader-client-ca-file=${pki('front-proxy-ca.crt')}`,
+    `--requestheader-client-ca-file=${crt('front-proxy-ca')}`,
     '--requestheader-allowed-names=front-proxy-client',
     '--requestheader-username-headers=X-Remote-User',
     '--requestheader-group-headers=X-Remote-Group',
     '--requestheader-extra-headers-prefix=X-Remote-Extra-',
-    `--proxy-client-cert-file=${pki('front-proxy-client.crt')}`,
-    `--proxy-client-key-file=${pki('front-proxy-client.key')}`,
-    `--service-account-key-file=${pki('sa.pub')}`,
-    `--service-account-signing-key-file=${pki('sa.key')}`,
+    `--proxy-client-cert-file=${crt('front-proxy-client')}`,
+    `--proxy-client-key-file=${key('front-proxy-client')}`,
+    `--service-account-key-file=${join(dir, SERVICE_ACCOUNT_PATHS.publicKey)}`,
+    `--service-account-signing-key-file=${join(dir, SERVICE_ACCOUNT_PATHS.privateKey)}`,
     `--service-account-issuer=https://kubernetes.default.svc.${config.dnsDomain}`,
     `--service-cluster-ip-range=${config.serviceCidr}`,
     `--etcd-servers=${localEtcd}`,
-    `--etcd-cafile=${pki('etcd/ca.crt')}`,
-    `--etcd-certfile=${pki('apiserver-etcd-client.crt')}`,
-    `--etcd-keyfile=${pki('apiserver-etcd-client.key')}`,
+    `--etcd-cafile=${crt('etcd-ca')}`,
+    `--etcd-certfile=${crt('apiserver-etcd-client')}`,
+    `--etcd-keyfile=${key('apiserver-etcd-client')}`,
     '--authorization-mode=Node,RBAC',
     '--enable-admission-plugins=NodeRestriction',
     ...(config.konnectivity ? [`--egress-selector-config-file=${join(dir, 'egress-selector-configuration.yaml')}`] : []),
@@ -83,37 +86,37 @@ export function componentFlags(plan: ClusterPlan, options: ComponentFlagsOptions
     ? []
     : config.separateKubeletServingCa
     ? [
-        ...['kubelet-client', 'kube-apiserver-client', 'legacy-unknown'].flatMap((s) => [`--cluster-signing-${s}-cert-file=${pki('ca.crt')}`, `--cluster-signing-${s}-key-file=${pki('ca.key')}`]),
-        `--cluster-signing-kubelet-serving-cert-file=${pki('kubelet-serving-ca.crt')}`,
-        `--cluster-signing-kubelet-serving-key-file=${pki('kubelet-serving-ca.key')}`,
+        ...['kubelet-client', 'kube-apiserver-client', 'legacy-unknown'].flatMap((s) => [`--cluster-signing-${s}-cert-file=${crt('ca')}`, `--cluster-signing-${s}-key-file=${key('ca')}`]),
+        `--cluster-signing-kubelet-serving-cert-file=${crt('kubelet-serving-ca')}`,
+        `--cluster-signing-kubelet-serving-key-file=${key('kubelet-serving-ca')}`,
       ]
-    : [`--cluster-signing-cert-file=${pki('ca.crt')}`, `--cluster-signing-key-file=${pki('ca.key')}`];
-  const controllerManagerConf = join(dir, 'controller-manager.conf');
+    : [`--cluster-signing-cert-file=${crt('ca')}`, `--cluster-signing-key-file=${key('ca')}`];
+  const controllerManagerConf = join(dir, layoutFile('controller-manager', ''));
   const kubeControllerManager = [
     `--cluster-name=${config.clusterName}`,
     ...signing,
-    `--root-ca-file=${pki('ca.crt')}`,
-    `--service-account-private-key-file=${pki('sa.key')}`,
-    `--client-ca-file=${pki('ca.crt')}`,
-    `--requestheader-client-ca-file=${pki('front-proxy-ca.crt')}`,
+    `--root-ca-file=${crt('ca')}`,
+    `--service-account-private-key-file=${join(dir, SERVICE_ACCOUNT_PATHS.privateKey)}`,
+    `--client-ca-file=${crt('ca')}`,
+    `--requestheader-client-ca-file=${crt('front-proxy-ca')}`,
     `--kubeconfig=${controllerManagerConf}`,
     `--authentication-kubeconfig=${controllerManagerConf}`,
     `--authorization-kubeconfig=${controllerManagerConf}`,
     '--use-service-account-credentials=true',
     '--controllers=*,bootstrapsigner,tokencleaner',
   ];
-  const schedulerConf = join(dir, 'scheduler.conf');
+  const schedulerConf = join(dir, layoutFile('scheduler', ''));
   const kubeScheduler = [`--kubeconfig=${schedulerConf}`, `--authentication-kubeconfig=${schedulerConf}`, `--authorization-kubeconfig=${schedulerConf}`];
   const etcd = [
     `--name=${config.nodeName}`,
-    `--cert-file=${pki('etcd/server.crt')}`,
-    `--key-file=${pki('etcd/server.key')}`,
+    `--cert-file=${crt('etcd-server')}`,
+    `--key-file=${key('etcd-server')}`,
     '--client-cert-auth=true',
-    `--trusted-ca-file=${pki('etcd/ca.crt')}`,
-    `--peer-cert-file=${pki('etcd/peer.crt')}`,
-    `--peer-key-file=${pki('etcd/peer.key')}`,
+    `--trusted-ca-file=${crt('etcd-ca')}`,
+    `--peer-cert-file=${crt('etcd-peer')}`,
+    `--peer-key-file=${key('etcd-peer')}`,
     '--peer-client-cert-auth=true',
-    `--peer-trusted-ca-file=${pki('etcd/ca.crt')}`,
+    `--peer-trusted-ca-file=${crt('etcd-ca')}`,
     `--listen-client-urls=${localEtcd},https://${adv}:${etcdClientPort}`,
     `--advertise-client-urls=https://${adv}:${etcdClientPort}`,
     `--listen-peer-urls=https://${adv}:${etcdPeerPort}`,
@@ -124,7 +127,7 @@ export function componentFlags(plan: ClusterPlan, options: ComponentFlagsOptions
     `--kubeconfig=${join(dir, 'kubelet.conf')}`,
     `--bootstrap-kubeconfig=${join(dir, 'bootstrap-kubelet.conf')}`,
     '--cert-dir=/var/lib/kubelet/pki',
-    `--client-ca-file=${join(nodeDir, 'pki', 'ca.crt')}`,
+    `--client-ca-file=${join(nodeDir, layoutFile('ca', '.crt'))}`,
     '--rotate-certificates=true',
     '--rotate-server-certificates=true',
   ];
@@ -133,20 +136,20 @@ export function componentFlags(plan: ClusterPlan, options: ComponentFlagsOptions
   const konnectivityServer = [
     '--mode=http-connect',
     `--server-port=${serverPort}`,
-    `--server-cert=${pki('konnectivity-server.crt')}`,
-    `--server-key=${pki('konnectivity-server.key')}`,
-    `--server-ca-cert=${pki('ca.crt')}`,
+    `--server-cert=${crt('konnectivity-server')}`,
+    `--server-key=${key('konnectivity-server')}`,
+    `--server-ca-cert=${crt('ca')}`,
     `--agent-port=${agentPort}`,
-    `--cluster-cert=${pki('konnectivity-server.crt')}`,
-    `--cluster-key=${pki('konnectivity-server.key')}`,
-    `--cluster-ca-cert=${pki('ca.crt')}`,
+    `--cluster-cert=${crt('konnectivity-server')}`,
+    `--cluster-key=${key('konnectivity-server')}`,
+    `--cluster-ca-cert=${crt('ca')}`,
   ];
   const konnectivityAgent = [
     `--proxy-server-host=${config.konnectivityServerHost}`,
     `--proxy-server-port=${agentPort}`,
-    `--ca-cert=${join(nodeDir, 'pki', 'ca.crt')}`,
-    `--agent-cert=${join(nodeDir, 'pki', 'konnectivity-agent.crt')}`,
-    `--agent-key=${join(nodeDir, 'pki', 'konnectivity-agent.key')}`,
+    `--ca-cert=${join(nodeDir, layoutFile('ca', '.crt'))}`,
+    `--agent-cert=${join(nodeDir, layoutFile('konnectivity-agent', '.crt'))}`,
+    `--agent-key=${join(nodeDir, layoutFile('konnectivity-agent', '.key'))}`,
   ];
   return { kubeApiserver, kubeControllerManager, kubeScheduler, etcd, kubelet, konnectivityServer, konnectivityAgent };
 }
@@ -170,9 +173,9 @@ export function egressSelectorConfiguration(plan: ClusterPlan, options: Componen
             tcp: {
               url: `https://${bracket(plan.config.konnectivityServerHost)}:${port}`,
               tlsConfig: {
-                caBundle: join(dir, 'pki', 'ca.crt'),
-                clientCert: join(dir, 'pki', 'konnectivity-client.crt'),
-                clientKey: join(dir, 'pki', 'konnectivity-client.key'),
+                caBundle: join(dir, layoutFile('ca', '.crt')),
+                clientCert: join(dir, layoutFile('konnectivity-client', '.crt')),
+                clientKey: join(dir, layoutFile('konnectivity-client', '.key')),
               },
             },
           },

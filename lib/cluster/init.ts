@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { generateKeyPair, type KeyPair } from '../crypto/keys.js';
 import type { CryptoOptions } from '../crypto/provider.js';
 import { PkiError } from '../errors.js';
-import { createCertificateAuthority } from '../ca.js';
+import { createCertificateAuthority } from './ca.js';
 import { issueCertificate } from '../x509/issue.js';
 import type { ClusterConfig } from './config.js';
 import { readIfExists, writeFileAtomic, type FileToWrite } from './files.js';

@@ -5,7 +5,8 @@ import { PkiError } from '../errors.js';
 import { loadPkiDirectory } from './directory.js';
 import { writeFileAtomic, type FileToWrite } from './files.js';
 import { withDirectoryLock, type DirectoryLockOptions } from './lock.js';
-import { AUTHORITY_LAYOUT, CERTIFICATE_LAYOUT } from './layout.js';
+import type { CertificateName } from './kinds.js';
+import { certificateName, CERTIFICATE_LAYOUT, layoutEntry } from './layout.js';
 import { interruptedPair, issuerOf, reissueEntry } from './material.js';
 
 export interface RenewOptions extends CryptoOptions, DirectoryLockOptions {
@@ -21,11 +22,11 @@ export interface RenewOptions extends CryptoOptions, DirectoryLockOptions {
  * is a separate procedure). Every target is checked before anything is written. The directory is locked
  * meanwhile: a second renewal waits or fails with ERR_LOCKED, never mixes its keys with this one's.
  */
-export async function renewCertificates(dir: string, which: 'all' | readonly string[], options: RenewOptions = {}): Promise<string[]> {
+export async function renewCertificates(dir: string, which: 'all' | readonly CertificateName[], options: RenewOptions = {}): Promise<string[]> {
   return withDirectoryLock(dir, () => renewUnlocked(dir, which, options), options);
 }
 
-async function renewUnlocked(dir: string, which: 'all' | readonly string[], options: RenewOptions): Promise<string[]> {
+async function renewUnlocked(dir: string, which: 'all' | readonly CertificateName[], options: RenewOptions): Promise<string[]> {
   const crypto = options.crypto ? { crypto: options.crypto } : {};
   const loaded = await loadPkiDirectory(dir, crypto);
   // A renewal killed between writing an entry's new key and its certificate is completed by this one.
@@ -34,12 +35,10 @@ async function renewUnlocked(dir: string, which: 'all' | readonly string[], opti
     const pair = loaded.certificates.has(entry.name) ? undefined : await interruptedPair(dir, entry, crypto);
     if (pair) interrupted.set(entry.name, pair);
   }
-  const names = which === 'all' ? CERTIFICATE_LAYOUT.filter((e) => loaded.certificates.has(e.name) || interrupted.has(e.name)).map((e) => e.name) : [...which];
+  const names: readonly string[] = which === 'all' ? CERTIFICATE_LAYOUT.filter((e) => loaded.certificates.has(e.name) || interrupted.has(e.name)).map((e) => e.name) : which;
   const plans: { name: string; files: () => Promise<FileToWrite[]> }[] = [];
   for (const name of names) {
-    if (AUTHORITY_LAYOUT.some((e) => e.name === name)) throw new PkiError('ERR_ARGUMENT', `${name} is a CA; CAs are not renewed, they are rotated`, { field: 'names' });
-    const entry = CERTIFICATE_LAYOUT.find((e) => e.name === name);
-    if (!entry) throw new PkiError('ERR_ARGUMENT', `unknown certificate "${name}"; known: ${CERTIFICATE_LAYOUT.map((e) => e.name).join(', ')}`, { field: 'names' });
+    const entry = layoutEntry(certificateName(name, 'names'))!;
     const problem = loaded.problems.find((p) => (p.name === name && !interrupted.has(name)) || p.name === entry.ca);
     if (problem) throw new PkiError('ERR_DIRECTORY', `${problem.files.join(', ')}: ${problem.reason}`, { field: name });
     const resumed = interrupted.get(name);

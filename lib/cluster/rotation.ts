@@ -4,14 +4,14 @@ import { exportPrivateKeyPem } from '../crypto/keys.js';
 import { findPkcs11KeyPair, formatPkcs11Reference, generatePkcs11KeyPair, openPkcs11Token, parsePkcs11Reference, type Pkcs11KeyReference } from '../crypto/pkcs11.js';
 import type { CryptoOptions } from '../crypto/provider.js';
 import { PkiError } from '../errors.js';
-import { createCertificateAuthority } from '../ca.js';
-import { PROFILES } from '../profiles.js';
+import { createCertificateAuthority } from './ca.js';
+import { PROFILES } from './kinds.js';
 import { issueCertificate } from '../x509/issue.js';
 import { Certificate } from '../x509/certificate.js';
 import { clusterBundles } from './bundles.js';
 import { loadPkiDirectory } from './directory.js';
 import { ioError, readIfExists, writeFileAtomic } from './files.js';
-import { CERTIFICATE_LAYOUT, type LayoutEntry } from './layout.js';
+import { CERTIFICATE_LAYOUT, layoutEntry, layoutFile, type LayoutEntry } from './layout.js';
 import { withDirectoryLock, type DirectoryLockOptions } from './lock.js';
 import { entryFilesToWrite, interruptedPair, issuerOf, loadAuthority, reissueEntry } from './material.js';
 
@@ -29,7 +29,10 @@ export interface RotationResult {
   readonly changed: readonly string[];
 }
 
-const NEW = 'pki/ca-new';
+const CA = { crt: layoutFile('ca', '.crt'), key: layoutFile('ca', '.key'), pkcs11: layoutFile('ca', '.pkcs11.json') };
+// The incoming CA during a rotation, and the outgoing one kept after it, next to the cluster CA's files.
+const NEW = `${layoutEntry('ca')!.path}-new`;
+const OLD_CRT = `${layoutEntry('ca')!.path}-old.crt`;
 const NEW_ENTRY: LayoutEntry = { name: 'ca-new', profile: PROFILES.clusterCa, path: NEW, kubeconfig: false };
 const STATE = 'rotation.json';
 
@@ -62,7 +65,7 @@ async function rotateUnlocked(dir: string, phase: RotationPhase, options: Rotati
     let next = await readIfExists(join(dir, `${NEW}.crt`));
     if (!next) {
       const current = (await loadPkiDirectory(dir, crypto)).authorities.get('ca');
-      if (!current) throw new PkiError('ERR_DIRECTORY', 'the cluster CA is missing', { field: 'pki/ca.crt' });
+      if (!current) throw new PkiError('ERR_DIRECTORY', 'the cluster CA is missing', { field: CA.crt });
       const common = { commonName: current.certificate.subject.commonName, keySpec: current.certificate.keySpec, now: options.now };
       // Key first, certificate last: a crash leaves no certificate whose key is missing.
       let authority;
@@ -108,19 +111,19 @@ async function rotateUnlocked(dir: string, phase: RotationPhase, options: Rotati
   const caPem = await readIfExists(join(dir, `${NEW}.crt`));
   if (caPem) {
     // Promote: old CA kept for reference, new key and certificate under the kubeadm names.
-    const oldPem = await readIfExists(join(dir, 'pki/ca.crt'));
-    if (oldPem) await write(join(dir, 'pki/ca-old.crt'), oldPem, 0o644);
+    const oldPem = await readIfExists(join(dir, CA.crt));
+    if (oldPem) await write(join(dir, OLD_CRT), oldPem, 0o644);
     // The new key's form (a file or a PKCS#11 reference) replaces the old one, whichever that was.
     // A finish that stopped after moving the key finds neither form under the new name: the key is in place.
     const form = (await readIfExists(join(dir, `${NEW}.pkcs11.json`))) !== undefined ? 'pkcs11' : (await readIfExists(join(dir, `${NEW}.key`))) !== undefined ? 'file' : undefined;
     if (form) {
-      const [from, to, other] = form === 'pkcs11' ? ['.pkcs11.json', 'pki/ca.pkcs11.json', 'pki/ca.key'] : ['.key', 'pki/ca.key', 'pki/ca.pkcs11.json'];
+      const [from, to, other] = form === 'pkcs11' ? ['.pkcs11.json', CA.pkcs11, CA.key] : ['.key', CA.key, CA.pkcs11];
       await rename(join(dir, `${NEW}${from}`), join(dir, to)).catch((cause: unknown) => Promise.reject(ioError(join(dir, to), 'cannot be replaced', cause)));
       await unlink(join(dir, other)).catch((cause: NodeJS.ErrnoException) => (cause.code === 'ENOENT' ? undefined : Promise.reject(ioError(join(dir, other), 'cannot be removed', cause))));
       changed.push(join(dir, to));
     }
-    await rename(join(dir, `${NEW}.crt`), join(dir, 'pki/ca.crt')).catch((cause: unknown) => Promise.reject(ioError(join(dir, 'pki/ca.crt'), 'cannot be replaced', cause)));
-    changed.push(join(dir, 'pki/ca.crt'));
+    await rename(join(dir, `${NEW}.crt`), join(dir, CA.crt)).catch((cause: unknown) => Promise.reject(ioError(join(dir, CA.crt), 'cannot be replaced', cause)));
+    changed.push(join(dir, CA.crt));
   }
   await trust(dir, [], true, write, crypto);
   await write(join(dir, STATE), JSON.stringify({ phase: 'finished', newCa: NEW }, null, 2), 0o644);
@@ -135,7 +138,7 @@ async function crossSign(dir: string, next: Certificate, write: (path: string, c
   const path = join(dir, `${NEW}-cross.crt`);
   if (await readIfExists(path)) return;
   const old = (await loadPkiDirectory(dir, options)).authorities.get('ca');
-  if (!old?.keyPair) throw new PkiError('ERR_DIRECTORY', 'cross-signing needs the old CA key', { field: 'pki/ca.key' });
+  if (!old?.keyPair) throw new PkiError('ERR_DIRECTORY', 'cross-signing needs the old CA key', { field: CA.key });
   const cross = await issueCertificate({
     ...(options.crypto ? { crypto: options.crypto } : {}),
     profile: PROFILES.intermediateCa,

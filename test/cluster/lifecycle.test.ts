@@ -65,8 +65,8 @@ test('renew keeps subject and SANs with a new key, and rewrites the kubeconfig a
 test('renew refuses CAs, unknown names and a missing CA key, writing nothing', async () => {
   await withTempDir(async (dir) => {
     await initPkiDirectory(dir, CONFIG);
-    assert.is((await failureOf(() => renewCertificates(dir, ['ca']))).code, 'ERR_ARGUMENT');
-    assert.is((await failureOf(() => renewCertificates(dir, ['kubelet']))).code, 'ERR_ARGUMENT');
+    assert.is((await failureOf(() => renewCertificates(dir, ['ca' as never]))).code, 'ERR_ARGUMENT');
+    assert.is((await failureOf(() => renewCertificates(dir, ['kubelet' as never]))).code, 'ERR_ARGUMENT');
     await rm(join(dir, 'pki/etcd/ca.key'));
     const before = await snapshot(dir);
     const failure = await failureOf(() => renewCertificates(dir, ['apiserver', 'etcd-server']));

@@ -1,11 +1,11 @@
-import { generateKeyPair, DEFAULT_KEY_SPEC, type KeyPair, type KeySpec } from './crypto/keys.js';
-import type { CryptoOptions } from './crypto/provider.js';
-import { PROFILES } from './profiles.js';
-import type { Certificate } from './x509/certificate.js';
-import { issueCertificate, type Issuer } from './x509/issue.js';
-import { isDnsName } from './x509/names.js';
-import type { CertificateProfile } from './x509/profile.js';
-import type { ValidityOptions } from './x509/validity.js';
+import { generateKeyPair, DEFAULT_KEY_SPEC, type KeyPair, type KeySpec } from '../crypto/keys.js';
+import type { CryptoOptions } from '../crypto/provider.js';
+import { PROFILES } from './kinds.js';
+import type { Certificate } from '../x509/certificate.js';
+import { issueCertificate, type Issuer } from '../x509/issue.js';
+import { isDnsName } from '../x509/names.js';
+import type { CertificateProfile } from '../x509/profile.js';
+import type { ValidityOptions } from '../x509/validity.js';
 
 /** A CA ready to sign: its certificate and key pair. Usable wherever an `Issuer` is expected. */
 export interface CertificateAuthority extends Issuer {
