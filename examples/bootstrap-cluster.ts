@@ -19,7 +19,6 @@ import {
   stringifyKubeconfig,
   checkExpiration,
   componentFlags,
-  egressSelectorConfiguration,
   formatResidual,
   initPkiDirectory,
   isKeySpec,
@@ -100,8 +99,6 @@ try {
     { nodeName: values['node-name'], advertiseAddress: values['advertise-address'], controlPlaneEndpoint: values['control-plane-endpoint'], keySpec },
     { force: values.force },
   );
-  const egress = egressSelectorConfiguration(result.plan, { dir });
-  await writeFileAtomic({ path: join(dir, 'egress-selector-configuration.yaml'), content: egress, mode: 0o644 }, { overwrite: true });
   const elapsed = performance.now() - started;
 
   const loaded = await loadPkiDirectory(dir);

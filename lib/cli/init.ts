@@ -3,9 +3,10 @@ import { isKeySpec } from '../crypto/keys.js';
 import { PkiError } from '../errors.js';
 import type { ClusterConfig } from '../cluster/config.js';
 import { writeCertificateRequests } from '../cluster/external.js';
-import { readIfExists, writeFileAtomic } from '../cluster/files.js';
+import { readIfExists } from '../cluster/files.js';
 import { componentFlags, egressSelectorConfiguration } from '../cluster/flags.js';
 import { initPkiDirectory } from '../cluster/init.js';
+import { describeChanges } from '../cluster/transaction.js';
 import { layoutFile } from '../cluster/layout.js';
 import { planCluster } from '../cluster/plan.js';
 import { PKCS11_OPTION_HELP, pkcs11Option } from './pkcs11.js';
@@ -22,7 +23,7 @@ export const initVerb: Verb = {
   summary: "write a cluster's whole PKI in kubeadm's layout, and print the component flags",
   usage: `kubepki init --dir DIR --node-name NAME --advertise-address IP [--control-plane-endpoint HOST[:PORT]]
              [--apiserver-bind-port PORT] [--service-cidr CIDR] [--dns-domain DOMAIN] [--apiserver-cert-extra-sans A,B] [--key-type TYPE]
-             [--separate-kubelet-serving-ca] [--no-konnectivity] [--csr-only] [--force] [--json]
+             [--separate-kubelet-serving-ca] [--no-konnectivity] [--csr-only] [--force] [--dry-run] [--json]
              [--ca-pkcs11 ${PKCS11_OPTION_HELP}]`,
   options: {
     dir: { type: 'string' },
@@ -38,6 +39,7 @@ export const initVerb: Verb = {
     'no-konnectivity': { type: 'boolean' },
     'csr-only': { type: 'boolean' },
     force: { type: 'boolean' },
+    'dry-run': { type: 'boolean' },
     json: { type: 'boolean' },
     'ca-pkcs11': { type: 'string' },
   },
@@ -67,14 +69,15 @@ export const initVerb: Verb = {
     const plan = planCluster(config);
     for (const skipped of plan.config.skippedSans) io.err(`kubepki: warning: skipping apiserver SAN "${skipped}": neither an IP address nor a DNS name`);
     const pkcs11 = pkcs11Option(values);
-    const result = await initPkiDirectory(dir, config, { force, ...(pkcs11 ? { pkcs11: { ca: pkcs11 } } : {}) });
+    const dryRun = values['dry-run'] === true;
+    const result = await initPkiDirectory(dir, config, { force, dryRun, ...(pkcs11 ? { pkcs11: { ca: pkcs11 } } : {}) });
     const caKeyInToken = pkcs11 !== undefined || (await readIfExists(join(dir, layoutFile('ca', '.pkcs11.json')))) !== undefined;
     const flags = componentFlags(result.plan, { dir, caKeyInToken });
-    let egress: string | undefined;
-    if (result.plan.config.konnectivity) {
-      egress = egressSelectorConfiguration(result.plan, { dir });
-      const path = join(dir, 'egress-selector-configuration.yaml');
-      if ((await readIfExists(path)) !== egress) await writeFileAtomic({ path, content: egress, mode: 0o644 }, { overwrite: true });
+    const egress = result.plan.config.konnectivity ? egressSelectorConfiguration(result.plan, { dir }) : undefined;
+    if (dryRun) {
+      if (values.json) io.out(JSON.stringify({ dir, dryRun: true, changes: describeChanges(result.changes) }, null, 2));
+      else for (const line of describeChanges(result.changes)) io.out(`would ${line}`);
+      return 0;
     }
     if (values.json) {
       io.out(JSON.stringify({ dir, created: result.created, reused: result.reused, replaced: result.replaced, files: result.files, flags, egressSelectorConfiguration: egress }, null, 2));

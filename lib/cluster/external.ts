@@ -1,4 +1,3 @@
-import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { exportPrivateKeyPem, exportSpki, generateKeyPair, importPrivateKeyPem } from '../crypto/keys.js';
 import type { CryptoOptions } from '../crypto/provider.js';
@@ -9,12 +8,13 @@ import { checkProfileRequest } from '../x509/profile.js';
 import { normalizeSans } from '../x509/sans.js';
 import type { ClusterConfig } from './config.js';
 import { loadPkiDirectory } from './directory.js';
-import { ioError, readIfExists, writeFileAtomic, type FileToWrite } from './files.js';
+import { readIfExists, type FileToWrite } from './files.js';
 import { parseKubeconfig, stringifyKubeconfig } from './kubeconfig.js';
 import { withDirectoryLock, type DirectoryLockOptions } from './lock.js';
 import { CERTIFICATE_LAYOUT, type LayoutEntry } from './layout.js';
 import { entryFilesToWrite, issuerOf, readServiceAccount, serviceAccountFiles } from './material.js';
 import { planCluster } from './plan.js';
+import { commitChanges, type Change } from './transaction.js';
 
 const csrPath = (dir: string, entry: LayoutEntry): string => join(dir, `${entry.path}.csr`);
 const keyPath = (dir: string, entry: LayoutEntry): string => join(dir, entry.kubeconfig ? entry.path : `${entry.path}.key`);
@@ -56,8 +56,7 @@ async function writeRequestsUnlocked(dir: string, config: ClusterConfig, options
     for (const file of files) if ((await readIfExists(file.path)) !== undefined) existing.push(file.path);
     if (existing.length) throw new PkiError('ERR_EXISTS', `would overwrite ${existing.join(', ')}; nothing was written (use force)`, { field: dir });
   }
-  for (const file of files) await writeFileAtomic(file, { overwrite: options.force });
-  return files.map((f) => f.path);
+  return commitChanges([{ name: 'requests', kind: 'leaf', files, overwrite: options.force === true }]);
 }
 
 /**
@@ -108,12 +107,8 @@ async function signUnlocked(dir: string, options: CryptoOptions & { now?: Date }
     });
   }
   if (pending.length === 0) throw new PkiError('ERR_DIRECTORY', 'no certificate signing requests to sign', { field: dir });
-  const batches = [];
-  for (const item of pending) batches.push(await item.write());
-  for (const [i, files] of batches.entries()) {
-    for (const file of files) await writeFileAtomic(file, { overwrite: true });
-    const csr = csrPath(dir, pending[i]!.entry);
-    await rm(csr).catch((cause: unknown) => Promise.reject(ioError(csr, 'cannot be removed', cause)));
-  }
+  const changes: Change[] = [];
+  for (const item of pending) changes.push({ name: item.entry.name, kind: 'leaf', files: await item.write(), overwrite: true, remove: [csrPath(dir, item.entry)] });
+  await commitChanges(changes);
   return pending.map((p) => p.entry.name);
 }

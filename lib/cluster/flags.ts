@@ -30,6 +30,9 @@ export interface ComponentFlags {
   readonly konnectivityAgent: readonly string[];
 }
 
+/** kube-apiserver's EgressSelectorConfiguration, next to the kubeconfigs (`--egress-selector-config-file`). */
+export const EGRESS_SELECTOR_FILE = 'egress-selector-configuration.yaml';
+
 const bracket = (host: string): string => (host.includes(':') ? `[${host}]` : host);
 
 /**
@@ -76,7 +79,7 @@ export function componentFlags(plan: ClusterPlan, options: ComponentFlagsOptions
     `--etcd-keyfile=${key('apiserver-etcd-client')}`,
     '--authorization-mode=Node,RBAC',
     '--enable-admission-plugins=NodeRestriction',
-    ...(config.konnectivity ? [`--egress-selector-config-file=${join(dir, 'egress-selector-configuration.yaml')}`] : []),
+    ...(config.konnectivity ? [`--egress-selector-config-file=${join(dir, EGRESS_SELECTOR_FILE)}`] : []),
   ];
   // The global signing flags cannot be mixed with per-signer ones (csrsigningcontroller.go), so a separate
   // kubelet-serving CA means naming all four signers.

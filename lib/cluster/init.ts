@@ -5,11 +5,13 @@ import { PkiError } from '../errors.js';
 import { createCertificateAuthority } from './ca.js';
 import { issueCertificate } from '../x509/issue.js';
 import type { ClusterConfig } from './config.js';
-import { readIfExists, writeFileAtomic, type FileToWrite } from './files.js';
+import { readIfExists } from './files.js';
+import { EGRESS_SELECTOR_FILE, egressSelectorConfiguration } from './flags.js';
 import { withDirectoryLock, type DirectoryLockOptions } from './lock.js';
 import { findPkcs11KeyPair, generatePkcs11KeyPair, openPkcs11Token, type Pkcs11KeyReference } from '../crypto/pkcs11.js';
 import { entryFiles, entryFilesToWrite, issuerOf, orphanKey, readEntry, readServiceAccount, serviceAccountFiles, type Material } from './material.js';
 import { planCluster, type ClusterPlan, type PlannedAuthority, type PlannedCertificate } from './plan.js';
+import { commitChanges, commitOrder, type Change } from './transaction.js';
 
 export interface InitOptions extends CryptoOptions, DirectoryLockOptions {
   /** Replace files that conflict with the plan (a different CA, wrong SANs, a corrupt file). Default false. */
@@ -21,6 +23,10 @@ export interface InitOptions extends CryptoOptions, DirectoryLockOptions {
    * directory gets `<ca>.pkcs11.json` instead of the key file.
    */
   pkcs11?: Readonly<Record<string, Pkcs11KeyReference>>;
+  /** Plan only: make the keys and certificates in memory, write nothing, return the changes (`kubepki init --dry-run`). */
+  dryRun?: boolean;
+  /** Where the components read the directory, for the paths inside the egress selector configuration. Default: `dir`. */
+  componentDir?: string;
 }
 
 /** What `initPkiDirectory` did, by entry name. */
@@ -32,8 +38,10 @@ export interface InitResult {
   readonly reused: readonly string[];
   /** Entries that conflicted and were replaced (only with `force`). */
   readonly replaced: readonly string[];
-  /** Paths written, relative to nothing: absolute or as given with `dir`. */
+  /** Paths written, relative to nothing: absolute or as given with `dir` (none with `dryRun`). */
   readonly files: readonly string[];
+  /** The changes, in the order they are (or, with `dryRun`, would be) committed. */
+  readonly changes: readonly Change[];
 }
 
 /**
@@ -54,8 +62,7 @@ async function initUnlocked(dir: string, config: ClusterConfig, options: InitOpt
   const created: string[] = [];
   const reused: string[] = [];
   const replaced: string[] = [];
-  const toWrite: { files: FileToWrite[]; overwrite: boolean }[] = [];
-  const freshAuthorities: { files: FileToWrite[]; overwrite: boolean }[] = [];
+  const changes: Change[] = [];
   const conflict = (name: string, reason: string): void => {
     conflicts.push(`${name}: ${reason}`);
     replaced.push(name.split(':')[0]!);
@@ -76,11 +83,10 @@ async function initUnlocked(dir: string, config: ClusterConfig, options: InitOpt
     if (found.state === 'broken' && !orphan) conflict(entry.name, found.problem.message);
     const material = orphan ? await authorityForKey(entry, plan, now, crypto, orphan) : await newAuthority(entry, plan, now, crypto, reference);
     authorities.set(entry.name, material);
-    // A CA that is new (or completes an interrupted run) is written before the leaves it signs; one that
-    // replaces an existing CA after them, so that a crash part-way never leaves leaves without their CA.
+    // A CA that completes an interrupted run (its key is there) is new too.
     const fresh = found.state === 'absent' || orphan !== undefined;
     const files = await entryFilesToWrite(dir, entry, material, crypto);
-    (fresh ? freshAuthorities : toWrite).push({ files: orphan ? files.filter((f) => !f.path.endsWith('.key')) : files, overwrite: !fresh });
+    changes.push({ name: entry.name, kind: fresh ? 'new-authority' : 'replace-authority', files: orphan ? files.filter((f) => !f.path.endsWith('.key')) : files, overwrite: !fresh });
     if (found.state === 'absent') created.push(entry.name);
   }
 
@@ -115,7 +121,7 @@ async function initUnlocked(dir: string, config: ClusterConfig, options: InitOpt
       caPem: ca.certificate.pem,
     };
     const files = await entryFilesToWrite(dir, entry, { certificate, keyPair, kubeconfig }, crypto);
-    toWrite.push({ files: orphan ? files.filter((f) => !f.path.endsWith('.key')) : files, overwrite: found.state !== 'absent' && !orphan });
+    changes.push({ name: entry.name, kind: 'leaf', files: orphan ? files.filter((f) => !f.path.endsWith('.key')) : files, overwrite: found.state !== 'absent' && !orphan });
     if (found.state === 'absent') created.push(entry.name);
   }
 
@@ -125,29 +131,28 @@ async function initUnlocked(dir: string, config: ClusterConfig, options: InitOpt
     reused.push('sa');
     // sa.key is written before sa.pub: a run that stopped between them is completed.
     if ((await readIfExists(join(dir, paths.publicKey))) === undefined) {
-      toWrite.push({ files: (await serviceAccountFiles(dir, paths, sa.keyPair, crypto)).filter((f) => f.path.endsWith(paths.publicKey)), overwrite: false });
+      changes.push({ name: 'sa', kind: 'leaf', files: (await serviceAccountFiles(dir, paths, sa.keyPair, crypto)).filter((f) => f.path.endsWith(paths.publicKey)), overwrite: false });
     }
   } else {
     if (sa.state === 'broken') conflict('sa', sa.problem.message);
     const keyPair = await generateKeyPair(plan.serviceAccount.keySpec, crypto);
-    toWrite.push({ files: await serviceAccountFiles(dir, paths, keyPair, crypto), overwrite: sa.state !== 'absent' });
+    changes.push({ name: 'sa', kind: 'leaf', files: await serviceAccountFiles(dir, paths, keyPair, crypto), overwrite: sa.state !== 'absent' });
     if (sa.state === 'absent') created.push('sa');
+  }
+
+  // kube-apiserver's egress selector configuration (Konnectivity), kept in step with the plan.
+  if (plan.config.konnectivity) {
+    const path = join(dir, EGRESS_SELECTOR_FILE);
+    const content = egressSelectorConfiguration(plan, { dir: options.componentDir ?? dir });
+    const current = await readIfExists(path);
+    if (current !== content) changes.push({ name: 'egress-selector-configuration', kind: 'leaf', files: [{ path, content, mode: 0o644 }], overwrite: current !== undefined });
   }
 
   if (conflicts.length > 0 && !options.force) {
     throw new PkiError('ERR_EXISTS', `the directory holds files that conflict with this cluster, nothing was written (use force to replace them):\n  ${conflicts.join('\n  ')}`, { field: dir });
   }
-  const files: string[] = [];
-  // New CAs first, then the leaves and kubeconfigs, then CAs that replace existing ones: a crash part-way
-  // leaves either a CA with some of its leaves (which a second run completes) or the old CA in place,
-  // never a new CA beside leaves it did not sign.
-  for (const group of [...freshAuthorities, ...[...toWrite].reverse()]) {
-    for (const file of group.files) {
-      await writeFileAtomic(file, { overwrite: group.overwrite });
-      files.push(file.path);
-    }
-  }
-  return { plan, created, reused, replaced: options.force ? replaced : [], files };
+  const files = options.dryRun ? [] : await commitChanges(changes);
+  return { plan, created, reused, replaced: options.force ? replaced : [], files, changes: commitOrder(changes) };
 }
 
 async function authorityForKey(entry: PlannedAuthority, plan: ClusterPlan, now: Date, crypto: CryptoOptions, keyPair: KeyPair): Promise<Material & { keyPair: KeyPair }> {

@@ -3,7 +3,8 @@ import type { Certificate } from '../x509/certificate.js';
 import type { CryptoOptions } from '../crypto/provider.js';
 import { PkiError } from '../errors.js';
 import { loadPkiDirectory } from './directory.js';
-import { writeFileAtomic, type FileToWrite } from './files.js';
+import type { FileToWrite } from './files.js';
+import { commitChanges, type Change } from './transaction.js';
 import { withDirectoryLock, type DirectoryLockOptions } from './lock.js';
 import type { CertificateName } from './kinds.js';
 import { certificateName, CERTIFICATE_LAYOUT, layoutEntry } from './layout.js';
@@ -36,7 +37,7 @@ async function renewUnlocked(dir: string, which: 'all' | readonly CertificateNam
     if (pair) interrupted.set(entry.name, pair);
   }
   const names: readonly string[] = which === 'all' ? CERTIFICATE_LAYOUT.filter((e) => loaded.certificates.has(e.name) || interrupted.has(e.name)).map((e) => e.name) : which;
-  const plans: { name: string; files: () => Promise<FileToWrite[]> }[] = [];
+  const plans: { name: string; files: () => Promise<readonly FileToWrite[]> }[] = [];
   for (const name of names) {
     const entry = layoutEntry(certificateName(name, 'names'))!;
     const problem = loaded.problems.find((p) => (p.name === name && !interrupted.has(name)) || p.name === entry.ca);
@@ -59,8 +60,9 @@ async function renewUnlocked(dir: string, which: 'all' | readonly CertificateNam
         }),
     });
   }
-  const batches = [];
-  for (const plan of plans) batches.push(await plan.files());
-  for (const files of batches) for (const file of files) await writeFileAtomic(file, { overwrite: true });
+  // Every certificate is made before the first is written: a refusal (a lint, a key) leaves the directory as it was.
+  const changes: Change[] = [];
+  for (const plan of plans) changes.push({ name: plan.name, kind: 'leaf', files: await plan.files(), overwrite: true });
+  await commitChanges(changes);
   return plans.map((p) => p.name);
 }

@@ -12,6 +12,7 @@ const CONFIG: ClusterConfig = { nodeName: 'cp-1', advertiseAddress: '10.0.0.10' 
 const LAYOUT = [
   'admin.conf',
   'controller-manager.conf',
+  'egress-selector-configuration.yaml',
   'pki/apiserver-etcd-client.crt',
   'pki/apiserver-etcd-client.key',
   'pki/apiserver-kubelet-client.crt',

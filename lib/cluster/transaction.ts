@@ -1,0 +1,56 @@
+// The one way a verb changes a PKI directory: it reads what is there, plans in memory a list of Changes
+// (nothing on disk yet, so a plan can be printed or tested), then commits them in one crash-safe order.
+import { rm } from 'node:fs/promises';
+import { ioError, writeFileAtomic, type FileToWrite } from './files.js';
+
+/**
+ * What a change does to the directory's trust:
+ * - `new-authority`: a CA that did not exist (or completes an interrupted run), written before anything it signs;
+ * - `leaf`: a certificate, kubeconfig or the service-account key pair, signed by a CA already in place or new;
+ * - `replace-authority`: a CA that replaces one in the directory, written after the leaves it now signs.
+ */
+export type ChangeKind = 'new-authority' | 'leaf' | 'replace-authority';
+
+export interface Change {
+  /** The entry it changes, e.g. `apiserver`, `ca`, `sa`. */
+  readonly name: string;
+  readonly kind: ChangeKind;
+  /** Written in this order (a key before its certificate, sa.key before sa.pub). */
+  readonly files: readonly FileToWrite[];
+  /** Replace files already there; otherwise an existing file is ERR_EXISTS. */
+  readonly overwrite: boolean;
+  /** Removed after the files are written (a signed CSR). */
+  readonly remove?: readonly string[];
+}
+
+const ORDER: Record<ChangeKind, number> = { 'new-authority': 0, leaf: 1, 'replace-authority': 2 };
+
+/**
+ * The order changes are committed in: new CAs first, then leaves, then CAs that replace existing ones, so
+ * that a crash part-way leaves either a CA with some of its leaves (which a second run completes) or the old
+ * CA in place, never a new CA beside leaves it did not sign. Within a kind, the plan's order.
+ */
+export function commitOrder(changes: readonly Change[]): Change[] {
+  return [...changes].sort((a, b) => ORDER[a.kind] - ORDER[b.kind]);
+}
+
+/** Writes the changes in commitOrder, each file atomically; returns the paths written. Call it under the directory lock. */
+export async function commitChanges(changes: readonly Change[]): Promise<string[]> {
+  const written: string[] = [];
+  for (const change of commitOrder(changes)) {
+    for (const file of change.files) {
+      await writeFileAtomic(file, { overwrite: change.overwrite });
+      written.push(file.path);
+    }
+    for (const path of change.remove ?? []) await rm(path).catch((cause: unknown) => Promise.reject(ioError(path, 'cannot be removed', cause)));
+  }
+  return written;
+}
+
+/** One line per file a commit would write or remove, in commit order: what `--dry-run` prints. */
+export function describeChanges(changes: readonly Change[]): string[] {
+  return commitOrder(changes).flatMap((change) => [
+    ...change.files.map((file) => `${change.overwrite ? 'replace' : 'write'} ${file.path} (${change.name}, mode ${file.mode.toString(8)})`),
+    ...(change.remove ?? []).map((path) => `remove ${path} (${change.name})`),
+  ]);
+}
