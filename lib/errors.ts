@@ -50,12 +50,24 @@ export interface PkiErrorOptions {
   field?: string;
   /** The underlying error, kept for debugging; never contains key material. */
   cause?: unknown;
+  /** The certificate at fault, when a certificate was refused (like Go's CertificateInvalidError.Cert). */
+  certificate?: PkiErrorCertificate;
+}
+
+/** The certificate a refusal is about, as plain data (it crosses thread boundaries with the error). */
+export interface PkiErrorCertificate {
+  /** `CN=..., O=...`, as `describeCertificate` writes it. */
+  readonly subject: string;
+  /** Lowercase hex without leading zero bytes, as `Certificate.serialNumber`. */
+  readonly serialNumber: string;
+  readonly pem: string;
 }
 
 export interface PkiErrorData {
   readonly code: PkiErrorCode;
   readonly reason: string;
   readonly field?: string;
+  readonly certificate?: PkiErrorCertificate;
 }
 
 /** The one error kubepki throws for every rejected input. */
@@ -65,21 +77,24 @@ export class PkiError extends Error {
   readonly field: string | undefined;
   /** The message without the field. */
   readonly reason: string;
+  /** The certificate at fault: set by `verifyCertificate` and `checkName` on the certificate they refuse. */
+  readonly certificate: PkiErrorCertificate | undefined;
 
   constructor(code: PkiErrorCode, reason: string, options: PkiErrorOptions = {}) {
     super(options.field ? `${options.field}: ${reason}` : reason, options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     this.field = options.field;
     this.reason = reason;
+    this.certificate = options.certificate;
   }
 
-  /** Code, reason and field as plain data, to cross a thread or process boundary (the cause stays behind). */
+  /** Code, reason, field and certificate as plain data, to cross a thread or process boundary (the cause stays behind). */
   toData(): PkiErrorData {
-    return { code: this.code, reason: this.reason, ...(this.field === undefined ? {} : { field: this.field }) };
+    return { code: this.code, reason: this.reason, ...(this.field === undefined ? {} : { field: this.field }), ...(this.certificate === undefined ? {} : { certificate: this.certificate }) };
   }
 
   static fromData(data: PkiErrorData): PkiError {
-    return new PkiError(data.code, data.reason, data.field === undefined ? {} : { field: data.field });
+    return new PkiError(data.code, data.reason, { ...(data.field === undefined ? {} : { field: data.field }), ...(data.certificate === undefined ? {} : { certificate: data.certificate }) });
   }
 }
 

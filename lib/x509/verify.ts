@@ -44,7 +44,9 @@ const MAX_SIGNATURE_CHECKS = 100;
 const MAX_CANDIDATES = 1000;
 
 const fail = (code: PkiErrorCode, reason: string, certificate: Certificate): never => {
-  throw new PkiError(code, reason, { field: `CN=${certificate.subject.commonName}` });
+  // Only the name, serial and bytes: a refused certificate may have extensions that do not parse.
+  const subject = [`CN=${certificate.subject.commonName}`, ...(certificate.subject.organizations ?? []).map((o) => `O=${o}`)].join(', ');
+  throw new PkiError(code, reason, { field: `CN=${certificate.subject.commonName}`, certificate: { subject, serialNumber: certificate.serialNumber, pem: certificate.pem } });
 };
 
 /**
@@ -52,7 +54,8 @@ const fail = (code: PkiErrorCode, reason: string, certificate: Certificate): nev
  * etcd): leaf validity period, the requested name against the SANs only, a chain to one of the roots in
  * which every issuer is a valid CA allowed to sign (basicConstraints, keyCertSign, path length, name
  * constraints, no SHA-1), then the purpose along the whole chain, then revocation. Rejections are
- * PkiErrors: ERR_EXPIRED, ERR_NAME_MISMATCH, ERR_UNKNOWN_AUTHORITY, ERR_INVALID_CHAIN, ERR_PURPOSE, ERR_REVOKED.
+ * PkiErrors: ERR_EXPIRED, ERR_NAME_MISMATCH, ERR_UNKNOWN_AUTHORITY, ERR_INVALID_CHAIN, ERR_PURPOSE, ERR_REVOKED,
+ * each carrying the certificate at fault as `certificate` (the leaf, or the CA of the chain that broke it).
  */
 export async function verifyCertificate(input: CertificateInput, options: VerifyOptions): Promise<VerifyResult> {
   const leaf = Certificate.from(input, 'certificate');

@@ -2,7 +2,7 @@
 // (test/interop/verify.test.ts has Go, OpenSSL and GnuTLS judge the same kinds of chains.)
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { verifyCertificate } from '../../lib/index.js';
+import { PkiError, verifyCertificate, type PkiErrorData } from '../../lib/index.js';
 import { encodeElement, encodeOid, encodeSequence } from '../../lib/crypto/der.js';
 import { Certificate, generateKeyPair as generateKeyPairFor } from '../../lib/index.js';
 import { attr, clientCertificateWithName, CN, nameDer, O, STRING } from '../helpers/names.js';
@@ -184,6 +184,36 @@ test('maxDepth does not count self-issued intermediates; it counts every other c
   const failure = await failureOf(() => verifyCertificate(underOther.certificate, { roots: [root.certificate], intermediates: [other.certificate], maxDepth: 2 }));
   assert.is(failure.code, 'ERR_UNKNOWN_AUTHORITY', failure.message);
   await verifyCertificate(underOther.certificate, { roots: [root.certificate], intermediates: [other.certificate], maxDepth: 3 });
+});
+
+test('a refusal carries the certificate at fault: the leaf, the intermediate or the root (like Go\'s CertificateInvalidError)', async () => {
+  const DAY = 86_400_000;
+  const past = new Date(Date.now() - DAY);
+  const root = await craft({ cn: 'root', ca: CA, keyUsage: CA_USAGE });
+  const noSignRoot = await craft({ cn: 'no-sign-root', ca: CA, keyUsage: KU.digitalSignature });
+  const expiredInter = await craft({ cn: 'expired-inter', issuer: root, ca: CA, keyUsage: CA_USAGE, notBefore: new Date(Date.now() - 10 * DAY), notAfter: past });
+  const leaf = (issuer: Awaited<ReturnType<typeof craft>>, notAfter?: Date) =>
+    craft({ cn: 'server', issuer, ca: LEAF, keyUsage: KU.digitalSignature, ekus: [EKU_OID.server], dns: ['api.example.com'], ...(notAfter ? { notBefore: new Date(Date.now() - 10 * DAY), notAfter } : {}) });
+  const expiredLeaf = await leaf(root, past);
+  const goodLeaf = await leaf(root);
+  const rows: [string, Awaited<ReturnType<typeof craft>>, Parameters<typeof verifyCertificate>[1], string, Awaited<ReturnType<typeof craft>>][] = [
+    ['an expired leaf', expiredLeaf, { roots: [root.certificate] }, 'ERR_EXPIRED', expiredLeaf],
+    ['a leaf for another name', goodLeaf, { roots: [root.certificate], name: 'other.example.com' }, 'ERR_NAME_MISMATCH', goodLeaf],
+    ['an expired intermediate', await leaf(expiredInter), { roots: [root.certificate], intermediates: [expiredInter.certificate] }, 'ERR_EXPIRED', expiredInter],
+    ['a root without keyCertSign', await leaf(noSignRoot), { roots: [noSignRoot.certificate] }, 'ERR_INVALID_CHAIN', noSignRoot],
+  ];
+  for (const [name, subject, options, code, atFault] of rows) {
+    const error = await verifyCertificate(subject.certificate, { purpose: 'server', ...options }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    assert.instance(error, PkiError, name);
+    const refusal = error as PkiError;
+    assert.is(refusal.code, code, `${name}: ${refusal.message}`);
+    assert.equal(refusal.certificate, { subject: `CN=${atFault.certificate.subject.commonName}`, serialNumber: atFault.certificate.serialNumber, pem: atFault.certificate.pem }, name);
+    assert.is(refusal.field, `CN=${atFault.certificate.subject.commonName}`, `${name}: the field is unchanged`);
+    assert.equal(PkiError.fromData(JSON.parse(JSON.stringify(refusal.toData())) as PkiErrorData).certificate, refusal.certificate, `${name}: the certificate crosses a thread boundary`);
+  }
 });
 
 test.run();
