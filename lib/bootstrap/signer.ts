@@ -200,7 +200,8 @@ export interface WorkerCsr {
 
 /** What a worker needs of a CSR (see WorkerCsr). */
 export function workerCsr(object: CertificateSigningRequestObject, validated: ValidatedCsr | undefined): WorkerCsr {
-  return validated ? { object, validated: { requestDer: validated.request.der, keySpec: validated.request.publicKey.spec } } : { object };
+  // A copy of its own: the DER may be a view into a shared buffer, which a message would copy whole.
+  return validated ? { object, validated: { requestDer: validated.request.der.slice(), keySpec: validated.request.publicKey.spec } } : { object };
 }
 
 /** Signs a batch of CSRs (in a worker thread of the signer controller). */
