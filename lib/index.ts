@@ -1,4 +1,4 @@
-export { PkiError, isPkiError, PKI_ERROR_CODES, type PkiErrorCode, type PkiErrorData, type PkiErrorOptions } from './errors.js';
+export { PkiError, isPkiError, PKI_ERROR_CODES, type PkiErrorCode, type PkiErrorData, type PkiErrorOptions, type PkiErrorCertificate } from './errors.js';
 
 export { type CryptoOptions } from './crypto/provider.js';
 export {
@@ -89,6 +89,7 @@ export { loadPkiDirectory, type LoadedPki, type DirectoryProblem } from './clust
 export { checkExpiration, formatResidual, type ExpiryReport, type ExpiryRow } from './cluster/expiry.js';
 export { renewCertificates, type RenewOptions } from './cluster/renew.js';
 export { writeCertificateRequests, signCertificateRequests } from './cluster/external.js';
+export { revokeCertificates, type RevokeOptions, type RevokeResult } from './cluster/revoke.js';
 
 export {
   generateBootstrapToken,

@@ -1,17 +1,17 @@
 import { readFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { PkiError } from '../errors.js';
 import { clusterBundles, writeClusterBundles } from '../cluster/bundles.js';
 import { loadPkiDirectory } from '../cluster/directory.js';
-import { ioError, readIfExists, writeFileAtomic } from '../cluster/files.js';
+import { ioError, writeFileAtomic } from '../cluster/files.js';
 import { authorityEntry } from '../cluster/layout.js';
 import { buildCaBundle } from '../x509/bundle.js';
 import { Certificate } from '../x509/certificate.js';
-import { issueRevocationList, normalizeSerial, parseRevocationList } from '../x509/crl.js';
+import { parseRevocationList } from '../x509/crl.js';
 import { verifyCertificate } from '../x509/verify.js';
 import { auditSetup } from '../agents/audit.js';
 import { rotateClusterCa } from '../cluster/rotation.js';
-import { loadAuthority } from '../cluster/material.js';
+import { revokeCertificates } from '../cluster/revoke.js';
 import { PKCS11_OPTION_HELP, pkcs11Option } from './pkcs11.js';
 import { optional, printable, required, type Verb } from './io.js';
 
@@ -81,28 +81,13 @@ export const revokeVerb: Verb = {
   options: { dir: { type: 'string' }, ca: { type: 'string' }, serial: { type: 'string', multiple: true }, cert: { type: 'string', multiple: true }, 'ca-pkcs11': { type: 'string' } },
   async run({ values }, io) {
     const dir = resolve(required(values, 'dir'));
-    const entry = authorityEntry(optional(values, 'ca') ?? 'ca', '--ca');
+    const ca = authorityEntry(optional(values, 'ca') ?? 'ca', '--ca').name;
     const pkcs11 = pkcs11Option(values);
-    const issuer = await loadAuthority(dir, entry, pkcs11 ? { pkcs11 } : {});
-    const serials = [
-      ...((values.serial as string[] | undefined) ?? []),
-      ...(await Promise.all(((values.cert as string[] | undefined) ?? []).map(async (path) => Certificate.from(await readText(path), path).serialNumber))),
-    ];
-    if (serials.length === 0) throw new PkiError('ERR_ARGUMENT', 'name at least one --serial or --cert', { field: '--serial' });
-    const crlPath = join(dir, `${entry.path}.crl`);
-    const previousText = await readIfExists(crlPath);
-    const previous = previousText ? parseRevocationList(previousText, crlPath) : undefined;
-    // Serials revoked before keep the date they were revoked; a serial named again is not revoked anew.
-    const revoked = new Map(previous?.revocationDates ?? []);
-    const now = new Date();
-    for (const serial of serials) {
-      const key = normalizeSerial(serial);
-      if (!revoked.has(key)) revoked.set(key, now);
-    }
-    // The new list replaces the previous one: its CRL number is one above (RFC 5280 5.2.3), 1 for the first.
-    const crl = await issueRevocationList({ issuer, thisUpdate: now, revoked: [...revoked].map(([serialNumber, revokedAt]) => ({ serialNumber, revokedAt })), ...(previous ? { previous } : {}) });
-    await writeFileAtomic({ path: crlPath, content: crl.pem, mode: 0o644 }, { overwrite: true });
-    io.out(`${crlPath}: ${crl.serials.size} revoked`);
+    const serials = (values.serial as string[] | undefined) ?? [];
+    const certificates = await Promise.all(((values.cert as string[] | undefined) ?? []).map(async (path) => Certificate.from(await readText(path), path)));
+    if (serials.length + certificates.length === 0) throw new PkiError('ERR_ARGUMENT', 'name at least one --serial or --cert', { field: '--serial' });
+    const { path, crl } = await revokeCertificates(dir, { ca, serials, certificates, ...(pkcs11 ? { pkcs11 } : {}) });
+    io.out(`${path}: ${crl.serials.size} revoked`);
     return 0;
   },
 };
