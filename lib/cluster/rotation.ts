@@ -1,4 +1,3 @@
-import { rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { exportPrivateKeyPem } from '../crypto/keys.js';
 import { findPkcs11KeyPair, formatPkcs11Reference, generatePkcs11KeyPair, openPkcs11Token, parsePkcs11Reference, type Pkcs11KeyReference } from '../crypto/pkcs11.js';
@@ -9,11 +8,12 @@ import { PROFILES } from './kinds.js';
 import { issueCertificate } from '../x509/issue.js';
 import { Certificate } from '../x509/certificate.js';
 import { clusterBundles } from './bundles.js';
-import { loadPkiDirectory } from './directory.js';
-import { ioError, readIfExists, writeFileAtomic } from './files.js';
+import { loadPkiDirectory, type LoadedPki } from './directory.js';
+import { readIfExists, type FileToWrite } from './files.js';
 import { CERTIFICATE_LAYOUT, layoutEntry, layoutFile, type LayoutEntry } from './layout.js';
 import { withDirectoryLock, type DirectoryLockOptions } from './lock.js';
-import { entryFilesToWrite, interruptedPair, issuerOf, loadAuthority, reissueEntry } from './material.js';
+import { entryFilesToWrite, interruptedPair, issuerOf, loadAuthority, reissueEntry, type Material } from './material.js';
+import { commitChanges, type Change } from './transaction.js';
 
 export type RotationPhase = 'add' | 'reissue' | 'finish';
 
@@ -33,6 +33,7 @@ const CA = { crt: layoutFile('ca', '.crt'), key: layoutFile('ca', '.key'), pkcs1
 // The incoming CA during a rotation, and the outgoing one kept after it, next to the cluster CA's files.
 const NEW = `${layoutEntry('ca')!.path}-new`;
 const OLD_CRT = `${layoutEntry('ca')!.path}-old.crt`;
+const CROSS_CRT = `${NEW}-cross.crt`;
 const NEW_ENTRY: LayoutEntry = { name: 'ca-new', profile: PROFILES.clusterCa, path: NEW, kubeconfig: false };
 const STATE = 'rotation.json';
 
@@ -54,93 +55,107 @@ export type RotationOptions = CryptoOptions &
 async function rotateUnlocked(dir: string, phase: RotationPhase, options: RotationOptions): Promise<RotationResult> {
   const crypto = options.crypto ? { crypto: options.crypto } : {};
   const state = await readState(dir);
-  const changed: string[] = [];
-  const write = async (path: string, content: string, mode: number): Promise<void> => {
-    if ((await readIfExists(path)) === content) return;
-    await writeFileAtomic({ path, content, mode }, { overwrite: true });
-    changed.push(path);
-  };
-  if (phase === 'add') {
-    if (state?.phase === 'finished') throw new PkiError('ERR_ARGUMENT', 'the last rotation is finished; remove rotation.json to start another', { field: 'phase' });
-    let next = await readIfExists(join(dir, `${NEW}.crt`));
-    if (!next) {
-      const current = (await loadPkiDirectory(dir, crypto)).authorities.get('ca');
-      if (!current) throw new PkiError('ERR_DIRECTORY', 'the cluster CA is missing', { field: CA.crt });
-      const common = { commonName: current.certificate.subject.commonName, keySpec: current.certificate.keySpec, now: options.now };
-      // Key first, certificate last: a crash leaves no certificate whose key is missing.
-      let authority;
-      if (options.pkcs11) {
-        const token = await openPkcs11Token(options.pkcs11);
-        const keyPair = (await findPkcs11KeyPair(options.pkcs11)) ?? (await generatePkcs11KeyPair(options.pkcs11, current.certificate.keySpec));
-        authority = await createCertificateAuthority({ ...common, keyPair, crypto: token.crypto });
-        await write(join(dir, `${NEW}.pkcs11.json`), formatPkcs11Reference(options.pkcs11), 0o644);
-      } else {
-        authority = await createCertificateAuthority({ ...crypto, ...common });
-        await write(join(dir, `${NEW}.key`), await exportPrivateKeyPem(authority.keyPair, undefined, crypto), 0o600);
-      }
-      await write(join(dir, `${NEW}.crt`), authority.certificate.pem, 0o644);
-      next = authority.certificate.pem;
-    }
-    await trust(dir, [Certificate.from(next)], false, write, crypto);
-    if (options.crossSign) await crossSign(dir, Certificate.from(next), write, { ...crypto, now: options.now });
-    await write(join(dir, STATE), JSON.stringify({ phase: 'added', newCa: NEW }, null, 2), 0o644);
-    return { phase, changed };
+  const planners = { add: planAdd, reissue: planReissue, finish: planFinish };
+  const changes = await planners[phase](dir, state, { ...options, ...crypto });
+  const record: Change = { name: STATE, kind: 'record', files: [{ path: join(dir, STATE), content: JSON.stringify({ phase: DONE[phase], newCa: NEW }, null, 2), mode: 0o644 }], overwrite: true };
+  return { phase, changed: await commitChanges(await unlessUnchanged([...changes, record])) };
+}
+
+const DONE: Record<RotationPhase, RotationState['phase']> = { add: 'added', reissue: 'reissued', finish: 'finished' };
+
+type PhaseOptions = RotationOptions & CryptoOptions;
+
+/** add: the new CA (its key first), then every bundle and kubeconfig trusting old and new, and the cross-signed certificate. */
+async function planAdd(dir: string, state: RotationState | undefined, options: PhaseOptions): Promise<Change[]> {
+  if (state?.phase === 'finished') throw new PkiError('ERR_ARGUMENT', 'the last rotation is finished; remove rotation.json to start another', { field: 'phase' });
+  const loaded = await loadPkiDirectory(dir, cryptoOf(options));
+  const current = loaded.authorities.get('ca');
+  if (!current) throw new PkiError('ERR_DIRECTORY', 'the cluster CA is missing', { field: CA.crt });
+  const changes: Change[] = [];
+  let nextPem = await readIfExists(join(dir, `${NEW}.crt`));
+  if (!nextPem) {
+    const created = await newAuthority(dir, current.certificate, options);
+    changes.push(created.change);
+    nextPem = created.certificate.pem;
   }
+  const next = Certificate.from(nextPem);
+  changes.push(...(await trustChanges(dir, loaded, [next], false, options)));
+  if (options.crossSign && !(await readIfExists(join(dir, CROSS_CRT)))) changes.push(await crossSigned(next, current, dir, options));
+  return changes;
+}
+
+/** The new CA, its key in a file or in the PKCS#11 token asked for; the key is written before the certificate. */
+async function newAuthority(dir: string, current: Certificate, options: PhaseOptions): Promise<{ certificate: Certificate; change: Change }> {
+  const common = { commonName: current.subject.commonName, keySpec: current.keySpec, now: options.now };
+  if (options.pkcs11) {
+    const token = await openPkcs11Token(options.pkcs11);
+    const keyPair = (await findPkcs11KeyPair(options.pkcs11)) ?? (await generatePkcs11KeyPair(options.pkcs11, current.keySpec));
+    const authority = await createCertificateAuthority({ ...common, keyPair, crypto: token.crypto });
+    const files = [file(dir, `${NEW}.pkcs11.json`, formatPkcs11Reference(options.pkcs11), 0o644), file(dir, `${NEW}.crt`, authority.certificate.pem, 0o644)];
+    return { certificate: authority.certificate, change: { name: 'ca-new', kind: 'new-authority', files, overwrite: true } };
+  }
+  const authority = await createCertificateAuthority({ ...cryptoOf(options), ...common });
+  const files = [file(dir, `${NEW}.key`, await exportPrivateKeyPem(authority.keyPair, undefined, cryptoOf(options)), 0o600), file(dir, `${NEW}.crt`, authority.certificate.pem, 0o644)];
+  return { certificate: authority.certificate, change: { name: 'ca-new', kind: 'new-authority', files, overwrite: true } };
+}
+
+/** reissue: every leaf of the old CA (and every kubeconfig's client certificate) issued again by the new CA. */
+async function planReissue(dir: string, state: RotationState | undefined, options: PhaseOptions): Promise<Change[]> {
   if (!state) throw new PkiError('ERR_ARGUMENT', 'no rotation in progress: run the add phase first', { field: 'phase' });
-  if (phase === 'reissue') {
-    const caPem = await readIfExists(join(dir, `${NEW}.crt`));
-    const keyPem = await readIfExists(join(dir, `${NEW}.key`));
-    const reference = await readIfExists(join(dir, `${NEW}.pkcs11.json`));
-    if (!caPem || (!keyPem && !reference)) throw new PkiError('ERR_DIRECTORY', 'the new CA is missing; run the add phase again', { field: `${NEW}.crt` });
-    const next = Certificate.from(caPem);
-    const nextIssuer = await loadAuthority(dir, NEW_ENTRY, { ...crypto, ...(reference ? { pkcs11: parsePkcs11Reference(reference, `${NEW}.pkcs11.json`) } : {}) });
-    const loaded = await loadPkiDirectory(dir, crypto);
-    const bundle = [loaded.authorities.get('ca')!.certificate, next].map((c) => c.pem).join('');
-    for (const entry of CERTIFICATE_LAYOUT.filter((e) => e.ca === PROFILES.clusterCa.name)) {
-      // An entry this phase was writing when it stopped (new key, old certificate) is completed.
-      const resumed = loaded.certificates.has(entry.name) ? undefined : await interruptedPair(dir, entry, crypto);
-      const current = loaded.certificates.get(entry.name) ?? (resumed && { certificate: resumed.certificate });
-      if (!current || (!resumed && current.certificate.isIssuedBy(next))) continue;
-      const files = await reissueEntry(dir, entry, current, nextIssuer, { ...crypto, caPem: bundle, now: options.now, ...(resumed ? { keyPair: resumed.keyPair } : {}) });
-      for (const file of files) await write(file.path, file.content, file.mode);
-    }
-    await write(join(dir, STATE), JSON.stringify({ phase: 'reissued', newCa: NEW }, null, 2), 0o644);
-    return { phase, changed };
-  }
-  if (state.phase === 'added') throw new PkiError('ERR_ARGUMENT', 'run the reissue phase before finishing', { field: 'phase' });
+  const crypto = cryptoOf(options);
   const caPem = await readIfExists(join(dir, `${NEW}.crt`));
-  if (caPem) {
-    // Promote: old CA kept for reference, new key and certificate under the kubeadm names.
-    const oldPem = await readIfExists(join(dir, CA.crt));
-    if (oldPem) await write(join(dir, OLD_CRT), oldPem, 0o644);
-    // The new key's form (a file or a PKCS#11 reference) replaces the old one, whichever that was.
-    // A finish that stopped after moving the key finds neither form under the new name: the key is in place.
-    const form = (await readIfExists(join(dir, `${NEW}.pkcs11.json`))) !== undefined ? 'pkcs11' : (await readIfExists(join(dir, `${NEW}.key`))) !== undefined ? 'file' : undefined;
-    if (form) {
-      const [from, to, other] = form === 'pkcs11' ? ['.pkcs11.json', CA.pkcs11, CA.key] : ['.key', CA.key, CA.pkcs11];
-      await rename(join(dir, `${NEW}${from}`), join(dir, to)).catch((cause: unknown) => Promise.reject(ioError(join(dir, to), 'cannot be replaced', cause)));
-      await unlink(join(dir, other)).catch((cause: NodeJS.ErrnoException) => (cause.code === 'ENOENT' ? undefined : Promise.reject(ioError(join(dir, other), 'cannot be removed', cause))));
-      changed.push(join(dir, to));
-    }
-    await rename(join(dir, `${NEW}.crt`), join(dir, CA.crt)).catch((cause: unknown) => Promise.reject(ioError(join(dir, CA.crt), 'cannot be replaced', cause)));
-    changed.push(join(dir, CA.crt));
+  const keyPem = await readIfExists(join(dir, `${NEW}.key`));
+  const reference = await readIfExists(join(dir, `${NEW}.pkcs11.json`));
+  if (!caPem || (!keyPem && !reference)) throw new PkiError('ERR_DIRECTORY', 'the new CA is missing; run the add phase again', { field: `${NEW}.crt` });
+  const next = Certificate.from(caPem);
+  const nextIssuer = await loadAuthority(dir, NEW_ENTRY, { ...crypto, ...(reference ? { pkcs11: parsePkcs11Reference(reference, `${NEW}.pkcs11.json`) } : {}) });
+  const loaded = await loadPkiDirectory(dir, crypto);
+  const bundle = [loaded.authorities.get('ca')!.certificate, next].map((c) => c.pem).join('');
+  const changes: Change[] = [];
+  for (const entry of CERTIFICATE_LAYOUT.filter((e) => e.ca === PROFILES.clusterCa.name)) {
+    // An entry this phase was writing when it stopped (new key, old certificate) is completed.
+    const resumed = loaded.certificates.has(entry.name) ? undefined : await interruptedPair(dir, entry, crypto);
+    const current = loaded.certificates.get(entry.name) ?? (resumed && { certificate: resumed.certificate });
+    if (!current || (!resumed && current.certificate.isIssuedBy(next))) continue;
+    const files = await reissueEntry(dir, entry, current, nextIssuer, { ...crypto, caPem: bundle, now: options.now, ...(resumed ? { keyPair: resumed.keyPair } : {}) });
+    changes.push({ name: entry.name, kind: 'leaf', files, overwrite: true });
   }
-  await trust(dir, [], true, write, crypto);
-  await write(join(dir, STATE), JSON.stringify({ phase: 'finished', newCa: NEW }, null, 2), 0o644);
-  return { phase, changed };
+  return changes;
+}
+
+/**
+ * finish: the new CA takes the kubeadm names (the old certificate kept as `pki/ca-old.crt`; the new key's
+ * form, a file or a PKCS#11 reference, replaces the old one's), then the bundles and kubeconfigs trust only it.
+ * The leaves already depend on the new CA, so its promotion is committed before the trust narrows.
+ */
+async function planFinish(dir: string, state: RotationState | undefined, options: PhaseOptions): Promise<Change[]> {
+  if (!state) throw new PkiError('ERR_ARGUMENT', 'no rotation in progress: run the add phase first', { field: 'phase' });
+  if (state.phase === 'added') throw new PkiError('ERR_ARGUMENT', 'run the reissue phase before finishing', { field: 'phase' });
+  const loaded = await loadPkiDirectory(dir, cryptoOf(options));
+  const nextPem = await readIfExists(join(dir, `${NEW}.crt`));
+  // A finish that stopped after the promotion finds no new CA left to promote.
+  if (!nextPem) return trustChanges(dir, loaded, [], true, options);
+  const changes: Change[] = [];
+  const oldPem = await readIfExists(join(dir, CA.crt));
+  // A finish that stopped after moving the key finds neither form under the new name: the key is in place.
+  const form = (await readIfExists(join(dir, `${NEW}.pkcs11.json`))) !== undefined ? 'pkcs11' : (await readIfExists(join(dir, `${NEW}.key`))) !== undefined ? 'file' : undefined;
+  const key: Change['moves'] = form === 'pkcs11' ? [{ from: join(dir, `${NEW}.pkcs11.json`), to: join(dir, CA.pkcs11) }] : form === 'file' ? [{ from: join(dir, `${NEW}.key`), to: join(dir, CA.key) }] : [];
+  const otherForm = form === 'pkcs11' ? CA.key : form === 'file' ? CA.pkcs11 : undefined;
+  changes.push({ name: 'ca', kind: 'new-authority', files: oldPem ? [file(dir, OLD_CRT, oldPem, 0o644)] : [], overwrite: true, moves: key, remove: otherForm ? [join(dir, otherForm)] : [] });
+  changes.push({ name: 'ca', kind: 'new-authority', files: [], overwrite: true, moves: [{ from: join(dir, `${NEW}.crt`), to: join(dir, CA.crt) }] });
+  const next = Certificate.from(nextPem);
+  const promoted: LoadedPki = { ...loaded, authorities: new Map(loaded.authorities).set('ca', { certificate: next }) };
+  return [...changes, ...(await trustChanges(dir, promoted, [], true, options))];
 }
 
 /**
  * The new CA's key and subject certified by the old CA (`pki/ca-new-cross.crt`): a server that sends it
  * after its leaf is verified by clients that trust only the old CA, while they are being updated.
  */
-async function crossSign(dir: string, next: Certificate, write: (path: string, content: string, mode: number) => Promise<void>, options: CryptoOptions & { now?: Date }): Promise<void> {
-  const path = join(dir, `${NEW}-cross.crt`);
-  if (await readIfExists(path)) return;
-  const old = (await loadPkiDirectory(dir, options)).authorities.get('ca');
-  if (!old?.keyPair) throw new PkiError('ERR_DIRECTORY', 'cross-signing needs the old CA key', { field: CA.key });
+async function crossSigned(next: Certificate, old: Material, dir: string, options: PhaseOptions): Promise<Change> {
+  if (!old.keyPair) throw new PkiError('ERR_DIRECTORY', 'cross-signing needs the old CA key', { field: CA.key });
   const cross = await issueCertificate({
-    ...(options.crypto ? { crypto: options.crypto } : {}),
+    ...cryptoOf(options),
     profile: PROFILES.intermediateCa,
     subject: next.subject,
     sans: next.sans,
@@ -148,7 +163,7 @@ async function crossSign(dir: string, next: Certificate, write: (path: string, c
     issuer: issuerOf({ ...old, keyPair: old.keyPair }),
     now: options.now,
   });
-  await write(path, cross.pem, 0o644);
+  return { name: 'ca-new-cross', kind: 'leaf', files: [file(dir, CROSS_CRT, cross.pem, 0o644)], overwrite: true };
 }
 
 async function readState(dir: string): Promise<RotationState | undefined> {
@@ -156,16 +171,30 @@ async function readState(dir: string): Promise<RotationState | undefined> {
   return text ? (JSON.parse(text) as RotationState) : undefined;
 }
 
-/** Rewrites the bundles and the kubeconfigs' CA data: old + extra CAs, or (only) the current CA. */
-async function trust(dir: string, extra: Certificate[], only: boolean, write: (path: string, content: string, mode: number) => Promise<void>, crypto: CryptoOptions): Promise<void> {
-  const loaded = await loadPkiDirectory(dir, crypto);
+/** The bundles and the kubeconfigs' CA data: the directory's CAs plus `extra`, or (`only`) the cluster CA alone. */
+async function trustChanges(dir: string, loaded: LoadedPki, extra: Certificate[], only: boolean, options: PhaseOptions): Promise<Change[]> {
   const bundles = clusterBundles(loaded, { extra: { 'client-ca-file': extra, 'kubelet-client-ca-file': extra, 'konnectivity-ca': extra, 'kubelet-certificate-authority': loaded.authorities.has('kubelet-serving-ca') ? [] : extra } });
-  for (const [name, bundle] of Object.entries(bundles)) await write(join(dir, 'bundles', `${name}.crt`), bundle.pem, 0o644);
+  const changes: Change[] = Object.entries(bundles).map(([name, bundle]) => ({ name: `bundles/${name}`, kind: 'leaf', files: [file(dir, join('bundles', `${name}.crt`), bundle.pem, 0o644)], overwrite: true }));
   const caBundle = bundles['client-ca-file'].pem;
   for (const entry of CERTIFICATE_LAYOUT.filter((e) => e.kubeconfig)) {
     const material = loaded.certificates.get(entry.name);
     if (!material?.kubeconfig) continue;
     const kubeconfig = { ...material.kubeconfig, caPem: only ? loaded.authorities.get('ca')!.certificate.pem : caBundle };
-    for (const file of await entryFilesToWrite(dir, entry, { ...material, kubeconfig }, crypto)) await write(file.path, file.content, file.mode);
+    changes.push({ name: entry.name, kind: 'leaf', files: await entryFilesToWrite(dir, entry, { ...material, kubeconfig }, cryptoOf(options)), overwrite: true });
   }
+  return changes;
+}
+
+const file = (dir: string, path: string, content: string, mode: number): FileToWrite => ({ path: join(dir, path), content, mode });
+const cryptoOf = (options: CryptoOptions): CryptoOptions => (options.crypto ? { crypto: options.crypto } : {});
+
+/** The changes without the files that already hold exactly that content (a phase run again writes only what it must). */
+async function unlessUnchanged(changes: readonly Change[]): Promise<Change[]> {
+  const out: Change[] = [];
+  for (const change of changes) {
+    const files: FileToWrite[] = [];
+    for (const f of change.files) if ((await readIfExists(f.path)) !== f.content) files.push(f);
+    if (files.length || change.moves?.length || change.remove?.length) out.push({ ...change, files });
+  }
+  return out;
 }
