@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import type { CertificateName, DirectoryAuthorityName } from './kinds.js';
+import { hostForUrl } from '../x509/ip.js';
 import { layoutFile, SERVICE_ACCOUNT_PATHS } from './layout.js';
 import type { ClusterPlan } from './plan.js';
 
@@ -33,7 +34,21 @@ export interface ComponentFlags {
 /** kube-apiserver's EgressSelectorConfiguration, next to the kubeconfigs (`--egress-selector-config-file`). */
 export const EGRESS_SELECTOR_FILE = 'egress-selector-configuration.yaml';
 
-const bracket = (host: string): string => (host.includes(':') ? `[${host}]` : host);
+/** What every component's flags are made from: the cluster, where the files are, and the ports. */
+interface FlagContext {
+  readonly config: ClusterPlan['config'];
+  readonly options: ComponentFlagsOptions;
+  readonly dir: string;
+  readonly nodeDir: string;
+  readonly crt: (name: DirectoryAuthorityName | CertificateName) => string;
+  readonly key: (name: DirectoryAuthorityName | CertificateName) => string;
+  readonly etcdClientPort: number;
+  readonly etcdPeerPort: number;
+  /** etcd's client URL on the loopback of the advertise address's family. */
+  readonly localEtcd: string;
+  readonly konnectivityServerPort: number;
+  readonly konnectivityAgentPort: number;
+}
 
 /**
  * The flags kubeadm wires, plus `--kubelet-certificate-authority` (which kubeadm leaves unset, so that
@@ -42,16 +57,33 @@ const bracket = (host: string): string => (host.includes(':') ? `[${host}]` : ho
 export function componentFlags(plan: ClusterPlan, options: ComponentFlagsOptions = {}): ComponentFlags {
   const { config } = plan;
   const dir = options.dir ?? '/etc/kubernetes';
-  const nodeDir = options.nodeDir ?? dir;
-  const crt = (name: DirectoryAuthorityName | CertificateName): string => join(dir, layoutFile(name, '.crt'));
-  const key = (name: DirectoryAuthorityName | CertificateName): string => join(dir, layoutFile(name, '.key'));
   const etcdClientPort = options.etcdClientPort ?? 2379;
-  const etcdPeerPort = options.etcdPeerPort ?? 2380;
-  const ipv6 = config.advertiseAddress.includes(':');
-  const adv = bracket(config.advertiseAddress);
-  const localEtcd = `https://${ipv6 ? '[::1]' : '127.0.0.1'}:${etcdClientPort}`;
-  const kubeletServingCa = config.separateKubeletServingCa ? crt('kubelet-serving-ca') : crt('ca');
-  const kubeApiserver = [
+  const context: FlagContext = {
+    config,
+    options,
+    dir,
+    nodeDir: options.nodeDir ?? dir,
+    crt: (name) => join(dir, layoutFile(name, '.crt')),
+    key: (name) => join(dir, layoutFile(name, '.key')),
+    etcdClientPort,
+    etcdPeerPort: options.etcdPeerPort ?? 2380,
+    localEtcd: `https://${hostForUrl(config.advertiseAddress.includes(':') ? '::1' : '127.0.0.1')}:${etcdClientPort}`,
+    konnectivityServerPort: options.konnectivityServerPort ?? 8131,
+    konnectivityAgentPort: options.konnectivityAgentPort ?? 8132,
+  };
+  return {
+    kubeApiserver: kubeApiserverFlags(context),
+    kubeControllerManager: kubeControllerManagerFlags(context),
+    kubeScheduler: kubeconfigFlags(join(dir, layoutFile('scheduler', ''))),
+    etcd: etcdFlags(context),
+    kubelet: kubeletFlags(context),
+    konnectivityServer: konnectivityServerFlags(context),
+    konnectivityAgent: konnectivityAgentFlags(context),
+  };
+}
+
+function kubeApiserverFlags({ config, dir, crt, key, localEtcd }: FlagContext): string[] {
+  return [
     `--advertise-address=${config.advertiseAddress}`,
     `--secure-port=${config.apiServerPort}`,
     `--client-ca-file=${crt('ca')}`,
@@ -59,7 +91,7 @@ export function componentFlags(plan: ClusterPlan, options: ComponentFlagsOptions
     `--tls-private-key-file=${key('apiserver')}`,
     `--kubelet-client-certificate=${crt('apiserver-kubelet-client')}`,
     `--kubelet-client-key=${key('apiserver-kubelet-client')}`,
-    `--kubelet-certificate-authority=${kubeletServingCa}`,
+    `--kubelet-certificate-authority=${config.separateKubeletServingCa ? crt('kubelet-serving-ca') : crt('ca')}`,
     '--kubelet-preferred-address-types=InternalIP,ExternalIP,Hostname',
     '--enable-bootstrap-token-auth=true',
     `--requestheader-client-ca-file=${crt('front-proxy-ca')}`,
@@ -81,6 +113,9 @@ export function componentFlags(plan: ClusterPlan, options: ComponentFlagsOptions
     '--enable-admission-plugins=NodeRestriction',
     ...(config.konnectivity ? [`--egress-selector-config-file=${join(dir, EGRESS_SELECTOR_FILE)}`] : []),
   ];
+}
+
+function kubeControllerManagerFlags({ config, options, dir, crt, key }: FlagContext): string[] {
   // The global signing flags cannot be mixed with per-signer ones (csrsigningcontroller.go), so a separate
   // kubelet-serving CA means naming all four signers.
   // A cluster CA key inside a PKCS#11 token cannot be handed to kube-controller-manager, which reads a key
@@ -94,23 +129,27 @@ export function componentFlags(plan: ClusterPlan, options: ComponentFlagsOptions
         `--cluster-signing-kubelet-serving-key-file=${key('kubelet-serving-ca')}`,
       ]
     : [`--cluster-signing-cert-file=${crt('ca')}`, `--cluster-signing-key-file=${key('ca')}`];
-  const controllerManagerConf = join(dir, layoutFile('controller-manager', ''));
-  const kubeControllerManager = [
+  return [
     `--cluster-name=${config.clusterName}`,
     ...signing,
     `--root-ca-file=${crt('ca')}`,
     `--service-account-private-key-file=${join(dir, SERVICE_ACCOUNT_PATHS.privateKey)}`,
     `--client-ca-file=${crt('ca')}`,
     `--requestheader-client-ca-file=${crt('front-proxy-ca')}`,
-    `--kubeconfig=${controllerManagerConf}`,
-    `--authentication-kubeconfig=${controllerManagerConf}`,
-    `--authorization-kubeconfig=${controllerManagerConf}`,
+    ...kubeconfigFlags(join(dir, layoutFile('controller-manager', ''))),
     '--use-service-account-credentials=true',
     '--controllers=*,bootstrapsigner,tokencleaner',
   ];
-  const schedulerConf = join(dir, layoutFile('scheduler', ''));
-  const kubeScheduler = [`--kubeconfig=${schedulerConf}`, `--authentication-kubeconfig=${schedulerConf}`, `--authorization-kubeconfig=${schedulerConf}`];
-  const etcd = [
+}
+
+/** A component that reaches kube-apiserver with one kubeconfig, for its API calls and delegated authn/authz. */
+function kubeconfigFlags(kubeconfig: string): string[] {
+  return [`--kubeconfig=${kubeconfig}`, `--authentication-kubeconfig=${kubeconfig}`, `--authorization-kubeconfig=${kubeconfig}`];
+}
+
+function etcdFlags({ config, crt, key, localEtcd, etcdClientPort, etcdPeerPort }: FlagContext): string[] {
+  const advertise = hostForUrl(config.advertiseAddress);
+  return [
     `--name=${config.nodeName}`,
     `--cert-file=${crt('etcd-server')}`,
     `--key-file=${key('etcd-server')}`,
@@ -120,13 +159,16 @@ export function componentFlags(plan: ClusterPlan, options: ComponentFlagsOptions
     `--peer-key-file=${key('etcd-peer')}`,
     '--peer-client-cert-auth=true',
     `--peer-trusted-ca-file=${crt('etcd-ca')}`,
-    `--listen-client-urls=${localEtcd},https://${adv}:${etcdClientPort}`,
-    `--advertise-client-urls=https://${adv}:${etcdClientPort}`,
-    `--listen-peer-urls=https://${adv}:${etcdPeerPort}`,
-    `--initial-advertise-peer-urls=https://${adv}:${etcdPeerPort}`,
-    `--initial-cluster=${config.nodeName}=https://${adv}:${etcdPeerPort}`,
+    `--listen-client-urls=${localEtcd},https://${advertise}:${etcdClientPort}`,
+    `--advertise-client-urls=https://${advertise}:${etcdClientPort}`,
+    `--listen-peer-urls=https://${advertise}:${etcdPeerPort}`,
+    `--initial-advertise-peer-urls=https://${advertise}:${etcdPeerPort}`,
+    `--initial-cluster=${config.nodeName}=https://${advertise}:${etcdPeerPort}`,
   ];
-  const kubelet = [
+}
+
+function kubeletFlags({ dir, nodeDir }: FlagContext): string[] {
+  return [
     `--kubeconfig=${join(dir, 'kubelet.conf')}`,
     `--bootstrap-kubeconfig=${join(dir, 'bootstrap-kubelet.conf')}`,
     '--cert-dir=/var/lib/kubelet/pki',
@@ -134,27 +176,30 @@ export function componentFlags(plan: ClusterPlan, options: ComponentFlagsOptions
     '--rotate-certificates=true',
     '--rotate-server-certificates=true',
   ];
-  const serverPort = options.konnectivityServerPort ?? 8131;
-  const agentPort = options.konnectivityAgentPort ?? 8132;
-  const konnectivityServer = [
+}
+
+function konnectivityServerFlags({ crt, key, konnectivityServerPort, konnectivityAgentPort }: FlagContext): string[] {
+  return [
     '--mode=http-connect',
-    `--server-port=${serverPort}`,
+    `--server-port=${konnectivityServerPort}`,
     `--server-cert=${crt('konnectivity-server')}`,
     `--server-key=${key('konnectivity-server')}`,
     `--server-ca-cert=${crt('ca')}`,
-    `--agent-port=${agentPort}`,
+    `--agent-port=${konnectivityAgentPort}`,
     `--cluster-cert=${crt('konnectivity-server')}`,
     `--cluster-key=${key('konnectivity-server')}`,
     `--cluster-ca-cert=${crt('ca')}`,
   ];
-  const konnectivityAgent = [
+}
+
+function konnectivityAgentFlags({ config, nodeDir, konnectivityAgentPort }: FlagContext): string[] {
+  return [
     `--proxy-server-host=${config.konnectivityServerHost}`,
-    `--proxy-server-port=${agentPort}`,
+    `--proxy-server-port=${konnectivityAgentPort}`,
     `--ca-cert=${join(nodeDir, layoutFile('ca', '.crt'))}`,
     `--agent-cert=${join(nodeDir, layoutFile('konnectivity-agent', '.crt'))}`,
     `--agent-key=${join(nodeDir, layoutFile('konnectivity-agent', '.key'))}`,
   ];
-  return { kubeApiserver, kubeControllerManager, kubeScheduler, etcd, kubelet, konnectivityServer, konnectivityAgent };
 }
 
 /**
@@ -174,7 +219,7 @@ export function egressSelectorConfiguration(plan: ClusterPlan, options: Componen
           proxyProtocol: 'HTTPConnect',
           transport: {
             tcp: {
-              url: `https://${bracket(plan.config.konnectivityServerHost)}:${port}`,
+              url: `https://${hostForUrl(plan.config.konnectivityServerHost)}:${port}`,
               tlsConfig: {
                 caBundle: join(dir, layoutFile('ca', '.crt')),
                 clientCert: join(dir, layoutFile('konnectivity-client', '.crt')),
