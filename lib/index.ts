@@ -88,7 +88,7 @@ export { writeFileAtomic, type FileToWrite } from './cluster/files.js';
 export { loadPkiDirectory, type LoadedPki, type DirectoryProblem } from './cluster/directory.js';
 export { checkExpiration, formatResidual, type ExpiryReport, type ExpiryRow } from './cluster/expiry.js';
 export { renewCertificates, type RenewOptions } from './cluster/renew.js';
-export { writeCertificateRequests, signCertificateRequests } from './cluster/external.js';
+export { writeCertificateRequests, signCertificateRequests, type SignRequestsOptions } from './cluster/external.js';
 export { revokeCertificates, type RevokeOptions, type RevokeResult } from './cluster/revoke.js';
 
 export {

@@ -6,9 +6,23 @@ import { ioError, writeFileAtomic } from '../cluster/files.js';
 import { authorityEntry } from '../cluster/layout.js';
 import { loadAuthority } from '../cluster/material.js';
 import { PKCS11_OPTION_HELP, pkcs11Option } from './pkcs11.js';
-import { PROFILES } from '../cluster/kinds.js';
+import { PROFILE_LIST, profileByName, type CertificateKind } from '../cluster/kinds.js';
 import { issueCertificates } from '../x509/batch.js';
 import { optional, required, type Verb } from './io.js';
+
+/** The leaf kind named `--profile`: a CA profile is refused like an unknown name. */
+function leafProfile(name: string): CertificateKind {
+  const refusal = (cause?: unknown): PkiError =>
+    new PkiError('ERR_ARGUMENT', `unknown leaf profile; one of ${PROFILE_LIST.filter((p) => !p.isCA).map((p) => p.name).join(', ')}`, { field: '--profile', ...(cause === undefined ? {} : { cause }) });
+  let profile: CertificateKind;
+  try {
+    profile = profileByName(name);
+  } catch (cause) {
+    throw refusal(cause);
+  }
+  if (profile.isCA) throw refusal();
+  return profile;
+}
 
 export const signCsrsVerb: Verb = {
   name: 'sign-csrs',
@@ -18,8 +32,7 @@ export const signCsrsVerb: Verb = {
   async run({ values, positionals }, io) {
     const dir = resolve(required(values, 'dir'));
     const out = resolve(required(values, 'out'));
-    const profile = Object.values(PROFILES).find((p) => p.name === required(values, 'profile'));
-    if (!profile || profile.isCA) throw new PkiError('ERR_ARGUMENT', `unknown leaf profile; one of ${Object.values(PROFILES).filter((p) => !p.isCA).map((p) => p.name).join(', ')}`, { field: '--profile' });
+    const profile = leafProfile(required(values, 'profile'));
     const entry = authorityEntry(optional(values, 'ca') ?? 'ca', '--ca');
     const workersText = optional(values, 'workers');
     const workers = workersText === undefined ? undefined : Number(workersText);

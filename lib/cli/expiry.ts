@@ -1,11 +1,9 @@
-import { join, resolve } from 'node:path';
-import { formatPkcs11Reference } from '../crypto/pkcs11.js';
+import { resolve } from 'node:path';
 import { PkiError } from '../errors.js';
 import { checkExpiration, formatResidual } from '../cluster/expiry.js';
 import { signCertificateRequests } from '../cluster/external.js';
-import { readIfExists, writeFileAtomic } from '../cluster/files.js';
 import { renewCertificates } from '../cluster/renew.js';
-import { certificateName, layoutFile } from '../cluster/layout.js';
+import { certificateName } from '../cluster/layout.js';
 import { PKCS11_OPTION_HELP, pkcs11Option } from './pkcs11.js';
 import { printable, required, type Verb } from './io.js';
 
@@ -53,13 +51,7 @@ export const signVerb: Verb = {
   async run({ values }, io) {
     const dir = resolve(required(values, 'dir'));
     const pkcs11 = pkcs11Option(values);
-    if (pkcs11) {
-      if (await readIfExists(join(dir, layoutFile('ca', '.key')))) throw new PkiError('ERR_ARGUMENT', `${layoutFile('ca', '.key')} is a key file; remove it to sign through the token`, { field: '--ca-pkcs11' });
-      const reference = formatPkcs11Reference(pkcs11);
-      const path = join(dir, layoutFile('ca', '.pkcs11.json'));
-      if ((await readIfExists(path)) !== reference) await writeFileAtomic({ path, content: reference, mode: 0o644 }, { overwrite: true });
-    }
-    const signed = await signCertificateRequests(dir);
+    const signed = await signCertificateRequests(dir, pkcs11 ? { pkcs11 } : {});
     if (values.json) io.out(JSON.stringify({ signed }, null, 2));
     else for (const name of signed) io.out(`signed ${name}`);
     return 0;

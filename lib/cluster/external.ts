@@ -1,9 +1,11 @@
 import { join } from 'node:path';
 import { exportPrivateKeyPem, exportSpki, generateKeyPair, importPrivateKeyPem } from '../crypto/keys.js';
+import { formatPkcs11Reference, type Pkcs11KeyReference } from '../crypto/pkcs11.js';
 import type { CryptoOptions } from '../crypto/provider.js';
 import { PkiError } from '../errors.js';
+import type { Certificate } from '../x509/certificate.js';
 import { createCsr, parseCsr } from '../x509/csr.js';
-import { issueCertificate } from '../x509/issue.js';
+import { issueCertificate, type Issuer } from '../x509/issue.js';
 import { checkProfileRequest } from '../x509/profile.js';
 import { normalizeSans } from '../x509/sans.js';
 import type { ClusterConfig } from './config.js';
@@ -11,8 +13,8 @@ import { loadPkiDirectory } from './directory.js';
 import { readIfExists, type FileToWrite } from './files.js';
 import { parseKubeconfig, stringifyKubeconfig } from './kubeconfig.js';
 import { withDirectoryLock, type DirectoryLockOptions } from './lock.js';
-import { CERTIFICATE_LAYOUT, type LayoutEntry } from './layout.js';
-import { entryFilesToWrite, issuerOf, readServiceAccount, serviceAccountFiles } from './material.js';
+import { authorityEntry, CERTIFICATE_LAYOUT, layoutFile, type LayoutEntry } from './layout.js';
+import { entryFilesToWrite, issuerOf, loadAuthority, readServiceAccount, serviceAccountFiles } from './material.js';
 import { planCluster } from './plan.js';
 import { commitChanges, type Change } from './transaction.js';
 
@@ -59,18 +61,43 @@ async function writeRequestsUnlocked(dir: string, config: ClusterConfig, options
   return commitChanges([{ name: 'requests', kind: 'leaf', files, overwrite: options.force === true }]);
 }
 
+export interface SignRequestsOptions extends CryptoOptions, DirectoryLockOptions {
+  now?: Date;
+  /**
+   * The cluster CA's key in a PKCS#11 token: it signs through the token, and `pki/ca.pkcs11.json` is
+   * written with the certificates so that later verbs find the key. Refused (ERR_ARGUMENT) when
+   * `pki/ca.key` is there.
+   */
+  pkcs11?: Pkcs11KeyReference;
+}
+
 /**
  * External-CA mode, step two: signs every pending CSR of the directory with the CAs placed in it (their
- * `.crt` and `.key`), after checking each request against its profile and its key file. Certificates are
- * written beside the keys (kubeconfigs get the certificate and CA embedded) and the CSRs removed.
+ * `.crt` and `.key`, or a key in a PKCS#11 token), after checking each request against its profile and its
+ * key file. Certificates are written beside the keys (kubeconfigs get the certificate and CA embedded) and
+ * the CSRs removed.
  */
-export async function signCertificateRequests(dir: string, options: CryptoOptions & DirectoryLockOptions & { now?: Date } = {}): Promise<string[]> {
+export async function signCertificateRequests(dir: string, options: SignRequestsOptions = {}): Promise<string[]> {
   return withDirectoryLock(dir, () => signUnlocked(dir, options), options);
 }
 
-async function signUnlocked(dir: string, options: CryptoOptions & { now?: Date }): Promise<string[]> {
+async function signUnlocked(dir: string, options: SignRequestsOptions): Promise<string[]> {
   const crypto = options.crypto ? { crypto: options.crypto } : {};
+  const changes: Change[] = [];
+  const signers = new Map<string, Issuer & { readonly certificate: Certificate }>();
+  if (options.pkcs11) {
+    const keyFile = layoutFile('ca', '.key');
+    if ((await readIfExists(join(dir, keyFile))) !== undefined) throw new PkiError('ERR_ARGUMENT', `${keyFile} is a key file; remove it to sign through the token`, { field: 'pkcs11' });
+    signers.set('ca', await loadAuthority(dir, authorityEntry('ca'), { ...crypto, pkcs11: options.pkcs11 }));
+    const reference = formatPkcs11Reference(options.pkcs11);
+    const path = join(dir, layoutFile('ca', '.pkcs11.json'));
+    // Before the leaves (as a new CA is): a crash part-way leaves CSRs that a second run signs through the token.
+    if ((await readIfExists(path)) !== reference) changes.push({ name: 'ca', kind: 'new-authority', files: [{ path, content: reference, mode: 0o644 }], overwrite: true });
+  }
   const loaded = await loadPkiDirectory(dir, crypto);
+  for (const [name, material] of loaded.authorities) {
+    if (!signers.has(name) && material.keyPair) signers.set(name, { ...issuerOf({ ...material, keyPair: material.keyPair }), certificate: material.certificate });
+  }
   const pending: { entry: LayoutEntry; write: () => Promise<FileToWrite[]> }[] = [];
   for (const entry of CERTIFICATE_LAYOUT) {
     const csrText = await readIfExists(csrPath(dir, entry));
@@ -79,8 +106,8 @@ async function signUnlocked(dir: string, options: CryptoOptions & { now?: Date }
     const csr = await parseCsr(csrText, { ...crypto, field });
     const sans = normalizeSans(csr.sans, `${field}.sans`);
     checkProfileRequest(entry.profile, { subject: csr.subject, sans, keySpec: csr.publicKey.spec });
-    const ca = loaded.authorities.get(entry.ca!);
-    if (!ca?.keyPair) throw new PkiError('ERR_DIRECTORY', `the ${entry.ca} CA certificate and key must be in the directory to sign`, { field });
+    const ca = signers.get(entry.ca!);
+    if (!ca) throw new PkiError('ERR_DIRECTORY', `the ${entry.ca} CA certificate and key must be in the directory to sign`, { field });
     const keyText = await readIfExists(keyPath(dir, entry));
     if (keyText === undefined) throw new PkiError('ERR_DIRECTORY', 'has no private key beside it', { field });
     const kubeconfig = entry.kubeconfig ? parseKubeconfig(keyText, entry.path) : undefined;
@@ -88,7 +115,6 @@ async function signUnlocked(dir: string, options: CryptoOptions & { now?: Date }
     if (!Buffer.from(await exportSpki(keyPair.publicKey, crypto)).equals(csr.publicKey.spki)) {
       throw new PkiError('ERR_KEY', 'the CSR was not made with the key beside it', { field });
     }
-    const caKey = ca.keyPair;
     pending.push({
       entry,
       write: async () => {
@@ -98,7 +124,7 @@ async function signUnlocked(dir: string, options: CryptoOptions & { now?: Date }
           subject: csr.subject,
           sans,
           publicKey: csr.publicKey.spki,
-          issuer: issuerOf({ ...ca, keyPair: caKey }),
+          issuer: ca,
           now: options.now,
         });
         const info = kubeconfig && { server: kubeconfig.server, clusterName: kubeconfig.clusterName, userName: kubeconfig.userName, caPem: ca.certificate.pem };
@@ -107,7 +133,6 @@ async function signUnlocked(dir: string, options: CryptoOptions & { now?: Date }
     });
   }
   if (pending.length === 0) throw new PkiError('ERR_DIRECTORY', 'no certificate signing requests to sign', { field: dir });
-  const changes: Change[] = [];
   for (const item of pending) changes.push({ name: item.entry.name, kind: 'leaf', files: await item.write(), overwrite: true, remove: [csrPath(dir, item.entry)] });
   await commitChanges(changes);
   return pending.map((p) => p.entry.name);
