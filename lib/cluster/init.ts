@@ -54,55 +54,81 @@ export async function initPkiDirectory(dir: string, config: ClusterConfig, optio
   return withDirectoryLock(dir, () => initUnlocked(dir, config, options), options);
 }
 
+/** What one init run has found so far, by entry name. */
+interface InitRun {
+  readonly dir: string;
+  readonly plan: ClusterPlan;
+  readonly crypto: CryptoOptions;
+  readonly now: Date;
+  readonly options: InitOptions;
+  readonly created: string[];
+  readonly reused: string[];
+  readonly replaced: string[];
+  readonly conflicts: string[];
+}
+
 async function initUnlocked(dir: string, config: ClusterConfig, options: InitOptions): Promise<InitResult> {
   const plan = planCluster(config);
-  const crypto = options.crypto ? { crypto: options.crypto } : {};
-  const now = options.now ?? new Date();
-  const conflicts: string[] = [];
-  const created: string[] = [];
-  const reused: string[] = [];
-  const replaced: string[] = [];
-  const changes: Change[] = [];
-  const conflict = (name: string, reason: string): void => {
-    conflicts.push(`${name}: ${reason}`);
-    replaced.push(name.split(':')[0]!);
-  };
+  const run: InitRun = { dir, plan, crypto: options.crypto ? { crypto: options.crypto } : {}, now: options.now ?? new Date(), options, created: [], reused: [], replaced: [], conflicts: [] };
+  const { changes: authorityChanges, authorities } = await planAuthorities(run);
+  const changes = [...authorityChanges, ...(await planLeaves(run, authorities)), ...(await planServiceAccount(run)), ...(await planEgressSelector(run))];
+  if (run.conflicts.length > 0 && !options.force) {
+    throw new PkiError('ERR_EXISTS', `the directory holds files that conflict with this cluster, nothing was written (use force to replace them):\n  ${run.conflicts.join('\n  ')}`, { field: dir });
+  }
+  const files = options.dryRun ? [] : await commitChanges(changes);
+  return { plan, created: run.created, reused: run.reused, replaced: options.force ? run.replaced : [], files, changes: commitOrder(changes) };
+}
 
+function conflict(run: InitRun, name: string, reason: string): void {
+  run.conflicts.push(`${name}: ${reason}`);
+  run.replaced.push(name.split(':')[0]!);
+}
+
+/** The CAs: valid ones are kept (they sign the new leaves), missing ones made, conflicting ones replaced. */
+async function planAuthorities(run: InitRun): Promise<{ changes: Change[]; authorities: Map<string, Material & { keyPair: KeyPair }> }> {
+  const { dir, plan, crypto, now } = run;
+  const changes: Change[] = [];
   const authorities = new Map<string, Material & { keyPair: KeyPair }>();
   for (const entry of plan.authorities) {
     const found = await readEntry(dir, entry, crypto);
-    const reference = options.pkcs11?.[entry.name];
+    const reference = run.options.pkcs11?.[entry.name];
     const keyPlace = found.state === 'present' ? keyPlaceProblem(found.material, reference) : undefined;
     if (found.state === 'present' && found.material.keyPair && usableAuthority(found.material, entry, now) && !keyPlace) {
       authorities.set(entry.name, found.material as Material & { keyPair: KeyPair });
-      reused.push(entry.name);
+      run.reused.push(entry.name);
       continue;
     }
     const orphan = found.state === 'broken' && !reference ? await orphanKey(dir, entry, crypto) : undefined;
-    if (found.state === 'present') conflict(entry.name, keyPlace ?? (found.material.keyPair ? 'the CA is expired or not a CA' : `${entry.path}.key is missing (external CA): use the CSR mode and sign with the CA`));
-    if (found.state === 'broken' && !orphan) conflict(entry.name, found.problem.message);
+    if (found.state === 'present') conflict(run, entry.name, keyPlace ?? (found.material.keyPair ? 'the CA is expired or not a CA' : `${entry.path}.key is missing (external CA): use the CSR mode and sign with the CA`));
+    if (found.state === 'broken' && !orphan) conflict(run, entry.name, found.problem.message);
     const material = orphan ? await authorityForKey(entry, plan, now, crypto, orphan) : await newAuthority(entry, plan, now, crypto, reference);
     authorities.set(entry.name, material);
     // A CA that completes an interrupted run (its key is there) is new too.
     const fresh = found.state === 'absent' || orphan !== undefined;
     const files = await entryFilesToWrite(dir, entry, material, crypto);
     changes.push({ name: entry.name, kind: fresh ? 'new-authority' : 'replace-authority', files: orphan ? files.filter((f) => !f.path.endsWith('.key')) : files, overwrite: !fresh });
-    if (found.state === 'absent') created.push(entry.name);
+    if (found.state === 'absent') run.created.push(entry.name);
   }
+  return { changes, authorities };
+}
 
+/** The leaves and kubeconfigs: valid ones kept, the others issued by their CA. */
+async function planLeaves(run: InitRun, authorities: ReadonlyMap<string, Material & { keyPair: KeyPair }>): Promise<Change[]> {
+  const { dir, plan, crypto, now } = run;
+  const changes: Change[] = [];
   for (const entry of plan.certificates) {
     const ca = authorities.get(entry.ca)!;
     const found = await readEntry(dir, entry, crypto);
     if (found.state === 'present') {
       const problem = leafProblem(found.material, entry, ca, now);
       if (!problem) {
-        reused.push(entry.name);
+        run.reused.push(entry.name);
         continue;
       }
-      conflict(entry.name, problem);
+      conflict(run, entry.name, problem);
     }
     const orphan = found.state === 'broken' ? await orphanKey(dir, entry, crypto) : undefined;
-    if (found.state === 'broken' && !orphan) conflict(entry.name, found.problem.message);
+    if (found.state === 'broken' && !orphan) conflict(run, entry.name, found.problem.message);
     const keyPair = orphan ?? (await generateKeyPair(plan.config.keySpec, crypto));
     const certificate = await issueCertificate({
       ...crypto,
@@ -114,45 +140,37 @@ async function initUnlocked(dir: string, config: ClusterConfig, options: InitOpt
       validity: { lifetimeSeconds: plan.config.leafLifetimeSeconds },
       now,
     });
-    const kubeconfig = entry.kubeconfigFile && {
-      server: entry.kubeconfigFile.server,
-      clusterName: plan.config.clusterName,
-      userName: entry.kubeconfigFile.user,
-      caPem: ca.certificate.pem,
-    };
+    const kubeconfig = entry.kubeconfigFile && { server: entry.kubeconfigFile.server, clusterName: plan.config.clusterName, userName: entry.kubeconfigFile.user, caPem: ca.certificate.pem };
     const files = await entryFilesToWrite(dir, entry, { certificate, keyPair, kubeconfig }, crypto);
     changes.push({ name: entry.name, kind: 'leaf', files: orphan ? files.filter((f) => !f.path.endsWith('.key')) : files, overwrite: found.state !== 'absent' && !orphan });
-    if (found.state === 'absent') created.push(entry.name);
+    if (found.state === 'absent') run.created.push(entry.name);
   }
+  return changes;
+}
 
+/** `sa.key` / `sa.pub`: kept when valid (sa.pub completed if a run stopped between them), else made. */
+async function planServiceAccount(run: InitRun): Promise<Change[]> {
+  const { dir, plan, crypto } = run;
   const paths = { privateKey: plan.serviceAccount.privateKeyPath, publicKey: plan.serviceAccount.publicKeyPath };
   const sa = await readServiceAccount(dir, paths, crypto);
   if (sa.state === 'present') {
-    reused.push('sa');
-    // sa.key is written before sa.pub: a run that stopped between them is completed.
-    if ((await readIfExists(join(dir, paths.publicKey))) === undefined) {
-      changes.push({ name: 'sa', kind: 'leaf', files: (await serviceAccountFiles(dir, paths, sa.keyPair, crypto)).filter((f) => f.path.endsWith(paths.publicKey)), overwrite: false });
-    }
-  } else {
-    if (sa.state === 'broken') conflict('sa', sa.problem.message);
-    const keyPair = await generateKeyPair(plan.serviceAccount.keySpec, crypto);
-    changes.push({ name: 'sa', kind: 'leaf', files: await serviceAccountFiles(dir, paths, keyPair, crypto), overwrite: sa.state !== 'absent' });
-    if (sa.state === 'absent') created.push('sa');
+    run.reused.push('sa');
+    if ((await readIfExists(join(dir, paths.publicKey))) !== undefined) return [];
+    return [{ name: 'sa', kind: 'leaf', files: (await serviceAccountFiles(dir, paths, sa.keyPair, crypto)).filter((f) => f.path.endsWith(paths.publicKey)), overwrite: false }];
   }
+  if (sa.state === 'broken') conflict(run, 'sa', sa.problem.message);
+  else run.created.push('sa');
+  const keyPair = await generateKeyPair(plan.serviceAccount.keySpec, crypto);
+  return [{ name: 'sa', kind: 'leaf', files: await serviceAccountFiles(dir, paths, keyPair, crypto), overwrite: sa.state !== 'absent' }];
+}
 
-  // kube-apiserver's egress selector configuration (Konnectivity), kept in step with the plan.
-  if (plan.config.konnectivity) {
-    const path = join(dir, EGRESS_SELECTOR_FILE);
-    const content = egressSelectorConfiguration(plan, { dir: options.componentDir ?? dir });
-    const current = await readIfExists(path);
-    if (current !== content) changes.push({ name: 'egress-selector-configuration', kind: 'leaf', files: [{ path, content, mode: 0o644 }], overwrite: current !== undefined });
-  }
-
-  if (conflicts.length > 0 && !options.force) {
-    throw new PkiError('ERR_EXISTS', `the directory holds files that conflict with this cluster, nothing was written (use force to replace them):\n  ${conflicts.join('\n  ')}`, { field: dir });
-  }
-  const files = options.dryRun ? [] : await commitChanges(changes);
-  return { plan, created, reused, replaced: options.force ? replaced : [], files, changes: commitOrder(changes) };
+/** kube-apiserver's egress selector configuration (Konnectivity), kept in step with the plan. */
+async function planEgressSelector(run: InitRun): Promise<Change[]> {
+  if (!run.plan.config.konnectivity) return [];
+  const path = join(run.dir, EGRESS_SELECTOR_FILE);
+  const content = egressSelectorConfiguration(run.plan, { dir: run.options.componentDir ?? run.dir });
+  const current = await readIfExists(path);
+  return current === content ? [] : [{ name: 'egress-selector-configuration', kind: 'leaf', files: [{ path, content, mode: 0o644 }], overwrite: current !== undefined }];
 }
 
 async function authorityForKey(entry: PlannedAuthority, plan: ClusterPlan, now: Date, crypto: CryptoOptions, keyPair: KeyPair): Promise<Material & { keyPair: KeyPair }> {
