@@ -4,9 +4,10 @@ import { parse } from 'yaml';
 import { PkiError } from '../errors.js';
 import { loadPkiDirectory, type LoadedPki } from '../cluster/directory.js';
 import { readIfExists } from '../cluster/files.js';
+import type { CertificateName, DirectoryAuthorityName } from '../cluster/kinds.js';
 import { AUTHORITY_LAYOUT } from '../cluster/layout.js';
-import { Certificate } from '../x509/certificate.js';
-import { verifyCertificate } from '../x509/verify.js';
+import { Certificate, type CertificateInput } from '../x509/certificate.js';
+import { verifyCertificate, type VerifyOptions } from '../x509/verify.js';
 
 export type PathStatus = 'verified' | 'unverified' | 'broken' | 'not-configured' | 'advisory';
 
@@ -53,6 +54,20 @@ export function parseFlags(text: string): Map<string, string> {
   return flags;
 }
 
+/** What every path check reads: the directory, the apiserver's flags, the caller's options and the findings so far. */
+interface AuditContext {
+  readonly dir: string;
+  readonly loaded: LoadedPki;
+  readonly flags: ReadonlyMap<string, string>;
+  readonly options: AuditOptions;
+  readonly now: Date;
+  readonly findings: Finding[];
+  /** A leaf of the directory, or ERR_DIRECTORY when it is missing. */
+  readonly leaf: (name: CertificateName) => Certificate;
+  /** A CA of the directory, or ERR_DIRECTORY when it is missing. */
+  readonly root: (name: DirectoryAuthorityName) => Certificate;
+}
+
 /**
  * Audits a setup: which paths of DESIGN.md's table are verified, unverified or broken, why, and the fix.
  * It reads the PKI directory, the apiserver's flags when given (kubeadm's defaults otherwise), kubelet
@@ -62,103 +77,124 @@ export async function auditSetup(dir: string, options: AuditOptions = {}): Promi
   const now = options.now ?? new Date();
   const loaded = await loadPkiDirectory(dir);
   const findings: Finding[] = [];
-  const paths: PathReport[] = [];
-  const flags = options.apiserverFlags === undefined ? new Map<string, string>() : parseFlags(options.apiserverFlags);
-
   for (const problem of loaded.problems) findings.push({ severity: 'error', message: `${problem.files.join(', ')}: ${problem.reason}`, fix: 'regenerate it (kubepki init --force, or kubepki renew NAME)' });
   for (const name of loaded.missing) findings.push({ severity: 'error', message: `${name} is missing`, fix: 'kubepki init --dir DIR completes the directory' });
   await checkKeyModes(dir, findings);
   checkExpiry(loaded, now, options.expiryWarningSeconds ?? 30 * 86_400, findings);
-
-  const check = async (path: number, name: string, run: () => Promise<string>, fix: string): Promise<void> => {
-    try {
-      paths.push({ path, name, status: 'verified', reason: await run() });
-    } catch (error) {
-      if (!(error instanceof PkiError)) throw error;
-      paths.push({ path, name, status: 'broken', reason: `${error.code}: ${error.message}`, fix });
-    }
+  const context: AuditContext = {
+    dir,
+    loaded,
+    flags: options.apiserverFlags === undefined ? new Map<string, string>() : parseFlags(options.apiserverFlags),
+    options,
+    now,
+    findings,
+    leaf: (name) => {
+      const material = loaded.certificates.get(name);
+      if (!material) throw new PkiError('ERR_DIRECTORY', `${name} is missing`, { field: name });
+      return material.certificate;
+    },
+    root: (name) => {
+      const material = loaded.authorities.get(name);
+      if (!material) throw new PkiError('ERR_DIRECTORY', `the ${name} CA is missing`, { field: name });
+      return material.certificate;
+    },
   };
-  const leaf = (name: string): Certificate => {
-    const material = loaded.certificates.get(name);
-    if (!material) throw new PkiError('ERR_DIRECTORY', `${name} is missing`, { field: name });
-    return material.certificate;
-  };
-  const root = (name: string): Certificate => {
-    const material = loaded.authorities.get(name);
-    if (!material) throw new PkiError('ERR_DIRECTORY', `the ${name} CA is missing`, { field: name });
-    return material.certificate;
-  };
-  const apiserver = loaded.certificates.get('apiserver')?.certificate;
-  const serviceIp = apiserver?.sans.ips[0];
+  const paths: PathReport[] = [];
+  for (const check of PATH_CHECKS) paths.push(await check(context));
+  await checkRotationOverlap(context);
+  const ok = paths.every((p) => p.status !== 'unverified' && p.status !== 'broken') && findings.every((f) => f.severity !== 'error');
+  return { paths, findings, ok };
+}
 
-  await check(1, 'kubelet -> apiserver', async () => {
-    await verifyCertificate(leaf('apiserver'), { roots: [root('ca')], purpose: 'server', time: now, crossCheck: true });
-    return 'the apiserver certificate chains to the cluster CA the kubelets trust';
-  }, 'reissue the apiserver certificate from the cluster CA (kubepki renew apiserver)');
-  await check(2, 'pod -> apiserver', async () => {
-    await verifyCertificate(leaf('apiserver'), { roots: [root('ca')], purpose: 'server', name: 'kubernetes.default.svc', time: now, crossCheck: true });
-    if (serviceIp) await verifyCertificate(leaf('apiserver'), { roots: [root('ca')], purpose: 'server', name: serviceIp, time: now, crossCheck: true });
-    return `the apiserver certificate names kubernetes.default.svc and the Service IP ${serviceIp ?? '(none)'}`;
-  }, 'reissue the apiserver certificate with the Service IP and kubernetes.default.svc SANs');
-  await check(3, 'control-plane component -> apiserver', async () => {
-    for (const name of ['admin', 'super-admin', 'controller-manager', 'scheduler']) await verifyCertificate(leaf(name), { roots: [root('ca')], purpose: 'client', time: now, crossCheck: true });
-    return 'every kubeconfig embeds the cluster CA and a client certificate from it';
-  }, 'kubepki renew all');
-
-  const kubeletCa = flags.get('kubelet-certificate-authority');
-  const selfSigned = options.kubeletConfig !== undefined && kubeletServesSelfSigned(options.kubeletConfig, findings);
-  if (!kubeletCa) {
-    paths.push({
-      path: 4,
-      name: 'apiserver -> kubelet',
-      status: 'unverified',
-      reason: "kube-apiserver has no --kubelet-certificate-authority, so it does not verify kubelet serving certificates at all: logs, exec and port-forward are open to a man in the middle (kubeadm's default)",
-      fix: 'issue kubelet serving certificates from a cluster CA (kubepki approve, or serverTLSBootstrap), then set --kubelet-certificate-authority to bundles/kubelet-certificate-authority.crt (kubepki bundle --dir DIR)',
-    });
-  } else {
-    const bundleText = await readIfExists(kubeletCa) ?? await readIfExists(join(dir, kubeletCa.replace(/^\/etc\/kubernetes\//, '')));
-    await check(4, 'apiserver -> kubelet', async () => {
-      if (selfSigned) throw new PkiError('ERR_UNKNOWN_AUTHORITY', 'the kubelet serves its own self-signed certificate (no serverTLSBootstrap, no tlsCertFile), which no bundle can verify', { field: 'kubelet' });
-      if (!bundleText) throw new PkiError('ERR_DIRECTORY', `--kubelet-certificate-authority points at ${kubeletCa}, which cannot be read`, { field: kubeletCa });
-      for (const serving of options.kubeletServing ?? []) {
-        await verifyCertificate(serving.certificate, { roots: [bundleText], purpose: 'server', name: serving.address, time: now, crossCheck: true });
-      }
-      const checked = options.kubeletServing?.length ?? 0;
-      return `--kubelet-certificate-authority is set${checked ? ` and ${checked} kubelet serving certificate(s) verify for the addresses the apiserver dials` : ''}`;
-    }, 'kubelet serving certificates must be signed by a CA in the bundle and carry the IP of the preferred address type as a SAN (kubepki approve issues such certificates)');
+/** A path that is verified when `run` returns (its reason), broken when it throws a PkiError. */
+async function verifiedPath(path: number, name: string, fix: string, run: () => Promise<string>): Promise<PathReport> {
+  try {
+    return { path, name, status: 'verified', reason: await run() };
+  } catch (error) {
+    if (!(error instanceof PkiError)) throw error;
+    return { path, name, status: 'broken', reason: `${error.code}: ${error.message}`, fix };
   }
-  paths.push({
+}
+
+const verifyAt = (context: AuditContext) => (certificate: CertificateInput, options: Omit<VerifyOptions, 'time' | 'crossCheck'>) => verifyCertificate(certificate, { ...options, time: context.now, crossCheck: true });
+
+/** The rows of DESIGN.md's path table, in order. */
+const PATH_CHECKS: readonly ((context: AuditContext) => Promise<PathReport>)[] = [
+  (c) =>
+    verifiedPath(1, 'kubelet -> apiserver', 'reissue the apiserver certificate from the cluster CA (kubepki renew apiserver)', async () => {
+      await verifyAt(c)(c.leaf('apiserver'), { roots: [c.root('ca')], purpose: 'server' });
+      return 'the apiserver certificate chains to the cluster CA the kubelets trust';
+    }),
+  (c) =>
+    verifiedPath(2, 'pod -> apiserver', 'reissue the apiserver certificate with the Service IP and kubernetes.default.svc SANs', async () => {
+      const serviceIp = c.loaded.certificates.get('apiserver')?.certificate.sans.ips[0];
+      await verifyAt(c)(c.leaf('apiserver'), { roots: [c.root('ca')], purpose: 'server', name: 'kubernetes.default.svc' });
+      if (serviceIp) await verifyAt(c)(c.leaf('apiserver'), { roots: [c.root('ca')], purpose: 'server', name: serviceIp });
+      return `the apiserver certificate names kubernetes.default.svc and the Service IP ${serviceIp ?? '(none)'}`;
+    }),
+  (c) =>
+    verifiedPath(3, 'control-plane component -> apiserver', 'kubepki renew all', async () => {
+      for (const name of ['admin', 'super-admin', 'controller-manager', 'scheduler'] as const) await verifyAt(c)(c.leaf(name), { roots: [c.root('ca')], purpose: 'client' });
+      return 'every kubeconfig embeds the cluster CA and a client certificate from it';
+    }),
+  apiserverToKubelet,
+  async () => ({
     path: 5,
     name: 'apiserver -> proxied pod/service',
     status: 'advisory',
     reason: "kube-apiserver's proxy does not verify https backends; it is not a secure channel",
     fix: 'call services through apiserverToService agents pinned to the service CA instead of the apiserver proxy',
-  });
-  if (loaded.certificates.has('konnectivity-server')) {
-    await check(6, 'Konnectivity agent <-> server', async () => {
-      await verifyCertificate(leaf('konnectivity-server'), { roots: [root('ca')], purpose: 'server', time: now, crossCheck: true });
-      await verifyCertificate(leaf('konnectivity-agent'), { roots: [root('ca')], purpose: 'client', time: now, crossCheck: true });
-      await verifyCertificate(leaf('konnectivity-client'), { roots: [root('ca')], purpose: 'client', time: now, crossCheck: true });
-      return 'server, agent and apiserver-client certificates chain to the cluster CA (mTLS on both legs)';
-    }, 'kubepki init issues the Konnectivity certificates');
-  } else paths.push({ path: 6, name: 'Konnectivity agent <-> server', status: 'not-configured', reason: 'no Konnectivity certificates in the directory' });
-  await check(7, 'apiserver -> etcd, front proxy -> apiserver', async () => {
-    await verifyCertificate(leaf('etcd-server'), { roots: [root('etcd-ca')], purpose: 'server', name: '127.0.0.1', time: now, crossCheck: true });
-    await verifyCertificate(leaf('apiserver-etcd-client'), { roots: [root('etcd-ca')], purpose: 'client', time: now, crossCheck: true });
-    await verifyCertificate(leaf('front-proxy-client'), { roots: [root('front-proxy-ca')], purpose: 'client', time: now, crossCheck: true });
-    return 'etcd serves 127.0.0.1 from the etcd CA; the apiserver and front proxy present client certificates from their CAs';
-  }, 'reissue the etcd and front-proxy certificates (kubepki renew all)');
+  }),
+  async (c) =>
+    c.loaded.certificates.has('konnectivity-server')
+      ? verifiedPath(6, 'Konnectivity agent <-> server', 'kubepki init issues the Konnectivity certificates', async () => {
+          await verifyAt(c)(c.leaf('konnectivity-server'), { roots: [c.root('ca')], purpose: 'server' });
+          await verifyAt(c)(c.leaf('konnectivity-agent'), { roots: [c.root('ca')], purpose: 'client' });
+          await verifyAt(c)(c.leaf('konnectivity-client'), { roots: [c.root('ca')], purpose: 'client' });
+          return 'server, agent and apiserver-client certificates chain to the cluster CA (mTLS on both legs)';
+        })
+      : { path: 6, name: 'Konnectivity agent <-> server', status: 'not-configured', reason: 'no Konnectivity certificates in the directory' },
+  (c) =>
+    verifiedPath(7, 'apiserver -> etcd, front proxy -> apiserver', 'reissue the etcd and front-proxy certificates (kubepki renew all)', async () => {
+      await verifyAt(c)(c.leaf('etcd-server'), { roots: [c.root('etcd-ca')], purpose: 'server', name: '127.0.0.1' });
+      await verifyAt(c)(c.leaf('apiserver-etcd-client'), { roots: [c.root('etcd-ca')], purpose: 'client' });
+      await verifyAt(c)(c.leaf('front-proxy-client'), { roots: [c.root('front-proxy-ca')], purpose: 'client' });
+      return 'etcd serves 127.0.0.1 from the etcd CA; the apiserver and front proxy present client certificates from their CAs';
+    }),
+];
 
-  if (options.rotatingTo?.length) {
-    for (const next of options.rotatingTo) {
-      const inDir = [...loaded.authorities.values()].some((m) => Buffer.from(m.certificate.der).equals(next.der));
-      const bundle = await readIfExists(join(dir, 'bundles', 'client-ca-file.crt'));
-      const inBundle = bundle ? Certificate.fromPemBundle(bundle).some((c) => Buffer.from(c.der).equals(next.der)) : false;
-      if (!inDir && !inBundle) findings.push({ severity: 'error', message: `the new CA CN=${next.subject.commonName} is missing from the bundles during the rotation`, fix: 'kubepki rotate-ca --phase add' });
-    }
+/** Path 4: unverified without --kubelet-certificate-authority (kubeadm's default); else each kubelet serving certificate given must verify. */
+async function apiserverToKubelet(c: AuditContext): Promise<PathReport> {
+  const kubeletCa = c.flags.get('kubelet-certificate-authority');
+  const selfSigned = c.options.kubeletConfig !== undefined && kubeletServesSelfSigned(c.options.kubeletConfig, c.findings);
+  if (!kubeletCa) {
+    return {
+      path: 4,
+      name: 'apiserver -> kubelet',
+      status: 'unverified',
+      reason: "kube-apiserver has no --kubelet-certificate-authority, so it does not verify kubelet serving certificates at all: logs, exec and port-forward are open to a man in the middle (kubeadm's default)",
+      fix: 'issue kubelet serving certificates from a cluster CA (kubepki approve, or serverTLSBootstrap), then set --kubelet-certificate-authority to bundles/kubelet-certificate-authority.crt (kubepki bundle --dir DIR)',
+    };
   }
-  const ok = paths.every((p) => p.status !== 'unverified' && p.status !== 'broken') && findings.every((f) => f.severity !== 'error');
-  return { paths, findings, ok };
+  const bundleText = (await readIfExists(kubeletCa)) ?? (await readIfExists(join(c.dir, kubeletCa.replace(/^\/etc\/kubernetes\//, ''))));
+  const fix = 'kubelet serving certificates must be signed by a CA in the bundle and carry the IP of the preferred address type as a SAN (kubepki approve issues such certificates)';
+  return verifiedPath(4, 'apiserver -> kubelet', fix, async () => {
+    if (selfSigned) throw new PkiError('ERR_UNKNOWN_AUTHORITY', 'the kubelet serves its own self-signed certificate (no serverTLSBootstrap, no tlsCertFile), which no bundle can verify', { field: 'kubelet' });
+    if (!bundleText) throw new PkiError('ERR_DIRECTORY', `--kubelet-certificate-authority points at ${kubeletCa}, which cannot be read`, { field: kubeletCa });
+    for (const serving of c.options.kubeletServing ?? []) await verifyAt(c)(serving.certificate, { roots: [bundleText], purpose: 'server', name: serving.address });
+    const checked = c.options.kubeletServing?.length ?? 0;
+    return `--kubelet-certificate-authority is set${checked ? ` and ${checked} kubelet serving certificate(s) verify for the addresses the apiserver dials` : ''}`;
+  });
+}
+
+/** During a rotation, every CA being rotated to must be in the directory or the client CA bundle. */
+async function checkRotationOverlap({ dir, loaded, options, findings }: AuditContext): Promise<void> {
+  for (const next of options.rotatingTo ?? []) {
+    const inDir = [...loaded.authorities.values()].some((m) => Buffer.from(m.certificate.der).equals(next.der));
+    const bundle = await readIfExists(join(dir, 'bundles', 'client-ca-file.crt'));
+    const inBundle = bundle ? Certificate.fromPemBundle(bundle).some((c) => Buffer.from(c.der).equals(next.der)) : false;
+    if (!inDir && !inBundle) findings.push({ severity: 'error', message: `the new CA CN=${next.subject.commonName} is missing from the bundles during the rotation`, fix: 'kubepki rotate-ca --phase add' });
+  }
 }
 
 async function checkKeyModes(dir: string, findings: Finding[]): Promise<void> {
