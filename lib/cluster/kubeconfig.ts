@@ -64,75 +64,94 @@ export interface KubeconfigReadOptions {
 }
 
 export function parseKubeconfig(text: string, field = 'kubeconfig', options: KubeconfigReadOptions = {}): Kubeconfig {
-  const fail = (at: string, reason: string): never => {
-    throw new PkiError('ERR_KUBECONFIG', reason, { field: at ? `${field}.${at}` : field });
+  const read = new KubeconfigReader(field, options);
+  if (typeof text !== 'string') read.fail('', 'must be text');
+  if (text.length > MAX_KUBECONFIG_CHARS) read.fail('', `is larger than ${MAX_KUBECONFIG_CHARS} characters`);
+  const root = asObject(parseYaml(text, field)) ?? read.fail('', 'is not a YAML mapping');
+  if (root.kind !== undefined && root.kind !== 'Config') read.fail('kind', typeof root.kind === 'string' ? `must be Config, not ${root.kind.slice(0, 64)}` : 'must be Config');
+  const contextName = root['current-context'];
+  if (typeof contextName !== 'string' || contextName === '') return read.fail('current-context', 'is missing');
+  const context = read.named(root, 'contexts', contextName, 'context');
+  const clusterName = str(context.cluster) ?? read.fail('contexts.context.cluster', 'is missing');
+  const userName = str(context.user) ?? read.fail('contexts.context.user', 'is missing');
+  const cluster = read.named(root, 'clusters', clusterName, 'cluster');
+  const user = read.named(root, 'users', userName, 'user');
+  const at = { cluster: `clusters[${clusterName}].cluster`, user: `users[${userName}].user` };
+  const server = str(cluster.server) ?? read.fail(`${at.cluster}.server`, 'is missing');
+  if (!/^https:\/\//.test(server)) read.fail(`${at.cluster}.server`, 'must be an https:// URL');
+  if (cluster['insecure-skip-tls-verify'] === true) read.fail(`${at.cluster}.insecure-skip-tls-verify`, 'turns verification off; kubepki refuses it');
+  return {
+    clusterName,
+    server,
+    userName,
+    contextName,
+    caPem: read.data(cluster, 'certificate-authority-data', at.cluster),
+    caFile: read.file(cluster, 'certificate-authority', at.cluster),
+    clientCertificatePem: read.data(user, 'client-certificate-data', at.user),
+    clientKeyPem: read.data(user, 'client-key-data', at.user),
+    clientCertificateFile: read.file(user, 'client-certificate', at.user),
+    clientKeyFile: read.file(user, 'client-key', at.user),
+    token: read.text(user, 'token', at.user),
   };
-  if (typeof text !== 'string') fail('', 'must be text');
-  if (text.length > MAX_KUBECONFIG_CHARS) fail('', `is larger than ${MAX_KUBECONFIG_CHARS} characters`);
-  let doc: unknown;
+}
+
+function parseYaml(text: string, field: string): unknown {
   try {
-    // Warnings (an unknown tag) would go to process warnings; the checks below judge the values instead.
-    doc = parse(text, { maxAliasCount: 10, logLevel: 'error' });
+    // Warnings (an unknown tag) would go to process warnings; the checks judge the values instead.
+    return parse(text, { maxAliasCount: 10, logLevel: 'error' });
   } catch (error) {
     // The parser's message quotes the offending lines (a token, key data): only its code and position are kept.
     const { code, linePos } = error as { code?: string; linePos?: [{ line: number; col: number }] };
     const at = linePos ? ` at line ${linePos[0].line}, column ${linePos[0].col}` : '';
     throw new PkiError('ERR_KUBECONFIG', `not valid YAML (${code ?? 'error'}${at})`, { field });
   }
-  const root = asObject(doc) ?? fail('', 'is not a YAML mapping');
-  if (root.kind !== undefined && root.kind !== 'Config') fail('kind', typeof root.kind === 'string' ? `must be Config, not ${root.kind.slice(0, 64)}` : 'must be Config');
-  const contextName = root['current-context'];
-  if (typeof contextName !== 'string' || contextName === '') fail('current-context', 'is missing');
-  const named = (list: string, name: string, inner: string): Record<string, unknown> => {
+}
+
+/** Reads the fields of one kubeconfig, each refusal naming its path under `field`. */
+class KubeconfigReader {
+  constructor(
+    private readonly field: string,
+    private readonly options: KubeconfigReadOptions,
+  ) {}
+
+  fail(at: string, reason: string): never {
+    throw new PkiError('ERR_KUBECONFIG', reason, { field: at ? `${this.field}.${at}` : this.field });
+  }
+
+  /** The `inner` mapping of the entry called `name` in the list `list` (contexts, clusters, users). */
+  named(root: Record<string, unknown>, list: string, name: string, inner: string): Record<string, unknown> {
     const entries = root[list];
-    if (!Array.isArray(entries)) fail(list, 'must be a list');
-    const entry = (entries as unknown[]).map(asObject).find((e) => e?.name === name) ?? fail(list, `has no entry named "${name}"`);
-    return asObject(entry![inner]) ?? fail(`${list}[${name}].${inner}`, 'must be a mapping');
-  };
-  const context = named('contexts', contextName as string, 'context');
-  const clusterName = str(context.cluster) ?? fail('contexts.context.cluster', 'is missing');
-  const userName = str(context.user) ?? fail('contexts.context.user', 'is missing');
-  const cluster = named('clusters', clusterName, 'cluster');
-  const user = named('users', userName, 'user');
-  const server = str(cluster.server) ?? fail(`clusters[${clusterName}].cluster.server`, 'is missing');
-  if (!/^https:\/\//.test(server)) fail(`clusters[${clusterName}].cluster.server`, 'must be an https:// URL');
-  const data = (object: Record<string, unknown>, key: string, at: string): string | undefined => {
+    if (!Array.isArray(entries)) this.fail(list, 'must be a list');
+    const entry = (entries as unknown[]).map(asObject).find((e) => e?.name === name) ?? this.fail(list, `has no entry named "${name}"`);
+    return asObject(entry[inner]) ?? this.fail(`${list}[${name}].${inner}`, 'must be a mapping');
+  }
+
+  /** A `*-data` field: base64 as Go decodes it; empty means none, as in client-go. */
+  data(object: Record<string, unknown>, key: string, at: string): string | undefined {
     const value = object[key];
-    if (value === undefined || value === '') return undefined; // client-go: empty data means none
-    if (typeof value !== 'string' || value.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(value)) fail(at, 'must be base64 text (padded, as Go decodes it)');
+    if (value === undefined || value === '') return undefined;
+    if (typeof value !== 'string' || value.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(value)) this.fail(`${at}.${key}`, 'must be base64 text (padded, as Go decodes it)');
     return Buffer.from(value as string, 'base64').toString('utf8');
-  };
-  const text_ = (object: Record<string, unknown>, key: string, at: string): string | undefined => {
+  }
+
+  text(object: Record<string, unknown>, key: string, at: string): string | undefined {
     const value = object[key];
     if (value === undefined) return undefined;
-    if (typeof value !== 'string' || value === '') fail(at, 'must be a non-empty string');
+    if (typeof value !== 'string' || value === '') this.fail(`${at}.${key}`, 'must be a non-empty string');
     return value as string;
-  };
-  const file_ = (object: Record<string, unknown>, key: string, at: string): string | undefined => {
-    const value = text_(object, key, at);
-    if (value === undefined || options.filesWithin === undefined) return value;
-    if (value.includes('\0')) fail(at, 'contains a NUL byte');
-    const within = resolve(options.filesWithin);
+  }
+
+  /** A file reference, confined to `filesWithin` when it is given. */
+  file(object: Record<string, unknown>, key: string, at: string): string | undefined {
+    const value = this.text(object, key, at);
+    if (value === undefined || this.options.filesWithin === undefined) return value;
+    if (value.includes('\0')) this.fail(`${at}.${key}`, 'contains a NUL byte');
+    const within = resolve(this.options.filesWithin);
     const path = resolve(within, value);
     const inside = relative(within, path);
-    if (inside === '' || inside.startsWith('..') || isAbsolute(inside)) fail(at, `points outside ${within}`);
+    if (inside === '' || inside.startsWith('..') || isAbsolute(inside)) this.fail(`${at}.${key}`, `points outside ${within}`);
     return path;
-  };
-  const result: Kubeconfig = {
-    clusterName,
-    server,
-    userName,
-    contextName: contextName as string,
-    caPem: data(cluster, 'certificate-authority-data', `clusters[${clusterName}].cluster.certificate-authority-data`),
-    caFile: file_(cluster, 'certificate-authority', `clusters[${clusterName}].cluster.certificate-authority`),
-    clientCertificatePem: data(user, 'client-certificate-data', `users[${userName}].user.client-certificate-data`),
-    clientKeyPem: data(user, 'client-key-data', `users[${userName}].user.client-key-data`),
-    clientCertificateFile: file_(user, 'client-certificate', `users[${userName}].user.client-certificate`),
-    clientKeyFile: file_(user, 'client-key', `users[${userName}].user.client-key`),
-    token: text_(user, 'token', `users[${userName}].user.token`),
-  };
-  if (cluster['insecure-skip-tls-verify'] === true) fail(`clusters[${clusterName}].cluster.insecure-skip-tls-verify`, 'turns verification off; kubepki refuses it');
-  return result;
+  }
 }
 
 /** The kubeconfig a node's kubelet uses after TLS bootstrap: certificate and key read from the rotating file. */
