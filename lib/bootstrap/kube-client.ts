@@ -4,7 +4,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { PkiError, type PkiErrorCode } from '../errors.js';
 import { ioError } from '../cluster/files.js';
 import type { Kubeconfig } from '../cluster/kubeconfig.js';
-import type { CertificateSigningRequestCondition, CertificateSigningRequestObject } from './csr-object.js';
+import { CSR_API_PATH, csrApiPath, type CertificateSigningRequestCondition, type CertificateSigningRequestObject } from './csr-object.js';
 import type { CsrRegistry, WatchEvent } from './registry.js';
 
 /** How to reach an API server: its URL, the CA to verify it with, and one credential. */
@@ -35,7 +35,7 @@ export async function connectionFromKubeconfig(config: Kubeconfig, kubeconfigPat
   };
 }
 
-const CODE_OF_STATUS: Record<number, PkiErrorCode> = { 401: 'ERR_UNAUTHORIZED', 403: 'ERR_FORBIDDEN', 404: 'ERR_NOT_FOUND', 409: 'ERR_CONFLICT', 422: 'ERR_CSR_OBJECT' };
+const CODE_OF_STATUS: Record<number, PkiErrorCode> = { 401: 'ERR_UNAUTHORIZED', 403: 'ERR_FORBIDDEN', 404: 'ERR_NOT_FOUND', 405: 'ERR_METHOD_NOT_ALLOWED', 409: 'ERR_CONFLICT', 422: 'ERR_CSR_OBJECT' };
 
 /** A JSON request to the API server; non-2xx answers become PkiErrors carrying the Status message. */
 export function kubeRequest<T>(connection: KubeConnection, method: string, path: string, body?: unknown): Promise<T> {
@@ -117,8 +117,6 @@ export function kubeWatch(connection: KubeConnection, path: string, onEvent: (ev
   };
 }
 
-const CSRS = '/apis/certificates.k8s.io/v1/certificatesigningrequests';
-
 /** Items of a List come without apiVersion and kind; a CSR object always carries them here. */
 function typed(object: CertificateSigningRequestObject): CertificateSigningRequestObject {
   return { ...object, apiVersion: 'certificates.k8s.io/v1', kind: 'CertificateSigningRequest' };
@@ -131,7 +129,7 @@ function typed(object: CertificateSigningRequestObject): CertificateSigningReque
 export function kubernetesRegistry(connection: KubeConnection): CsrRegistry {
   const get = async (name: string): Promise<CertificateSigningRequestObject | undefined> => {
     try {
-      return typed(await kubeRequest<CertificateSigningRequestObject>(connection, 'GET', `${CSRS}/${encodeURIComponent(name)}`));
+      return typed(await kubeRequest<CertificateSigningRequestObject>(connection, 'GET', csrApiPath(name)));
     } catch (error) {
       if (error instanceof PkiError && error.code === 'ERR_NOT_FOUND') return undefined;
       throw error;
@@ -143,20 +141,20 @@ export function kubernetesRegistry(connection: KubeConnection): CsrRegistry {
     const conditions = [...(current.status?.conditions ?? [])];
     if (condition && !conditions.some((c) => c.type === condition.type)) conditions.push({ ...condition, lastUpdateTime: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z') });
     const body = { ...current, status: { ...current.status, conditions, ...(certificate ? { certificate } : {}) } };
-    return kubeRequest<CertificateSigningRequestObject>(connection, 'PUT', `${CSRS}/${encodeURIComponent(name)}/${subresource}`, body);
+    return kubeRequest<CertificateSigningRequestObject>(connection, 'PUT', csrApiPath(name, subresource), body);
   };
   return {
-    create: (csr) => kubeRequest(connection, 'POST', CSRS, csr),
+    create: (csr) => kubeRequest(connection, 'POST', CSR_API_PATH, csr),
     get,
-    list: async () => (await kubeRequest<{ items: CertificateSigningRequestObject[] }>(connection, 'GET', CSRS)).items.map(typed),
+    list: async () => (await kubeRequest<{ items: CertificateSigningRequestObject[] }>(connection, 'GET', CSR_API_PATH)).items.map(typed),
     watch: async (listener) => {
-      const list = await kubeRequest<{ items: CertificateSigningRequestObject[]; metadata?: { resourceVersion?: string } }>(connection, 'GET', CSRS);
+      const list = await kubeRequest<{ items: CertificateSigningRequestObject[]; metadata?: { resourceVersion?: string } }>(connection, 'GET', CSR_API_PATH);
       for (const object of list.items) listener({ type: 'ADDED', object: typed(object) });
       let stop = (): void => undefined;
       let stopped = false;
       const open = (resourceVersion?: string): void => {
         const query = resourceVersion ? `?watch=true&resourceVersion=${encodeURIComponent(resourceVersion)}` : '?watch=true';
-        stop = kubeWatch(connection, `${CSRS}${query}`, (event) => listener({ type: event.type, object: typed(event.object) }), () => {
+        stop = kubeWatch(connection, `${CSR_API_PATH}${query}`, (event) => listener({ type: event.type, object: typed(event.object) }), () => {
           if (!stopped) setTimeout(() => !stopped && open(), 1000).unref();
         });
       };

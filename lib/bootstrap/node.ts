@@ -10,11 +10,9 @@ import { Certificate } from '../x509/certificate.js';
 import { createCsr, parseCsr } from '../x509/csr.js';
 import { nodeSubject, type Subject } from '../x509/names.js';
 import { sansFromHosts } from '../x509/sans.js';
-import { csrObject, hasCondition, SIGNERS, type CertificateSigningRequestObject, type KeyUsage } from './csr-object.js';
+import { CSR_API_PATH, csrApiPath, csrObject, hasCondition, SIGNERS, type CertificateSigningRequestObject, type KeyUsage } from './csr-object.js';
 import { connectionFromKubeconfig, kubeRequest, kubeWatch, type KubeConnection } from './kube-client.js';
 import { loadCurrentPair, storeCertificatePair } from './store.js';
-
-const CSRS = '/apis/certificates.k8s.io/v1/certificatesigningrequests';
 
 /**
  * The kubelet's deterministic CSR name (k/k:pkg/kubelet/certificate/bootstrap/bootstrap.go): SHA-512/256
@@ -54,10 +52,10 @@ export async function requestCertificate(options: RequestCertificateOptions): Pr
   const timeoutMs = options.timeoutMs ?? 3_600_000;
   const deadline = Date.now() + timeoutMs;
   try {
-    await retrying(() => kubeRequest(options.connection, 'POST', CSRS, body), deadline);
+    await retrying(() => kubeRequest(options.connection, 'POST', CSR_API_PATH, body), deadline);
   } catch (error) {
     if (!(error instanceof PkiError && (error.code === 'ERR_ALREADY_EXISTS' || error.code === 'ERR_CONFLICT'))) throw error;
-    const existing = await kubeRequest<CertificateSigningRequestObject>(options.connection, 'GET', `${CSRS}/${name}`);
+    const existing = await kubeRequest<CertificateSigningRequestObject>(options.connection, 'GET', csrApiPath(name));
     const theirs = await parseCsr(Buffer.from(existing.spec.request, 'base64').toString(), crypto);
     const compatible =
       existing.spec.signerName === options.signerName &&
@@ -108,7 +106,7 @@ export function waitForCertificate(connection: KubeConnection, name: string, tim
       if (settled) return;
       stopWatch = kubeWatch(
         connection,
-        `${CSRS}?watch=true&fieldSelector=${encodeURIComponent(`metadata.name=${name}`)}`,
+        `${CSR_API_PATH}?watch=true&fieldSelector=${encodeURIComponent(`metadata.name=${name}`)}`,
         (event) => consider(event.object),
         (error) => {
           if (error instanceof PkiError && (error.code === 'ERR_FORBIDDEN' || error.code === 'ERR_UNAUTHORIZED')) return finish(error);
@@ -117,7 +115,7 @@ export function waitForCertificate(connection: KubeConnection, name: string, tim
         },
       );
     };
-    kubeRequest<CertificateSigningRequestObject>(connection, 'GET', `${CSRS}/${name}`).then(consider, (error: Error) => finish(error));
+    kubeRequest<CertificateSigningRequestObject>(connection, 'GET', csrApiPath(name)).then(consider, (error: Error) => finish(error));
     open();
   });
 }

@@ -131,7 +131,7 @@ export function encodeProtobuf(object: Json): Uint8Array {
 
 /**
  * Decodes a protobuf request body into the JSON shape the registry takes: only a certificates.k8s.io/v1
- * CertificateSigningRequest is accepted. Anything malformed is ERR_CSR_OBJECT with HTTP 400, never stored.
+ * CertificateSigningRequest is accepted. Anything malformed is ERR_CSR_OBJECT, never stored.
  */
 export function decodeProtobufCsr(body: Uint8Array): CertificateSigningRequestObject {
   return decodeProtobuf(body, ['CertificateSigningRequest']) as unknown as CertificateSigningRequestObject;
@@ -140,7 +140,7 @@ export function decodeProtobufCsr(body: Uint8Array): CertificateSigningRequestOb
 /** Decodes a protobuf body of one of `kinds` (a CSR, a CSR list, a Status) into its JSON shape. */
 export function decodeProtobuf(body: Uint8Array, kinds: readonly Kind[] = ['CertificateSigningRequest', 'CertificateSigningRequestList', 'Status']): Record<string, unknown> {
   const { unknown, byKind } = loaded();
-  const bad = (why: string, cause?: unknown): PkiError => Object.assign(new PkiError('ERR_CSR_OBJECT', `the protobuf body ${why}`, { cause }), { httpStatus: 400 });
+  const bad = (why: string, cause?: unknown): PkiError => new PkiError('ERR_CSR_OBJECT', `the protobuf body ${why}`, { cause });
   if (body.length < MAGIC.length || !MAGIC.every((b, i) => body[i] === b)) throw bad('does not start with the Kubernetes protobuf magic "k8s\\0"');
   let envelope: Json;
   try {

@@ -152,7 +152,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, options: Bootst
   const mayCreate = admin || user.groups.includes(BOOTSTRAPPERS_GROUP) || user.groups.includes('system:nodes');
   const mayRead = (csr: CertificateSigningRequestObject): boolean => admin || (mayCreate && csr.spec.username === user.username);
   if (!url.pathname.startsWith(CSR_API_PATH)) throw new PkiError('ERR_NOT_FOUND', `the server could not find the requested resource ${url.pathname}`);
-  const [name, subresource, ...rest] = url.pathname.slice(CSR_API_PATH.length).split('/').filter(Boolean);
+  const [name, subresource, ...rest] = url.pathname.slice(CSR_API_PATH.length).split('/').filter(Boolean).map(decodedSegment);
   if (rest.length > 0 || (name !== undefined && !CSR_NAME.test(name)) || (subresource !== undefined && subresource !== 'approval' && subresource !== 'status')) {
     throw new PkiError('ERR_NOT_FOUND', 'no such resource');
   }
@@ -238,6 +238,15 @@ async function authenticate(req: IncomingMessage, options: BootstrapServerOption
     if (!(error instanceof PkiError)) throw error;
     options.onRefusal?.(`client certificate refused: ${error.code}: ${error.message}`);
     throw new PkiError('ERR_UNAUTHORIZED', 'Unauthorized');
+  }
+}
+
+/** A path segment as clients escape it (csrApiPath, client-go: a name's ':' is %3A); one that does not decode stays as sent. */
+function decodedSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
   }
 }
 
