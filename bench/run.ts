@@ -26,6 +26,7 @@ import {
   PROFILES,
   readPemBlocks,
   verifyCertificate,
+  crossCheckChain,
   type CertificateAuthority,
   type KeySpec,
 } from '../dist/index.js';
@@ -345,7 +346,7 @@ async function verification(): Promise<void> {
       await verifyCertificate(leaf.pem, { roots: [ca.certificate], purpose: 'server', name: '10.0.0.1' });
     },
     'kubepki verifyCertificate with the pkijs cross-check': async () => {
-      await verifyCertificate(leaf.pem, { roots: [ca.certificate], purpose: 'server', name: '10.0.0.1', crossCheck: true });
+      await crossCheckChain(verifyCertificate(leaf.pem, { roots: [ca.certificate], purpose: 'server', name: '10.0.0.1' }).chain);
     },
     "Node X509Certificate walk (verify + checkIP)": () => {
       nodeLeaf.verify(nodeCa.publicKey);

@@ -158,6 +158,7 @@ export { revocationListFile, type RevocationSource } from './bootstrap/revocatio
 export { buildCaBundle, type CaBundle, type BundleOptions } from './x509/bundle.js';
 export { loadAuthority, issuerOf } from './cluster/material.js';
 export { verifyCertificate, checkName, type VerifyOptions, type VerifyResult } from './x509/verify.js';
+export { crossCheckChain } from './x509/cross-check.js';
 export { issueRevocationList, parseRevocationList, isRevoked, type RevocationList, type IssueRevocationListOptions } from './x509/crl.js';
 export { BUNDLES, clusterBundles, writeClusterBundles, type BundleName } from './cluster/bundles.js';
 export { verifiedAgents, checkServerIdentity, explainTlsError, watchedFile, type TlsMaterial, type VerifiedAgents, type VerifiedAgentOptions } from './agents/tls.js';

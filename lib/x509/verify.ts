@@ -1,4 +1,3 @@
-import type * as Pkijs from 'pkijs';
 import { PkiError, type PkiErrorCode } from '../errors.js';
 import { Certificate, type CertificateInput } from './certificate.js';
 import { OID } from './extensions.js';
@@ -27,11 +26,6 @@ export interface VerifyOptions {
    * name) are not counted, as RFC 5280 6.1.4(l) does not count them against a path length. Default 10.
    */
   maxDepth?: number;
-  /**
-   * Also validate the chosen chain with pkijs (RFC 5280), a second, independent implementation. It adds
-   * to the checks, never replaces them, and costs about 4 ms a chain; `kubepki verify` turns it on.
-   */
-  crossCheck?: boolean;
 }
 
 export interface VerifyResult {
@@ -43,7 +37,8 @@ export interface VerifyResult {
 const MAX_SIGNATURE_CHECKS = 100;
 const MAX_CANDIDATES = 1000;
 
-const fail = (code: PkiErrorCode, reason: string, certificate: Certificate): never => {
+/** Throws the PkiError of a verification refusing `certificate`, which it carries (like Go's CertificateInvalidError). */
+export const refuseCertificate = (code: PkiErrorCode, reason: string, certificate: Certificate): never => {
   // Only the name, serial and bytes: a refused certificate may have extensions that do not parse.
   const subject = [`CN=${certificate.subject.commonName}`, ...(certificate.subject.organizations ?? []).map((o) => `O=${o}`)].join(', ');
   throw new PkiError(code, reason, { field: `CN=${certificate.subject.commonName}`, certificate: { subject, serialNumber: certificate.serialNumber, pem: certificate.pem } });
@@ -57,42 +52,49 @@ const fail = (code: PkiErrorCode, reason: string, certificate: Certificate): nev
  * PkiErrors: ERR_EXPIRED, ERR_NAME_MISMATCH, ERR_UNKNOWN_AUTHORITY, ERR_INVALID_CHAIN, ERR_PURPOSE, ERR_REVOKED,
  * each carrying the certificate at fault as `certificate` (the leaf, or the CA of the chain that broke it).
  */
-export async function verifyCertificate(input: CertificateInput, options: VerifyOptions): Promise<VerifyResult> {
+export function verifyCertificate(input: CertificateInput, options: VerifyOptions): VerifyResult {
   const leaf = Certificate.from(input, 'certificate');
   const time = options.time ?? new Date();
   const roots = flatten(options.roots, 'roots');
   if (roots.length === 0) throw new PkiError('ERR_ARGUMENT', 'at least one root is required; kubepki never falls back to the system trust store', { field: 'roots' });
   const intermediates = flatten(options.intermediates ?? [], 'intermediates');
   const leafProblem = unusable(leaf);
-  if (leafProblem) fail(leafProblem.code, leafProblem.message, leaf);
+  if (leafProblem) refuseCertificate(leafProblem.code, leafProblem.message, leaf);
   checkValidityPeriod(leaf, time);
   if (options.name !== undefined) checkName(leaf, options.name);
+  const chains = buildChains(leaf, roots, intermediates, time, options.maxDepth ?? 10);
+  const purpose = options.purpose ?? 'server';
+  const chain = chains.find((candidate) => chainAllows(candidate, purpose));
+  if (!chain) return refuseCertificate('ERR_PURPOSE', `the certificate chain does not allow ${purpose === 'any' ? 'any' : purpose} authentication`, leaf);
+  for (const crl of options.crls ?? []) {
+    for (let i = 0; i < chain.length - 1; i++) {
+      if (isRevoked(chain[i]!, chain[i + 1]!, crl, time)) refuseCertificate('ERR_REVOKED', `serial ${chain[i]!.serialNumber} is revoked by its CA`, chain[i]!);
+    }
+  }
+  return { chain };
+}
 
+/**
+ * Every chain from `leaf` up to one of `roots` through `intermediates` in which each issuer may sign the
+ * link below it, or the refusal that explains why there is none.
+ */
+function buildChains(leaf: Certificate, roots: readonly Certificate[], intermediates: readonly Certificate[], time: Date, maxDepth: number): Certificate[][] {
   const rootKeys = new Set(roots.map(derKey));
-  const maxDepth = options.maxDepth ?? 10;
+  if (rootKeys.has(derKey(leaf))) return [[leaf]];
   const chains: Certificate[][] = [];
   let reason: { code: PkiErrorCode; message: string; certificate: Certificate } | undefined;
   // A bundle of many CAs cross-signing under one name could make the search explore paths without end: as
   // Go bounds its signature checks per verification, so does kubepki (and the candidates it looks at).
-  let signatureChecks = 0;
-  let candidatesSeen = 0;
-  let gaveUp = false;
+  const budget = { signatureChecks: 0, candidates: 0, gaveUp: false };
   const extend = (chain: Certificate[]): void => {
-    if (gaveUp) return;
     const current = chain[chain.length - 1]!;
-    if (rootKeys.has(derKey(current))) {
-      chains.push(chain);
-      return;
-    }
+    if (rootKeys.has(derKey(current))) return void chains.push(chain);
     const depth = chain.filter((certificate, i) => i === 0 || !certificate.isSelfIssued).length;
     for (const candidate of [...roots, ...intermediates]) {
+      if (budget.gaveUp) return;
       if (depth + (candidate.isSelfIssued && !rootKeys.has(derKey(candidate)) ? 0 : 1) > maxDepth) continue;
-      if (chain.some((c) => derKey(c) === derKey(candidate))) continue;
-      if (!Buffer.from(candidate.subjectDer).equals(current.issuerDer)) continue;
-      if (++candidatesSeen > MAX_CANDIDATES || signatureChecks >= MAX_SIGNATURE_CHECKS) {
-        gaveUp = true;
-        return;
-      }
+      if (chain.some((c) => derKey(c) === derKey(candidate)) || !Buffer.from(candidate.subjectDer).equals(current.issuerDer)) continue;
+      if (++budget.candidates > MAX_CANDIDATES || budget.signatureChecks >= MAX_SIGNATURE_CHECKS) return void (budget.gaveUp = true);
       const akid = current.authorityKeyId;
       const skid = candidate.subjectKeyId;
       if (akid && skid && !Buffer.from(akid).equals(skid)) continue;
@@ -105,30 +107,15 @@ export async function verifyCertificate(input: CertificateInput, options: Verify
         reason ??= { code: 'ERR_INVALID_CHAIN', message: `signature algorithm ${current.signatureAlgorithmOid} is insecure (SHA-1 or weaker)`, certificate: current };
         continue;
       }
-      signatureChecks++;
-      if (!signedBy(current, candidate)) continue;
-      extend([...chain, candidate]);
+      budget.signatureChecks++;
+      if (signedBy(current, candidate)) extend([...chain, candidate]);
     }
   };
-  if (rootKeys.has(derKey(leaf))) chains.push([leaf]);
-  else extend([leaf]);
-  if (chains.length === 0) {
-    if (gaveUp) fail('ERR_INVALID_CHAIN', `no chain found within ${MAX_SIGNATURE_CHECKS} signature checks and ${MAX_CANDIDATES} candidates (too many CAs share the names of this chain)`, leaf);
-    if (reason) fail(reason.code, reason.message, reason.certificate);
-    fail('ERR_UNKNOWN_AUTHORITY', `signed by unknown authority (issuer CN=${leaf.issuer.commonName})`, leaf);
-  }
-
-  const purpose = options.purpose ?? 'server';
-  const usable = chains.filter((chain) => chainAllows(chain, purpose));
-  if (usable.length === 0) fail('ERR_PURPOSE', `the certificate chain does not allow ${purpose === 'any' ? 'any' : purpose} authentication`, leaf);
-  const chain = usable[0]!;
-  if (options.crossCheck) await confirmWithPkijs(chain, time);
-  for (const crl of options.crls ?? []) {
-    for (let i = 0; i < chain.length - 1; i++) {
-      if (isRevoked(chain[i]!, chain[i + 1]!, crl, time)) fail('ERR_REVOKED', `serial ${chain[i]!.serialNumber} is revoked by its CA`, chain[i]!);
-    }
-  }
-  return { chain };
+  extend([leaf]);
+  if (chains.length > 0) return chains;
+  if (budget.gaveUp) refuseCertificate('ERR_INVALID_CHAIN', `no chain found within ${MAX_SIGNATURE_CHECKS} signature checks and ${MAX_CANDIDATES} candidates (too many CAs share the names of this chain)`, leaf);
+  if (reason) refuseCertificate(reason.code, reason.message, reason.certificate);
+  return refuseCertificate('ERR_UNKNOWN_AUTHORITY', `signed by unknown authority (issuer CN=${leaf.issuer.commonName})`, leaf);
 }
 
 function flatten(inputs: readonly (CertificateInput | readonly Certificate[])[], field: string): Certificate[] {
@@ -147,8 +134,8 @@ function derKey(certificate: Certificate): string {
 }
 
 function checkValidityPeriod(certificate: Certificate, time: Date): void {
-  if (time < certificate.notBefore) fail('ERR_EXPIRED', `not valid before ${certificate.notBefore.toISOString()}`, certificate);
-  if (time > certificate.notAfter) fail('ERR_EXPIRED', `expired at ${certificate.notAfter.toISOString()}`, certificate);
+  if (time < certificate.notBefore) refuseCertificate('ERR_EXPIRED', `not valid before ${certificate.notBefore.toISOString()}`, certificate);
+  if (time > certificate.notAfter) refuseCertificate('ERR_EXPIRED', `expired at ${certificate.notAfter.toISOString()}`, certificate);
 }
 
 /** Why `candidate` cannot sign the next link of `chain`, or undefined (Go's isValid for CA certificates). */
@@ -247,7 +234,7 @@ export function checkName(certificate: Certificate, name: string): void {
   if (ip) {
     const wanted = formatIp(ip);
     if (sans.ips.some((candidate) => formatIp(parseIp(candidate) ?? new Uint8Array()) === wanted)) return;
-    fail('ERR_NAME_MISMATCH', sans.ips.length ? `valid for ${sans.ips.join(', ')}, not ${wanted}` : `has no IP SANs, so it is not valid for ${wanted}`, certificate);
+    refuseCertificate('ERR_NAME_MISMATCH', sans.ips.length ? `valid for ${sans.ips.join(', ')}, not ${wanted}` : `has no IP SANs, so it is not valid for ${wanted}`, certificate);
   }
   const host = bare.toLowerCase().replace(/\.$/, '');
   const matches = (pattern: string): boolean => {
@@ -259,26 +246,5 @@ export function checkName(certificate: Certificate, name: string): void {
     return p === host;
   };
   if (sans.dns.some(matches)) return;
-  fail('ERR_NAME_MISMATCH', sans.dns.length ? `valid for ${sans.dns.join(', ')}, not ${host}` : `has no DNS SANs (the CN is not a host name), so it is not valid for ${host}`, certificate);
-}
-
-/**
- * A second, independent RFC 5280 validation of the chosen chain with pkijs (dates, signatures, name
- * chaining, CA flags). pkijs cannot validate Ed25519 signatures, so chains with an Ed25519 key rely on
- * the checks above alone (their signatures were verified with node:crypto).
- */
-async function confirmWithPkijs(chain: readonly Certificate[], time: Date): Promise<void> {
-  if (chain.some((c) => c.signatureAlgorithmOid === '1.3.101.112' || c.keySpec === 'ed25519')) return;
-  // Loaded on first use: pkijs costs about 200 ms of import time that plain verification never needs.
-  const pkijs: typeof Pkijs = await import('pkijs');
-  const toPkijs = (c: Certificate): Pkijs.Certificate => pkijs.Certificate.fromBER(c.der as Uint8Array<ArrayBuffer>);
-  const root = chain[chain.length - 1]!;
-  // pkijs validates the LAST element of certs as the end entity (dependencies.md).
-  const engine = new pkijs.CertificateChainValidationEngine({
-    trustedCerts: [toPkijs(root)],
-    certs: [...chain.slice(1, -1).reverse().map(toPkijs), toPkijs(chain[0]!)],
-    checkDate: time,
-  });
-  const result = await engine.verify();
-  if (!result.result) fail('ERR_INVALID_CHAIN', `RFC 5280 path validation failed: ${result.resultMessage}`, chain[0]!);
+  refuseCertificate('ERR_NAME_MISMATCH', sans.dns.length ? `valid for ${sans.dns.join(', ')}, not ${host}` : `has no DNS SANs (the CN is not a host name), so it is not valid for ${host}`, certificate);
 }
