@@ -1,13 +1,12 @@
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { readdir, readFile, unlink } from 'node:fs/promises';
-import { join } from 'node:path';
-import { deserialize, serialize } from 'node:v8';
+import { randomBytes, randomUUID } from 'node:crypto';
 import type { CryptoOptions } from '../crypto/provider.js';
 import { PkiError } from '../errors.js';
-import { ioError, NAME_MAX, writeFileAtomic } from '../cluster/files.js';
-import { hasCondition, revalidated, validateConditions, validateCsr, type CertificateSigningRequestCondition, type CertificateSigningRequestObject, type ValidatedCsr } from './csr-object.js';
 import type { CertificateSigningRequest as ParsedCsr } from '../x509/csr.js';
+import { validateConditions, validateCsr, type CertificateSigningRequestCondition, type CertificateSigningRequestObject, type ValidatedCsr } from './csr-object.js';
+import { CsrStore, stillActive } from './csr-store.js';
+import { readRegistryFiles, removeRegistryFile, writeRegistryFile } from './registry-files.js';
 import type { UserInfo } from './token.js';
+import { WatchHub } from './watch-hub.js';
 
 export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
 export interface WatchEvent {
@@ -83,220 +82,172 @@ function generatedName(prefix: string): string {
 }
 
 /**
- * The file a persisted CSR is kept in: `<name>.json`, or for a name too long for one path segment (a
- * valid CSR name has up to 253 characters, and NAME_MAX is 255 bytes) its first 180 characters and a
- * hash of the whole name. Loading reads the name from the object, never from the file name.
- */
-export function registryFileName(name: string): string {
-  const plain = `${name}.json`;
-  if (Buffer.byteLength(plain) <= NAME_MAX) return plain;
-  return `${name.slice(0, 180)}-${createHash('sha256').update(name).digest('hex').slice(0, 32)}.json`;
-}
-
-/**
  * The embedded registry: in memory, optionally persisted to a folder so that a restart loses nothing.
  * Changes to one CSR are serialised; every object handed out is a fresh copy.
  */
 export async function memoryRegistry(options: MemoryRegistryOptions = {}): Promise<MemoryRegistry> {
-  const now = options.now ?? (() => new Date());
   const maxPending = options.maxPendingPerRequester ?? DEFAULT_MAX_PENDING_PER_REQUESTER;
   if (!(maxPending >= 0)) throw new PkiError('ERR_ARGUMENT', 'must be a number from 0, or Infinity', { field: 'maxPendingPerRequester' });
-  // The pending CSRs of each requester (spec.username -> names), kept up to date on every write, so that
-  // the quota costs no scan of the registry.
-  const pendingOf = new Map<string, Set<string>>();
-  const track = (object: CertificateSigningRequestObject): void => {
-    const requester = object.spec?.username ?? '';
-    const name = object.metadata.name;
-    const names = pendingOf.get(requester);
-    if (isPending(object)) {
-      if (names) names.add(name);
-      else pendingOf.set(requester, new Set([name]));
-    } else if (names?.delete(name) && names.size === 0) pendingOf.delete(requester);
+  const store = new CsrStore();
+  if (options.dir) for await (const object of readRegistryFiles(options.dir)) store.load(object, await loadedRequest(object, options));
+  const registry = new EmbeddedRegistry(store, new WatchHub(store.version, options.watchHistory ?? 1000), { ...options, maxPending, now: options.now ?? (() => new Date()) });
+  return {
+    create: (csr, requester) => registry.create(csr, requester),
+    get: async (name) => registry.get(name),
+    list: async () => store.all(),
+    versionedList: async () => registry.versionedList(),
+    watch: async (listener, watchOptions = {}) => registry.watch(listener, watchOptions),
+    setApproval: (name, condition) => registry.setApproval(name, condition),
+    setStatus: (name, status) => registry.setStatus(name, status),
+    delete: (name) => registry.delete(name),
   };
-  // Objects are kept encoded, as etcd keeps them: thousands of CSRs then cost their bytes outside the
-  // JavaScript heap instead of an object graph in it, and a read decodes one fresh copy.
-  const objects = new Map<string, Uint8Array>();
-  const decode = (bytes: Uint8Array): CertificateSigningRequestObject => deserialize(bytes) as CertificateSigningRequestObject;
-  // The request, as validated on create, of each CSR the approver or a signer may still act on (not
-  // issued, denied or failed): it travels with every event, so that they never parse it again.
-  const requests = new Map<string, ParsedCsr>();
-  const eventOf = (type: WatchEventType, object: CertificateSigningRequestObject): WatchEvent => {
-    const request = requests.get(object.metadata.name);
-    return request ? { type, object, validated: revalidated(object, request) } : { type, object };
-  };
-  const listeners = new Set<(event: WatchEvent) => void>();
-  let version = 0;
-  // The recent changes, oldest first, for watches that resume from a resource version; `horizon` is the
-  // oldest version one can resume from (what came before it is no longer kept).
-  const historySize = options.watchHistory ?? 1000;
-  const history: { readonly version: number; readonly event: WatchEvent }[] = [];
-  let horizon = 0;
-  if (options.dir) {
-    const dir = options.dir;
-    const files = await readdir(dir).catch((cause: NodeJS.ErrnoException) => (cause.code === 'ENOENT' ? [] : Promise.reject(ioError(dir, 'cannot be listed', cause))));
-    for (const file of files.filter((f) => f.endsWith('.json'))) {
-      const path = join(dir, file);
-      const text = await readFile(path, 'utf8').catch((cause: unknown) => Promise.reject(ioError(path, 'cannot be read', cause)));
-      const object = JSON.parse(text) as CertificateSigningRequestObject;
-      objects.set(object.metadata.name, serialize(object));
-      track(object);
-      // A file is input like a request body: what is still to be decided or signed is validated as it is
-      // read. One that fails goes on without its request, and the approver or signer refuses it.
-      if (stillActive(object)) {
-        try {
-          requests.set(object.metadata.name, (await validateCsr(object, options)).request);
-        } catch (error) {
-          if (!(error instanceof PkiError)) throw error;
-        }
-      }
-      version = Math.max(version, Number(object.metadata.resourceVersion ?? 0));
-    }
+}
+
+/**
+ * A file is input like a request body: what is still to be decided or signed is validated as it is read.
+ * One that fails goes on without its request, and the approver or signer refuses it.
+ */
+async function loadedRequest(object: CertificateSigningRequestObject, options: CryptoOptions): Promise<ParsedCsr | undefined> {
+  if (!stillActive(object)) return undefined;
+  try {
+    return (await validateCsr(object, options)).request;
+  } catch (error) {
+    if (!(error instanceof PkiError)) throw error;
+    return undefined;
   }
-  horizon = version;
-  // The version lists report: the last change everyone can see. A change takes its number before its file is
-  // written and is seen only after, so a list during the write must not claim the new number yet (a watch
-  // from it would then skip the change).
-  let published = version;
-  const publish = (event: WatchEvent): void => {
-    published = Number(event.object.metadata.resourceVersion);
-    history.push({ version: published, event });
-    if (history.length > historySize) horizon = history.shift()!.version;
-    for (const listener of listeners) listener(event);
-  };
-  // Changes run one at a time, so that two writers never both see "no certificate yet".
-  let queue: Promise<unknown> = Promise.resolve();
-  const serial = <T>(change: () => Promise<T>): Promise<T> => {
-    const next = queue.then(change, change);
-    queue = next.catch(() => undefined);
-    return next;
-  };
-  const save = async (type: WatchEventType, object: CertificateSigningRequestObject, request?: ParsedCsr): Promise<CertificateSigningRequestObject> => {
-    object.metadata.resourceVersion = String(++version);
-    if (options.dir) {
-      await writeFileAtomic({ path: join(options.dir, registryFileName(object.metadata.name)), content: JSON.stringify(object), mode: 0o600 }, { overwrite: true });
-    }
-    const bytes = serialize(object);
-    objects.set(object.metadata.name, bytes);
-    track(object);
-    if (request) requests.set(object.metadata.name, request);
-    if (!stillActive(object)) requests.delete(object.metadata.name);
-    publish(eventOf(type, deepFreeze(object)));
-    return decode(bytes);
-  };
-  const existing = (name: string): CertificateSigningRequestObject => {
-    const bytes = objects.get(name);
-    if (!bytes) throw new PkiError('ERR_NOT_FOUND', `certificatesigningrequests "${name}" not found`, { field: 'name' });
-    return decode(bytes);
-  };
-  const create = async (csr: CertificateSigningRequestObject, requester: UserInfo): Promise<CertificateSigningRequestObject> => {
-    const { request } = await validateCsr(csr, options);
+}
+
+type RegistrySettings = MemoryRegistryOptions & { readonly maxPending: number; readonly now: () => Date };
+
+/** The registry's rules over its store, its watchers and its folder. */
+class EmbeddedRegistry {
+  readonly #store: CsrStore;
+  readonly #hub: WatchHub;
+  readonly #settings: RegistrySettings;
+  #queue: Promise<unknown> = Promise.resolve();
+
+  constructor(store: CsrStore, hub: WatchHub, settings: RegistrySettings) {
+    this.#store = store;
+    this.#hub = hub;
+    this.#settings = settings;
+  }
+
+  get(name: string): CertificateSigningRequestObject | undefined {
+    return this.#store.has(name) ? this.#store.existing(name) : undefined;
+  }
+
+  versionedList(): { items: CertificateSigningRequestObject[]; resourceVersion: string } {
+    return { items: this.#store.all(), resourceVersion: String(this.#hub.published) };
+  }
+
+  watch(listener: (event: WatchEvent) => void, options: WatchOptions): () => void {
+    return this.#hub.subscribe(listener, options.resourceVersion, () => this.#store.addedEvents());
+  }
+
+  create(csr: CertificateSigningRequestObject, requester: UserInfo): Promise<CertificateSigningRequestObject> {
+    return this.#serial(async () => {
+      const { request } = await validateCsr(csr, this.#settings);
+      const name = this.#freeName(csr);
+      const pending = this.#store.pendingOf(requester.username);
+      if (pending >= this.#settings.maxPending) {
+        throw new PkiError('ERR_FORBIDDEN', `exceeded quota: user ${JSON.stringify(requester.username)} has ${pending} pending certificatesigningrequests, the most allowed; wait until they are decided or cleaned up`);
+      }
+      return this.#save('ADDED', storedObject(name, csr, requester, this.#settings.now()), request);
+    });
+  }
+
+  setApproval(name: string, condition: CertificateSigningRequestCondition): Promise<CertificateSigningRequestObject> {
+    return this.#serial(async () => {
+      const object = this.#store.existing(name);
+      if (condition.type !== 'Approved' && condition.type !== 'Denied') throw new PkiError('ERR_CSR_OBJECT', 'the approval subresource sets Approved or Denied', { field: 'status.conditions' });
+      const conditions = [...(object.status?.conditions ?? [])];
+      if (conditions.some((c) => c.type === condition.type)) return object;
+      conditions.push(stamp(condition, this.#settings.now()));
+      validateConditions(conditions);
+      object.status = { ...object.status, conditions };
+      return this.#save('MODIFIED', object);
+    });
+  }
+
+  setStatus(name: string, status: { certificate?: string; condition?: CertificateSigningRequestCondition }): Promise<CertificateSigningRequestObject> {
+    return this.#serial(async () => {
+      const object = this.#store.existing(name);
+      const conditions = [...(object.status?.conditions ?? [])];
+      if (status.condition) {
+        if (status.condition.type !== 'Failed') throw new PkiError('ERR_CSR_OBJECT', 'the status subresource sets only the Failed condition', { field: 'status.conditions' });
+        if (!conditions.some((c) => c.type === 'Failed')) conditions.push(stamp(status.condition, this.#settings.now()));
+      }
+      if (status.certificate !== undefined) {
+        if (object.status?.certificate && object.status.certificate !== status.certificate) throw new PkiError('ERR_CONFLICT', 'status.certificate is already set', { field: 'status.certificate' });
+        if (!conditions.some((c) => c.type === 'Approved')) throw new PkiError('ERR_CONFLICT', 'a certificate may only be set on an approved CSR', { field: 'status.certificate' });
+      }
+      validateConditions(conditions);
+      object.status = { ...object.status, conditions, ...(status.certificate !== undefined ? { certificate: status.certificate } : {}) };
+      return this.#save('MODIFIED', object);
+    });
+  }
+
+  delete(name: string): Promise<void> {
+    return this.#serial(async () => {
+      const object = this.#store.existing(name);
+      if (this.#settings.dir) await removeRegistryFile(this.#settings.dir, name);
+      this.#store.remove(object);
+      this.#store.stamp(object);
+      this.#hub.publish(this.#store.eventOf('DELETED', object));
+    });
+  }
+
+  /** The name a create stores under: the given one, or one drawn from generateName. */
+  #freeName(csr: CertificateSigningRequestObject): string {
     let name = csr.metadata?.name ?? '';
     const prefix = csr.metadata?.generateName;
     if (name === '' && typeof prefix === 'string' && prefix !== '') {
       // As kube-apiserver: a generated name that is taken is drawn again, never a 409.
-      for (let attempt = 0; attempt < 16 && (name === '' || objects.has(name)); attempt++) name = generatedName(prefix);
-      if (objects.has(name)) throw new PkiError('ERR_CONFLICT', 'no free name could be generated; retry', { field: 'metadata.generateName' });
+      for (let attempt = 0; attempt < 16 && (name === '' || this.#store.has(name)); attempt++) name = generatedName(prefix);
+      if (this.#store.has(name)) throw new PkiError('ERR_CONFLICT', 'no free name could be generated; retry', { field: 'metadata.generateName' });
     }
-    if (objects.has(name)) throw new PkiError('ERR_ALREADY_EXISTS', `certificatesigningrequests "${name}" already exists`, { field: 'metadata.name' });
-    const pending = pendingOf.get(requester.username)?.size ?? 0;
-    if (pending >= maxPending) {
-      throw new PkiError('ERR_FORBIDDEN', `exceeded quota: user ${JSON.stringify(requester.username)} has ${pending} pending certificatesigningrequests, the most allowed; wait until they are decided or cleaned up`);
-    }
-    // As kube-apiserver: only the fields of the v1 schema a client may set are kept (unknown ones are
-    // dropped); spec.username, uid, groups and extra come from the authenticated requester, never the body.
-    const stored: CertificateSigningRequestObject = {
-      apiVersion: 'certificates.k8s.io/v1',
-      kind: 'CertificateSigningRequest',
-      metadata: { name, ...clientMetadata(csr.metadata), uid: randomUUID(), creationTimestamp: now().toISOString().replace(/\.\d{3}Z$/, 'Z') },
-      spec: {
-        request: csr.spec.request,
-        signerName: csr.spec.signerName,
-        ...(csr.spec.expirationSeconds === undefined ? {} : { expirationSeconds: csr.spec.expirationSeconds }),
-        usages: [...csr.spec.usages],
-        username: requester.username,
-        groups: [...requester.groups],
-        uid: '',
-      },
-      status: {},
-    };
-    return save('ADDED', stored, request);
-  };
-  const remove = async (name: string): Promise<void> => {
-    const object = existing(name);
-    if (options.dir) {
-      const path = join(options.dir, registryFileName(name));
-      await unlink(path).catch((cause: NodeJS.ErrnoException) => (cause.code === 'ENOENT' ? undefined : Promise.reject(ioError(path, 'cannot be removed', cause))));
-    }
-    objects.delete(name);
-    requests.delete(name);
-    const names = pendingOf.get(object.spec?.username ?? '');
-    if (names?.delete(name) && names.size === 0) pendingOf.delete(object.spec?.username ?? '');
-    object.metadata.resourceVersion = String(++version);
-    publish({ type: 'DELETED', object: deepFreeze(object) });
-  };
-  const setApproval = async (name: string, condition: CertificateSigningRequestCondition): Promise<CertificateSigningRequestObject> => {
-    const object = existing(name);
-    if (condition.type !== 'Approved' && condition.type !== 'Denied') throw new PkiError('ERR_CSR_OBJECT', 'the approval subresource sets Approved or Denied', { field: 'status.conditions' });
-    const conditions = [...(object.status?.conditions ?? [])];
-    if (conditions.some((c) => c.type === condition.type)) return object;
-    conditions.push(stamp(condition, now()));
-    validateConditions(conditions);
-    object.status = { ...object.status, conditions };
-    return save('MODIFIED', object);
-  };
-  const setStatus = async (name: string, status: { certificate?: string; condition?: CertificateSigningRequestCondition }): Promise<CertificateSigningRequestObject> => {
-    const object = existing(name);
-    const conditions = [...(object.status?.conditions ?? [])];
-    if (status.condition) {
-      if (status.condition.type !== 'Failed') throw new PkiError('ERR_CSR_OBJECT', 'the status subresource sets only the Failed condition', { field: 'status.conditions' });
-      if (!conditions.some((c) => c.type === 'Failed')) conditions.push(stamp(status.condition, now()));
-    }
-    if (status.certificate !== undefined) {
-      if (object.status?.certificate && object.status.certificate !== status.certificate) throw new PkiError('ERR_CONFLICT', 'status.certificate is already set', { field: 'status.certificate' });
-      if (!conditions.some((c) => c.type === 'Approved')) throw new PkiError('ERR_CONFLICT', 'a certificate may only be set on an approved CSR', { field: 'status.certificate' });
-    }
-    validateConditions(conditions);
-    object.status = { ...object.status, conditions, ...(status.certificate !== undefined ? { certificate: status.certificate } : {}) };
-    return save('MODIFIED', object);
-  };
+    if (this.#store.has(name)) throw new PkiError('ERR_ALREADY_EXISTS', `certificatesigningrequests "${name}" already exists`, { field: 'metadata.name' });
+    return name;
+  }
+
+  // A change takes its version, is written to its file, then is kept and published.
+  async #save(type: WatchEventType, object: CertificateSigningRequestObject, request?: ParsedCsr): Promise<CertificateSigningRequestObject> {
+    this.#store.stamp(object);
+    if (this.#settings.dir) await writeRegistryFile(this.#settings.dir, object);
+    const copy = this.#store.put(object, request);
+    this.#hub.publish(this.#store.eventOf(type, object));
+    return copy;
+  }
+
+  // Changes run one at a time, so that two writers never both see "no certificate yet".
+  #serial<T>(change: () => Promise<T>): Promise<T> {
+    const next = this.#queue.then(change, change);
+    this.#queue = next.catch(() => undefined);
+    return next;
+  }
+}
+
+/**
+ * What a create stores. As kube-apiserver: only the fields of the v1 schema a client may set are kept
+ * (unknown ones are dropped); spec.username, uid, groups and extra come from the authenticated requester,
+ * never the body.
+ */
+function storedObject(name: string, csr: CertificateSigningRequestObject, requester: UserInfo, at: Date): CertificateSigningRequestObject {
   return {
-    create: (csr, requester) => serial(() => create(csr, requester)),
-    async get(name) {
-      return objects.has(name) ? existing(name) : undefined;
+    apiVersion: 'certificates.k8s.io/v1',
+    kind: 'CertificateSigningRequest',
+    metadata: { name, ...clientMetadata(csr.metadata), uid: randomUUID(), creationTimestamp: at.toISOString().replace(/\.\d{3}Z$/, 'Z') },
+    spec: {
+      request: csr.spec.request,
+      signerName: csr.spec.signerName,
+      ...(csr.spec.expirationSeconds === undefined ? {} : { expirationSeconds: csr.spec.expirationSeconds }),
+      usages: [...csr.spec.usages],
+      username: requester.username,
+      groups: [...requester.groups],
+      uid: '',
     },
-    async list() {
-      return [...objects.values()].map(decode);
-    },
-    async versionedList() {
-      return { items: [...objects.values()].map(decode), resourceVersion: String(published) };
-    },
-    async watch(listener, watchOptions = {}) {
-      const from = watchOptions.resourceVersion;
-      if (from === undefined || from === '' || from === '0') {
-        for (const bytes of objects.values()) listener(eventOf('ADDED', deepFreeze(decode(bytes))));
-      } else {
-        const after = /^\d{1,15}$/.test(from) ? Number(from) : NaN;
-        if (Number.isNaN(after)) throw new PkiError('ERR_CSR_OBJECT', `resourceVersion ${JSON.stringify(from)} is not one this server gave`, { field: 'resourceVersion' });
-        if (after < horizon) throw new PkiError('ERR_GONE', `too old resource version: ${after} (${horizon})`, { field: 'resourceVersion' });
-        for (const entry of history) if (entry.version > after) listener(entry.event);
-      }
-      listeners.add(listener);
-      return () => void listeners.delete(listener);
-    },
-    setApproval: (name, condition) => serial(() => setApproval(name, condition)),
-    setStatus: (name, status) => serial(() => setStatus(name, status)),
-    delete: (name) => serial(() => remove(name)),
+    status: {},
   };
-}
-
-/** Not yet issued, denied or failed: the approver or a signer may still act on it. */
-function stillActive(csr: CertificateSigningRequestObject): boolean {
-  return !csr.status?.certificate && !hasCondition(csr, 'Denied') && !hasCondition(csr, 'Failed');
-}
-
-/** Pending as kubectl shows it: no condition yet and no certificate. */
-function isPending(csr: CertificateSigningRequestObject): boolean {
-  return (csr.status?.conditions ?? []).length === 0 && !csr.status?.certificate;
 }
 
 /** The ObjectMeta fields a client may set on create: generateName, labels and annotations (string maps). */
@@ -318,14 +269,6 @@ function clientMetadata(metadata: unknown): Pick<CertificateSigningRequestObject
     out[field] = Object.fromEntries(entries) as Record<string, string>;
   }
   return out;
-}
-
-function deepFreeze<T>(value: T): T {
-  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const child of Object.values(value)) deepFreeze(child);
-  }
-  return value;
 }
 
 function stamp(condition: CertificateSigningRequestCondition, at: Date): CertificateSigningRequestCondition {

@@ -18,7 +18,7 @@ import {
   memoryTokenStore,
   startBootstrapServer,
 } from '../../lib/index.js';
-import { registryFileName } from '../../lib/bootstrap/registry.js';
+import { registryFileName } from '../../lib/bootstrap/registry-files.js';
 import { withTempDir } from '../helpers/dirs.js';
 
 const CSRS = '/apis/certificates.k8s.io/v1/certificatesigningrequests';
