@@ -131,84 +131,114 @@ function issuedOutcome(der: Uint8Array, statusCertificate: string): SignOutcome 
   };
 }
 
-/**
- * The signer controller over a worker pool: approved CSRs for this signer collect while the event loop
- * turns and go to the workers in batches, at most two batches per worker in flight.
- */
+/** The signer controller over a worker pool (SigningBatches). */
 async function startBatchedSigner(registry: CsrRegistry, options: SignerControllerOptions, workers: number): Promise<Controller> {
-  const onError = reportingErrors(options.onError);
-  const batchSize = Math.max(1, options.batchSize ?? 64);
-  const wire: WorkerSignerOptions = {
-    signerName: options.signerName,
-    caDer: Certificate.from(options.ca.certificate, 'ca.certificate').der,
-    privateKey: options.ca.privateKey,
-    ...(options.maxLifetimeSeconds === undefined ? {} : { maxLifetimeSeconds: options.maxLifetimeSeconds }),
+  const batches = new SigningBatches(registry, options, workers);
+  const stopWatch = await registry.watch((event) => batches.offer(event));
+  return {
+    stop: () => {
+      stopWatch();
+      batches.stop();
+    },
+    idle: () => batches.idle(),
   };
-  const pool = options.pool ?? createWorkerPool(workers);
-  const queued = new Map<string, WatchEvent>();
-  const busy = new Set<string>();
-  const idleWaiters: (() => void)[] = [];
-  let inFlight = 0;
-  let scheduled = false;
-  let stopped = false;
+}
 
-  const settle = (): void => {
-    if (queued.size === 0 && inFlight === 0) for (const resolve of idleWaiters.splice(0)) resolve();
-  };
-  const apply = async (batch: WatchEvent[], outcomes: WorkerSignOutcome[]): Promise<void> => {
+/**
+ * Approved CSRs for one signer collect while the event loop turns and go to the workers in batches, at
+ * most two batches per worker in flight; a CSR in a batch is not queued again until its batch is back.
+ */
+class SigningBatches {
+  readonly #registry: CsrRegistry;
+  readonly #options: SignerControllerOptions;
+  readonly #workers: number;
+  readonly #onError: (error: unknown) => void;
+  readonly #batchSize: number;
+  readonly #wire: WorkerSignerOptions;
+  readonly #pool: WorkerPool;
+  readonly #queued = new Map<string, WatchEvent>();
+  readonly #busy = new Set<string>();
+  readonly #idleWaiters: (() => void)[] = [];
+  #inFlight = 0;
+  #scheduled = false;
+  #stopped = false;
+
+  constructor(registry: CsrRegistry, options: SignerControllerOptions, workers: number) {
+    this.#registry = registry;
+    this.#options = options;
+    this.#workers = workers;
+    this.#onError = reportingErrors(options.onError);
+    this.#batchSize = Math.max(1, options.batchSize ?? 64);
+    this.#wire = {
+      signerName: options.signerName,
+      caDer: Certificate.from(options.ca.certificate, 'ca.certificate').der,
+      privateKey: options.ca.privateKey,
+      ...(options.maxLifetimeSeconds === undefined ? {} : { maxLifetimeSeconds: options.maxLifetimeSeconds }),
+    };
+    this.#pool = options.pool ?? createWorkerPool(workers);
+  }
+
+  /** Queues a CSR this signer is to sign now: approved, for its signerName, neither failed, denied nor issued. */
+  offer(event: WatchEvent): void {
+    const csr = event.object;
+    const waiting = csr.spec.signerName === this.#options.signerName && hasCondition(csr, 'Approved') && !hasCondition(csr, 'Failed') && !hasCondition(csr, 'Denied') && !csr.status?.certificate;
+    if (event.type === 'DELETED' || this.#stopped || !waiting || this.#busy.has(csr.metadata.name)) return;
+    this.#queued.set(csr.metadata.name, event);
+    if (!this.#scheduled) {
+      this.#scheduled = true;
+      setImmediate(() => this.#pump());
+    }
+  }
+
+  idle(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      this.#idleWaiters.push(resolve);
+      if (!this.#scheduled) this.#settle();
+    });
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    if (!this.#options.pool) void this.#pool.close();
+    for (const resolve of this.#idleWaiters.splice(0)) resolve();
+  }
+
+  #pump(): void {
+    this.#scheduled = false;
+    while (!this.#stopped && this.#queued.size > 0 && this.#inFlight < this.#workers * 2) this.#send([...this.#queued.values()].slice(0, this.#batchSize));
+    this.#settle();
+  }
+
+  #send(batch: WatchEvent[]): void {
+    for (const { object } of batch) {
+      this.#queued.delete(object.metadata.name);
+      this.#busy.add(object.metadata.name);
+    }
+    this.#inFlight++;
+    this.#pool
+      .call<WorkerSignOutcome[]>(SIGNER_MODULE, 'signCsrObjectBatch', [batch.map((event) => workerCsr(event.object, event.validated)), this.#wire])
+      .then((outcomes) => this.#apply(batch, outcomes), this.#onError)
+      .finally(() => {
+        this.#inFlight--;
+        for (const { object } of batch) this.#busy.delete(object.metadata.name);
+        this.#pump();
+        this.#settle();
+      });
+  }
+
+  async #apply(batch: WatchEvent[], outcomes: WorkerSignOutcome[]): Promise<void> {
     for (const [i, outcome] of outcomes.entries()) {
-      const name = batch[i]!.object.metadata.name;
       try {
         if (outcome.outcome === 'error') throw PkiError.fromData(outcome.error);
         const signed: SignOutcome = outcome.outcome === 'issued' ? issuedOutcome(outcome.der, outcome.statusCertificate) : outcome;
-        await applyOutcome(registry, name, signed, options);
+        await applyOutcome(this.#registry, batch[i]!.object.metadata.name, signed, this.#options);
       } catch (error) {
-        onError(error);
+        this.#onError(error);
       }
     }
-  };
-  const pump = (): void => {
-    scheduled = false;
-    while (!stopped && queued.size > 0 && inFlight < workers * 2) {
-      const batch = [...queued.values()].slice(0, batchSize);
-      for (const { object } of batch) {
-        queued.delete(object.metadata.name);
-        busy.add(object.metadata.name);
-      }
-      inFlight++;
-      pool
-        .call<WorkerSignOutcome[]>(SIGNER_MODULE, 'signCsrObjectBatch', [batch.map((event) => workerCsr(event.object, event.validated)), wire])
-        .then((outcomes) => apply(batch, outcomes), onError)
-        .finally(() => {
-          inFlight--;
-          for (const { object } of batch) busy.delete(object.metadata.name);
-          pump();
-          settle();
-        });
-    }
-    settle();
-  };
-  const stopWatch = await registry.watch((event) => {
-    const csr = event.object;
-    const waiting = csr.spec.signerName === options.signerName && hasCondition(csr, 'Approved') && !hasCondition(csr, 'Failed') && !hasCondition(csr, 'Denied') && !csr.status?.certificate;
-    if (event.type === 'DELETED' || stopped || !waiting || busy.has(csr.metadata.name)) return;
-    queued.set(csr.metadata.name, event);
-    if (!scheduled) {
-      scheduled = true;
-      setImmediate(pump);
-    }
-  });
-  return {
-    stop: () => {
-      stopped = true;
-      stopWatch();
-      if (!options.pool) void pool.close();
-      for (const resolve of idleWaiters.splice(0)) resolve();
-    },
-    idle: () =>
-      new Promise<void>((resolve) => {
-        idleWaiters.push(resolve);
-        if (!scheduled) settle();
-      }),
-  };
+  }
+
+  #settle(): void {
+    if (this.#queued.size === 0 && this.#inFlight === 0) for (const resolve of this.#idleWaiters.splice(0)) resolve();
+  }
 }
