@@ -1,4 +1,5 @@
 import type { CryptoOptions } from '../crypto/provider.js';
+import { Certificate } from '../x509/certificate.js';
 import type { Issuer } from '../x509/issue.js';
 import { resolveServingPolicy, type ApprovalDecision, type NodeAddressLookup, type ServingPolicyOptions } from './approver.js';
 import { createWorkerPool } from '../workers/pool.js';
@@ -13,8 +14,11 @@ import type { SignOutcome } from './signer.js';
 import type { TokenStore } from './token.js';
 
 export interface EmbeddedBootstrapOptions extends CryptoOptions {
-  /** The cluster CA: it signs kubelet client certificates and the endpoint's serving certificate. */
-  ca: Issuer & { certificate: string };
+  /**
+   * The cluster CA: it signs kubelet client certificates and the endpoint's serving certificate. Any Issuer,
+   * `loadAuthority()`'s included (a CA key in a PKCS#11 token signs through its token).
+   */
+  ca: Issuer;
   /** The CA for kubelet serving certificates; default the cluster CA. */
   servingCa?: Issuer;
   tokens: TokenStore;
@@ -83,7 +87,7 @@ export async function startEmbeddedBootstrap(options: EmbeddedBootstrapOptions):
   const server = await startBootstrapServer({
     registry,
     tokens: options.tokens,
-    tls: { ...(await endpointServingCertificate(options.ca, [host], crypto)), clientCa: options.ca.certificate },
+    tls: { ...(await endpointServingCertificate(options.ca, [host], crypto)), clientCa: Certificate.from(options.ca.certificate, 'ca.certificate').pem },
     host,
     port: options.port,
     ...(options.revocationLists ? { revocationLists: options.revocationLists } : {}),

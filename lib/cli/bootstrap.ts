@@ -164,7 +164,7 @@ export const serveBootstrapVerb: Verb = {
     const apiHosts = (await Promise.all(['admin.conf', 'controller-manager.conf'].map((file) => kubeconfigHost(join(dir, file))))).filter((h): h is string => h !== undefined);
     const servingPolicy = servingPolicyFlags(values, apiHosts);
     const embedded = await startEmbeddedBootstrap({
-      ca: { ...ca, certificate: ca.certificate.pem },
+      ca,
       servingCa,
       tokens: directoryTokenStore(dir),
       registryDir: join(dir, 'csrs'),

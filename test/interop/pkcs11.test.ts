@@ -167,7 +167,7 @@ test('a kubelet bootstraps over HTTPS against the embedded endpoint whose CA key
     await initPkiDirectory(dir, CONFIG, { pkcs11: { ca: reference('cluster-ca') } });
     const ca = await loadAuthority(dir, caEntry);
     const token = generateBootstrapToken();
-    const embedded = await startEmbeddedBootstrap({ ca: { ...ca, certificate: ca.certificate.pem }, tokens: memoryTokenStore([bootstrapTokenSecret(token)]), signerWorkers: 2 });
+    const embedded = await startEmbeddedBootstrap({ ca, tokens: memoryTokenStore([bootstrapTokenSecret(token)]), signerWorkers: 2 });
     try {
       const bootstrapKubeconfig = join(dir, 'bootstrap-kubelet.conf');
       writeFileSync(bootstrapKubeconfig, stringifyKubeconfig({ clusterName: 'k', server: embedded.server.url, caPem: ca.certificate.pem, userName: 'b', token: formatBootstrapToken(token) }), { mode: 0o600 });
