@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { PkiError, type PkiErrorCode } from '../errors.js';
 import { certificateIdentity } from '../x509/identity.js';
 import { verifyCertificate } from '../x509/verify.js';
-import { CSR_API_PATH, CSR_NAME, type CertificateSigningRequestObject } from './csr-object.js';
+import { CSR_API_PATH, CSR_NAME, type CertificateSigningRequestCondition, type CertificateSigningRequestObject } from './csr-object.js';
 import { decodeProtobufCsr, encodeProtobuf, encodeProtobufWatchEvent, PROTOBUF } from './protobuf.js';
 import type { CsrRegistry, WatchEvent } from './registry.js';
 import type { RevocationSource } from './revocation.js';
@@ -143,64 +143,141 @@ export async function startBootstrapServer(options: BootstrapServerOptions): Pro
   };
 }
 
+/** What an authenticated caller may do: admins approve and set status; bootstrappers and nodes create and read their own. */
+interface Caller {
+  readonly user: UserInfo;
+  readonly admin: boolean;
+  readonly mayCreate: boolean;
+  mayRead(csr: CertificateSigningRequestObject): boolean;
+}
+
+/** A request to the CSR API, its caller known. */
+interface ApiCall {
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly url: URL;
+  readonly options: BootstrapServerOptions;
+  readonly caller: Caller;
+}
+
+/** A request to one CSR (or its subresource) the caller may read. */
+interface ObjectCall extends ApiCall {
+  readonly name: string;
+  readonly subresource: 'approval' | 'status' | undefined;
+  readonly current: CertificateSigningRequestObject;
+}
+
+type Route<Call> = (call: Call) => Promise<void>;
+
+/** GET routes answered without authentication. */
+const PUBLIC_ROUTES = new Map<string, (req: IncomingMessage, res: ServerResponse) => void>([
+  ['/healthz', (_, res) => sendText(res, 200, 'ok')],
+  ['/readyz', (_, res) => sendText(res, 200, 'ok')],
+  ['/version', (req, res) => send(req, res, 200, { major: '1', minor: '20', gitVersion: 'v1.20.0-kubepki', platform: 'embedded' }, 'json')],
+]);
+
+/** The collection's routes, by method. */
+const COLLECTION_ROUTES = new Map<string, Route<ApiCall>>([
+  ['POST', createCsr],
+  ['GET', (call) => (isWatch(call.url) ? watchCsrs(call) : listCsrs(call))],
+]);
+
+/** One CSR's routes, by method and subresource (a GET of a subresource reads the object). */
+const OBJECT_ROUTES = new Map<string, Route<ObjectCall>>([
+  ['GET ', getCsr],
+  ['GET approval', getCsr],
+  ['GET status', getCsr],
+  ['PUT approval', putApproval],
+  ['PUT status', putStatus],
+]);
+
+const notAllowed = (): Promise<void> => Promise.reject(new PkiError('ERR_METHOD_NOT_ALLOWED', 'method not allowed'));
+
 async function handle(req: IncomingMessage, res: ServerResponse, options: BootstrapServerOptions): Promise<void> {
   const url = new URL(req.url ?? '/', 'https://localhost');
-  if (req.method === 'GET' && (url.pathname === '/healthz' || url.pathname === '/readyz')) return sendText(res, 200, 'ok');
-  if (req.method === 'GET' && url.pathname === '/version') return send(req, res, 200, { major: '1', minor: '20', gitVersion: 'v1.20.0-kubepki', platform: 'embedded' }, 'json');
-  const user = await authenticate(req, options);
+  const open = req.method === 'GET' ? PUBLIC_ROUTES.get(url.pathname) : undefined;
+  if (open) return open(req, res);
+  const call: ApiCall = { req, res, url, options, caller: callerOf(await authenticate(req, options), options) };
+  const { name, subresource } = csrPath(url.pathname);
+  if (name === undefined) return (COLLECTION_ROUTES.get(req.method ?? '') ?? notAllowed)(call);
+  // Every method on a CSR the caller may not read is refused as such, before a 405.
+  const current = await readableCsr(call, name);
+  return (OBJECT_ROUTES.get(`${req.method ?? ''} ${subresource ?? ''}`) ?? notAllowed)({ ...call, name, subresource, current });
+}
+
+function callerOf(user: UserInfo, options: BootstrapServerOptions): Caller {
   const admin = user.groups.some((g) => (options.adminGroups ?? ['system:masters', 'kubeadm:cluster-admins']).includes(g));
   const mayCreate = admin || user.groups.includes(BOOTSTRAPPERS_GROUP) || user.groups.includes('system:nodes');
-  const mayRead = (csr: CertificateSigningRequestObject): boolean => admin || (mayCreate && csr.spec.username === user.username);
-  if (!url.pathname.startsWith(CSR_API_PATH)) throw new PkiError('ERR_NOT_FOUND', `the server could not find the requested resource ${url.pathname}`);
-  const [name, subresource, ...rest] = url.pathname.slice(CSR_API_PATH.length).split('/').filter(Boolean).map(decodedSegment);
+  return { user, admin, mayCreate, mayRead: (csr) => admin || (mayCreate && csr.spec.username === user.username) };
+}
+
+/** The CSR name and subresource a path names (neither for the collection); any other path is ERR_NOT_FOUND. */
+function csrPath(pathname: string): { name?: string; subresource?: 'approval' | 'status' } {
+  if (!pathname.startsWith(CSR_API_PATH)) throw new PkiError('ERR_NOT_FOUND', `the server could not find the requested resource ${pathname}`);
+  const [name, subresource, ...rest] = pathname.slice(CSR_API_PATH.length).split('/').filter(Boolean).map(decodedSegment);
   if (rest.length > 0 || (name !== undefined && !CSR_NAME.test(name)) || (subresource !== undefined && subresource !== 'approval' && subresource !== 'status')) {
     throw new PkiError('ERR_NOT_FOUND', 'no such resource');
   }
-  const { registry } = options;
+  return { name, subresource };
+}
 
-  if (name === undefined) {
-    if (req.method === 'POST') {
-      if (!mayCreate) throw new PkiError('ERR_FORBIDDEN', `user "${user.username}" cannot create certificatesigningrequests`);
-      const body = await readObject(req, options.maxBodyBytes ?? 64 * 1024);
-      return send(req, res, 201, await registry.create(body, user));
-    }
-    if (req.method !== 'GET') throw new PkiError('ERR_METHOD_NOT_ALLOWED', 'method not allowed');
-    const only = fieldSelectorName(url);
-    if (url.searchParams.get('watch') === 'true' || url.searchParams.get('watch') === '1') {
-      if (only !== undefined) {
-        const target = await registry.get(only);
-        if (target && !mayRead(target)) throw new PkiError('ERR_FORBIDDEN', `user "${user.username}" cannot watch certificatesigningrequest "${only}"`);
-      } else if (!admin && !mayCreate) throw new PkiError('ERR_FORBIDDEN', `user "${user.username}" cannot watch certificatesigningrequests`);
-      return watch(req, res, url, options, (event) => (only === undefined || event.object.metadata.name === only) && mayRead(event.object));
-    }
-    if (!admin && !mayCreate) throw new PkiError('ERR_FORBIDDEN', `user "${user.username}" cannot list certificatesigningrequests`);
-    const { items, resourceVersion } = registry.versionedList ? await registry.versionedList() : { items: await registry.list(), resourceVersion: undefined };
-    const visible = items.filter((csr) => (only === undefined || csr.metadata.name === only) && mayRead(csr));
-    return send(req, res, 200, { apiVersion: 'certificates.k8s.io/v1', kind: 'CertificateSigningRequestList', metadata: resourceVersion === undefined ? {} : { resourceVersion }, items: visible });
-  }
+async function readableCsr({ options, caller }: ApiCall, name: string): Promise<CertificateSigningRequestObject> {
+  const current = await options.registry.get(name);
+  if (current && caller.mayRead(current)) return current;
+  // A CSR the requester may not read is reported as forbidden, never its content.
+  if (current) throw new PkiError('ERR_FORBIDDEN', `user "${caller.user.username}" cannot get certificatesigningrequest "${name}"`);
+  throw new PkiError('ERR_NOT_FOUND', `certificatesigningrequests.certificates.k8s.io "${name}" not found`);
+}
 
-  const current = await registry.get(name);
-  if (!current || !mayRead(current)) {
-    // A CSR the requester may not read is reported as forbidden, never its content.
-    if (current) throw new PkiError('ERR_FORBIDDEN', `user "${user.username}" cannot get certificatesigningrequest "${name}"`);
-    throw new PkiError('ERR_NOT_FOUND', `certificatesigningrequests.certificates.k8s.io "${name}" not found`);
-  }
-  if (req.method === 'GET') return send(req, res, 200, current);
-  if (req.method === 'PUT' && subresource !== undefined) {
-    if (!admin) throw new PkiError('ERR_FORBIDDEN', `user "${user.username}" cannot update certificatesigningrequests/${subresource}`);
-    const body = await readObject(req, options.maxBodyBytes ?? 64 * 1024);
-    if (body?.metadata?.name !== name) throw new PkiError('ERR_CSR_OBJECT', 'metadata.name must match the URL', { field: 'metadata.name' });
-    const known = new Set((current.status?.conditions ?? []).map((c) => c.type));
-    const added = (body.status?.conditions ?? []).filter((c) => !known.has(c.type));
-    if (subresource === 'approval') {
-      let result = current;
-      for (const condition of added) result = await registry.setApproval(name, condition);
-      return send(req, res, 200, result);
-    }
-    const failed = added.find((c) => c.type === 'Failed');
-    return send(req, res, 200, await registry.setStatus(name, { certificate: body.status?.certificate, ...(failed ? { condition: failed } : {}) }));
-  }
-  throw new PkiError('ERR_METHOD_NOT_ALLOWED', 'method not allowed');
+const isWatch = (url: URL): boolean => url.searchParams.get('watch') === 'true' || url.searchParams.get('watch') === '1';
+
+async function createCsr({ req, res, options, caller }: ApiCall): Promise<void> {
+  if (!caller.mayCreate) throw new PkiError('ERR_FORBIDDEN', `user "${caller.user.username}" cannot create certificatesigningrequests`);
+  const body = await readObject(req, options.maxBodyBytes ?? 64 * 1024);
+  send(req, res, 201, await options.registry.create(body, caller.user));
+}
+
+async function watchCsrs({ req, res, url, options, caller }: ApiCall): Promise<void> {
+  const only = fieldSelectorName(url);
+  if (only !== undefined) {
+    const target = await options.registry.get(only);
+    if (target && !caller.mayRead(target)) throw new PkiError('ERR_FORBIDDEN', `user "${caller.user.username}" cannot watch certificatesigningrequest "${only}"`);
+  } else if (!caller.mayCreate) throw new PkiError('ERR_FORBIDDEN', `user "${caller.user.username}" cannot watch certificatesigningrequests`);
+  return watch(req, res, url, options, (event) => (only === undefined || event.object.metadata.name === only) && caller.mayRead(event.object));
+}
+
+async function listCsrs({ req, res, url, options: { registry }, caller }: ApiCall): Promise<void> {
+  const only = fieldSelectorName(url);
+  if (!caller.mayCreate) throw new PkiError('ERR_FORBIDDEN', `user "${caller.user.username}" cannot list certificatesigningrequests`);
+  const { items, resourceVersion } = registry.versionedList ? await registry.versionedList() : { items: await registry.list(), resourceVersion: undefined };
+  const visible = items.filter((csr) => (only === undefined || csr.metadata.name === only) && caller.mayRead(csr));
+  send(req, res, 200, { apiVersion: 'certificates.k8s.io/v1', kind: 'CertificateSigningRequestList', metadata: resourceVersion === undefined ? {} : { resourceVersion }, items: visible });
+}
+
+async function getCsr({ req, res, current }: ObjectCall): Promise<void> {
+  send(req, res, 200, current);
+}
+
+async function putApproval(call: ObjectCall): Promise<void> {
+  const { added } = await subresourceUpdate(call);
+  let result = call.current;
+  for (const condition of added) result = await call.options.registry.setApproval(call.name, condition);
+  send(call.req, call.res, 200, result);
+}
+
+async function putStatus(call: ObjectCall): Promise<void> {
+  const { body, added } = await subresourceUpdate(call);
+  const failed = added.find((c) => c.type === 'Failed');
+  send(call.req, call.res, 200, await call.options.registry.setStatus(call.name, { certificate: body.status?.certificate, ...(failed ? { condition: failed } : {}) }));
+}
+
+/** The body of an admin's PUT to a subresource, and the conditions it adds to the stored object. */
+async function subresourceUpdate({ req, options, caller, name, subresource, current }: ObjectCall): Promise<{ body: CertificateSigningRequestObject; added: CertificateSigningRequestCondition[] }> {
+  if (!caller.admin) throw new PkiError('ERR_FORBIDDEN', `user "${caller.user.username}" cannot update certificatesigningrequests/${subresource}`);
+  const body = await readObject(req, options.maxBodyBytes ?? 64 * 1024);
+  if (body?.metadata?.name !== name) throw new PkiError('ERR_CSR_OBJECT', 'metadata.name must match the URL', { field: 'metadata.name' });
+  const known = new Set((current.status?.conditions ?? []).map((c) => c.type));
+  return { body, added: (body.status?.conditions ?? []).filter((c) => !known.has(c.type)) };
 }
 
 async function authenticate(req: IncomingMessage, options: BootstrapServerOptions): Promise<UserInfo> {
@@ -317,21 +394,8 @@ function negotiate(req: IncomingMessage): Encoding {
  * WatchEvent frames (`;stream=watch`).
  */
 async function watch(req: IncomingMessage, res: ServerResponse, url: URL, options: BootstrapServerOptions, visible: (event: WatchEvent) => boolean): Promise<void> {
-  const encoding = negotiate(req);
-  const from = url.searchParams.get('resourceVersion') ?? undefined;
-  const timeoutSeconds = Number(url.searchParams.get('timeoutSeconds') ?? 0);
-  if (!Number.isInteger(timeoutSeconds) || timeoutSeconds < 0) throw new PkiError('ERR_CSR_OBJECT', 'timeoutSeconds must be a whole number of seconds', { field: 'timeoutSeconds' });
-  const bookmarks = url.searchParams.get('allowWatchBookmarks') === 'true';
-  const write = (type: string, object: object): void => {
-    res.write(encoding === 'protobuf' ? encodeProtobufWatchEvent(type, object as Record<string, unknown>) : `${JSON.stringify({ type, object })}\n`);
-  };
-  const answer = (): void => {
-    res.setHeader('content-type', encoding === 'protobuf' ? `${PROTOBUF};stream=watch` : 'application/json');
-    res.writeHead(200, { 'transfer-encoding': 'chunked' });
-    // Node holds the headers until the first body bytes; a client waits for them before it reads events, so
-    // a watch with nothing to say yet must still answer at once (client-go's reflector times out otherwise).
-    res.flushHeaders();
-  };
+  const { from, timeoutSeconds, bookmarks } = watchParameters(url);
+  const stream = watchStream(req, res);
   // The registry replays what it has before it returns: those events wait until the watch is known to be
   // valid, so that a refused one (a resourceVersion this server never gave) is still a Status with its code.
   const replayed: WatchEvent[] = [];
@@ -342,20 +406,49 @@ async function watch(req: IncomingMessage, res: ServerResponse, url: URL, option
     stop = await options.registry.watch((event) => {
       lastVersion = event.object.metadata.resourceVersion ?? lastVersion;
       if (!visible(event)) return;
-      if (streaming) write(event.type, event.object);
+      if (streaming) stream.write(event.type, event.object);
       else replayed.push(event);
     }, from === undefined ? {} : { resourceVersion: from });
   } catch (error) {
     if (!(error instanceof PkiError) || error.code !== 'ERR_GONE') throw error;
     // client-go's reflector lists again on this 410 (an ERROR event, as kube-apiserver sends it).
-    answer();
-    write('ERROR', statusOf(error));
+    stream.answer();
+    stream.write('ERROR', statusOf(error));
     res.end();
     return;
   }
-  answer();
-  for (const event of replayed) write(event.type, event.object);
+  stream.answer();
+  for (const event of replayed) stream.write(event.type, event.object);
   streaming = true;
+  const bookmark = (): void => stream.write('BOOKMARK', { apiVersion: 'certificates.k8s.io/v1', kind: 'CertificateSigningRequest', metadata: { resourceVersion: lastVersion } });
+  keepWatching(req, res, stop, timeoutSeconds, bookmarks ? { send: bookmark, intervalMs: options.bookmarkIntervalMs ?? 60_000 } : undefined);
+}
+
+function watchParameters(url: URL): { from: string | undefined; timeoutSeconds: number; bookmarks: boolean } {
+  const timeoutSeconds = Number(url.searchParams.get('timeoutSeconds') ?? 0);
+  if (!Number.isInteger(timeoutSeconds) || timeoutSeconds < 0) throw new PkiError('ERR_CSR_OBJECT', 'timeoutSeconds must be a whole number of seconds', { field: 'timeoutSeconds' });
+  return { from: url.searchParams.get('resourceVersion') ?? undefined, timeoutSeconds, bookmarks: url.searchParams.get('allowWatchBookmarks') === 'true' };
+}
+
+/** A watch's answer: `answer()` sends the headers, `write` one event, as JSON lines or protobuf frames as negotiated. */
+function watchStream(req: IncomingMessage, res: ServerResponse): { answer(): void; write(type: string, object: object): void } {
+  const encoding = negotiate(req);
+  return {
+    answer() {
+      res.setHeader('content-type', encoding === 'protobuf' ? `${PROTOBUF};stream=watch` : 'application/json');
+      res.writeHead(200, { 'transfer-encoding': 'chunked' });
+      // Node holds the headers until the first body bytes; a client waits for them before it reads events, so
+      // a watch with nothing to say yet must still answer at once (client-go's reflector times out otherwise).
+      res.flushHeaders();
+    },
+    write(type, object) {
+      res.write(encoding === 'protobuf' ? encodeProtobufWatchEvent(type, object as Record<string, unknown>) : `${JSON.stringify({ type, object })}\n`);
+    },
+  };
+}
+
+/** Keeps a watch open until the client leaves or `timeoutSeconds` (0: no limit) pass, with bookmarks if asked for; then `stop`s it. */
+function keepWatching(req: IncomingMessage, res: ServerResponse, stop: () => void, timeoutSeconds: number, bookmarks: { send: () => void; intervalMs: number } | undefined): void {
   const timers: NodeJS.Timeout[] = [];
   const release = (): void => {
     stop();
@@ -369,7 +462,7 @@ async function watch(req: IncomingMessage, res: ServerResponse, url: URL, option
       }, timeoutSeconds * 1000),
     );
   }
-  if (bookmarks) timers.push(setInterval(() => write('BOOKMARK', { apiVersion: 'certificates.k8s.io/v1', kind: 'CertificateSigningRequest', metadata: { resourceVersion: lastVersion } }), options.bookmarkIntervalMs ?? 60_000));
+  if (bookmarks) timers.push(setInterval(bookmarks.send, bookmarks.intervalMs));
   req.on('close', () => {
     release();
     res.end();
