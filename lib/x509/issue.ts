@@ -1,15 +1,16 @@
 import { createPublicKey, KeyObject, randomBytes as nodeRandomBytes, type webcrypto } from 'node:crypto';
-import { publicKeyInfo, type PublicKeyInput } from '../crypto/keys.js';
+import { publicKeyInfo, type PublicKeyInfo, type PublicKeyInput } from '../crypto/keys.js';
 import { resolveCrypto, type CryptoOptions } from '../crypto/provider.js';
 import { PkiError } from '../errors.js';
 import { encodeSigned, signatureSchemeOf, signBytes, signsNatively } from './signature.js';
 import { Certificate, keyIdentifier, type CertificateInput } from './certificate.js';
 import { lintCertificate } from './lint.js';
-import { encodeName, validateSubject, type Subject } from './names.js';
-import { checkProfileRequest, type CertificateProfile } from './profile.js';
-import { encodeTbsCertificate, tbsTemplate, type TbsTemplate, type TemplateOptions } from './tbs.js';
-import { encodeGeneralNames, hasSans, normalizeSans, type SanInput } from './sans.js';
-import { computeValidity, type ValidityOptions } from './validity.js';
+import type { Subject } from './names.js';
+import type { CertificateProfile } from './profile.js';
+import { cachedTbsTemplate, encodeTbsCertificate } from './tbs.js';
+import { encodeGeneralNames, hasSans, type SanInput } from './sans.js';
+import { templateFromProfile, type CertificateTemplate } from './template.js';
+import type { ValidityOptions } from './validity.js';
 
 /** A CA that signs: its certificate and private key. */
 export interface Issuer {
@@ -40,73 +41,82 @@ export interface IssueRequest extends CryptoOptions {
   readonly randomBytes?: (size: number) => Uint8Array;
 }
 
+/** A self-signed root's signer: the private key of the key being certified. */
+export interface SelfSigner {
+  readonly selfSigningKey: CryptoKey;
+}
+
+export interface SignOptions extends CryptoOptions {
+  /** Source of the serial number's randomness. Default: node:crypto randomBytes. */
+  readonly randomBytes?: (size: number) => Uint8Array;
+}
+
 /**
- * Builds, lints and signs one certificate: the one place kubepki makes a certificate. The issuer's
- * subject Name bytes are copied exactly; the authority key id is the issuer's subject key id; every
- * certificate carries basicConstraints, a subject key id and a random positive 128-bit serial.
+ * Builds, lints and signs one certificate of a profile: templateFromProfile, then signCertificate. The
+ * issuer's subject Name bytes are copied exactly; the authority key id is the issuer's subject key id;
+ * every certificate carries basicConstraints, a subject key id and a random positive 128-bit serial.
  */
 export async function issueCertificate(request: IssueRequest): Promise<Certificate> {
-  const { profile } = request;
-  const crypto = resolveCrypto(request);
-  const subject = validateSubject(request.subject);
-  const sans = normalizeSans(request.sans);
   const key = await publicKeyInfo(request.publicKey, request);
   const issuer = request.issuer ? Certificate.from(request.issuer.certificate, 'issuer.certificate') : undefined;
-  const signingKey = request.issuer?.privateKey ?? request.selfSigningKey;
-  checkIssuer(profile, issuer, request);
-  checkProfileRequest(profile, { subject, sans, keySpec: key.spec });
-  const pathLength = resolvePathLength(profile, issuer, request.pathLength);
-  const now = request.now ?? new Date();
-  const { notBefore, notAfter } = computeValidity(now, profile.lifetimeSeconds, request.validity, issuer);
+  const { subject, sans, validity, now, pathLength } = request;
+  const template = templateFromProfile(request.profile, { subject, sans, keySpec: key.spec, validity, now, issuer, pathLength });
+  const signer = request.issuer ? { ...request.issuer, certificate: issuer! } : { selfSigningKey: request.selfSigningKey! };
+  return signTemplate(template, key, signer, request);
+}
 
-  const signingField = issuer ? 'issuer.privateKey' : 'selfSigningKey';
-  const scheme = signatureSchemeOf(signingKey!, signingField);
-  const template = cachedTemplate({ profile, keySpec: key.spec, pathLength, issuer, scheme });
-  const tbs = encodeTbsCertificate(template, {
-    serial: randomSerial(request.randomBytes ?? pooledRandomBytes),
-    notBefore,
-    notAfter,
-    subjectDer: request.subject.der ?? encodeName(subject),
+/**
+ * Signs what `template` says for `publicKey`: a random serial, the issuer's Name and key id, then the
+ * signature, one check that the signing key is the issuer's, and the pre-issuance lint against the
+ * template. Self-signed when `issuer` is a SelfSigner. Knows no profile and no policy: the template
+ * decided the content.
+ */
+export async function signCertificate(template: CertificateTemplate, publicKey: PublicKeyInput, issuer: Issuer | SelfSigner, options: SignOptions = {}): Promise<Certificate> {
+  return signTemplate(template, await publicKeyInfo(publicKey, options), issuer, options);
+}
+
+async function signTemplate(template: CertificateTemplate, key: PublicKeyInfo, signer: Issuer | SelfSigner, options: SignOptions): Promise<Certificate> {
+  const issued = 'certificate' in signer;
+  const issuer = issued ? Certificate.from(signer.certificate, 'issuer.certificate') : undefined;
+  const signingKey = issued ? signer.privateKey : signer.selfSigningKey;
+  const field = issued ? 'issuer.privateKey' : 'selfSigningKey';
+  if (!signingKey) {
+    throw issued
+      ? new PkiError('ERR_ARGUMENT', 'the issuer has no private key: give its certificate and private key', { field: 'issuer' })
+      : new PkiError('ERR_ARGUMENT', 'a self-signed certificate needs the private key of its public key', { field: 'selfSigningKey' });
+  }
+  const scheme = signatureSchemeOf(signingKey, field);
+  const fixed = cachedTbsTemplate({ ...template, issuer, scheme });
+  const tbs = encodeTbsCertificate(fixed, {
+    serial: randomSerial(options.randomBytes ?? pooledRandomBytes),
+    notBefore: template.notBefore,
+    notAfter: template.notAfter,
+    subjectDer: template.subjectDer,
     spki: key.spki,
     subjectKeyId: keyIdentifier(key.spki),
-    ...(hasSans(sans) ? { sans: encodeGeneralNames(sans) } : {}),
+    ...(hasSans(template.sans) ? { sans: encodeGeneralNames(template.sans) } : {}),
   });
-  const signingCrypto = request.issuer?.crypto ?? crypto;
-  checkKeyMatchesBeforeSigning(issuer?.spki ?? key.spki, signingKey!, issuer !== undefined, signingField);
-  const { signature } = await signBytes(signingKey!, tbs, signingCrypto, signingField);
+  const signingCrypto = (issued ? signer.crypto : undefined) ?? resolveCrypto(options);
+  const matched = keyMatchesBeforeSigning(issuer?.spki ?? key.spki, signingKey, issued, field);
+  const { signature } = await signBytes(signingKey, tbs, signingCrypto, field);
   const certificate = Certificate.from(encodeSigned(tbs, scheme, signature));
-  checkKeyMatches(certificate, issuer ?? certificate, signingKey!, signsNatively(signingKey!, signingCrypto), signingField);
-  lintCertificate(certificate, { profile, issuer: issuer ?? certificate, subject, sans, keySpec: key.spec, pathLength });
+  if (!matched || !signsNatively(signingKey, signingCrypto)) checkSignatureVerifies(certificate, issuer ?? certificate, field);
+  lintCertificate(certificate, { template, issuer: issuer ?? certificate });
   return certificate;
 }
 
-// Templates per issuer certificate, profile, certified key type, path length and signature scheme.
-const templates = new WeakMap<Certificate, WeakMap<CertificateProfile, Map<string, TbsTemplate>>>();
-
-function cachedTemplate(options: TemplateOptions): TbsTemplate {
-  if (!options.issuer) return tbsTemplate(options);
-  let byProfile = templates.get(options.issuer);
-  if (!byProfile) templates.set(options.issuer, (byProfile = new WeakMap()));
-  let byKey = byProfile.get(options.profile);
-  if (!byKey) byProfile.set(options.profile, (byKey = new Map()));
-  const id = `${options.keySpec}/${options.pathLength ?? ''}/${options.scheme.oid}`;
-  let template = byKey.get(id);
-  if (!template) byKey.set(id, (template = tbsTemplate(options)));
-  return template;
-}
-
-// Pairs of (private key, signer certificate key) already shown to match. A key of Node's WebCrypto is
-// checked on its first signature only; a provider's signature (an HSM's) is verified every time, as Go's
-// CreateCertificate does, to catch a faulty module.
-const matchingKeys = new WeakMap<CryptoKey, Set<string>>();
-
-// A Node key whose public half is not the signer certificate's is refused before it signs anything. Keys
-// of another provider (an HSM's) cannot show their public half: checkKeyMatches catches them after signing.
+// The signing key is checked once per certificate, by whichever of two checks can see it:
+// - keyMatchesBeforeSigning, for a key of Node's WebCrypto: its public half is derived and compared with
+//   the signer certificate's before anything is signed, once per (key, certificate key);
+// - checkSignatureVerifies, for a key of another provider (an HSM's), whose public half cannot be read, or
+//   one that signs through a provider: the signature is verified with the signer certificate's key every
+//   time, as Go's CreateCertificate does, which also catches a faulty module.
 const preChecked = new WeakMap<CryptoKey, Set<string>>();
 
-function checkKeyMatchesBeforeSigning(signerSpki: Uint8Array, key: CryptoKey, issued: boolean, field: string): void {
+/** True when the key is shown to be the signer certificate's; throws ERR_KEY when it is not; false when it cannot tell. */
+function keyMatchesBeforeSigning(signerSpki: Uint8Array, key: CryptoKey, issued: boolean, field: string): boolean {
   const id = Buffer.from(signerSpki).toString('base64');
-  if (preChecked.get(key)?.has(id)) return;
+  if (preChecked.get(key)?.has(id)) return true;
   // Both public keys re-encoded by OpenSSL and compared as bytes (KeyObject.equals on keys of two types
   // leaves an OpenSSL error queued that fails the next key import).
   let derived: Buffer;
@@ -115,60 +125,20 @@ function checkKeyMatchesBeforeSigning(signerSpki: Uint8Array, key: CryptoKey, is
     derived = createPublicKey(KeyObject.from(key as webcrypto.CryptoKey)).export({ format: 'der', type: 'spki' });
     certified = createPublicKey({ key: Buffer.from(signerSpki), format: 'der', type: 'spki' }).export({ format: 'der', type: 'spki' });
   } catch {
-    return;
+    return false;
   }
-  if (!derived.equals(certified)) {
-    throw new PkiError('ERR_KEY', issued ? 'the private key does not match the CA certificate' : 'the self-signing key does not match the public key', { field });
-  }
+  if (!derived.equals(certified)) throw keyMismatch(issued, field);
   if (!preChecked.has(key)) preChecked.set(key, new Set());
   preChecked.get(key)!.add(id);
+  return true;
 }
 
-function checkKeyMatches(certificate: Certificate, signer: Certificate, key: CryptoKey, native: boolean, field: string): void {
-  const id = Buffer.from(signer.spki).toString('base64');
-  if (native && matchingKeys.get(key)?.has(id)) return;
-  if (!certificate.isIssuedBy(signer)) {
-    throw new PkiError('ERR_KEY', signer === certificate ? 'the self-signing key does not match the public key' : 'the private key does not match the CA certificate', { field });
-  }
-  if (native) {
-    if (!matchingKeys.has(key)) matchingKeys.set(key, new Set());
-    matchingKeys.get(key)!.add(id);
-  }
+function checkSignatureVerifies(certificate: Certificate, signer: Certificate, field: string): void {
+  if (!certificate.isIssuedBy(signer)) throw keyMismatch(signer !== certificate, field);
 }
 
-function checkIssuer(profile: CertificateProfile, issuer: Certificate | undefined, request: IssueRequest): void {
-  if (profile.issuer === 'self') {
-    if (issuer) throw new PkiError('ERR_PROFILE', `profile ${profile.name} is self-signed; do not give an issuer`, { field: 'issuer' });
-    if (!request.selfSigningKey) throw new PkiError('ERR_ARGUMENT', 'a self-signed certificate needs the private key of its public key', { field: 'selfSigningKey' });
-    return;
-  }
-  if (!issuer || !request.issuer?.privateKey) {
-    throw new PkiError('ERR_ARGUMENT', `profile ${profile.name} is signed by a ${profile.issuer} CA: give its certificate and private key`, { field: 'issuer' });
-  }
-  if (!issuer.isCA) throw new PkiError('ERR_CERTIFICATE', 'is not a CA certificate (basicConstraints cA is not set)', { field: 'issuer.certificate' });
-  const usages = issuer.keyUsages;
-  if (usages.length > 0 && !usages.includes('keyCertSign')) {
-    throw new PkiError('ERR_CERTIFICATE', 'CA certificate lacks the keyCertSign key usage', { field: 'issuer.certificate' });
-  }
-}
-
-function resolvePathLength(profile: CertificateProfile, issuer: Certificate | undefined, requested: number | undefined): number | undefined {
-  if (!profile.isCA) {
-    if (requested !== undefined) throw new PkiError('ERR_ARGUMENT', `profile ${profile.name} is not a CA`, { field: 'pathLength' });
-    return undefined;
-  }
-  const pathLength = requested ?? profile.pathLength;
-  if (pathLength !== undefined && (!Number.isInteger(pathLength) || pathLength < 0 || pathLength > 16)) {
-    throw new PkiError('ERR_ARGUMENT', 'must be an integer from 0 to 16', { field: 'pathLength' });
-  }
-  const parentLimit = issuer?.basicConstraints?.pathLength;
-  if (parentLimit !== undefined) {
-    if (parentLimit === 0) throw new PkiError('ERR_PROFILE', 'the CA has path length 0 and cannot sign another CA', { field: 'issuer.certificate' });
-    if (pathLength === undefined || pathLength >= parentLimit) {
-      throw new PkiError('ERR_PROFILE', `must be below the CA's path length ${parentLimit}`, { field: 'pathLength' });
-    }
-  }
-  return pathLength;
+function keyMismatch(issued: boolean, field: string): PkiError {
+  return new PkiError('ERR_KEY', issued ? 'the private key does not match the CA certificate' : 'the self-signing key does not match the public key', { field });
 }
 
 // Serials draw from a pool refilled 4 KiB at a time: one call into the CSPRNG per 256 certificates.

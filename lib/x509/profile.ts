@@ -55,8 +55,6 @@ export interface SanRule {
 export interface CertificateProfile {
   /** Kubernetes-style name, e.g. `kubelet-serving`. */
   readonly name: string;
-  /** @deprecated Ignored: a kind's place in kubeadm's directory is its row's `file` (lib/cluster/kinds.ts). */
-  readonly fileBase?: string;
   /** Name of the profile of the CA that signs it, or `self` for a root. */
   readonly issuer: string;
   readonly isCA: boolean;
@@ -89,7 +87,7 @@ export interface CertificateProfile {
  * signers take them), an RSA leaf carries it (RSA key transport) and a CA of any key type, which only
  * signs, never does.
  */
-export function expectedKeyUsages(profile: CertificateProfile, spec: KeySpec): KeyUsageName[] {
+export function expectedKeyUsages(profile: Pick<CertificateProfile, 'keyUsages' | 'isCA' | 'exactKeyUsages'>, spec: KeySpec): KeyUsageName[] {
   const usages = new Set<KeyUsageName>(profile.keyUsages);
   if (!isRsa(spec)) usages.delete('keyEncipherment');
   else if (!profile.exactKeyUsages) {
@@ -110,7 +108,7 @@ export function keyUsageProblems(usages: readonly KeyUsageName[], spec: KeySpec,
   return profile.isCA && !profile.exactKeyUsages ? ['keyEncipherment is not allowed on a CA certificate, which only signs'] : [];
 }
 
-export function allowedKeySpecs(profile: CertificateProfile): readonly KeySpec[] {
+export function allowedKeySpecs(profile: Pick<CertificateProfile, 'keySpecs'>): readonly KeySpec[] {
   return profile.keySpecs ?? KEY_SPECS;
 }
 
@@ -123,12 +121,20 @@ export interface ProfileRequest {
 
 /** Throws ERR_PROFILE naming the field when a request breaks its profile's subject, SAN or key rules. */
 export function checkProfileRequest(profile: CertificateProfile, request: ProfileRequest): void {
+  checkRequestRules(profile.name, profile, request);
+}
+
+/** The rules of a profile that a request is checked against. */
+export type RequestRules = Pick<CertificateProfile, 'subject' | 'sans' | 'keySpecs'>;
+
+/** checkProfileRequest for rules that are not a profile's (a signer's); `name` is for the message. */
+export function checkRequestRules(name: string, rules: RequestRules, request: ProfileRequest): void {
   const fail = (field: string, reason: string): never => {
-    throw new PkiError('ERR_PROFILE', `${reason} (profile ${profile.name})`, { field });
+    throw new PkiError('ERR_PROFILE', `${reason} (profile ${name})`, { field });
   };
-  for (const problem of subjectProblems(profile.subject, request.subject)) fail(problem.field, problem.reason);
-  for (const problem of sanProblems(profile.sans, request.sans)) fail(problem.field, problem.reason);
-  if (!allowedKeySpecs(profile).includes(request.keySpec)) fail('publicKey', `a ${request.keySpec} key is not allowed`);
+  for (const problem of subjectProblems(rules.subject, request.subject)) fail(problem.field, problem.reason);
+  for (const problem of sanProblems(rules.sans, request.sans)) fail(problem.field, problem.reason);
+  if (!allowedKeySpecs(rules).includes(request.keySpec)) fail('publicKey', `a ${request.keySpec} key is not allowed`);
 }
 
 export interface RuleProblem {

@@ -2,13 +2,14 @@ import { concatBytes, encodeElement, encodeSequence, encodeUnsignedInteger } fro
 import type { KeySpec } from '../crypto/keys.js';
 import type { Certificate } from './certificate.js';
 import * as ext from './extensions.js';
-import { expectedKeyUsages, type CertificateProfile } from './profile.js';
+import { expectedKeyUsages, type CertificateProfile, type ExtendedKeyUsageName, type KeyUsageName } from './profile.js';
 import type { SignatureScheme } from './signature.js';
 import { encodeTime } from './time.js';
 
 /**
- * The parts of a TBSCertificate that are the same for every certificate a CA issues with one profile
- * and key type, encoded once: version, signature algorithm, issuer Name, and the fixed extensions.
+ * The parts of a TBSCertificate that are the same for every certificate a CA issues with one content
+ * shape (usages, CA flag, path length) and signature scheme, encoded once: version, signature
+ * algorithm, issuer Name, and the fixed extensions.
  */
 export interface TbsTemplate {
   readonly algorithmIdentifier: Uint8Array;
@@ -33,9 +34,21 @@ export interface TbsFields {
   readonly sans?: Uint8Array;
 }
 
+/** What decides a TbsTemplate: the issuer, the signature scheme and the content's fixed extensions. */
+export interface TbsShape {
+  /** In bit order (the encoded BIT STRING does not depend on it, the cache key does). */
+  readonly keyUsages: readonly KeyUsageName[];
+  readonly extendedKeyUsages: readonly ExtendedKeyUsageName[];
+  readonly isCA: boolean;
+  readonly pathLength?: number | undefined;
+  /** The signing CA; undefined for a self-signed certificate. */
+  readonly issuer?: Certificate | undefined;
+  readonly scheme: SignatureScheme;
+}
+
+/** A TbsShape given as a profile and the spec of the key being certified (keyEncipherment follows it: expectedKeyUsages). */
 export interface TemplateOptions {
   readonly profile: CertificateProfile;
-  /** The spec of the key being certified (keyEncipherment follows it: expectedKeyUsages). */
   readonly keySpec: KeySpec;
   readonly pathLength?: number;
   readonly issuer?: Certificate;
@@ -45,12 +58,15 @@ export interface TemplateOptions {
 const VERSION_3 = Uint8Array.of(0xa0, 0x03, 0x02, 0x01, 0x02);
 
 export function tbsTemplate({ profile, keySpec, pathLength, issuer, scheme }: TemplateOptions): TbsTemplate {
-  const keyUsages = expectedKeyUsages(profile, keySpec);
+  return encodeTbsTemplate({ keyUsages: expectedKeyUsages(profile, keySpec), extendedKeyUsages: profile.extendedKeyUsages, isCA: profile.isCA, pathLength, issuer, scheme });
+}
+
+export function encodeTbsTemplate({ keyUsages, extendedKeyUsages, isCA, pathLength, issuer, scheme }: TbsShape): TbsTemplate {
   const leading = [
     // Go writes no keyUsage extension when no usage is set; neither does kubepki.
     ...(keyUsages.length ? [ext.keyUsage(keyUsages)] : []),
-    ...(profile.extendedKeyUsages.length ? [ext.extendedKeyUsage(profile.extendedKeyUsages)] : []),
-    ext.basicConstraints(profile.isCA, pathLength),
+    ...(extendedKeyUsages.length ? [ext.extendedKeyUsage(extendedKeyUsages)] : []),
+    ext.basicConstraints(isCA, pathLength),
   ];
   const trailing = issuer?.subjectKeyId ? [ext.authorityKeyIdentifier(issuer.subjectKeyId)] : [];
   return {
@@ -59,6 +75,27 @@ export function tbsTemplate({ profile, keySpec, pathLength, issuer, scheme }: Te
     leadingExtensions: concatBytes(leading.map(ext.encodeExtension)),
     trailingExtensions: concatBytes(trailing.map(ext.encodeExtension)),
   };
+}
+
+// Per issuer certificate, the templates of each content shape it has signed: a signer issuing thousands
+// of certificates of one kind encodes the fixed parts once. Shapes come from requests (a CSR's usages), so
+// each issuer keeps the most recent few.
+const templates = new WeakMap<Certificate, Map<string, TbsTemplate>>();
+const SHAPES_PER_ISSUER = 256;
+
+/** encodeTbsTemplate, cached per issuer and content shape (a self-signed certificate's is not cached). */
+export function cachedTbsTemplate(shape: TbsShape): TbsTemplate {
+  const { issuer } = shape;
+  if (!issuer) return encodeTbsTemplate(shape);
+  let byShape = templates.get(issuer);
+  if (!byShape) templates.set(issuer, (byShape = new Map()));
+  const id = `${shape.keyUsages.join()}/${shape.extendedKeyUsages.join()}/${shape.isCA}/${shape.pathLength ?? ''}/${shape.scheme.oid}`;
+  let template = byShape.get(id);
+  if (!template) {
+    if (byShape.size >= SHAPES_PER_ISSUER) byShape.delete(byShape.keys().next().value!);
+    byShape.set(id, (template = encodeTbsTemplate(shape)));
+  }
+  return template;
 }
 
 /** Encodes a TBSCertificate: the template's fixed parts around the per-certificate fields. */
