@@ -94,7 +94,7 @@ async function sign({ object: csr, request }: ValidatedCsr, options: SignerOptio
   let certificate: Certificate;
   try {
     const template = templateFromCsr(request, usages, policy, now, ca);
-    certificate = await signCertificate(template, request.publicKey, { ...options.ca, certificate: ca }, options.crypto ? { crypto: options.crypto } : {});
+    certificate = await signCertificate(template, request.publicKey, options.ca, options.crypto ? { crypto: options.crypto } : {});
   } catch (error) {
     // A request whose names or key cannot be certified is the requester's fault: the CSR fails.
     const requesterFault = error instanceof PkiError && (['ERR_NAME', 'ERR_PROFILE'].includes(error.code) || (error.code === 'ERR_KEY' && error.field === 'publicKey'));

@@ -61,8 +61,7 @@ export async function issueCertificate(request: IssueRequest): Promise<Certifica
   const issuer = request.issuer ? Certificate.from(request.issuer.certificate, 'issuer.certificate') : undefined;
   const { subject, sans, validity, now, pathLength } = request;
   const template = templateFromProfile(request.profile, { subject, sans, keySpec: key.spec, validity, now, issuer, pathLength });
-  const signer = request.issuer ? { ...request.issuer, certificate: issuer! } : { selfSigningKey: request.selfSigningKey! };
-  return signTemplate(template, key, signer, request);
+  return signTemplate(template, key, request.issuer ?? { selfSigningKey: request.selfSigningKey! }, issuer, request);
 }
 
 /**
@@ -72,13 +71,14 @@ export async function issueCertificate(request: IssueRequest): Promise<Certifica
  * decided the content.
  */
 export async function signCertificate(template: CertificateTemplate, publicKey: PublicKeyInput, issuer: Issuer | SelfSigner, options: SignOptions = {}): Promise<Certificate> {
-  return signTemplate(template, await publicKeyInfo(publicKey, options), issuer, options);
+  const key = await publicKeyInfo(publicKey, options);
+  return signTemplate(template, key, issuer, 'certificate' in issuer ? Certificate.from(issuer.certificate, 'issuer.certificate') : undefined, options);
 }
 
-async function signTemplate(template: CertificateTemplate, key: PublicKeyInfo, signer: Issuer | SelfSigner, options: SignOptions): Promise<Certificate> {
-  const issued = 'certificate' in signer;
-  const issuer = issued ? Certificate.from(signer.certificate, 'issuer.certificate') : undefined;
-  const signingKey = issued ? signer.privateKey : signer.selfSigningKey;
+/** signCertificate with the key resolved and the issuer's certificate parsed (`issuer`, undefined when self-signed). */
+async function signTemplate(template: CertificateTemplate, key: PublicKeyInfo, signer: Issuer | SelfSigner, issuer: Certificate | undefined, options: SignOptions): Promise<Certificate> {
+  const issued = issuer !== undefined;
+  const signingKey = 'certificate' in signer ? signer.privateKey : signer.selfSigningKey;
   const field = issued ? 'issuer.privateKey' : 'selfSigningKey';
   if (!signingKey) {
     throw issued
@@ -86,7 +86,7 @@ async function signTemplate(template: CertificateTemplate, key: PublicKeyInfo, s
       : new PkiError('ERR_ARGUMENT', 'a self-signed certificate needs the private key of its public key', { field: 'selfSigningKey' });
   }
   const scheme = signatureSchemeOf(signingKey, field);
-  const fixed = cachedTbsTemplate({ ...template, issuer, scheme });
+  const fixed = cachedTbsTemplate(template, issuer, scheme);
   const tbs = encodeTbsCertificate(fixed, {
     serial: randomSerial(options.randomBytes ?? pooledRandomBytes),
     notBefore: template.notBefore,
@@ -96,7 +96,7 @@ async function signTemplate(template: CertificateTemplate, key: PublicKeyInfo, s
     subjectKeyId: keyIdentifier(key.spki),
     ...(hasSans(template.sans) ? { sans: encodeGeneralNames(template.sans) } : {}),
   });
-  const signingCrypto = (issued ? signer.crypto : undefined) ?? resolveCrypto(options);
+  const signingCrypto = ('certificate' in signer ? signer.crypto : undefined) ?? resolveCrypto(options);
   const matched = keyMatchesBeforeSigning(issuer?.spki ?? key.spki, signingKey, issued, field);
   const { signature } = await signBytes(signingKey, tbs, signingCrypto, field);
   const certificate = Certificate.from(encodeSigned(tbs, scheme, signature));

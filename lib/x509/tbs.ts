@@ -34,19 +34,16 @@ export interface TbsFields {
   readonly sans?: Uint8Array;
 }
 
-/** What decides a TbsTemplate: the issuer, the signature scheme and the content's fixed extensions. */
-export interface TbsShape {
+/** The content that decides a TbsTemplate's fixed extensions. */
+export interface TbsContent {
   /** In bit order (the encoded BIT STRING does not depend on it, the cache key does). */
   readonly keyUsages: readonly KeyUsageName[];
   readonly extendedKeyUsages: readonly ExtendedKeyUsageName[];
   readonly isCA: boolean;
   readonly pathLength?: number | undefined;
-  /** The signing CA; undefined for a self-signed certificate. */
-  readonly issuer?: Certificate | undefined;
-  readonly scheme: SignatureScheme;
 }
 
-/** A TbsShape given as a profile and the spec of the key being certified (keyEncipherment follows it: expectedKeyUsages). */
+/** The content given as a profile and the spec of the key being certified (keyEncipherment follows it: expectedKeyUsages). */
 export interface TemplateOptions {
   readonly profile: CertificateProfile;
   readonly keySpec: KeySpec;
@@ -58,10 +55,11 @@ export interface TemplateOptions {
 const VERSION_3 = Uint8Array.of(0xa0, 0x03, 0x02, 0x01, 0x02);
 
 export function tbsTemplate({ profile, keySpec, pathLength, issuer, scheme }: TemplateOptions): TbsTemplate {
-  return encodeTbsTemplate({ keyUsages: expectedKeyUsages(profile, keySpec), extendedKeyUsages: profile.extendedKeyUsages, isCA: profile.isCA, pathLength, issuer, scheme });
+  return encodeTbsTemplate({ keyUsages: expectedKeyUsages(profile, keySpec), extendedKeyUsages: profile.extendedKeyUsages, isCA: profile.isCA, pathLength }, issuer, scheme);
 }
 
-export function encodeTbsTemplate({ keyUsages, extendedKeyUsages, isCA, pathLength, issuer, scheme }: TbsShape): TbsTemplate {
+/** The fixed parts for `content` signed by `issuer` (undefined: self-signed) with `scheme`. */
+export function encodeTbsTemplate({ keyUsages, extendedKeyUsages, isCA, pathLength }: TbsContent, issuer: Certificate | undefined, scheme: SignatureScheme): TbsTemplate {
   const leading = [
     // Go writes no keyUsage extension when no usage is set; neither does kubepki.
     ...(keyUsages.length ? [ext.keyUsage(keyUsages)] : []),
@@ -84,16 +82,15 @@ const templates = new WeakMap<Certificate, Map<string, TbsTemplate>>();
 const SHAPES_PER_ISSUER = 256;
 
 /** encodeTbsTemplate, cached per issuer and content shape (a self-signed certificate's is not cached). */
-export function cachedTbsTemplate(shape: TbsShape): TbsTemplate {
-  const { issuer } = shape;
-  if (!issuer) return encodeTbsTemplate(shape);
+export function cachedTbsTemplate(content: TbsContent, issuer: Certificate | undefined, scheme: SignatureScheme): TbsTemplate {
+  if (!issuer) return encodeTbsTemplate(content, issuer, scheme);
   let byShape = templates.get(issuer);
   if (!byShape) templates.set(issuer, (byShape = new Map()));
-  const id = `${shape.keyUsages.join()}/${shape.extendedKeyUsages.join()}/${shape.isCA}/${shape.pathLength ?? ''}/${shape.scheme.oid}`;
+  const id = `${content.keyUsages.join()}/${content.extendedKeyUsages.join()}/${content.isCA}/${content.pathLength ?? ''}/${scheme.oid}`;
   let template = byShape.get(id);
   if (!template) {
     if (byShape.size >= SHAPES_PER_ISSUER) byShape.delete(byShape.keys().next().value!);
-    byShape.set(id, (template = encodeTbsTemplate(shape)));
+    byShape.set(id, (template = encodeTbsTemplate(content, issuer, scheme)));
   }
   return template;
 }

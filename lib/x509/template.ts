@@ -73,7 +73,7 @@ export function templateFromProfile(profile: CertificateProfile, request: Profil
     keyUsages: expectedKeyUsages(profile, keySpec),
     extendedKeyUsages: profile.extendedKeyUsages,
     isCA: profile.isCA,
-    ...(pathLength === undefined ? {} : { pathLength }),
+    pathLength,
     notBefore,
     notAfter,
     rules: profile,
