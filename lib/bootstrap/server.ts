@@ -213,7 +213,7 @@ function callerOf(user: UserInfo, options: BootstrapServerOptions): Caller {
 
 /** The CSR name and subresource a path names (neither for the collection); any other path is ERR_NOT_FOUND. */
 function csrPath(pathname: string): { name?: string; subresource?: 'approval' | 'status' } {
-  if (!pathname.startsWith(CSR_API_PATH)) throw new PkiError('ERR_NOT_FOUND', `the server could not find the requested resource ${pathname}`);
+  if (pathname !== CSR_API_PATH && !pathname.startsWith(`${CSR_API_PATH}/`)) throw new PkiError('ERR_NOT_FOUND', `the server could not find the requested resource ${pathname}`);
   const [name, subresource, ...rest] = pathname.slice(CSR_API_PATH.length).split('/').filter(Boolean).map(decodedSegment);
   if (rest.length > 0 || (name !== undefined && !CSR_NAME.test(name)) || (subresource !== undefined && subresource !== 'approval' && subresource !== 'status')) {
     throw new PkiError('ERR_NOT_FOUND', 'no such resource');

@@ -178,6 +178,10 @@ test('hostile bodies: oversized, not JSON, wrong content type, invalid objects; 
   assert.is((await raw({ path: `${CSRS}/..%2F..%2Fetc` , token })).status, 404);
   assert.is((await raw({ path: `${CSRS}/a/b/c`, token })).status, 404);
   assert.is((await registry.list()).length, before);
+  // A path that merely starts with the collection's is another resource, not the CSR named by its tail.
+  assert.is((await raw({ method: 'POST', path: CSRS, token, body: JSON.stringify(await nodeCsr('foo')) })).status, 201);
+  assert.is((await raw({ path: `${CSRS}/foo`, token })).status, 200);
+  assert.is((await raw({ path: `${CSRS}foo`, token })).status, 404);
 });
 
 test('every refusal is a Status with the code and reason kube-apiserver gives it; an unserved method is 405', async () => {
