@@ -51,9 +51,12 @@ export {
   type SanRule,
 } from './x509/profile.js';
 export { issueCertificate, type IssueRequest, type Issuer } from './x509/issue.js';
+export { signCertificate, type SelfSigner, type SignOptions } from './x509/issue.js';
+export { templateFromProfile, type IssuanceTemplate, type ProfileTemplateRequest, type TemplateRules } from './x509/template.js';
 export { issueCertificates, type BatchCsrRequest, type BatchRequest, type BatchIssueRequest, type BatchOptions, type BatchOutcome } from './x509/batch.js';
 export { computeValidity, DEFAULT_BACKDATE_SECONDS, type ValidityOptions, type Validity } from './x509/validity.js';
 export { lintCertificate, lintProblems, type LintExpectation } from './x509/lint.js';
+export type { TemplateLintExpectation } from './x509/lint.js';
 export { createCsr, parseCsr, type CertificateSigningRequest, type CreateCsrRequest } from './x509/csr.js';
 export { describeCertificate, formatSans, type CertificateSummary } from './x509/describe.js';
 
@@ -140,6 +143,16 @@ export {
   type ServingPolicyOptions,
 } from './bootstrap/approver.js';
 export { signCsrObject, IN_TREE_SIGNER_RULES, type SignerOptions, type SignOutcome, type SignerRules } from './bootstrap/signer.js';
+export {
+  signingPolicy,
+  templateFromCsr,
+  x509Usages,
+  unknownUsages,
+  MIN_LIFETIME_SECONDS,
+  DEFAULT_MAX_LIFETIME_SECONDS,
+  SHORT_LIFETIME_SECONDS,
+  type SigningPolicy,
+} from './bootstrap/signing-policy.js';
 export { memoryRegistry, DEFAULT_MAX_PENDING_PER_REQUESTER, type CsrRegistry, type MemoryRegistry, type MemoryRegistryOptions, type WatchEvent, type WatchEventType } from './bootstrap/registry.js';
 export { startApprover, startSigner, warnControllerError, type Controller, type SignerControllerOptions } from './bootstrap/controllers.js';
 export { csrCleanupReason, startCsrCleaner, CSR_CLEANER_DEFAULTS, type CsrCleaner, type CsrCleanerOptions } from './bootstrap/cleaner.js';

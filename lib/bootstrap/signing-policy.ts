@@ -5,7 +5,7 @@ import type { CertificateSigningRequest as ParsedCsr } from '../x509/csr.js';
 import { validateSubject } from '../x509/names.js';
 import { checkRequestRules, KEY_USAGES, type ExtendedKeyUsageName, type KeyUsageName } from '../x509/profile.js';
 import { normalizeSans } from '../x509/sans.js';
-import type { CertificateTemplate, TemplateRules } from '../x509/template.js';
+import type { IssuanceTemplate, TemplateRules } from '../x509/template.js';
 import { computeValidity, DEFAULT_BACKDATE_SECONDS } from '../x509/validity.js';
 import type { KeyUsage } from './csr-object.js';
 
@@ -95,7 +95,7 @@ const SIGNED_RULES: TemplateRules = { subject: {}, sans: { allowed: ['dns', 'ip'
  * policy, NotAfter truncated to the issuer's as the in-tree signer does. Throws ERR_PROFILE for usages
  * with no X.509 equivalent or a SAN kubepki cannot write, ERR_NAME for names it cannot certify.
  */
-export function templateFromCsr(request: ParsedCsr, usages: readonly string[], policy: SigningPolicy, now: Date, issuer?: Certificate): CertificateTemplate {
+export function templateFromCsr(request: ParsedCsr, usages: readonly string[], policy: SigningPolicy, now: Date, issuer?: Certificate): IssuanceTemplate {
   const unknown = unknownUsages(usages);
   if (unknown.length) throw new PkiError('ERR_PROFILE', `usages [${unknown.join(', ')}] have no X.509 equivalent`, { field: 'usages' });
   const subject = validateSubject(request.subject);

@@ -9,7 +9,7 @@ import type { Subject } from './names.js';
 import type { CertificateProfile } from './profile.js';
 import { cachedTbsTemplate, encodeTbsCertificate } from './tbs.js';
 import { encodeGeneralNames, hasSans, type SanInput } from './sans.js';
-import { templateFromProfile, type CertificateTemplate } from './template.js';
+import { templateFromProfile, type IssuanceTemplate } from './template.js';
 import type { ValidityOptions } from './validity.js';
 
 /** A CA that signs: its certificate and private key. */
@@ -70,13 +70,13 @@ export async function issueCertificate(request: IssueRequest): Promise<Certifica
  * template. Self-signed when `issuer` is a SelfSigner. Knows no profile and no policy: the template
  * decided the content.
  */
-export async function signCertificate(template: CertificateTemplate, publicKey: PublicKeyInput, issuer: Issuer | SelfSigner, options: SignOptions = {}): Promise<Certificate> {
+export async function signCertificate(template: IssuanceTemplate, publicKey: PublicKeyInput, issuer: Issuer | SelfSigner, options: SignOptions = {}): Promise<Certificate> {
   const key = await publicKeyInfo(publicKey, options);
   return signTemplate(template, key, issuer, 'certificate' in issuer ? Certificate.from(issuer.certificate, 'issuer.certificate') : undefined, options);
 }
 
 /** signCertificate with the key resolved and the issuer's certificate parsed (`issuer`, undefined when self-signed). */
-async function signTemplate(template: CertificateTemplate, key: PublicKeyInfo, signer: Issuer | SelfSigner, issuer: Certificate | undefined, options: SignOptions): Promise<Certificate> {
+async function signTemplate(template: IssuanceTemplate, key: PublicKeyInfo, signer: Issuer | SelfSigner, issuer: Certificate | undefined, options: SignOptions): Promise<Certificate> {
   const issued = issuer !== undefined;
   const signingKey = 'certificate' in signer ? signer.privateKey : signer.selfSigningKey;
   const field = issued ? 'issuer.privateKey' : 'selfSigningKey';

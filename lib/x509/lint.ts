@@ -7,7 +7,7 @@ import { OID } from './extensions.js';
 import type { Subject } from './names.js';
 import { expectedKeyUsages, keyUsageProblems, sanProblems, subjectProblems, type CertificateProfile } from './profile.js';
 import type { SubjectAltNames } from './sans.js';
-import type { CertificateTemplate } from './template.js';
+import type { IssuanceTemplate } from './template.js';
 
 /** What a freshly built certificate must be. */
 export interface LintExpectation {
@@ -23,13 +23,13 @@ export interface LintExpectation {
 
 /** A certificate signed from a template, which says what it must be. */
 export interface TemplateLintExpectation {
-  readonly template: CertificateTemplate;
+  readonly template: IssuanceTemplate;
   /** The issuing CA's certificate; the certificate itself when self-signed. */
   readonly issuer: Certificate;
 }
 
 /** What the checks compare a certificate with: a template's content, or a profile's and request's. */
-type Wanted = Omit<CertificateTemplate, 'subjectDer' | 'notBefore' | 'notAfter'>;
+type Wanted = Omit<IssuanceTemplate, 'subjectDer' | 'notBefore' | 'notAfter'>;
 
 type Check = (cert: Certificate, wanted: Wanted, issuer: Certificate) => string[];
 

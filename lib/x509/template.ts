@@ -10,9 +10,10 @@ import { computeValidity, type ValidityOptions } from './validity.js';
  * What a certificate contains, decided before anything is signed (the shape of smallstep's x509util
  * template): the subject and its Name bytes, the SANs, the usages, the CA flag and path length, the
  * validity, and the rules the signed certificate must still meet at the pre-issuance lint. It holds no
- * key, no serial and no issuer: signCertificate adds those.
+ * key, no serial and no issuer: signCertificate adds those. (Not the rotation manager's CertificateTemplate,
+ * which says what a kubelet's renewed certificate must match.)
  */
-export interface CertificateTemplate {
+export interface IssuanceTemplate {
   /** The profile or signer the template was made for, for messages. */
   readonly name: string;
   readonly subject: Subject;
@@ -56,7 +57,7 @@ export interface ProfileTemplateRequest {
  * the issuer's; the key usages follow the key type (expectedKeyUsages) and the validity is the profile's
  * lifetime unless `validity` says otherwise, inside the issuer's.
  */
-export function templateFromProfile(profile: CertificateProfile, request: ProfileTemplateRequest): CertificateTemplate {
+export function templateFromProfile(profile: CertificateProfile, request: ProfileTemplateRequest): IssuanceTemplate {
   const subject = validateSubject(request.subject);
   const sans = normalizeSans(request.sans);
   const { issuer, keySpec } = request;
