@@ -1,7 +1,8 @@
 // The kubelet's side of the fleet benchmark, run in worker threads (plain JavaScript over dist/, so that
 // the pool's compiled workers can import it): key generation and CSRs, and the file store. As on a real
 // node, a kubelet's private key never leaves it: each worker keeps its kubelets' keys until it stores them.
-import { createCsr, generateKeyPair, nodeCsrName, storeCertificatePair } from '../dist/index.js';
+import { createCsr, generateKeyPair, storeCertificatePair } from '../dist/index.js';
+import { nodeCsrName } from '../dist/bootstrap/node.js';
 
 const keys = new Map();
 

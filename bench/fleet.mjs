@@ -11,7 +11,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { createCertificateAuthority, createWorkerPool, csrObject, generateKeyPair, issueCertificate, memoryRegistry, nodeSubject, PROFILES, SIGNERS, startApprover, startSigner, storeCertificatePair } from '../dist/index.js';
+import {
+  createCertificateAuthority,
+  generateKeyPair,
+  issueCertificate,
+  memoryRegistry,
+  nodeSubject,
+  PROFILES,
+  startApprover,
+  startSigner,
+  storeCertificatePair,
+} from '../dist/index.js';
+import { createWorkerPool } from '../dist/workers/pool.js';
+import { csrObject, SIGNERS } from '../dist/bootstrap/csr-object.js';
 
 const CLIENT_USAGES = ['digital signature', 'client auth'];
 const SERVING_USAGES = ['digital signature', 'key encipherment', 'server auth'];
@@ -36,7 +48,7 @@ export async function bootstrapFleet(ca, nodes, dir, { workers = 2, nodesPerBatc
     else if (object.status?.certificate) waiter.resolve(Buffer.from(object.status.certificate, 'base64').toString());
     if (failed || object.status?.certificate) waiting.delete(object.metadata.name);
   });
-  const signing = { ca, pool, onError: (error) => console.error(error) };
+  const signing = { issuer: ca, pool, onError: (error) => console.error(error) };
   const controllers = [
     await startApprover(registry, { nodeAddresses: (name) => ({ dns: [name], ips: [address(Number(name.slice(5)))] }) }),
     await startSigner(registry, { ...signing, signerName: SIGNERS.kubeApiserverClientKubelet }),

@@ -11,7 +11,8 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { TLSSocket } from 'node:tls';
 import autocannon, { type Client, type Request, type Result } from 'autocannon';
-import { createCsr, csrObject, generateKeyPair, initPkiDirectory, nodeSubject } from '../lib/index.js';
+import { createCsr, generateKeyPair, initPkiDirectory, nodeSubject } from '../lib/index.js';
+import { csrObject } from '../lib/bootstrap/csr-object.js';
 import { runCli } from '../test/helpers/cli.js';
 
 const PREFIX = '/apis/certificates.k8s.io/v1/certificatesigningrequests';

@@ -11,25 +11,25 @@ import { Bench } from 'tinybench';
 import {
   closePkcs11Tokens,
   generatePkcs11KeyPair,
-  openPkcs11Token,
   issueCertificates,
-  createWorkerPool,
   buildCaBundle,
   createCertificateAuthority,
   createCsr,
   exportPrivateKeyPem,
-  exportSpki,
   generateKeyPair,
   issueCertificate,
   nodeSubject,
   parseCsr,
   PROFILES,
-  readPemBlocks,
   verifyCertificate,
   crossCheckChain,
   type CertificateAuthority,
   type KeySpec,
 } from '../dist/index.js';
+import { openPkcs11Token } from '../dist/crypto/pkcs11.js';
+import { createWorkerPool } from '../dist/workers/pool.js';
+import { exportSpki } from '../dist/crypto/keys.js';
+import { readPemBlocks } from '../dist/crypto/pem.js';
 import * as x509 from '../dist/x509/peculiar.js';
 import { keyAlgorithm } from '../dist/crypto/keys.js';
 

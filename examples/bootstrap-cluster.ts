@@ -53,7 +53,7 @@ async function bootstrapNodes(dir: string, count: number): Promise<void> {
   await rm(join(dir, 'nodes'), { recursive: true, force: true });
   const nodes = Array.from({ length: count }, (_, i) => ({ name: `node-${i + 1}`, addresses: [`10.0.1.${i + 1}`, `node-${i + 1}.cluster.example`] }));
   const embedded = await startEmbeddedBootstrap({
-    ca: { certificate: ca, privateKey: caKey },
+    issuer: { certificate: ca, privateKey: caKey },
     tokens: memoryTokenStore([bootstrapTokenSecret(token)]),
     nodeAddresses: staticNodeAddresses(Object.fromEntries(nodes.map((n) => [n.name, n.addresses]))),
   });

@@ -1,6 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { isPkiError, PKI_ERROR_CODES, PkiError } from '../lib/index.js';
+import { isPkiError, PkiError } from '../lib/index.js';
+import { PKI_ERROR_CODES } from '../lib/errors.js';
 
 test('PkiError carries a stable code, the field and a message naming the field', () => {
   const error = new PkiError('ERR_PEM', 'no PEM block found', { field: 'ca.crt' });

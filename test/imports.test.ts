@@ -7,10 +7,11 @@ import * as assert from 'uvu/assert';
 test('importing kubepki does not load undici; asking an agent for its dispatcher does', () => {
   const script = `
     import { createRequire } from 'node:module';
-    const kubepki = await import(${JSON.stringify(new URL('../lib/index.ts', import.meta.url).href)});
+    await import(${JSON.stringify(new URL('../lib/index.ts', import.meta.url).href)});
+    const { verifiedAgents } = await import(${JSON.stringify(new URL('../lib/agents/tls.ts', import.meta.url).href)});
     const loaded = () => Object.keys(createRequire(import.meta.url).cache).some((path) => path.includes('/node_modules/undici/'));
     const before = loaded();
-    const agents = kubepki.verifiedAgents({ material: { ca: 'unused' }, serverName: 'example.test' });
+    const agents = verifiedAgents({ material: { ca: 'unused' }, serverName: 'example.test' });
     const afterAgents = loaded();
     void agents.undici;
     console.log(JSON.stringify([before, afterAgents, loaded()]));

@@ -1,6 +1,9 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { AUTHORITY_LAYOUT, CA_LIFETIME_SECONDS, CERTIFICATE_LAYOUT, expectedKeyUsages, LEAF_LIFETIME_SECONDS, planCluster, PROFILE_LIST, PROFILES, profileByName } from '../lib/index.js';
+import { planCluster, PROFILES } from '../lib/index.js';
+import { AUTHORITY_LAYOUT, CERTIFICATE_LAYOUT } from '../lib/cluster/layout.js';
+import { CA_LIFETIME_SECONDS, LEAF_LIFETIME_SECONDS, PROFILE_LIST, profileByName } from '../lib/cluster/kinds.js';
+import { expectedKeyUsages } from '../lib/x509/profile.js';
 import { codeOf } from './helpers/fixtures.js';
 
 test('every kind has a unique name and file, and its issuer exists', () => {

@@ -120,8 +120,8 @@ async function verifiedPath(path: number, name: string, fix: string, run: () => 
 /** verifyCertificate at the audit's time, then the pkijs cross-check of the chain it found. */
 const verifyAt =
   (context: AuditContext) =>
-  async (certificate: CertificateInput, options: Omit<VerifyOptions, 'time'>): Promise<void> =>
-    crossCheckChain(verifyCertificate(certificate, { ...options, time: context.now }).chain, context.now);
+  async (certificate: CertificateInput, options: Omit<VerifyOptions, 'now'>): Promise<void> =>
+    crossCheckChain(verifyCertificate(certificate, { ...options, now: context.now }).chain, context.now);
 
 /** The rows of DESIGN.md's path table, in order. */
 const PATH_CHECKS: readonly ((context: AuditContext) => Promise<PathReport>)[] = [

@@ -18,11 +18,12 @@ export function hostOf(url: string): string {
 }
 
 /**
- * Path 1, kubelet -> apiserver, and path 3, control-plane component -> apiserver: from a kubeconfig.
+ * Path 1, kubelet -> apiserver, and path 3, control-plane component -> apiserver: from the component's
+ * kubeconfig (a kubelet's, the controller-manager's, an admin's).
  * Certificate and key files are re-read when they change, so a rotated `kubelet-client-current.pem` is
  * used by the next connection without a restart.
  */
-export function apiserverAgentsFromKubeconfig(kubeconfigPath: string): PathAgents {
+export function componentToApiserver(kubeconfigPath: string): PathAgents {
   // The kubeconfig itself is re-read when it changes (a CA rotation rewrites its trust), and so are the
   // certificate and key files it points at.
   const kubeconfigText = watchedFile(kubeconfigPath);
@@ -47,11 +48,6 @@ export function apiserverAgentsFromKubeconfig(kubeconfigPath: string): PathAgent
   const { server } = current();
   return { ...verifiedAgents({ material, serverName: hostOf(server) }), url: server };
 }
-
-/** Path 1 for kubelets. */
-export const kubeletToApiserver = apiserverAgentsFromKubeconfig;
-/** Path 3 for controller-manager, scheduler and admins. */
-export const componentToApiserver = apiserverAgentsFromKubeconfig;
 
 export interface PodToApiserverOptions {
   /** Default /var/run/secrets/kubernetes.io/serviceaccount. */

@@ -100,7 +100,7 @@ export interface SignerControllerOptions extends SignerOptions {
 /** The signer as a controller: signs each approved CSR for its signerName, or marks it Failed. */
 export function startSigner(registry: CsrRegistry, options: SignerControllerOptions): Promise<Controller> {
   const workers = options.pool?.size ?? options.workers ?? 0;
-  if (workers > 0 && !options.rules && signsNatively(options.ca.privateKey, options.ca.crypto ?? resolveCrypto(options))) return startBatchedSigner(registry, options, workers);
+  if (workers > 0 && !options.rules && signsNatively(options.issuer.privateKey, options.issuer.crypto ?? resolveCrypto(options))) return startBatchedSigner(registry, options, workers);
   return runController(
     registry,
     async ({ object: csr, validated }) => applyOutcome(registry, csr.metadata.name, validated ? await signValidatedCsr(validated, options) : await signCsrObject(csr, options), options),
@@ -171,8 +171,8 @@ class SigningBatches {
     this.#batchSize = Math.max(1, options.batchSize ?? 64);
     this.#wire = {
       signerName: options.signerName,
-      caDer: Certificate.from(options.ca.certificate, 'ca.certificate').der,
-      privateKey: options.ca.privateKey,
+      caDer: Certificate.from(options.issuer.certificate, 'issuer.certificate').der,
+      privateKey: options.issuer.privateKey,
       ...(options.maxLifetimeSeconds === undefined ? {} : { maxLifetimeSeconds: options.maxLifetimeSeconds }),
     };
     this.#pool = options.pool ?? createWorkerPool(workers);

@@ -18,9 +18,9 @@ export interface EmbeddedBootstrapOptions extends CryptoOptions {
    * The cluster CA: it signs kubelet client certificates and the endpoint's serving certificate. Any Issuer,
    * `loadAuthority()`'s included (a CA key in a PKCS#11 token signs through its token).
    */
-  ca: Issuer;
+  issuer: Issuer;
   /** The CA for kubelet serving certificates; default the cluster CA. */
-  servingCa?: Issuer;
+  servingIssuer?: Issuer;
   tokens: TokenStore;
   /** Persist the registry here; default in memory only. */
   registryDir?: string;
@@ -87,7 +87,7 @@ export async function startEmbeddedBootstrap(options: EmbeddedBootstrapOptions):
   const server = await startBootstrapServer({
     registry,
     tokens: options.tokens,
-    tls: { ...(await endpointServingCertificate(options.ca, [host], crypto)), clientCa: Certificate.from(options.ca.certificate, 'ca.certificate').pem },
+    tls: { ...(await endpointServingCertificate(options.issuer, [host], crypto)), clientCa: Certificate.from(options.issuer.certificate, 'issuer.certificate').pem },
     host,
     port: options.port,
     ...(options.revocationLists ? { revocationLists: options.revocationLists } : {}),
@@ -104,8 +104,8 @@ export async function startEmbeddedBootstrap(options: EmbeddedBootstrapOptions):
   };
   const controllers = [
     await startApprover(registry, { ...crypto, ...options.servingPolicy, nodeAddresses: options.nodeAddresses, onDecision: options.onDecision, onError: options.onError }),
-    await startSigner(registry, { ...signing, signerName: SIGNERS.kubeApiserverClientKubelet, ca: options.ca }),
-    await startSigner(registry, { ...signing, signerName: SIGNERS.kubeletServing, ca: options.servingCa ?? options.ca }),
+    await startSigner(registry, { ...signing, signerName: SIGNERS.kubeApiserverClientKubelet, issuer: options.issuer }),
+    await startSigner(registry, { ...signing, signerName: SIGNERS.kubeletServing, issuer: options.servingIssuer ?? options.issuer }),
     startCsrCleaner(registry, { now: options.now, intervalMs: options.cleanerIntervalMs, onDeleted: options.onCleaned, onError: options.onError }),
   ];
   return {

@@ -305,7 +305,7 @@ async function authenticate(req: IncomingMessage, options: BootstrapServerOption
       roots: [options.tls.clientCa],
       intermediates: chain,
       purpose: 'client',
-      time: options.now?.() ?? new Date(),
+      now: options.now?.() ?? new Date(),
       crls: (await options.revocationLists?.()) ?? [],
     });
     const identity = certificateIdentity(verified[0]!);

@@ -23,7 +23,7 @@ export interface SignerOptions extends CryptoOptions {
   /** The signerName this signer serves. */
   signerName: string;
   /** The signing CA (one certificate, no chain). */
-  ca: Issuer;
+  issuer: Issuer;
   /** `--cluster-signing-duration`; default 365 days (DEFAULT_MAX_LIFETIME_SECONDS). */
   maxLifetimeSeconds?: number;
   /** Extra rules for this signer; default the in-tree rules for in-tree signers, none otherwise. */
@@ -75,8 +75,8 @@ function notToSign(csr: CertificateSigningRequestObject, signerName: string): Si
 }
 
 function checkCa(options: SignerOptions, now: Date): Certificate {
-  const ca = Certificate.from(options.ca.certificate, 'ca.certificate');
-  if (ca.notAfter <= now) throw new PkiError('ERR_VALIDITY', `the CA expired at ${ca.notAfter.toISOString()}`, { field: 'ca.certificate' });
+  const ca = Certificate.from(options.issuer.certificate, 'issuer.certificate');
+  if (ca.notAfter <= now) throw new PkiError('ERR_VALIDITY', `the CA expired at ${ca.notAfter.toISOString()}`, { field: 'issuer.certificate' });
   return ca;
 }
 
@@ -94,7 +94,7 @@ async function sign({ object: csr, request }: ValidatedCsr, options: SignerOptio
   let certificate: Certificate;
   try {
     const template = templateFromCsr(request, usages, policy, now, ca);
-    certificate = await signCertificate(template, request.publicKey, options.ca, options.crypto ? { crypto: options.crypto } : {});
+    certificate = await signCertificate(template, request.publicKey, options.issuer, options.crypto ? { crypto: options.crypto } : {});
   } catch (error) {
     // A request whose names or key cannot be certified is the requester's fault: the CSR fails.
     const requesterFault = error instanceof PkiError && (['ERR_NAME', 'ERR_PROFILE'].includes(error.code) || (error.code === 'ERR_KEY' && error.field === 'publicKey'));
@@ -138,7 +138,7 @@ export function workerCsr(object: CertificateSigningRequestObject, validated: Va
 export async function signCsrObjectBatch(csrs: readonly WorkerCsr[], options: WorkerSignerOptions): Promise<WorkerSignOutcome[]> {
   const signerOptions: SignerOptions = {
     signerName: options.signerName,
-    ca: { certificate: Certificate.from(options.caDer, 'ca.certificate'), privateKey: options.privateKey },
+    issuer: { certificate: Certificate.from(options.caDer, 'issuer.certificate'), privateKey: options.privateKey },
     ...(options.maxLifetimeSeconds === undefined ? {} : { maxLifetimeSeconds: options.maxLifetimeSeconds }),
   };
   const outcomes: WorkerSignOutcome[] = [];

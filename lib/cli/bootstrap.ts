@@ -161,11 +161,11 @@ export const serveBootstrapVerb: Verb = {
           io.err(`kubepki: request ${printable(entry.method)} ${printable(entry.path)} ${printable(entry.contentType || '-')} ${printable(entry.responseType || '-')} ${entry.status}`)
       : undefined;
     // The API server's endpoint and advertise address, as this directory's kubeconfigs name them, are never a kubelet's.
-    const apiHosts = (await Promise.all(['admin.conf', 'controller-manager.conf'].map((file) => kubeconfigHost(join(dir, file))))).filter((h): h is string => h !== undefined);
+    const apiHosts = (await Promise.all((['admin', 'controller-manager'] as const).map((name) => kubeconfigHost(join(dir, layoutFile(name, '')))))).filter((h): h is string => h !== undefined);
     const servingPolicy = servingPolicyFlags(values, apiHosts);
     const embedded = await startEmbeddedBootstrap({
-      ca,
-      servingCa,
+      issuer: ca,
+      servingIssuer: servingCa,
       tokens: directoryTokenStore(dir),
       registryDir: join(dir, 'csrs'),
       host,

@@ -66,7 +66,7 @@ export const verifyVerb: Verb = {
       intermediates: intermediates ? [await readText(intermediates)] : [],
       purpose,
       name: optional(values, 'name') ?? optional(values, 'ip'),
-      time,
+      now: time,
       crls: await Promise.all(((values.crl as string[] | undefined) ?? []).map(async (path) => parseRevocationList(await readText(path), path))),
     });
     await crossCheckChain(result.chain, time);

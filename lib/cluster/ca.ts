@@ -38,21 +38,21 @@ export function createCertificateAuthority(options: CreateAuthorityOptions = {})
 
 export interface CreateIntermediateOptions extends CreateAuthorityOptions {
   /** The CA that signs the intermediate. */
-  parent: Issuer;
+  issuer: Issuer;
   /** basicConstraints path length. Default 0: it signs leaves only. */
   pathLength?: number;
 }
 
-/** Creates an intermediate CA signed by `parent`. */
+/** Creates an intermediate CA signed by `issuer`. */
 export function createIntermediateAuthority(options: CreateIntermediateOptions): Promise<CertificateAuthority> {
-  return createAuthority(options, 'kubernetes-intermediate', options.profile ?? PROFILES.intermediateCa, options.parent, options.pathLength);
+  return createAuthority(options, 'kubernetes-intermediate', options.profile ?? PROFILES.intermediateCa, options.issuer, options.pathLength);
 }
 
 async function createAuthority(
   options: CreateAuthorityOptions,
   defaultCommonName: string,
   profile: CertificateProfile,
-  parent?: Issuer,
+  issuer?: Issuer,
   pathLength?: number,
 ): Promise<CertificateAuthority> {
   const commonName = options.commonName ?? defaultCommonName;
@@ -64,7 +64,7 @@ async function createAuthority(
     subject: { commonName, organizations: options.organizations ?? [] },
     sans: isDnsName(commonName) ? { dns: [commonName] } : undefined,
     publicKey: keyPair.publicKey,
-    ...(parent ? { issuer: parent, pathLength } : { selfSigningKey: keyPair.privateKey }),
+    ...(issuer ? { issuer, pathLength } : { selfSigningKey: keyPair.privateKey }),
     validity: options.validity,
     now: options.now,
   });

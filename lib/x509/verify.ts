@@ -18,7 +18,7 @@ export interface VerifyOptions {
   /** A DNS name or an IP address the leaf must carry as a SAN (the CN is ignored, as in Go). */
   name?: string;
   /** Default: now. */
-  time?: Date;
+  now?: Date;
   /** Revocation lists from the CAs of the chain (kubepki's CRLs for decommissioned nodes). */
   crls?: readonly RevocationList[];
   /**
@@ -54,7 +54,7 @@ export const refuseCertificate = (code: PkiErrorCode, reason: string, certificat
  */
 export function verifyCertificate(input: CertificateInput, options: VerifyOptions): VerifyResult {
   const leaf = Certificate.from(input, 'certificate');
-  const time = options.time ?? new Date();
+  const time = options.now ?? new Date();
   const roots = flatten(options.roots, 'roots');
   if (roots.length === 0) throw new PkiError('ERR_ARGUMENT', 'at least one root is required; kubepki never falls back to the system trust store', { field: 'roots' });
   const intermediates = flatten(options.intermediates ?? [], 'intermediates');

@@ -13,7 +13,7 @@ import {
   explainTlsError,
   importPrivateKeyPem,
   initPkiDirectory,
-  kubeletToApiserver,
+  componentToApiserver as componentToApiserver,
   nodeSubject,
   podToApiserver,
   PROFILES,
@@ -125,7 +125,7 @@ test('kubelet -> apiserver: the rotated kubelet-client-current.pem is used by th
       const current = join(certDir, 'kubelet-client-current.pem');
       const kubeconfig = join(dir, 'kubelet.conf');
       await writeFile(kubeconfig, stringifyKubeconfig({ clusterName: 'k', server: `https://127.0.0.1:${server.port}`, caPem: ca.certificate.pem, userName: 'u', clientCertificateFile: current, clientKeyFile: current }));
-      const agents = kubeletToApiserver(kubeconfig);
+      const agents = componentToApiserver(kubeconfig);
       const serialOf = async () => JSON.parse(await viaHttps(agents, agents.url)).serial as string;
       const undiciSerial = async () => JSON.parse(await viaUndici(agents, agents.url)).serial as string;
       const before = await serialOf();

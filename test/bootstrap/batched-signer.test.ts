@@ -2,7 +2,8 @@
 // rule breaches end Failed as in-thread; other signers' CSRs are left alone.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Certificate, createCsr, csrObject, memoryRegistry, nodeSubject, SIGNERS, startSigner, type Subject } from '../../lib/index.js';
+import { Certificate, createCsr, memoryRegistry, nodeSubject, startSigner, type Subject } from '../../lib/index.js';
+import { csrObject, SIGNERS } from '../../lib/bootstrap/csr-object.js';
 import { encodePem } from '../../lib/crypto/pem.js';
 import { signCsrObjectBatch, workerCsr } from '../../lib/bootstrap/signer.js';
 import { validateCsr } from '../../lib/bootstrap/csr-object.js';
@@ -15,7 +16,7 @@ test('40 approved CSRs are signed in batches over two workers, each once; a rule
   const registry = await memoryRegistry();
   const outcomes: string[] = [];
   const errors: unknown[] = [];
-  const signer = await startSigner(registry, { signerName: SIGNERS.kubeApiserverClientKubelet, ca: root, workers: 2, batchSize: 8, onOutcome: (name, o) => outcomes.push(`${name}:${o.outcome}`), onError: (e) => errors.push(e) });
+  const signer = await startSigner(registry, { signerName: SIGNERS.kubeApiserverClientKubelet, issuer: root, workers: 2, batchSize: 8, onOutcome: (name, o) => outcomes.push(`${name}:${o.outcome}`), onError: (e) => errors.push(e) });
   const submit = async (name: string, subject: Subject, signerName: string = SIGNERS.kubeApiserverClientKubelet): Promise<void> => {
     const csr = await createCsr({ keyPair: await fixtureKey('ecdsa-p256', undefined, 20 + (name.length % 4)), subject });
     await registry.create(csrObject(name, csr.pem, signerName, ['digital signature', 'client auth']), BOOTSTRAPPER);

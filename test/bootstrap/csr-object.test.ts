@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { signerNameProblem, validateConditions, validateCsrObject } from '../../lib/index.js';
+import { signerNameProblem, validateConditions, validateCsrObject } from '../../lib/bootstrap/csr-object.js';
 import { failureOf } from '../helpers/fixtures.js';
 import { kubeletCsr } from './helpers.js';
 

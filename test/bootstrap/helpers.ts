@@ -1,4 +1,14 @@
-import { createCsr, csrObject, generateKeyPair, nodeSubject, type CertificateSigningRequestObject, type KeyPair, type KeyUsage, type SanInput, type Subject } from '../../lib/index.js';
+import {
+  createCsr,
+  generateKeyPair,
+  nodeSubject,
+  type CertificateSigningRequestObject,
+  type KeyPair,
+  type KeyUsage,
+  type SanInput,
+  type Subject,
+} from '../../lib/index.js';
+import { csrObject } from '../../lib/bootstrap/csr-object.js';
 import * as x509 from '../../lib/x509/peculiar.js';
 
 let sharedKey: Promise<KeyPair> | undefined;

@@ -9,7 +9,6 @@ import {
   bootstrapTokenSecret,
   Certificate,
   createCsr,
-  csrObject,
   formatBootstrapToken,
   generateBootstrapToken,
   generateKeyPair,
@@ -27,6 +26,7 @@ import {
   type EmbeddedBootstrap,
   type KeyPair,
 } from '../../lib/index.js';
+import { csrObject } from '../../lib/bootstrap/csr-object.js';
 import { suiteTempDir } from '../helpers/dirs.js';
 import { clientCertificateWithName, csrWithName, HOSTILE_NAMES } from '../helpers/names.js';
 
@@ -52,7 +52,7 @@ test.before(async () => {
   caPem = await readFile(join(dir, 'pki/ca.crt'), 'utf8');
   ca = { certificate: Certificate.from(caPem), privateKey: (await importPrivateKeyPem(await readFile(join(dir, 'pki/ca.key')))).privateKey };
   endpoint = await startEmbeddedBootstrap({
-    ca: { certificate: caPem, privateKey: ca.privateKey },
+    issuer: { certificate: caPem, privateKey: ca.privateKey },
     tokens: memoryTokenStore([bootstrapTokenSecret(token)]),
     nodeAddresses: staticNodeAddresses({ victim: ['10.0.0.21'], attacker: ['10.0.0.22'], evil: ['10.0.0.23'] }),
     revocationLists: revocationListFile(join(dir, 'pki/ca.crl')),

@@ -9,7 +9,6 @@ import * as assert from 'uvu/assert';
 import {
   bootstrapTokenSecret,
   createCsr,
-  csrObject,
   formatBootstrapToken,
   generateBootstrapToken,
   generateKeyPair,
@@ -18,6 +17,7 @@ import {
   memoryTokenStore,
   startBootstrapServer,
 } from '../../lib/index.js';
+import { csrObject } from '../../lib/bootstrap/csr-object.js';
 import { registryFileName } from '../../lib/bootstrap/registry-files.js';
 import { withTempDir } from '../helpers/dirs.js';
 

@@ -6,7 +6,6 @@ import {
   bootstrapKubelet,
   bootstrapTokenSecret,
   Certificate,
-  exportSpki,
   formatBootstrapToken,
   generateBootstrapToken,
   importPrivateKeyPem,
@@ -15,11 +14,9 @@ import {
   loadCurrentPair,
   memoryRegistry,
   memoryTokenStore,
-  nodeCsrName,
   nodeSubject,
   parseKubeconfig,
   requestServingCertificate,
-  SIGNERS,
   startApprover,
   startBootstrapServer,
   startSigner,
@@ -31,6 +28,9 @@ import {
   type Controller,
   type CsrRegistry,
 } from '../../lib/index.js';
+import { exportSpki } from '../../lib/crypto/keys.js';
+import { nodeCsrName } from '../../lib/bootstrap/node.js';
+import { SIGNERS } from '../../lib/bootstrap/csr-object.js';
 import { failureOf } from '../helpers/fixtures.js';
 import { withTempDir } from '../helpers/dirs.js';
 
@@ -60,8 +60,8 @@ async function cluster(dir: string, fn: (ctx: { server: BootstrapServer; registr
   const startControllers = async (): Promise<Controller[]> => {
     controllers.push(
       await startApprover(registry, { nodeAddresses: staticNodeAddresses({ 'node-1': ['10.0.0.11', 'node-1'] }) }),
-      await startSigner(registry, { signerName: SIGNERS.kubeApiserverClientKubelet, ca: { certificate: ca, privateKey: caKey } }),
-      await startSigner(registry, { signerName: SIGNERS.kubeletServing, ca: { certificate: ca, privateKey: caKey } }),
+      await startSigner(registry, { signerName: SIGNERS.kubeApiserverClientKubelet, issuer: { certificate: ca, privateKey: caKey } }),
+      await startSigner(registry, { signerName: SIGNERS.kubeletServing, issuer: { certificate: ca, privateKey: caKey } }),
     );
     return controllers;
   };

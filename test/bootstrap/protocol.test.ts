@@ -9,7 +9,6 @@ import * as assert from 'uvu/assert';
 import {
   bootstrapTokenSecret,
   createCsr,
-  csrObject,
   formatBootstrapToken,
   generateBootstrapToken,
   generateKeyPair,
@@ -22,6 +21,7 @@ import {
   type CertificateSigningRequestObject,
   type RequestLogEntry,
 } from '../../lib/index.js';
+import { csrObject } from '../../lib/bootstrap/csr-object.js';
 import { decodeProtobuf, decodeProtobufWatchFrames, encodeProtobuf, PROTOBUF } from '../../lib/bootstrap/protobuf.js';
 import { suiteTempDir } from '../helpers/dirs.js';
 

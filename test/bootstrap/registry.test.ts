@@ -3,7 +3,21 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { bootstrapTokenSecret, createCertificateAuthority, csrCleanupReason, DEFAULT_MAX_PENDING_PER_REQUESTER, generateBootstrapToken, memoryRegistry, memoryTokenStore, startApprover, startCsrCleaner, startEmbeddedBootstrap, type ApprovalDecision, type CertificateSigningRequestObject, type WatchEvent } from '../../lib/index.js';
+import {
+  bootstrapTokenSecret,
+  createCertificateAuthority,
+  generateBootstrapToken,
+  memoryRegistry,
+  memoryTokenStore,
+  startApprover,
+  startCsrCleaner,
+  startEmbeddedBootstrap,
+  type ApprovalDecision,
+  type CertificateSigningRequestObject,
+  type WatchEvent,
+} from '../../lib/index.js';
+import { csrCleanupReason } from '../../lib/bootstrap/cleaner.js';
+import { DEFAULT_MAX_PENDING_PER_REQUESTER } from '../../lib/bootstrap/registry.js';
 import { failureOf } from '../helpers/fixtures.js';
 import { kubeletCsr } from './helpers.js';
 
@@ -254,7 +268,7 @@ test('the embedded endpoint runs the cleaner periodically and stops it on close'
   const cleaned: string[] = [];
   let sweptAgain: () => void = () => undefined;
   const embedded = await startEmbeddedBootstrap({
-    ca: { certificate: ca.certificate.pem, privateKey: ca.privateKey },
+    issuer: { certificate: ca.certificate.pem, privateKey: ca.privateKey },
     tokens: memoryTokenStore([bootstrapTokenSecret(generateBootstrapToken())]),
     now: () => new Date(clock),
     cleanerIntervalMs: 5,

@@ -9,13 +9,11 @@ import {
   loadCurrentPair,
   nodeSubject,
   PROFILES,
-  rotationDeadline,
-  RotationManager,
   storeCertificatePair,
-  systemClock,
   type Certificate,
   type Clock,
 } from '../../lib/index.js';
+import { rotationDeadline, RotationManager, systemClock } from '../../lib/bootstrap/rotation.js';
 import { failureOf, fixtureAuthorities } from '../helpers/fixtures.js';
 import { withTempDir } from '../helpers/dirs.js';
 

@@ -9,7 +9,6 @@ import {
   bootstrapTokenSecret,
   Certificate,
   createCsr,
-  csrObject,
   formatBootstrapToken,
   generateBootstrapToken,
   generateKeyPair,
@@ -28,6 +27,7 @@ import {
   type CsrRegistry,
   type CertificateSigningRequestObject,
 } from '../../lib/index.js';
+import { csrObject } from '../../lib/bootstrap/csr-object.js';
 import { suiteTempDir } from '../helpers/dirs.js';
 
 let dir: string;
@@ -61,8 +61,8 @@ test.before(async () => {
   const signingCa = { certificate: ca, privateKey: (await importPrivateKeyPem(await readFile(join(dir, 'pki/ca.key')))).privateKey };
   controllers = [
     await startApprover(registry),
-    await startSigner(registry, { signerName: 'kubernetes.io/kube-apiserver-client-kubelet', ca: signingCa }),
-    await startSigner(registry, { signerName: 'example.com/custom', ca: signingCa }),
+    await startSigner(registry, { signerName: 'kubernetes.io/kube-apiserver-client-kubelet', issuer: signingCa }),
+    await startSigner(registry, { signerName: 'example.com/custom', issuer: signingCa }),
   ];
 });
 

@@ -1,19 +1,14 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { createCertificateAuthority, createCsr, nodeSubject, parseCsr, signCertificate, type SigningPolicy } from '../../lib/index.js';
 import {
-  createCertificateAuthority,
-  createCsr,
   DEFAULT_MAX_LIFETIME_SECONDS,
   MIN_LIFETIME_SECONDS,
-  nodeSubject,
-  parseCsr,
-  signCertificate,
   signingPolicy,
   templateFromCsr,
   unknownUsages,
   x509Usages,
-  type SigningPolicy,
-} from '../../lib/index.js';
+} from '../../lib/bootstrap/signing-policy.js';
 import { codeOf, failureOf, fixtureKey } from '../helpers/fixtures.js';
 
 const SIGNER = 'kubernetes.io/kube-apiserver-client-kubelet';

@@ -1,6 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createCertificateAuthority, generateKeyPair, nodeSubject, readPemBlocks, signCsrObject, type SignOutcome } from '../../lib/index.js';
+import { createCertificateAuthority, generateKeyPair, nodeSubject, signCsrObject, type SignOutcome } from '../../lib/index.js';
+import { readPemBlocks } from '../../lib/crypto/pem.js';
 import { codeOf, fixtureAuthorities, fixtureKey } from '../helpers/fixtures.js';
 import { approved, kubeletCsr } from './helpers.js';
 
@@ -16,7 +17,7 @@ let caMadeEarlier: ReturnType<typeof createCertificateAuthority> | undefined;
 const earlierCa = async () => (caMadeEarlier ??= createCertificateAuthority({ keyPair: await fixtureKey('ecdsa-p256', undefined, 9), now: new Date(NOW.getTime() - 60 * MIN) }));
 
 async function sign(options: Parameters<typeof kubeletCsr>[0], signer = options.signerName ?? 'kubernetes.io/kube-apiserver-client-kubelet', extra: Partial<Parameters<typeof signCsrObject>[1]> = {}) {
-  return signCsrObject(approved(await kubeletCsr(options)), { signerName: signer, ca: await earlierCa(), now: NOW, ...extra });
+  return signCsrObject(approved(await kubeletCsr(options)), { signerName: signer, issuer: await earlierCa(), now: NOW, ...extra });
 }
 
 test('a kubelet client certificate: subject and key from the CSR, usages from spec.usages, leaf only', async () => {
@@ -46,16 +47,16 @@ test('lifetime: expirationSeconds under 8 hours is not shortened; under 10 minut
   const { root } = await fixtureAuthorities('ecdsa-p256');
   const object = approved(await kubeletCsr({}));
   object.spec.expirationSeconds = 60; // below the API minimum: the clamp still gives 10 minutes
-  const outcome = await signCsrObject(object, { signerName: 'kubernetes.io/kube-apiserver-client-kubelet', ca: root, now: NOW });
+  const outcome = await signCsrObject(object, { signerName: 'kubernetes.io/kube-apiserver-client-kubelet', issuer: root, now: NOW });
   assert.is(outcome.outcome, 'failed', 'validation refuses it first');
 });
 
 test("NotAfter is capped at the CA's, and an expired CA signs nothing", async () => {
   const shortCa = await createCertificateAuthority({ keyPair: await fixtureKey('ecdsa-p256', undefined, 7), validity: { lifetimeSeconds: 3600 }, now: new Date(NOW.getTime() - 10 * MIN) });
-  const cert = issued(await signCsrObject(approved(await kubeletCsr({})), { signerName: 'kubernetes.io/kube-apiserver-client-kubelet', ca: shortCa, now: NOW })).certificate;
+  const cert = issued(await signCsrObject(approved(await kubeletCsr({})), { signerName: 'kubernetes.io/kube-apiserver-client-kubelet', issuer: shortCa, now: NOW })).certificate;
   assert.is(cert.notAfter.getTime(), shortCa.certificate.notAfter.getTime());
   const expired = await createCertificateAuthority({ keyPair: await fixtureKey('ecdsa-p256', undefined, 8), validity: { lifetimeSeconds: 3600 }, now: new Date('2020-01-01T00:00:00Z') });
-  assert.is(await codeOf(async () => signCsrObject(approved(await kubeletCsr({})), { signerName: 'kubernetes.io/kube-apiserver-client-kubelet', ca: expired, now: NOW })), 'ERR_VALIDITY');
+  assert.is(await codeOf(async () => signCsrObject(approved(await kubeletCsr({})), { signerName: 'kubernetes.io/kube-apiserver-client-kubelet', issuer: expired, now: NOW })), 'ERR_VALIDITY');
 });
 
 test('requested extensions are dropped and usages come from spec.usages only (a custom signer)', async () => {
@@ -81,7 +82,7 @@ test('keyEncipherment is certified for RSA keys only: an EC or Ed25519 key askin
 test("the subject is the CSR's, re-encoded as Go writes it (the same bytes for a kubelet), and the SANs are copied", async () => {
   const object = approved(await kubeletCsr({ signerName: 'kubernetes.io/kubelet-serving', usages: ['digital signature', 'server auth'], sans: { dns: ['node-1'], ips: ['10.0.0.11'] } }));
   const { root } = await fixtureAuthorities('ecdsa-p256');
-  const outcome = issued(await signCsrObject(object, { signerName: 'kubernetes.io/kubelet-serving', ca: root, now: NOW }));
+  const outcome = issued(await signCsrObject(object, { signerName: 'kubernetes.io/kubelet-serving', issuer: root, now: NOW }));
   const { parseCsr } = await import('../../lib/index.js');
   const request = await parseCsr(Buffer.from(object.spec.request, 'base64').toString());
   assert.ok(Buffer.from(outcome.certificate.subjectDer).equals(request.subjectDer));
@@ -106,10 +107,10 @@ for (const [name, options] of FAILURES) {
 test('only approved CSRs of this signer are signed', async () => {
   const { root } = await fixtureAuthorities('ecdsa-p256');
   const pending = await kubeletCsr({});
-  assert.is((await signCsrObject(pending, { signerName: 'kubernetes.io/kube-apiserver-client-kubelet', ca: root })).outcome, 'skipped');
-  assert.is((await signCsrObject(approved(pending), { signerName: 'kubernetes.io/kubelet-serving', ca: root })).outcome, 'skipped');
+  assert.is((await signCsrObject(pending, { signerName: 'kubernetes.io/kube-apiserver-client-kubelet', issuer: root })).outcome, 'skipped');
+  assert.is((await signCsrObject(approved(pending), { signerName: 'kubernetes.io/kubelet-serving', issuer: root })).outcome, 'skipped');
   const denied = { ...pending, status: { conditions: [{ type: 'Denied' as const, status: 'True' as const }] } };
-  assert.is((await signCsrObject(denied, { signerName: 'kubernetes.io/kube-apiserver-client-kubelet', ca: root })).outcome, 'skipped');
+  assert.is((await signCsrObject(denied, { signerName: 'kubernetes.io/kube-apiserver-client-kubelet', issuer: root })).outcome, 'skipped');
 });
 
 test.run();

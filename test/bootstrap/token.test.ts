@@ -1,20 +1,18 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  authenticateBootstrapToken,
   bootstrapRbacManifests,
   bootstrapTokenSecret,
   caPublicKeyPin,
   clusterInfoConfigMap,
-  detachedJws,
   formatBootstrapToken,
   generateBootstrapToken,
   memoryTokenStore,
   parseBootstrapToken,
-  verifyDetachedJws,
   verifyClusterInfo,
   type SecretObject,
 } from '../../lib/index.js';
+import { authenticateBootstrapToken, detachedJws, verifyDetachedJws } from '../../lib/bootstrap/token.js';
 import { codeOf, failureOf, fixtureAuthorities } from '../helpers/fixtures.js';
 import { createHash } from 'node:crypto';
 

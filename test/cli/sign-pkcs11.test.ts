@@ -8,7 +8,15 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { closePkcs11Tokens, formatPkcs11Reference, initPkiDirectory, loadPkiDirectory, signCertificateRequests, writeCertificateRequests, type Pkcs11KeyReference } from '../../lib/index.js';
+import {
+  closePkcs11Tokens,
+  initPkiDirectory,
+  loadPkiDirectory,
+  signCertificateRequests,
+  writeCertificateRequests,
+  type Pkcs11KeyReference,
+} from '../../lib/index.js';
+import { formatPkcs11Reference } from '../../lib/crypto/pkcs11.js';
 import { runCli } from '../helpers/cli.js';
 import { snapshot, withTempDir } from '../helpers/dirs.js';
 import { failureOf } from '../helpers/fixtures.js';

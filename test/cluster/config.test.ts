@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { firstServiceIp, resolveClusterConfig } from '../../lib/index.js';
+import { firstServiceIp, resolveClusterConfig } from '../../lib/cluster/config.js';
 import { failureOf } from '../helpers/fixtures.js';
 
 test('defaults follow kubeadm', () => {

@@ -13,9 +13,9 @@ import {
   signCertificateRequests,
   writeCertificateRequests,
   Certificate,
-  encodePem,
   type ClusterConfig,
 } from '../../lib/index.js';
+import { encodePem } from '../../lib/crypto/pem.js';
 import { failureOf, tamperSignature } from '../helpers/fixtures.js';
 import { snapshot, withTempDir } from '../helpers/dirs.js';
 

@@ -11,17 +11,17 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
   bootstrapTokenSecret,
-  clusterBundles,
   generateBootstrapToken,
   initPkiDirectory,
   loadPkiDirectory,
   renewCertificates,
   rotateClusterCa,
-  saveTokenSecret,
   signCertificateRequests,
   writeCertificateRequests,
   writeClusterBundles,
 } from '../../lib/index.js';
+import { clusterBundles } from '../../lib/cluster/bundles.js';
+import { saveTokenSecret } from '../../lib/bootstrap/token-files.js';
 import { LOCK_FILE, withDirectoryLock } from '../../lib/cluster/lock.js';
 import { PkiError } from '../../lib/errors.js';
 import { runCli } from '../helpers/cli.js';

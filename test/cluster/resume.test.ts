@@ -4,7 +4,18 @@ import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Certificate, exportPrivateKeyPem, exportSpki, generateKeyPair, importPrivateKeyPem, initPkiDirectory, loadPkiDirectory, renewCertificates, rotateClusterCa, type ClusterConfig } from '../../lib/index.js';
+import {
+  Certificate,
+  exportPrivateKeyPem,
+  generateKeyPair,
+  importPrivateKeyPem,
+  initPkiDirectory,
+  loadPkiDirectory,
+  renewCertificates,
+  rotateClusterCa,
+  type ClusterConfig,
+} from '../../lib/index.js';
+import { exportSpki } from '../../lib/crypto/keys.js';
 import { withTempDir } from '../helpers/dirs.js';
 
 const CONFIG: ClusterConfig = { nodeName: 'cp-1', advertiseAddress: '10.0.0.10', konnectivity: false };

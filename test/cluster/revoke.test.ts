@@ -3,7 +3,8 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Certificate, initPkiDirectory, isRevoked, parseRevocationList, PkiError, revokeCertificates } from '../../lib/index.js';
+import { Certificate, initPkiDirectory, parseRevocationList, PkiError, revokeCertificates } from '../../lib/index.js';
+import { isRevoked } from '../../lib/x509/crl.js';
 import { LOCK_FILE } from '../../lib/cluster/lock.js';
 import { snapshot, withTempDir } from '../helpers/dirs.js';
 

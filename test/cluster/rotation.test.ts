@@ -8,7 +8,6 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
   Certificate,
-  clusterBundles,
   componentToApiserver,
   explainTlsError,
   initPkiDirectory,
@@ -18,6 +17,7 @@ import {
   writeClusterBundles,
   type PathAgents,
 } from '../../lib/index.js';
+import { clusterBundles } from '../../lib/cluster/bundles.js';
 import { failureOf } from '../helpers/fixtures.js';
 import { withTempDir } from '../helpers/dirs.js';
 import { goJudge } from '../interop/judges.js';

@@ -2,7 +2,9 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { AUTHORITY_LAYOUT, Certificate, initPkiDirectory, issueRevocationList, loadAuthority, parseRevocationList, readPemBlocks } from '../../lib/index.js';
+import { Certificate, initPkiDirectory, issueRevocationList, loadAuthority, parseRevocationList } from '../../lib/index.js';
+import { AUTHORITY_LAYOUT } from '../../lib/cluster/layout.js';
+import { readPemBlocks } from '../../lib/crypto/pem.js';
 import { runCli as run } from '../helpers/cli.js';
 import { withTempDir } from '../helpers/dirs.js';
 

@@ -12,7 +12,6 @@ import {
   bootstrapTokenSecret,
   createCertificateAuthority,
   createCsr,
-  csrObject,
   exportPrivateKeyPem,
   formatBootstrapToken,
   generateBootstrapToken,
@@ -26,6 +25,7 @@ import {
   type CertificateAuthority,
   type EmbeddedBootstrap,
 } from '../../lib/index.js';
+import { csrObject } from '../../lib/bootstrap/csr-object.js';
 import { contentOf, CORPUS_DIR, refusedFor, runEntry, type Entry } from './entries.js';
 import { decodeProtobuf } from '../../lib/bootstrap/protobuf.js';
 
@@ -133,7 +133,7 @@ test('every request to the bootstrap endpoint is refused with its status; nothin
   const dir = mkdtempSync(join(tmpdir(), 'kubepki-corpus-http-'));
   let issued = 0;
   endpoint = await startEmbeddedBootstrap({
-    ca: { certificate: ca.certificate.pem, privateKey: ca.privateKey, crypto: spiedCrypto },
+    issuer: { certificate: ca.certificate.pem, privateKey: ca.privateKey, crypto: spiedCrypto },
     tokens: memoryTokenStore([bootstrapTokenSecret(tokens.token), bootstrapTokenSecret(tokens.other), bootstrapTokenSecret(tokens.expired, { expiration: new Date(Date.now() - 60_000) })]),
     registryDir: join(dir, 'csrs'),
     onOutcome: (_, outcome) => void (outcome.outcome === 'issued' && issued++),

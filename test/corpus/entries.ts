@@ -4,7 +4,6 @@ import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  authenticateBootstrapToken,
   Certificate,
   decideApproval,
   importPrivateKeyPem,
@@ -14,18 +13,19 @@ import {
   parseBootstrapToken,
   parseCsr,
   parseKubeconfig,
-  parsePkcs11Reference,
   PkiError,
   PROFILES,
-  readPemBlock,
   signCsrObject,
   storeCertificatePair,
-  validateCsrObject,
   verifyClusterInfo,
   type CertificateAuthority,
   type PemLabel,
   type SecretObject,
 } from '../../lib/index.js';
+import { authenticateBootstrapToken } from '../../lib/bootstrap/token.js';
+import { parsePkcs11Reference } from '../../lib/crypto/pkcs11.js';
+import { readPemBlock } from '../../lib/crypto/pem.js';
+import { validateCsrObject } from '../../lib/bootstrap/csr-object.js';
 
 export type Kind = 'pem' | 'der' | 'csr' | 'csr-profile' | 'csr-approval' | 'csr-signer' | 'key' | 'key-mismatch' | 'pkcs11' | 'token' | 'cluster-info' | 'kubeconfig' | 'csr-object' | 'http';
 
@@ -113,7 +113,7 @@ export async function runEntry(entry: Entry, ca: CertificateAuthority, signed: {
         return { got: decision.decision === 'deny' ? `DENY:${decision.reason}` : decision.decision, message: JSON.stringify(decision) };
       }
       case 'csr-signer': {
-        const outcome = await signCsrObject(JSON.parse(text), { signerName: JSON.parse(text).spec.signerName, ca: withSpy({ certificate: ca.certificate, privateKey: ca.privateKey }) });
+        const outcome = await signCsrObject(JSON.parse(text), { signerName: JSON.parse(text).spec.signerName, issuer: withSpy({ certificate: ca.certificate, privateKey: ca.privateKey }) });
         if (outcome.outcome === 'issued') signed.count++;
         return { got: outcome.outcome === 'failed' ? 'FAILED' : outcome.outcome, message: outcome.outcome === 'issued' ? '' : outcome.message };
       }

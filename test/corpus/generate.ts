@@ -12,7 +12,6 @@ import {
   clusterInfoConfigMap,
   createCertificateAuthority,
   createCsr,
-  csrObject,
   exportPrivateKeyPem,
   generateKeyPair,
   issueCertificate,
@@ -24,6 +23,7 @@ import {
   type SecretObject,
   type Subject,
 } from '../../lib/index.js';
+import { csrObject } from '../../lib/bootstrap/csr-object.js';
 import { concatBytes, encodeElement, encodeOid } from '../../lib/crypto/der.js';
 import { encodeCertificationRequestInfo } from '../../lib/x509/csr.js';
 import { encodeName } from '../../lib/x509/names.js';

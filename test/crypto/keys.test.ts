@@ -1,19 +1,9 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import {
-  readPemBlock,
-  createCertificateAuthority,
-  encodePem,
-  exportPrivateKeyPem,
-  exportPublicKeyPem,
-  exportSpki,
-  generateKeyPair,
-  importPrivateKeyPem,
-  publicKeyInfo,
-  privateKeyFormats,
-  type KeySpec,
-} from '../../lib/index.js';
+import { createCertificateAuthority, exportPrivateKeyPem, exportPublicKeyPem, generateKeyPair, importPrivateKeyPem, type KeySpec } from '../../lib/index.js';
+import { readPemBlock, encodePem } from '../../lib/crypto/pem.js';
+import { exportSpki, publicKeyInfo, privateKeyFormats } from '../../lib/crypto/keys.js';
 import { keySpecOfSpkiStructure } from '../../lib/crypto/keys.js';
 import { ALL_KEY_SPECS, codeOf, failureOf, fixtureKey, PROVIDERS } from '../helpers/fixtures.js';
 

@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { encodePem, readPemBlock, readPemBlocks } from '../../lib/index.js';
+import { encodePem, readPemBlock, readPemBlocks } from '../../lib/crypto/pem.js';
 import { codeOf } from '../helpers/fixtures.js';
 
 const DER = Uint8Array.from([0x30, 0x03, 0x02, 0x01, 0x05]);

@@ -4,7 +4,8 @@
 // counts as a crash like any other non-PkiError.
 import { isDeepStrictEqual } from 'node:util';
 import fc from 'fast-check';
-import { PKI_ERROR_CODES, PkiError } from '../../lib/index.js';
+import { PkiError } from '../../lib/index.js';
+import { PKI_ERROR_CODES } from '../../lib/errors.js';
 import type { Seeds } from './seeds.js';
 
 /** One parser under test. */

@@ -9,19 +9,14 @@ import {
   createCertificateAuthority,
   createCsr,
   createIntermediateAuthority,
-  csrObject,
   exportPrivateKeyPem,
-  exportSpki,
   generateBootstrapToken,
   generateKeyPair,
   issueCertificate,
   issueRevocationList,
   kubeletKubeconfig,
   nodeSubject,
-  privateKeyFormats,
   PROFILES,
-  readPemBlock,
-  SIGNERS,
   stringifyKubeconfig,
   type BootstrapToken,
   type Certificate,
@@ -31,6 +26,9 @@ import {
   type PemLabel,
   type SecretObject,
 } from '../../lib/index.js';
+import { csrObject, SIGNERS } from '../../lib/bootstrap/csr-object.js';
+import { exportSpki, privateKeyFormats } from '../../lib/crypto/keys.js';
+import { readPemBlock } from '../../lib/crypto/pem.js';
 import { children, contentOf, readElement } from '../../lib/crypto/der.js';
 import { encodeTime } from '../../lib/x509/time.js';
 
@@ -88,7 +86,7 @@ async function makeSeeds(): Promise<Seeds> {
 
   const ca = await createCertificateAuthority({ commonName: 'kubernetes', keyPair: await generateKeyPair('ecdsa-p256') });
   const rsaCa = await createCertificateAuthority({ commonName: 'rsa-root', keyPair: key('rsa-2048') });
-  const intermediate = await createIntermediateAuthority({ parent: ca, commonName: 'kubernetes-intermediate', keyPair: key('ecdsa-p384') });
+  const intermediate = await createIntermediateAuthority({ issuer: ca, commonName: 'kubernetes-intermediate', keyPair: key('ecdsa-p384') });
   const certificates: Certificate[] = [ca.certificate, rsaCa.certificate, intermediate.certificate];
   certificates.push(
     await issueCertificate({

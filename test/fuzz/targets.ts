@@ -8,33 +8,26 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import {
-  authenticateBootstrapToken,
   Certificate,
   describeCertificate,
-  detachedJws,
   exportPrivateKeyPem,
-  exportSpki,
   formatBootstrapToken,
-  formatIp,
   importPrivateKeyPem,
   isKeySpec,
-  normalizeIp,
   parseBootstrapToken,
   parseCsr,
-  parseIp,
   parseKubeconfig,
   parseRevocationList,
-  PEM_LABELS,
-  publicKeyInfo,
-  readPemBlock,
-  readPemBlocks,
   stringifyKubeconfig,
-  validateCsrObject,
   verifyClusterInfo,
-  verifyDetachedJws,
   type BootstrapToken,
   type TokenStore,
 } from '../../lib/index.js';
+import { authenticateBootstrapToken, detachedJws, verifyDetachedJws } from '../../lib/bootstrap/token.js';
+import { exportSpki, publicKeyInfo } from '../../lib/crypto/keys.js';
+import { formatIp, normalizeIp, parseIp } from '../../lib/x509/ip.js';
+import { PEM_LABELS, readPemBlock, readPemBlocks } from '../../lib/crypto/pem.js';
+import { validateCsrObject } from '../../lib/bootstrap/csr-object.js';
 import { decodeProtobufCsr, encodeProtobuf } from '../../lib/bootstrap/protobuf.js';
 import { assertDer, children, concatBytes, decodeOid, encodeElement, encodeOid, readElement, type DerElement } from '../../lib/crypto/der.js';
 import {

@@ -5,11 +5,11 @@ import {
   exportPrivateKeyPem,
   importPrivateKeyPem,
   generateKeyPair,
-  KEY_SPECS,
   type CertificateAuthority,
   type KeyPair,
   type KeySpec,
 } from '../../lib/index.js';
+import { KEY_SPECS } from '../../lib/crypto/keys.js';
 
 /** The providers the issuance tests run on: Node's native WebCrypto and @peculiar/webcrypto. */
 export const PROVIDERS: readonly { name: string; crypto: Crypto }[] = [
@@ -48,7 +48,7 @@ export function fixtureAuthorities(spec: KeySpec, crypto: Crypto = globalThis.cr
     pair = (async () => {
       const root = await createCertificateAuthority({ keySpec: spec, keyPair: await fixtureKey(spec, crypto, 100), crypto, commonName: `root-${spec}` });
       const intermediate = await createIntermediateAuthority({
-        parent: root,
+        issuer: root,
         keyPair: await fixtureKey(spec, crypto, 101),
         crypto,
         commonName: `intermediate-${spec}`,

@@ -4,7 +4,18 @@
 // certificate from an unrelated CA fails.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createCertificateAuthority, exportPrivateKeyPem, issueCertificate, nodeSubject, PROFILES, type Certificate, type CertificateAuthority, type CertificateProfile, type SanInput, type Subject } from '../../lib/index.js';
+import {
+  createCertificateAuthority,
+  exportPrivateKeyPem,
+  issueCertificate,
+  nodeSubject,
+  PROFILES,
+  type Certificate,
+  type CertificateAuthority,
+  type CertificateProfile,
+  type SanInput,
+  type Subject,
+} from '../../lib/index.js';
 import { ALL_KEY_SPECS, fixtureAuthorities, fixtureKey } from '../helpers/fixtures.js';
 import { EKU_CLIENT_AUTH, EKU_SERVER_AUTH, gnutlsVerify, goJudge, opensslVerify, type GoCase } from './judges.js';
 

@@ -13,7 +13,6 @@ import {
   bootstrapTokenSecret,
   Certificate,
   certificateIdentity,
-  endpointServingCertificate,
   formatBootstrapToken,
   generateBootstrapToken,
   importPrivateKeyPem,
@@ -29,6 +28,7 @@ import {
   type Controller,
   type RequestLogEntry,
 } from '../../lib/index.js';
+import { endpointServingCertificate } from '../../lib/bootstrap/endpoint-certificate.js';
 import { runCli } from '../helpers/cli.js';
 import { suiteTempDir } from '../helpers/dirs.js';
 
@@ -229,7 +229,7 @@ for (const [contentType, node] of [
       const watching = (async () => {
         for (let i = 0; i < 600 && !(await registry.list()).length; i++) await new Promise((resolve) => setTimeout(resolve, 50));
         await new Promise((resolve) => setTimeout(resolve, 1500));
-        controllers.push(await startApprover(registry), await startSigner(registry, { signerName: 'kubernetes.io/kube-apiserver-client-kubelet', ca }));
+        controllers.push(await startApprover(registry), await startSigner(registry, { signerName: 'kubernetes.io/kube-apiserver-client-kubelet', issuer: ca }));
       })();
       const { summary, code, stderr } = await runJudge({ ...context, bootstrap }, contentType, node);
       await watching;

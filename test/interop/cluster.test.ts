@@ -5,7 +5,8 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { AUTHORITY_LAYOUT, initPkiDirectory, layoutEntry, loadPkiDirectory, exportPrivateKeyPem, type KeySpec } from '../../lib/index.js';
+import { initPkiDirectory, loadPkiDirectory, exportPrivateKeyPem, type KeySpec } from '../../lib/index.js';
+import { AUTHORITY_LAYOUT, layoutEntry } from '../../lib/cluster/layout.js';
 import { withTempDir } from '../helpers/dirs.js';
 import { goJudge, type GoCase } from './judges.js';
 

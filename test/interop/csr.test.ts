@@ -2,7 +2,8 @@
 // makes; kubepki on CSRs OpenSSL makes; all three refuse a tampered CSR.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createCsr, encodePem, exportPrivateKeyPem, nodeSubject, parseCsr, readPemBlock } from '../../lib/index.js';
+import { createCsr, exportPrivateKeyPem, nodeSubject, parseCsr } from '../../lib/index.js';
+import { encodePem, readPemBlock } from '../../lib/crypto/pem.js';
 import { ALL_KEY_SPECS, codeOf, fixtureKey, tamperSignature } from '../helpers/fixtures.js';
 import { goJudge, opensslCsrVerify, opensslMakeCsr } from './judges.js';
 

@@ -2,7 +2,8 @@
 // the keys OpenSSL writes in all three PEM formats.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { exportPrivateKeyPem, exportPublicKeyPem, importPrivateKeyPem, privateKeyFormats } from '../../lib/index.js';
+import { exportPrivateKeyPem, exportPublicKeyPem, importPrivateKeyPem } from '../../lib/index.js';
+import { privateKeyFormats } from '../../lib/crypto/keys.js';
 import { ALL_KEY_SPECS, codeOf, fixtureKey } from '../helpers/fixtures.js';
 import { gnutlsLoadKey, goJudge, opensslGenerateKey, opensslLoadKey, opensslLoadPublicKey } from './judges.js';
 

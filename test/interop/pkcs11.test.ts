@@ -10,7 +10,6 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  AUTHORITY_LAYOUT,
   bootstrapKubelet,
   bootstrapTokenSecret,
   formatBootstrapToken,
@@ -21,11 +20,9 @@ import {
   Certificate,
   closePkcs11Tokens,
   createCsr,
-  csrObject,
   generateKeyPair,
   generatePkcs11KeyPair,
   initPkiDirectory,
-  openPkcs11Token,
   issueCertificates,
   issueRevocationList,
   loadAuthority,
@@ -35,11 +32,13 @@ import {
   nodeSubject,
   PROFILES,
   rotateClusterCa,
-  SIGNERS,
   startApprover,
   startSigner,
   type Pkcs11KeyReference,
 } from '../../lib/index.js';
+import { AUTHORITY_LAYOUT } from '../../lib/cluster/layout.js';
+import { csrObject, SIGNERS } from '../../lib/bootstrap/csr-object.js';
+import { openPkcs11Token } from '../../lib/crypto/pkcs11.js';
 import { verifySignature } from '../../lib/x509/signature.js';
 import { runCli } from '../helpers/cli.js';
 import { snapshot, withTempDir } from '../helpers/dirs.js';
@@ -137,7 +136,7 @@ test('the bootstrap signer, batches and CRLs sign through the token', async () =
     const controllers = [
       await startApprover(registry),
       // workers are asked for, but a token's key cannot leave this thread: the signer stays here.
-      await startSigner(registry, { signerName: SIGNERS.kubeApiserverClientKubelet, ca, workers: 2, onError: (e) => errors.push(e) }),
+      await startSigner(registry, { signerName: SIGNERS.kubeApiserverClientKubelet, issuer: ca, workers: 2, onError: (e) => errors.push(e) }),
     ];
     const keyPair = await generateKeyPair();
     const csr = await createCsr({ keyPair, subject: nodeSubject('node-1') });
@@ -167,7 +166,7 @@ test('a kubelet bootstraps over HTTPS against the embedded endpoint whose CA key
     await initPkiDirectory(dir, CONFIG, { pkcs11: { ca: reference('cluster-ca') } });
     const ca = await loadAuthority(dir, caEntry);
     const token = generateBootstrapToken();
-    const embedded = await startEmbeddedBootstrap({ ca, tokens: memoryTokenStore([bootstrapTokenSecret(token)]), signerWorkers: 2 });
+    const embedded = await startEmbeddedBootstrap({ issuer: ca, tokens: memoryTokenStore([bootstrapTokenSecret(token)]), signerWorkers: 2 });
     try {
       const bootstrapKubeconfig = join(dir, 'bootstrap-kubelet.conf');
       writeFileSync(bootstrapKubeconfig, stringifyKubeconfig({ clusterName: 'k', server: embedded.server.url, caPem: ca.certificate.pem, userName: 'b', token: formatBootstrapToken(token) }), { mode: 0o600 });

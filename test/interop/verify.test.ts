@@ -2,7 +2,15 @@
 // judge) decide every crafted case the same way; where OpenSSL or GnuTLS differ from Go, the test says so.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Certificate, crossCheckChain, generateKeyPair, issueRevocationList, parseRevocationList, verifyCertificate, type RevocationList } from '../../lib/index.js';
+import {
+  Certificate,
+  crossCheckChain,
+  generateKeyPair,
+  issueRevocationList,
+  parseRevocationList,
+  verifyCertificate,
+  type RevocationList,
+} from '../../lib/index.js';
 import { encodeElement, encodeOid, encodeSequence } from '../../lib/crypto/der.js';
 import * as x509 from '../../lib/x509/peculiar.js';
 import { base, CA, CA_USAGE, craft, EKU_OID, KU, LEAF, nameConstraints, rawExtension, type Crafted } from '../helpers/craft.js';
@@ -244,7 +252,7 @@ test('kubepki decides every case as expected, alone and with the pkijs cross-che
   const wrong: string[] = [];
   for (const crossCheck of [false, true]) {
     for (const c of cases) {
-      const options = { roots: c.roots, intermediates: c.intermediates, purpose: c.purpose, name: c.host, time: c.time, crls: c.crls };
+      const options = { roots: c.roots, intermediates: c.intermediates, purpose: c.purpose, name: c.host, now: c.time, crls: c.crls };
       const outcome = await Promise.resolve()
         .then(async () => (crossCheck ? crossCheckChain(verifyCertificate(c.leaf, options).chain, c.time) : verifyCertificate(c.leaf, options)))
         .then(

@@ -12,7 +12,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Certificate, createCsr, csrObject, generateKeyPair, initPkiDirectory, nodeSubject, parseCsr, type CertificateSigningRequestObject } from '../../lib/index.js';
+import { Certificate, createCsr, generateKeyPair, initPkiDirectory, nodeSubject, parseCsr, type CertificateSigningRequestObject } from '../../lib/index.js';
+import { csrObject } from '../../lib/bootstrap/csr-object.js';
 import { runCli } from '../helpers/cli.js';
 import { withTempDir } from '../helpers/dirs.js';
 

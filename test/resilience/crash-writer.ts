@@ -3,7 +3,17 @@
 // Prints READY just before the writes start.
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createCertificateAuthority, generateKeyPair, initPkiDirectory, issueCertificate, nodeSubject, PROFILES, renewCertificates, rotateClusterCa, storeCertificatePair } from '../../lib/index.js';
+import {
+  createCertificateAuthority,
+  generateKeyPair,
+  initPkiDirectory,
+  issueCertificate,
+  nodeSubject,
+  PROFILES,
+  renewCertificates,
+  rotateClusterCa,
+  storeCertificatePair,
+} from '../../lib/index.js';
 import { CRASH_CONFIG } from './crash-config.js';
 
 const [operation, dir] = process.argv.slice(2) as [string, string];

@@ -12,7 +12,6 @@ import * as assert from 'uvu/assert';
 import {
   Certificate,
   createCertificateAuthority,
-  exportSpki,
   generateKeyPair,
   importPrivateKeyPem,
   initPkiDirectory,
@@ -22,12 +21,12 @@ import {
   nodeSubject,
   parseKubeconfig,
   PROFILES,
-  publicKeyInfo,
-  readPemBlocks,
   renewCertificates,
   rotateClusterCa,
   storeCertificatePair,
 } from '../../lib/index.js';
+import { exportSpki, publicKeyInfo } from '../../lib/crypto/keys.js';
+import { readPemBlocks } from '../../lib/crypto/pem.js';
 import { CRASH_CONFIG } from './crash-config.js';
 
 type Operation = 'init' | 'renew' | 'rotate' | 'node-store';

@@ -1,6 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createWorkerPool, PkiError } from '../../lib/index.js';
+import { PkiError } from '../../lib/index.js';
+import { createWorkerPool } from '../../lib/workers/pool.js';
 
 const MODULE = new URL('./stateful-module.ts', import.meta.url);
 type Count = { threadId: number; calls: number };

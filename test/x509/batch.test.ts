@@ -1,6 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createCsr, createWorkerPool, issueCertificates, nodeSubject, PkiError, PROFILES, type BatchIssueRequest } from '../../lib/index.js';
+import { createCsr, issueCertificates, nodeSubject, PkiError, PROFILES, type BatchIssueRequest } from '../../lib/index.js';
+import { createWorkerPool } from '../../lib/workers/pool.js';
 import { kubeletCsr } from '../bootstrap/helpers.js';
 import { fixtureAuthorities, fixtureKey, PROVIDERS } from '../helpers/fixtures.js';
 

@@ -1,6 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { buildCaBundle, createCertificateAuthority, issueCertificate, PROFILES, readPemBlocks } from '../../lib/index.js';
+import { buildCaBundle, createCertificateAuthority, issueCertificate, PROFILES } from '../../lib/index.js';
+import { readPemBlocks } from '../../lib/crypto/pem.js';
 import { failureOf, fixtureAuthorities, fixtureKey } from '../helpers/fixtures.js';
 
 test('a bundle keeps order, removes duplicates by DER and is plain concatenated PEM', async () => {

@@ -1,6 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Certificate, describeCertificate, encodePem, exportPrivateKeyPem } from '../../lib/index.js';
+import { Certificate, describeCertificate, exportPrivateKeyPem } from '../../lib/index.js';
+import { encodePem } from '../../lib/crypto/pem.js';
 import { codeOf, fixtureAuthorities } from '../helpers/fixtures.js';
 
 test('a certificate parses from PEM, DER or itself and keeps its bytes', async () => {

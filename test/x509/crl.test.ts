@@ -4,7 +4,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { children, contentOf, decodeOid, encodeElement, encodeOctetString, encodeOid, encodeSequence, readElement, TAG } from '../../lib/crypto/der.js';
 import { ALL_KEY_SPECS, codeOf, fixtureAuthorities } from '../helpers/fixtures.js';
-import { isRevoked, issueRevocationList, parseRevocationList, type Certificate, type RevocationList } from '../../lib/index.js';
+import { issueRevocationList, parseRevocationList, type Certificate, type RevocationList } from '../../lib/index.js';
+import { isRevoked } from '../../lib/x509/crl.js';
 import { verifySignature } from '../../lib/x509/signature.js';
 import * as x509 from '../../lib/x509/peculiar.js';
 

@@ -5,7 +5,6 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
   Certificate,
-  expectedKeyUsages,
   issueCertificate,
   nodeSubject,
   planCluster,
@@ -15,8 +14,9 @@ import {
   type KeySpec,
   type SubjectAltNames,
   type Subject,
-  normalizeSans,
 } from '../../lib/index.js';
+import { expectedKeyUsages } from '../../lib/x509/profile.js';
+import { normalizeSans } from '../../lib/x509/sans.js';
 import { signatureAlgorithm } from '../../lib/crypto/keys.js';
 import { keyIdentifier } from '../../lib/x509/certificate.js';
 import * as x509 from '../../lib/x509/peculiar.js';

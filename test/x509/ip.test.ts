@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { formatIp, normalizeIp, parseIp } from '../../lib/index.js';
+import { formatIp, normalizeIp, parseIp } from '../../lib/x509/ip.js';
 
 // Table: text, canonical form (or undefined when it is not an address).
 const CASES: [string, string | undefined][] = [

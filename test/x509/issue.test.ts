@@ -4,7 +4,6 @@ import * as assert from 'uvu/assert';
 import {
   createCertificateAuthority,
   createIntermediateAuthority,
-  expectedKeyUsages,
   issueCertificate,
   nodeSubject,
   PROFILES,
@@ -12,6 +11,7 @@ import {
   type SanInput,
   type Subject,
 } from '../../lib/index.js';
+import { expectedKeyUsages } from '../../lib/x509/profile.js';
 import { keyIdentifier } from '../../lib/x509/certificate.js';
 import { ALL_KEY_SPECS, codeOf, failureOf, fixtureAuthorities, fixtureKey, PROVIDERS } from '../helpers/fixtures.js';
 
@@ -181,15 +181,15 @@ for (const [name, request, code, field] of VIOLATIONS) {
 test('intermediates respect path lengths', async () => {
   const { root, intermediate } = await fixtureAuthorities('ecdsa-p256');
   const key = await fixtureKey('ecdsa-p256', undefined, 3);
-  const failure = await failureOf(() => createIntermediateAuthority({ parent: intermediate, keyPair: key }));
+  const failure = await failureOf(() => createIntermediateAuthority({ issuer: intermediate, keyPair: key }));
   assert.equal([failure.code, failure.field], ['ERR_PROFILE', 'issuer.certificate']);
-  const mid = await createIntermediateAuthority({ parent: root, keyPair: key, pathLength: 1, commonName: 'mid' });
+  const mid = await createIntermediateAuthority({ issuer: root, keyPair: key, pathLength: 1, commonName: 'mid' });
   assert.is(mid.certificate.basicConstraints?.pathLength, 1);
-  const tooLong = await failureOf(() => createIntermediateAuthority({ parent: mid, keyPair: key, pathLength: 1 }));
+  const tooLong = await failureOf(() => createIntermediateAuthority({ issuer: mid, keyPair: key, pathLength: 1 }));
   assert.equal([tooLong.code, tooLong.field], ['ERR_PROFILE', 'pathLength']);
-  const low = await createIntermediateAuthority({ parent: mid, keyPair: key, pathLength: 0, commonName: 'low' });
+  const low = await createIntermediateAuthority({ issuer: mid, keyPair: key, pathLength: 0, commonName: 'low' });
   assert.ok(Buffer.from(low.certificate.issuerDer).equals(mid.certificate.subjectDer));
-  const unlimited = await createIntermediateAuthority({ parent: root, keyPair: key, commonName: 'open', profile: { ...PROFILES.intermediateCa, pathLength: undefined } });
+  const unlimited = await createIntermediateAuthority({ issuer: root, keyPair: key, commonName: 'open', profile: { ...PROFILES.intermediateCa, pathLength: undefined } });
   assert.is(unlimited.certificate.basicConstraints?.pathLength, undefined);
 });
 

@@ -1,6 +1,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Certificate, lintCertificate, lintProblems, normalizeSans, PROFILES, type LintExpectation } from '../../lib/index.js';
+import { Certificate, PROFILES, type LintExpectation } from '../../lib/index.js';
+import { lintCertificate, lintProblems } from '../../lib/x509/lint.js';
+import { normalizeSans } from '../../lib/x509/sans.js';
 import { encodeName } from '../../lib/x509/names.js';
 import * as x509 from '../../lib/x509/peculiar.js';
 import { CA, CA_USAGE, craft, KU } from '../helpers/craft.js';

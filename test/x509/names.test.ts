@@ -1,6 +1,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { isDnsName, isWildcardDnsName, nodeSubject, normalizeSans, sansFromHosts, validateSubject } from '../../lib/index.js';
+import { nodeSubject } from '../../lib/index.js';
+import { isDnsName, isWildcardDnsName, validateSubject } from '../../lib/x509/names.js';
+import { normalizeSans, sansFromHosts } from '../../lib/x509/sans.js';
 import { decodeGeneralNames, encodeGeneralNames } from '../../lib/x509/sans.js';
 import { checkUnambiguousSubject, decodeSubject, encodeName, readNameAttributes, reencodeSubject } from '../../lib/x509/names.js';
 import { attr, CN, HOSTILE_NAMES, nameDer, O, OU, STRING } from '../helpers/names.js';

@@ -1,6 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { issueCertificate, lintProblems, nodeSubject, PROFILES, signCertificate, templateFromProfile } from '../../lib/index.js';
+import { issueCertificate, nodeSubject, PROFILES, signCertificate, templateFromProfile } from '../../lib/index.js';
+import { lintProblems } from '../../lib/x509/lint.js';
 import { failureOf, fixtureAuthorities, fixtureKey, PROVIDERS } from '../helpers/fixtures.js';
 
 const NOW = new Date(Math.floor(Date.now() / 1000) * 1000);

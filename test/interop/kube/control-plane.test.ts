@@ -18,11 +18,9 @@ import {
   bootstrapRbacManifests,
   bootstrapTokenSecret,
   connectionFromKubeconfig,
-  csrObject,
   formatBootstrapToken,
   generateBootstrapToken,
   importPrivateKeyPem,
-  kubeRequest,
   kubernetesRegistry,
   parseKubeconfig,
   requestServingCertificate,
@@ -34,6 +32,8 @@ import {
   PROFILES,
   type ClusterPlan,
 } from '../../../lib/index.js';
+import { csrObject } from '../../../lib/bootstrap/csr-object.js';
+import { kubeRequest } from '../../../lib/bootstrap/kube-client.js';
 import { main } from '../../../lib/cli.js';
 import { request as undiciRequest } from 'undici';
 import { freePort, httpsGet, kubeBinaries, startDaemon, waitFor, type Daemon } from '../../helpers/processes.js';
@@ -264,7 +264,7 @@ test('kubepki as the signer of a custom signerName sets a certificate the apiser
   const registry = kubernetesRegistry(connection);
   await registry.create(csrObject('kubepki-custom', request.pem, 'example.com/kubepki', ['digital signature', 'client auth']), { username: '', groups: [] });
   await registry.setApproval('kubepki-custom', { type: 'Approved', status: 'True', reason: 'Test', message: 'approved' });
-  const signer = await startSigner(registry, { signerName: 'example.com/kubepki', ca });
+  const signer = await startSigner(registry, { signerName: 'example.com/kubepki', issuer: ca });
   let issued: string | undefined;
   await waitFor('the certificate in /status', async () => Boolean((issued = (await registry.get('kubepki-custom'))?.status?.certificate)), 30);
   signer.stop();

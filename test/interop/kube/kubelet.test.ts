@@ -9,7 +9,17 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Certificate, exportPrivateKeyPem, generateKeyPair, initPkiDirectory, issueCertificate, nodeSubject, PROFILES, stringifyKubeconfig, verifyCertificate } from '../../../lib/index.js';
+import {
+  Certificate,
+  exportPrivateKeyPem,
+  generateKeyPair,
+  initPkiDirectory,
+  issueCertificate,
+  nodeSubject,
+  PROFILES,
+  stringifyKubeconfig,
+  verifyCertificate,
+} from '../../../lib/index.js';
 import { loadAuthority } from '../../../lib/cluster/material.js';
 import { AUTHORITY_LAYOUT } from '../../../lib/cluster/layout.js';
 import { runCli } from '../../helpers/cli.js';
