@@ -117,6 +117,7 @@ export {
   type ClientRenewalOptions,
 } from './bootstrap/node.js';
 export { directoryTokenStore } from './bootstrap/token-files.js';
+export { discoverCluster, joinKubeconfig, type DiscoverClusterOptions, type DiscoveredCluster } from './bootstrap/discovery.js';
 export { storeCertificatePair, loadCurrentPair, type CertificateFileStoreOptions } from './bootstrap/store.js';
 
 export { type CertificateTemplate, type Clock, type RotationManagerOptions } from './bootstrap/rotation.js';

@@ -21,7 +21,10 @@ export interface EmbeddedBootstrapOptions extends CryptoOptions {
   issuer: Issuer;
   /** The CA for kubelet serving certificates; default the cluster CA. */
   servingIssuer?: Issuer;
+  /** The bootstrap tokens; a store that lists them (memoryTokenStore, directoryTokenStore) also signs cluster-info with them. */
   tokens: TokenStore;
+  /** The server URL the served `kube-public/cluster-info` names; default the endpoint's URL. */
+  clusterInfoServer?: string;
   /** Persist the registry here; default in memory only. */
   registryDir?: string;
   /** Default 127.0.0.1 and an ephemeral port. */
@@ -93,6 +96,7 @@ export async function startEmbeddedBootstrap(options: EmbeddedBootstrapOptions):
     ...(options.revocationLists ? { revocationLists: options.revocationLists } : {}),
     ...(options.onRefusal ? { onRefusal: options.onRefusal } : {}),
     ...(options.onRequest ? { onRequest: options.onRequest } : {}),
+    ...(options.clusterInfoServer ? { clusterInfoServer: options.clusterInfoServer } : {}),
   });
   const pool = options.signerWorkers ? createWorkerPool(options.signerWorkers) : undefined;
   const signing = {

@@ -9,7 +9,7 @@ import { CSR_API_PATH, CSR_NAME, type CertificateSigningRequestCondition, type C
 import { decodeProtobufCsr, encodeProtobuf, encodeProtobufWatchEvent, PROTOBUF } from './protobuf.js';
 import type { CsrRegistry, WatchEvent } from './registry.js';
 import type { RevocationSource } from './revocation.js';
-import { authenticateBootstrapToken, BOOTSTRAPPERS_GROUP, type TokenStore, type UserInfo } from './token.js';
+import { authenticateBootstrapToken, BOOTSTRAPPERS_GROUP, CLUSTER_INFO_PATH, clusterInfoConfigMap, clusterInfoKubeconfig, signingTokens, type TokenStore, type UserInfo } from './token.js';
 
 export interface BootstrapServerOptions {
   registry: CsrRegistry;
@@ -29,6 +29,11 @@ export interface BootstrapServerOptions {
   onRefusal?: (reason: string) => void;
   /** Told of each request once answered: method, path and query, content types and status (never a credential). */
   onRequest?: (entry: RequestLogEntry) => void;
+  /**
+   * The server URL the `kube-public/cluster-info` kubeconfig names (with `tls.clientCa` as its CA, signed for
+   * each signing token of `tokens`); default this endpoint's URL.
+   */
+  clusterInfoServer?: string;
   /** How often a watch that allows bookmarks gets one; default 60 s, as kube-apiserver. */
   bookmarkIntervalMs?: number;
   now?: () => Date;
@@ -100,6 +105,8 @@ function bodyError(problem: BodyProblem, message: string, cause?: unknown): PkiE
  * `kubepki kubelet-bootstrap --address` against this endpoint.
  */
 export async function startBootstrapServer(options: BootstrapServerOptions): Promise<BootstrapServer> {
+  // The URL is known once listening: cluster-info names it unless told otherwise.
+  const served: BootstrapServerOptions = { ...options };
   const server: Server = createServer(
     {
       cert: options.tls.cert,
@@ -124,7 +131,7 @@ export async function startBootstrapServer(options: BootstrapServerOptions): Pro
         res.once('finish', once);
         res.once('close', once);
       }
-      handle(req, res, options).catch((error: unknown) => sendError(req, res, error));
+      handle(req, res, served).catch((error: unknown) => sendError(req, res, error));
     },
   );
   await new Promise<void>((resolve, reject) => {
@@ -132,9 +139,11 @@ export async function startBootstrapServer(options: BootstrapServerOptions): Pro
     server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve());
   });
   const { port, address } = server.address() as AddressInfo;
+  const url = `https://${address.includes(':') ? `[${address}]` : address}:${port}`;
+  served.clusterInfoServer ??= url;
   return {
     port,
-    url: `https://${address.includes(':') ? `[${address}]` : address}:${port}`,
+    url,
     close: () =>
       new Promise((resolve) => {
         server.close(() => resolve());
@@ -197,12 +206,24 @@ async function handle(req: IncomingMessage, res: ServerResponse, options: Bootst
   const url = new URL(req.url ?? '/', 'https://localhost');
   const open = req.method === 'GET' ? PUBLIC_ROUTES.get(url.pathname) : undefined;
   if (open) return open(req, res);
+  if (req.method === 'GET' && url.pathname === CLUSTER_INFO_PATH) return sendClusterInfo(req, res, options);
   const call: ApiCall = { req, res, url, options, caller: callerOf(await authenticate(req, options), options) };
   const { name, subresource } = csrPath(url.pathname);
   if (name === undefined) return (COLLECTION_ROUTES.get(req.method ?? '') ?? notAllowed)(call);
   // Every method on a CSR the caller may not read is refused as such, before a 405.
   const current = await readableCsr(call, name);
   return (OBJECT_ROUTES.get(`${req.method ?? ''} ${subresource ?? ''}`) ?? notAllowed)({ ...call, name, subresource, current });
+}
+
+/**
+ * `kube-public/cluster-info`, to anyone (kube-apiserver lets anonymous requests read it, as kubeadm sets it
+ * up): the CA bundle clients are verified with and the server URL, signed for each signing token as
+ * kube-controller-manager's bootstrapsigner does, so a joining node verifies it with its token and CA pin.
+ */
+async function sendClusterInfo(req: IncomingMessage, res: ServerResponse, options: BootstrapServerOptions): Promise<void> {
+  const kubeconfig = clusterInfoKubeconfig(options.clusterInfoServer ?? '', options.tls.clientCa);
+  const tokens = await signingTokens(options.tokens, options.now?.() ?? new Date());
+  send(req, res, 200, clusterInfoConfigMap(kubeconfig, tokens), 'json');
 }
 
 function callerOf(user: UserInfo, options: BootstrapServerOptions): Caller {

@@ -1,4 +1,5 @@
 import { createHash, createHmac, randomBytes as nodeRandomBytes, timingSafeEqual } from 'node:crypto';
+import { stringify } from 'yaml';
 import { PkiError } from '../errors.js';
 import type { Certificate } from '../x509/certificate.js';
 
@@ -91,15 +92,80 @@ export function bootstrapTokenSecret(token: BootstrapToken, options: TokenSecret
 /** Where bootstrap token Secrets are looked up (by name in kube-system). */
 export interface TokenStore {
   getSecret(name: string): Promise<SecretObject | undefined>;
+  /** Every stored Secret: a store that lists them gets cluster-info signed for its signing tokens. */
+  listSecrets?(): Promise<SecretObject[]>;
 }
 
 /** An in-memory token store over Secret objects. */
-export function memoryTokenStore(secrets: readonly SecretObject[]): TokenStore & { add(secret: SecretObject): void } {
+export function memoryTokenStore(secrets: readonly SecretObject[]): TokenStore & { add(secret: SecretObject): void; delete(name: string): boolean } {
   const byName = new Map(secrets.map((s) => [s.metadata.name, s]));
   return {
     getSecret: async (name) => byName.get(name),
+    listSecrets: async () => [...byName.values()],
     add: (secret) => void byName.set(secret.metadata.name, secret),
+    delete: (name) => byName.delete(name),
   };
+}
+
+/** A bootstrap token Secret decoded, without its secret part (what `token list` shows). */
+export interface TokenDescription {
+  readonly id: string;
+  /** Undefined: the token never expires. */
+  readonly expiration: Date | undefined;
+  readonly usages: readonly string[];
+  readonly extraGroups: readonly string[];
+  readonly description: string | undefined;
+}
+
+/** Decodes a token Secret's public fields; a Secret that is no bootstrap token is ERR_TOKEN. */
+export function describeTokenSecret(secret: SecretObject): TokenDescription {
+  const data: unknown = isRecord(secret) ? secret.data : undefined;
+  const name = isRecord(secret) && isRecord(secret.metadata) && typeof secret.metadata.name === 'string' ? secret.metadata.name : 'Secret';
+  if (secret?.type !== BOOTSTRAP_TOKEN_SECRET_TYPE || !isRecord(data)) throw new PkiError('ERR_TOKEN', 'is not a bootstrap token Secret', { field: name });
+  const value = (key: string): string | undefined => {
+    const raw = Object.hasOwn(data, key) ? data[key] : undefined;
+    return typeof raw === 'string' ? Buffer.from(raw, 'base64').toString('utf8') : undefined;
+  };
+  const id = value('token-id');
+  if (id === undefined || !/^[a-z0-9]{6}$/.test(id)) throw new PkiError('ERR_TOKEN', 'has no valid token-id', { field: name });
+  const expiration = value('expiration');
+  const at = expiration === undefined ? undefined : new Date(Date.parse(expiration));
+  return {
+    id,
+    // An unparsable expiry counts as expired, as the authenticator reads it.
+    expiration: at && Number.isNaN(at.getTime()) ? new Date(0) : at,
+    usages: Object.keys(data).filter((k) => k.startsWith('usage-bootstrap-') && value(k) === 'true').map((k) => k.slice('usage-bootstrap-'.length)).sort(),
+    extraGroups: (value('auth-extra-groups') ?? '').split(',').map((g) => g.trim()).filter(Boolean),
+    description: value('description'),
+  };
+}
+
+/**
+ * The tokens kube-controller-manager's bootstrapsigner signs cluster-info with: Secrets of the bootstrap
+ * token type, not being deleted, with a well-formed id and secret, `usage-bootstrap-signing: "true"` and
+ * not expired at `now`.
+ */
+export async function signingTokens(store: TokenStore, now: Date = new Date()): Promise<BootstrapToken[]> {
+  const secrets = (await store.listSecrets?.()) ?? [];
+  const tokens: BootstrapToken[] = [];
+  for (const secret of secrets) {
+    if (!isRecord(secret) || secret.type !== BOOTSTRAP_TOKEN_SECRET_TYPE || !isRecord(secret.data)) continue;
+    if (isRecord(secret.metadata) && secret.metadata.deletionTimestamp) continue;
+    const data = secret.data;
+    const value = (key: string): string | undefined => (Object.hasOwn(data, key) && typeof data[key] === 'string' ? Buffer.from(data[key], 'base64').toString('utf8') : undefined);
+    const id = value('token-id');
+    const tokenSecret = value('token-secret');
+    if (id === undefined || tokenSecret === undefined || !TOKEN.test(`${id}.${tokenSecret}`)) continue;
+    if (secret.metadata?.name !== `bootstrap-token-${id}`) continue;
+    if (value('usage-bootstrap-signing') !== 'true') continue;
+    const expiration = value('expiration');
+    if (expiration !== undefined) {
+      const at = Date.parse(expiration);
+      if (Number.isNaN(at) || at <= now.getTime()) continue;
+    }
+    tokens.push({ id, secret: tokenSecret });
+  }
+  return tokens.sort((a, b) => (a.id < b.id ? -1 : 1));
 }
 
 /** Who a request is. */
@@ -173,6 +239,22 @@ export function verifyDetachedJws(jws: string, payload: string, token: Bootstrap
   const expected = createHmac('sha256', token.secret).update(`${header}.${base64url(payload)}`).digest();
   const given = Buffer.from(signature, 'base64url');
   return given.length === expected.length && timingSafeEqual(given, expected);
+}
+
+/** Where the API serves the `kube-public/cluster-info` ConfigMap, to anonymous GETs. */
+export const CLUSTER_INFO_PATH = '/api/v1/namespaces/kube-public/configmaps/cluster-info';
+
+/** The kubeconfig kubeadm puts in cluster-info: one unnamed cluster (server and CA bundle), no user, no context. */
+export function clusterInfoKubeconfig(server: string, caPem: string): string {
+  return stringify({
+    apiVersion: 'v1',
+    clusters: [{ cluster: { 'certificate-authority-data': Buffer.from(caPem).toString('base64'), server }, name: '' }],
+    contexts: null,
+    'current-context': '',
+    kind: 'Config',
+    preferences: {},
+    users: null,
+  });
 }
 
 /** The `kube-public/cluster-info` ConfigMap: a CA-only kubeconfig and one JWS per signing token. */
