@@ -51,6 +51,7 @@ export {
 } from './cluster/ca.js';
 
 export { type ClusterConfig, type ResolvedClusterConfig } from './cluster/config.js';
+export { clusterConfigFromKubeadm, type KubeadmConfig, type KubeadmConfigOptions, type KubeadmApiVersion } from './cluster/kubeadm-config.js';
 export { planCluster, type ClusterPlan, type PlannedAuthority, type PlannedCertificate, type PlannedKubeconfig } from './cluster/plan.js';
 export { layoutFile, type LayoutEntry } from './cluster/layout.js';
 export { initPkiDirectory, type InitOptions, type InitResult } from './cluster/init.js';

@@ -37,10 +37,19 @@ export interface ClusterConfig {
   konnectivity?: boolean;
   /** Host name kube-apiserver and agents use for the Konnectivity server. Default: the control-plane endpoint host. */
   konnectivityServerHost?: string;
+  /**
+   * The Kubernetes version whose kubeadm the PKI follows (`v1.28.4`, `1.28`): before 1.29, admin.conf's user
+   * is in `system:masters` and there is no super-admin.conf. Default: the newest kubeadm's PKI.
+   */
+  kubernetesVersion?: string;
 }
 
 /** A ClusterConfig with every default applied and every value checked. */
-export interface ResolvedClusterConfig extends Required<Omit<ClusterConfig, 'controlPlaneEndpoint' | 'konnectivityServerHost'>> {
+export interface ResolvedClusterConfig extends Required<Omit<ClusterConfig, 'controlPlaneEndpoint' | 'konnectivityServerHost' | 'kubernetesVersion'>> {
+  /** `v1.<minor>.<patch>...` as given (with its `v`), or undefined for the newest behaviour. */
+  readonly kubernetesVersion: string | undefined;
+  /** The version's minor number (`1.<minor>`); undefined for the newest behaviour. */
+  readonly kubernetesMinor: number | undefined;
   /** The primary service range's first address, the `kubernetes` Service IP. */
   readonly apiServerServiceIp: string;
   /** Host (no brackets) and port of the control-plane endpoint. */
@@ -78,6 +87,7 @@ export function resolveClusterConfig(config: ClusterConfig): ResolvedClusterConf
     const value = config[field];
     if (value !== undefined && (!Number.isFinite(value) || value <= 0)) fail(field, 'must be a positive number of seconds');
   }
+  const version = config.kubernetesVersion === undefined ? undefined : (parseKubernetesVersion(config.kubernetesVersion) ?? fail('kubernetesVersion', `"${config.kubernetesVersion}" is not a Kubernetes version such as v1.28.4 (release labels such as stable-1 are not resolved)`));
   const lists = {} as Record<'apiServerCertSans' | 'etcdServerCertSans' | 'etcdPeerCertSans', string[]>;
   for (const field of ['apiServerCertSans', 'etcdServerCertSans', 'etcdPeerCertSans'] as const) {
     const value = config[field] ?? [];
@@ -97,6 +107,8 @@ export function resolveClusterConfig(config: ClusterConfig): ResolvedClusterConf
     leafLifetimeSeconds: config.leafLifetimeSeconds ?? LEAF_LIFETIME_SECONDS,
     separateKubeletServingCa: config.separateKubeletServingCa ?? false,
     konnectivity: config.konnectivity ?? true,
+    kubernetesVersion: version?.text,
+    kubernetesMinor: version?.minor,
     apiServerServiceIp,
     endpointHost: endpoint.host,
     endpointPort: endpoint.port,
@@ -105,6 +117,12 @@ export function resolveClusterConfig(config: ClusterConfig): ResolvedClusterConf
     konnectivityServerHost: config.konnectivityServerHost ?? endpoint.host,
     skippedSans: lists.apiServerCertSans.filter((san) => !parseIp(san) && !isDnsName(san) && !(san.startsWith('*.') && isDnsName(san.slice(2)))),
   };
+}
+
+/** `v1.28.4`, `1.28`, `v1.29.0-rc.1`: the minor number and the text with a leading `v`; undefined for anything else. */
+export function parseKubernetesVersion(text: unknown): { text: string; minor: number } | undefined {
+  const match = typeof text === 'string' ? /^v?1\.(0|[1-9]\d{0,3})(\.(0|[1-9]\d{0,3})([-+][0-9A-Za-z.+-]+)?)?$/.exec(text) : null;
+  return match ? { text: (text as string).startsWith('v') ? (text as string) : `v${text as string}`, minor: Number(match[1]) } : undefined;
 }
 
 function isPort(value: unknown): value is number {

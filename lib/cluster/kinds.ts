@@ -4,7 +4,9 @@
 // the cluster config. Everything else (the layout, the plan, the CA tree, the optional set, the flag paths,
 // the names `renew` accepts) is derived from these rows: adding a kind is adding a row.
 import { PkiError } from '../errors.js';
+import { sameMembersAndLength } from '../lists.js';
 import type { SubjectAltNames } from '../x509/sans.js';
+import type { Subject } from '../x509/names.js';
 import type { CertificateProfile, KeyUsageName, SanRule, SubjectRule } from '../x509/profile.js';
 import type { ResolvedClusterConfig } from './config.js';
 import { apiServerSans, etcdSans, konnectivitySans } from './san-lists.js';
@@ -32,6 +34,10 @@ export interface CertificateKind extends CertificateProfile {
   readonly commonName?: (config: ResolvedClusterConfig) => string;
   /** Its SANs in a cluster; absent: none. */
   readonly subjectAltNames?: (config: ResolvedClusterConfig) => SubjectAltNames;
+  /** Its O values (groups) in a cluster, when they depend on the Kubernetes version; absent: the subject rule's exact list. */
+  readonly organizations?: (config: ResolvedClusterConfig) => readonly string[];
+  /** The subject rules earlier Kubernetes versions gave the kind: a certificate made under one is renewed or signed as it is. */
+  readonly earlierSubjects?: readonly SubjectRule[];
 }
 
 // kubeadm gives CAs digitalSignature + keyEncipherment + keyCertSign, and every leaf digitalSignature +
@@ -46,7 +52,13 @@ const NODE_SUBJECT: SubjectRule = { commonNamePrefix: 'system:node:', organizati
 
 type AuthorityRow = { name: string; description: string; file?: string; commonName?: string; issuer?: AuthorityName; pathLength?: number; when?: CertificateKind['when'] };
 type LeafRow = Omit<CertificateKind, 'isCA' | 'keyUsages' | 'lifetimeSeconds' | 'issuer'> & { issuer: AuthorityName };
-type ClientRow = Omit<LeafRow, 'subject' | 'sans' | 'extendedKeyUsages'> & { user: string; groups?: readonly string[]; file: string };
+type ClientRow = Omit<LeafRow, 'subject' | 'sans' | 'extendedKeyUsages'> & {
+  user: string;
+  groups?: readonly string[];
+  /** Before Kubernetes 1.<minor>, kubeadm put the user in these groups instead. */
+  groupsBefore?: { readonly minor: number; readonly groups: readonly string[] };
+  file: string;
+};
 
 // The builders keep each row's own literal types (its name, whether it has a file), from which the name
 // unions below are derived.
@@ -74,10 +86,20 @@ function leaf<const R extends LeafRow>(row: R) {
 
 /** A client certificate with a fixed CN and groups, and no SANs (control-plane clients and kubeconfig users). */
 function client<const R extends ClientRow>(row: R) {
-  const { user, groups, ...rest } = row;
-  return leaf({ ...rest, subject: { commonNameExact: user, organizationsExact: groups ?? [] }, sans: NO_SANS, extendedKeyUsages: ['clientAuth'] as const });
+  const { user, groups, groupsBefore, ...rest } = row;
+  const subject: SubjectRule = { commonNameExact: user, organizationsExact: groups ?? [] };
+  const versioned = groupsBefore && {
+    organizations: (config: ResolvedClusterConfig) => (before(groupsBefore.minor)(config) ? groupsBefore.groups : subject.organizationsExact!),
+    earlierSubjects: [{ ...subject, organizationsExact: groupsBefore.groups }],
+  };
+  return leaf({ ...rest, subject, sans: NO_SANS, extendedKeyUsages: ['clientAuth'] as const, ...versioned });
 }
 
+/** Whether the cluster follows a kubeadm older than 1.`minor` (an unset version is the newest). */
+const before =
+  (minor: number) =>
+  (config: ResolvedClusterConfig): boolean =>
+    config.kubernetesMinor !== undefined && config.kubernetesMinor < minor;
 const konnectivity = (config: ResolvedClusterConfig): boolean => config.konnectivity;
 const endpoint = (config: ResolvedClusterConfig): string => config.endpointUrl;
 const localApi = (config: ResolvedClusterConfig): string => config.localApiUrl;
@@ -184,8 +206,19 @@ export const PROFILES = deepFreeze({
     when: konnectivity,
   }),
 
-  // Client certificates embedded in kubeadm's kubeconfig files (§4).
-  admin: client({ name: 'admin', issuer: 'ca', user: 'kubernetes-admin', groups: ['kubeadm:cluster-admins'], description: 'admin.conf client certificate', file: 'admin.conf', kubeconfigServer: endpoint }),
+  // Client certificates embedded in kubeadm's kubeconfig files (§4). kubeadm 1.29 moved admin.conf's user out
+  // of system:masters into kubeadm:cluster-admins (bound to cluster-admin by RBAC) and added super-admin.conf
+  // for the break-glass system:masters user (kubernetes/kubernetes#121305).
+  admin: client({
+    name: 'admin',
+    issuer: 'ca',
+    user: 'kubernetes-admin',
+    groups: ['kubeadm:cluster-admins'],
+    groupsBefore: { minor: 29, groups: ['system:masters'] },
+    description: 'admin.conf client certificate',
+    file: 'admin.conf',
+    kubeconfigServer: endpoint,
+  }),
   superAdmin: client({
     name: 'super-admin',
     issuer: 'ca',
@@ -194,6 +227,7 @@ export const PROFILES = deepFreeze({
     description: 'super-admin.conf client certificate (bypasses RBAC)',
     file: 'super-admin.conf',
     kubeconfigServer: endpoint,
+    when: (config) => !before(29)(config),
   }),
   controllerManager: client({ name: 'controller-manager', issuer: 'ca', user: 'system:kube-controller-manager', description: 'controller-manager.conf client certificate', file: 'controller-manager.conf', kubeconfigServer: localApi }),
   scheduler: client({ name: 'scheduler', issuer: 'ca', user: 'system:kube-scheduler', description: 'scheduler.conf client certificate', file: 'scheduler.conf', kubeconfigServer: localApi }),
@@ -216,6 +250,28 @@ export function profileByName(name: string): CertificateKind {
   const profile = PROFILE_LIST.find((p) => p.name === name);
   if (!profile) throw new PkiError('ERR_PROFILE', `unknown profile "${name}"; known: ${PROFILE_LIST.map((p) => p.name).join(', ')}`, { field: 'profile' });
   return profile;
+}
+
+/** The kind as a cluster has it: its subject rule with the cluster's groups (admin before 1.29: system:masters). */
+export function kindInCluster(kind: CertificateKind, config: ResolvedClusterConfig): CertificateKind {
+  const organizations = kind.organizations?.(config);
+  if (organizations === undefined || sameList(organizations, kind.subject.organizationsExact)) return kind;
+  return Object.freeze({ ...kind, subject: Object.freeze({ ...kind.subject, organizationsExact: organizations }) });
+}
+
+/**
+ * The kind whose subject rule `subject` meets: the row, or the row with the subject rule of the earlier
+ * Kubernetes version the certificate was made for (an admin.conf of 1.28 renews in system:masters, as
+ * `kubeadm certs renew` keeps a certificate's subject). A subject that meets none gets the row, which refuses it.
+ */
+export function kindForSubject(kind: CertificateKind, subject: Subject): CertificateKind {
+  const organizations = subject.organizations ?? [];
+  const earlier = kind.earlierSubjects?.find((rule) => rule.commonNameExact === subject.commonName && sameList(organizations, rule.organizationsExact));
+  return earlier ? Object.freeze({ ...kind, subject: earlier }) : kind;
+}
+
+function sameList(a: readonly string[], b: readonly string[] | undefined): boolean {
+  return b !== undefined && sameMembersAndLength(a, b);
 }
 
 function deepFreeze<T extends object>(value: T): T {

@@ -2,6 +2,7 @@ import type { KeySpec } from '../crypto/keys.js';
 import type { Subject } from '../x509/names.js';
 import { normalizeSans, type SubjectAltNames } from '../x509/sans.js';
 import { resolveClusterConfig, type ClusterConfig, type ResolvedClusterConfig } from './config.js';
+import { kindInCluster } from './kinds.js';
 import { AUTHORITY_LAYOUT, CERTIFICATE_LAYOUT, SERVICE_ACCOUNT_PATHS, type LayoutEntry } from './layout.js';
 
 /** A CA the cluster needs, and where kubeadm keeps it (`<path>.crt`, `<path>.key`, relative to the directory). */
@@ -56,9 +57,11 @@ export function planCluster(input: ClusterConfig): ClusterPlan {
   const commonName = (e: LayoutEntry): string => e.profile.commonName?.(config) ?? e.profile.subject.commonNameExact!;
   const authorities = AUTHORITY_LAYOUT.filter(present).map((e): PlannedAuthority => ({ ...e, subject: { commonName: commonName(e), organizations: [] }, sans: normalizeSans({ dns: [commonName(e)] }) }));
   const certificates = CERTIFICATE_LAYOUT.filter(present).map((e): PlannedCertificate => {
-    const { profile } = e;
+    // The row as this cluster's Kubernetes version has it (admin.conf's groups), so that init checks against it.
+    const profile = kindInCluster(e.profile, config);
     return {
       ...e,
+      profile,
       ca: e.ca!,
       subject: { commonName: commonName(e), organizations: [...(profile.subject.organizationsExact ?? [])] },
       sans: profile.subjectAltNames?.(config) ?? NONE,
