@@ -9,12 +9,13 @@ import { checkExpirationVerb, renewVerb, signVerb } from './cli/expiry.js';
 import { approveVerb, kubeletBootstrapVerb, parseDuration, serveBootstrapVerb, tokenVerb } from './cli/bootstrap.js';
 import { DEFAULT_LOCK_TIMEOUT_MS, withDirectoryLock } from './cluster/lock.js';
 import { initVerb } from './cli/init.js';
+import { joinVerb } from './cli/join.js';
 import { inspectVerb } from './cli/inspect.js';
 import { auditVerb, bundleVerb, revokeVerb, rotateCaVerb, verifyVerb } from './cli/trust.js';
 import { signCsrsVerb } from './cli/batch.js';
 import { parseVerbArgs, printable, terminalProgress, type Io, type Verb } from './cli/io.js';
 
-const VERBS: readonly Verb[] = [initVerb, checkExpirationVerb, renewVerb, signVerb, signCsrsVerb, tokenVerb, serveBootstrapVerb, kubeletBootstrapVerb, approveVerb, bundleVerb, verifyVerb, revokeVerb, auditVerb, rotateCaVerb, inspectVerb];
+const VERBS: readonly Verb[] = [initVerb, checkExpirationVerb, renewVerb, signVerb, signCsrsVerb, tokenVerb, joinVerb, serveBootstrapVerb, kubeletBootstrapVerb, approveVerb, bundleVerb, verifyVerb, revokeVerb, auditVerb, rotateCaVerb, inspectVerb];
 
 /**
  * The commands that write a PKI directory (`--dir`): each runs as its directory's only writer, holding

@@ -13,12 +13,13 @@ import type { RequestLogEntry } from '../bootstrap/server.js';
 import { DEFAULT_MAX_PENDING_PER_REQUESTER } from '../bootstrap/registry.js';
 import { resolveServingPolicy, type ServingPolicyOptions } from '../bootstrap/approver.js';
 import { revocationListFile } from '../bootstrap/revocation.js';
-import { bootstrapTokenSecret, formatBootstrapToken, generateBootstrapToken } from '../bootstrap/token.js';
-import { directoryTokenStore, saveTokenSecret } from '../bootstrap/token-files.js';
+import { bootstrapTokenSecret, caPublicKeyPin, describeTokenSecret, formatBootstrapToken, generateBootstrapToken, parseBootstrapToken, type SecretObject } from '../bootstrap/token.js';
+import { deleteTokenSecret, directoryTokenStore, saveTokenSecret } from '../bootstrap/token-files.js';
 import { authorityEntry, layoutFile } from '../cluster/layout.js';
 import { loadAuthority } from '../cluster/material.js';
+import { Certificate } from '../x509/certificate.js';
 import { PKCS11_OPTION_HELP, pkcs11Option } from './pkcs11.js';
-import { optional, printable, required, type Io, type Verb } from './io.js';
+import { list, optional, printable, required, type Io, type Verb } from './io.js';
 import { hostOf } from '../agents/paths.js';
 import { MIN_LIFETIME_SECONDS } from '../bootstrap/signer.js';
 
@@ -29,29 +30,132 @@ export function parseDuration(text: string, field: string): number {
   return Number(match[1] ?? 0) * 3600 + Number(match[2] ?? 0) * 60 + Number(match[3] ?? 0);
 }
 
+const TOKEN_USAGE = [
+  'kubepki token create --dir DIR [--ttl 24h] [--groups GROUP,...] [--usages signing,authentication] [--description TEXT] [--print-join-command] [--json]',
+  '       kubepki token list --dir DIR [--json]',
+  '       kubepki token delete --dir DIR ID|TOKEN ...',
+].join('\n');
+
 export const tokenVerb: Verb = {
   name: 'token',
-  summary: 'token create: a bootstrap token, its Secret for a real cluster, and a copy the embedded server reads',
-  usage: 'kubepki token create --dir DIR [--ttl 24h] [--description TEXT] [--json]',
-  options: { dir: { type: 'string' }, ttl: { type: 'string' }, description: { type: 'string' }, json: { type: 'boolean' } },
+  summary: "bootstrap tokens as kubeadm's verbs: create (a token, its Secret for a real cluster and the copy the embedded server reads), list, delete",
+  usage: TOKEN_USAGE,
+  options: {
+    dir: { type: 'string' },
+    ttl: { type: 'string' },
+    groups: { type: 'string' },
+    usages: { type: 'string' },
+    description: { type: 'string' },
+    'print-join-command': { type: 'boolean' },
+    json: { type: 'boolean' },
+  },
   async run({ values, positionals }, io) {
-    if (positionals[0] !== 'create') throw new PkiError('ERR_ARGUMENT', 'the only token action is "create"', { field: 'token' });
+    const [action, ...rest] = positionals;
     const dir = resolve(required(values, 'dir'));
-    const ttlSeconds = parseDuration(optional(values, 'ttl') ?? '24h', '--ttl');
-    if (ttlSeconds <= 0) throw new PkiError('ERR_ARGUMENT', 'must be positive', { field: '--ttl' });
-    const token = generateBootstrapToken();
-    const secret = bootstrapTokenSecret(token, { ttlSeconds, description: optional(values, 'description') });
-    const path = await saveTokenSecret(dir, secret);
-    // The token itself goes to standard output only, for the operator to hand to the node.
-    if (values.json) io.out(JSON.stringify({ token: formatBootstrapToken(token), secret, file: path }, null, 2));
-    else {
-      io.out(formatBootstrapToken(token));
-      // The Secret carries the token: it stays in its 0600 file, never on a log stream.
-      io.err(`kubepki: Secret kube-system/${secret.metadata.name} stored in ${path} (mode 0600); for a real cluster, apply that file`);
-    }
-    return 0;
+    if (action === 'create' && rest.length === 0) return createToken(dir, values, io);
+    if (action === 'list' && rest.length === 0) return listTokens(dir, values, io);
+    if (action === 'delete') return deleteTokens(dir, rest, io);
+    throw new PkiError('ERR_ARGUMENT', 'must be "create", "list" or "delete ID ..."', { field: 'token' });
   },
 };
+
+const TOKEN_USAGES = ['authentication', 'signing'] as const;
+
+async function createToken(dir: string, values: Record<string, unknown>, io: Io): Promise<number> {
+  const ttlSeconds = parseDuration(optional(values, 'ttl') ?? '24h', '--ttl');
+  if (ttlSeconds <= 0) throw new PkiError('ERR_ARGUMENT', 'must be positive', { field: '--ttl' });
+  const usages = list(values, 'usages');
+  for (const usage of usages) if (!(TOKEN_USAGES as readonly string[]).includes(usage)) throw new PkiError('ERR_ARGUMENT', `"${printable(usage)}" is not a token usage (signing, authentication)`, { field: '--usages' });
+  const groups = list(values, 'groups');
+  const token = generateBootstrapToken();
+  let secret: SecretObject;
+  try {
+    secret = bootstrapTokenSecret(token, {
+      ttlSeconds,
+      description: optional(values, 'description'),
+      ...(usages.length ? { usages: usages as (typeof TOKEN_USAGES)[number][] } : {}),
+      ...(groups.length ? { extraGroups: groups } : {}),
+    });
+  } catch (error) {
+    if (error instanceof PkiError && error.field?.startsWith('extraGroups')) throw new PkiError('ERR_ARGUMENT', error.reason, { field: '--groups', cause: error });
+    throw error;
+  }
+  // Read before anything is written: a directory without admin.conf or ca.crt gets no token.
+  const joinLines = values['print-join-command'] ? await joinCommands(dir, formatBootstrapToken(token)) : undefined;
+  const path = await saveTokenSecret(dir, secret);
+  // The token itself goes to standard output only, for the operator to hand to the node.
+  if (values.json) io.out(JSON.stringify({ token: formatBootstrapToken(token), secret, file: path, ...(joinLines ? { joinCommands: joinLines } : {}) }, null, 2));
+  else {
+    if (joinLines) for (const line of joinLines) io.out(line);
+    else io.out(formatBootstrapToken(token));
+    // The Secret carries the token: it stays in its 0600 file, never on a log stream.
+    io.err(`kubepki: Secret kube-system/${secret.metadata.name} stored in ${path} (mode 0600); for a real cluster, apply that file`);
+  }
+  return 0;
+}
+
+/** `kubepki join` and `kubeadm join` lines for a token: the API endpoint of admin.conf and the pin of pki/ca.crt. */
+async function joinCommands(dir: string, token: string): Promise<string[]> {
+  const adminPath = join(dir, layoutFile('admin', ''));
+  const admin = await readIfExists(adminPath);
+  if (admin === undefined) throw new PkiError('ERR_DIRECTORY', 'has no admin.conf to take the API endpoint from', { field: adminPath });
+  const endpoint = new URL(parseKubeconfig(admin, adminPath).server).host;
+  const caPath = join(dir, layoutFile('ca', '.crt'));
+  const caPem = await readIfExists(caPath);
+  if (caPem === undefined) throw new PkiError('ERR_DIRECTORY', 'is missing', { field: caPath });
+  const pin = caPublicKeyPin(Certificate.fromPemBundle(caPem, caPath)[0]!);
+  const args = `${endpoint} --token ${token} --discovery-token-ca-cert-hash ${pin}`;
+  return [`kubepki join ${args}`, `kubeadm join ${args}`];
+}
+
+async function listTokens(dir: string, values: Record<string, unknown>, io: Io): Promise<number> {
+  const now = new Date();
+  const tokens = [];
+  for (const secret of await directoryTokenStore(dir).listSecrets!()) {
+    try {
+      tokens.push(describeTokenSecret(secret));
+    } catch (error) {
+      if (!(error instanceof PkiError)) throw error;
+      io.err(`kubepki: ${printable(error.message)}`);
+    }
+  }
+  if (values.json) {
+    io.out(JSON.stringify(tokens.map((t) => ({ ...t, expiration: t.expiration?.toISOString() ?? null })), null, 2));
+    return 0;
+  }
+  // kubeadm's columns, with the token's id only: the secret part stays in its 0600 file.
+  const rows = tokens.map((t) => [
+    t.id,
+    t.expiration === undefined ? '<forever>' : t.expiration <= now ? '<invalid>' : formatTtl((t.expiration.getTime() - now.getTime()) / 1000),
+    t.expiration === undefined ? '<never>' : t.expiration.toISOString().replace(/\.\d{3}Z$/, 'Z'),
+    t.usages.join(',') || '<none>',
+    printable(t.description ?? '<none>'),
+    printable(t.extraGroups.join(',') || '<none>'),
+  ]);
+  const header = ['ID', 'TTL', 'EXPIRES', 'USAGES', 'DESCRIPTION', 'EXTRA GROUPS'];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  for (const row of [header, ...rows]) io.out(row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]! + 3))).join(''));
+  return 0;
+}
+
+/** A duration as kubeadm prints a TTL: `23h`, `59m`, `30s` (rounded down to its largest unit). */
+function formatTtl(seconds: number): string {
+  if (seconds >= 3600) return `${Math.floor(seconds / 3600)}h`;
+  if (seconds >= 60) return `${Math.floor(seconds / 60)}m`;
+  return `${Math.max(0, Math.floor(seconds))}s`;
+}
+
+async function deleteTokens(dir: string, ids: readonly string[], io: Io): Promise<number> {
+  if (ids.length === 0) throw new PkiError('ERR_ARGUMENT', 'needs the ID (or the whole token) of each token to delete', { field: 'token delete' });
+  // kubeadm takes the token id or the whole token; only the id is ever printed back.
+  const parsed = ids.map((id) => (/^[a-z0-9]{6}$/.test(id) ? id : /^[a-z0-9]{6}\./.test(id) ? parseBootstrapToken(id, 'token delete').id : undefined));
+  if (parsed.some((id) => id === undefined)) throw new PkiError('ERR_ARGUMENT', 'each argument must be a token id ([a-z0-9]{6}) or a token', { field: 'token delete' });
+  for (const id of parsed) {
+    await deleteTokenSecret(dir, id!);
+    io.out(`bootstrap token "${id}" deleted`);
+  }
+  return 0;
+}
 
 /** `node-1=10.0.0.11,node-1.example.com`: the addresses each node owns (a Map: any node name is only a key). */
 function nodeTable(values: Record<string, unknown>): Map<string, string[]> {
