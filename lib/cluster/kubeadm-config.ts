@@ -12,10 +12,11 @@ import { firstServiceIp, parseKubernetesVersion, resolveClusterConfig, type Clus
 export const KUBEADM_API_VERSIONS = ['kubeadm.k8s.io/v1beta2', 'kubeadm.k8s.io/v1beta3', 'kubeadm.k8s.io/v1beta4'] as const;
 export type KubeadmApiVersion = (typeof KUBEADM_API_VERSIONS)[number];
 
+/** What kubeadm takes from the host when the file does not say; given for a file that says, ERR_ARGUMENT. */
 export interface KubeadmConfigOptions {
-  /** The node name when the file has no `nodeRegistration.name` (kubeadm would take the host name). */
+  /** The node name, for a file without `nodeRegistration.name` (kubeadm would take the host name). */
   nodeName?: string;
-  /** The advertise address when the file has no `localAPIEndpoint.advertiseAddress` (kubeadm would detect one). */
+  /** The advertise address, for a file without `localAPIEndpoint.advertiseAddress` (kubeadm would detect one). */
   advertiseAddress?: string;
 }
 
@@ -168,14 +169,18 @@ export function clusterConfigFromKubeadm(text: string, options: KubeadmConfigOpt
   const used = [init?.apiVersion, cluster?.apiVersion].filter((v): v is KubeadmApiVersion => v !== undefined);
 
   const sources = { ...SOURCES };
-  const take = (field: keyof ClusterConfig, fromFile: unknown, fallback: string | undefined, flag: string): string | undefined => {
-    if (typeof fromFile === 'string' && fromFile !== '') return fromFile;
-    if (fallback !== undefined) sources[field] = flag;
-    return fallback;
+  const take = (field: 'nodeName' | 'advertiseAddress', fromFile: unknown): string | undefined => {
+    const given = options[field];
+    if (typeof fromFile === 'string' && fromFile !== '') {
+      if (given !== undefined) fail(field, `is set by the file (${SOURCES[field]!}) already`);
+      return fromFile;
+    }
+    if (given !== undefined) sources[field] = field;
+    return given;
   };
-  const nodeName = take('nodeName', get(i, 'nodeRegistration', 'name'), options.nodeName, 'nodeName');
+  const nodeName = take('nodeName', get(i, 'nodeRegistration', 'name'));
   if (nodeName === undefined) fail(SOURCES.nodeName!, 'is required: kubepki does not take the host name as kubeadm does');
-  const advertiseAddress = take('advertiseAddress', get(i, 'localAPIEndpoint', 'advertiseAddress'), options.advertiseAddress, 'advertiseAddress');
+  const advertiseAddress = take('advertiseAddress', get(i, 'localAPIEndpoint', 'advertiseAddress'));
   if (advertiseAddress === undefined) fail(SOURCES.advertiseAddress!, 'is required: kubepki does not detect an address as kubeadm does');
 
   const kubernetesVersion = readVersion(c, used, cluster?.apiVersion ?? init!.apiVersion);
