@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Builds kube-apiserver, kube-controller-manager, kubectl and the kubelet from Debian's `kubernetes` source
+# Builds kube-apiserver, kube-controller-manager, kubectl, the kubelet and kubeadm from Debian's `kubernetes` source
 # package (1.20.2) with Debian's golang-go, offline, and caches them under ${KUBEPKI_CACHE:-~/.cache/kubepki}.
 # Prints the folder holding the binaries. Later runs reuse the cache; a cache missing some of the binaries
-# (one made before the kubelet was added) gets only those built, and keeps the others.
+# (one made before the kubelet or kubeadm was added) gets only those built, and keeps the others.
 #
 # The source comes through a private apt configuration whose deb-src entries are derived from this
 # machine's own apt sources, so no host name is written here. The vendored
@@ -12,7 +12,7 @@ set -euo pipefail
 
 cache="${KUBEPKI_CACHE:-$HOME/.cache/kubepki}"
 out="$cache/kube-1.20"
-binaries=(kube-apiserver kube-controller-manager kubectl kubelet)
+binaries=(kube-apiserver kube-controller-manager kubectl kubelet kubeadm)
 wanted=()
 for bin in "${binaries[@]}"; do
   [ -x "$out/$bin" ] || wanted+=("$bin")
