@@ -83,12 +83,12 @@ test('init, check-expiration, renew: the kubeadm-style verbs work end to end', a
     const init = await run('init', '--dir', dir, '--node-name', 'cp-1', '--advertise-address', '10.0.0.10', '--apiserver-cert-extra-sans', 'api.example.com,bad host', '--json');
     assert.is(init.code, 0, init.err);
     const result = JSON.parse(init.out) as { created: string[]; flags: { kubeApiserver: string[] } };
-    assert.is(result.created.length, 18);
+    assert.is(result.created.length, 19);
     assert.ok(result.flags.kubeApiserver.includes(`--kubelet-certificate-authority=${dir}/pki/ca.crt`));
     assert.match(init.err, /skipping apiserver SAN "bad host"/);
     const report = await run('check-expiration', '--dir', dir, '--json');
     assert.is(report.code, 0);
-    assert.is((JSON.parse(report.out) as { certificates: unknown[] }).certificates.length, 14);
+    assert.is((JSON.parse(report.out) as { certificates: unknown[] }).certificates.length, 15);
     const table = await run('check-expiration', '--dir', dir);
     assert.match(table.out, /^apiserver +\d{4}-\d\d-\d\d \d\d:\d\d +36\dd +ca +no$/m);
     assert.match((await run('renew', 'scheduler', '--dir', dir)).out, /renewed scheduler/);
@@ -137,7 +137,7 @@ test('init --csr-only then sign', async () => {
       }
       const signed = await run('sign', '--dir', dir, '--json');
       assert.is(signed.code, 0, signed.err);
-      assert.is((JSON.parse(signed.out) as { signed: string[] }).signed.length, 14);
+      assert.is((JSON.parse(signed.out) as { signed: string[] }).signed.length, 15);
     });
   });
 });

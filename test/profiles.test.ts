@@ -21,9 +21,9 @@ test('the layout, the optional set and the plan derive from the rows', () => {
   const inDirectory = PROFILE_LIST.filter((p) => p.file);
   assert.equal([...AUTHORITY_LAYOUT, ...CERTIFICATE_LAYOUT].map((e) => e.name).sort(), inDirectory.map((p) => p.name).sort());
   assert.equal(AUTHORITY_LAYOUT.map((e) => e.name), ['ca', 'front-proxy-ca', 'etcd-ca', 'kubelet-serving-ca']);
-  assert.equal(CERTIFICATE_LAYOUT.filter((e) => e.kubeconfig).map((e) => e.path), ['admin.conf', 'super-admin.conf', 'controller-manager.conf', 'scheduler.conf']);
+  assert.equal(CERTIFICATE_LAYOUT.filter((e) => e.kubeconfig).map((e) => e.path), ['admin.conf', 'super-admin.conf', 'controller-manager.conf', 'scheduler.conf', 'kubelet.conf']);
   for (const entry of CERTIFICATE_LAYOUT) assert.ok(AUTHORITY_LAYOUT.some((ca) => ca.name === entry.ca), `${entry.name}'s CA is a CA of the directory`);
-  const plain = planCluster({ clusterName: 'c', nodeName: 'n1', advertiseAddress: '10.0.0.10', konnectivity: false, separateKubeletServingCa: false });
+  const plain = planCluster({ clusterName: 'c', nodeName: 'n1', advertiseAddress: '10.0.0.10', konnectivity: false, separateKubeletServingCa: false, kubernetesVersion: '1.28' });
   const full = planCluster({ clusterName: 'c', nodeName: 'n1', advertiseAddress: '10.0.0.10', konnectivity: true, separateKubeletServingCa: true });
   const optional = [...full.authorities, ...full.certificates].map((e) => e.name).filter((name) => ![...plain.authorities, ...plain.certificates].some((e) => e.name === name));
   assert.equal(optional, PROFILE_LIST.filter((p) => p.file && p.when).map((p) => p.name));

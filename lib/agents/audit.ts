@@ -5,7 +5,7 @@ import { PkiError } from '../errors.js';
 import { loadPkiDirectory, type LoadedPki } from '../cluster/directory.js';
 import { readIfExists } from '../cluster/files.js';
 import type { CertificateName, DirectoryAuthorityName } from '../cluster/kinds.js';
-import { AUTHORITY_LAYOUT } from '../cluster/layout.js';
+import { AUTHORITY_LAYOUT, CERTIFICATE_LAYOUT } from '../cluster/layout.js';
 import { Certificate, type CertificateInput } from '../x509/certificate.js';
 import { crossCheckChain } from '../x509/cross-check.js';
 import { verifyCertificate, type VerifyOptions } from '../x509/verify.js';
@@ -139,7 +139,10 @@ const PATH_CHECKS: readonly ((context: AuditContext) => Promise<PathReport>)[] =
     }),
   (c) =>
     verifiedPath(3, 'control-plane component -> apiserver', 'kubepki renew all', async () => {
-      for (const name of ['admin', 'super-admin', 'controller-manager', 'scheduler'] as const) await verifyAt(c)(c.leaf(name), { roots: [c.root('ca')], purpose: 'client' });
+      // The kubeconfigs this cluster has (no super-admin.conf before Kubernetes 1.29); missing ones are findings.
+      const kubeconfigs = CERTIFICATE_LAYOUT.filter((e) => e.kubeconfig && c.loaded.certificates.has(e.name));
+      if (kubeconfigs.length === 0) throw new PkiError('ERR_DIRECTORY', 'the directory has no kubeconfigs', { field: 'kubeconfigs' });
+      for (const entry of kubeconfigs) await verifyAt(c)(c.leaf(entry.name as CertificateName), { roots: [c.root(entry.ca as DirectoryAuthorityName)], purpose: 'client' });
       return 'every kubeconfig embeds the cluster CA and a client certificate from it';
     }),
   apiserverToKubelet,

@@ -10,6 +10,7 @@ import { checkProfileRequest } from '../x509/profile.js';
 import { normalizeSans } from '../x509/sans.js';
 import type { ClusterConfig } from './config.js';
 import { loadPkiDirectory } from './directory.js';
+import { kindForSubject } from './kinds.js';
 import { readIfExists, type FileToWrite } from './files.js';
 import { parseKubeconfig, stringifyKubeconfig } from './kubeconfig.js';
 import { withDirectoryLock, type DirectoryLockOptions } from './lock.js';
@@ -105,7 +106,8 @@ async function signUnlocked(dir: string, options: SignRequestsOptions): Promise<
     const field = `${entry.path}.csr`;
     const csr = await parseCsr(csrText, { ...crypto, field });
     const sans = normalizeSans(csr.sans, `${field}.sans`);
-    checkProfileRequest(entry.profile, { subject: csr.subject, sans, keySpec: csr.publicKey.spec });
+    const profile = kindForSubject(entry.profile, csr.subject);
+    checkProfileRequest(profile, { subject: csr.subject, sans, keySpec: csr.publicKey.spec });
     const ca = signers.get(entry.ca!);
     if (!ca) throw new PkiError('ERR_DIRECTORY', `the ${entry.ca} CA certificate and key must be in the directory to sign`, { field });
     const keyText = await readIfExists(keyPath(dir, entry));
@@ -120,7 +122,7 @@ async function signUnlocked(dir: string, options: SignRequestsOptions): Promise<
       write: async () => {
         const certificate = await issueCertificate({
           ...crypto,
-          profile: entry.profile,
+          profile,
           subject: csr.subject,
           sans,
           publicKey: csr.publicKey.spki,

@@ -151,6 +151,8 @@ export const PROFILES = deepFreeze({
     issuer: 'ca',
     user: 'kube-apiserver-kubelet-client',
     groups: ['kubeadm:cluster-admins'],
+    // Before 1.29 kubeadm put it in system:masters (certlist.go), and such a cluster has no kubeadm:cluster-admins binding.
+    groupsBefore: { minor: 29, groups: ['system:masters'] },
     description: 'kube-apiserver -> kubelet client certificate',
     file: 'pki/apiserver-kubelet-client',
   }),
@@ -231,6 +233,18 @@ export const PROFILES = deepFreeze({
   }),
   controllerManager: client({ name: 'controller-manager', issuer: 'ca', user: 'system:kube-controller-manager', description: 'controller-manager.conf client certificate', file: 'controller-manager.conf', kubeconfigServer: localApi }),
   scheduler: client({ name: 'scheduler', issuer: 'ca', user: 'system:kube-scheduler', description: 'scheduler.conf client certificate', file: 'scheduler.conf', kubeconfigServer: localApi }),
+  /** The control-plane node's own kubelet, as kubeadm's kubeconfig phase writes it: `system:node:<node>` in system:nodes. */
+  kubelet: leaf({
+    name: 'kubelet',
+    issuer: 'ca',
+    subject: NODE_SUBJECT,
+    sans: NO_SANS,
+    extendedKeyUsages: ['clientAuth'],
+    description: "kubelet.conf client certificate (the control-plane node's kubelet)",
+    file: 'kubelet.conf',
+    kubeconfigServer: endpoint,
+    commonName: (config) => `system:node:${config.nodeName}`,
+  }),
 } as const satisfies Record<string, CertificateKind>);
 
 type Kinds = typeof PROFILES;

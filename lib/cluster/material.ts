@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { readIfExists, type FileToWrite } from './files.js';
 import { parseKubeconfig, stringifyKubeconfig } from './kubeconfig.js';
 import type { LayoutEntry } from './layout.js';
+import { kindForSubject } from './kinds.js';
 
 /** A certificate and (when present) its private key, read from or bound for the directory. */
 export interface Material {
@@ -186,7 +187,8 @@ export async function reissueEntry(
   const keyPair = options.keyPair ?? (await generateKeyPair(current.certificate.keySpec, crypto));
   const certificate = await issueCertificate({
     ...crypto,
-    profile: entry.profile,
+    // The subject is kept, so the rule is the one it was made under (an admin.conf of 1.28 stays in system:masters).
+    profile: kindForSubject(entry.profile, current.certificate.subject),
     subject: current.certificate.subject,
     sans: current.certificate.sans,
     publicKey: keyPair.publicKey,

@@ -78,7 +78,7 @@ test('a node bootstraps: client certificate, file store, kubeconfig pointing at 
     cluster(dir, async ({ bootstrapKubeconfig, startControllers }) => {
       await startControllers();
       const certDir = join(dir, 'kubelet-pki');
-      const kubeconfig = join(dir, 'kubelet.conf');
+      const kubeconfig = join(dir, 'node', 'kubelet.conf');
       const result = await bootstrapKubelet({ bootstrapKubeconfig, kubeconfig, certDir, nodeName: 'node-1', timeoutMs: 10_000 });
       assert.ok(result.bootstrapped);
       assert.equal(result.certificate.subject, nodeSubject('node-1'));
@@ -103,7 +103,7 @@ test('a node bootstraps: client certificate, file store, kubeconfig pointing at 
 test('a restart in the middle of a bootstrap resumes the same CSR with the same pending key', async () => {
   await withTempDir(async (dir) =>
     cluster(dir, async ({ registry, bootstrapKubeconfig, startControllers }) => {
-      const options = { bootstrapKubeconfig, kubeconfig: join(dir, 'kubelet.conf'), certDir: join(dir, 'kubelet-pki'), nodeName: 'node-1' };
+      const options = { bootstrapKubeconfig, kubeconfig: join(dir, 'node', 'kubelet.conf'), certDir: join(dir, 'kubelet-pki'), nodeName: 'node-1' };
       // No approver yet: the first attempt times out, leaving a pending CSR and the pending key.
       assert.is((await failureOf(() => bootstrapKubelet({ ...options, timeoutMs: 300 }))).code, 'ERR_TIMEOUT');
       const pendingKey = await importPrivateKeyPem(await readFile(join(options.certDir, 'kubelet-client.key.tmp')));
@@ -123,7 +123,7 @@ test('kubeletRotation renews the client certificate past its deadline with a new
     cluster(dir, async ({ registry, bootstrapKubeconfig, startControllers }) => {
       await startControllers();
       const certDir = join(dir, 'kubelet-pki');
-      const kubeconfig = join(dir, 'kubelet.conf');
+      const kubeconfig = join(dir, 'node', 'kubelet.conf');
       const first = (await bootstrapKubelet({ bootstrapKubeconfig, kubeconfig, certDir, nodeName: 'node-1', timeoutMs: 10_000 })).certificate;
       await requestServingCertificate({ kubeconfig, certDir, nodeName: 'node-1', addresses: ['10.0.0.11'], timeoutMs: 10_000 });
       // A clock at 80% of the client certificate's lifetime; with random 0 the deadline is at 70%.

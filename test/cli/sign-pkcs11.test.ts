@@ -69,7 +69,7 @@ test('signCertificateRequests({ pkcs11 }) signs through the token and writes the
     assert.equal(await snapshot(dir), before, 'nothing is written when a CA cannot sign');
 
     const signed = await signCertificateRequests(dir, { pkcs11: reference });
-    assert.is(signed.length, 11);
+    assert.is(signed.length, 12);
     assert.is(await readFile(join(dir, 'pki/ca.pkcs11.json'), 'utf8'), formatPkcs11Reference(reference));
     const loaded = await loadPkiDirectory(dir);
     assert.equal([loaded.missing, loaded.problems], [[], []]);
@@ -98,7 +98,7 @@ test('kubepki sign --ca-pkcs11 signs every CSR through the token', async () => {
     await externalDirectory(dir);
     const result = await runCli('sign', '--dir', dir, '--ca-pkcs11', spec, '--json');
     assert.is(result.code, 0, result.err);
-    assert.is((JSON.parse(result.out) as { signed: string[] }).signed.length, 11);
+    assert.is((JSON.parse(result.out) as { signed: string[] }).signed.length, 12);
     assert.is(await readFile(join(dir, 'pki/ca.pkcs11.json'), 'utf8'), formatPkcs11Reference(reference));
     assert.equal((await loadPkiDirectory(dir)).problems, []);
   });

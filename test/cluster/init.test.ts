@@ -13,6 +13,7 @@ const LAYOUT = [
   'admin.conf',
   'controller-manager.conf',
   'egress-selector-configuration.yaml',
+  'kubelet.conf',
   'pki/apiserver-etcd-client.crt',
   'pki/apiserver-etcd-client.key',
   'pki/apiserver-kubelet-client.crt',
@@ -54,7 +55,7 @@ test("init writes exactly kubeadm's layout: keys and kubeconfigs 0600, certifica
       const secret = path.endsWith('.key') || path.endsWith('.conf');
       assert.ok(entry.startsWith(secret ? '600 ' : '644 '), `${path} is ${entry.split(' ')[0]}`);
     }
-    assert.is(result.created.length, 18);
+    assert.is(result.created.length, 19);
     const loaded = await loadPkiDirectory(dir);
     assert.equal([loaded.missing, loaded.problems], [[], []]);
   });

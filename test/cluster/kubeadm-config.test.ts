@@ -159,24 +159,28 @@ const kubeconfigs = (config: ClusterConfig) =>
     .certificates.filter((c) => c.kubeconfigFile)
     .map((c) => [c.path, c.subject.organizations]);
 
-test('before 1.29 admin.conf is in system:masters and there is no super-admin.conf; from 1.29 and by default as kubeadm today', () => {
+test('before 1.29 admin.conf and apiserver-kubelet-client are in system:masters and there is no super-admin.conf; from 1.29 and by default as kubeadm today', () => {
   const base = { nodeName: 'cp-1', advertiseAddress: '10.0.0.10' };
   const old = [
     ['admin.conf', ['system:masters']],
     ['controller-manager.conf', []],
     ['scheduler.conf', []],
+    ['kubelet.conf', ['system:nodes']],
   ];
   const current = [
     ['admin.conf', ['kubeadm:cluster-admins']],
     ['super-admin.conf', ['system:masters']],
     ['controller-manager.conf', []],
     ['scheduler.conf', []],
+    ['kubelet.conf', ['system:nodes']],
   ];
   assert.equal(kubeconfigs({ ...base, kubernetesVersion: 'v1.20.15' }), old);
   assert.equal(kubeconfigs({ ...base, kubernetesVersion: '1.28' }), old);
   assert.equal(kubeconfigs({ ...base, kubernetesVersion: 'v1.29.0-rc.1' }), current);
   assert.equal(kubeconfigs(base), current);
   assert.ok(OPTIONAL_ENTRIES.has('super-admin'));
+  const kubeletClientGroups = (version: string) => planCluster({ ...base, kubernetesVersion: version }).certificates.find((c) => c.name === 'apiserver-kubelet-client')!.subject.organizations;
+  assert.equal([kubeletClientGroups('1.20'), kubeletClientGroups('1.29')], [['system:masters'], ['kubeadm:cluster-admins']]);
 });
 
 test('an admin certificate of 1.28 is issued under the row of its version; the row itself keeps refusing system:masters', async () => {

@@ -28,7 +28,7 @@ test('check-expiration lists every certificate with expiry, residual time and is
     const now = new Date();
     const report = await checkExpiration(dir, { now });
     assert.equal(report.authorities.map((r) => r.name), ['ca', 'front-proxy-ca', 'etcd-ca']);
-    assert.is(report.certificates.length, 14);
+    assert.is(report.certificates.length, 15);
     const etcd = report.certificates.find((r) => r.name === 'etcd-server')!;
     assert.equal([etcd.file, etcd.issuer, etcd.externallyManaged], ['pki/etcd/server.crt', 'etcd-ca', false]);
     assert.ok(Math.abs(etcd.residualSeconds - 365 * 86_400) < 3600);
@@ -58,7 +58,7 @@ test('renew keeps subject and SANs with a new key, and rewrites the kubeconfig a
     const after = await snapshot(dir);
     for (const untouched of ['pki/ca.crt', 'pki/ca.key', 'scheduler.conf', 'pki/etcd/server.crt']) assert.is(after[untouched], before[untouched], untouched);
     assert.equal((await loadPkiDirectory(dir)).problems, []);
-    assert.is((await renewCertificates(dir, 'all')).length, 14);
+    assert.is((await renewCertificates(dir, 'all')).length, 15);
   });
 });
 
@@ -66,7 +66,7 @@ test('renew refuses CAs, unknown names and a missing CA key, writing nothing', a
   await withTempDir(async (dir) => {
     await initPkiDirectory(dir, CONFIG);
     assert.is((await failureOf(() => renewCertificates(dir, ['ca' as never]))).code, 'ERR_ARGUMENT');
-    assert.is((await failureOf(() => renewCertificates(dir, ['kubelet' as never]))).code, 'ERR_ARGUMENT');
+    assert.is((await failureOf(() => renewCertificates(dir, ['kubelet-serving' as never]))).code, 'ERR_ARGUMENT');
     await rm(join(dir, 'pki/etcd/ca.key'));
     const before = await snapshot(dir);
     const failure = await failureOf(() => renewCertificates(dir, ['apiserver', 'etcd-server']));
@@ -89,7 +89,7 @@ test('external-CA mode: keys and CSRs first, no CA key; signing later gives a di
         await writeFile(join(dir, file), await read(cas, file), { mode: 0o600 });
       }
       const signed = await signCertificateRequests(dir);
-      assert.is(signed.length, 14);
+      assert.is(signed.length, 15);
       const loaded = await loadPkiDirectory(dir);
       assert.equal([loaded.missing, loaded.problems], [[], []]);
       assert.not.ok(Object.keys(await snapshot(dir)).some((f) => f.endsWith('.csr')));
@@ -112,7 +112,8 @@ test('signing refuses a tampered CSR and a CSR its profile forbids', async () =>
     await writeFile(join(dir, 'pki/apiserver-kubelet-client.csr'), encodePem('CERTIFICATE REQUEST', tamperSignature(der)));
     assert.is((await failureOf(() => signCertificateRequests(dir))).code, 'ERR_CSR_SIGNATURE');
     const keyPair = await generateKeyPair();
-    const wantsMore = await createCsr({ keyPair, subject: { commonName: 'kube-apiserver-kubelet-client', organizations: ['system:masters'] } });
+    // Neither today's group nor the one kubeadm gave it before 1.29 (system:masters).
+    const wantsMore = await createCsr({ keyPair, subject: { commonName: 'kube-apiserver-kubelet-client', organizations: ['system:nodes'] } });
     await writeFile(join(dir, 'pki/apiserver-kubelet-client.csr'), wantsMore.pem);
     const failure = await failureOf(() => signCertificateRequests(dir));
     assert.equal([failure.code, failure.field], ['ERR_PROFILE', 'subject.organizations']);

@@ -43,6 +43,7 @@ test("kubeconfigs carry kubeadm's users and servers", () => {
     ['super-admin.conf', 'kubernetes-super-admin', ['system:masters'], 'https://api.example.com:6443'],
     ['controller-manager.conf', 'system:kube-controller-manager', [], 'https://10.0.0.10:6443'],
     ['scheduler.conf', 'system:kube-scheduler', [], 'https://10.0.0.10:6443'],
+    ['kubelet.conf', 'system:node:cp-1', ['system:nodes'], 'https://api.example.com:6443'],
   ]);
 });
 
@@ -55,7 +56,7 @@ test('the CA set: three roots by default, a kubelet-serving CA when asked; Konne
   assert.is(planCluster({ nodeName: 'a', advertiseAddress: '10.0.0.1', separateKubeletServingCa: true }).authorities.length, 4);
   const plain = planCluster({ nodeName: 'a', advertiseAddress: '10.0.0.1', konnectivity: false });
   assert.not.ok(plain.certificates.some((c) => c.name.startsWith('konnectivity')));
-  assert.is(planCluster({ nodeName: 'a', advertiseAddress: '10.0.0.1' }).certificates.length, 14);
+  assert.is(planCluster({ nodeName: 'a', advertiseAddress: '10.0.0.1' }).certificates.length, 15);
 });
 
 test.run();

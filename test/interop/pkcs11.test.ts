@@ -170,7 +170,8 @@ test('a kubelet bootstraps over HTTPS against the embedded endpoint whose CA key
     try {
       const bootstrapKubeconfig = join(dir, 'bootstrap-kubelet.conf');
       writeFileSync(bootstrapKubeconfig, stringifyKubeconfig({ clusterName: 'k', server: embedded.server.url, caPem: ca.certificate.pem, userName: 'b', token: formatBootstrapToken(token) }), { mode: 0o600 });
-      const result = await bootstrapKubelet({ bootstrapKubeconfig, kubeconfig: join(dir, 'kubelet.conf'), certDir: join(dir, 'kubelet-pki'), nodeName: 'node-9', timeoutMs: 10_000 });
+      // A worker node's files, apart from the control-plane node's own kubelet.conf.
+      const result = await bootstrapKubelet({ bootstrapKubeconfig, kubeconfig: join(dir, 'node-9.conf'), certDir: join(dir, 'kubelet-pki'), nodeName: 'node-9', timeoutMs: 10_000 });
       assert.ok(result.bootstrapped);
       assert.ok(result.certificate.isIssuedBy(ca.certificate));
       const [judged] = await goJudge([{ op: 'verify', leaf: result.certificate.pem, roots: [ca.certificate.pem], eku: 'client' }]);

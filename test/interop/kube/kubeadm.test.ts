@@ -81,9 +81,9 @@ interface ExpectedDifference {
 }
 
 const CAS = /^(pki\/ca|pki\/front-proxy-ca|pki\/etcd\/ca)\.crt$/;
-const LEAVES = /^(pki\/(?!ca\.|front-proxy-ca\.|etcd\/ca\.)[a-z/-]+\.crt|(admin|controller-manager|scheduler)\.conf)$/;
-const KEYS = /^(pki\/.*\.(key|pub)|(admin|controller-manager|scheduler)\.conf)$/;
-const CLIENT_LEAVES = /^(pki\/(apiserver-etcd-client|apiserver-kubelet-client|etcd\/healthcheck-client|front-proxy-client)\.crt|(admin|controller-manager|scheduler)\.conf)$/;
+const LEAVES = /^(pki\/(?!ca\.|front-proxy-ca\.|etcd\/ca\.)[a-z/-]+\.crt|(admin|controller-manager|scheduler|kubelet)\.conf)$/;
+const KEYS = /^(pki\/.*\.(key|pub)|(admin|controller-manager|scheduler|kubelet)\.conf)$/;
+const CLIENT_LEAVES = /^(pki\/(apiserver-etcd-client|apiserver-kubelet-client|etcd\/healthcheck-client|front-proxy-client)\.crt|(admin|controller-manager|scheduler|kubelet)\.conf)$/;
 const SERVING_LEAVES = /^pki\/(apiserver|etcd\/server|etcd\/peer)\.crt$/;
 
 const EXPECTED: readonly ExpectedDifference[] = [
@@ -103,7 +103,7 @@ const EXPECTED: readonly ExpectedDifference[] = [
   },
   {
     name: "key type: kubepki's default keySpec is ecdsa-p256, kubeadm's is rsa-2048 (keySpec: 'rsa-2048' gives kubeadm's)",
-    files: /^(pki\/.*\.crt|(admin|controller-manager|scheduler)\.conf)$/,
+    files: /^(pki\/.*\.crt|(admin|controller-manager|scheduler|kubelet)\.conf)$/,
     property: 'public key',
     kubeadm: 'rsa 2048',
     kubepki: 'ec prime256v1',
@@ -157,13 +157,6 @@ const EXPECTED: readonly ExpectedDifference[] = [
     kubeadm: 'system:masters',
     kubepki: '',
   },
-  {
-    name: "kubelet.conf: kubepki gives kubelets their client certificate through TLS bootstrap (bootstrap-kubelet.conf, kubeletKubeconfig), not a file made at init",
-    files: /^kubelet\.conf$/,
-    property: 'file',
-    kubeadm: 'present',
-    kubepki: 'absent',
-  },
 ];
 
 /**
@@ -172,13 +165,6 @@ const EXPECTED: readonly ExpectedDifference[] = [
  * says to remove the entry.
  */
 const KNOWN_BUGS: readonly ExpectedDifference[] = [
-  {
-    name: 'apiserver-kubelet-client groups ignore kubernetesVersion: a 1.20 cluster has no kubeadm:cluster-admins binding (kubeadm creates it from 1.29), so kubelets would refuse kube-apiserver (logs, exec); before 1.29 it should be system:masters, as admin.conf is',
-    files: /^pki\/apiserver-kubelet-client\.crt$/,
-    property: 'subject O',
-    kubeadm: 'system:masters',
-    kubepki: 'kubeadm:cluster-admins',
-  },
 ];
 
 const KEY_USAGES: ReadonlyArray<[x509.KeyUsageFlags, string]> = [
