@@ -30,48 +30,28 @@ import {
   componentToApiserver,
   apiserverToEtcd,
   PROFILES,
-  type ClusterPlan,
 } from '../../../lib/index.js';
 import { csrObject } from '../../../lib/bootstrap/csr-object.js';
 import { kubeRequest } from '../../../lib/bootstrap/kube-client.js';
 import { main } from '../../../lib/cli.js';
 import { request as undiciRequest } from 'undici';
-import { freePort, httpsGet, kubeBinaries, startDaemon, waitFor, type Daemon } from '../../helpers/processes.js';
+import { freePort, httpsGet, startDaemon, waitFor, type Daemon } from '../../helpers/processes.js';
+import { startControlPlane, startControllerManager, type ControlPlane } from './cluster.js';
 
 let dir: string;
-let plan: ClusterPlan;
 let bin: string;
-const daemons: Daemon[] = [];
+let cp: ControlPlane;
 let apiserverUrl: string;
 let etcdUrl: string;
 const file = (path: string): Promise<string> => readFile(join(dir, path), 'utf8');
 
 test.before(async () => {
-  bin = await kubeBinaries();
-  dir = await mkdtemp(join(tmpdir(), 'kubepki-cp-'));
-  const [apiPort, etcdPort, peerPort] = [await freePort(), await freePort(), await freePort()];
-  // The files are the ones the `kubepki init` command writes.
-  const quiet = { out: () => undefined, err: () => undefined };
-  const code = await main(['init', '--dir', dir, '--node-name', 'cp-1', '--advertise-address', '127.0.0.1', '--apiserver-bind-port', String(apiPort), '--no-konnectivity'], quiet);
-  assert.is(code, 0);
-  plan = planCluster({ nodeName: 'cp-1', advertiseAddress: '127.0.0.1', apiServerPort: apiPort, konnectivity: false });
-  const flags = componentFlags(plan, { dir, etcdClientPort: etcdPort, etcdPeerPort: peerPort });
-  etcdUrl = `https://127.0.0.1:${etcdPort}`;
-  const etcdFlags = flags.etcd.map((f) => (f.startsWith('--listen-client-urls=') ? `--listen-client-urls=${etcdUrl}` : f));
-  const etcd = startDaemon('etcd', [...etcdFlags, `--data-dir=${join(dir, 'etcd-data')}`, '--log-level=warn']);
-  daemons.push(etcd);
-  const client = { ca: await file('pki/etcd/ca.crt'), cert: await file('pki/apiserver-etcd-client.crt'), key: await file('pki/apiserver-etcd-client.key') };
-  await waitFor('etcd', async () => (await httpsGet(`${etcdUrl}/health`, client)).status === 200, 30, etcd);
-  const apiserver = startDaemon(join(bin, 'kube-apiserver'), [...flags.kubeApiserver, '--bind-address=127.0.0.1', '--insecure-port=0', `--cert-dir=${join(dir, 'apiserver-certs')}`]);
-  daemons.push(apiserver);
-  apiserverUrl = `https://127.0.0.1:${apiPort}`;
-  const ca = await file('pki/ca.crt');
-  await waitFor('kube-apiserver', async () => (await httpsGet(`${apiserverUrl}/readyz`, { ca })).status === 200, 90, apiserver);
+  cp = await startControlPlane('kubepki-cp-');
+  ({ dir, bin, apiserverUrl, etcdUrl } = cp);
 });
 
 test.after(async () => {
-  await Promise.all(daemons.map((d) => d.stop()));
-  if (dir) await rm(dir, { recursive: true, force: true });
+  if (cp) await cp.stop();
 });
 
 test('etcd answers the apiserver-etcd-client certificate and refuses one from another CA', async () => {
@@ -129,21 +109,7 @@ test('a client certificate from a foreign CA gets 401; the cluster CA one gets t
 });
 
 test('kube-controller-manager runs with controller-manager.conf and signs CSRs with the cluster CA', async () => {
-  const port = await freePort();
-  const flags = componentFlags(plan, { dir });
-  const kcm = startDaemon(join(bin, 'kube-controller-manager'), [
-    ...flags.kubeControllerManager,
-    '--bind-address=127.0.0.1',
-    `--secure-port=${port}`,
-    '--port=0',
-    '--leader-elect=false',
-    `--cert-dir=${join(dir, 'kcm-certs')}`,
-    '--controllers=csrapproving,csrsigning,csrcleaner',
-  ]);
-  daemons.push(kcm);
-  await waitFor('kube-controller-manager serving certificate', async () => (await readFile(join(dir, 'kcm-certs', 'kube-controller-manager.crt'))).length > 0, 60, kcm);
-  const kcmCa = await readFile(join(dir, 'kcm-certs', 'kube-controller-manager.crt'), 'utf8');
-  await waitFor('kube-controller-manager', async () => (await httpsGet(`https://127.0.0.1:${port}/healthz`, { ca: kcmCa })).status === 200, 60, kcm);
+  const kcm = await startControllerManager(cp, 'csrapproving,csrsigning,csrcleaner');
 
   const superAdmin = new k8s.KubeConfig();
   superAdmin.loadFromFile(join(dir, 'super-admin.conf'));
