@@ -13,15 +13,16 @@ import { joinVerb } from './cli/join.js';
 import { inspectVerb } from './cli/inspect.js';
 import { auditVerb, bundleVerb, revokeVerb, rotateCaVerb, verifyVerb } from './cli/trust.js';
 import { signCsrsVerb } from './cli/batch.js';
+import { certsVerb } from './cli/certs.js';
 import { parseVerbArgs, printable, terminalProgress, type Io, type Verb } from './cli/io.js';
 
-const VERBS: readonly Verb[] = [initVerb, checkExpirationVerb, renewVerb, signVerb, signCsrsVerb, tokenVerb, joinVerb, serveBootstrapVerb, kubeletBootstrapVerb, approveVerb, bundleVerb, verifyVerb, revokeVerb, auditVerb, rotateCaVerb, inspectVerb];
+const VERBS: readonly Verb[] = [initVerb, checkExpirationVerb, renewVerb, signVerb, signCsrsVerb, tokenVerb, joinVerb, serveBootstrapVerb, kubeletBootstrapVerb, approveVerb, certsVerb, bundleVerb, verifyVerb, revokeVerb, auditVerb, rotateCaVerb, inspectVerb];
 
 /**
  * The commands that write a PKI directory (`--dir`): each runs as its directory's only writer, holding
  * `<dir>/.kubepki.lock`; `--lock-timeout DURATION` (default 5s) is how long it waits for another writer.
  */
-const WRITERS = new Set([initVerb.name, signVerb.name, renewVerb.name, tokenVerb.name, bundleVerb.name, revokeVerb.name, rotateCaVerb.name]);
+const WRITERS = new Set([initVerb.name, signVerb.name, renewVerb.name, tokenVerb.name, certsVerb.name, bundleVerb.name, revokeVerb.name, rotateCaVerb.name]);
 
 const usage = (): string =>
   `usage: kubepki <command> [options]   (kubepki <command> --help for its options)\n\ncommands:\n${VERBS.map((v) => `  ${v.name.padEnd(18)} ${v.summary}`).join('\n')}\n  ${'version'.padEnd(18)} print the version\n  ${'help'.padEnd(18)} print this text\n\n${[...WRITERS].join(', ')} lock DIR/.kubepki.lock while they write; --lock-timeout DURATION (default ${DEFAULT_LOCK_TIMEOUT_MS / 1000}s) is how long they wait for another writer\n`;
