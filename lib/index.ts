@@ -63,6 +63,16 @@ export { checkExpiration, formatResidual, type ExpiryReport, type ExpiryRow } fr
 export { renewCertificates, type RenewOptions } from './cluster/renew.js';
 export { writeCertificateRequests, signCertificateRequests, type SignRequestsOptions } from './cluster/external.js';
 export { revokeCertificates, type RevokeOptions, type RevokeResult } from './cluster/revoke.js';
+export {
+  createCertificateKey,
+  sharedCertificateSecret,
+  restoreSharedCertificates,
+  sharedCertificateManifest,
+  sharedCertificateManifestData,
+  type SharedCertificateSecret,
+  type RestoreSharedCertificatesOptions,
+  type RestoreSharedCertificatesResult,
+} from './cluster/shared-certs.js';
 
 export {
   generateBootstrapToken,
