@@ -1,0 +1,3 @@
+module kubepki/sharedcerts
+
+go 1.19
