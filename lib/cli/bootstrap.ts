@@ -4,7 +4,7 @@ import { readIfExists } from '../cluster/files.js';
 import { parseKubeconfig } from '../cluster/kubeconfig.js';
 import { SIGNERS } from '../bootstrap/csr-object.js';
 import { startApprover } from '../bootstrap/controllers.js';
-import { connectionFromKubeconfig, kubernetesRegistry } from '../bootstrap/kube-client.js';
+import { connectionFromKubeconfig, kubernetesRegistry, kubernetesTokenStore } from '../bootstrap/kube-client.js';
 import { nodeAddressesFromApi, staticNodeAddresses } from '../bootstrap/node-addresses.js';
 import { bootstrapKubelet, requestServingCertificate } from '../bootstrap/node.js';
 import { kubeletRotation } from '../bootstrap/kubelet-rotation.js';
@@ -31,10 +31,52 @@ export function parseDuration(text: string, field: string): number {
 }
 
 const TOKEN_USAGE = [
-  'kubepki token create --dir DIR [--ttl 24h] [--groups GROUP,...] [--usages signing,authentication] [--description TEXT] [--print-join-command] [--json]',
-  '       kubepki token list --dir DIR [--json]',
-  '       kubepki token delete --dir DIR ID|TOKEN ...',
+  'kubepki token create --dir DIR|--kubeconfig admin.conf [--ttl 24h] [--groups GROUP,...] [--usages signing,authentication] [--description TEXT] [--print-join-command] [--json]',
+  '       kubepki token list --dir DIR|--kubeconfig admin.conf [--json]',
+  '       kubepki token delete --dir DIR|--kubeconfig admin.conf ID|TOKEN ...',
 ].join('\n');
+
+/**
+ * Where the token verbs keep tokens: the directory's Secret files (what serve-bootstrap reads), or, with
+ * --kubeconfig, the Secrets `kube-system/bootstrap-token-<id>` of the real cluster the kubeconfig reaches (kubeadm's).
+ */
+interface TokenPlace {
+  /** The folder or the kubeconfig. */
+  readonly where: string;
+  save(secret: SecretObject): Promise<string | undefined>;
+  list(): Promise<SecretObject[]>;
+  remove(id: string): Promise<void>;
+  joinCommands(token: string): Promise<string[]>;
+}
+
+function directoryPlace(dir: string): TokenPlace {
+  return {
+    where: dir,
+    save: (secret) => saveTokenSecret(dir, secret),
+    list: () => directoryTokenStore(dir).listSecrets!(),
+    remove: (id) => deleteTokenSecret(dir, id),
+    joinCommands: (token) => joinCommands(dir, token),
+  };
+}
+
+async function clusterPlace(path: string): Promise<TokenPlace> {
+  const text = await readIfExists(path);
+  if (text === undefined) throw new PkiError('ERR_ARGUMENT', 'no such kubeconfig', { field: '--kubeconfig' });
+  const config = parseKubeconfig(text, path);
+  const connection = await connectionFromKubeconfig(config, path);
+  const store = kubernetesTokenStore(connection);
+  return {
+    where: path,
+    save: async (secret) => {
+      await store.create(secret);
+      return undefined;
+    },
+    list: () => store.listSecrets(),
+    remove: (id) => store.remove(id),
+    // The endpoint and CA of the kubeconfig itself: what it verified the API server with.
+    joinCommands: async (token) => joinLines(new URL(config.server).host, Certificate.fromPemBundle(connection.ca, path)[0]!, token),
+  };
+}
 
 export const tokenVerb: Verb = {
   name: 'token',
@@ -42,6 +84,7 @@ export const tokenVerb: Verb = {
   usage: TOKEN_USAGE,
   options: {
     dir: { type: 'string' },
+    kubeconfig: { type: 'string' },
     ttl: { type: 'string' },
     groups: { type: 'string' },
     usages: { type: 'string' },
@@ -51,17 +94,19 @@ export const tokenVerb: Verb = {
   },
   async run({ values, positionals }, io) {
     const [action, ...rest] = positionals;
-    const dir = resolve(required(values, 'dir'));
-    if (action === 'create' && rest.length === 0) return createToken(dir, values, io);
-    if (action === 'list' && rest.length === 0) return listTokens(dir, values, io);
-    if (action === 'delete') return deleteTokens(dir, rest, io);
+    const kubeconfig = optional(values, 'kubeconfig');
+    if (kubeconfig !== undefined && values.dir !== undefined) throw new PkiError('ERR_ARGUMENT', 'takes --dir (the embedded server\'s tokens) or --kubeconfig (a real cluster\'s), not both', { field: '--kubeconfig' });
+    const place = (): Promise<TokenPlace> => (kubeconfig !== undefined ? clusterPlace(resolve(kubeconfig)) : Promise.resolve(directoryPlace(resolve(required(values, 'dir')))));
+    if (action === 'create' && rest.length === 0) return createToken(await place(), values, io);
+    if (action === 'list' && rest.length === 0) return listTokens(await place(), values, io);
+    if (action === 'delete') return deleteTokens(place, rest, io);
     throw new PkiError('ERR_ARGUMENT', 'must be "create", "list" or "delete ID ..."', { field: 'token' });
   },
 };
 
 const TOKEN_USAGES = ['authentication', 'signing'] as const;
 
-async function createToken(dir: string, values: Record<string, unknown>, io: Io): Promise<number> {
+async function createToken(place: TokenPlace, values: Record<string, unknown>, io: Io): Promise<number> {
   const ttlSeconds = parseDuration(optional(values, 'ttl') ?? '24h', '--ttl');
   if (ttlSeconds <= 0) throw new PkiError('ERR_ARGUMENT', 'must be positive', { field: '--ttl' });
   const usages = list(values, 'usages');
@@ -81,15 +126,16 @@ async function createToken(dir: string, values: Record<string, unknown>, io: Io)
     throw error;
   }
   // Read before anything is written: a directory without admin.conf or ca.crt gets no token.
-  const joinLines = values['print-join-command'] ? await joinCommands(dir, formatBootstrapToken(token)) : undefined;
-  const path = await saveTokenSecret(dir, secret);
+  const joinLines = values['print-join-command'] ? await place.joinCommands(formatBootstrapToken(token)) : undefined;
+  const path = await place.save(secret);
   // The token itself goes to standard output only, for the operator to hand to the node.
-  if (values.json) io.out(JSON.stringify({ token: formatBootstrapToken(token), secret, file: path, ...(joinLines ? { joinCommands: joinLines } : {}) }, null, 2));
+  if (values.json) io.out(JSON.stringify({ token: formatBootstrapToken(token), secret, ...(path ? { file: path } : {}), ...(joinLines ? { joinCommands: joinLines } : {}) }, null, 2));
   else {
     if (joinLines) for (const line of joinLines) io.out(line);
     else io.out(formatBootstrapToken(token));
-    // The Secret carries the token: it stays in its 0600 file, never on a log stream.
-    io.err(`kubepki: Secret kube-system/${secret.metadata.name} stored in ${path} (mode 0600); for a real cluster, apply that file`);
+    // The Secret carries the token: it stays in its 0600 file (or the cluster), never on a log stream.
+    if (path) io.err(`kubepki: Secret kube-system/${secret.metadata.name} stored in ${path} (mode 0600); for a real cluster, apply that file`);
+    else io.err(`kubepki: Secret kube-system/${secret.metadata.name} created in the cluster of ${printable(place.where)}`);
   }
   return 0;
 }
@@ -103,15 +149,18 @@ async function joinCommands(dir: string, token: string): Promise<string[]> {
   const caPath = join(dir, layoutFile('ca', '.crt'));
   const caPem = await readIfExists(caPath);
   if (caPem === undefined) throw new PkiError('ERR_DIRECTORY', 'is missing', { field: caPath });
-  const pin = caPublicKeyPin(Certificate.fromPemBundle(caPem, caPath)[0]!);
-  const args = `${endpoint} --token ${token} --discovery-token-ca-cert-hash ${pin}`;
+  return joinLines(endpoint, Certificate.fromPemBundle(caPem, caPath)[0]!, token);
+}
+
+function joinLines(endpoint: string, ca: Certificate, token: string): string[] {
+  const args = `${endpoint} --token ${token} --discovery-token-ca-cert-hash ${caPublicKeyPin(ca)}`;
   return [`kubepki join ${args}`, `kubeadm join ${args}`];
 }
 
-async function listTokens(dir: string, values: Record<string, unknown>, io: Io): Promise<number> {
+async function listTokens(place: TokenPlace, values: Record<string, unknown>, io: Io): Promise<number> {
   const now = new Date();
   const tokens = [];
-  for (const secret of await directoryTokenStore(dir).listSecrets!()) {
+  for (const secret of await place.list()) {
     try {
       tokens.push(describeTokenSecret(secret));
     } catch (error) {
@@ -145,13 +194,14 @@ function formatTtl(seconds: number): string {
   return `${Math.max(0, Math.floor(seconds))}s`;
 }
 
-async function deleteTokens(dir: string, ids: readonly string[], io: Io): Promise<number> {
+async function deleteTokens(place: () => Promise<TokenPlace>, ids: readonly string[], io: Io): Promise<number> {
   if (ids.length === 0) throw new PkiError('ERR_ARGUMENT', 'needs the ID (or the whole token) of each token to delete', { field: 'token delete' });
   // kubeadm takes the token id or the whole token; only the id is ever printed back.
   const parsed = ids.map((id) => (/^[a-z0-9]{6}$/.test(id) ? id : /^[a-z0-9]{6}\./.test(id) ? parseBootstrapToken(id, 'token delete').id : undefined));
   if (parsed.some((id) => id === undefined)) throw new PkiError('ERR_ARGUMENT', 'each argument must be a token id ([a-z0-9]{6}) or a token', { field: 'token delete' });
+  const where = await place();
   for (const id of parsed) {
-    await deleteTokenSecret(dir, id!);
+    await where.remove(id!);
     io.out(`bootstrap token "${id}" deleted`);
   }
   return 0;
