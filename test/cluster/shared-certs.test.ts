@@ -1,9 +1,12 @@
 import { createDecipheriv } from 'node:crypto';
-import { readFile, rm, stat } from 'node:fs/promises';
+import { readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { initPkiDirectory, isPkiError, type ClusterConfig } from '../../lib/index.js';
+import { createServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { initPkiDirectory, isPkiError, loadAuthority, nodeSubject, PROFILES, stringifyKubeconfig, type ClusterConfig } from '../../lib/index.js';
+import { issuePair } from '../helpers/tls-servers.js';
 import {
   createCertificateKey,
   restoreSharedCertificates,
@@ -208,6 +211,72 @@ test('the manifest round trip, and the certs upload / download command', async (
     run = await runCli('certs', 'download', '--dir', join(dir, 'cp-4'), '--certificate-key', printed!, '--from', generated);
     assert.is(run.code, 0, run.err);
   });
+});
+
+test('the API transport: the Secret owned by a 2-hour token that cannot authenticate, the Role and RoleBinding; download gets it back', async () => {
+  const objects = new Map<string, Record<string, unknown>>();
+  const requests: string[] = [];
+  const issuer = await loadAuthority(source, { name: 'ca', profile: PROFILES.clusterCa, path: 'pki/ca', kubeconfig: false });
+  const pair = await issuePair(issuer, PROFILES.kubeletServing, nodeSubject('api'), { ips: ['127.0.0.1'] });
+  let uid = 0;
+  const server = createServer({ cert: pair.cert, key: pair.key }, (req, res) => {
+    let body = '';
+    req.on('data', (chunk: Buffer) => (body += chunk.toString()));
+    req.on('end', () => {
+      requests.push(`${req.method} ${req.url}`);
+      const answer = (status: number, object: unknown): void => void res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(object));
+      const url = req.url ?? '';
+      if (req.method === 'GET') return objects.has(url) ? answer(200, objects.get(url)) : answer(404, { kind: 'Status', reason: 'NotFound', message: 'not found' });
+      const object = JSON.parse(body) as { metadata: { name: string; uid?: string } };
+      const path = req.method === 'POST' ? `${url}/${object.metadata.name}` : url;
+      if (req.method === 'POST' && objects.has(path)) return answer(409, { kind: 'Status', reason: 'AlreadyExists', message: 'exists' });
+      object.metadata.uid = `uid-${++uid}`;
+      objects.set(path, object);
+      answer(req.method === 'POST' ? 201 : 200, object);
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  try {
+    await withTempDir(async (dir) => {
+      const kubeconfig = join(dir, 'admin.conf');
+      const server_ = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      await writeFile(kubeconfig, stringifyKubeconfig({ clusterName: 'k', server: server_, caPem: await readFile(join(source, 'pki/ca.crt'), 'utf8'), userName: 'admin', token: 'unused' }));
+      const key = createCertificateKey();
+      let run = await runCli('certs', 'upload', '--dir', source, '--certificate-key', key, '--kubeconfig', kubeconfig);
+      assert.is(run.code, 0, run.err);
+      // Twice: the second upload replaces the Secret (PUT), as kubeadm's CreateOrUpdateSecret.
+      run = await runCli('certs', 'upload', '--dir', source, '--certificate-key', key, '--kubeconfig', kubeconfig);
+      assert.is(run.code, 0, run.err);
+      assert.ok(requests.includes('PUT /api/v1/namespaces/kube-system/secrets/kubeadm-certs'), requests.join('\n'));
+      const secret = objects.get('/api/v1/namespaces/kube-system/secrets/kubeadm-certs') as { metadata: { ownerReferences: { kind: string; name: string; uid: string; controller: boolean }[] }; data: Record<string, string> };
+      assert.equal(Object.keys(secret.data).sort(), KUBEADM_DATA_KEYS);
+      const [owner] = secret.metadata.ownerReferences;
+      assert.is(owner!.kind, 'Secret');
+      assert.ok(owner!.controller);
+      const token = objects.get(`/api/v1/namespaces/kube-system/secrets/${owner!.name}`) as { metadata: { uid: string }; type: string; data: Record<string, string> };
+      assert.is(token.metadata.uid, owner!.uid);
+      assert.is(token.type, 'bootstrap.kubernetes.io/token');
+      const tokenData = Object.fromEntries(Object.entries(token.data).map(([k, v]) => [k, Buffer.from(v, 'base64').toString()]));
+      assert.not.ok(Object.keys(tokenData).some((k) => k.startsWith('usage-bootstrap-')));
+      const ttl = Date.parse(tokenData.expiration!) - Date.now();
+      assert.ok(ttl > 7100_000 && ttl <= 7200_000, String(ttl));
+      const role = objects.get('/apis/rbac.authorization.k8s.io/v1/namespaces/kube-system/roles/kubeadm:kubeadm-certs') as { rules: { resourceNames: string[] }[] };
+      assert.equal(role.rules[0]!.resourceNames, ['kubeadm-certs']);
+      const binding = objects.get('/apis/rbac.authorization.k8s.io/v1/namespaces/kube-system/rolebindings/kubeadm:kubeadm-certs') as { subjects: { name: string }[] };
+      assert.is(binding.subjects[0]!.name, 'system:bootstrappers:kubeadm:default-node-token');
+
+      const target = join(dir, 'cp-2');
+      run = await runCli('certs', 'download', '--dir', target, '--certificate-key', key, '--kubeconfig', kubeconfig);
+      assert.is(run.code, 0, run.err);
+      for (const path of PATHS) assert.ok((await readFile(join(target, path))).equals(await readFile(join(source, path))), path);
+      objects.delete('/api/v1/namespaces/kube-system/secrets/kubeadm-certs');
+      run = await runCli('certs', 'download', '--dir', join(dir, 'cp-3'), '--certificate-key', key, '--kubeconfig', kubeconfig);
+      assert.is(run.code, 1);
+      assert.match(run.err, /ERR_NOT_FOUND.*might have expired/);
+    });
+  } finally {
+    await new Promise((r) => server.close(r));
+  }
 });
 
 test.run();
