@@ -67,8 +67,6 @@ export {
   createCertificateKey,
   sharedCertificateSecret,
   restoreSharedCertificates,
-  sharedCertificateManifest,
-  sharedCertificateManifestData,
   type SharedCertificateSecret,
   type RestoreSharedCertificatesOptions,
   type RestoreSharedCertificatesResult,
@@ -89,7 +87,7 @@ export {
   type TokenSecretOptions,
   type UserInfo,
 } from './bootstrap/token.js';
-export { bootstrapRbacManifests } from './bootstrap/rbac.js';
+export { bootstrapRbacManifests, clusterInfoRbacManifests } from './bootstrap/rbac.js';
 export { type KeyUsage, type CertificateSigningRequestObject, type CertificateSigningRequestCondition, type ConditionType } from './bootstrap/csr-object.js';
 
 export {

@@ -28,3 +28,31 @@ export function bootstrapRbacManifests(tokenGroup: string = DEFAULT_NODE_TOKEN_G
     binding('kubeadm:node-autoapprove-certificate-rotation', 'system:certificates.k8s.io:certificatesigningrequests:selfnodeclient', 'system:nodes'),
   ];
 }
+
+interface NamespacedRbac {
+  apiVersion: 'rbac.authorization.k8s.io/v1';
+  kind: 'Role' | 'RoleBinding';
+  metadata: { name: string; namespace: string };
+  [field: string]: unknown;
+}
+
+const CLUSTER_INFO_READER = 'kubeadm:bootstrap-signer-clusterinfo';
+
+/**
+ * The Role and RoleBinding of kubeadm's bootstrap-token phase (clusterinfo.go) that let anonymous users GET
+ * `kube-public/cluster-info`, which a joining node reads before it trusts anything (its content is checked by
+ * the token's signature and the CA pin): nothing else in kube-public, no other verb.
+ */
+export function clusterInfoRbacManifests(): [NamespacedRbac, NamespacedRbac] {
+  const metadata = { name: CLUSTER_INFO_READER, namespace: 'kube-public' };
+  return [
+    { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata, rules: [{ apiGroups: [''], resources: ['configmaps'], resourceNames: ['cluster-info'], verbs: ['get'] }] },
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'RoleBinding',
+      metadata,
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: CLUSTER_INFO_READER },
+      subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: 'system:anonymous' }],
+    },
+  ];
+}

@@ -9,6 +9,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
   bootstrapRbacManifests,
+  clusterInfoRbacManifests,
   caPublicKeyPin,
   Certificate,
   clusterInfoConfigMap,
@@ -70,15 +71,9 @@ test.before(async () => {
   // kube-apiserver makes the kube-public namespace a moment after it starts serving.
   await waitFor('the kube-public namespace', async () => Boolean(await kubeRequest(superAdmin, 'GET', '/api/v1/namespaces/kube-public')), 30);
   await post('/api/v1/namespaces/kube-public/configmaps', clusterInfoConfigMap(clusterInfoKubeconfig(cp.apiserverUrl, ca), []));
-  await post('/apis/rbac.authorization.k8s.io/v1/namespaces/kube-public/roles', {
-    metadata: { name: 'kubeadm:bootstrap-signer-clusterinfo', namespace: 'kube-public' },
-    rules: [{ apiGroups: [''], resources: ['configmaps'], resourceNames: ['cluster-info'], verbs: ['get'] }],
-  });
-  await post('/apis/rbac.authorization.k8s.io/v1/namespaces/kube-public/rolebindings', {
-    metadata: { name: 'kubeadm:bootstrap-signer-clusterinfo', namespace: 'kube-public' },
-    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'kubeadm:bootstrap-signer-clusterinfo' },
-    subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: 'system:anonymous' }],
-  });
+  const [role, roleBinding] = clusterInfoRbacManifests();
+  await post('/apis/rbac.authorization.k8s.io/v1/namespaces/kube-public/roles', role);
+  await post('/apis/rbac.authorization.k8s.io/v1/namespaces/kube-public/rolebindings', roleBinding);
   // Every default controller plus bootstrapsigner and tokencleaner, as kubeadm runs it (the plan's --controllers).
   kcm = await startControllerManager(cp, '*,bootstrapsigner,tokencleaner');
   pin = caPublicKeyPin(Certificate.from(ca));
