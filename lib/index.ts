@@ -127,6 +127,7 @@ export {
 } from './bootstrap/node.js';
 export { directoryTokenStore } from './bootstrap/token-files.js';
 export { discoverCluster, joinKubeconfig, type DiscoverClusterOptions, type DiscoveredCluster } from './bootstrap/discovery.js';
+export { joinControlPlane, type JoinControlPlaneOptions, type JoinControlPlaneResult } from './bootstrap/control-plane-join.js';
 export { storeCertificatePair, loadCurrentPair, type CertificateFileStoreOptions } from './bootstrap/store.js';
 
 export { type CertificateTemplate, type Clock, type RotationManagerOptions } from './bootstrap/rotation.js';
