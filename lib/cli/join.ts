@@ -1,19 +1,44 @@
 import { hostname } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
+import { isKeySpec } from '../crypto/keys.js';
 import { PkiError } from '../errors.js';
-import { writeFileAtomic } from '../cluster/files.js';
+import type { ClusterConfig } from '../cluster/config.js';
+import { readIfExists, writeFileAtomic } from '../cluster/files.js';
+import { componentFlags } from '../cluster/flags.js';
+import { clusterConfigFromKubeadm } from '../cluster/kubeadm-config.js';
+import { joinControlPlane } from '../bootstrap/control-plane-join.js';
 import { discoverCluster, joinKubeconfig } from '../bootstrap/discovery.js';
 import { bootstrapKubelet } from '../bootstrap/node.js';
 import { parseBootstrapToken } from '../bootstrap/token.js';
 import { parseDuration } from './bootstrap.js';
-import { optional, printable, required, type Verb } from './io.js';
+import { list, optional, printable, required, type Io, type Verb } from './io.js';
 
 export const joinVerb: Verb = {
   name: 'join',
-  summary: "a worker joins as with kubeadm join: token discovery of cluster-info (checked by the token's signature and the CA pin), bootstrap-kubelet.conf, then the kubelet's TLS bootstrap",
-  usage:
-    'kubepki join HOST:PORT --token TOKEN --discovery-token-ca-cert-hash sha256:HASH [--discovery-token-ca-cert-hash ...] [--node-name NAME] [--cert-dir /var/lib/kubelet/pki] [--kubeconfig /etc/kubernetes/kubelet.conf] [--bootstrap-kubeconfig DIR-OF-KUBECONFIG/bootstrap-kubelet.conf] [--no-bootstrap] [--timeout 1h] [--json]',
+  summary:
+    "a worker joins as with kubeadm join: token discovery of cluster-info (checked by the token's signature and the CA pin), bootstrap-kubelet.conf, then the kubelet's TLS bootstrap; with --control-plane, a control-plane node's PKI from the kubeadm-certs Secret",
+  usage: `kubepki join HOST:PORT --token TOKEN --discovery-token-ca-cert-hash sha256:HASH [--discovery-token-ca-cert-hash ...] [--node-name NAME] [--cert-dir /var/lib/kubelet/pki] [--kubeconfig /etc/kubernetes/kubelet.conf] [--bootstrap-kubeconfig DIR-OF-KUBECONFIG/bootstrap-kubelet.conf] [--no-bootstrap] [--timeout 1h] [--json]
+       kubepki join HOST:PORT --control-plane --certificate-key KEY --token TOKEN --discovery-token-ca-cert-hash sha256:HASH --dir DIR
+             --node-name NAME --advertise-address IP [--control-plane-endpoint HOST:PORT (default: the join endpoint)] [--apiserver-bind-port PORT]
+             [--service-cidr CIDR] [--dns-domain DOMAIN] [--apiserver-cert-extra-sans A,B] [--key-type TYPE] [--kubernetes-version V]
+             [--config KUBEADM.yaml] [--force] [--timeout 30s] [--json]
+         as kubeadm join --control-plane: the shared CAs and sa keys from kube-system/kubeadm-certs (read with the token,
+         decrypted with the certificate key), then this node's certificates and kubeconfigs in DIR; the cluster-wide
+         settings must be the first control plane's (kubeadm reads them from the cluster; give its kubeadm file or flags)`,
   options: {
+    'control-plane': { type: 'boolean' },
+    'certificate-key': { type: 'string' },
+    dir: { type: 'string' },
+    config: { type: 'string' },
+    'advertise-address': { type: 'string' },
+    'control-plane-endpoint': { type: 'string' },
+    'apiserver-bind-port': { type: 'string' },
+    'service-cidr': { type: 'string' },
+    'dns-domain': { type: 'string' },
+    'apiserver-cert-extra-sans': { type: 'string' },
+    'key-type': { type: 'string' },
+    'kubernetes-version': { type: 'string' },
+    force: { type: 'boolean' },
     token: { type: 'string' },
     'discovery-token-ca-cert-hash': { type: 'string', multiple: true },
     'node-name': { type: 'string' },
@@ -26,6 +51,10 @@ export const joinVerb: Verb = {
   },
   async run({ values, positionals }, io) {
     if (positionals.length !== 1) throw new PkiError('ERR_ARGUMENT', 'takes the API endpoint HOST:PORT', { field: 'join' });
+    if (values['control-plane']) return joinAsControlPlane(positionals[0]!, values, io);
+    for (const flag of [...CONTROL_PLANE_FLAGS, 'certificate-key']) {
+      if (values[flag] !== undefined) throw new PkiError('ERR_ARGUMENT', 'is for a control-plane join: give --control-plane', { field: `--${flag}` });
+    }
     const token = parseBootstrapToken(required(values, 'token'), '--token');
     const pins = (values['discovery-token-ca-cert-hash'] as string[] | undefined) ?? [];
     // No unpinned join: kubeadm's --discovery-token-unsafe-skip-ca-verification has no counterpart here.
@@ -59,3 +88,85 @@ export const joinVerb: Verb = {
     return 0;
   },
 };
+
+/** The flags of a control-plane join only. */
+const CONTROL_PLANE_FLAGS = ['dir', 'config', 'advertise-address', 'control-plane-endpoint', 'apiserver-bind-port', 'service-cidr', 'dns-domain', 'apiserver-cert-extra-sans', 'key-type', 'kubernetes-version', 'force'] as const;
+/** The worker join's kubelet flags: a control-plane node's kubelet.conf is written with its PKI. */
+const WORKER_FLAGS = ['cert-dir', 'kubeconfig', 'bootstrap-kubeconfig', 'no-bootstrap'] as const;
+/** Flags the kubeadm file says: refused with --config, as kubepki init refuses them. */
+const FILE_FLAGS = ['control-plane-endpoint', 'apiserver-bind-port', 'service-cidr', 'dns-domain', 'apiserver-cert-extra-sans', 'key-type', 'kubernetes-version'] as const;
+/** Library fields and the flags that set them, for refusals. */
+const FLAG_OF_FIELD: Readonly<Record<string, string>> = {
+  certificateKey: '--certificate-key',
+  caCertHashes: '--discovery-token-ca-cert-hash',
+  'config.controlPlaneEndpoint': '--control-plane-endpoint',
+  'config.nodeName': '--node-name',
+  'config.advertiseAddress': '--advertise-address',
+  'config.serviceCidr': '--service-cidr',
+  'config.dnsDomain': '--dns-domain',
+  'config.apiServerPort': '--apiserver-bind-port',
+  'config.kubernetesVersion': '--kubernetes-version',
+};
+
+async function controlPlaneConfig(endpoint: string, values: Record<string, unknown>, io: Io): Promise<ClusterConfig> {
+  const path = optional(values, 'config');
+  if (path === undefined) {
+    const keyType = optional(values, 'key-type');
+    if (keyType !== undefined && !isKeySpec(keyType)) throw new PkiError('ERR_ARGUMENT', `unknown key type "${printable(keyType)}"`, { field: '--key-type' });
+    const bindPort = optional(values, 'apiserver-bind-port');
+    if (bindPort !== undefined && !/^\d{1,5}$/.test(bindPort)) throw new PkiError('ERR_ARGUMENT', 'is not a port number', { field: '--apiserver-bind-port' });
+    return {
+      nodeName: required(values, 'node-name'),
+      advertiseAddress: required(values, 'advertise-address'),
+      // kubeadm joins control planes only through a shared endpoint; the join endpoint is the natural one.
+      controlPlaneEndpoint: optional(values, 'control-plane-endpoint') ?? endpoint,
+      ...(bindPort !== undefined ? { apiServerPort: Number(bindPort) } : {}),
+      ...(optional(values, 'service-cidr') !== undefined ? { serviceCidr: optional(values, 'service-cidr') } : {}),
+      ...(optional(values, 'dns-domain') !== undefined ? { dnsDomain: optional(values, 'dns-domain') } : {}),
+      apiServerCertSans: list(values, 'apiserver-cert-extra-sans'),
+      ...(keyType !== undefined ? { keySpec: keyType } : {}),
+      ...(optional(values, 'kubernetes-version') !== undefined ? { kubernetesVersion: optional(values, 'kubernetes-version') } : {}),
+    };
+  }
+  for (const flag of FILE_FLAGS) {
+    if (values[flag] !== undefined) throw new PkiError('ERR_ARGUMENT', 'cannot be mixed with --config: set it in the kubeadm configuration file', { field: `--${flag}` });
+  }
+  const text = await readIfExists(resolve(path));
+  if (text === undefined) throw new PkiError('ERR_ARGUMENT', `${resolve(path)} does not exist`, { field: '--config' });
+  const parsed = clusterConfigFromKubeadm(text, { nodeName: optional(values, 'node-name'), advertiseAddress: optional(values, 'advertise-address') });
+  for (const kind of parsed.skipped) io.err(`kubepki: note: skipping ${kind}`);
+  return parsed.config;
+}
+
+/** `kubepki join --control-plane`: joinControlPlane, then what was written and the component flags, as kubepki init prints them. */
+async function joinAsControlPlane(endpoint: string, values: Record<string, unknown>, io: Io): Promise<number> {
+  for (const flag of WORKER_FLAGS) {
+    if (values[flag] !== undefined) throw new PkiError('ERR_ARGUMENT', "is the worker join's: a control-plane node's kubelet.conf is written in --dir with its PKI", { field: `--${flag}` });
+  }
+  const certificateKey = required(values, 'certificate-key');
+  const token = parseBootstrapToken(required(values, 'token'), '--token');
+  const pins = (values['discovery-token-ca-cert-hash'] as string[] | undefined) ?? [];
+  if (pins.length === 0) throw new PkiError('ERR_ARGUMENT', 'is required (sha256:<hex> of the cluster CA public key; `kubepki token create --print-join-command` prints it)', { field: '--discovery-token-ca-cert-hash' });
+  const dir = resolve(required(values, 'dir'));
+  const config = await controlPlaneConfig(endpoint, values, io);
+  const timeout = optional(values, 'timeout');
+  let result;
+  try {
+    result = await joinControlPlane({ dir, server: endpoint, token, caCertHashes: pins, certificateKey, config, force: values.force === true, ...(timeout ? { timeoutMs: parseDuration(timeout, '--timeout') * 1000 } : {}) });
+  } catch (error) {
+    const flag = error instanceof PkiError && error.field !== undefined ? (FLAG_OF_FIELD[error.field] ?? (error.field.startsWith('caCertHashes') ? '--discovery-token-ca-cert-hash' : undefined)) : undefined;
+    if (flag && error instanceof PkiError && error.code === 'ERR_ARGUMENT') throw new PkiError('ERR_ARGUMENT', error.reason, { field: flag, cause: error });
+    throw error;
+  }
+  const flags = componentFlags(result.init.plan, { dir });
+  if (values.json) {
+    const { init } = result;
+    io.out(JSON.stringify({ dir, server: result.cluster.server, restored: result.restored, unchanged: result.unchanged, created: init.created, reused: init.reused, replaced: init.replaced, files: init.files, flags }, null, 2));
+    return 0;
+  }
+  io.out(`cluster-info of ${printable(result.cluster.server)} verified (token signature and CA pin); the shared certificates of kube-system/kubeadm-certs decrypted`);
+  io.out(`kubepki: control-plane PKI in ${dir}: ${result.restored.length} shared files restored (${result.unchanged.length} already there), ${result.init.created.length} created, ${result.init.reused.length} kept, ${result.init.replaced.length} replaced`);
+  for (const file of [...result.restored, ...result.init.files].sort()) io.out(`  wrote ${file}`);
+  for (const [component, lines] of Object.entries(flags)) io.out(`\n${component}:\n  ${lines.join(' \\\n  ')}`);
+  return 0;
+}

@@ -1,4 +1,4 @@
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -20,6 +20,7 @@ import {
 } from '../../lib/index.js';
 import { CLUSTER_INFO_PATH, clusterInfoKubeconfig } from '../../lib/bootstrap/token.js';
 import { SHARED_CERTIFICATE_FILES } from '../../lib/cluster/shared-certs.js';
+import { runCli } from '../helpers/cli.js';
 import { failureOf } from '../helpers/fixtures.js';
 import { snapshot, suiteTempDir } from '../helpers/dirs.js';
 
@@ -153,6 +154,55 @@ test('joinControlPlane: a wrong certificate key, pin, token or endpoint writes n
     for (const secret of [TOKEN.secret, OUTSIDER.secret, certificateKey]) assert.not.ok(text.includes(secret), `${name}: a secret in the error`);
     assert.equal(await snapshot(dirB), {}, `${name}: something was written`);
   }
+});
+
+test('kubepki join --control-plane: writes the node\'s PKI, prints the files and component flags, never the secrets', async () => {
+  const dirC = await emptyDir('c');
+  const token = `${TOKEN.id}.${TOKEN.secret}`;
+  const args = ['join', endpoint, '--control-plane', '--token', token, '--discovery-token-ca-cert-hash', pin, '--dir', dirC, '--node-name', 'cp-c', '--advertise-address', '10.0.0.13', '--apiserver-cert-extra-sans', 'cp.example.test'];
+  const wrongKey = await runCli(...args, '--certificate-key', createCertificateKey());
+  assert.is.not(wrongKey.code, 0);
+  assert.match(wrongKey.err, /ERR_KEY|does not decrypt/);
+  assert.equal(await snapshot(dirC), {});
+  const result = await runCli(...args, '--certificate-key', certificateKey);
+  assert.is(result.code, 0, result.err);
+  assert.match(result.out, new RegExp(`wrote ${join(dirC, 'pki/ca.key').replaceAll('/', '\\/')}`));
+  assert.match(result.out, /wrote .*pki\/apiserver\.crt/);
+  assert.match(result.out, /kubeApiserver:/);
+  assert.match(result.out, /--advertise-address=10\.0\.0\.13/);
+  for (const out of [result.out, result.err, wrongKey.out, wrongKey.err]) {
+    assert.not.ok(out.includes(TOKEN.secret), 'the token in the output');
+    assert.not.ok(out.includes(certificateKey), 'the certificate key in the output');
+  }
+  const apiserver = Certificate.from(await readFile(join(dirC, 'pki/apiserver.crt'), 'utf8'));
+  assert.ok(apiserver.isIssuedBy(Certificate.from(await readFile(join(dirA, 'pki/ca.crt'), 'utf8'))));
+  assert.equal((await loadPkiDirectory(dirC)).problems, []);
+  // Flag refusals: the certificate key only with --control-plane, the worker's kubelet flags not with it.
+  const noControlPlane = await runCli('join', endpoint, '--token', token, '--discovery-token-ca-cert-hash', pin, '--certificate-key', certificateKey);
+  assert.is.not(noControlPlane.code, 0);
+  assert.match(noControlPlane.err, /--certificate-key/);
+  const workerFlag = await runCli(...args, '--certificate-key', certificateKey, '--cert-dir', join(dirC, 'kubelet'));
+  assert.is.not(workerFlag.code, 0);
+  assert.match(workerFlag.err, /--cert-dir/);
+});
+
+test('kubepki join --control-plane --config: the cluster-wide settings from kubeadm\'s ClusterConfiguration', async () => {
+  const dirD = await emptyDir('d');
+  const file = join(temp.dir, 'kubeadm.yaml');
+  await writeFile(file, `apiVersion: kubeadm.k8s.io/v1beta3\nkind: ClusterConfiguration\ncontrolPlaneEndpoint: "${endpoint}"\napiServer:\n  certSANs: [cp.example.test]\n---\napiVersion: kubeadm.k8s.io/v1beta3\nkind: JoinConfiguration\n`);
+  const args = ['join', endpoint, '--control-plane', '--certificate-key', certificateKey, '--token', `${TOKEN.id}.${TOKEN.secret}`, '--discovery-token-ca-cert-hash', pin, '--dir', dirD, '--node-name', 'cp-d', '--advertise-address', '10.0.0.14', '--config', file];
+  const mixed = await runCli(...args, '--service-cidr', '10.0.0.0/16');
+  assert.is.not(mixed.code, 0);
+  assert.match(mixed.err, /--service-cidr/);
+  assert.equal(await snapshot(dirD), {});
+  const result = await runCli(...args, '--json');
+  assert.is(result.code, 0, result.err);
+  assert.match(result.err, /skipping JoinConfiguration/);
+  const summary = JSON.parse(result.out) as { server: string; restored: string[]; files: string[] };
+  assert.is(summary.server, `https://${endpoint}`);
+  assert.is(summary.restored.length, SHARED_CERTIFICATE_FILES.length);
+  const apiserver = Certificate.from(await readFile(join(dirD, 'pki/apiserver.crt'), 'utf8'));
+  assert.ok(apiserver.sans.ips.includes('10.0.0.14') && apiserver.sans.dns.includes('cp.example.test'));
 });
 
 test.run();
