@@ -79,7 +79,7 @@ export async function joinControlPlane(options: JoinControlPlaneOptions): Promis
   const connection: KubeConnection = { server: cluster.server, ca: cluster.caPem, token: formatBootstrapToken(token) };
   const data = await downloadSharedCertificates(connection);
   const crypto = options.crypto ? { crypto: options.crypto } : {};
-  const restored = await restoreSharedCertificates(options.dir, data, options.certificateKey, { ...crypto, force: options.force === true });
+  const restored = await restoreSharedCertificates(options.dir, data, options.certificateKey, { ...crypto, force: options.force === true, expectedClusterCa: cluster.caPem });
   const init = await initPkiDirectory(options.dir, options.config, { ...crypto, force: options.force === true, ...(options.now ? { now: options.now } : {}) });
   return { cluster, restored: restored.written, unchanged: restored.unchanged, init };
 }

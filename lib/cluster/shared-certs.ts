@@ -143,6 +143,11 @@ async function readBytes(path: string): Promise<Buffer | undefined> {
 export interface RestoreSharedCertificatesOptions extends DirectoryLockOptions, CryptoOptions {
   /** Replace files that exist and differ; otherwise they are ERR_EXISTS and nothing is written. */
   force?: boolean;
+  /**
+   * The cluster CA the restoring node already trusts (the one it pinned at discovery): a Secret whose `ca.crt`
+   * is another certificate is refused (ERR_CERTIFICATE) before anything is written.
+   */
+  expectedClusterCa?: string;
 }
 
 export interface RestoreSharedCertificatesResult {
@@ -168,6 +173,11 @@ const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$
 export async function restoreSharedCertificates(dir: string, secretData: Readonly<Record<string, string>>, certificateKey: string, options: RestoreSharedCertificatesOptions = {}): Promise<RestoreSharedCertificatesResult> {
   const key = certificateKeyBytes(certificateKey);
   const contents = await decryptSecretData(secretData, key, options);
+  if (options.expectedClusterCa !== undefined) {
+    const inSecret = contents.get('ca.crt');
+    const same = inSecret !== undefined && Buffer.from(Certificate.from(inSecret, 'data.ca.crt').der).equals(Certificate.from(options.expectedClusterCa, 'expectedClusterCa').der);
+    if (!same) throw new PkiError('ERR_CERTIFICATE', "the Secret's cluster CA is not the CA this node pinned; nothing was written", { field: 'data.ca.crt' });
+  }
   return withDirectoryLock(dir, async () => {
     const unchanged: string[] = [];
     const conflicts: string[] = [];

@@ -87,6 +87,21 @@ test('round trip kubepki -> kubepki: byte-identical files, keys 0600, certificat
   });
 });
 
+test("a Secret whose cluster CA is not the one the node pinned is refused before anything is written", async () => {
+  await withTempDir(async (dir) => {
+    const key = createCertificateKey();
+    const { data } = await sharedCertificateSecret(source, key);
+    await initPkiDirectory(join(dir, 'other'), CONFIG);
+    const otherCa = await readFile(join(dir, 'other', 'pki/ca.crt'), 'utf8');
+    const target = join(dir, 'node');
+    const error = await refusal(restoreSharedCertificates(target, data, key, { expectedClusterCa: otherCa }));
+    assert.equal([error.code, error.field], ['ERR_CERTIFICATE', 'data.ca.crt']);
+    assert.equal(await snapshot(target).catch(() => ({})), {});
+    const ours = await readFile(join(source, 'pki/ca.crt'), 'utf8');
+    assert.is((await restoreSharedCertificates(target, data, key, { expectedClusterCa: ours })).written.length, 8);
+  });
+});
+
 test('a wrong key is refused naming the data key, never the key, and nothing is written', async () => {
   await withTempDir(async (dir) => {
     const key = createCertificateKey();
