@@ -140,7 +140,33 @@ function fail(field: string, reason: string, cause?: unknown): never {
 export function clusterConfigFromKubeadm(text: string, options: KubeadmConfigOptions = {}): KubeadmConfig {
   if (typeof text !== 'string') fail('kubeadm config', 'must be text');
   if (Buffer.byteLength(text) > MAX_CONFIG_BYTES) fail('kubeadm config', `is larger than ${MAX_CONFIG_BYTES} bytes`);
-  const found: Partial<Record<ReadKind, { apiVersion: KubeadmApiVersion; doc: Record<string, unknown> }>> = {};
+  const { found, skipped } = kubeadmDocuments(text);
+  const init = found.InitConfiguration;
+  const cluster = found.ClusterConfiguration;
+  if (!init && !cluster) fail('kubeadm config', 'has neither an InitConfiguration nor a ClusterConfiguration of kubeadm.k8s.io');
+  const c = cluster?.doc ?? {};
+  const used = [init?.apiVersion, cluster?.apiVersion].filter((v): v is KubeadmApiVersion => v !== undefined);
+  const sources = { ...SOURCES };
+  const node = nodeIdentity(init?.doc ?? {}, options, sources);
+  const certificatesDir = string(c.certificatesDir);
+  if (certificatesDir !== undefined && !certificatesDir.startsWith('/')) fail('ClusterConfiguration.certificatesDir', 'must be an absolute path');
+  const config: ClusterConfig = { ...node, ...clusterFields(c, readVersion(c, used, cluster?.apiVersion ?? init!.apiVersion)) };
+  try {
+    resolveClusterConfig(config);
+  } catch (error) {
+    const field = (error as PkiError).field?.replace(/^config\./, '') as keyof ClusterConfig | undefined;
+    const source = field && sources[field];
+    if (error instanceof PkiError && source) throw new PkiError('ERR_ARGUMENT', error.reason, { field: source, cause: error });
+    throw error;
+  }
+  return { config, apiVersion: cluster?.apiVersion ?? init!.apiVersion, ...(certificatesDir === undefined ? {} : { certificatesDir }), skipped };
+}
+
+type KubeadmDocument = { apiVersion: KubeadmApiVersion; doc: Record<string, unknown> };
+
+/** The file's InitConfiguration and ClusterConfiguration, each checked field by field, and what it skipped. */
+function kubeadmDocuments(text: string): { found: Partial<Record<ReadKind, KubeadmDocument>>; skipped: string[] } {
+  const found: Partial<Record<ReadKind, KubeadmDocument>> = {};
   const skipped: string[] = [];
   parseDocuments(text).forEach((doc, index) => {
     if (doc === null || doc === undefined) return;
@@ -161,14 +187,11 @@ export function clusterConfigFromKubeadm(text: string, options: KubeadmConfigOpt
     checkFields(doc, SCHEMAS[version][readKind], readKind);
     found[readKind] = { apiVersion: version, doc };
   });
-  const init = found.InitConfiguration;
-  const cluster = found.ClusterConfiguration;
-  if (!init && !cluster) fail('kubeadm config', 'has neither an InitConfiguration nor a ClusterConfiguration of kubeadm.k8s.io');
-  const c = cluster?.doc ?? {};
-  const i = init?.doc ?? {};
-  const used = [init?.apiVersion, cluster?.apiVersion].filter((v): v is KubeadmApiVersion => v !== undefined);
+  return { found, skipped };
+}
 
-  const sources = { ...SOURCES };
+/** The node's name and advertise address: from the InitConfiguration, or from the caller for a file without them. */
+function nodeIdentity(i: Record<string, unknown>, options: KubeadmConfigOptions, sources: typeof SOURCES): { nodeName: string; advertiseAddress: string; apiServerPort?: number } {
   const take = (field: 'nodeName' | 'advertiseAddress', fromFile: unknown): string | undefined => {
     const given = options[field];
     if (typeof fromFile === 'string' && fromFile !== '') {
@@ -179,48 +202,32 @@ export function clusterConfigFromKubeadm(text: string, options: KubeadmConfigOpt
     return given;
   };
   const nodeName = take('nodeName', get(i, 'nodeRegistration', 'name'));
-  if (nodeName === undefined) fail(SOURCES.nodeName!, 'is required: kubepki does not take the host name as kubeadm does');
+  if (nodeName === undefined) return fail(SOURCES.nodeName!, 'is required: kubepki does not take the host name as kubeadm does');
   const advertiseAddress = take('advertiseAddress', get(i, 'localAPIEndpoint', 'advertiseAddress'));
-  if (advertiseAddress === undefined) fail(SOURCES.advertiseAddress!, 'is required: kubepki does not detect an address as kubeadm does');
-
-  const kubernetesVersion = readVersion(c, used, cluster?.apiVersion ?? init!.apiVersion);
+  if (advertiseAddress === undefined) return fail(SOURCES.advertiseAddress!, 'is required: kubepki does not detect an address as kubeadm does');
   const bindPort = get(i, 'localAPIEndpoint', 'bindPort') as number | undefined;
-  const serviceCidr = string(get(c, 'networking', 'serviceSubnet'));
-  if (serviceCidr !== undefined) {
-    serviceCidr.split(',').forEach((range, n) => {
-      if (!firstServiceIp(range.trim())) fail(`${SOURCES.serviceCidr!}`, `range ${n + 1}, "${range}", is not a CIDR range with a usable address`);
-    });
-  }
-  const certificatesDir = string(c.certificatesDir);
-  if (certificatesDir !== undefined && !certificatesDir.startsWith('/')) fail('ClusterConfiguration.certificatesDir', 'must be an absolute path');
+  return { nodeName, advertiseAddress, ...defined({ apiServerPort: bindPort === 0 ? undefined : bindPort }) };
+}
 
-  const config: ClusterConfig = {
-    nodeName: nodeName!,
-    advertiseAddress: advertiseAddress!,
-    ...defined({
-      apiServerPort: bindPort === 0 ? undefined : bindPort,
-      controlPlaneEndpoint: string(c.controlPlaneEndpoint),
-      serviceCidr,
-      dnsDomain: string(get(c, 'networking', 'dnsDomain')),
-      clusterName: string(c.clusterName),
-      apiServerCertSans: sanList(get(c, 'apiServer', 'certSANs'), 'ClusterConfiguration.apiServer.certSANs'),
-      etcdServerCertSans: sanList(get(c, 'etcd', 'local', 'serverCertSANs'), 'ClusterConfiguration.etcd.local.serverCertSANs'),
-      etcdPeerCertSans: sanList(get(c, 'etcd', 'local', 'peerCertSANs'), 'ClusterConfiguration.etcd.local.peerCertSANs'),
-      keySpec: readKeySpec(c),
-      leafLifetimeSeconds: duration(c.certificateValidityPeriod, 'ClusterConfiguration.certificateValidityPeriod'),
-      caLifetimeSeconds: duration(c.caCertificateValidityPeriod, 'ClusterConfiguration.caCertificateValidityPeriod'),
-      kubernetesVersion,
-    }),
-  };
-  try {
-    resolveClusterConfig(config);
-  } catch (error) {
-    const field = (error as PkiError).field?.replace(/^config\./, '') as keyof ClusterConfig | undefined;
-    const source = field && sources[field];
-    if (error instanceof PkiError && source) throw new PkiError('ERR_ARGUMENT', error.reason, { field: source, cause: error });
-    throw error;
-  }
-  return { config, apiVersion: cluster?.apiVersion ?? init!.apiVersion, ...(certificatesDir === undefined ? {} : { certificatesDir }), skipped };
+/** The ClusterConfiguration's fields that shape the PKI, as ClusterConfig fields (absent ones left out). */
+function clusterFields(c: Record<string, unknown>, kubernetesVersion: string | undefined): Omit<ClusterConfig, 'nodeName' | 'advertiseAddress'> {
+  const serviceCidr = string(get(c, 'networking', 'serviceSubnet'));
+  serviceCidr?.split(',').forEach((range, n) => {
+    if (!firstServiceIp(range.trim())) fail(`${SOURCES.serviceCidr!}`, `range ${n + 1}, "${range}", is not a CIDR range with a usable address`);
+  });
+  return defined({
+    controlPlaneEndpoint: string(c.controlPlaneEndpoint),
+    serviceCidr,
+    dnsDomain: string(get(c, 'networking', 'dnsDomain')),
+    clusterName: string(c.clusterName),
+    apiServerCertSans: sanList(get(c, 'apiServer', 'certSANs'), 'ClusterConfiguration.apiServer.certSANs'),
+    etcdServerCertSans: sanList(get(c, 'etcd', 'local', 'serverCertSANs'), 'ClusterConfiguration.etcd.local.serverCertSANs'),
+    etcdPeerCertSans: sanList(get(c, 'etcd', 'local', 'peerCertSANs'), 'ClusterConfiguration.etcd.local.peerCertSANs'),
+    keySpec: readKeySpec(c),
+    leafLifetimeSeconds: duration(c.certificateValidityPeriod, 'ClusterConfiguration.certificateValidityPeriod'),
+    caLifetimeSeconds: duration(c.caCertificateValidityPeriod, 'ClusterConfiguration.caCertificateValidityPeriod'),
+    kubernetesVersion,
+  });
 }
 
 function parseDocuments(text: string): unknown[] {
