@@ -1,8 +1,6 @@
 import { resolve, join, dirname } from 'node:path';
-import { isKeySpec } from '../crypto/keys.js';
 import { PkiError } from '../errors.js';
 import type { ClusterConfig } from '../cluster/config.js';
-import { clusterConfigFromKubeadm } from '../cluster/kubeadm-config.js';
 import { writeCertificateRequests } from '../cluster/external.js';
 import { readIfExists } from '../cluster/files.js';
 import { componentFlags, egressSelectorConfiguration } from '../cluster/flags.js';
@@ -11,27 +9,12 @@ import { describeChanges } from '../cluster/transaction.js';
 import { layoutFile } from '../cluster/layout.js';
 import { planCluster } from '../cluster/plan.js';
 import { PKCS11_OPTION_HELP, pkcs11Option } from './pkcs11.js';
-import { list, optional, required, type Io, type Verb } from './io.js';
-
-function port(text: string | undefined): number | undefined {
-  if (text === undefined) return undefined;
-  if (!/^\d+$/.test(text)) throw new PkiError('ERR_ARGUMENT', `"${text}" is not a port number`, { field: '--apiserver-bind-port' });
-  return Number(text);
-}
-
-/** Flags that say what the kubeadm file says: refused with --config, as kubeadm refuses mixing --config with them. */
-const FILE_FLAGS = ['control-plane-endpoint', 'apiserver-bind-port', 'service-cidr', 'dns-domain', 'apiserver-cert-extra-sans', 'key-type'] as const;
+import { clusterConfigFromFile, clusterConfigFromFlags, CLUSTER_FLAG_OPTIONS } from './cluster-flags.js';
+import { optional, required, type Io, type Verb } from './io.js';
 
 /** `--config`: the cluster config from kubeadm's file, and the directory from --dir or the file's certificatesDir. */
 async function kubeadmConfig(values: Record<string, unknown>, io: Io): Promise<{ config: ClusterConfig; dir: string }> {
-  for (const flag of FILE_FLAGS) {
-    if (values[flag] !== undefined) throw new PkiError('ERR_ARGUMENT', 'cannot be mixed with --config: set it in the kubeadm configuration file', { field: `--${flag}` });
-  }
-  const path = resolve(required(values, 'config'));
-  const text = await readIfExists(path);
-  if (text === undefined) throw new PkiError('ERR_ARGUMENT', `${path} does not exist`, { field: '--config' });
-  const parsed = clusterConfigFromKubeadm(text, { nodeName: optional(values, 'node-name'), advertiseAddress: optional(values, 'advertise-address') });
-  for (const kind of parsed.skipped) io.err(`kubepki: note: skipping ${kind}`);
+  const parsed = await clusterConfigFromFile(values, io);
   const given = optional(values, 'dir');
   const certificatesDir = parsed.certificatesDir?.replace(/\/+$/, '');
   if (given !== undefined) {
@@ -50,7 +33,7 @@ export const initVerb: Verb = {
   name: 'init',
   summary: "write a cluster's whole PKI in kubeadm's layout, and print the component flags",
   usage: `kubepki init --dir DIR --node-name NAME --advertise-address IP [--control-plane-endpoint HOST[:PORT]]
-             [--apiserver-bind-port PORT] [--service-cidr CIDR] [--dns-domain DOMAIN] [--apiserver-cert-extra-sans A,B] [--key-type TYPE]
+             [--apiserver-bind-port PORT] [--service-cidr CIDR] [--dns-domain DOMAIN] [--apiserver-cert-extra-sans A,B] [--key-type TYPE] [--kubernetes-version V]
              [--separate-kubelet-serving-ca] [--no-konnectivity] [--csr-only] [--force] [--dry-run] [--json]
              [--ca-pkcs11 ${PKCS11_OPTION_HELP}]
        kubepki init --config KUBEADM.yaml [--dir DIR] [--node-name NAME] [--advertise-address IP] [--separate-kubelet-serving-ca]
@@ -59,16 +42,8 @@ export const initVerb: Verb = {
          the parent of its certificatesDir (/etc/kubernetes/pki -> /etc/kubernetes); --node-name and --advertise-address
          only for a file that does not set them`,
   options: {
-    config: { type: 'string' },
+    ...CLUSTER_FLAG_OPTIONS,
     dir: { type: 'string' },
-    'node-name': { type: 'string' },
-    'advertise-address': { type: 'string' },
-    'control-plane-endpoint': { type: 'string' },
-    'apiserver-bind-port': { type: 'string' },
-    'service-cidr': { type: 'string' },
-    'dns-domain': { type: 'string' },
-    'apiserver-cert-extra-sans': { type: 'string' },
-    'key-type': { type: 'string' },
     'separate-kubelet-serving-ca': { type: 'boolean' },
     'no-konnectivity': { type: 'boolean' },
     'csr-only': { type: 'boolean' },
@@ -80,19 +55,8 @@ export const initVerb: Verb = {
   async run({ values }, io) {
     const fromFile = optional(values, 'config') === undefined ? undefined : await kubeadmConfig(values, io);
     const dir = fromFile?.dir ?? resolve(required(values, 'dir'));
-    const keyType = optional(values, 'key-type');
-    if (keyType !== undefined && !isKeySpec(keyType)) throw new PkiError('ERR_ARGUMENT', `unknown key type "${keyType}"`, { field: '--key-type' });
     const config: ClusterConfig = {
-      ...(fromFile?.config ?? {
-        nodeName: required(values, 'node-name'),
-        advertiseAddress: required(values, 'advertise-address'),
-        controlPlaneEndpoint: optional(values, 'control-plane-endpoint'),
-        apiServerPort: port(optional(values, 'apiserver-bind-port')),
-        serviceCidr: optional(values, 'service-cidr'),
-        dnsDomain: optional(values, 'dns-domain'),
-        apiServerCertSans: list(values, 'apiserver-cert-extra-sans'),
-        keySpec: keyType,
-      }),
+      ...(fromFile?.config ?? clusterConfigFromFlags(values)),
       separateKubeletServingCa: values['separate-kubelet-serving-ca'] === true,
       konnectivity: values['no-konnectivity'] !== true,
     };

@@ -1,17 +1,16 @@
 import { hostname } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { isKeySpec } from '../crypto/keys.js';
 import { PkiError } from '../errors.js';
 import type { ClusterConfig } from '../cluster/config.js';
-import { readIfExists, writeFileAtomic } from '../cluster/files.js';
+import { writeFileAtomic } from '../cluster/files.js';
 import { componentFlags } from '../cluster/flags.js';
-import { clusterConfigFromKubeadm } from '../cluster/kubeadm-config.js';
 import { joinControlPlane } from '../bootstrap/control-plane-join.js';
 import { discoverCluster, joinKubeconfig } from '../bootstrap/discovery.js';
 import { bootstrapKubelet } from '../bootstrap/node.js';
 import { parseBootstrapToken } from '../bootstrap/token.js';
 import { parseDuration } from './bootstrap.js';
-import { list, optional, printable, required, type Io, type Verb } from './io.js';
+import { clusterConfigFromFile, clusterConfigFromFlags, CLUSTER_FLAG_OPTIONS } from './cluster-flags.js';
+import { optional, printable, required, type Io, type Verb } from './io.js';
 
 export const joinVerb: Verb = {
   name: 'join',
@@ -29,19 +28,10 @@ export const joinVerb: Verb = {
     'control-plane': { type: 'boolean' },
     'certificate-key': { type: 'string' },
     dir: { type: 'string' },
-    config: { type: 'string' },
-    'advertise-address': { type: 'string' },
-    'control-plane-endpoint': { type: 'string' },
-    'apiserver-bind-port': { type: 'string' },
-    'service-cidr': { type: 'string' },
-    'dns-domain': { type: 'string' },
-    'apiserver-cert-extra-sans': { type: 'string' },
-    'key-type': { type: 'string' },
-    'kubernetes-version': { type: 'string' },
+    ...CLUSTER_FLAG_OPTIONS,
     force: { type: 'boolean' },
     token: { type: 'string' },
     'discovery-token-ca-cert-hash': { type: 'string', multiple: true },
-    'node-name': { type: 'string' },
     'cert-dir': { type: 'string' },
     kubeconfig: { type: 'string' },
     'bootstrap-kubeconfig': { type: 'string' },
@@ -93,8 +83,6 @@ export const joinVerb: Verb = {
 const CONTROL_PLANE_FLAGS = ['dir', 'config', 'advertise-address', 'control-plane-endpoint', 'apiserver-bind-port', 'service-cidr', 'dns-domain', 'apiserver-cert-extra-sans', 'key-type', 'kubernetes-version', 'force'] as const;
 /** The worker join's kubelet flags: a control-plane node's kubelet.conf is written with its PKI. */
 const WORKER_FLAGS = ['cert-dir', 'kubeconfig', 'bootstrap-kubeconfig', 'no-bootstrap'] as const;
-/** Flags the kubeadm file says: refused with --config, as kubepki init refuses them. */
-const FILE_FLAGS = ['control-plane-endpoint', 'apiserver-bind-port', 'service-cidr', 'dns-domain', 'apiserver-cert-extra-sans', 'key-type', 'kubernetes-version'] as const;
 /** Library fields and the flags that set them, for refusals. */
 const FLAG_OF_FIELD: Readonly<Record<string, string>> = {
   certificateKey: '--certificate-key',
@@ -109,36 +97,11 @@ const FLAG_OF_FIELD: Readonly<Record<string, string>> = {
 };
 
 async function controlPlaneConfig(endpoint: string, values: Record<string, unknown>, io: Io): Promise<ClusterConfig> {
-  const path = optional(values, 'config');
-  if (path === undefined) {
-    const keyType = optional(values, 'key-type');
-    if (keyType !== undefined && !isKeySpec(keyType)) throw new PkiError('ERR_ARGUMENT', `unknown key type "${printable(keyType)}"`, { field: '--key-type' });
-    const bindPort = optional(values, 'apiserver-bind-port');
-    if (bindPort !== undefined && !/^\d{1,5}$/.test(bindPort)) throw new PkiError('ERR_ARGUMENT', 'is not a port number', { field: '--apiserver-bind-port' });
-    return {
-      nodeName: required(values, 'node-name'),
-      advertiseAddress: required(values, 'advertise-address'),
-      // kubeadm joins control planes only through a shared endpoint; the join endpoint is the natural one.
-      controlPlaneEndpoint: optional(values, 'control-plane-endpoint') ?? endpoint,
-      ...(bindPort !== undefined ? { apiServerPort: Number(bindPort) } : {}),
-      ...(optional(values, 'service-cidr') !== undefined ? { serviceCidr: optional(values, 'service-cidr') } : {}),
-      ...(optional(values, 'dns-domain') !== undefined ? { dnsDomain: optional(values, 'dns-domain') } : {}),
-      apiServerCertSans: list(values, 'apiserver-cert-extra-sans'),
-      ...(keyType !== undefined ? { keySpec: keyType } : {}),
-      ...(optional(values, 'kubernetes-version') !== undefined ? { kubernetesVersion: optional(values, 'kubernetes-version') } : {}),
-    };
-  }
-  for (const flag of FILE_FLAGS) {
-    if (values[flag] !== undefined) throw new PkiError('ERR_ARGUMENT', 'cannot be mixed with --config: set it in the kubeadm configuration file', { field: `--${flag}` });
-  }
-  const text = await readIfExists(resolve(path));
-  if (text === undefined) throw new PkiError('ERR_ARGUMENT', `${resolve(path)} does not exist`, { field: '--config' });
-  const parsed = clusterConfigFromKubeadm(text, { nodeName: optional(values, 'node-name'), advertiseAddress: optional(values, 'advertise-address') });
-  for (const kind of parsed.skipped) io.err(`kubepki: note: skipping ${kind}`);
-  return parsed.config;
+  // kubeadm joins control planes only through a shared endpoint; the join endpoint is the natural default.
+  if (optional(values, 'config') === undefined) return clusterConfigFromFlags(values, { controlPlaneEndpoint: endpoint });
+  return (await clusterConfigFromFile(values, io)).config;
 }
 
-/** `kubepki join --control-plane`: joinControlPlane, then what was written and the component flags, as kubepki init prints them. */
 async function joinAsControlPlane(endpoint: string, values: Record<string, unknown>, io: Io): Promise<number> {
   for (const flag of WORKER_FLAGS) {
     if (values[flag] !== undefined) throw new PkiError('ERR_ARGUMENT', "is the worker join's: a control-plane node's kubelet.conf is written in --dir with its PKI", { field: `--${flag}` });
