@@ -1,6 +1,6 @@
 // Judge: the real kubeadm 1.20.2 (built from Debian's `kubernetes` source by build.sh). For one cluster, kubeadm
 // writes its PKI (`init phase certs all`, `init phase kubeconfig all`) in one temporary folder and kubepki's
-// initPkiDirectory writes the same cluster's in another; every file, certificate and kubeconfig is compared,
+// `kubepki init --config` reads the same kubeadm file and writes its PKI in another; every file, certificate and kubeconfig is compared,
 // and the differences kubepki keeps on purpose are a named list, each of which must occur. Then kubeadm reads
 // kubepki's folder: `certs check-expiration`, and `init phase certs/kubeconfig` over it (kubeadm validates what
 // it finds and uses it, and must write nothing). kubeadm 1.20 reads kubeconfigs from /etc/kubernetes only,
@@ -14,7 +14,8 @@ import { promisify } from 'node:util';
 import * as k8s from '@kubernetes/client-node';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { initPkiDirectory, type ClusterConfig } from '../../../lib/index.js';
+import { clusterConfigFromKubeadm, type ClusterConfig } from '../../../lib/index.js';
+import { runCli } from '../../helpers/cli.js';
 import * as x509 from '../../../lib/x509/peculiar.js';
 import { snapshot, suiteTempDir } from '../../helpers/dirs.js';
 import { kubeBinaries } from '../../helpers/processes.js';
@@ -336,7 +337,14 @@ test.before(async () => {
     const run = await kubeadm(['init', 'phase', phase, 'all', '--config', config, ...extra]);
     assert.is(run.code, 0, `kubeadm init phase ${phase} all failed:\n${run.stdout}\n${run.stderr}`);
   }
-  await initPkiDirectory(kubepkiDir, CLUSTER);
+  // kubepki reads the same kubeadm file (its certificatesDir pointed at kubepki's folder): kubepki init --config.
+  const kubepkiConfig = join(suite.dir, 'kubepki.yaml');
+  await writeFile(kubepkiConfig, kubeadmConfig(join(kubepkiDir, 'pki')));
+  const fromFile: ClusterConfig = { ...CLUSTER, clusterName: 'kubernetes', apiServerPort: 6443 };
+  delete fromFile.konnectivity;
+  assert.equal(clusterConfigFromKubeadm(await readFile(kubepkiConfig, 'utf8')).config, fromFile);
+  const init = await runCli('init', '--config', kubepkiConfig, '--no-konnectivity', '--json');
+  assert.is(init.code, 0, init.err);
   await mkdir(join(root, 'etc'), { recursive: true });
   await cp(kubepkiDir, join(root, 'etc', 'kubernetes'), { recursive: true });
   await writeFile(join(root, 'kubeadm.yaml'), kubeadmConfig('/etc/kubernetes/pki'));
