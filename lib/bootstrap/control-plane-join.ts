@@ -79,6 +79,9 @@ export async function joinControlPlane(options: JoinControlPlaneOptions): Promis
   const connection: KubeConnection = { server: cluster.server, ca: cluster.caPem, token: formatBootstrapToken(token) };
   const data = await downloadSharedCertificates(connection);
   const crypto = options.crypto ? { crypto: options.crypto } : {};
+  // The restore and the node's own certificates are two transactions: files in the directory that the second
+  // would refuse (ERR_EXISTS) are found first, so that a refusal leaves the directory as it was.
+  if (!options.force) await initPkiDirectory(options.dir, options.config, { ...crypto, dryRun: true, ...(options.now ? { now: options.now } : {}) });
   const restored = await restoreSharedCertificates(options.dir, data, options.certificateKey, { ...crypto, force: options.force === true, expectedClusterCa: cluster.caPem });
   const init = await initPkiDirectory(options.dir, options.config, { ...crypto, force: options.force === true, ...(options.now ? { now: options.now } : {}) });
   return { cluster, restored: restored.written, unchanged: restored.unchanged, init };

@@ -11,6 +11,10 @@ import {
   clusterInfoConfigMap,
   createCertificateAuthority,
   createCertificateKey,
+  exportPrivateKeyPem,
+  generateKeyPair,
+  issueCertificate,
+  PROFILES,
   initPkiDirectory,
   joinControlPlane,
   loadPkiDirectory,
@@ -154,6 +158,21 @@ test('joinControlPlane: a wrong certificate key, pin, token or endpoint writes n
     for (const secret of [TOKEN.secret, OUTSIDER.secret, certificateKey]) assert.not.ok(text.includes(secret), `${name}: a secret in the error`);
     assert.equal(await snapshot(dirB), {}, `${name}: something was written`);
   }
+});
+
+test('joinControlPlane: a directory holding files the node\'s certificates would conflict with is refused before the shared files are restored', async () => {
+  const dirD = await emptyDir('conflicting');
+  // Another cluster's apiserver certificate where this node's would go.
+  const stranger = await createCertificateAuthority({ commonName: 'someone-else' });
+  const key = await generateKeyPair('ecdsa-p256');
+  const foreign = await issueCertificate({ profile: PROFILES.apiserver, subject: { commonName: 'kube-apiserver', organizations: [] }, sans: { dns: ['kubernetes'] }, publicKey: key.publicKey, issuer: stranger });
+  await mkdir(join(dirD, 'pki'), { recursive: true });
+  await writeFile(join(dirD, 'pki/apiserver.crt'), foreign.pem);
+  await writeFile(join(dirD, 'pki/apiserver.key'), await exportPrivateKeyPem(key), { mode: 0o600 });
+  const before = await snapshot(dirD);
+  const failure = await failureOf(() => joinControlPlane({ dir: dirD, server: endpoint, token: TOKEN, caCertHashes: [pin], certificateKey, config: bConfig(), now }));
+  assert.is(failure.code, 'ERR_EXISTS', failure.message);
+  assert.equal(await snapshot(dirD), before, 'the shared files were restored before the refusal');
 });
 
 test('kubepki join --control-plane: writes the node\'s PKI, prints the files and component flags, never the secrets', async () => {
