@@ -169,8 +169,8 @@ function etcdFlags({ config, crt, key, localEtcd, etcdClientPort, etcdPeerPort }
 
 function kubeletFlags({ dir, nodeDir }: FlagContext): string[] {
   return [
-    `--kubeconfig=${join(dir, 'kubelet.conf')}`,
-    `--bootstrap-kubeconfig=${join(dir, 'bootstrap-kubelet.conf')}`,
+    // The control-plane node's kubelet.conf, which init writes (a worker's comes from kubepki join's TLS bootstrap).
+    `--kubeconfig=${join(dir, layoutFile('kubelet', ''))}`,
     '--cert-dir=/var/lib/kubelet/pki',
     `--client-ca-file=${join(nodeDir, layoutFile('ca', '.crt'))}`,
     '--rotate-certificates=true',

@@ -1,7 +1,9 @@
 import { parse } from 'yaml';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { componentFlags, egressSelectorConfiguration, planCluster } from '../../lib/index.js';
+import { stat } from 'node:fs/promises';
+import { componentFlags, egressSelectorConfiguration, initPkiDirectory, planCluster } from '../../lib/index.js';
+import { withTempDir } from '../helpers/dirs.js';
 
 const flag = (list: readonly string[], name: string): string | undefined => list.find((f) => f.startsWith(`${name}=`))?.slice(name.length + 1);
 
@@ -45,6 +47,23 @@ test('the EgressSelectorConfiguration uses HTTPConnect over mutual TLS (GRPC nee
   assert.equal(selection.connection.transport.tcp, {
     url: 'https://api.example.com:8131',
     tlsConfig: { caBundle: '/k/pki/ca.crt', clientCert: '/k/pki/konnectivity-client.crt', clientKey: '/k/pki/konnectivity-client.key' },
+  });
+});
+
+test('every file a printed flag names in the directory exists after init (the kubelet included)', async () => {
+  await withTempDir(async (dir) => {
+    for (const options of [{}, { separateKubeletServingCa: true }]) {
+      const result = await initPkiDirectory(dir, { nodeName: 'cp-1', advertiseAddress: '10.0.0.10', ...options }, { force: true });
+      const flags = componentFlags(result.plan, { dir });
+      const paths = Object.values(flags)
+        .flat()
+        .map((f) => f.split('=').slice(1).join('='))
+        .filter((value) => value.startsWith(`${dir}/`));
+      assert.ok(paths.length > 30, `${paths.length} paths`);
+      const missing: string[] = [];
+      for (const path of paths) if (!(await stat(path).then(() => true, () => false))) missing.push(path);
+      assert.equal(missing, []);
+    }
   });
 });
 
