@@ -1,12 +1,28 @@
 // The real control plane the kube interop tests share: Debian's etcd and kube-apiserver 1.20.2 (built by
 // build.sh) on 127.0.0.1 with the files `kubepki init` wrote, in a temp folder; kube-controller-manager on demand.
+import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import * as assert from 'uvu/assert';
-import { componentFlags, planCluster, type ClusterPlan } from '../../../lib/index.js';
+import {
+  bootstrapRbacManifests,
+  caPublicKeyPin,
+  Certificate,
+  clusterInfoConfigMap,
+  clusterInfoRbacManifests,
+  componentFlags,
+  parseKubeconfig,
+  planCluster,
+  type ClusterPlan,
+} from '../../../lib/index.js';
+import { kubeRequest, type KubeConnection } from '../../../lib/bootstrap/kube-client.js';
+import { CLUSTER_INFO_PATH, clusterInfoKubeconfig } from '../../../lib/bootstrap/token.js';
 import { main } from '../../../lib/cli.js';
 import { freePort, httpsGet, kubeBinaries, startDaemon, waitFor, type Daemon } from '../../helpers/processes.js';
+
+const run = promisify(execFile);
 
 export interface ControlPlane {
   readonly dir: string;
@@ -81,4 +97,75 @@ export async function startControllerManager(cp: ControlPlane, controllers: stri
   const kcmCa = await readFile(join(certDir, 'kube-controller-manager.crt'), 'utf8');
   await waitFor('kube-controller-manager', async () => (await httpsGet(`https://127.0.0.1:${port}/healthz`, { ca: kcmCa })).status === 200, 60, kcm);
   return kcm;
+}
+
+/** A control plane as kubeadm init leaves it for joining nodes, and the handles the join tests use. */
+export interface JoinableCluster {
+  readonly cp: ControlPlane;
+  /** super-admin.conf's credentials (system:masters). */
+  readonly superAdmin: KubeConnection;
+  readonly kcm: Daemon;
+  /** The cluster CA's pin, `sha256:…`. */
+  readonly pin: string;
+  /** `127.0.0.1:PORT` of kube-apiserver. */
+  readonly endpoint: string;
+  readonly adminConf: string;
+  /** kubeadm 1.20.2 from the cache with these arguments; its stdout, or the failure with its output. */
+  runKubeadm(...args: string[]): Promise<string>;
+  /** Waits until the bootstrapsigner has signed cluster-info for token `id`; resolves with the seconds it took. */
+  signedFor(id: string): Promise<number>;
+}
+
+/**
+ * A control plane with the parts of kubeadm init a joining node meets: admin.conf's group bound to cluster-admin,
+ * the TLS bootstrap RBAC, and, as kubeadm's bootstrap-token phase (clusterinfo.go) makes them, cluster-info with
+ * the CA-only kubeconfig and no signature plus the Role letting system:anonymous GET it; then
+ * kube-controller-manager with every default controller plus bootstrapsigner and tokencleaner, as kubeadm runs it.
+ */
+export async function startJoinableCluster(prefix: string): Promise<JoinableCluster> {
+  const cp = await startControlPlane(prefix);
+  const ca = await cp.file('pki/ca.crt');
+  const sa = parseKubeconfig(await cp.file('super-admin.conf'));
+  const superAdmin: KubeConnection = { server: cp.apiserverUrl, ca, cert: sa.clientCertificatePem, key: sa.clientKeyPem };
+  const post = (path: string, body: unknown): Promise<unknown> => kubeRequest(superAdmin, 'POST', path, body);
+  await post('/apis/rbac.authorization.k8s.io/v1/clusterrolebindings', {
+    metadata: { name: 'kubeadm:cluster-admins' },
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'cluster-admin' },
+    subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'Group', name: 'kubeadm:cluster-admins' }],
+  });
+  for (const binding of bootstrapRbacManifests()) await post('/apis/rbac.authorization.k8s.io/v1/clusterrolebindings', binding);
+  // kube-apiserver makes the kube-public namespace a moment after it starts serving.
+  await waitFor('the kube-public namespace', async () => Boolean(await kubeRequest(superAdmin, 'GET', '/api/v1/namespaces/kube-public')), 30);
+  await post('/api/v1/namespaces/kube-public/configmaps', clusterInfoConfigMap(clusterInfoKubeconfig(cp.apiserverUrl, ca), []));
+  const [role, roleBinding] = clusterInfoRbacManifests();
+  await post('/apis/rbac.authorization.k8s.io/v1/namespaces/kube-public/roles', role);
+  await post('/apis/rbac.authorization.k8s.io/v1/namespaces/kube-public/rolebindings', roleBinding);
+  const kcm = await startControllerManager(cp, '*,bootstrapsigner,tokencleaner');
+  const kubeadm = join(cp.bin, 'kubeadm');
+  return {
+    cp,
+    superAdmin,
+    kcm,
+    pin: caPublicKeyPin(Certificate.from(ca)),
+    endpoint: `127.0.0.1:${cp.apiPort}`,
+    adminConf: join(cp.dir, 'admin.conf'),
+    runKubeadm: async (...args) => {
+      try {
+        return (await run(kubeadm, args, { timeout: 60_000, maxBuffer: 16 << 20, env: { ...process.env, KUBECONFIG: '' } })).stdout;
+      } catch (error) {
+        const e = error as { stdout?: string; stderr?: string; message: string };
+        throw new Error(`kubeadm ${args.join(' ')}: ${e.message}\n${e.stdout ?? ''}\n${e.stderr ?? ''}`, { cause: error });
+      }
+    },
+    signedFor: async (id) => {
+      const started = performance.now();
+      await waitFor(
+        `the bootstrapsigner's jws-kubeconfig-${id} in cluster-info`,
+        async () => Boolean(((await kubeRequest(superAdmin, 'GET', CLUSTER_INFO_PATH)) as { data?: Record<string, string> }).data?.[`jws-kubeconfig-${id}`]),
+        60,
+        kcm,
+      );
+      return (performance.now() - started) / 1000;
+    },
+  };
 }

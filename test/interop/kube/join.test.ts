@@ -1,101 +1,40 @@
 // Judges: the real kube-apiserver and kube-controller-manager 1.20.2 (bootstrapsigner, tokencleaner, the CSR
 // approver and signer) and the real kubeadm 1.20.2's `token` verbs, against `kubepki join` and `kubepki token
 // --kubeconfig`. cluster-info and its RBAC are created as kubeadm's bootstrap-token phase creates them.
-import { execFile } from 'node:child_process';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import {
-  bootstrapRbacManifests,
-  clusterInfoRbacManifests,
-  caPublicKeyPin,
-  Certificate,
-  clusterInfoConfigMap,
-  createCertificateAuthority,
-  parseKubeconfig,
-} from '../../../lib/index.js';
+import { caPublicKeyPin, Certificate, createCertificateAuthority, parseKubeconfig } from '../../../lib/index.js';
 import { kubeRequest, type KubeConnection } from '../../../lib/bootstrap/kube-client.js';
-import { CLUSTER_INFO_PATH, clusterInfoKubeconfig } from '../../../lib/bootstrap/token.js';
-import { main } from '../../../lib/cli.js';
-import { waitFor, type Daemon } from '../../helpers/processes.js';
-import { startControlPlane, startControllerManager, type ControlPlane } from './cluster.js';
+import { runCli as cli } from '../../helpers/cli.js';
+import type { Daemon } from '../../helpers/processes.js';
+import { startJoinableCluster, type ControlPlane, type JoinableCluster } from './cluster.js';
 
+let cluster: JoinableCluster;
 let cp: ControlPlane;
 let superAdmin: KubeConnection;
 let kcm: Daemon;
 let pin: string;
 let endpoint: string;
 let adminConf: string;
-let kubeadm: string;
 
-const run = promisify(execFile);
-
-async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await main(args, { out: (l) => out.push(l), err: (l) => err.push(l) });
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
-
-/** kubeadm 1.20.2 from the cache; its output, or the failure with its stderr. */
-async function runKubeadm(...args: string[]): Promise<string> {
-  try {
-    return (await run(kubeadm, args, { timeout: 60_000 })).stdout;
-  } catch (error) {
-    const e = error as { stderr?: string; message: string };
-    throw new Error(`kubeadm ${args.join(' ')}: ${e.message}\n${e.stderr ?? ''}`, { cause: error });
-  }
-}
-
+const runKubeadm = (...args: string[]): Promise<string> => cluster.runKubeadm(...args);
 const entries = (path: string): Promise<string[]> => readdir(path).catch(() => []);
 
 test.before(async () => {
-  cp = await startControlPlane('kubepki-join-');
-  kubeadm = join(cp.bin, 'kubeadm');
-  adminConf = join(cp.dir, 'admin.conf');
-  const ca = await cp.file('pki/ca.crt');
-  const sa = parseKubeconfig(await cp.file('super-admin.conf'));
-  superAdmin = { server: cp.apiserverUrl, ca, cert: sa.clientCertificatePem, key: sa.clientKeyPem };
-  const post = (path: string, body: unknown): Promise<unknown> => kubeRequest(superAdmin, 'POST', path, body);
-  // kubeadm init's steps this test needs: admin.conf's group bound to cluster-admin, the TLS bootstrap RBAC.
-  await post('/apis/rbac.authorization.k8s.io/v1/clusterrolebindings', {
-    metadata: { name: 'kubeadm:cluster-admins' },
-    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'cluster-admin' },
-    subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'Group', name: 'kubeadm:cluster-admins' }],
-  });
-  for (const binding of bootstrapRbacManifests()) await post('/apis/rbac.authorization.k8s.io/v1/clusterrolebindings', binding);
-  // kubeadm's bootstrap-token phase (clusterinfo.go): cluster-info with the CA-only kubeconfig and no signature
-  // (the bootstrapsigner adds one per signing token), and a Role letting system:anonymous GET it.
-  // kube-apiserver makes the kube-public namespace a moment after it starts serving.
-  await waitFor('the kube-public namespace', async () => Boolean(await kubeRequest(superAdmin, 'GET', '/api/v1/namespaces/kube-public')), 30);
-  await post('/api/v1/namespaces/kube-public/configmaps', clusterInfoConfigMap(clusterInfoKubeconfig(cp.apiserverUrl, ca), []));
-  const [role, roleBinding] = clusterInfoRbacManifests();
-  await post('/apis/rbac.authorization.k8s.io/v1/namespaces/kube-public/roles', role);
-  await post('/apis/rbac.authorization.k8s.io/v1/namespaces/kube-public/rolebindings', roleBinding);
-  // Every default controller plus bootstrapsigner and tokencleaner, as kubeadm runs it (the plan's --controllers).
-  kcm = await startControllerManager(cp, '*,bootstrapsigner,tokencleaner');
-  pin = caPublicKeyPin(Certificate.from(ca));
-  endpoint = `127.0.0.1:${cp.apiPort}`;
+  cluster = await startJoinableCluster('kubepki-join-');
+  ({ cp, superAdmin, kcm, pin, endpoint, adminConf } = cluster);
 });
 
 test.after(async () => {
   if (cp) await cp.stop();
 });
 
-/** Polls cluster-info until the bootstrapsigner has signed it for token `id`; returns the seconds it took. */
-async function signedFor(id: string): Promise<number> {
-  const started = performance.now();
-  await waitFor(
-    `the bootstrapsigner's jws-kubeconfig-${id} in cluster-info`,
-    async () => Boolean(((await kubeRequest(superAdmin, 'GET', CLUSTER_INFO_PATH)) as { data?: Record<string, string> }).data?.[`jws-kubeconfig-${id}`]),
-    60,
-    kcm,
-  );
-  const seconds = (performance.now() - started) / 1000;
+/** Waits until the bootstrapsigner has signed cluster-info for token `id` (KUBEPKI_TIMINGS prints how long it took). */
+async function signedFor(id: string): Promise<void> {
+  const seconds = await cluster.signedFor(id);
   if (process.env.KUBEPKI_TIMINGS) console.log(`bootstrapsigner: jws-kubeconfig-${id} after ${seconds.toFixed(2)}s`);
-  return seconds;
 }
 
 async function createToken(...flags: string[]): Promise<string> {

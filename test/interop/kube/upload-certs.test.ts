@@ -3,49 +3,27 @@
 // kubeadm → kubepki: `kubeadm init phase upload-certs` encrypts kubepki's folder into kube-system/kubeadm-certs and
 // `kubepki join --control-plane` restores it. kubepki → kubeadm: `kubepki certs upload` and `kubeadm join phase
 // control-plane-prepare download-certs`, which writes into the certificatesDir of the cluster's kubeadm-config.
-import { execFile } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { bootstrapRbacManifests, caPublicKeyPin, Certificate, clusterInfoConfigMap, clusterInfoRbacManifests, parseKubeconfig } from '../../../lib/index.js';
+import { Certificate } from '../../../lib/index.js';
 import { kubeRequest, type KubeConnection } from '../../../lib/bootstrap/kube-client.js';
-import { CLUSTER_INFO_PATH, clusterInfoKubeconfig } from '../../../lib/bootstrap/token.js';
 import { SHARED_CERTIFICATE_FILES } from '../../../lib/cluster/shared-certs.js';
-import { main } from '../../../lib/cli.js';
-import { waitFor, type Daemon } from '../../helpers/processes.js';
-import { startControlPlane, startControllerManager, type ControlPlane } from './cluster.js';
+import { runCli as cli } from '../../helpers/cli.js';
+import { startJoinableCluster, type ControlPlane, type JoinableCluster } from './cluster.js';
 
+let cluster: JoinableCluster;
 let cp: ControlPlane;
 let superAdmin: KubeConnection;
-let kcm: Daemon;
 let pin: string;
 let endpoint: string;
 let adminConf: string;
-let kubeadm: string;
 /** Temp folders of this file (removed after). */
 const temps: string[] = [];
 
-const run = promisify(execFile);
-
-async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await main(args, { out: (l) => out.push(l), err: (l) => err.push(l) });
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
-
-/** kubeadm 1.20.2 from the cache; its stdout, or the failure with its output. */
-async function runKubeadm(...args: string[]): Promise<string> {
-  try {
-    return (await run(kubeadm, args, { timeout: 60_000, maxBuffer: 16 << 20, env: { ...process.env, KUBECONFIG: '' } })).stdout;
-  } catch (error) {
-    const e = error as { stdout?: string; stderr?: string; message: string };
-    throw new Error(`kubeadm ${args.join(' ')}: ${e.message}\n${e.stdout ?? ''}\n${e.stderr ?? ''}`, { cause: error });
-  }
-}
+const runKubeadm = (...args: string[]): Promise<string> => cluster.runKubeadm(...args);
 
 async function tempDir(prefix: string): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), prefix));
@@ -54,28 +32,8 @@ async function tempDir(prefix: string): Promise<string> {
 }
 
 test.before(async () => {
-  cp = await startControlPlane('kubepki-upload-certs-');
-  kubeadm = join(cp.bin, 'kubeadm');
-  adminConf = join(cp.dir, 'admin.conf');
-  const ca = await cp.file('pki/ca.crt');
-  const sa = parseKubeconfig(await cp.file('super-admin.conf'));
-  superAdmin = { server: cp.apiserverUrl, ca, cert: sa.clientCertificatePem, key: sa.clientKeyPem };
-  const post = (path: string, body: unknown): Promise<unknown> => kubeRequest(superAdmin, 'POST', path, body);
-  // As join.test.ts: admin.conf's group bound to cluster-admin, the TLS bootstrap RBAC, cluster-info and its RBAC.
-  await post('/apis/rbac.authorization.k8s.io/v1/clusterrolebindings', {
-    metadata: { name: 'kubeadm:cluster-admins' },
-    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'cluster-admin' },
-    subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'Group', name: 'kubeadm:cluster-admins' }],
-  });
-  for (const binding of bootstrapRbacManifests()) await post('/apis/rbac.authorization.k8s.io/v1/clusterrolebindings', binding);
-  await waitFor('the kube-public namespace', async () => Boolean(await kubeRequest(superAdmin, 'GET', '/api/v1/namespaces/kube-public')), 30);
-  await post('/api/v1/namespaces/kube-public/configmaps', clusterInfoConfigMap(clusterInfoKubeconfig(cp.apiserverUrl, ca), []));
-  const [role, roleBinding] = clusterInfoRbacManifests();
-  await post('/apis/rbac.authorization.k8s.io/v1/namespaces/kube-public/roles', role);
-  await post('/apis/rbac.authorization.k8s.io/v1/namespaces/kube-public/rolebindings', roleBinding);
-  kcm = await startControllerManager(cp, '*,bootstrapsigner,tokencleaner');
-  pin = caPublicKeyPin(Certificate.from(ca));
-  endpoint = `127.0.0.1:${cp.apiPort}`;
+  cluster = await startJoinableCluster('kubepki-upload-certs-');
+  ({ cp, superAdmin, pin, endpoint, adminConf } = cluster);
 });
 
 test.after(async () => {
@@ -88,13 +46,7 @@ async function signedToken(): Promise<string> {
   const created = await cli('token', 'create', '--kubeconfig', adminConf, '--json');
   assert.is(created.code, 0, created.err);
   const token = (JSON.parse(created.out) as { token: string }).token;
-  const id = token.slice(0, 6);
-  await waitFor(
-    `the bootstrapsigner's jws-kubeconfig-${id} in cluster-info`,
-    async () => Boolean(((await kubeRequest(superAdmin, 'GET', CLUSTER_INFO_PATH)) as { data?: Record<string, string> }).data?.[`jws-kubeconfig-${id}`]),
-    60,
-    kcm,
-  );
+  await cluster.signedFor(token.slice(0, 6));
   return token;
 }
 
