@@ -1,8 +1,7 @@
 import { concatBytes, encodeElement, encodeSequence, encodeUnsignedInteger } from '../crypto/der.js';
-import type { KeySpec } from '../crypto/keys.js';
 import type { Certificate } from './certificate.js';
 import * as ext from './extensions.js';
-import { expectedKeyUsages, type CertificateProfile, type ExtendedKeyUsageName, type KeyUsageName } from './profile.js';
+import type { ExtendedKeyUsageName, KeyUsageName } from './profile.js';
 import type { SignatureScheme } from './signature.js';
 import { encodeTime } from './time.js';
 
@@ -43,20 +42,7 @@ export interface TbsContent {
   readonly pathLength?: number | undefined;
 }
 
-/** The content given as a profile and the spec of the key being certified (keyEncipherment follows it: expectedKeyUsages). */
-export interface TemplateOptions {
-  readonly profile: CertificateProfile;
-  readonly keySpec: KeySpec;
-  readonly pathLength?: number;
-  readonly issuer?: Certificate;
-  readonly scheme: SignatureScheme;
-}
-
 const VERSION_3 = Uint8Array.of(0xa0, 0x03, 0x02, 0x01, 0x02);
-
-export function tbsTemplate({ profile, keySpec, pathLength, issuer, scheme }: TemplateOptions): TbsTemplate {
-  return encodeTbsTemplate({ keyUsages: expectedKeyUsages(profile, keySpec), extendedKeyUsages: profile.extendedKeyUsages, isCA: profile.isCA, pathLength }, issuer, scheme);
-}
 
 /** The fixed parts for `content` signed by `issuer` (undefined: self-signed) with `scheme`. */
 export function encodeTbsTemplate({ keyUsages, extendedKeyUsages, isCA, pathLength }: TbsContent, issuer: Certificate | undefined, scheme: SignatureScheme): TbsTemplate {

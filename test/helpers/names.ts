@@ -7,7 +7,8 @@ import { PROFILES, type Certificate, type KeyPair } from '../../lib/index.js';
 import { encodeCertificationRequestInfo } from '../../lib/x509/csr.js';
 import { keyIdentifier } from '../../lib/x509/certificate.js';
 import { encodeSigned, signatureSchemeOf, signBytes } from '../../lib/x509/signature.js';
-import { encodeTbsCertificate, tbsTemplate } from '../../lib/x509/tbs.js';
+import { encodeTbsCertificate, encodeTbsTemplate } from '../../lib/x509/tbs.js';
+import { expectedKeyUsages } from '../../lib/x509/profile.js';
 
 export const CN = '2.5.4.3';
 export const O = '2.5.4.10';
@@ -60,7 +61,9 @@ export async function clientCertificateWithName(
 ): Promise<string> {
   const scheme = signatureSchemeOf(ca.privateKey, 'ca.privateKey');
   const spki = await exportSpki(keyPair.publicKey);
-  const tbs = encodeTbsCertificate(tbsTemplate({ profile: PROFILES.kubeletClient, keySpec: keyPair.spec, issuer: ca.certificate, scheme }), {
+  const profile = PROFILES.kubeletClient;
+  const content = { keyUsages: expectedKeyUsages(profile, keyPair.spec), extendedKeyUsages: profile.extendedKeyUsages, isCA: false };
+  const tbs = encodeTbsCertificate(encodeTbsTemplate(content, ca.certificate, scheme), {
     serial: Uint8Array.from([options.negativeSerial ? 0x80 : 0x11, ...crypto.getRandomValues(new Uint8Array(15))]),
     notBefore: validity.notBefore,
     notAfter: validity.notAfter > ca.certificate.notAfter ? ca.certificate.notAfter : validity.notAfter,
