@@ -114,7 +114,8 @@ export { startApprover, startSigner, type Controller, type SignerControllerOptio
 export { startCsrCleaner, type CsrCleaner, type CsrCleanerOptions } from './bootstrap/cleaner.js';
 export { type WorkerPool } from './workers/pool.js';
 export { startBootstrapServer, type BootstrapServer, type BootstrapServerOptions, type RequestLogEntry } from './bootstrap/server.js';
-export { connectionFromKubeconfig, kubernetesRegistry, type KubeConnection } from './bootstrap/kube-client.js';
+export { connectionFromKubeconfig, type KubeConnection } from './bootstrap/kube-client.js';
+export { kubernetesRegistry } from './bootstrap/kube-registry.js';
 export { nodeAddressesFromApi, staticNodeAddresses } from './bootstrap/node-addresses.js';
 export {
   requestCertificate,

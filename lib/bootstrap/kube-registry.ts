@@ -1,0 +1,56 @@
+import { PkiError } from '../errors.js';
+import { CSR_API_PATH, csrApiPath, type CertificateSigningRequestCondition, type CertificateSigningRequestObject } from './csr-object.js';
+import { kubeRequest, kubeWatch, type KubeConnection } from './kube-client.js';
+import type { CsrRegistry } from './registry.js';
+
+/** Items of a List come without apiVersion and kind; a CSR object always carries them here. */
+function typed(object: CertificateSigningRequestObject): CertificateSigningRequestObject {
+  return { ...object, apiVersion: 'certificates.k8s.io/v1', kind: 'CertificateSigningRequest' };
+}
+
+/**
+ * The CSR registry of a real kube-apiserver (or of kubepki's embedded endpoint), for the approver and
+ * signer controllers. The server records the requester itself, so `create` ignores its second argument.
+ */
+export function kubernetesRegistry(connection: KubeConnection): CsrRegistry {
+  const get = async (name: string): Promise<CertificateSigningRequestObject | undefined> => {
+    try {
+      return typed(await kubeRequest<CertificateSigningRequestObject>(connection, 'GET', csrApiPath(name)));
+    } catch (error) {
+      if (error instanceof PkiError && error.code === 'ERR_NOT_FOUND') return undefined;
+      throw error;
+    }
+  };
+  const addCondition = async (name: string, subresource: 'approval' | 'status', condition?: CertificateSigningRequestCondition, certificate?: string) => {
+    const current = await get(name);
+    if (!current) throw new PkiError('ERR_NOT_FOUND', `certificatesigningrequests "${name}" not found`, { field: 'name' });
+    const conditions = [...(current.status?.conditions ?? [])];
+    if (condition && !conditions.some((c) => c.type === condition.type)) conditions.push({ ...condition, lastUpdateTime: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z') });
+    const body = { ...current, status: { ...current.status, conditions, ...(certificate ? { certificate } : {}) } };
+    return kubeRequest<CertificateSigningRequestObject>(connection, 'PUT', csrApiPath(name, subresource), body);
+  };
+  return {
+    create: (csr) => kubeRequest(connection, 'POST', CSR_API_PATH, csr),
+    get,
+    list: async () => (await kubeRequest<{ items: CertificateSigningRequestObject[] }>(connection, 'GET', CSR_API_PATH)).items.map(typed),
+    watch: async (listener) => {
+      const list = await kubeRequest<{ items: CertificateSigningRequestObject[]; metadata?: { resourceVersion?: string } }>(connection, 'GET', CSR_API_PATH);
+      for (const object of list.items) listener({ type: 'ADDED', object: typed(object) });
+      let stop = (): void => undefined;
+      let stopped = false;
+      const open = (resourceVersion?: string): void => {
+        const query = resourceVersion ? `?watch=true&resourceVersion=${encodeURIComponent(resourceVersion)}` : '?watch=true';
+        stop = kubeWatch(connection, `${CSR_API_PATH}${query}`, (event) => listener({ type: event.type, object: typed(event.object) }), () => {
+          if (!stopped) setTimeout(() => !stopped && open(), 1000).unref();
+        });
+      };
+      open(list.metadata?.resourceVersion);
+      return () => {
+        stopped = true;
+        stop();
+      };
+    },
+    setApproval: (name, condition) => addCondition(name, 'approval', condition),
+    setStatus: (name, status) => addCondition(name, 'status', status.condition, status.certificate),
+  };
+}
