@@ -37,6 +37,7 @@ export const PKI_ERROR_CODES = {
   ERR_REVOKED: 'the certificate is listed in a revocation list of its issuer',
   ERR_PKCS11: 'a PKCS#11 module, token, PIN or key could not be used',
   ERR_WORKER: 'a worker thread failed, or was stopped before it answered',
+  ERR_DEPENDENCY: 'an optional package the feature needs is not installed (the message names it)',
   ERR_CRITICAL_EXTENSION: 'a certificate of the chain has a critical extension the verifier does not process (RFC 5280 4.2), or critical name constraints on a name form it does not check, so it cannot be used',
   ERR_NAME_CONSTRAINTS: 'a name of a certificate in the chain is outside the name constraints of a CA above it',
   ERR_MALFORMED_CERTIFICATE: 'a certificate of the chain breaks a rule of RFC 5280 that Go refuses it for (an extension twice, a critical key identifier or authority information access, an empty authority information access, a negative serial, malformed name constraints)',

@@ -1,12 +1,20 @@
-import { request } from 'node:https';
+import { request, type RequestOptions } from 'node:https';
 import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type * as ClientNodeModule from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { PkiError, type PkiErrorCode } from '../errors.js';
 import { ioError } from '../cluster/files.js';
 import type { Kubeconfig } from '../cluster/kubeconfig.js';
 import type { WatchEvent } from './registry.js';
 
-/** How to reach an API server: its URL, the CA to verify it with, and one credential. */
+/**
+ * How to reach an API server. Either the credentials themselves (server, CA, and a token or a client
+ * certificate), or a kubeconfig file or the pod's service account as their `source`, read by
+ * @kubernetes/client-node as kubectl reads them (exec credential plugins, auth providers, token files).
+ * Every request goes through client-node's KubeConfig; the server is always verified against `ca`.
+ */
 export interface KubeConnection {
   readonly server: string;
   /** PEM bundle the server certificate must chain to; there is no way to skip verification. */
@@ -14,9 +22,27 @@ export interface KubeConnection {
   readonly token?: string;
   readonly cert?: string;
   readonly key?: string;
+  readonly source?: KubeconfigSource;
+  /** Retries of a request the server asked to repeat (429, or 5xx with Retry-After) or a read the connection dropped; default 5. */
+  readonly maxRetries?: number;
 }
 
-/** The connection a kubeconfig describes; file paths are read relative to the kubeconfig's folder. */
+export type KubeconfigSource = { readonly kubeconfig: string; readonly context?: string } | { readonly inCluster: true; readonly root?: string };
+
+type ClientNode = typeof ClientNodeModule;
+
+let clientNode: Promise<ClientNode> | undefined;
+
+/** @kubernetes/client-node is an optional peer dependency: only the cluster backend loads it. */
+export function loadClientNode(): Promise<ClientNode> {
+  clientNode ??= import('@kubernetes/client-node').catch((cause: unknown) => {
+    clientNode = undefined;
+    throw new PkiError('ERR_DEPENDENCY', 'talking to a Kubernetes API server needs the optional package @kubernetes/client-node (npm install @kubernetes/client-node)', { field: '@kubernetes/client-node', cause });
+  });
+  return clientNode;
+}
+
+/** The connection a parsed kubeconfig describes; file paths are read relative to the kubeconfig's folder. */
 export async function connectionFromKubeconfig(config: Kubeconfig, kubeconfigPath?: string): Promise<KubeConnection> {
   const base = kubeconfigPath ? dirname(kubeconfigPath) : process.cwd();
   const read = (file: string): Promise<string> =>
@@ -34,84 +60,200 @@ export async function connectionFromKubeconfig(config: Kubeconfig, kubeconfigPat
   };
 }
 
-const CODE_OF_STATUS: Record<number, PkiErrorCode> = { 401: 'ERR_UNAUTHORIZED', 403: 'ERR_FORBIDDEN', 404: 'ERR_NOT_FOUND', 405: 'ERR_METHOD_NOT_ALLOWED', 409: 'ERR_CONFLICT', 422: 'ERR_CSR_OBJECT' };
+/**
+ * A kubeconfig file read as kubectl reads it (its current context, or `context`): any user it can hold,
+ * exec credential plugins included. A cluster that skips TLS verification, is not https, or names no CA
+ * is refused: kubepki never falls back to the system trust store.
+ */
+export async function kubeConnectionFromFile(path: string, options: { context?: string; maxRetries?: number } = {}): Promise<KubeConnection> {
+  const { KubeConfig } = await loadClientNode();
+  const config = new KubeConfig();
+  try {
+    config.loadFromFile(path);
+    if (options.context) config.setCurrentContext(options.context);
+  } catch (cause) {
+    throw new PkiError('ERR_KUBECONFIG', `cannot be read: ${(cause as Error).message}`, { field: path, cause });
+  }
+  return verifiedConnection(config, { kubeconfig: path, ...(options.context ? { context: options.context } : {}) }, options.maxRetries);
+}
 
-/** A JSON request to the API server; non-2xx answers become PkiErrors carrying the Status message. */
-export function kubeRequest<T>(connection: KubeConnection, method: string, path: string, body?: unknown): Promise<T> {
+/** The pod's service account (its token file, re-read as it rotates, and ca.crt), as client-go's InClusterConfig. */
+export async function kubeConnectionInCluster(options: { root?: string; maxRetries?: number } = {}): Promise<KubeConnection> {
+  const { KubeConfig } = await loadClientNode();
+  const config = new KubeConfig();
+  try {
+    config.loadFromCluster(options.root);
+  } catch (cause) {
+    throw new PkiError('ERR_KUBECONFIG', `no in-cluster configuration: ${(cause as Error).message}`, { field: 'KUBERNETES_SERVICE_HOST', cause });
+  }
+  return verifiedConnection(config, { inCluster: true, ...(options.root ? { root: options.root } : {}) }, options.maxRetries);
+}
+
+async function verifiedConnection(config: KubeConfig, source: KubeconfigSource, maxRetries: number | undefined): Promise<KubeConnection> {
+  const cluster = config.getCurrentCluster();
+  const field = 'kubeconfig' in source ? source.kubeconfig : 'in-cluster';
+  if (!cluster) throw new PkiError('ERR_KUBECONFIG', 'its current context names no cluster', { field });
+  if (cluster.skipTLSVerify) throw new PkiError('ERR_KUBECONFIG', `cluster "${cluster.name}" sets insecure-skip-tls-verify: kubepki always verifies the API server`, { field: 'insecure-skip-tls-verify' });
+  if (!/^https:\/\//i.test(cluster.server)) throw new PkiError('ERR_KUBECONFIG', `cluster "${cluster.name}" is not an https:// server`, { field: 'server' });
+  const ca = cluster.caData ? Buffer.from(cluster.caData, 'base64').toString('utf8') : cluster.caFile ? await readFile(cluster.caFile, 'utf8').catch((cause: unknown) => Promise.reject(ioError(cluster.caFile!, 'cannot be read', cause))) : undefined;
+  if (!ca) throw new PkiError('ERR_KUBECONFIG', `cluster "${cluster.name}" has no certificate authority: kubepki never falls back to the system trust store`, { field: 'certificate-authority-data' });
+  const connection: KubeConnection = { server: cluster.server, ca, source, ...(maxRetries === undefined ? {} : { maxRetries }) };
+  configs.set(connection, Promise.resolve(config));
+  return connection;
+}
+
+const configs = new WeakMap<KubeConnection, Promise<KubeConfig>>();
+
+/** The client-node KubeConfig behind a connection: its source's, or one holding exactly its credentials. */
+export function kubeConfigOf(connection: KubeConnection): Promise<KubeConfig> {
+  let config = configs.get(connection);
+  if (!config) {
+    config = buildKubeConfig(connection);
+    configs.set(connection, config);
+  }
+  return config;
+}
+
+async function buildKubeConfig(connection: KubeConnection): Promise<KubeConfig> {
+  const { KubeConfig } = await loadClientNode();
+  const config = new KubeConfig();
+  const base64 = (text: string | undefined): string | undefined => (text === undefined ? undefined : Buffer.from(text).toString('base64'));
+  config.loadFromOptions({
+    clusters: [{ name: 'cluster', server: connection.server, caData: base64(connection.ca), skipTLSVerify: false }],
+    users: [{ name: 'user', token: connection.token, certData: base64(connection.cert), keyData: base64(connection.key) }],
+    contexts: [{ name: 'context', cluster: 'cluster', user: 'user' }],
+    currentContext: 'context',
+  });
+  return config;
+}
+
+const CODE_OF_STATUS: Record<number, PkiErrorCode> = { 401: 'ERR_UNAUTHORIZED', 403: 'ERR_FORBIDDEN', 404: 'ERR_NOT_FOUND', 405: 'ERR_METHOD_NOT_ALLOWED', 409: 'ERR_CONFLICT', 410: 'ERR_GONE', 422: 'ERR_CSR_OBJECT' };
+
+interface Answer {
+  readonly status: number;
+  readonly retryAfter?: number;
+  readonly text: string;
+}
+
+/**
+ * A JSON request to the API server; non-2xx answers become PkiErrors carrying the Status message.
+ * As client-go's rest.Request: a 429, or a 5xx with Retry-After, is sent again after the wait it names (any
+ * verb: the server did not act on it); a read whose connection was refused or reset, or that got a 5xx, is
+ * sent again after a backoff. At most `maxRetries` (5) times.
+ */
+export async function kubeRequest<T>(connection: KubeConnection, method: string, path: string, body?: unknown): Promise<T> {
+  const payload = body === undefined ? undefined : JSON.stringify(body);
+  const maxRetries = connection.maxRetries ?? 5;
+  for (let attempt = 0; ; attempt++) {
+    let answer: Answer;
+    try {
+      answer = await send(connection, method, path, payload);
+    } catch (error) {
+      const dropped = (error as NodeJS.ErrnoException).code === 'ECONNREFUSED' || (error as NodeJS.ErrnoException).code === 'ECONNRESET';
+      if (method === 'GET' && dropped && attempt < maxRetries) {
+        await sleep(backoff(attempt));
+        continue;
+      }
+      throw error instanceof PkiError ? error : new PkiError('ERR_IO', `${method} ${path}: ${(error as Error).message}`, { field: connection.server, cause: error });
+    }
+    const { status, text } = answer;
+    if (status >= 200 && status < 300) return (text ? JSON.parse(text) : undefined) as T;
+    const askedToWait = (status === 429 || status >= 500) && answer.retryAfter !== undefined;
+    if (attempt < maxRetries && (askedToWait || status === 429 || (method === 'GET' && status >= 500))) {
+      await sleep(askedToWait ? Math.min(answer.retryAfter! * 1000, 30_000) : backoff(attempt));
+      continue;
+    }
+    throw statusError(status, text, `${method} ${path}`, connection.server);
+  }
+}
+
+/** 250 ms doubling to 8 s, with jitter so that replicas do not retry in step. */
+function backoff(attempt: number): number {
+  return Math.min(250 * 2 ** attempt, 8000) * (0.8 + Math.random() * 0.4);
+}
+
+function statusError(status: number, text: string, what: string, server: string): PkiError {
+  let statusObject: { message?: string; reason?: string } | undefined;
+  try {
+    statusObject = text ? (JSON.parse(text) as typeof statusObject) : undefined;
+  } catch {
+    statusObject = undefined;
+  }
+  const code = statusObject?.reason === 'AlreadyExists' ? 'ERR_ALREADY_EXISTS' : (CODE_OF_STATUS[status] ?? 'ERR_IO');
+  return new PkiError(code, `${what}: ${status} ${statusObject?.message ?? text.slice(0, 200)}`, { field: server });
+}
+
+async function send(connection: KubeConnection, method: string, path: string, payload: string | undefined): Promise<Answer> {
+  const options: RequestOptions = {
+    method,
+    headers: {
+      accept: 'application/json',
+      ...(payload ? { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(payload)) } : {}),
+    },
+    timeout: 30_000,
+  };
+  await authenticate(connection, options);
   return new Promise((resolvePromise, reject) => {
-    const payload = body === undefined ? undefined : JSON.stringify(body);
-    const req = request(
-      new URL(path, connection.server),
-      {
-        method,
-        ca: connection.ca,
-        cert: connection.cert,
-        key: connection.key,
-        headers: {
-          accept: 'application/json',
-          ...(connection.token ? { authorization: `Bearer ${connection.token}` } : {}),
-          ...(payload ? { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(payload)) } : {}),
-        },
-        timeout: 30_000,
-      },
-      (res) => {
-        let text = '';
-        res.on('data', (chunk: Buffer) => (text += chunk.toString()));
-        res.on('end', () => {
-          const status = res.statusCode ?? 0;
-          let parsed: unknown;
-          try {
-            parsed = text ? JSON.parse(text) : undefined;
-          } catch {
-            parsed = undefined;
-          }
-          if (status >= 200 && status < 300) return resolvePromise(parsed as T);
-          const statusObject = parsed as { message?: string; reason?: string } | undefined;
-          const code = statusObject?.reason === 'AlreadyExists' ? 'ERR_ALREADY_EXISTS' : (CODE_OF_STATUS[status] ?? 'ERR_IO');
-          reject(new PkiError(code, `${method} ${path}: ${status} ${statusObject?.message ?? text.slice(0, 200)}`, { field: connection.server }));
-        });
-      },
-    );
+    const req = request(new URL(path, connection.server), options, (res) => {
+      let text = '';
+      res.on('data', (chunk: Buffer) => (text += chunk.toString()));
+      res.on('end', () => {
+        const retryAfter = Number.parseInt(String(res.headers['retry-after'] ?? ''), 10);
+        resolvePromise({ status: res.statusCode ?? 0, text, ...(Number.isFinite(retryAfter) && retryAfter >= 0 ? { retryAfter } : {}) });
+      });
+      res.on('error', reject);
+    });
     req.on('timeout', () => req.destroy(new PkiError('ERR_TIMEOUT', `${method} ${path} timed out`, { field: connection.server })));
-    req.on('error', (cause) => reject(cause instanceof PkiError ? cause : new PkiError('ERR_IO', `${method} ${path}: ${cause.message}`, { field: connection.server, cause })));
+    req.on('error', reject);
     req.end(payload);
   });
 }
 
+/** client-node fills in the agent (CA, client certificate) and the Authorization header (token, exec plugin). */
+async function authenticate(connection: KubeConnection, options: RequestOptions): Promise<void> {
+  const config = await kubeConfigOf(connection);
+  try {
+    await config.applyToHTTPSOptions(options);
+  } catch (cause) {
+    throw new PkiError('ERR_UNAUTHORIZED', `no credentials for ${connection.server}: ${(cause as Error).message}`, { field: 'user', cause });
+  }
+  // The connection's CA is the one kubepki checked; a kubeconfig cannot turn verification off.
+  options.ca = connection.ca;
+  options.rejectUnauthorized = true;
+}
+
 /** Streams watch events (one JSON object per line) until `stop` is called or the server ends the stream. */
 export function kubeWatch(connection: KubeConnection, path: string, onEvent: (event: WatchEvent) => void, onEnd: (error?: Error) => void): () => void {
-  const req = request(new URL(path, connection.server), {
-    method: 'GET',
-    ca: connection.ca,
-    cert: connection.cert,
-    key: connection.key,
-    headers: { accept: 'application/json', ...(connection.token ? { authorization: `Bearer ${connection.token}` } : {}) },
-  });
   let stopped = false;
-  req.on('response', (res) => {
-    if ((res.statusCode ?? 0) >= 300) {
-      let text = '';
-      res.on('data', (chunk: Buffer) => (text += chunk.toString()));
-      res.on('end', () => onEnd(new PkiError(CODE_OF_STATUS[res.statusCode ?? 0] ?? 'ERR_IO', `watch ${path}: ${res.statusCode} ${text.slice(0, 200)}`, { field: connection.server })));
-      return;
-    }
-    let buffer = '';
-    res.on('data', (chunk: Buffer) => {
-      buffer += chunk.toString();
-      let newline: number;
-      while ((newline = buffer.indexOf('\n')) >= 0) {
-        const line = buffer.slice(0, newline).trim();
-        buffer = buffer.slice(newline + 1);
-        if (line) onEvent(JSON.parse(line) as WatchEvent);
-      }
-    });
-    res.on('end', () => !stopped && onEnd());
-    res.on('error', (error) => !stopped && onEnd(error));
-  });
-  req.on('error', (error) => !stopped && onEnd(error));
-  req.end();
+  let abort: AbortController | undefined;
+  const end = (error?: Error): void => {
+    if (!stopped) onEnd(error);
+  };
+  void (async () => {
+    const { Watch } = await loadClientNode();
+    const config = await kubeConfigOf(connection);
+    if (stopped) return;
+    abort = await new Watch(config).watch(
+      path,
+      {},
+      (type, object) => {
+        if (stopped) return;
+        if (type === 'ERROR') {
+          const status = object as { code?: number; message?: string };
+          return end(new PkiError(CODE_OF_STATUS[status.code ?? 0] ?? 'ERR_IO', `watch ${path}: ${status.code ?? ''} ${status.message ?? ''}`, { field: connection.server }));
+        }
+        onEvent({ type, object } as WatchEvent);
+      },
+      (error: unknown) => {
+        if (!error) return end();
+        const status = (error as { statusCode?: number }).statusCode;
+        end(status ? statusError(status, (error as Error).message, `watch ${path}`, connection.server) : error instanceof Error ? error : new PkiError('ERR_IO', String(error)));
+      },
+    );
+    if (stopped) abort.abort();
+  })().catch((error: unknown) => end(error instanceof Error ? error : new PkiError('ERR_IO', String(error))));
   return () => {
     stopped = true;
-    req.destroy();
+    abort?.abort();
   };
 }

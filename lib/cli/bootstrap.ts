@@ -4,7 +4,7 @@ import { readIfExists } from '../cluster/files.js';
 import { parseKubeconfig } from '../cluster/kubeconfig.js';
 import { SIGNERS } from '../bootstrap/csr-object.js';
 import { startApprover } from '../bootstrap/controllers.js';
-import { connectionFromKubeconfig } from '../bootstrap/kube-client.js';
+import { kubeconfigFlagConnection } from './kubeconfig-flag.js';
 import { kubernetesRegistry } from '../bootstrap/kube-registry.js';
 import { kubernetesTokenStore } from '../bootstrap/kube-tokens.js';
 import { nodeAddressesFromApi, staticNodeAddresses } from '../bootstrap/node-addresses.js';
@@ -62,10 +62,7 @@ function directoryPlace(dir: string): TokenPlace {
 }
 
 async function clusterPlace(path: string): Promise<TokenPlace> {
-  const text = await readIfExists(path);
-  if (text === undefined) throw new PkiError('ERR_ARGUMENT', 'no such kubeconfig', { field: '--kubeconfig' });
-  const config = parseKubeconfig(text, path);
-  const connection = await connectionFromKubeconfig(config, path);
+  const connection = await kubeconfigFlagConnection(path);
   const store = kubernetesTokenStore(connection);
   return {
     where: path,
@@ -76,7 +73,7 @@ async function clusterPlace(path: string): Promise<TokenPlace> {
     list: () => store.listSecrets(),
     remove: (id) => store.remove(id),
     // The endpoint and CA of the kubeconfig itself: what it verified the API server with.
-    joinCommands: async (token) => joinLines(new URL(config.server).host, Certificate.fromPemBundle(connection.ca, path)[0]!, token),
+    joinCommands: async (token) => joinLines(new URL(connection.server).host, Certificate.fromPemBundle(connection.ca, path)[0]!, token),
   };
 }
 
@@ -398,7 +395,7 @@ export const approveVerb: Verb = {
   async run({ values }, io) {
     servingPolicyFlags(values, []);
     const path = resolve(required(values, 'kubeconfig'));
-    const connection = await connectionFromKubeconfig(parseKubeconfig((await readIfExists(path)) ?? '', path), path);
+    const connection = await kubeconfigFlagConnection(path);
     const servingPolicy = servingPolicyFlags(values, [hostOf(connection.server)]);
     const registry = kubernetesRegistry(connection);
     const servingOnly = { ...registry, watch: (listener: Parameters<typeof registry.watch>[0]) => registry.watch((e) => e.object.spec.signerName === SIGNERS.kubeletServing && listener(e)) };

@@ -2,11 +2,11 @@
 // kube-system/kubeadm-certs Secret, encrypted with the certificate key), through a file.
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
+import { kubeconfigFlagConnection } from './kubeconfig-flag.js';
 import { PkiError } from '../errors.js';
-import { connectionFromKubeconfig, kubeRequest, type KubeConnection } from '../bootstrap/kube-client.js';
+import { kubeRequest, type KubeConnection } from '../bootstrap/kube-client.js';
 import { bootstrapTokenSecret, generateBootstrapToken } from '../bootstrap/token.js';
-import { ioError, readIfExists, writeFileAtomic } from '../cluster/files.js';
-import { parseKubeconfig } from '../cluster/kubeconfig.js';
+import { ioError, writeFileAtomic } from '../cluster/files.js';
 import {
   createCertificateKey,
   restoreSharedCertificates,
@@ -27,11 +27,6 @@ const NODE_TOKEN_GROUP = 'system:bootstrappers:kubeadm:default-node-token';
 /** kubeadm's DefaultCertTokenDuration: the token that owns the Secret, so the garbage collector removes both after it. */
 const CERT_TOKEN_TTL_SECONDS = 2 * 3600;
 
-async function connectionOf(path: string): Promise<KubeConnection> {
-  const text = await readIfExists(path);
-  if (text === undefined) throw new PkiError('ERR_ARGUMENT', 'no such kubeconfig', { field: '--kubeconfig' });
-  return connectionFromKubeconfig(parseKubeconfig(text, path), path);
-}
 
 /** POST, or PUT over an object of that name (kubeadm's apiclient.CreateOrUpdate*). */
 async function createOrUpdate(connection: KubeConnection, collection: string, object: { metadata: { name: string; [field: string]: unknown }; [field: string]: unknown }): Promise<void> {
@@ -112,7 +107,7 @@ export const certsVerb: Verb = {
         await writeFileAtomic({ path: out, content: sharedCertificateManifest(data), mode: 0o600 }, { overwrite: values.force === true });
         io.out(`wrote ${out} (Secret ${SECRET}, ${files})`);
       } else {
-        const owner = await uploadToApi(await connectionOf(resolve(kubeconfig!)), data);
+        const owner = await uploadToApi(await kubeconfigFlagConnection(resolve(kubeconfig!)), data);
         io.out(`stored the Secret ${SECRET} (${files}); it is deleted with its owner ${owner} in 2 hours`);
       }
       return 0;
@@ -123,7 +118,7 @@ export const certsVerb: Verb = {
       const kubeconfig = optional(values, 'kubeconfig');
       if (kubeconfig && optional(values, 'from')) throw new PkiError('ERR_ARGUMENT', 'give --from or --kubeconfig, not both', { field: '--from' });
       let data: Record<string, string>;
-      if (kubeconfig) data = await downloadFromApi(await connectionOf(resolve(kubeconfig)));
+      if (kubeconfig) data = await downloadFromApi(await kubeconfigFlagConnection(resolve(kubeconfig)));
       else {
         const from = resolve(required(values, 'from'));
         const text = await readFile(from, 'utf8').catch((cause: unknown) => Promise.reject(ioError(from, 'cannot be read', cause)));

@@ -1,0 +1,101 @@
+import { PkiError } from '../errors.js';
+import { kubeRequest, kubeWatch, type KubeConnection } from './kube-client.js';
+
+export interface ListedObject {
+  readonly metadata: { readonly name: string; readonly resourceVersion?: string };
+}
+
+export type ListWatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
+
+export interface ListWatchOptions {
+  /** Told of every error the watch recovers from (a dropped stream, a refused request, a relist). */
+  onError?: (error: unknown) => void;
+}
+
+/**
+ * A collection's objects as client-go's reflector keeps them: a list, then a watch from the list's
+ * resourceVersion that resumes from the last version it saw whenever the server ends the stream; a
+ * 410 Gone (the version was compacted away) lists again and reports only what changed meanwhile (ADDED,
+ * MODIFIED, DELETED against what the listener was already told). Bookmarks move the resume point.
+ * Resolves once the first list has been delivered; returns the stop function.
+ */
+export async function listAndWatch<T extends ListedObject>(
+  connection: KubeConnection,
+  collectionPath: string,
+  onEvent: (type: ListWatchEventType, object: T) => void,
+  options: ListWatchOptions = {},
+): Promise<() => void> {
+  const known = new Map<string, string | undefined>();
+  let resourceVersion = '';
+  let stopped = false;
+  let stopWatch = (): void => undefined;
+  let failures = 0;
+  const separator = collectionPath.includes('?') ? '&' : '?';
+
+  const relist = async (): Promise<void> => {
+    const list = await kubeRequest<{ items?: T[]; metadata?: { resourceVersion?: string } }>(connection, 'GET', collectionPath);
+    const seen = new Set<string>();
+    for (const item of list.items ?? []) {
+      seen.add(item.metadata.name);
+      const wasKnown = known.has(item.metadata.name);
+      if (wasKnown && known.get(item.metadata.name) === item.metadata.resourceVersion) continue;
+      known.set(item.metadata.name, item.metadata.resourceVersion);
+      if (!stopped) onEvent(wasKnown ? 'MODIFIED' : 'ADDED', item);
+    }
+    for (const name of [...known.keys()]) {
+      if (seen.has(name)) continue;
+      known.delete(name);
+      if (!stopped) onEvent('DELETED', { metadata: { name } } as T);
+    }
+    resourceVersion = list.metadata?.resourceVersion ?? '';
+  };
+
+  const reopen = (delay: number): void => {
+    if (!stopped) setTimeout(() => void open(), delay).unref();
+  };
+
+  const open = async (): Promise<void> => {
+    if (stopped) return;
+    const query = `watch=true&allowWatchBookmarks=true${resourceVersion ? `&resourceVersion=${encodeURIComponent(resourceVersion)}` : ''}`;
+    stopWatch = kubeWatch(
+      connection,
+      `${collectionPath}${separator}${query}`,
+      (event) => {
+        failures = 0;
+        const object = event.object as unknown as T;
+        if (object.metadata?.resourceVersion) resourceVersion = object.metadata.resourceVersion;
+        if ((event.type as string) === 'BOOKMARK') return;
+        if (event.type === 'DELETED') known.delete(object.metadata.name);
+        else known.set(object.metadata.name, object.metadata.resourceVersion);
+        onEvent(event.type, object);
+      },
+      (error) => {
+        if (stopped) return;
+        if (!error) return reopen(0);
+        options.onError?.(error);
+        if (error instanceof PkiError && error.code === 'ERR_GONE') {
+          relist().then(
+            () => reopen(0),
+            (listError: unknown) => {
+              options.onError?.(listError);
+              reopen(delayAfter(++failures));
+            },
+          );
+          return;
+        }
+        reopen(delayAfter(++failures));
+      },
+    );
+  };
+
+  await relist();
+  void open();
+  return () => {
+    stopped = true;
+    stopWatch();
+  };
+}
+
+function delayAfter(failures: number): number {
+  return Math.min(500 * 2 ** (failures - 1), 10_000);
+}
