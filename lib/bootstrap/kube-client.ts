@@ -225,9 +225,14 @@ async function authenticate(connection: KubeConnection, options: RequestOptions)
 /** Streams watch events (one JSON object per line) until `stop` is called or the server ends the stream. */
 export function kubeWatch(connection: KubeConnection, path: string, onEvent: (event: WatchEvent) => void, onEnd: (error?: Error) => void): () => void {
   let stopped = false;
+  let ended = false;
   let abort: AbortController | undefined;
+  // An ERROR event ends the watch; the stream closing after it is the same end.
   const end = (error?: Error): void => {
-    if (!stopped) onEnd(error);
+    if (stopped || ended) return;
+    ended = true;
+    abort?.abort();
+    onEnd(error);
   };
   void (async () => {
     const { Watch } = await loadClientNode();
@@ -237,7 +242,7 @@ export function kubeWatch(connection: KubeConnection, path: string, onEvent: (ev
       path,
       {},
       (type, object) => {
-        if (stopped) return;
+        if (stopped || ended) return;
         if (type === 'ERROR') {
           const status = object as { code?: number; message?: string };
           return end(new PkiError(CODE_OF_STATUS[status.code ?? 0] ?? 'ERR_IO', `watch ${path}: ${status.code ?? ''} ${status.message ?? ''}`, { field: connection.server }));
