@@ -25,8 +25,8 @@ const foreignCa = await createCertificateAuthority({ commonName: 'foreign' });
 
 async function apiServer(handler: Handler, pair: Pair = serving): Promise<{ server: Server; url: string; close(): Promise<void> }> {
   const server = createServer({ cert: pair.cert, key: pair.key, ca: ca.certificate.pem, requestCert: true, rejectUnauthorized: false }, (req, res) => {
-    const peer = (req.socket as TLSSocket).authorized ? (req.socket as TLSSocket).getPeerCertificate().subject?.CN : undefined;
-    handler(req, res, peer);
+    const cn = (req.socket as TLSSocket).authorized ? (req.socket as TLSSocket).getPeerCertificate().subject?.CN : undefined;
+    handler(req, res, Array.isArray(cn) ? cn[0] : cn);
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -123,7 +123,7 @@ test("429 and 5xx with Retry-After are retried for any verb, a read's bare 5xx t
     const key = `${req.method} ${req.url}`;
     const attempt = (seen[key] = (seen[key] ?? 0) + 1);
     const status = plan[key]![Math.min(attempt, plan[key]!.length) - 1]!;
-    const retryAfter = key === 'POST /broken' || key === 'GET /flaky' ? {} : { 'retry-after': '0' };
+    const retryAfter: Record<string, string> = key === 'POST /broken' || key === 'GET /flaky' ? {} : { 'retry-after': '0' };
     json(res, status, status === 200 ? { ok: attempt } : { kind: 'Status', code: status, message: 'try later' }, status === 200 ? {} : retryAfter);
   });
   try {
