@@ -221,6 +221,47 @@ test('kubepki approve approves a serving CSR whose SANs the node owns (the real 
   assert.match(await foreign, /^ERR_DENIED .*10\.0\.0\.99/);
 });
 
+/** A kubeconfig whose user is an exec credential plugin printing an ExecCredential with this client certificate. */
+async function execKubeconfig(name: string, cert: string, key: string): Promise<string> {
+  const plugin = join(dir, `${name}.sh`);
+  const credential = { apiVersion: 'client.authentication.k8s.io/v1', kind: 'ExecCredential', status: { clientCertificateData: cert, clientKeyData: key } };
+  await writeFileAtomic({ path: plugin, content: `#!/bin/sh\ncat <<'EOF'\n${JSON.stringify(credential)}\nEOF\n`, mode: 0o700 });
+  const path = join(dir, `${name}.conf`);
+  const user = `exec:\n      apiVersion: client.authentication.k8s.io/v1\n      command: ${plugin}\n      interactiveMode: Never`;
+  const ca = Buffer.from(CORE.ca).toString('base64');
+  const text = `apiVersion: v1\nkind: Config\nclusters:\n- name: k\n  cluster:\n    server: ${apiserverUrl}\n    certificate-authority-data: ${ca}\nusers:\n- name: ${name}\n  user:\n    ${user}\ncontexts:\n- name: k\n  context: {cluster: k, user: ${name}}\ncurrent-context: k\n`;
+  await writeFileAtomic({ path, content: text, mode: 0o600 });
+  return path;
+}
+
+test('kubepki approve through a kubeconfig whose exec credential plugin prints a client certificate; a foreign one gets 401', async () => {
+  const superAdmin = parseKubeconfig(await file('super-admin.conf'));
+  const kubeconfig = await execKubeconfig('exec-admin', superAdmin.clientCertificatePem!, superAdmin.clientKeyPem!);
+  const nodeDir = join(dir, 'node-1');
+  const pending = requestServingCertificate({ kubeconfig: join(nodeDir, 'kubelet.conf'), certDir: join(nodeDir, 'pki'), nodeName: 'node-1', addresses: ['10.0.0.21', 'node-1'], timeoutMs: 60_000 }).then(
+    (certificate) => certificate,
+    (error: Error) => error,
+  );
+  await waitFor('the pending serving CSR', async () => {
+    const list = (await asSuperAdmin('GET', '/apis/certificates.k8s.io/v1/certificatesigningrequests')) as { items: { spec: { signerName: string }; status?: { conditions?: unknown[] } }[] };
+    return list.items.some((csr) => csr.spec.signerName === 'kubernetes.io/kubelet-serving' && !csr.status?.conditions?.length);
+  }, 30);
+  const out: string[] = [];
+  assert.is(await main(['approve', '--kubeconfig', kubeconfig], { out: (l) => out.push(l), err: (l) => out.push(l) }), 0, out.join('\n'));
+  assert.match(out.join('\n'), /: approved: /, out.join('\n'));
+  const serving = await pending;
+  if (serving instanceof Error) throw serving;
+  assert.equal([serving.sans.dns, serving.sans.ips], [['node-1'], ['10.0.0.21']]);
+
+  const foreign = await createCertificateAuthority({ commonName: 'kubernetes' });
+  const keyPair = await generateKeyPair();
+  const stranger = await issueCertificate({ profile: PROFILES.client, subject: { commonName: 'kubernetes-super-admin', organizations: ['system:masters'] }, publicKey: keyPair.publicKey, issuer: foreign });
+  const refused = await execKubeconfig('exec-foreign', stranger.pem, await exportPrivateKeyPem(keyPair));
+  const err: string[] = [];
+  assert.is(await main(['approve', '--kubeconfig', refused], { out: () => undefined, err: (l) => err.push(l) }), 1);
+  assert.match(err.join('\n'), /401/);
+});
+
 test('kubepki as the signer of a custom signerName sets a certificate the apiserver accepts in /status', async () => {
   const ca = { certificate: CORE.ca, privateKey: (await importPrivateKeyPem(await file('pki/ca.key'))).privateKey };
   const superAdmin = parseKubeconfig(await file('super-admin.conf'));
