@@ -77,8 +77,14 @@ export async function kubeConnectionFromFile(path: string, options: { context?: 
   return verifiedConnection(config, { kubeconfig: path, ...(options.context ? { context: options.context } : {}) }, options.maxRetries);
 }
 
-/** The pod's service account (its token file, re-read as it rotates, and ca.crt), as client-go's InClusterConfig. */
+/**
+ * The pod's service account, as client-go's InClusterConfig: KUBERNETES_SERVICE_HOST/PORT, and the token
+ * (re-read as the kubelet rotates it) and ca.crt under `root` + /var/run/secrets/kubernetes.io/serviceaccount.
+ */
 export async function kubeConnectionInCluster(options: { root?: string; maxRetries?: number } = {}): Promise<KubeConnection> {
+  if (!process.env.KUBERNETES_SERVICE_HOST || !process.env.KUBERNETES_SERVICE_PORT) {
+    throw new PkiError('ERR_KUBECONFIG', 'not running in a pod: KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT are not set', { field: 'KUBERNETES_SERVICE_HOST' });
+  }
   const { KubeConfig } = await loadClientNode();
   const config = new KubeConfig();
   try {

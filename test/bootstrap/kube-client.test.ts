@@ -5,12 +5,12 @@ import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import { chmod, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createCertificateAuthority, PROFILES } from '../../lib/index.js';
-import { kubeConnectionFromFile, kubeRequest, type KubeConnection } from '../../lib/bootstrap/kube-client.js';
+import { kubeConnectionFromFile, kubeConnectionInCluster, kubeRequest, type KubeConnection } from '../../lib/bootstrap/kube-client.js';
 import { listAndWatch, type ListWatchEventType } from '../../lib/bootstrap/kube-list-watch.js';
 import { issuePair, type Pair } from '../helpers/tls-servers.js';
 import { withTempDir } from '../helpers/dirs.js';
@@ -82,6 +82,33 @@ test('an exec credential plugin that prints a client certificate authenticates t
       const answer = await kubeRequest<{ client: string }>(connection, 'GET', '/api/v1/namespaces');
       assert.is(answer.client, 'admin');
     } finally {
+      await api.close();
+    }
+  });
+});
+
+test("in a pod: the service account's token file and ca.crt, and the service host and port from the environment", async () => {
+  await withTempDir(async (root) => {
+    const api = await apiServer((req, res) => json(res, 200, { authorization: req.headers.authorization ?? null }));
+    const saved = { host: process.env.KUBERNETES_SERVICE_HOST, port: process.env.KUBERNETES_SERVICE_PORT };
+    try {
+      delete process.env.KUBERNETES_SERVICE_HOST;
+      assert.is((await failureOf(() => kubeConnectionInCluster({ root }))).code, 'ERR_KUBECONFIG');
+      const account = join(root, 'var/run/secrets/kubernetes.io/serviceaccount');
+      await mkdir(account, { recursive: true });
+      await writeFile(join(account, 'ca.crt'), ca.certificate.pem);
+      await writeFile(join(account, 'token'), 'projected-token-1');
+      const url = new URL(api.url);
+      process.env.KUBERNETES_SERVICE_HOST = url.hostname;
+      process.env.KUBERNETES_SERVICE_PORT = url.port;
+      const connection = await kubeConnectionInCluster({ root });
+      assert.is(connection.server, api.url);
+      assert.equal(await kubeRequest(connection, 'GET', '/api'), { authorization: 'Bearer projected-token-1' });
+    } finally {
+      for (const [name, value] of [['KUBERNETES_SERVICE_HOST', saved.host], ['KUBERNETES_SERVICE_PORT', saved.port]] as const) {
+        if (value === undefined) delete process.env[name];
+        else process.env[name] = value;
+      }
       await api.close();
     }
   });
