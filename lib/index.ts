@@ -141,6 +141,33 @@ export { verifyCertificate, checkName, type VerifyOptions, type VerifyResult } f
 export { crossCheckChain } from './x509/cross-check.js';
 export { issueRevocationList, parseRevocationList, type RevocationList, type IssueRevocationListOptions } from './x509/crl.js';
 export { writeClusterBundles, type BundleName } from './cluster/bundles.js';
+export {
+  assertValidClusterTrustBundle,
+  clusterTrustBundleProblems,
+  signerNameProblems,
+  signerNamePrefix,
+  trustBundleNameProblems,
+  trustBundleProblems,
+  CLUSTER_TRUST_BUNDLE_VERSIONS,
+  MAX_TRUST_BUNDLE_SIZE,
+  type ClusterTrustBundle,
+  type ClusterTrustBundleVersion,
+  type ClusterTrustBundleProblem,
+} from './cluster/cluster-trust-bundle.js';
+export {
+  buildClusterTrustBundles,
+  normaliseTrustBundle,
+  writeClusterTrustBundleFiles,
+  trustBundleFileName,
+  TRUST_BUNDLE_SIGNERS,
+  TRUST_BUNDLE_MANAGED_LABEL,
+  TRUST_BUNDLE_SOURCE_ANNOTATION,
+  CLUSTER_CA_TRUST_BUNDLE_NAME,
+  type NormalisedTrustBundle,
+  type TrustBundleBuildOptions,
+  type TrustBundleSigner,
+} from './cluster/trust-bundles.js';
+export { publishTrustBundles, discoverTrustBundleVersion, serverGitVersion, type TrustBundlePublication, type PublishTrustBundleOptions } from './bootstrap/trust-bundle-publisher.js';
 export { explainTlsError, type TlsMaterial, type VerifiedAgents, type VerifiedAgentOptions } from './agents/tls.js';
 export {
   componentToApiserver,

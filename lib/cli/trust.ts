@@ -1,9 +1,14 @@
 import { readFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { PkiError } from '../errors.js';
 import { clusterBundles, writeClusterBundles } from '../cluster/bundles.js';
 import { loadPkiDirectory } from '../cluster/directory.js';
-import { ioError, writeFileAtomic } from '../cluster/files.js';
+import { ioError, readIfExists, writeFileAtomic } from '../cluster/files.js';
+import { CLUSTER_TRUST_BUNDLE_VERSIONS, type ClusterTrustBundleVersion } from '../cluster/cluster-trust-bundle.js';
+import { buildClusterTrustBundles, writeClusterTrustBundleFiles } from '../cluster/trust-bundles.js';
+import { parseKubeconfig } from '../cluster/kubeconfig.js';
+import { connectionFromKubeconfig } from '../bootstrap/kube-client.js';
+import { publishTrustBundles } from '../bootstrap/trust-bundle-publisher.js';
 import { authorityEntry } from '../cluster/layout.js';
 import { buildCaBundle } from '../x509/bundle.js';
 import { Certificate } from '../x509/certificate.js';
@@ -14,7 +19,7 @@ import { auditSetup } from '../agents/audit.js';
 import { rotateClusterCa } from '../cluster/rotation.js';
 import { revokeCertificates } from '../cluster/revoke.js';
 import { PKCS11_OPTION_HELP, pkcs11Option } from './pkcs11.js';
-import { optional, printable, required, type Verb } from './io.js';
+import { optional, printable, required, type Io, type Verb } from './io.js';
 
 const readText = (path: string): Promise<string> =>
   readFile(path, 'utf8').catch((cause: unknown) => {
@@ -23,11 +28,19 @@ const readText = (path: string): Promise<string> =>
 
 export const bundleVerb: Verb = {
   name: 'bundle',
-  summary: "write the named CA bundles of a PKI directory (bundles/*.crt), or build one bundle from files",
-  usage: 'kubepki bundle --dir DIR [--json]\n       kubepki bundle FILE... [--out FILE]',
-  options: { dir: { type: 'string' }, out: { type: 'string' }, json: { type: 'boolean' } },
+  summary: "write the named CA bundles of a PKI directory (bundles/*.crt), publish them as ClusterTrustBundles, or build one bundle from files",
+  usage: [
+    'kubepki bundle --dir DIR [--json]',
+    '       kubepki bundle --dir DIR --kubeconfig FILE [--out DIR] [--api-version v1|v1beta1|v1alpha1] [--no-unlinked] [--json]',
+    '           (ClusterTrustBundles published; on a server without the API, written to --out, default DIR/cluster-trust-bundles)',
+    '       kubepki bundle --dir DIR --out DIR [--api-version V] [--no-unlinked] [--json]   (ClusterTrustBundle YAML files only)',
+    '       kubepki bundle FILE... [--out FILE]',
+  ].join('\n'),
+  options: { dir: { type: 'string' }, out: { type: 'string' }, json: { type: 'boolean' }, kubeconfig: { type: 'string' }, 'api-version': { type: 'string' }, 'no-unlinked': { type: 'boolean' } },
   async run({ values, positionals }, io) {
     const dir = optional(values, 'dir');
+    if (dir && (optional(values, 'kubeconfig') || optional(values, 'out'))) return trustBundles(resolve(dir), values, io);
+    if (optional(values, 'kubeconfig') || optional(values, 'api-version') || values['no-unlinked']) throw new PkiError('ERR_ARGUMENT', 'ClusterTrustBundles are built from a PKI directory: give --dir', { field: '--dir' });
     if (dir) {
       const loaded = await loadPkiDirectory(resolve(dir));
       const bundles = clusterBundles(loaded);
@@ -46,6 +59,41 @@ export const bundleVerb: Verb = {
     return 0;
   },
 };
+
+/** `bundle --dir DIR --kubeconfig FILE | --out DIR`: the directory's bundles as ClusterTrustBundle objects, published or written. */
+async function trustBundles(dir: string, values: Record<string, unknown>, io: Io): Promise<number> {
+  const version = optional(values, 'api-version') ?? 'v1beta1';
+  if (!(CLUSTER_TRUST_BUNDLE_VERSIONS as readonly string[]).includes(version)) throw new PkiError('ERR_ARGUMENT', `must be one of ${CLUSTER_TRUST_BUNDLE_VERSIONS.join(', ')}`, { field: '--api-version' });
+  const bundles = clusterBundles(await loadPkiDirectory(dir));
+  for (const [name, bundle] of Object.entries(bundles)) for (const d of bundle.dropped) io.err(`kubepki: warning: ${name}: dropped CN=${printable(d.certificate.subject.commonName)}: ${printable(d.reason)}`);
+  const objects = buildClusterTrustBundles(bundles, { version: version as ClusterTrustBundleVersion, unlinked: values['no-unlinked'] !== true });
+  const out = optional(values, 'out');
+  const folder = out ? resolve(out) : join(dir, 'cluster-trust-bundles');
+  const kubeconfig = optional(values, 'kubeconfig');
+  if (kubeconfig) {
+    const path = resolve(kubeconfig);
+    const text = await readIfExists(path);
+    if (text === undefined) throw new PkiError('ERR_ARGUMENT', 'no such kubeconfig', { field: '--kubeconfig' });
+    const connection = await connectionFromKubeconfig(parseKubeconfig(text, path), path);
+    const result = await publishTrustBundles(connection, objects);
+    if (result.served) {
+      if (values.json) io.out(JSON.stringify(result, null, 2));
+      else
+        for (const [what, names] of [['created', result.created], ['updated', result.updated], ['unchanged', result.unchanged], ['deleted', result.deleted]] as const)
+          for (const name of names) io.out(`${what} clustertrustbundle ${printable(name)} (certificates.k8s.io/${result.version})`);
+      return 0;
+    }
+    const files = await writeClusterTrustBundleFiles(folder, objects);
+    const server = `${printable(connection.server)} (${printable(result.serverVersion ?? 'version unknown')})`;
+    if (values.json) io.out(JSON.stringify({ served: false, server: connection.server, serverVersion: result.serverVersion ?? null, files }, null, 2));
+    else io.out(`kubepki: ${server} does not serve ClusterTrustBundle (certificates.k8s.io); wrote ${files.length} object(s) to ${folder} to apply later`);
+    return 0;
+  }
+  const files = await writeClusterTrustBundleFiles(folder, objects);
+  if (values.json) io.out(JSON.stringify({ files }, null, 2));
+  else for (const path of files) io.out(`wrote ${path}`);
+  return 0;
+}
 
 export const verifyVerb: Verb = {
   name: 'verify',
