@@ -105,12 +105,15 @@ export { type SigningPolicy } from './bootstrap/signing-policy.js';
 export {
   memoryRegistry,
   type CsrRegistry,
+  type CsrWriteOptions,
   type MemoryRegistry,
   type MemoryRegistryOptions,
   type WatchEvent,
   type WatchEventType,
 } from './bootstrap/registry.js';
-export { startApprover, startSigner, type Controller, type SignerControllerOptions } from './bootstrap/controllers.js';
+export { runWhileLeading, startApprover, startSigner, type Controller, type ControllerOptions, type SignerControllerOptions } from './bootstrap/controllers.js';
+export { LeaderElector, type ElectionClock, type LeaderElectionOptions } from './bootstrap/leader-election.js';
+export { kubernetesLeaseBackend, type Lease, type LeaseBackend, type LeaseSpec } from './bootstrap/lease-lock.js';
 export { startCsrCleaner, type CsrCleaner, type CsrCleanerOptions } from './bootstrap/cleaner.js';
 export { type WorkerPool } from './workers/pool.js';
 export { startBootstrapServer, type BootstrapServer, type BootstrapServerOptions, type RequestLogEntry } from './bootstrap/server.js';

@@ -5,13 +5,77 @@ import { Certificate } from '../x509/certificate.js';
 import { signsNatively } from '../x509/signature.js';
 import { decideApproval, decideValidatedApproval, resolveServingPolicy, type ApprovalDecision, type ApproverOptions } from './approver.js';
 import { hasCondition } from './csr-object.js';
-import type { CsrRegistry, WatchEvent } from './registry.js';
+import { LeaderElector, type LeaderElectionOptions } from './leader-election.js';
+import type { CertificateSigningRequestObject } from './csr-object.js';
+import type { CsrRegistry, CsrWriteOptions, WatchEvent } from './registry.js';
 import { signCsrObject, signValidatedCsr, workerCsr, type SignerOptions, type SignOutcome, type WorkerSignerOptions, type WorkerSignOutcome } from './signer.js';
 
-/** A running controller: `stop()` ends it, `idle()` resolves once every queued CSR has been handled. */
+/**
+ * A running controller: `stop()` ends it (with leader election, what it returns resolves once the Lease is
+ * released), `idle()` resolves once every queued CSR has been handled.
+ */
 export interface Controller {
-  stop(): void;
+  stop(): void | Promise<void>;
   idle(): Promise<void>;
+}
+
+/** What every controller may be given besides its own options. */
+export interface ControllerOptions {
+  onError?: (error: unknown) => void;
+  /**
+   * A write refused with ERR_CONFLICT: the CSR changed since the version the work was done on (another
+   * replica acted first). The work is dropped; this is no error.
+   */
+  onConflict?: (name: string) => void;
+  /** Watch and act only while holding this Lease (LeaderElector); without it the controller always acts. */
+  leaderElection?: LeaderElectionOptions;
+}
+
+/** The write precondition for work done on `csr`: its resourceVersion, and the object to write from. */
+const decidedOn = (csr: CertificateSigningRequestObject): CsrWriteOptions => ({ resourceVersion: csr.metadata.resourceVersion, current: csr });
+
+const isConflict = (error: unknown): boolean => error instanceof PkiError && error.code === 'ERR_CONFLICT';
+
+/**
+ * Runs the controller `start` makes only while `leaderElection`'s Lease is held: started on acquiring it,
+ * stopped at once on losing it (then leaderElection.onStoppedLeading). Its `stop()` ends the election and
+ * releases the Lease. As client-go's candidates, it leads at most once.
+ */
+export async function runWhileLeading(leaderElection: LeaderElectionOptions, start: () => Promise<Controller>, onError?: (error: unknown) => void): Promise<Controller> {
+  const report = reportingErrors(onError);
+  let running: Controller | undefined;
+  let starting: Promise<void> = Promise.resolve();
+  const elector: LeaderElector = new LeaderElector({
+    onError: report,
+    ...leaderElection,
+    onStartedLeading: () => {
+      starting = start().then((controller) => {
+        // Leadership may have ended while it started.
+        if (elector.isLeader) running = controller;
+        else void controller.stop();
+      }, report);
+      leaderElection.onStartedLeading?.();
+    },
+    onStoppedLeading: () => {
+      void running?.stop();
+      running = undefined;
+      leaderElection.onStoppedLeading?.();
+    },
+  });
+  elector.start();
+  return {
+    // The work stops before the Lease is released, so that no successor overlaps it.
+    stop: async () => {
+      const stopping = running?.stop();
+      running = undefined;
+      const ending = elector.stop();
+      await Promise.all([stopping, ending, starting]);
+    },
+    idle: async () => {
+      await starting;
+      await running?.idle();
+    },
+  };
 }
 
 /**
@@ -43,8 +107,9 @@ export function reportingErrors(onError: ((error: unknown) => void) | undefined)
  * Runs `handle` for every CSR the registry has or gets, one at a time; every error goes to `onError`. An
  * event without `validated` (a real API server's) is validated by the handler, once.
  */
-async function runController(registry: CsrRegistry, handle: (event: WatchEvent) => Promise<void>, onError: ((error: unknown) => void) | undefined): Promise<Controller> {
-  const report = reportingErrors(onError);
+async function runController(registry: CsrRegistry, handle: (event: WatchEvent, active: () => boolean) => Promise<void>, options: ControllerOptions): Promise<Controller> {
+  const report = reportingErrors(options.onError);
+  const active = (): boolean => !stopped;
   let chain: Promise<void> = Promise.resolve();
   let stopped = false;
   const stop = await registry.watch((event) => {
@@ -53,9 +118,10 @@ async function runController(registry: CsrRegistry, handle: (event: WatchEvent) 
     chain = chain.then(async () => {
       if (stopped) return;
       try {
-        await handle(event);
+        await handle(event, active);
       } catch (error) {
-        report(error);
+        if (isConflict(error)) options.onConflict?.(event.object.metadata.name);
+        else report(error);
       }
     });
   });
@@ -69,24 +135,27 @@ async function runController(registry: CsrRegistry, handle: (event: WatchEvent) 
 }
 
 /** The approver as a controller: approves or denies each undecided kubelet CSR (decideApproval). */
-export function startApprover(registry: CsrRegistry, options: ApproverOptions & { onDecision?: (name: string, decision: ApprovalDecision) => void; onError?: (error: unknown) => void } = {}): Promise<Controller> {
+export function startApprover(registry: CsrRegistry, options: ApproverOptions & ControllerOptions & { onDecision?: (name: string, decision: ApprovalDecision) => void } = {}): Promise<Controller> {
   // A policy that does not parse stops the start, not every decision.
   resolveServingPolicy(options);
-  return runController(
-    registry,
-    async ({ object: csr, validated }) => {
-      const decision = validated ? await decideValidatedApproval(validated, options) : await decideApproval(csr, options);
-      options.onDecision?.(csr.metadata.name, decision);
-      if (decision.decision === 'ignore') return;
-      await registry.setApproval(csr.metadata.name, { type: decision.decision === 'approve' ? 'Approved' : 'Denied', status: 'True', reason: decision.reason, message: decision.message });
-    },
-    options.onError,
-  );
+  const start = (): Promise<Controller> =>
+    runController(
+      registry,
+      async ({ object: csr, validated }, active) => {
+        const decision = validated ? await decideValidatedApproval(validated, options) : await decideApproval(csr, options);
+        if (!active()) return;
+        options.onDecision?.(csr.metadata.name, decision);
+        if (decision.decision === 'ignore') return;
+        const condition = { type: decision.decision === 'approve' ? 'Approved' : 'Denied', status: 'True', reason: decision.reason, message: decision.message } as const;
+        await registry.setApproval(csr.metadata.name, condition, decidedOn(csr));
+      },
+      options,
+    );
+  return options.leaderElection ? runWhileLeading(options.leaderElection, start, options.onError) : start();
 }
 
-export interface SignerControllerOptions extends SignerOptions {
+export interface SignerControllerOptions extends SignerOptions, ControllerOptions {
   onOutcome?: (name: string, outcome: SignOutcome) => void;
-  onError?: (error: unknown) => void;
   /**
    * Worker threads that sign, in batches of `batchSize` CSRs. Default 0: one CSR at a time in this
    * thread. Custom `rules` and CA keys held by an injected provider always sign in this thread.
@@ -100,19 +169,26 @@ export interface SignerControllerOptions extends SignerOptions {
 /** The signer as a controller: signs each approved CSR for its signerName, or marks it Failed. */
 export function startSigner(registry: CsrRegistry, options: SignerControllerOptions): Promise<Controller> {
   const workers = options.pool?.size ?? options.workers ?? 0;
-  if (workers > 0 && !options.rules && signsNatively(options.issuer.privateKey, options.issuer.crypto ?? resolveCrypto(options))) return startBatchedSigner(registry, options, workers);
-  return runController(
-    registry,
-    async ({ object: csr, validated }) => applyOutcome(registry, csr.metadata.name, validated ? await signValidatedCsr(validated, options) : await signCsrObject(csr, options), options),
-    options.onError,
-  );
+  const start = (): Promise<Controller> => {
+    if (workers > 0 && !options.rules && signsNatively(options.issuer.privateKey, options.issuer.crypto ?? resolveCrypto(options))) return startBatchedSigner(registry, options, workers);
+    return runController(
+      registry,
+      async ({ object: csr, validated }, active) => {
+        const outcome = validated ? await signValidatedCsr(validated, options) : await signCsrObject(csr, options);
+        if (active()) await applyOutcome(registry, csr, outcome, options);
+      },
+      options,
+    );
+  };
+  return options.leaderElection ? runWhileLeading(options.leaderElection, start, options.onError) : start();
 }
 
 // onOutcome hears of an outcome once the registry holds it: a signer stopped in between (a crash) never
 // reports as issued a certificate that no one can fetch; the CSR is signed again when it starts next.
-async function applyOutcome(registry: CsrRegistry, name: string, outcome: SignOutcome, options: SignerControllerOptions): Promise<void> {
-  if (outcome.outcome === 'issued') await registry.setStatus(name, { certificate: outcome.statusCertificate });
-  if (outcome.outcome === 'failed') await registry.setStatus(name, { condition: { type: 'Failed', status: 'True', reason: outcome.reason, message: outcome.message } });
+async function applyOutcome(registry: CsrRegistry, csr: CertificateSigningRequestObject, outcome: SignOutcome, options: SignerControllerOptions): Promise<void> {
+  const name = csr.metadata.name;
+  if (outcome.outcome === 'issued') await registry.setStatus(name, { certificate: outcome.statusCertificate }, decidedOn(csr));
+  if (outcome.outcome === 'failed') await registry.setStatus(name, { condition: { type: 'Failed', status: 'True', reason: outcome.reason, message: outcome.message } }, decidedOn(csr));
   options.onOutcome?.(name, outcome);
 }
 
@@ -228,12 +304,15 @@ class SigningBatches {
 
   async #apply(batch: WatchEvent[], outcomes: WorkerSignOutcome[]): Promise<void> {
     for (const [i, outcome] of outcomes.entries()) {
+      if (this.#stopped) return;
+      const csr = batch[i]!.object;
       try {
         if (outcome.outcome === 'error') throw PkiError.fromData(outcome.error);
         const signed: SignOutcome = outcome.outcome === 'issued' ? issuedOutcome(outcome.der, outcome.statusCertificate) : outcome;
-        await applyOutcome(this.#registry, batch[i]!.object.metadata.name, signed, this.#options);
+        await applyOutcome(this.#registry, csr, signed, this.#options);
       } catch (error) {
-        this.#onError(error);
+        if (isConflict(error)) this.#options.onConflict?.(csr.metadata.name);
+        else this.#onError(error);
       }
     }
   }

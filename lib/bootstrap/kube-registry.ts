@@ -1,7 +1,7 @@
 import { PkiError } from '../errors.js';
 import { CSR_API_PATH, csrApiPath, type CertificateSigningRequestCondition, type CertificateSigningRequestObject } from './csr-object.js';
 import { kubeRequest, kubeWatch, type KubeConnection } from './kube-client.js';
-import type { CsrRegistry } from './registry.js';
+import type { CsrRegistry, CsrWriteOptions } from './registry.js';
 
 /** Items of a List come without apiVersion and kind; a CSR object always carries them here. */
 function typed(object: CertificateSigningRequestObject): CertificateSigningRequestObject {
@@ -21,13 +21,22 @@ export function kubernetesRegistry(connection: KubeConnection): CsrRegistry {
       throw error;
     }
   };
-  const addCondition = async (name: string, subresource: 'approval' | 'status', condition?: CertificateSigningRequestCondition, certificate?: string) => {
-    const current = await get(name);
+  /**
+   * PUTs the subresource with the condition added and/or the certificate set. The body carries the
+   * resourceVersion of the object the writer decided on (its `current`, else read here), so that a writer
+   * that lost a race gets the API server's 409 (ERR_CONFLICT) instead of overwriting.
+   */
+  const addCondition = async (name: string, subresource: 'approval' | 'status', write: CsrWriteOptions | undefined, condition?: CertificateSigningRequestCondition, certificate?: string) => {
+    const current = write?.current ?? (await get(name));
     if (!current) throw new PkiError('ERR_NOT_FOUND', `certificatesigningrequests "${name}" not found`, { field: 'name' });
+    const resourceVersion = write?.resourceVersion ?? current.metadata.resourceVersion;
+    if (!write?.current && write?.resourceVersion !== undefined && current.metadata.resourceVersion !== write.resourceVersion) {
+      throw new PkiError('ERR_CONFLICT', `certificatesigningrequests "${name}" has been modified since resourceVersion ${write.resourceVersion}`, { field: 'metadata.resourceVersion' });
+    }
     const conditions = [...(current.status?.conditions ?? [])];
     if (condition && !conditions.some((c) => c.type === condition.type)) conditions.push({ ...condition, lastUpdateTime: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z') });
-    const body = { ...current, status: { ...current.status, conditions, ...(certificate ? { certificate } : {}) } };
-    return kubeRequest<CertificateSigningRequestObject>(connection, 'PUT', csrApiPath(name, subresource), body);
+    const body = { ...current, metadata: { ...current.metadata, resourceVersion }, status: { ...current.status, conditions, ...(certificate ? { certificate } : {}) } };
+    return typed(await kubeRequest<CertificateSigningRequestObject>(connection, 'PUT', csrApiPath(name, subresource), body));
   };
   return {
     create: (csr) => kubeRequest(connection, 'POST', CSR_API_PATH, csr),
@@ -50,7 +59,7 @@ export function kubernetesRegistry(connection: KubeConnection): CsrRegistry {
         stop();
       };
     },
-    setApproval: (name, condition) => addCondition(name, 'approval', condition),
-    setStatus: (name, status) => addCondition(name, 'status', status.condition, status.certificate),
+    setApproval: (name, condition, write) => addCondition(name, 'approval', write, condition),
+    setStatus: (name, status, write) => addCondition(name, 'status', write, status.condition, status.certificate),
   };
 }

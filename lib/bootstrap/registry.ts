@@ -41,9 +41,20 @@ export interface CsrRegistry {
   /** The objects and the resource version they were read at (a list's metadata.resourceVersion), where the registry versions its objects. */
   versionedList?(): Promise<{ items: CertificateSigningRequestObject[]; resourceVersion: string }>;
   /** Adds an Approved or Denied condition (the /approval subresource). */
-  setApproval(name: string, condition: CertificateSigningRequestCondition): Promise<CertificateSigningRequestObject>;
+  setApproval(name: string, condition: CertificateSigningRequestCondition, write?: CsrWriteOptions): Promise<CertificateSigningRequestObject>;
   /** Sets status.certificate (once) and/or adds a Failed condition (the /status subresource). */
-  setStatus(name: string, status: { certificate?: string; condition?: CertificateSigningRequestCondition }): Promise<CertificateSigningRequestObject>;
+  setStatus(name: string, status: { certificate?: string; condition?: CertificateSigningRequestCondition }, write?: CsrWriteOptions): Promise<CertificateSigningRequestObject>;
+}
+
+/** The precondition of an approval or status write: the version of the CSR the decision was made on. */
+export interface CsrWriteOptions {
+  /**
+   * Write only if the stored CSR is still at this metadata.resourceVersion; otherwise ERR_CONFLICT: another
+   * writer changed it first, and what was decided on the old version is to be dropped.
+   */
+  readonly resourceVersion?: string;
+  /** The CSR as read at that version (a watch event's object): kubernetesRegistry then writes without reading it again. */
+  readonly current?: CertificateSigningRequestObject;
 }
 
 /** The embedded registry: a CsrRegistry that can also delete (the CSR cleaner, cleaner.ts, does). */
@@ -97,8 +108,8 @@ export async function memoryRegistry(options: MemoryRegistryOptions = {}): Promi
     list: async () => store.all(),
     versionedList: async () => registry.versionedList(),
     watch: async (listener, watchOptions = {}) => registry.watch(listener, watchOptions),
-    setApproval: (name, condition) => registry.setApproval(name, condition),
-    setStatus: (name, status) => registry.setStatus(name, status),
+    setApproval: (name, condition, write) => registry.setApproval(name, condition, write),
+    setStatus: (name, status, write) => registry.setStatus(name, status, write),
     delete: (name) => registry.delete(name),
   };
 }
@@ -156,9 +167,9 @@ class EmbeddedRegistry {
     });
   }
 
-  setApproval(name: string, condition: CertificateSigningRequestCondition): Promise<CertificateSigningRequestObject> {
+  setApproval(name: string, condition: CertificateSigningRequestCondition, write?: CsrWriteOptions): Promise<CertificateSigningRequestObject> {
     return this.#serial(async () => {
-      const object = this.#store.existing(name);
+      const object = this.#current(name, write);
       if (condition.type !== 'Approved' && condition.type !== 'Denied') throw new PkiError('ERR_CSR_OBJECT', 'the approval subresource sets Approved or Denied', { field: 'status.conditions' });
       const conditions = [...(object.status?.conditions ?? [])];
       if (conditions.some((c) => c.type === condition.type)) return object;
@@ -169,9 +180,9 @@ class EmbeddedRegistry {
     });
   }
 
-  setStatus(name: string, status: { certificate?: string; condition?: CertificateSigningRequestCondition }): Promise<CertificateSigningRequestObject> {
+  setStatus(name: string, status: { certificate?: string; condition?: CertificateSigningRequestCondition }, write?: CsrWriteOptions): Promise<CertificateSigningRequestObject> {
     return this.#serial(async () => {
-      const object = this.#store.existing(name);
+      const object = this.#current(name, write);
       const conditions = [...(object.status?.conditions ?? [])];
       if (status.condition) {
         if (status.condition.type !== 'Failed') throw new PkiError('ERR_CSR_OBJECT', 'the status subresource sets only the Failed condition', { field: 'status.conditions' });
@@ -195,6 +206,16 @@ class EmbeddedRegistry {
       this.#store.stamp(object);
       this.#hub.publish(this.#store.eventOf('DELETED', object));
     });
+  }
+
+  /** The stored CSR a write changes; one no longer at the version the writer names is ERR_CONFLICT, as kube-apiserver's 409. */
+  #current(name: string, write: CsrWriteOptions | undefined): CertificateSigningRequestObject {
+    const object = this.#store.existing(name);
+    const expected = write?.resourceVersion ?? write?.current?.metadata.resourceVersion;
+    if (expected !== undefined && expected !== '' && object.metadata.resourceVersion !== expected) {
+      throw new PkiError('ERR_CONFLICT', `Operation cannot be fulfilled on certificatesigningrequests.certificates.k8s.io "${name}": the object has been modified; please apply your changes to the latest version and try again`, { field: 'metadata.resourceVersion' });
+    }
+    return object;
   }
 
   /** The name a create stores under: the given one, or one drawn from generateName. */

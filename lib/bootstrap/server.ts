@@ -7,7 +7,7 @@ import { certificateIdentity } from '../x509/identity.js';
 import { verifyCertificate } from '../x509/verify.js';
 import { CSR_API_PATH, CSR_NAME, type CertificateSigningRequestCondition, type CertificateSigningRequestObject } from './csr-object.js';
 import { decodeProtobufCsr, encodeProtobuf, encodeProtobufWatchEvent, PROTOBUF } from './protobuf.js';
-import type { CsrRegistry, WatchEvent } from './registry.js';
+import type { CsrRegistry, CsrWriteOptions, WatchEvent } from './registry.js';
 import type { RevocationSource } from './revocation.js';
 import { authenticateBootstrapToken, BOOTSTRAPPERS_GROUP, CLUSTER_INFO_PATH, clusterInfoConfigMap, clusterInfoKubeconfig, signingTokens, type TokenStore, type UserInfo } from './token.js';
 
@@ -280,17 +280,27 @@ async function getCsr({ req, res, current }: ObjectCall): Promise<void> {
 }
 
 async function putApproval(call: ObjectCall): Promise<void> {
-  const { added } = await subresourceUpdate(call);
+  const { body, added } = await subresourceUpdate(call);
   let result = call.current;
-  for (const condition of added) result = await call.options.registry.setApproval(call.name, condition);
+  // As kube-apiserver: a body naming a resourceVersion is written only on that version (else 409).
+  let write = preconditionOf(body);
+  for (const condition of added) {
+    result = await call.options.registry.setApproval(call.name, condition, write);
+    write = undefined;
+  }
   send(call.req, call.res, 200, result);
 }
 
 async function putStatus(call: ObjectCall): Promise<void> {
   const { body, added } = await subresourceUpdate(call);
   const failed = added.find((c) => c.type === 'Failed');
-  send(call.req, call.res, 200, await call.options.registry.setStatus(call.name, { certificate: body.status?.certificate, ...(failed ? { condition: failed } : {}) }));
+  send(call.req, call.res, 200, await call.options.registry.setStatus(call.name, { certificate: body.status?.certificate, ...(failed ? { condition: failed } : {}) }, preconditionOf(body)));
 }
+
+const preconditionOf = (body: CertificateSigningRequestObject): CsrWriteOptions | undefined => {
+  const resourceVersion = body.metadata?.resourceVersion;
+  return typeof resourceVersion === 'string' && resourceVersion !== '' ? { resourceVersion } : undefined;
+};
 
 /** The body of an admin's PUT to a subresource, and the conditions it adds to the stored object. */
 async function subresourceUpdate({ req, options, caller, name, subresource, current }: ObjectCall): Promise<{ body: CertificateSigningRequestObject; added: CertificateSigningRequestCondition[] }> {
