@@ -187,4 +187,6 @@ export {
   type MutualTlsOptions,
 } from './agents/paths.js';
 export { auditSetup, type AuditReport, type AuditOptions, type PathReport, type PathStatus, type Finding } from './agents/audit.js';
-export { rotateClusterCa, type RotationPhase, type RotationResult, type RotationState } from './cluster/rotation.js';
+export { rotateAuthority, rotateClusterCa, type RotateAuthorityOptions, type RotationOptions, type RotationResult } from './cluster/rotation.js';
+export { readRotation, readRotationState, ROTATABLE_CAS, type RotatableCa, type Rotation, type RotationPhase, type RotationState } from './cluster/rotation-state.js';
+export type { ComponentName, FlagChange, PhaseSteps } from './cluster/rotation-steps.js';

@@ -6,6 +6,9 @@ import { loadPkiDirectory, type LoadedPki } from '../cluster/directory.js';
 import { readIfExists } from '../cluster/files.js';
 import type { CertificateName, DirectoryAuthorityName } from '../cluster/kinds.js';
 import { AUTHORITY_LAYOUT, CERTIFICATE_LAYOUT } from '../cluster/layout.js';
+import { BUNDLES, BUNDLES_FOLDER, bundleFile, bundleSource, type BundleName } from '../cluster/bundles.js';
+import { componentFlags } from '../cluster/flags.js';
+import { planCluster } from '../cluster/plan.js';
 import { Certificate, type CertificateInput } from '../x509/certificate.js';
 import { crossCheckChain } from '../x509/cross-check.js';
 import { verifyCertificate, type VerifyOptions } from '../x509/verify.js';
@@ -67,6 +70,8 @@ interface AuditContext {
   readonly leaf: (name: CertificateName) => Certificate;
   /** A CA of the directory, or ERR_DIRECTORY when it is missing. */
   readonly root: (name: DirectoryAuthorityName) => Certificate;
+  /** The CAs a leaf of `name` may chain to: the CA, and its incoming CA while it rotates. */
+  readonly roots: (name: DirectoryAuthorityName) => Certificate[];
 }
 
 /**
@@ -99,10 +104,12 @@ export async function auditSetup(dir: string, options: AuditOptions = {}): Promi
       if (!material) throw new PkiError('ERR_DIRECTORY', `the ${name} CA is missing`, { field: name });
       return material.certificate;
     },
+    roots: (name) => [context.root(name), ...(loaded.rotation?.authority === name ? [loaded.rotation.incoming] : [])],
   };
   const paths: PathReport[] = [];
   for (const check of PATH_CHECKS) paths.push(await check(context));
   await checkRotationOverlap(context);
+  await checkRotation(context);
   const ok = paths.every((p) => p.status !== 'unverified' && p.status !== 'broken') && findings.every((f) => f.severity !== 'error');
   return { paths, findings, ok };
 }
@@ -127,14 +134,14 @@ const verifyAt =
 const PATH_CHECKS: readonly ((context: AuditContext) => Promise<PathReport>)[] = [
   (c) =>
     verifiedPath(1, 'kubelet -> apiserver', 'reissue the apiserver certificate from the cluster CA (kubepki renew apiserver)', async () => {
-      await verifyAt(c)(c.leaf('apiserver'), { roots: [c.root('ca')], purpose: 'server' });
+      await verifyAt(c)(c.leaf('apiserver'), { roots: c.roots('ca'), purpose: 'server' });
       return 'the apiserver certificate chains to the cluster CA the kubelets trust';
     }),
   (c) =>
     verifiedPath(2, 'pod -> apiserver', 'reissue the apiserver certificate with the Service IP and kubernetes.default.svc SANs', async () => {
       const serviceIp = c.loaded.certificates.get('apiserver')?.certificate.sans.ips[0];
-      await verifyAt(c)(c.leaf('apiserver'), { roots: [c.root('ca')], purpose: 'server', name: 'kubernetes.default.svc' });
-      if (serviceIp) await verifyAt(c)(c.leaf('apiserver'), { roots: [c.root('ca')], purpose: 'server', name: serviceIp });
+      await verifyAt(c)(c.leaf('apiserver'), { roots: c.roots('ca'), purpose: 'server', name: 'kubernetes.default.svc' });
+      if (serviceIp) await verifyAt(c)(c.leaf('apiserver'), { roots: c.roots('ca'), purpose: 'server', name: serviceIp });
       return `the apiserver certificate names kubernetes.default.svc and the Service IP ${serviceIp ?? '(none)'}`;
     }),
   (c) =>
@@ -142,7 +149,7 @@ const PATH_CHECKS: readonly ((context: AuditContext) => Promise<PathReport>)[] =
       // The kubeconfigs this cluster has (no super-admin.conf before Kubernetes 1.29); missing ones are findings.
       const kubeconfigs = CERTIFICATE_LAYOUT.filter((e) => e.kubeconfig && c.loaded.certificates.has(e.name));
       if (kubeconfigs.length === 0) throw new PkiError('ERR_DIRECTORY', 'the directory has no kubeconfigs', { field: 'kubeconfigs' });
-      for (const entry of kubeconfigs) await verifyAt(c)(c.leaf(entry.name as CertificateName), { roots: [c.root(entry.ca as DirectoryAuthorityName)], purpose: 'client' });
+      for (const entry of kubeconfigs) await verifyAt(c)(c.leaf(entry.name as CertificateName), { roots: c.roots(entry.ca as DirectoryAuthorityName), purpose: 'client' });
       return 'every kubeconfig embeds the cluster CA and a client certificate from it';
     }),
   apiserverToKubelet,
@@ -156,17 +163,17 @@ const PATH_CHECKS: readonly ((context: AuditContext) => Promise<PathReport>)[] =
   async (c) =>
     c.loaded.certificates.has('konnectivity-server')
       ? verifiedPath(6, 'Konnectivity agent <-> server', 'kubepki init issues the Konnectivity certificates', async () => {
-          await verifyAt(c)(c.leaf('konnectivity-server'), { roots: [c.root('ca')], purpose: 'server' });
-          await verifyAt(c)(c.leaf('konnectivity-agent'), { roots: [c.root('ca')], purpose: 'client' });
-          await verifyAt(c)(c.leaf('konnectivity-client'), { roots: [c.root('ca')], purpose: 'client' });
+          await verifyAt(c)(c.leaf('konnectivity-server'), { roots: c.roots('ca'), purpose: 'server' });
+          await verifyAt(c)(c.leaf('konnectivity-agent'), { roots: c.roots('ca'), purpose: 'client' });
+          await verifyAt(c)(c.leaf('konnectivity-client'), { roots: c.roots('ca'), purpose: 'client' });
           return 'server, agent and apiserver-client certificates chain to the cluster CA (mTLS on both legs)';
         })
       : { path: 6, name: 'Konnectivity agent <-> server', status: 'not-configured', reason: 'no Konnectivity certificates in the directory' },
   (c) =>
     verifiedPath(7, 'apiserver -> etcd, front proxy -> apiserver', 'reissue the etcd and front-proxy certificates (kubepki renew all)', async () => {
-      await verifyAt(c)(c.leaf('etcd-server'), { roots: [c.root('etcd-ca')], purpose: 'server', name: '127.0.0.1' });
-      await verifyAt(c)(c.leaf('apiserver-etcd-client'), { roots: [c.root('etcd-ca')], purpose: 'client' });
-      await verifyAt(c)(c.leaf('front-proxy-client'), { roots: [c.root('front-proxy-ca')], purpose: 'client' });
+      await verifyAt(c)(c.leaf('etcd-server'), { roots: c.roots('etcd-ca'), purpose: 'server', name: '127.0.0.1' });
+      await verifyAt(c)(c.leaf('apiserver-etcd-client'), { roots: c.roots('etcd-ca'), purpose: 'client' });
+      await verifyAt(c)(c.leaf('front-proxy-client'), { roots: c.roots('front-proxy-ca'), purpose: 'client' });
       return 'etcd serves 127.0.0.1 from the etcd CA; the apiserver and front proxy present client certificates from their CAs';
     }),
 ];
@@ -202,6 +209,38 @@ async function checkRotationOverlap({ dir, loaded, options, findings }: AuditCon
     const bundle = await readIfExists(join(dir, 'bundles', 'client-ca-file.crt'));
     const inBundle = bundle ? Certificate.fromPemBundle(bundle).some((c) => Buffer.from(c.der).equals(next.der)) : false;
     if (!inDir && !inBundle) findings.push({ severity: 'error', message: `the new CA CN=${next.subject.commonName} is missing from the bundles during the rotation`, fix: 'kubepki rotate-ca --phase add' });
+  }
+}
+
+/**
+ * A rotation recorded in the directory: where it stands, every bundle of the rotating CA holding the incoming
+ * CA, and (given kube-apiserver's flags) each of its flags that trusts the rotating CA naming a file that does.
+ */
+async function checkRotation({ dir, loaded, flags, options, findings }: AuditContext): Promise<void> {
+  const rotation = loaded.rotation;
+  if (!rotation) return;
+  const next = rotation.phase === 'added' ? 'reissue' : 'finish';
+  findings.push({
+    severity: 'warning',
+    message: `the ${rotation.ca} CA is being rotated (${rotation.phase}): the old and the new CA are both trusted until finish`,
+    fix: `once every component runs the flags componentFlags prints for this phase, kubepki rotate-ca --dir ${dir} --ca ${rotation.ca} --phase ${next}`,
+  });
+  const holds = (text: string | undefined): boolean => text !== undefined && Certificate.fromPemBundle(text).some((c) => Buffer.from(c.der).equals(rotation.incoming.der));
+  for (const name of Object.keys(BUNDLES) as BundleName[]) {
+    if (bundleSource(loaded, name) !== rotation.authority) continue;
+    if (!holds(await readIfExists(join(dir, bundleFile(name))))) {
+      findings.push({ severity: 'error', message: `${bundleFile(name)} lacks the incoming ${rotation.ca} CA`, fix: `kubepki rotate-ca --dir ${dir} --ca ${rotation.ca} --phase add` });
+    }
+  }
+  if (options.apiserverFlags === undefined) return;
+  // The flags that name a bundle during this rotation are the ones that trust the rotating CA.
+  const plan = planCluster({ nodeName: 'node', advertiseAddress: '127.0.0.1', separateKubeletServingCa: loaded.authorities.has('kubelet-serving-ca') });
+  for (const flag of componentFlags(plan, { dir, rotation }).kubeApiserver.filter((f) => f.includes(`/${BUNDLES_FOLDER}/`))) {
+    const [name, wanted] = [flag.slice(2, flag.indexOf('=')), flag.slice(flag.indexOf('=') + 1)];
+    const value = flags.get(name);
+    if (value === undefined) continue;
+    const text = (await readIfExists(value)) ?? (await readIfExists(join(dir, value.replace(/^\/etc\/kubernetes\//, ''))));
+    if (!holds(text)) findings.push({ severity: 'error', message: `kube-apiserver --${name}=${value} does not trust the incoming ${rotation.ca} CA`, fix: `restart kube-apiserver with --${name}=${wanted}` });
   }
 }
 

@@ -4,6 +4,7 @@ import type { ClusterConfig } from '../cluster/config.js';
 import { writeCertificateRequests } from '../cluster/external.js';
 import { readIfExists } from '../cluster/files.js';
 import { componentFlags, egressSelectorConfiguration } from '../cluster/flags.js';
+import { readRotation } from '../cluster/rotation-state.js';
 import { initPkiDirectory } from '../cluster/init.js';
 import { describeChanges } from '../cluster/transaction.js';
 import { layoutFile } from '../cluster/layout.js';
@@ -73,8 +74,9 @@ export const initVerb: Verb = {
     const dryRun = values['dry-run'] === true;
     const result = await initPkiDirectory(dir, config, { force, dryRun, ...(pkcs11 ? { pkcs11: { ca: pkcs11 } } : {}) });
     const caKeyInToken = pkcs11 !== undefined || (await readIfExists(join(dir, layoutFile('ca', '.pkcs11.json')))) !== undefined;
-    const flags = componentFlags(result.plan, { dir, caKeyInToken });
-    const egress = result.plan.config.konnectivity ? egressSelectorConfiguration(result.plan, { dir }) : undefined;
+    const rotation = await readRotation(dir);
+    const flags = componentFlags(result.plan, { dir, caKeyInToken, rotation });
+    const egress = result.plan.config.konnectivity ? egressSelectorConfiguration(result.plan, { dir, rotation }) : undefined;
     if (dryRun) {
       if (values.json) io.out(JSON.stringify({ dir, dryRun: true, changes: describeChanges(result.changes) }, null, 2));
       else for (const line of describeChanges(result.changes)) io.out(`would ${line}`);

@@ -4,6 +4,7 @@ import { PkiError } from '../errors.js';
 import type { ClusterConfig } from '../cluster/config.js';
 import { writeFileAtomic } from '../cluster/files.js';
 import { componentFlags } from '../cluster/flags.js';
+import { readRotation } from '../cluster/rotation-state.js';
 import { joinControlPlane } from '../bootstrap/control-plane-join.js';
 import { discoverCluster, joinKubeconfig } from '../bootstrap/discovery.js';
 import { bootstrapKubelet } from '../bootstrap/node.js';
@@ -121,7 +122,7 @@ async function joinAsControlPlane(endpoint: string, values: Record<string, unkno
     if (flag && error instanceof PkiError && error.code === 'ERR_ARGUMENT') throw new PkiError('ERR_ARGUMENT', error.reason, { field: flag, cause: error });
     throw error;
   }
-  const flags = componentFlags(result.init.plan, { dir });
+  const flags = componentFlags(result.init.plan, { dir, rotation: await readRotation(dir) });
   if (values.json) {
     const { init } = result;
     io.out(JSON.stringify({ dir, server: result.cluster.server, restored: result.restored, unchanged: result.unchanged, created: init.created, reused: init.reused, replaced: init.replaced, files: init.files, flags }, null, 2));

@@ -16,7 +16,6 @@ import { parseRevocationList } from '../x509/crl.js';
 import { crossCheckChain } from '../x509/cross-check.js';
 import { verifyCertificate } from '../x509/verify.js';
 import { auditSetup } from '../agents/audit.js';
-import { rotateClusterCa } from '../cluster/rotation.js';
 import { revokeCertificates } from '../cluster/revoke.js';
 import { PKCS11_OPTION_HELP, pkcs11Option } from './pkcs11.js';
 import { optional, printable, required, type Io, type Verb } from './io.js';
@@ -170,21 +169,4 @@ export const auditVerb: Verb = {
   },
 };
 
-export const rotateCaVerb: Verb = {
-  name: 'rotate-ca',
-  summary: 'rotate the cluster CA with overlap, one resumable phase at a time: add, reissue, finish',
-  usage: `kubepki rotate-ca --dir DIR --phase add|reissue|finish [--cross-sign] [--json] [--ca-pkcs11 ${PKCS11_OPTION_HELP}]   (add: the new CA key in that token)`,
-  options: { dir: { type: 'string' }, phase: { type: 'string' }, 'cross-sign': { type: 'boolean' }, json: { type: 'boolean' }, 'ca-pkcs11': { type: 'string' } },
-  async run({ values }, io) {
-    const phase = required(values, 'phase');
-    if (phase !== 'add' && phase !== 'reissue' && phase !== 'finish') throw new PkiError('ERR_ARGUMENT', 'must be add, reissue or finish', { field: '--phase' });
-    const pkcs11 = pkcs11Option(values);
-    const result = await rotateClusterCa(resolve(required(values, 'dir')), phase, { crossSign: values['cross-sign'] === true, ...(pkcs11 ? { pkcs11 } : {}) });
-    if (values.json) io.out(JSON.stringify(result, null, 2));
-    else {
-      io.out(`phase ${phase}: ${result.changed.length} file(s) changed`);
-      for (const file of result.changed) io.out(`  ${file}`);
-    }
-    return 0;
-  },
-};
+export { rotateCaVerb } from './rotate-ca.js';

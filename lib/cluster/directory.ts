@@ -1,7 +1,12 @@
+import { join } from 'node:path';
 import type { KeyPair } from '../crypto/keys.js';
 import type { CryptoOptions } from '../crypto/provider.js';
+import { PkiError } from '../errors.js';
+import { Certificate } from '../x509/certificate.js';
+import { readIfExists } from './files.js';
 import { AUTHORITY_LAYOUT, CERTIFICATE_LAYOUT, OPTIONAL_ENTRIES, SERVICE_ACCOUNT_PATHS, type LayoutEntry } from './layout.js';
 import { entryFiles, readEntry, readServiceAccount, type Material } from './material.js';
+import { readRotation, ROTATION_FILE, type Rotation } from './rotation-state.js';
 
 /** Something wrong with one entry of a PKI directory, by name and file. */
 export interface DirectoryProblem {
@@ -20,6 +25,8 @@ export interface LoadedPki {
   readonly missing: readonly string[];
   /** Entries that are present but unreadable, mismatched or not signed by their CA. */
   readonly problems: readonly DirectoryProblem[];
+  /** A CA rotation in progress: the incoming CA, which the rotating CA's bundles trust and its leaves may be signed by. */
+  readonly rotation?: Rotation & { readonly incoming: Certificate };
 }
 
 /**
@@ -39,20 +46,39 @@ export async function loadPkiDirectory(dir: string, options: CryptoOptions = {})
     else if (!OPTIONAL_ENTRIES.has(entry.name)) missing.push(entry.name);
   };
   for (const entry of AUTHORITY_LAYOUT) await read(entry, authorities);
+  const rotation = await rotationOf(dir, problems);
   for (const entry of CERTIFICATE_LAYOUT) {
     await read(entry, certificates);
     const material = certificates.get(entry.name);
     const ca = authorities.get(entry.ca!);
-    if (material && ca && !material.certificate.isIssuedBy(ca.certificate)) {
+    // During a rotation a leaf of the rotating CA may already come from the incoming one.
+    const issuers = [...(ca ? [ca.certificate] : []), ...(rotation && rotation.authority === entry.ca ? [rotation.incoming] : [])];
+    if (material && ca && !issuers.some((issuer) => material.certificate.isIssuedBy(issuer))) {
       problems.push({ name: entry.name, files: entryFiles(entry), reason: `not signed by the ${entry.ca} CA in this directory` });
     }
     // A kubeconfig may trust a bundle (old and new CA during a rotation); it must include its CA.
-    if (material && material.kubeconfig?.caPem !== undefined && ca && !material.kubeconfig.caPem.includes(ca.certificate.pem.trim())) {
+    if (material && material.kubeconfig?.caPem !== undefined && ca && !issuers.some((issuer) => material.kubeconfig!.caPem!.includes(issuer.pem.trim()))) {
       problems.push({ name: entry.name, files: entryFiles(entry), reason: `embeds a CA other than the ${entry.ca} CA in this directory` });
     }
   }
   const sa = await readServiceAccount(dir, SERVICE_ACCOUNT_PATHS, options);
   if (sa.state === 'absent') missing.push('sa');
   if (sa.state === 'broken') problems.push({ name: 'sa', files: [SERVICE_ACCOUNT_PATHS.privateKey, SERVICE_ACCOUNT_PATHS.publicKey], reason: sa.problem.message });
-  return { dir, authorities, certificates, serviceAccount: sa.state === 'present' ? sa.keyPair : undefined, missing, problems };
+  return { dir, authorities, certificates, serviceAccount: sa.state === 'present' ? sa.keyPair : undefined, missing, problems, ...(rotation ? { rotation } : {}) };
+}
+
+/** The rotation in progress with its incoming CA certificate; an unreadable state or certificate is a problem. */
+async function rotationOf(dir: string, problems: DirectoryProblem[]): Promise<LoadedPki['rotation']> {
+  try {
+    const rotation = await readRotation(dir);
+    if (!rotation) return undefined;
+    const text = await readIfExists(join(dir, `${rotation.newCa}.crt`));
+    // A finish that stopped after promoting the incoming CA: it is the directory's CA now.
+    if (text === undefined) return undefined;
+    return { ...rotation, incoming: Certificate.from(text, `${rotation.newCa}.crt`) };
+  } catch (error) {
+    if (!(error instanceof PkiError)) throw error;
+    problems.push({ name: 'rotation', files: [error.field ?? ROTATION_FILE], reason: error.reason });
+    return undefined;
+  }
 }

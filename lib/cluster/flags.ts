@@ -1,9 +1,13 @@
 import { join } from 'node:path';
 import { stringify } from 'yaml';
+import { parse } from 'yaml';
+import { PkiError } from '../errors.js';
 import type { CertificateName, DirectoryAuthorityName } from './kinds.js';
 import { hostForUrl } from '../x509/ip.js';
+import { bundleFile, type BundleName } from './bundles.js';
 import { layoutFile, SERVICE_ACCOUNT_PATHS } from './layout.js';
 import type { ClusterPlan } from './plan.js';
+import type { Rotation } from './rotation-state.js';
 
 export interface ComponentFlagsOptions {
   /** Where the layout lives on the control-plane node. Default `/etc/kubernetes`. */
@@ -18,6 +22,12 @@ export interface ComponentFlagsOptions {
   /** Konnectivity proxy-server ports: apiserver side and agent side. Default 8131 / 8132. */
   konnectivityServerPort?: number;
   konnectivityAgentPort?: number;
+  /**
+   * The directory's CA rotation in progress (`readRotation(dir)`). While it lasts every flag that trusts the
+   * rotating CA names its two-CA bundle (`bundles/*.crt`) instead of the CA's file, and from the reissue
+   * phase on kube-controller-manager signs with the incoming cluster CA. Absent or finished: kubeadm's files.
+   */
+  rotation?: Pick<Rotation, 'authority' | 'phase' | 'newCa' | 'newKeyInToken'>;
 }
 
 /** Command-line flags for each component, pointing at the files of the layout (kubernetes-pki.md §5, §17). */
@@ -42,6 +52,10 @@ interface FlagContext {
   readonly nodeDir: string;
   readonly crt: (name: DirectoryAuthorityName | CertificateName) => string;
   readonly key: (name: DirectoryAuthorityName | CertificateName) => string;
+  /** What a flag that trusts `ca` names, in `base` (default the directory): the CA's file, or its bundle during its rotation. */
+  readonly trust: (ca: DirectoryAuthorityName, bundle: BundleName, base?: string) => string;
+  /** The cluster CA kube-controller-manager signs with: the incoming one from a rotation's reissue phase on. */
+  readonly signer: { readonly crt: string; readonly key: string; readonly inToken: boolean };
   readonly etcdClientPort: number;
   readonly etcdPeerPort: number;
   /** etcd's client URL on the loopback of the advertise address's family. */
@@ -58,13 +72,21 @@ export function componentFlags(plan: ClusterPlan, options: ComponentFlagsOptions
   const { config } = plan;
   const dir = options.dir ?? '/etc/kubernetes';
   const etcdClientPort = options.etcdClientPort ?? 2379;
+  const crt = (name: DirectoryAuthorityName | CertificateName): string => join(dir, layoutFile(name, '.crt'));
+  const key = (name: DirectoryAuthorityName | CertificateName): string => join(dir, layoutFile(name, '.key'));
+  const { rotation } = options;
+  const signingIncoming = rotation?.authority === 'ca' && rotation.phase === 'reissued';
   const context: FlagContext = {
     config,
     options,
     dir,
     nodeDir: options.nodeDir ?? dir,
-    crt: (name) => join(dir, layoutFile(name, '.crt')),
-    key: (name) => join(dir, layoutFile(name, '.key')),
+    crt,
+    key,
+    trust: trustPath(dir, rotation),
+    signer: signingIncoming
+      ? { crt: join(dir, `${rotation.newCa}.crt`), key: join(dir, `${rotation.newCa}.key`), inToken: rotation.newKeyInToken }
+      : { crt: crt('ca'), key: key('ca'), inToken: options.caKeyInToken === true },
     etcdClientPort,
     etcdPeerPort: options.etcdPeerPort ?? 2380,
     localEtcd: `https://${hostForUrl(config.advertiseAddress.includes(':') ? '::1' : '127.0.0.1')}:${etcdClientPort}`,
@@ -82,19 +104,24 @@ export function componentFlags(plan: ClusterPlan, options: ComponentFlagsOptions
   };
 }
 
-function kubeApiserverFlags({ config, dir, crt, key, localEtcd }: FlagContext): string[] {
+/** The path a flag trusting `ca` names: the CA's kubeadm file, or its bundle while that CA rotates (before finish). */
+function trustPath(dir: string, rotation: ComponentFlagsOptions['rotation']): FlagContext['trust'] {
+  return (ca, bundle, base = dir) => join(base, rotation?.authority === ca && rotation.phase !== 'finished' ? bundleFile(bundle) : layoutFile(ca, '.crt'));
+}
+
+function kubeApiserverFlags({ config, dir, crt, key, trust, localEtcd }: FlagContext): string[] {
   return [
     `--advertise-address=${config.advertiseAddress}`,
     `--secure-port=${config.apiServerPort}`,
-    `--client-ca-file=${crt('ca')}`,
+    `--client-ca-file=${trust('ca', 'client-ca-file')}`,
     `--tls-cert-file=${crt('apiserver')}`,
     `--tls-private-key-file=${key('apiserver')}`,
     `--kubelet-client-certificate=${crt('apiserver-kubelet-client')}`,
     `--kubelet-client-key=${key('apiserver-kubelet-client')}`,
-    `--kubelet-certificate-authority=${config.separateKubeletServingCa ? crt('kubelet-serving-ca') : crt('ca')}`,
+    `--kubelet-certificate-authority=${config.separateKubeletServingCa ? crt('kubelet-serving-ca') : trust('ca', 'kubelet-certificate-authority')}`,
     '--kubelet-preferred-address-types=InternalIP,ExternalIP,Hostname',
     '--enable-bootstrap-token-auth=true',
-    `--requestheader-client-ca-file=${crt('front-proxy-ca')}`,
+    `--requestheader-client-ca-file=${trust('front-proxy-ca', 'requestheader-client-ca-file')}`,
     '--requestheader-allowed-names=front-proxy-client',
     '--requestheader-username-headers=X-Remote-User',
     '--requestheader-group-headers=X-Remote-Group',
@@ -106,7 +133,7 @@ function kubeApiserverFlags({ config, dir, crt, key, localEtcd }: FlagContext): 
     `--service-account-issuer=https://kubernetes.default.svc.${config.dnsDomain}`,
     `--service-cluster-ip-range=${config.serviceCidr}`,
     `--etcd-servers=${localEtcd}`,
-    `--etcd-cafile=${crt('etcd-ca')}`,
+    `--etcd-cafile=${trust('etcd-ca', 'etcd-trusted-ca-file')}`,
     `--etcd-certfile=${crt('apiserver-etcd-client')}`,
     `--etcd-keyfile=${key('apiserver-etcd-client')}`,
     '--authorization-mode=Node,RBAC',
@@ -115,27 +142,30 @@ function kubeApiserverFlags({ config, dir, crt, key, localEtcd }: FlagContext): 
   ];
 }
 
-function kubeControllerManagerFlags({ config, options, dir, crt, key }: FlagContext): string[] {
+function kubeControllerManagerFlags({ config, dir, crt, key, trust, signer }: FlagContext): string[] {
   // The global signing flags cannot be mixed with per-signer ones (csrsigningcontroller.go), so a separate
   // kubelet-serving CA means naming all four signers.
   // A cluster CA key inside a PKCS#11 token cannot be handed to kube-controller-manager, which reads a key
   // file: its signers stay off and kubepki (serve-bootstrap, or startSigner) signs through the token.
-  const signing = options.caKeyInToken
+  // During a cluster CA rotation it signs with the old CA until every component trusts the new one (add),
+  // then with the new one (reissue), so that the kubelet certificates it issues from then on outlive the old CA.
+  const signing = signer.inToken
     ? []
     : config.separateKubeletServingCa
     ? [
-        ...['kubelet-client', 'kube-apiserver-client', 'legacy-unknown'].flatMap((s) => [`--cluster-signing-${s}-cert-file=${crt('ca')}`, `--cluster-signing-${s}-key-file=${key('ca')}`]),
+        ...['kubelet-client', 'kube-apiserver-client', 'legacy-unknown'].flatMap((s) => [`--cluster-signing-${s}-cert-file=${signer.crt}`, `--cluster-signing-${s}-key-file=${signer.key}`]),
         `--cluster-signing-kubelet-serving-cert-file=${crt('kubelet-serving-ca')}`,
         `--cluster-signing-kubelet-serving-key-file=${key('kubelet-serving-ca')}`,
       ]
-    : [`--cluster-signing-cert-file=${crt('ca')}`, `--cluster-signing-key-file=${key('ca')}`];
+    : [`--cluster-signing-cert-file=${signer.crt}`, `--cluster-signing-key-file=${signer.key}`];
   return [
     `--cluster-name=${config.clusterName}`,
     ...signing,
-    `--root-ca-file=${crt('ca')}`,
+    // Read once at start and published as is (every certificate of the file) into each namespace's kube-root-ca.crt.
+    `--root-ca-file=${trust('ca', 'root-ca-file')}`,
     `--service-account-private-key-file=${join(dir, SERVICE_ACCOUNT_PATHS.privateKey)}`,
-    `--client-ca-file=${crt('ca')}`,
-    `--requestheader-client-ca-file=${crt('front-proxy-ca')}`,
+    `--client-ca-file=${trust('ca', 'client-ca-file')}`,
+    `--requestheader-client-ca-file=${trust('front-proxy-ca', 'requestheader-client-ca-file')}`,
     ...kubeconfigFlags(join(dir, layoutFile('controller-manager', ''))),
     '--use-service-account-credentials=true',
     '--controllers=*,bootstrapsigner,tokencleaner',
@@ -147,18 +177,18 @@ function kubeconfigFlags(kubeconfig: string): string[] {
   return [`--kubeconfig=${kubeconfig}`, `--authentication-kubeconfig=${kubeconfig}`, `--authorization-kubeconfig=${kubeconfig}`];
 }
 
-function etcdFlags({ config, crt, key, localEtcd, etcdClientPort, etcdPeerPort }: FlagContext): string[] {
+function etcdFlags({ config, crt, key, trust, localEtcd, etcdClientPort, etcdPeerPort }: FlagContext): string[] {
   const advertise = hostForUrl(config.advertiseAddress);
   return [
     `--name=${config.nodeName}`,
     `--cert-file=${crt('etcd-server')}`,
     `--key-file=${key('etcd-server')}`,
     '--client-cert-auth=true',
-    `--trusted-ca-file=${crt('etcd-ca')}`,
+    `--trusted-ca-file=${trust('etcd-ca', 'etcd-trusted-ca-file')}`,
     `--peer-cert-file=${crt('etcd-peer')}`,
     `--peer-key-file=${key('etcd-peer')}`,
     '--peer-client-cert-auth=true',
-    `--peer-trusted-ca-file=${crt('etcd-ca')}`,
+    `--peer-trusted-ca-file=${trust('etcd-ca', 'etcd-trusted-ca-file')}`,
     `--listen-client-urls=${localEtcd},https://${advertise}:${etcdClientPort}`,
     `--advertise-client-urls=https://${advertise}:${etcdClientPort}`,
     `--listen-peer-urls=https://${advertise}:${etcdPeerPort}`,
@@ -167,36 +197,36 @@ function etcdFlags({ config, crt, key, localEtcd, etcdClientPort, etcdPeerPort }
   ];
 }
 
-function kubeletFlags({ dir, nodeDir }: FlagContext): string[] {
+function kubeletFlags({ dir, nodeDir, trust }: FlagContext): string[] {
   return [
     // The control-plane node's kubelet.conf, which init writes (a worker's comes from kubepki join's TLS bootstrap).
     `--kubeconfig=${join(dir, layoutFile('kubelet', ''))}`,
     '--cert-dir=/var/lib/kubelet/pki',
-    `--client-ca-file=${join(nodeDir, layoutFile('ca', '.crt'))}`,
+    `--client-ca-file=${trust('ca', 'kubelet-client-ca-file', nodeDir)}`,
     '--rotate-certificates=true',
     '--rotate-server-certificates=true',
   ];
 }
 
-function konnectivityServerFlags({ crt, key, konnectivityServerPort, konnectivityAgentPort }: FlagContext): string[] {
+function konnectivityServerFlags({ crt, key, trust, konnectivityServerPort, konnectivityAgentPort }: FlagContext): string[] {
   return [
     '--mode=http-connect',
     `--server-port=${konnectivityServerPort}`,
     `--server-cert=${crt('konnectivity-server')}`,
     `--server-key=${key('konnectivity-server')}`,
-    `--server-ca-cert=${crt('ca')}`,
+    `--server-ca-cert=${trust('ca', 'konnectivity-ca')}`,
     `--agent-port=${konnectivityAgentPort}`,
     `--cluster-cert=${crt('konnectivity-server')}`,
     `--cluster-key=${key('konnectivity-server')}`,
-    `--cluster-ca-cert=${crt('ca')}`,
+    `--cluster-ca-cert=${trust('ca', 'konnectivity-ca')}`,
   ];
 }
 
-function konnectivityAgentFlags({ config, nodeDir, konnectivityAgentPort }: FlagContext): string[] {
+function konnectivityAgentFlags({ config, nodeDir, trust, konnectivityAgentPort }: FlagContext): string[] {
   return [
     `--proxy-server-host=${config.konnectivityServerHost}`,
     `--proxy-server-port=${konnectivityAgentPort}`,
-    `--ca-cert=${join(nodeDir, layoutFile('ca', '.crt'))}`,
+    `--ca-cert=${trust('ca', 'konnectivity-ca', nodeDir)}`,
     `--agent-cert=${join(nodeDir, layoutFile('konnectivity-agent', '.crt'))}`,
     `--agent-key=${join(nodeDir, layoutFile('konnectivity-agent', '.key'))}`,
   ];
@@ -208,6 +238,7 @@ function konnectivityAgentFlags({ config, nodeDir, konnectivityAgentPort }: Flag
  */
 export function egressSelectorConfiguration(plan: ClusterPlan, options: ComponentFlagsOptions = {}): string {
   const dir = options.dir ?? '/etc/kubernetes';
+  const trust = trustPath(dir, options.rotation);
   const port = options.konnectivityServerPort ?? 8131;
   return stringify({
     apiVersion: 'apiserver.k8s.io/v1beta1',
@@ -221,7 +252,7 @@ export function egressSelectorConfiguration(plan: ClusterPlan, options: Componen
             tcp: {
               url: `https://${hostForUrl(plan.config.konnectivityServerHost)}:${port}`,
               tlsConfig: {
-                caBundle: join(dir, layoutFile('ca', '.crt')),
+                caBundle: trust('ca', 'konnectivity-ca'),
                 clientCert: join(dir, layoutFile('konnectivity-client', '.crt')),
                 clientKey: join(dir, layoutFile('konnectivity-client', '.key')),
               },
@@ -231,4 +262,22 @@ export function egressSelectorConfiguration(plan: ClusterPlan, options: Componen
       },
     ],
   });
+}
+
+/**
+ * An EgressSelectorConfiguration (as egressSelectorConfiguration wrote it) whose `caBundle` follows a cluster
+ * CA rotation: the Konnectivity bundle while it lasts, the CA's file otherwise; the folder it names is kept.
+ */
+export function egressSelectorFollowing(text: string, rotation: ComponentFlagsOptions['rotation'], field = EGRESS_SELECTOR_FILE): string {
+  const doc = parse(text) as { egressSelections?: { connection?: { transport?: { tcp?: { tlsConfig?: { caBundle?: string } } } } }[] } | null;
+  const trustFiles = [layoutFile('ca', '.crt'), bundleFile('konnectivity-ca')];
+  for (const selection of doc?.egressSelections ?? []) {
+    const tls = selection.connection?.transport?.tcp?.tlsConfig;
+    const current = tls?.caBundle;
+    if (!tls || current === undefined) continue;
+    const suffix = trustFiles.find((f) => current.endsWith(`/${f}`));
+    if (suffix === undefined) throw new PkiError('ERR_DIRECTORY', `its caBundle ${current} is neither ${trustFiles.join(' nor ')}; set it by hand`, { field });
+    tls.caBundle = trustPath(current.slice(0, -suffix.length - 1), rotation)('ca', 'konnectivity-ca');
+  }
+  return stringify(doc);
 }

@@ -10,6 +10,7 @@ import { EGRESS_SELECTOR_FILE, egressSelectorConfiguration } from './flags.js';
 import { withDirectoryLock, type DirectoryLockOptions } from './lock.js';
 import { findPkcs11KeyPair, generatePkcs11KeyPair, openPkcs11Token, type Pkcs11KeyReference } from '../crypto/pkcs11.js';
 import { entryFiles, entryFilesToWrite, issuerOf, orphanKey, readEntry, readServiceAccount, serviceAccountFiles, type Material } from './material.js';
+import { readRotation } from './rotation-state.js';
 import { planCluster, type ClusterPlan, type PlannedAuthority, type PlannedCertificate } from './plan.js';
 import { commitChanges, commitOrder, type Change } from './transaction.js';
 
@@ -168,7 +169,8 @@ async function planServiceAccount(run: InitRun): Promise<Change[]> {
 async function planEgressSelector(run: InitRun): Promise<Change[]> {
   if (!run.plan.config.konnectivity) return [];
   const path = join(run.dir, EGRESS_SELECTOR_FILE);
-  const content = egressSelectorConfiguration(run.plan, { dir: run.options.componentDir ?? run.dir });
+  // During a cluster CA rotation its caBundle names the two-CA bundle, as the rotation wrote it.
+  const content = egressSelectorConfiguration(run.plan, { dir: run.options.componentDir ?? run.dir, rotation: await readRotation(run.dir) });
   const current = await readIfExists(path);
   return current === content ? [] : [{ name: 'egress-selector-configuration', kind: 'leaf', files: [{ path, content, mode: 0o644 }], overwrite: current !== undefined }];
 }
