@@ -245,6 +245,22 @@ test('resuming after a crash: add before its record, reissue between a key and i
   });
 });
 
+test('cross-signing works for any CA: an etcd leaf of the new CA verifies for a client trusting only the old etcd CA, given the cross certificate; finish removes it', async () => {
+  await withTempDir(async (dir) => {
+    await initPkiDirectory(dir, { ...CONFIG, konnectivity: false });
+    const old = await readFile(join(dir, 'pki/etcd/ca.crt'), 'utf8');
+    await rotateAuthority(dir, { ca: 'etcd', phase: 'add', crossSign: true });
+    await rotateAuthority(dir, { ca: 'etcd', phase: 'reissue' });
+    const server = await readFile(join(dir, 'pki/etcd/server.crt'), 'utf8');
+    const cross = await readFile(join(dir, 'pki/etcd/ca-new-cross.crt'), 'utf8');
+    assert.is(verifyCertificate(server, { roots: [old], intermediates: [cross], name: '127.0.0.1' }).chain.length, 3);
+    assert.is((await failureOf(() => verifyCertificate(server, { roots: [old], name: '127.0.0.1' }))).code, 'ERR_UNKNOWN_AUTHORITY');
+    const finished = await rotateAuthority(dir, { ca: 'etcd', phase: 'finish' });
+    assert.not.ok(await stat(join(dir, 'pki/etcd/ca-new-cross.crt')).then(() => true, () => false));
+    assert.ok(finished.changed.every((f) => !f.endsWith('ca-new-cross.crt')));
+  });
+});
+
 test('rotate-ca: --help names the three CAs and the phases; --ca selects the CA; the output lists files, restarts and flags', async () => {
   await withTempDir(async (dir) => {
     await initPkiDirectory(dir, { ...CONFIG, konnectivity: false });

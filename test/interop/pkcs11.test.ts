@@ -31,6 +31,7 @@ import {
   memoryRegistry,
   nodeSubject,
   PROFILES,
+  rotateAuthority,
   rotateClusterCa,
   startApprover,
   startSigner,
@@ -179,6 +180,20 @@ test('a kubelet bootstraps over HTTPS against the embedded endpoint whose CA key
     } finally {
       await embedded.close();
     }
+  });
+});
+
+test('etcd CA rotation from a key file to a new key in the token: the etcd leaves are signed through it, pki/etcd/ca.key gives way to the reference', async () => {
+  await withTempDir(async (dir) => {
+    await initPkiDirectory(dir, CONFIG);
+    await rotateAuthority(dir, { ca: 'etcd', phase: 'add', crossSign: true, pkcs11: reference('rotating-etcd-ca') });
+    await rotateAuthority(dir, { ca: 'etcd', phase: 'reissue' });
+    await rotateAuthority(dir, { ca: 'etcd', phase: 'finish' });
+    assert.is((JSON.parse(await readFile(join(dir, 'pki/etcd/ca.pkcs11.json'), 'utf8')) as { key: string }).key, 'rotating-etcd-ca');
+    assert.not.ok((await readdir(join(dir, 'pki/etcd'))).includes('ca.key'));
+    const loaded = await loadPkiDirectory(dir);
+    assert.equal(loaded.problems, []);
+    assert.ok(loaded.certificates.get('etcd-peer')!.certificate.isIssuedBy(loaded.authorities.get('etcd-ca')!.certificate));
   });
 });
 
