@@ -6,7 +6,7 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PkiError } from './errors.js';
 import { checkExpirationVerb, renewVerb, signVerb } from './cli/expiry.js';
-import { approveVerb, kubeletBootstrapVerb, parseDuration, serveBootstrapVerb, tokenVerb } from './cli/bootstrap.js';
+import { approveVerb, kubeletBootstrapVerb, parseDuration, serveBootstrapVerb, signerVerb, tokenVerb } from './cli/bootstrap.js';
 import { DEFAULT_LOCK_TIMEOUT_MS, withDirectoryLock } from './cluster/lock.js';
 import { initVerb } from './cli/init.js';
 import { joinVerb } from './cli/join.js';
@@ -16,7 +16,7 @@ import { signCsrsVerb } from './cli/batch.js';
 import { certsVerb } from './cli/certs.js';
 import { parseVerbArgs, printable, terminalProgress, type Io, type Verb } from './cli/io.js';
 
-const VERBS: readonly Verb[] = [initVerb, checkExpirationVerb, renewVerb, signVerb, signCsrsVerb, tokenVerb, joinVerb, serveBootstrapVerb, kubeletBootstrapVerb, approveVerb, certsVerb, bundleVerb, verifyVerb, revokeVerb, auditVerb, rotateCaVerb, inspectVerb];
+const VERBS: readonly Verb[] = [initVerb, checkExpirationVerb, renewVerb, signVerb, signCsrsVerb, tokenVerb, joinVerb, serveBootstrapVerb, kubeletBootstrapVerb, approveVerb, signerVerb, certsVerb, bundleVerb, verifyVerb, revokeVerb, auditVerb, rotateCaVerb, inspectVerb];
 
 /**
  * The commands that write a PKI directory (`--dir`): each runs as its directory's only writer, holding

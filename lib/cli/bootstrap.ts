@@ -3,7 +3,7 @@ import { PkiError } from '../errors.js';
 import { readIfExists } from '../cluster/files.js';
 import { parseKubeconfig } from '../cluster/kubeconfig.js';
 import { SIGNERS } from '../bootstrap/csr-object.js';
-import { startApprover } from '../bootstrap/controllers.js';
+import { runWhileLeading, startApprover, startSigner, type Controller } from '../bootstrap/controllers.js';
 import { kubeconfigFlagConnection } from './kubeconfig-flag.js';
 import { kubernetesRegistry } from '../bootstrap/kube-registry.js';
 import { kubernetesTokenStore } from '../bootstrap/kube-tokens.js';
@@ -21,16 +21,12 @@ import { authorityEntry, layoutFile } from '../cluster/layout.js';
 import { loadAuthority } from '../cluster/material.js';
 import { Certificate } from '../x509/certificate.js';
 import { PKCS11_OPTION_HELP, pkcs11Option } from './pkcs11.js';
-import { list, optional, printable, required, type Io, type Verb } from './io.js';
+import { list, optional, parseDuration, printable, required, type Io, type Verb } from './io.js';
 import { hostOf } from '../agents/paths.js';
-import { MIN_LIFETIME_SECONDS } from '../bootstrap/signer.js';
+import { MIN_LIFETIME_SECONDS, type SignOutcome } from '../bootstrap/signer.js';
+import { LEADER_ELECTION_FLAGS, LEADER_ELECTION_USAGE, leaderElectionFromFlags } from './leader-election-flags.js';
 
-/** `24h`, `30m`, `1h30m`, `90s`: a Go-style duration in seconds. */
-export function parseDuration(text: string, field: string): number {
-  const match = /^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/.exec(text);
-  if (!text || !match) throw new PkiError('ERR_ARGUMENT', `"${text}" is not a duration like 24h, 30m or 1h30m`, { field });
-  return Number(match[1] ?? 0) * 3600 + Number(match[2] ?? 0) * 60 + Number(match[3] ?? 0);
-}
+export { parseDuration } from './io.js';
 
 const TOKEN_USAGE = [
   'kubepki token create --dir DIR|--kubeconfig admin.conf [--ttl 24h] [--groups GROUP,...] [--usages signing,authentication] [--description TEXT] [--print-join-command] [--json]',
@@ -390,24 +386,87 @@ export const kubeletBootstrapVerb: Verb = {
 export const approveVerb: Verb = {
   name: 'approve',
   summary: 'approve kubelet serving CSRs whose SANs the node owns (its Node addresses) and the serving policy allows, on a real cluster; deny the others',
-  usage: `kubepki approve --kubeconfig FILE [--watch] ${SERVING_POLICY_USAGE}`,
-  options: { kubeconfig: { type: 'string' }, watch: { type: 'boolean' }, ...SERVING_POLICY_FLAGS },
+  usage: `kubepki approve --kubeconfig FILE [--watch ${LEADER_ELECTION_USAGE}] ${SERVING_POLICY_USAGE}`,
+  options: { kubeconfig: { type: 'string' }, watch: { type: 'boolean' }, ...SERVING_POLICY_FLAGS, ...LEADER_ELECTION_FLAGS },
   async run({ values }, io) {
     servingPolicyFlags(values, []);
-    const path = resolve(required(values, 'kubeconfig'));
-    const connection = await kubeconfigFlagConnection(path);
+    const election = leaderElectionFromFlags(values, { leaseName: 'kubepki-approver', watch: Boolean(values.watch), io });
+    const connection = await kubeconfigFlagConnection(required(values, 'kubeconfig'));
     const servingPolicy = servingPolicyFlags(values, [hostOf(connection.server)]);
     const registry = kubernetesRegistry(connection);
     const servingOnly = { ...registry, watch: (listener: Parameters<typeof registry.watch>[0]) => registry.watch((e) => e.object.spec.signerName === SIGNERS.kubeletServing && listener(e)) };
+    const stopping = values.watch ? stopSignal() : undefined;
     const controller = await startApprover(servingOnly, {
       ...servingPolicy,
       nodeAddresses: nodeAddressesFromApi(connection),
       onDecision: (name, d) => d.decision !== 'ignore' && io.out(`${printable(name)}: ${d.decision === 'approve' ? 'approved' : 'denied'}: ${printable(d.message)}`),
+      onConflict: (name) => io.err(`kubepki: ${printable(name)}: changed by another writer first; decision dropped`),
       onError: (error) => io.err(`kubepki: ${printable((error as Error).message)}`),
+      ...(election ? { leaderElection: { ...election.options, connection } } : {}),
     });
-    if (values.watch) return waitForSignal(io, async () => controller.stop());
+    if (stopping) return runUntilStopped(io, controller, stopping, election?.lost);
     await controller.idle();
-    controller.stop();
+    await controller.stop();
+    return 0;
+  },
+};
+
+/**
+ * A --watch controller until SIGINT or SIGTERM (exit 0, the Lease released), or until it loses its Lease:
+ * then, as kube-controller-manager, one line and exit 1.
+ */
+async function runUntilStopped(io: Io, controller: Controller, stopping: Promise<void>, lost: Promise<string> | undefined): Promise<number> {
+  const end = await Promise.race([stopping.then(() => undefined), ...(lost ? [lost] : [])]);
+  if (end !== undefined) {
+    io.err(end);
+    await controller.stop();
+    return 1;
+  }
+  io.err('kubepki: stopping');
+  await controller.stop();
+  return 0;
+}
+
+export const signerVerb: Verb = {
+  name: 'signer',
+  summary: "sign a real cluster's approved kubelet CSRs (client and serving) with the directory's CA, as kube-controller-manager's csrsigning; --watch keeps signing",
+  usage: `kubepki signer --kubeconfig FILE --dir PKI_DIR [--watch ${LEADER_ELECTION_USAGE}] [--signing-duration 8760h] [--ca-pkcs11 ${PKCS11_OPTION_HELP}]`,
+  options: { kubeconfig: { type: 'string' }, dir: { type: 'string' }, watch: { type: 'boolean' }, 'signing-duration': { type: 'string' }, 'ca-pkcs11': { type: 'string' }, ...LEADER_ELECTION_FLAGS },
+  async run({ values }, io) {
+    const dir = resolve(required(values, 'dir'));
+    const election = leaderElectionFromFlags(values, { leaseName: 'kubepki-signer', watch: Boolean(values.watch), io });
+    const connection = await kubeconfigFlagConnection(required(values, 'kubeconfig'));
+    const signingDuration = optional(values, 'signing-duration');
+    const maxLifetimeSeconds = signingDuration === undefined ? undefined : parseDuration(signingDuration, '--signing-duration');
+    if (maxLifetimeSeconds !== undefined && maxLifetimeSeconds < MIN_LIFETIME_SECONDS) {
+      throw new PkiError('ERR_ARGUMENT', `must be at least 10m (the signers never issue for less than ${MIN_LIFETIME_SECONDS} seconds)`, { field: '--signing-duration' });
+    }
+    const pkcs11 = pkcs11Option(values);
+    const ca = await loadAuthority(dir, authorityEntry('ca'), pkcs11 ? { pkcs11 } : {});
+    const servingCa = (await readIfExists(join(dir, layoutFile('kubelet-serving-ca', '.crt')))) ? await loadAuthority(dir, authorityEntry('kubelet-serving-ca')) : ca;
+    const registry = kubernetesRegistry(connection);
+    const common = {
+      ...(maxLifetimeSeconds === undefined ? {} : { maxLifetimeSeconds }),
+      onOutcome: (name: string, outcome: SignOutcome) => {
+        if (outcome.outcome === 'issued') io.out(`${printable(name)}: issued, serial ${outcome.certificate.serialNumber}`);
+        if (outcome.outcome === 'failed') io.out(`${printable(name)}: failed: ${printable(outcome.message)}`);
+      },
+      onConflict: (name: string) => io.err(`kubepki: ${printable(name)}: changed by another writer first; certificate dropped`),
+      onError: (error: unknown) => io.err(`kubepki: ${printable(error instanceof Error ? error.message : String(error))}`),
+    };
+    // Both kubelet signers run under one Lease: one replica signs everything.
+    const startBoth = async (): Promise<Controller> => {
+      const signers = [await startSigner(registry, { ...common, signerName: SIGNERS.kubeApiserverClientKubelet, issuer: ca }), await startSigner(registry, { ...common, signerName: SIGNERS.kubeletServing, issuer: servingCa })];
+      return {
+        stop: async () => void (await Promise.all(signers.map((s) => s.stop()))),
+        idle: async () => void (await Promise.all(signers.map((s) => s.idle()))),
+      };
+    };
+    const stopping = values.watch ? stopSignal() : undefined;
+    const controller = election ? await runWhileLeading({ ...election.options, connection }, startBoth, common.onError) : await startBoth();
+    if (stopping) return runUntilStopped(io, controller, stopping, election?.lost);
+    await controller.idle();
+    await controller.stop();
     return 0;
   },
 };

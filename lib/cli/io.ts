@@ -50,6 +50,13 @@ export function optional(values: Record<string, unknown>, name: string): string 
   return typeof value === 'string' && value !== '' ? value : undefined;
 }
 
+/** `24h`, `30m`, `1h30m`, `90s`: a Go-style duration in seconds. */
+export function parseDuration(text: string, field: string): number {
+  const match = /^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/.exec(text);
+  if (!text || !match) throw new PkiError('ERR_ARGUMENT', `"${text}" is not a duration like 24h, 30m or 1h30m`, { field });
+  return Number(match[1] ?? 0) * 3600 + Number(match[2] ?? 0) * 60 + Number(match[3] ?? 0);
+}
+
 export function list(values: Record<string, unknown>, name: string): string[] {
   const value = optional(values, name);
   return value ? value.split(',').map((v) => v.trim()).filter(Boolean) : [];
