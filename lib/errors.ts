@@ -22,6 +22,7 @@ export const PKI_ERROR_CODES = {
   ERR_LOCKED: 'another writer holds the PKI directory (its lock file names the pid); nothing was changed',
   ERR_TOKEN: 'a bootstrap token is malformed, unknown, expired or not usable for authentication',
   ERR_CSR_OBJECT: 'a CertificateSigningRequest object breaks the certificates.k8s.io/v1 validation rules',
+  ERR_INVALID_OBJECT: 'the API server refused an object as invalid (422) under its validation rules (the message names the field)',
   ERR_NOT_FOUND: 'the named object does not exist',
   ERR_METHOD_NOT_ALLOWED: 'the resource exists but does not serve that HTTP method',
   ERR_ALREADY_EXISTS: 'an object of that name exists already',

@@ -7,6 +7,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { PkiError, type PkiErrorCode } from '../errors.js';
 import { ioError } from '../cluster/files.js';
 import type { Kubeconfig } from '../cluster/kubeconfig.js';
+import { CSR_API_PATH } from './csr-object.js';
 import type { WatchEvent } from './registry.js';
 
 /**
@@ -133,7 +134,7 @@ async function buildKubeConfig(connection: KubeConnection): Promise<KubeConfig> 
   return config;
 }
 
-const CODE_OF_STATUS: Record<number, PkiErrorCode> = { 401: 'ERR_UNAUTHORIZED', 403: 'ERR_FORBIDDEN', 404: 'ERR_NOT_FOUND', 405: 'ERR_METHOD_NOT_ALLOWED', 409: 'ERR_CONFLICT', 410: 'ERR_GONE', 422: 'ERR_CSR_OBJECT' };
+const CODE_OF_STATUS: Record<number, PkiErrorCode> = { 401: 'ERR_UNAUTHORIZED', 403: 'ERR_FORBIDDEN', 404: 'ERR_NOT_FOUND', 405: 'ERR_METHOD_NOT_ALLOWED', 409: 'ERR_CONFLICT', 410: 'ERR_GONE' };
 
 interface Answer {
   readonly status: number;
@@ -185,7 +186,8 @@ function statusError(status: number, text: string, what: string, server: string)
   } catch {
     statusObject = undefined;
   }
-  const code = statusObject?.reason === 'AlreadyExists' ? 'ERR_ALREADY_EXISTS' : (CODE_OF_STATUS[status] ?? 'ERR_IO');
+  const invalid = status === 422 ? (what.includes(CSR_API_PATH) ? 'ERR_CSR_OBJECT' : 'ERR_INVALID_OBJECT') : undefined;
+  const code = statusObject?.reason === 'AlreadyExists' ? 'ERR_ALREADY_EXISTS' : (invalid ?? CODE_OF_STATUS[status] ?? 'ERR_IO');
   return new PkiError(code, `${what}: ${status} ${statusObject?.message ?? text.slice(0, 200)}`, { field: server });
 }
 

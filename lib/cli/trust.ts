@@ -3,11 +3,10 @@ import { join, resolve } from 'node:path';
 import { PkiError } from '../errors.js';
 import { clusterBundles, writeClusterBundles } from '../cluster/bundles.js';
 import { loadPkiDirectory } from '../cluster/directory.js';
-import { ioError, readIfExists, writeFileAtomic } from '../cluster/files.js';
+import { ioError, writeFileAtomic } from '../cluster/files.js';
 import { CLUSTER_TRUST_BUNDLE_VERSIONS, type ClusterTrustBundleVersion } from '../cluster/cluster-trust-bundle.js';
 import { buildClusterTrustBundles, writeClusterTrustBundleFiles } from '../cluster/trust-bundles.js';
-import { parseKubeconfig } from '../cluster/kubeconfig.js';
-import { connectionFromKubeconfig } from '../bootstrap/kube-client.js';
+import { kubeconfigFlagConnection } from './kubeconfig-flag.js';
 import { publishTrustBundles } from '../bootstrap/trust-bundle-publisher.js';
 import { authorityEntry } from '../cluster/layout.js';
 import { buildCaBundle } from '../x509/bundle.js';
@@ -70,10 +69,7 @@ async function trustBundles(dir: string, values: Record<string, unknown>, io: Io
   const folder = out ? resolve(out) : join(dir, 'cluster-trust-bundles');
   const kubeconfig = optional(values, 'kubeconfig');
   if (kubeconfig) {
-    const path = resolve(kubeconfig);
-    const text = await readIfExists(path);
-    if (text === undefined) throw new PkiError('ERR_ARGUMENT', 'no such kubeconfig', { field: '--kubeconfig' });
-    const connection = await connectionFromKubeconfig(parseKubeconfig(text, path), path);
+    const connection = await kubeconfigFlagConnection(kubeconfig);
     const result = await publishTrustBundles(connection, objects);
     if (result.served) {
       if (values.json) io.out(JSON.stringify(result, null, 2));
