@@ -20,9 +20,13 @@ import {
 import { kubeRequest, type KubeConnection } from '../../../lib/bootstrap/kube-client.js';
 import { CLUSTER_INFO_PATH, clusterInfoKubeconfig } from '../../../lib/bootstrap/token.js';
 import { main } from '../../../lib/cli.js';
+import { readRotation } from '../../../lib/cluster/rotation-state.js';
 import { freePort, httpsGet, kubeBinaries, startDaemon, waitFor, type Daemon } from '../../helpers/processes.js';
 
 const run = promisify(execFile);
+
+/** The control-plane processes a test can restart. */
+export type Component = 'etcd' | 'kube-apiserver' | 'kube-controller-manager';
 
 export interface ControlPlane {
   readonly dir: string;
@@ -35,9 +39,31 @@ export interface ControlPlane {
   /** Every process started for this control plane (the controller-manager too); `stop` ends them by pid. */
   readonly daemons: Daemon[];
   file(path: string): Promise<string>;
+  /**
+   * The arguments `component` gets from the directory as it is now: componentFlags for the directory (which
+   * follows a CA rotation in progress), plus this cluster's own (loopback ports, data and cert folders).
+   */
+  flagsFor(component: Component): Promise<string[]>;
+  /** The arguments the running process of `component` was started with; undefined when it is not running. */
+  runningFlags(component: Component): readonly string[] | undefined;
+  /**
+   * Stops `component`'s process by pid, starts it again with flagsFor(component) and waits until it is healthy
+   * (kube-apiserver: /readyz, trusting admin.conf's CA data; etcd: /health with kube-apiserver's etcd client
+   * files; kube-controller-manager: /healthz); resolves with the seconds from the stop to healthy.
+   */
+  restart(component: Component): Promise<number>;
   /** Stops every daemon and removes the folder. */
   stop(): Promise<void>;
 }
+
+/** What startControllerManager and restart share: the running process of each component and its arguments. */
+interface Running {
+  start(component: Component): Promise<Daemon>;
+  readonly processes: Map<Component, { daemon: Daemon; args: readonly string[] }>;
+  /** kube-controller-manager's --controllers, set by startControllerManager. */
+  controllers?: string;
+}
+const running = new WeakMap<ControlPlane, Running>();
 
 /** `kubepki init` in a new temp folder (named `prefix…`), then etcd and kube-apiserver on free 127.0.0.1 ports, ready. */
 export async function startControlPlane(prefix: string): Promise<ControlPlane> {
@@ -56,19 +82,76 @@ export async function startControlPlane(prefix: string): Promise<ControlPlane> {
     const code = await main(['init', '--dir', dir, '--node-name', 'cp-1', '--advertise-address', '127.0.0.1', '--apiserver-bind-port', String(apiPort), '--no-konnectivity'], quiet);
     assert.is(code, 0);
     const plan = planCluster({ nodeName: 'cp-1', advertiseAddress: '127.0.0.1', apiServerPort: apiPort, konnectivity: false });
-    const flags = componentFlags(plan, { dir, etcdClientPort: etcdPort, etcdPeerPort: peerPort });
     const etcdUrl = `https://127.0.0.1:${etcdPort}`;
-    const etcdFlags = flags.etcd.map((f) => (f.startsWith('--listen-client-urls=') ? `--listen-client-urls=${etcdUrl}` : f));
-    const etcd = startDaemon('etcd', [...etcdFlags, `--data-dir=${join(dir, 'etcd-data')}`, '--log-level=warn']);
-    daemons.push(etcd);
-    const client = { ca: await file('pki/etcd/ca.crt'), cert: await file('pki/apiserver-etcd-client.crt'), key: await file('pki/apiserver-etcd-client.key') };
-    await waitFor('etcd', async () => (await httpsGet(`${etcdUrl}/health`, client)).status === 200, 30, etcd);
-    const apiserver = startDaemon(join(bin, 'kube-apiserver'), [...flags.kubeApiserver, '--bind-address=127.0.0.1', '--insecure-port=0', `--cert-dir=${join(dir, 'apiserver-certs')}`]);
-    daemons.push(apiserver);
     const apiserverUrl = `https://127.0.0.1:${apiPort}`;
-    const ca = await file('pki/ca.crt');
-    await waitFor('kube-apiserver', async () => (await httpsGet(`${apiserverUrl}/readyz`, { ca })).status === 200, 90, apiserver);
-    return { dir, plan, bin, apiPort, apiserverUrl, etcdUrl, daemons, file, stop };
+    const processes: Running['processes'] = new Map();
+    const state: Running = { processes, start: (component) => start(component) };
+    const flagsFor = async (component: Component): Promise<string[]> => {
+      const flags = componentFlags(plan, { dir, etcdClientPort: etcdPort, etcdPeerPort: peerPort, rotation: await readRotation(dir) });
+      if (component === 'etcd') return [...flags.etcd.map((f) => (f.startsWith('--listen-client-urls=') ? `--listen-client-urls=${etcdUrl}` : f)), `--data-dir=${join(dir, 'etcd-data')}`, '--log-level=warn'];
+      if (component === 'kube-apiserver') return [...flags.kubeApiserver, '--bind-address=127.0.0.1', '--insecure-port=0', `--cert-dir=${join(dir, 'apiserver-certs')}`];
+      // The port is chosen at each start (see start); --controllers after the plan's (pflag appends a repeated list flag).
+      return [...flags.kubeControllerManager, '--bind-address=127.0.0.1', '--port=0', '--leader-elect=false', `--cert-dir=${join(dir, 'kcm-certs')}`, ...(state.controllers ? [`--controllers=${state.controllers}`] : [])];
+    };
+    const flagValue = (flags: readonly string[], name: string): string => flags.find((f) => f.startsWith(`--${name}=`))!.slice(name.length + 3);
+    const start = async (component: Component): Promise<Daemon> => {
+      const args = await flagsFor(component);
+      if (component === 'etcd') {
+        const etcd = startDaemon('etcd', args);
+        processes.set(component, { daemon: etcd, args });
+        daemons.push(etcd);
+        const api = await flagsFor('kube-apiserver');
+        const read = (name: string): Promise<string> => readFile(flagValue(api, name), 'utf8');
+        await waitFor('etcd', async () => (await httpsGet(`${etcdUrl}/health`, { ca: await read('etcd-cafile'), cert: await read('etcd-certfile'), key: await read('etcd-keyfile') })).status === 200, 30, etcd);
+        return etcd;
+      }
+      if (component === 'kube-apiserver') {
+        const apiserver = startDaemon(join(bin, 'kube-apiserver'), args);
+        processes.set(component, { daemon: apiserver, args });
+        daemons.push(apiserver);
+        await waitFor('kube-apiserver', async () => (await httpsGet(`${apiserverUrl}/readyz`, { ca: parseKubeconfig(await file('admin.conf')).caPem! })).status === 200, 90, apiserver);
+        return apiserver;
+      }
+      const port = await freePort();
+      const kcmArgs = [...args, `--secure-port=${port}`];
+      const certDir = join(dir, 'kcm-certs');
+      const kcm = startDaemon(join(bin, 'kube-controller-manager'), kcmArgs);
+      processes.set(component, { daemon: kcm, args: kcmArgs });
+      daemons.push(kcm);
+      await waitFor('kube-controller-manager serving certificate', async () => (await readFile(join(certDir, 'kube-controller-manager.crt'))).length > 0, 60, kcm);
+      const kcmCa = await readFile(join(certDir, 'kube-controller-manager.crt'), 'utf8');
+      await waitFor('kube-controller-manager', async () => (await httpsGet(`https://127.0.0.1:${port}/healthz`, { ca: kcmCa })).status === 200, 60, kcm);
+      return kcm;
+    };
+    const restart = async (component: Component): Promise<number> => {
+      const started = performance.now();
+      const current = processes.get(component);
+      if (current) {
+        processes.delete(component);
+        await current.daemon.stop();
+        daemons.splice(daemons.indexOf(current.daemon), 1);
+      }
+      await start(component);
+      return (performance.now() - started) / 1000;
+    };
+    const cp: ControlPlane = {
+      dir,
+      plan,
+      bin,
+      apiPort,
+      apiserverUrl,
+      etcdUrl,
+      daemons,
+      file,
+      flagsFor,
+      runningFlags: (component) => processes.get(component)?.args,
+      restart,
+      stop,
+    };
+    running.set(cp, state);
+    await start('etcd');
+    await start('kube-apiserver');
+    return cp;
   } catch (error) {
     await stop();
     throw error;
@@ -80,23 +163,9 @@ export async function startControlPlane(prefix: string): Promise<ControlPlane> {
  * `--controllers` after the plan's (pflag appends a repeated list flag); resolves once /healthz answers. The daemon joins `cp.daemons`.
  */
 export async function startControllerManager(cp: ControlPlane, controllers: string): Promise<Daemon> {
-  const port = await freePort();
-  const flags = componentFlags(cp.plan, { dir: cp.dir });
-  const certDir = join(cp.dir, 'kcm-certs');
-  const kcm = startDaemon(join(cp.bin, 'kube-controller-manager'), [
-    ...flags.kubeControllerManager,
-    '--bind-address=127.0.0.1',
-    `--secure-port=${port}`,
-    '--port=0',
-    '--leader-elect=false',
-    `--cert-dir=${certDir}`,
-    `--controllers=${controllers}`,
-  ]);
-  cp.daemons.push(kcm);
-  await waitFor('kube-controller-manager serving certificate', async () => (await readFile(join(certDir, 'kube-controller-manager.crt'))).length > 0, 60, kcm);
-  const kcmCa = await readFile(join(certDir, 'kube-controller-manager.crt'), 'utf8');
-  await waitFor('kube-controller-manager', async () => (await httpsGet(`https://127.0.0.1:${port}/healthz`, { ca: kcmCa })).status === 200, 60, kcm);
-  return kcm;
+  const state = running.get(cp)!;
+  state.controllers = controllers;
+  return state.start('kube-controller-manager');
 }
 
 /** A control plane as kubeadm init leaves it for joining nodes, and the handles the join tests use. */
