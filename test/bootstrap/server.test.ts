@@ -215,6 +215,21 @@ test('a bootstrapper cannot approve, cannot read or watch CSRs that are not its 
   assert.not.ok(list.items.some((i) => i.metadata.name === 'admins-own'));
 });
 
+test('an approval or status PUT naming a resourceVersion that is no longer current is 409 Conflict, as kube-apiserver answers it', async () => {
+  const keyPair = await generateKeyPair();
+  const csr = await createCsr({ keyPair, subject: { commonName: 'svc-rv' } });
+  const created = await registry.create(csrObject('rv-1', csr.pem, 'example.com/nobody', ['digital signature', 'client auth']), { username: 'admin', groups: [] });
+  const put = (subresource: string, status: unknown, resourceVersion: string | undefined) =>
+    raw({ method: 'PUT', path: `${CSRS}/rv-1/${subresource}`, ...admin, body: JSON.stringify({ ...created, metadata: { ...created.metadata, resourceVersion }, status }) });
+  const denied = { conditions: [{ type: 'Denied', status: 'True', reason: 'Admin', message: 'no' }] };
+  assert.is((await put('approval', denied, created.metadata.resourceVersion)).status, 200);
+  const stale = await put('approval', { conditions: [{ type: 'Approved', status: 'True', reason: 'Admin', message: 'yes' }] }, created.metadata.resourceVersion);
+  assert.is(stale.status, 409);
+  assert.match(stale.body, /"reason":"Conflict"/);
+  assert.is((await put('status', { ...denied, conditions: [...denied.conditions, { type: 'Failed', status: 'True', reason: 'X', message: 'x' }] }, created.metadata.resourceVersion)).status, 409);
+  assert.equal((await registry.get('rv-1'))!.status?.conditions?.map((c) => c.type), ['Denied']);
+});
+
 test('a CSR asking for system:masters is denied and never issued', async () => {
   await kubeconfig({ token }).makeApiClient(k8s.CertificatesV1Api).createCertificateSigningRequest({ body: v1(await nodeCsr('masters-1', { organizations: ['system:nodes', 'system:masters'] })) });
   const denied = await until('the denial', async () => {
