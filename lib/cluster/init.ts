@@ -73,6 +73,11 @@ async function initUnlocked(dir: string, config: ClusterConfig, options: InitOpt
   const run: InitRun = { dir, plan, crypto: options.crypto ? { crypto: options.crypto } : {}, now: options.now ?? new Date(), options, created: [], reused: [], replaced: [], conflicts: [] };
   const { changes: authorityChanges, authorities } = await planAuthorities(run);
   const changes = [...authorityChanges, ...(await planLeaves(run, authorities)), ...(await planServiceAccount(run)), ...(await planEgressSelector(run))];
+  const rotation = options.force && run.conflicts.length > 0 ? await readRotation(dir) : undefined;
+  if (rotation) {
+    // Replacing would put leaves of the outgoing CA back over the ones the rotation issued.
+    throw new PkiError('ERR_ARGUMENT', `the rotation of the ${rotation.ca} CA is in progress (phase ${rotation.phase}); finish it (kubepki rotate-ca --ca ${rotation.ca} --phase finish) before replacing files with force`, { field: 'force' });
+  }
   if (run.conflicts.length > 0 && !options.force) {
     throw new PkiError('ERR_EXISTS', `the directory holds files that conflict with this cluster, nothing was written (use force to replace them):\n  ${run.conflicts.join('\n  ')}`, { field: dir });
   }

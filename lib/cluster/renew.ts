@@ -9,6 +9,8 @@ import { withDirectoryLock, type DirectoryLockOptions } from './lock.js';
 import type { CertificateName } from './kinds.js';
 import { certificateName, CERTIFICATE_LAYOUT, layoutEntry } from './layout.js';
 import { interruptedPair, issuerOf, reissueEntry } from './material.js';
+import { loadIncomingIssuer } from './rotation.js';
+import { readRotation } from './rotation-state.js';
 
 export interface RenewOptions extends CryptoOptions, DirectoryLockOptions {
   now?: Date;
@@ -30,6 +32,9 @@ export async function renewCertificates(dir: string, which: 'all' | readonly Cer
 async function renewUnlocked(dir: string, which: 'all' | readonly CertificateName[], options: RenewOptions): Promise<string[]> {
   const crypto = options.crypto ? { crypto: options.crypto } : {};
   const loaded = await loadPkiDirectory(dir, crypto);
+  // From a rotation's reissue phase on, the rotating CA's leaves come from the incoming CA, as the reissue made them.
+  const rotation = await readRotation(dir);
+  const incoming = rotation?.phase === 'reissued' ? await loadIncomingIssuer(dir, rotation.ca, crypto) : undefined;
   // A renewal killed between writing an entry's new key and its certificate is completed by this one.
   const interrupted = new Map<string, { certificate: Certificate; keyPair: KeyPair }>();
   for (const entry of CERTIFICATE_LAYOUT) {
@@ -47,11 +52,11 @@ async function renewUnlocked(dir: string, which: 'all' | readonly CertificateNam
     if (!current) throw new PkiError('ERR_DIRECTORY', 'is not in the directory; nothing to renew', { field: name });
     const ca = loaded.authorities.get(entry.ca!);
     if (!ca?.keyPair) throw new PkiError('ERR_DIRECTORY', `the ${entry.ca} CA key is not in the directory (external CA): renew with the CSR mode`, { field: name });
-    const caKey: KeyPair = ca.keyPair;
+    const issuer = incoming && entry.ca === rotation!.authority ? incoming : issuerOf({ ...ca, keyPair: ca.keyPair });
     plans.push({
       name,
       files: () =>
-        reissueEntry(dir, entry, current, issuerOf({ ...ca, keyPair: caKey }), {
+        reissueEntry(dir, entry, current, issuer, {
           ...crypto,
           caPem: current.kubeconfig?.caPem ?? ca.certificate.pem,
           lifetimeSeconds: options.lifetimeSeconds,

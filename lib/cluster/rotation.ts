@@ -5,7 +5,7 @@ import type { CryptoOptions } from '../crypto/provider.js';
 import { PkiError } from '../errors.js';
 import { buildCaBundle } from '../x509/bundle.js';
 import { Certificate } from '../x509/certificate.js';
-import { issueCertificate } from '../x509/issue.js';
+import { issueCertificate, type Issuer } from '../x509/issue.js';
 import { bundleFile, bundleSource, clusterBundles, type BundleName } from './bundles.js';
 import { createCertificateAuthority } from './ca.js';
 import { loadPkiDirectory, type LoadedPki } from './directory.js';
@@ -149,16 +149,22 @@ async function newAuthority({ dir, files, options, crypto }: PhaseContext, curre
   return { certificate: authority.certificate, change: { name: files.incoming.name, kind: 'new-authority', files: written, overwrite: true } };
 }
 
+/** The incoming CA of a rotation of `ca` as an issuer, its key in a file or a PKCS#11 token. */
+export async function loadIncomingIssuer(dir: string, ca: RotatableCa, crypto: CryptoOptions = {}): Promise<Issuer & { readonly certificate: Certificate }> {
+  const { incoming } = rotationFiles(ca);
+  const at = incoming.path;
+  const reference = await readIfExists(join(dir, `${at}.pkcs11.json`));
+  if (!(await readIfExists(join(dir, `${at}.crt`))) || (!reference && !(await readIfExists(join(dir, `${at}.key`))))) {
+    throw new PkiError('ERR_DIRECTORY', 'the new CA is missing; run the add phase again', { field: `${at}.crt` });
+  }
+  return loadAuthority(dir, incoming, { ...crypto, ...(reference ? { pkcs11: parsePkcs11Reference(reference, `${at}.pkcs11.json`) } : {}) });
+}
+
 /** reissue: every leaf of the old CA (for the cluster CA, every kubeconfig's client certificate too) issued again by the new CA. */
 async function planReissue(context: PhaseContext): Promise<Change[]> {
   const { dir, files, options, crypto } = context;
-  const at = files.incoming.path;
-  const caPem = await readIfExists(join(dir, `${at}.crt`));
-  const keyPem = await readIfExists(join(dir, `${at}.key`));
-  const reference = await readIfExists(join(dir, `${at}.pkcs11.json`));
-  if (!caPem || (!keyPem && !reference)) throw new PkiError('ERR_DIRECTORY', 'the new CA is missing; run the add phase again', { field: `${at}.crt` });
-  const next = Certificate.from(caPem);
-  const nextIssuer = await loadAuthority(dir, files.incoming, { ...crypto, ...(reference ? { pkcs11: parsePkcs11Reference(reference, `${at}.pkcs11.json`) } : {}) });
+  const nextIssuer = await loadIncomingIssuer(dir, context.ca, crypto);
+  const next = nextIssuer.certificate;
   const loaded = await loadPkiDirectory(dir, crypto);
   const current = loaded.authorities.get(files.entry.name);
   if (!current) throw new PkiError('ERR_DIRECTORY', `the ${context.ca} CA is missing`, { field: `${files.entry.path}.crt` });

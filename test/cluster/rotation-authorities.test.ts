@@ -17,6 +17,7 @@ import {
   parseKubeconfig,
   planCluster,
   readRotation,
+  renewCertificates,
   rotateAuthority,
   verifyCertificate,
   type ClusterConfig,
@@ -212,6 +213,31 @@ test('one rotation at a time: another CA is refused while one is unfinished, nam
     await rotateAuthority(dir, { ca: 'etcd', phase: 'finish' });
     assert.is((await failureOf(() => rotateAuthority(dir, { ca: 'etcd', phase: 'add' }))).code, 'ERR_ARGUMENT', 'a finished rotation is not restarted by accident');
     await rotateAuthority(dir, { ca: 'cluster', phase: 'add' });
+  });
+});
+
+test('renew during a rotation: leaves of the rotating CA come from the old CA after add and from the new CA after reissue; init --force is refused', async () => {
+  await withTempDir(async (dir) => {
+    await initPkiDirectory(dir, { ...CONFIG, konnectivity: false });
+    const issuerOf = async (path: string): Promise<string> => {
+      const leaf = Certificate.from(await readFile(join(dir, path), 'utf8'));
+      for (const ca of ['pki/etcd/ca.crt', 'pki/etcd/ca-new.crt']) {
+        const pem = await readFile(join(dir, ca), 'utf8').catch(() => undefined);
+        if (pem && leaf.isIssuedBy(Certificate.from(pem))) return ca;
+      }
+      return 'neither';
+    };
+    await rotateAuthority(dir, { ca: 'etcd', phase: 'add' });
+    await renewCertificates(dir, ['etcd-server', 'apiserver']);
+    assert.is(await issuerOf('pki/etcd/server.crt'), 'pki/etcd/ca.crt');
+    await rotateAuthority(dir, { ca: 'etcd', phase: 'reissue' });
+    await renewCertificates(dir, ['etcd-server', 'apiserver']);
+    assert.is(await issuerOf('pki/etcd/server.crt'), 'pki/etcd/ca-new.crt');
+    assert.ok(Certificate.from(await readFile(join(dir, 'pki/apiserver.crt'), 'utf8')).isIssuedBy(Certificate.from(await readFile(join(dir, 'pki/ca.crt'), 'utf8'))), 'the other CAs sign as before');
+    const forced = await failureOf(() => initPkiDirectory(dir, { ...CONFIG, konnectivity: false, apiServerCertSans: ['other.example'] }, { force: true }));
+    assert.is(forced.code, 'ERR_ARGUMENT', 'init --force would put leaves of the old CA back');
+    assert.match(forced.message!, /rotation of the etcd CA is in progress/);
+    assert.is(await issuerOf('pki/etcd/server.crt'), 'pki/etcd/ca-new.crt');
   });
 });
 
