@@ -117,7 +117,8 @@ export { kubernetesLeaseBackend, type Lease, type LeaseBackend, type LeaseSpec }
 export { startCsrCleaner, type CsrCleaner, type CsrCleanerOptions } from './bootstrap/cleaner.js';
 export { type WorkerPool } from './workers/pool.js';
 export { startBootstrapServer, type BootstrapServer, type BootstrapServerOptions, type RequestLogEntry } from './bootstrap/server.js';
-export { connectionFromKubeconfig, type KubeConnection } from './bootstrap/kube-client.js';
+export { connectionFromKubeconfig, kubeConnectionFromFile, kubeConnectionInCluster, type KubeConnection, type KubeconfigSource } from './bootstrap/kube-client.js';
+export { listAndWatch, type ListWatchEventType, type ListWatchOptions } from './bootstrap/kube-list-watch.js';
 export { kubernetesRegistry } from './bootstrap/kube-registry.js';
 export { nodeAddressesFromApi, staticNodeAddresses } from './bootstrap/node-addresses.js';
 export {
