@@ -16,7 +16,8 @@ export interface ListWatchOptions {
  * A collection's objects as client-go's reflector keeps them: a list, then a watch from the list's
  * resourceVersion that resumes from the last version it saw whenever the server ends the stream; a
  * 410 Gone (the version was compacted away) lists again and reports only what changed meanwhile (ADDED,
- * MODIFIED, DELETED against what the listener was already told). Bookmarks move the resume point.
+ * MODIFIED, DELETED with the last object seen, against what the listener was already told). Bookmarks move
+ * the resume point.
  * Resolves once the first list has been delivered; returns the stop function.
  */
 export async function listAndWatch<T extends ListedObject>(
@@ -25,7 +26,7 @@ export async function listAndWatch<T extends ListedObject>(
   onEvent: (type: ListWatchEventType, object: T) => void,
   options: ListWatchOptions = {},
 ): Promise<() => void> {
-  const known = new Map<string, string | undefined>();
+  const known = new Map<string, T>();
   let resourceVersion = '';
   let stopped = false;
   let stopWatch = (): void => undefined;
@@ -38,14 +39,14 @@ export async function listAndWatch<T extends ListedObject>(
     for (const item of list.items ?? []) {
       seen.add(item.metadata.name);
       const wasKnown = known.has(item.metadata.name);
-      if (wasKnown && known.get(item.metadata.name) === item.metadata.resourceVersion) continue;
-      known.set(item.metadata.name, item.metadata.resourceVersion);
+      if (wasKnown && known.get(item.metadata.name)!.metadata.resourceVersion === item.metadata.resourceVersion) continue;
+      known.set(item.metadata.name, item);
       if (!stopped) onEvent(wasKnown ? 'MODIFIED' : 'ADDED', item);
     }
-    for (const name of [...known.keys()]) {
+    for (const [name, last] of [...known]) {
       if (seen.has(name)) continue;
       known.delete(name);
-      if (!stopped) onEvent('DELETED', { metadata: { name } } as T);
+      if (!stopped) onEvent('DELETED', last);
     }
     resourceVersion = list.metadata?.resourceVersion ?? '';
   };
@@ -66,7 +67,7 @@ export async function listAndWatch<T extends ListedObject>(
         if (object.metadata?.resourceVersion) resourceVersion = object.metadata.resourceVersion;
         if ((event.type as string) === 'BOOKMARK') return;
         if (event.type === 'DELETED') known.delete(object.metadata.name);
-        else known.set(object.metadata.name, object.metadata.resourceVersion);
+        else known.set(object.metadata.name, object);
         onEvent(event.type, object);
       },
       (error) => {

@@ -1,6 +1,7 @@
 import { PkiError } from '../errors.js';
 import { CSR_API_PATH, csrApiPath, type CertificateSigningRequestCondition, type CertificateSigningRequestObject } from './csr-object.js';
-import { kubeRequest, kubeWatch, type KubeConnection } from './kube-client.js';
+import { kubeRequest, type KubeConnection } from './kube-client.js';
+import { listAndWatch } from './kube-list-watch.js';
 import type { CsrRegistry, CsrWriteOptions } from './registry.js';
 
 /** Items of a List come without apiVersion and kind; a CSR object always carries them here. */
@@ -11,8 +12,10 @@ function typed(object: CertificateSigningRequestObject): CertificateSigningReque
 /**
  * The CSR registry of a real kube-apiserver (or of kubepki's embedded endpoint), for the approver and
  * signer controllers. The server records the requester itself, so `create` ignores its second argument.
+ * Its watch is listAndWatch's: resumed from the last resourceVersion, listed again after 410 Gone.
  */
-export function kubernetesRegistry(connection: KubeConnection): CsrRegistry {
+export function kubernetesRegistry(connection: KubeConnection, options: { onWatchError?: (error: unknown) => void } = {}): CsrRegistry {
+  const watchErrors = options.onWatchError;
   const get = async (name: string): Promise<CertificateSigningRequestObject | undefined> => {
     try {
       return typed(await kubeRequest<CertificateSigningRequestObject>(connection, 'GET', csrApiPath(name)));
@@ -42,23 +45,7 @@ export function kubernetesRegistry(connection: KubeConnection): CsrRegistry {
     create: (csr) => kubeRequest(connection, 'POST', CSR_API_PATH, csr),
     get,
     list: async () => (await kubeRequest<{ items: CertificateSigningRequestObject[] }>(connection, 'GET', CSR_API_PATH)).items.map(typed),
-    watch: async (listener) => {
-      const list = await kubeRequest<{ items: CertificateSigningRequestObject[]; metadata?: { resourceVersion?: string } }>(connection, 'GET', CSR_API_PATH);
-      for (const object of list.items) listener({ type: 'ADDED', object: typed(object) });
-      let stop = (): void => undefined;
-      let stopped = false;
-      const open = (resourceVersion?: string): void => {
-        const query = resourceVersion ? `?watch=true&resourceVersion=${encodeURIComponent(resourceVersion)}` : '?watch=true';
-        stop = kubeWatch(connection, `${CSR_API_PATH}${query}`, (event) => listener({ type: event.type, object: typed(event.object) }), () => {
-          if (!stopped) setTimeout(() => !stopped && open(), 1000).unref();
-        });
-      };
-      open(list.metadata?.resourceVersion);
-      return () => {
-        stopped = true;
-        stop();
-      };
-    },
+    watch: (listener) => listAndWatch<CertificateSigningRequestObject>(connection, CSR_API_PATH, (type, object) => listener({ type, object: typed(object) }), { onError: watchErrors }),
     setApproval: (name, condition, write) => addCondition(name, 'approval', write, condition),
     setStatus: (name, status, write) => addCondition(name, 'status', write, status.condition, status.certificate),
   };
