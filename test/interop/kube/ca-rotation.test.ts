@@ -282,10 +282,13 @@ test('rotating the cluster, front-proxy and etcd CAs on the running control plan
     new ClientLoop('etcd', ['etcd'], () => get(`${etcdUrl}/health`, { ...etcdClient }), phase),
   ];
   // The projected volume: kube-root-ca.crt's content every second (a failed read keeps the last content).
+  /** Every content kube-root-ca.crt had while the cluster CA's reissue phase ran (its certificates' DER, sorted). */
+  const reissueRootCas = new Set<string>();
   let refreshing = true;
   const refresher = (async () => {
     while (refreshing) {
       rootCa = await readRootCa().catch(() => rootCa);
+      if (phaseLabel === 'cluster/reissue') reissueRootCas.add(JSON.stringify(certificatesIn(rootCa).sort()));
       await sleep(1000);
     }
   })();
@@ -322,8 +325,11 @@ test('rotating the cluster, front-proxy and etcd CAs on the running control plan
         const rotatedAt = now();
         const out = await runCli('rotate-ca', '--dir', dir, '--ca', ca.name, '--phase', phaseName, '--json');
         assert.is(out.code, 0, `rotate-ca --ca ${ca.name} --phase ${phaseName}: ${out.err}`);
-        const printed = JSON.parse(out.out) as { changed: string[]; restart: string[]; flagChanges: { component: string; flag: string; after?: string }[] };
+        const printed = JSON.parse(out.out) as { changed: string[]; restart: string[]; flagChanges: { component: string; flag: string; after?: string }[]; nodeActions: string[] };
         const changed = printed.changed.map((p) => relative(dir, p));
+        // The node client is pushed what the printed node steps name (see the header).
+        const push = ca.name === 'cluster' ? { add: 'bundles/client-ca-file.crt', reissue: undefined, finish: 'pki/ca.crt' }[phaseName] : undefined;
+        if (push && !printed.nodeActions.some((step) => step.includes(`certificate-authority-data`) && step.includes(join(dir, push)))) problems.push(`${phaseLabel}: the printed node steps do not say to set the kubelet kubeconfig's certificate-authority-data to ${push}: ${printed.nodeActions.join(' | ')}`);
         const phaseSeconds = (now() - rotatedAt) / 1000;
         await atPhaseEnd();
         const restarted: string[] = [];
@@ -404,6 +410,9 @@ test('rotating the cluster, front-proxy and etcd CAs on the running control plan
   // --- kube-root-ca.crt held both cluster CAs between add and finish, and only the new one after finish.
   const cluster = rotated.find((r) => r.ca === 'cluster');
   if (cluster) {
+    const both = JSON.stringify([cluster.oldDer, cluster.newDer].sort());
+    if (reissueRootCas.size === 0) problems.push('kube-root-ca.crt was never read during cluster/reissue');
+    for (const content of reissueRootCas) if (content !== both) problems.push(`kube-root-ca.crt during cluster/reissue held ${(JSON.parse(content) as string[]).length} certificate(s), not the old and the new cluster CA`);
     for (const sample of rootCaSamples) {
       const want = sample.phase === 'finish' ? [cluster.newDer] : [cluster.oldDer, cluster.newDer];
       if (JSON.stringify([...sample.ders].sort()) !== JSON.stringify([...want].sort())) {
