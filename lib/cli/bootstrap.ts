@@ -17,8 +17,8 @@ import { resolveServingPolicy, type ServingPolicyOptions } from '../bootstrap/ap
 import { revocationListFile } from '../bootstrap/revocation.js';
 import { bootstrapTokenSecret, caPublicKeyPin, describeTokenSecret, formatBootstrapToken, generateBootstrapToken, parseBootstrapToken, type SecretObject } from '../bootstrap/token.js';
 import { deleteTokenSecret, directoryTokenStore, saveTokenSecret } from '../bootstrap/token-files.js';
-import { authorityEntry, layoutFile } from '../cluster/layout.js';
-import { loadAuthority } from '../cluster/material.js';
+import { layoutFile } from '../cluster/layout.js';
+import { kubeletSigningAuthorities } from '../cluster/kubelet-signing.js';
 import { Certificate } from '../x509/certificate.js';
 import { PKCS11_OPTION_HELP, pkcs11Option } from './pkcs11.js';
 import { list, optional, parseDuration, printable, required, type Io, type Verb } from './io.js';
@@ -290,8 +290,7 @@ export const serveBootstrapVerb: Verb = {
     if (!listen) throw new PkiError('ERR_ARGUMENT', 'must be HOST:PORT', { field: '--listen' });
     const host = listen[1]!.replace(/^\[|\]$/g, '');
     const pkcs11 = pkcs11Option(values);
-    const ca = await loadAuthority(dir, authorityEntry('ca'), pkcs11 ? { pkcs11 } : {});
-    const servingCa = (await readIfExists(join(dir, layoutFile('kubelet-serving-ca', '.crt')))) ? await loadAuthority(dir, authorityEntry('kubelet-serving-ca')) : ca;
+    const { ca, servingCa } = await kubeletSigningAuthorities(dir, pkcs11 ? { pkcs11 } : {});
     const log = (name: string, what: string): void => io.err(`kubepki: ${printable(name)}: ${printable(what)}`);
     const workers = Number(optional(values, 'signer-workers') ?? 0);
     if (!Number.isInteger(workers) || workers < 0 || workers > 64) throw new PkiError('ERR_ARGUMENT', 'must be an integer from 0 to 64', { field: '--signer-workers' });
@@ -386,12 +385,12 @@ export const kubeletBootstrapVerb: Verb = {
 export const approveVerb: Verb = {
   name: 'approve',
   summary: 'approve kubelet serving CSRs whose SANs the node owns (its Node addresses) and the serving policy allows, on a real cluster; deny the others',
-  usage: `kubepki approve --kubeconfig FILE [--watch ${LEADER_ELECTION_USAGE}] ${SERVING_POLICY_USAGE}`,
+  usage: `kubepki approve [--kubeconfig FILE (in a pod: its service account)] [--watch ${LEADER_ELECTION_USAGE}] ${SERVING_POLICY_USAGE}`,
   options: { kubeconfig: { type: 'string' }, watch: { type: 'boolean' }, ...SERVING_POLICY_FLAGS, ...LEADER_ELECTION_FLAGS },
   async run({ values }, io) {
     servingPolicyFlags(values, []);
     const election = leaderElectionFromFlags(values, { leaseName: 'kubepki-approver', watch: Boolean(values.watch), io });
-    const connection = await kubeconfigFlagConnection(required(values, 'kubeconfig'));
+    const connection = await kubeconfigFlagConnection(optional(values, 'kubeconfig'));
     const servingPolicy = servingPolicyFlags(values, [hostOf(connection.server)]);
     const registry = kubernetesRegistry(connection);
     const servingOnly = { ...registry, watch: (listener: Parameters<typeof registry.watch>[0]) => registry.watch((e) => e.object.spec.signerName === SIGNERS.kubeletServing && listener(e)) };
@@ -430,20 +429,19 @@ async function runUntilStopped(io: Io, controller: Controller, stopping: Promise
 export const signerVerb: Verb = {
   name: 'signer',
   summary: "sign a real cluster's approved kubelet CSRs (client and serving) with the directory's CA, as kube-controller-manager's csrsigning; --watch keeps signing",
-  usage: `kubepki signer --kubeconfig FILE --dir PKI_DIR [--watch ${LEADER_ELECTION_USAGE}] [--signing-duration 8760h] [--ca-pkcs11 ${PKCS11_OPTION_HELP}]`,
+  usage: `kubepki signer [--kubeconfig FILE (in a pod: its service account)] --dir PKI_DIR [--watch ${LEADER_ELECTION_USAGE}] [--signing-duration 8760h] [--ca-pkcs11 ${PKCS11_OPTION_HELP}]`,
   options: { kubeconfig: { type: 'string' }, dir: { type: 'string' }, watch: { type: 'boolean' }, 'signing-duration': { type: 'string' }, 'ca-pkcs11': { type: 'string' }, ...LEADER_ELECTION_FLAGS },
   async run({ values }, io) {
     const dir = resolve(required(values, 'dir'));
     const election = leaderElectionFromFlags(values, { leaseName: 'kubepki-signer', watch: Boolean(values.watch), io });
-    const connection = await kubeconfigFlagConnection(required(values, 'kubeconfig'));
+    const connection = await kubeconfigFlagConnection(optional(values, 'kubeconfig'));
     const signingDuration = optional(values, 'signing-duration');
     const maxLifetimeSeconds = signingDuration === undefined ? undefined : parseDuration(signingDuration, '--signing-duration');
     if (maxLifetimeSeconds !== undefined && maxLifetimeSeconds < MIN_LIFETIME_SECONDS) {
       throw new PkiError('ERR_ARGUMENT', `must be at least 10m (the signers never issue for less than ${MIN_LIFETIME_SECONDS} seconds)`, { field: '--signing-duration' });
     }
     const pkcs11 = pkcs11Option(values);
-    const ca = await loadAuthority(dir, authorityEntry('ca'), pkcs11 ? { pkcs11 } : {});
-    const servingCa = (await readIfExists(join(dir, layoutFile('kubelet-serving-ca', '.crt')))) ? await loadAuthority(dir, authorityEntry('kubelet-serving-ca')) : ca;
+    const { ca, servingCa } = await kubeletSigningAuthorities(dir, pkcs11 ? { pkcs11 } : {});
     const registry = kubernetesRegistry(connection);
     const common = {
       ...(maxLifetimeSeconds === undefined ? {} : { maxLifetimeSeconds }),

@@ -26,6 +26,7 @@ import {
   type RotationPhase,
 } from '../../lib/index.js';
 import { exportSpki } from '../../lib/crypto/keys.js';
+import { kubeletSigningAuthorities } from '../../lib/cluster/kubelet-signing.js';
 import { BUNDLES, bundleFile, type BundleName } from '../../lib/cluster/bundles.js';
 import { kubeletKubeconfig } from '../../lib/cluster/kubeconfig.js';
 import { CERTIFICATE_LAYOUT } from '../../lib/cluster/layout.js';
@@ -238,6 +239,21 @@ test('renew during a rotation: leaves of the rotating CA come from the old CA af
     assert.is(forced.code, 'ERR_ARGUMENT', 'init --force would put leaves of the old CA back');
     assert.match(forced.message!, /rotation of the etcd CA is in progress/);
     assert.is(await issuerOf('pki/etcd/server.crt'), 'pki/etcd/ca-new.crt');
+  });
+});
+
+test('the kubelet signers (signer, serve-bootstrap) sign with the old cluster CA after add and with the new one from reissue on', async () => {
+  await withTempDir(async (dir) => {
+    await initPkiDirectory(dir, { ...CONFIG, konnectivity: false });
+    const pem = (path: string): Promise<string> => readFile(join(dir, path), 'utf8');
+    await rotateAuthority(dir, { ca: 'cluster', phase: 'add' });
+    assert.is((await kubeletSigningAuthorities(dir)).ca.certificate.pem, Certificate.from(await pem('pki/ca.crt')).pem);
+    await rotateAuthority(dir, { ca: 'cluster', phase: 'reissue' });
+    const { ca, servingCa } = await kubeletSigningAuthorities(dir);
+    assert.is(ca.certificate.pem, Certificate.from(await pem('pki/ca-new.crt')).pem);
+    assert.is(servingCa, ca);
+    await rotateAuthority(dir, { ca: 'cluster', phase: 'finish' });
+    assert.is((await kubeletSigningAuthorities(dir)).ca.certificate.pem, ca.certificate.pem);
   });
 });
 
