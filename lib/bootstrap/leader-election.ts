@@ -123,6 +123,8 @@ export class LeaderElector {
   #timer: { cancel(): void } | undefined;
   #deadline: { cancel(): void } | undefined;
   #attempt: Promise<unknown> | undefined;
+  // When the last write that succeeded was sent: no other candidate can have seen it earlier.
+  #writtenAt = 0;
 
   constructor(options: LeaderElectionOptions) {
     this.#options = options;
@@ -183,7 +185,6 @@ export class LeaderElector {
 
   async #tick(): Promise<void> {
     if (this.#state !== 'candidate' && this.#state !== 'leading') return;
-    const startedAt = this.#clock.now();
     const attempt = this.#tryAcquireOrRenew();
     this.#attempt = attempt;
     const succeeded = await attempt;
@@ -191,9 +192,9 @@ export class LeaderElector {
     if (this.#state !== 'candidate' && this.#state !== 'leading') return;
     this.#reportTransition();
     if (succeeded) {
-      // The deadline counts from the start of the renewal that succeeded: the Lease's holder may have
-      // observed it then, not later.
-      this.#armDeadline(startedAt);
+      // The deadline counts from when the write that succeeded was sent: the others' leaseDuration counts
+      // from when they see it, which is no earlier.
+      this.#armDeadline(this.#writtenAt);
       if (this.#state === 'candidate') {
         this.#state = 'leading';
         this.#options.onStartedLeading?.();
@@ -258,7 +259,9 @@ export class LeaderElector {
 
   async #update(record: ElectionRecord): Promise<void> {
     const lease = this.#lease!;
+    const sentAt = this.#clock.now();
     this.#lease = await this.#leases.update({ ...lease, metadata: { ...lease.metadata }, spec: specOf(record) });
+    this.#writtenAt = sentAt;
   }
 
   /** client-go's tryAcquireOrRenew: true when this candidate holds the Lease after the call. */
@@ -288,7 +291,9 @@ export class LeaderElector {
         return false;
       }
       try {
+        const sentAt = this.#clock.now();
         this.#lease = await this.#leases.create({ metadata: { name: this.leaseName, namespace: this.namespace }, spec: specOf(record) });
+        this.#writtenAt = sentAt;
       } catch (createError) {
         if (!isCode(createError, 'ERR_ALREADY_EXISTS', 'ERR_CONFLICT')) this.#report(createError);
         return false;

@@ -172,6 +172,19 @@ test('a leader whose renewals fail stops leading renewDeadline after the last re
   await a.elector.stop();
 });
 
+test('the renew deadline counts from when the winning write was sent, not from a slow read before it', async () => {
+  const slowReads: LeaseBackend = { ...leases, get: (namespace, name) => new Promise<void>((resolve) => clock.setTimeout(resolve, 9000)).then(() => leases.get(namespace, name)) };
+  await leases.create({ metadata: { name: 'kubepki-test', namespace: 'kube-system' }, spec: { holderIdentity: '' } });
+  const a = replica('a', leases, clock, { leases: slowReads });
+  a.elector.start();
+  await clock.advance(9000); // the read takes 9 s; the update is sent at 9000
+  assert.ok(a.elector.isLeader);
+  await clock.advance(30_000); // renewals take the fast path, without reads
+  assert.ok(a.elector.isLeader);
+  assert.equal(a.events, ['leader a', 'started']);
+  await a.elector.stop();
+});
+
 test('a leader that sees another holder stops leading at once, not at its deadline', async () => {
   const a = replica('a', leases, clock);
   a.elector.start();
