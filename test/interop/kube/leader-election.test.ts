@@ -24,6 +24,7 @@ import {
 } from '../../../lib/index.js';
 import { CSR_API_PATH, csrObject, SIGNERS } from '../../../lib/bootstrap/csr-object.js';
 import { kubeRequest } from '../../../lib/bootstrap/kube-client.js';
+import { kubernetesRegistry } from '../../../lib/bootstrap/kube-registry.js';
 import { waitFor } from '../../helpers/processes.js';
 import { startControlPlane, type ControlPlane } from './cluster.js';
 
@@ -219,6 +220,23 @@ test('three replicas, the signer leader killed twice while 200 CSRs arrive: each
     for (const replica of replicas) kill(replica.child, 'SIGKILL');
     await Promise.all(replicas.map((r) => exited(r.child)));
   }
+});
+
+test('kube-apiserver answers 409 to an approval or status write on the resourceVersion a rival already changed; kubernetesRegistry reports ERR_CONFLICT', async () => {
+  const registry = kubernetesRegistry(superAdmin);
+  const keyPair = await generateKeyPair();
+  const request = await createCsr({ keyPair, subject: { commonName: 'rv-client' } });
+  const created = await registry.create(csrObject('rv-race', request.pem, 'example.com/kubepki-rv', ['digital signature', 'client auth']), { username: '', groups: [] });
+  const approved = await registry.setApproval('rv-race', { type: 'Approved', status: 'True', reason: 'First', message: 'first writer' }, { current: created });
+  const rival = await registry.setApproval('rv-race', { type: 'Denied', status: 'True', reason: 'Second', message: 'second writer' }, { current: created }).then(() => 'written', (e: { code: string }) => e.code);
+  assert.is(rival, 'ERR_CONFLICT');
+  const issue = (on: CertificateSigningRequestObject) => registry.setStatus('rv-race', { certificate: Buffer.from('not checked here').toString('base64') }, { current: on }).then(() => 'written', (e: { code: string }) => e.code);
+  assert.is(await issue(created), 'ERR_CONFLICT');
+  assert.is(await registry.setApproval('rv-race', { type: 'Denied', status: 'True', reason: 'Stale', message: 'by version only' }, { resourceVersion: created.metadata.resourceVersion }).then(() => 'written', (e: { code: string }) => e.code), 'ERR_CONFLICT');
+  const stored = (await registry.get('rv-race'))!;
+  assert.equal(stored.status?.conditions?.map((c) => c.type), ['Approved']);
+  assert.not.ok(stored.status?.certificate);
+  assert.is(stored.metadata.resourceVersion, approved.metadata.resourceVersion);
 });
 
 test('kubepki signer --watch --leader-elect: another holder taking the Lease ends it with one line and exit 1; SIGTERM releases it and exits 0', async () => {
