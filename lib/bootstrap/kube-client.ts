@@ -124,6 +124,16 @@ export function kubeConfigOf(connection: KubeConnection): Promise<KubeConfig> {
 async function buildKubeConfig(connection: KubeConnection): Promise<KubeConfig> {
   const { KubeConfig } = await loadClientNode();
   const config = new KubeConfig();
+  // A copy of a connection (`{ ...connection, maxRetries }`) reads its source again, never goes unauthenticated.
+  if (connection.source && 'kubeconfig' in connection.source) {
+    config.loadFromFile(connection.source.kubeconfig);
+    if (connection.source.context) config.setCurrentContext(connection.source.context);
+    return config;
+  }
+  if (connection.source) {
+    config.loadFromCluster(connection.source.root);
+    return config;
+  }
   const base64 = (text: string | undefined): string | undefined => (text === undefined ? undefined : Buffer.from(text).toString('base64'));
   config.loadFromOptions({
     clusters: [{ name: 'cluster', server: connection.server, caData: base64(connection.ca), skipTLSVerify: false }],

@@ -31,8 +31,12 @@ export interface LeaseBackend {
 
 const leasesPath = (namespace: string): string => `/apis/coordination.k8s.io/v1/namespaces/${encodeURIComponent(namespace)}/leases`;
 
-/** The Leases of a real API server. */
-export function kubernetesLeaseBackend(connection: KubeConnection): LeaseBackend {
+/**
+ * The Leases of a real API server. Each request is retried at most once: the election retries on its own
+ * schedule, and a renewal must not outlive the renew deadline waiting on backoff.
+ */
+export function kubernetesLeaseBackend(given: KubeConnection): LeaseBackend {
+  const connection: KubeConnection = { ...given, maxRetries: Math.min(given.maxRetries ?? 1, 1) };
   const namespaceOf = (lease: Lease): string => {
     if (!lease.metadata.namespace) throw new PkiError('ERR_ARGUMENT', 'a Lease needs a namespace', { field: 'metadata.namespace' });
     return lease.metadata.namespace;

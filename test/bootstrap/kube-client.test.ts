@@ -81,6 +81,8 @@ test('an exec credential plugin that prints a client certificate authenticates t
       const connection = await kubeConnectionFromFile(path);
       const answer = await kubeRequest<{ client: string }>(connection, 'GET', '/api/v1/namespaces');
       assert.is(answer.client, 'admin');
+      const copy = await kubeRequest<{ client: string }>({ ...connection, maxRetries: 0 }, 'GET', '/api/v1/namespaces');
+      assert.is(copy.client, 'admin', 'a copy of the connection reads its kubeconfig again');
     } finally {
       await api.close();
     }
