@@ -63,7 +63,17 @@ export default tseslint.config(
     files: ['lib/**/*.ts'],
     ignores: ['lib/x509/peculiar.ts'],
     rules: {
-      '@typescript-eslint/no-restricted-imports': ['error', { paths: [{ name: '@peculiar/x509', message: 'Import it from lib/x509/peculiar.ts, which loads the Reflect polyfill first.' }] }],
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          paths: [
+            { name: '@peculiar/x509', message: 'Import it from lib/x509/peculiar.ts, which loads the Reflect polyfill first.' },
+            // Optional peer dependencies are loaded on demand: only their types are imported statically.
+            { name: '@kubernetes/client-node', allowTypeImports: true, message: 'An optional peer dependency: load it with loadClientNode().' },
+            { name: 'node-webcrypto-p11', allowTypeImports: true, message: 'An optional peer dependency: load it on demand.' },
+          ],
+        },
+      ],
     },
   },
 );

@@ -113,7 +113,7 @@ export {
 } from './bootstrap/registry.js';
 export { runWhileLeading, startApprover, startSigner, type Controller, type ControllerOptions, type SignerControllerOptions } from './bootstrap/controllers.js';
 export { LeaderElector, type ElectionClock, type LeaderElectionOptions } from './bootstrap/leader-election.js';
-export { kubernetesLeaseBackend, type Lease, type LeaseBackend, type LeaseSpec } from './bootstrap/lease-lock.js';
+export type { Lease, LeaseBackend, LeaseSpec } from './bootstrap/lease-lock.js';
 export { startCsrCleaner, type CsrCleaner, type CsrCleanerOptions } from './bootstrap/cleaner.js';
 export { type WorkerPool } from './workers/pool.js';
 export { startBootstrapServer, type BootstrapServer, type BootstrapServerOptions, type RequestLogEntry } from './bootstrap/server.js';
@@ -145,33 +145,9 @@ export { verifyCertificate, checkName, type VerifyOptions, type VerifyResult } f
 export { crossCheckChain } from './x509/cross-check.js';
 export { issueRevocationList, parseRevocationList, type RevocationList, type IssueRevocationListOptions } from './x509/crl.js';
 export { writeClusterBundles, type BundleName } from './cluster/bundles.js';
-export {
-  assertValidClusterTrustBundle,
-  clusterTrustBundleProblems,
-  signerNameProblems,
-  signerNamePrefix,
-  trustBundleNameProblems,
-  trustBundleProblems,
-  CLUSTER_TRUST_BUNDLE_VERSIONS,
-  MAX_TRUST_BUNDLE_SIZE,
-  type ClusterTrustBundle,
-  type ClusterTrustBundleVersion,
-  type ClusterTrustBundleProblem,
-} from './cluster/cluster-trust-bundle.js';
-export {
-  buildClusterTrustBundles,
-  normaliseTrustBundle,
-  writeClusterTrustBundleFiles,
-  trustBundleFileName,
-  TRUST_BUNDLE_SIGNERS,
-  TRUST_BUNDLE_MANAGED_LABEL,
-  TRUST_BUNDLE_SOURCE_ANNOTATION,
-  CLUSTER_CA_TRUST_BUNDLE_NAME,
-  type NormalisedTrustBundle,
-  type TrustBundleBuildOptions,
-  type TrustBundleSigner,
-} from './cluster/trust-bundles.js';
-export { publishTrustBundles, discoverTrustBundleVersion, serverGitVersion, type TrustBundlePublication, type PublishTrustBundleOptions } from './bootstrap/trust-bundle-publisher.js';
+export { clusterTrustBundleProblems, type ClusterTrustBundle, type ClusterTrustBundleVersion, type ClusterTrustBundleProblem } from './cluster/cluster-trust-bundle.js';
+export { buildClusterTrustBundles, normaliseTrustBundle, writeClusterTrustBundleFiles, type NormalisedTrustBundle, type TrustBundleBuildOptions, type TrustBundleSigner } from './cluster/trust-bundles.js';
+export { publishTrustBundles, type TrustBundlePublication, type PublishTrustBundleOptions } from './bootstrap/trust-bundle-publisher.js';
 export { explainTlsError, type TlsMaterial, type VerifiedAgents, type VerifiedAgentOptions } from './agents/tls.js';
 export {
   componentToApiserver,
@@ -188,6 +164,6 @@ export {
   type MutualTlsOptions,
 } from './agents/paths.js';
 export { auditSetup, type AuditReport, type AuditOptions, type PathReport, type PathStatus, type Finding } from './agents/audit.js';
-export { rotateAuthority, rotateClusterCa, type RotateAuthorityOptions, type RotationOptions, type RotationResult } from './cluster/rotation.js';
-export { readRotation, readRotationState, ROTATABLE_CAS, type RotatableCa, type Rotation, type RotationPhase, type RotationState } from './cluster/rotation-state.js';
+export { rotateAuthority, type RotateAuthorityOptions, type RotationOptions, type RotationResult } from './cluster/rotation.js';
+export { readRotation, type RotatableCa, type Rotation, type RotationPhase, type RotationState } from './cluster/rotation-state.js';
 export type { ComponentName, FlagChange, PhaseSteps } from './cluster/rotation-steps.js';

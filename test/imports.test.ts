@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
@@ -18,6 +19,15 @@ test('importing kubepki does not load undici; asking an agent for its dispatcher
     await agents.close();`;
   const output = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8' });
   assert.equal(JSON.parse(output.trim()), [false, false, true]);
+});
+
+test("the README's table of exports names every value the package exports, and its count is right", async () => {
+  const exported = Object.keys(await import('../lib/index.js'));
+  const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+  const table = readme.slice(readme.indexOf('| Task | Exports |'), readme.indexOf('\n\n', readme.indexOf('| Task | Exports |')));
+  const missing = exported.filter((name) => !table.includes(`\`${name}\``));
+  assert.equal(missing, [], `not in the README's table: ${missing.join(', ')}`);
+  assert.match(readme, new RegExp(`exports ${exported.length} functions and values`));
 });
 
 test.run();

@@ -15,11 +15,11 @@ import {
   initPkiDirectory,
   loadPkiDirectory,
   renewCertificates,
-  rotateClusterCa,
   signCertificateRequests,
   writeCertificateRequests,
   writeClusterBundles,
 } from '../../lib/index.js';
+import { rotateClusterCa } from '../../lib/cluster/rotation.js';
 import { clusterBundles } from '../../lib/cluster/bundles.js';
 import { saveTokenSecret } from '../../lib/bootstrap/token-files.js';
 import { LOCK_FILE, withDirectoryLock } from '../../lib/cluster/lock.js';

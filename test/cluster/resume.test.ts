@@ -12,9 +12,9 @@ import {
   initPkiDirectory,
   loadPkiDirectory,
   renewCertificates,
-  rotateClusterCa,
   type ClusterConfig,
 } from '../../lib/index.js';
+import { rotateClusterCa } from '../../lib/cluster/rotation.js';
 import { exportSpki } from '../../lib/crypto/keys.js';
 import { withTempDir } from '../helpers/dirs.js';
 

@@ -12,11 +12,11 @@ import {
   explainTlsError,
   initPkiDirectory,
   loadPkiDirectory,
-  rotateClusterCa,
   verifyCertificate,
   writeClusterBundles,
   type PathAgents,
 } from '../../lib/index.js';
+import { rotateClusterCa } from '../../lib/cluster/rotation.js';
 import { clusterBundles } from '../../lib/cluster/bundles.js';
 import { failureOf } from '../helpers/fixtures.js';
 import { withTempDir } from '../helpers/dirs.js';

@@ -4,7 +4,8 @@ import { ObjectSerializer } from '@kubernetes/client-node/dist/gen/models/Object
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { parse } from 'yaml';
-import { Certificate, initPkiDirectory, loadPkiDirectory, rotateClusterCa } from '../../lib/index.js';
+import { Certificate, initPkiDirectory, loadPkiDirectory } from '../../lib/index.js';
+import { rotateClusterCa } from '../../lib/cluster/rotation.js';
 import { buildCaBundle } from '../../lib/x509/bundle.js';
 import { clusterBundles } from '../../lib/cluster/bundles.js';
 import { decodeGoPem } from '../../lib/crypto/go-pem.js';

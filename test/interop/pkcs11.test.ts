@@ -32,11 +32,11 @@ import {
   nodeSubject,
   PROFILES,
   rotateAuthority,
-  rotateClusterCa,
   startApprover,
   startSigner,
   type Pkcs11KeyReference,
 } from '../../lib/index.js';
+import { rotateClusterCa } from '../../lib/cluster/rotation.js';
 import { AUTHORITY_LAYOUT } from '../../lib/cluster/layout.js';
 import { csrObject, SIGNERS } from '../../lib/bootstrap/csr-object.js';
 import { openPkcs11Token } from '../../lib/crypto/pkcs11.js';

@@ -11,9 +11,9 @@ import {
   nodeSubject,
   PROFILES,
   renewCertificates,
-  rotateClusterCa,
   storeCertificatePair,
 } from '../../lib/index.js';
+import { rotateClusterCa } from '../../lib/cluster/rotation.js';
 import { CRASH_CONFIG } from './crash-config.js';
 
 const [operation, dir] = process.argv.slice(2) as [string, string];

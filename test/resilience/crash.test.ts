@@ -22,9 +22,9 @@ import {
   parseKubeconfig,
   PROFILES,
   renewCertificates,
-  rotateClusterCa,
   storeCertificatePair,
 } from '../../lib/index.js';
+import { rotateClusterCa } from '../../lib/cluster/rotation.js';
 import { exportSpki, publicKeyInfo } from '../../lib/crypto/keys.js';
 import { readPemBlocks } from '../../lib/crypto/pem.js';
 import { CRASH_CONFIG } from './crash-config.js';
