@@ -45,8 +45,21 @@ export const PKI_ERROR_CODES = {
   ERR_INVALID_CHAIN: 'a CA in the chain may not sign it (not a CA, no keyCertSign, path length, weak signature)',
 } as const;
 
+/**
+ * The stable codes a {@link PkiError} carries: `ERR_ARGUMENT` for an invalid option, `ERR_PEM`/`ERR_DER` for
+ * malformed encodings, `ERR_KEY`, `ERR_NAME`, `ERR_CERTIFICATE`, `ERR_CSR`, `ERR_EXPIRED` and so on; each is
+ * one kind of failure, whatever the function that reports it.
+ *
+ * @category Errors
+ * @useDeclaredType
+ */
 export type PkiErrorCode = keyof typeof PKI_ERROR_CODES;
 
+/**
+ * What a {@link PkiError} carries besides its code and reason.
+ *
+ * @category Errors
+ */
 export interface PkiErrorOptions {
   /** The input field at fault, e.g. `subject.commonName` or `sans.dns[1]`. */
   field?: string;
@@ -56,26 +69,48 @@ export interface PkiErrorOptions {
   certificate?: PkiErrorCertificate;
 }
 
-/** The certificate a refusal is about, as plain data (it crosses thread boundaries with the error). */
+/**
+ * The certificate a refusal is about, as plain data (it crosses thread boundaries with the error).
+ *
+ * @category Errors
+ */
 export interface PkiErrorCertificate {
   /** `CN=..., O=...`, as `describeCertificate` writes it. */
   readonly subject: string;
   /** Lowercase hex without leading zero bytes, as `Certificate.serialNumber`. */
   readonly serialNumber: string;
+  /** The certificate itself, PEM-encoded. */
   readonly pem: string;
 }
 
+/**
+ * A {@link PkiError} as plain, structured-clonable data ({@link PkiError.toData}), to send it to another
+ * thread or process and rebuild it there with {@link PkiError.fromData}.
+ *
+ * @category Errors
+ */
 export interface PkiErrorData {
+  /** The stable error code. */
   readonly code: PkiErrorCode;
+  /** The message without the field. */
   readonly reason: string;
+  /** The input field at fault, when there is one. */
   readonly field?: string;
+  /** The certificate at fault, when a certificate was refused. */
   readonly certificate?: PkiErrorCertificate;
 }
 
-/** The one error kubepki throws for every rejected input. */
+/**
+ * The one error kubepki throws for every rejected input.
+ *
+ * @category Errors
+ */
 export class PkiError extends Error {
+  /** Always `PkiError`. */
   override readonly name = 'PkiError';
+  /** The stable code to branch on, e.g. `ERR_NAME` or `ERR_EXPIRED`; the message may change between versions. */
   readonly code: PkiErrorCode;
+  /** The input field at fault (`subject.commonName`, `sans.dns[1]`, an option's name), when one is. */
   readonly field: string | undefined;
   /** The message without the field. */
   readonly reason: string;
@@ -95,12 +130,17 @@ export class PkiError extends Error {
     return { code: this.code, reason: this.reason, ...(this.field === undefined ? {} : { field: this.field }), ...(this.certificate === undefined ? {} : { certificate: this.certificate }) };
   }
 
+  /** Rebuilds the error {@link PkiError.toData} described, in another thread or process. */
   static fromData(data: PkiErrorData): PkiError {
     return new PkiError(data.code, data.reason, { ...(data.field === undefined ? {} : { field: data.field }), ...(data.certificate === undefined ? {} : { certificate: data.certificate }) });
   }
 }
 
-/** True when `error` is a PkiError, optionally with the given code. */
+/**
+ * True when `error` is a PkiError, optionally with the given code.
+ *
+ * @category Errors
+ */
 export function isPkiError(error: unknown, code?: PkiErrorCode): error is PkiError {
   return error instanceof PkiError && (code === undefined || error.code === code);
 }

@@ -13,8 +13,14 @@ import { Certificate, type CertificateInput } from '../x509/certificate.js';
 import { crossCheckChain } from '../x509/cross-check.js';
 import { verifyCertificate, type VerifyOptions } from '../x509/verify.js';
 
+/**
+ * @category Verify and audit
+ */
 export type PathStatus = 'verified' | 'unverified' | 'broken' | 'not-configured' | 'advisory';
 
+/**
+ * @category Verify and audit
+ */
 export interface PathReport {
   /** The row of DESIGN.md's path table. */
   readonly path: number;
@@ -24,12 +30,18 @@ export interface PathReport {
   readonly fix?: string;
 }
 
+/**
+ * @category Verify and audit
+ */
 export interface Finding {
   readonly severity: 'error' | 'warning';
   readonly message: string;
   readonly fix: string;
 }
 
+/**
+ * @category Verify and audit
+ */
 export interface AuditReport {
   readonly paths: readonly PathReport[];
   readonly findings: readonly Finding[];
@@ -37,6 +49,9 @@ export interface AuditReport {
   readonly ok: boolean;
 }
 
+/**
+ * @category Verify and audit
+ */
 export interface AuditOptions {
   /** kube-apiserver's flags or its static Pod manifest (any text with `--flag=value` tokens). Absent: kubeadm's defaults. */
   apiserverFlags?: string;
@@ -78,6 +93,8 @@ interface AuditContext {
  * Audits a setup: which paths of DESIGN.md's table are verified, unverified or broken, why, and the fix.
  * It reads the PKI directory, the apiserver's flags when given (kubeadm's defaults otherwise), kubelet
  * serving certificates when given, and checks key file modes, expiry and rotation overlap.
+ *
+ * @category Verify and audit
  */
 export async function auditSetup(dir: string, options: AuditOptions = {}): Promise<AuditReport> {
   const now = options.now ?? new Date();

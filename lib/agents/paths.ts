@@ -7,7 +7,11 @@ import { verifiedAgents, watchedFile, type TlsMaterial, type VerifiedAgents } fr
 // One factory per path of DESIGN.md's table. Each returns agents that verify the peer with exactly the
 // CA of that path and present exactly its identity; none can be told to skip verification.
 
-/** Where an agent connects and what it proves: the agents and the URL to call. */
+/**
+ * Where an agent connects and what it proves: the agents and the URL to call.
+ *
+ * @category Verified agents, one per path
+ */
 export interface PathAgents extends VerifiedAgents {
   readonly url: string;
 }
@@ -22,6 +26,8 @@ export function hostOf(url: string): string {
  * kubeconfig (a kubelet's, the controller-manager's, an admin's).
  * Certificate and key files are re-read when they change, so a rotated `kubelet-client-current.pem` is
  * used by the next connection without a restart.
+ *
+ * @category Verified agents, one per path
  */
 export function componentToApiserver(kubeconfigPath: string): PathAgents {
   // The kubeconfig itself is re-read when it changes (a CA rotation rewrites its trust), and so are the
@@ -49,6 +55,9 @@ export function componentToApiserver(kubeconfigPath: string): PathAgents {
   return { ...verifiedAgents({ material, serverName: hostOf(server) }), url: server };
 }
 
+/**
+ * @category Verified agents, one per path
+ */
 export interface PodToApiserverOptions {
   /** Default /var/run/secrets/kubernetes.io/serviceaccount. */
   serviceAccountDir?: string;
@@ -62,6 +71,8 @@ export interface PodToApiserverOptions {
  * Path 2, pod -> apiserver through the service VIP: trust is the service account's `ca.crt`; the token is
  * re-read whenever it changes (projected tokens rotate). The apiserver certificate carries the Service IP
  * and `kubernetes.default.svc` (kubeadm's SANs).
+ *
+ * @category Verified agents, one per path
  */
 export function podToApiserver(options: PodToApiserverOptions = {}): PathAgents & { authorization(): string } {
   const folder = options.serviceAccountDir ?? '/var/run/secrets/kubernetes.io/serviceaccount';
@@ -76,6 +87,9 @@ export function podToApiserver(options: PodToApiserverOptions = {}): PathAgents 
   return { ...agents, url, authorization: () => `Bearer ${token().trim()}` };
 }
 
+/**
+ * @category Verified agents, one per path
+ */
 export interface ApiserverToKubeletOptions {
   /** The `--kubelet-certificate-authority` bundle. */
   kubeletServingBundle: string;
@@ -88,13 +102,20 @@ export interface ApiserverToKubeletOptions {
   port?: number;
 }
 
-/** Path 4, apiserver -> kubelet: the kubelet-serving bundle, the node's address checked against its SANs, no SNI for an IP. */
+/**
+ * Path 4, apiserver -> kubelet: the kubelet-serving bundle, the node's address checked against its SANs, no SNI for an IP.
+ *
+ * @category Verified agents, one per path
+ */
 export function apiserverToKubelet(options: ApiserverToKubeletOptions): PathAgents {
   const host = hostForUrl(options.nodeAddress);
   const agents = verifiedAgents({ material: { ca: options.kubeletServingBundle, cert: options.clientCertificate, key: options.clientKey }, serverName: options.nodeAddress });
   return { ...agents, url: `https://${host}:${options.port ?? 10250}` };
 }
 
+/**
+ * @category Verified agents, one per path
+ */
 export interface ApiserverToServiceOptions {
   /** The CA bundle of that service. */
   bundle: string;
@@ -107,7 +128,11 @@ export interface ApiserverToServiceOptions {
   clientKey?: string;
 }
 
-/** Path 5, apiserver -> proxied service: the service's bundle and its name `<svc>.<ns>.svc`. */
+/**
+ * Path 5, apiserver -> proxied service: the service's bundle and its name `<svc>.<ns>.svc`.
+ *
+ * @category Verified agents, one per path
+ */
 export function apiserverToService(options: ApiserverToServiceOptions): PathAgents {
   const agents = verifiedAgents({
     material: { ca: options.bundle, cert: options.clientCertificate, key: options.clientKey },
@@ -117,6 +142,9 @@ export function apiserverToService(options: ApiserverToServiceOptions): PathAgen
   return { ...agents, url: `https://${host}:${options.port}` };
 }
 
+/**
+ * @category Verified agents, one per path
+ */
 export interface MutualTlsOptions {
   ca: string;
   clientCertificate: string;
@@ -132,9 +160,21 @@ function mutual(options: MutualTlsOptions): PathAgents {
   return { ...agents, url: `https://${host}:${options.port}` };
 }
 
-/** Path 6, Konnectivity agent -> proxy-server (mTLS with the agent certificate). */
+/**
+ * Path 6, Konnectivity agent -> proxy-server (mTLS with the agent certificate).
+ *
+ * @category Verified agents, one per path
+ */
 export const konnectivityAgentToServer = (options: MutualTlsOptions): PathAgents => mutual(options);
-/** Path 6, kube-apiserver -> proxy-server (mTLS with the konnectivity-client certificate). */
+/**
+ * Path 6, kube-apiserver -> proxy-server (mTLS with the konnectivity-client certificate).
+ *
+ * @category Verified agents, one per path
+ */
 export const apiserverToKonnectivity = (options: MutualTlsOptions): PathAgents => mutual(options);
-/** Path 7, kube-apiserver -> etcd (etcd CA, apiserver-etcd-client certificate). */
+/**
+ * Path 7, kube-apiserver -> etcd (etcd CA, apiserver-etcd-client certificate).
+ *
+ * @category Verified agents, one per path
+ */
 export const apiserverToEtcd = (options: MutualTlsOptions): PathAgents => mutual(options);

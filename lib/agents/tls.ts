@@ -9,7 +9,11 @@ import { Certificate } from '../x509/certificate.js';
 import { parseIp } from '../x509/ip.js';
 import { checkName } from '../x509/verify.js';
 
-/** What one side of a path presents and trusts. Read each time a connection opens, so rotated files count at once. */
+/**
+ * What one side of a path presents and trusts. Read each time a connection opens, so rotated files count at once.
+ *
+ * @category Verified agents, one per path
+ */
 export interface TlsMaterial {
   /** PEM bundle the peer must chain to. Required: there is no fallback to the system trust store. */
   ca: string;
@@ -17,6 +21,9 @@ export interface TlsMaterial {
   key?: string;
 }
 
+/**
+ * @category Verified agents, one per path
+ */
 export interface VerifiedAgentOptions {
   /** The material, or a function giving the current material (re-read on rotation). */
   material: TlsMaterial | (() => TlsMaterial);
@@ -24,7 +31,11 @@ export interface VerifiedAgentOptions {
   serverName: string;
 }
 
-/** A Node https.Agent and an undici Agent that verify the peer for one communication path. */
+/**
+ * A Node https.Agent and an undici Agent that verify the peer for one communication path.
+ *
+ * @category Verified agents, one per path
+ */
 export interface VerifiedAgents {
   readonly https: HttpsAgent;
   /** An undici dispatcher (an Agent, replaced by a fresh one when the client certificate rotates). */
@@ -144,7 +155,11 @@ const REASONS: Record<string, [PkiErrorCode, string]> = {
   ERR_SSL_TLSV1_ALERT_UNKNOWN_CA: ['ERR_UNAUTHORIZED', 'the server does not trust the client certificate'],
 };
 
-/** Turns a TLS failure into a PkiError that says why: unknown authority, name mismatch, expired, purpose, no client certificate. */
+/**
+ * Turns a TLS failure into a PkiError that says why: unknown authority, name mismatch, expired, purpose, no client certificate.
+ *
+ * @category Verified agents, one per path
+ */
 export function explainTlsError(error: unknown, serverName: string): Error {
   if (error instanceof PkiError) return error;
   const code = (error as { code?: string }).code ?? '';

@@ -8,7 +8,11 @@ import { BOOTSTRAPPERS_GROUP } from './token.js';
 import { firstServiceIp } from '../cluster/config.js';
 import { isDnsName } from '../x509/names.js';
 
-/** The requester of a CSR, as the API server recorded it in `spec`. */
+/**
+ * The requester of a CSR, as the API server recorded it in `spec`.
+ *
+ * @category Run the CSR controllers
+ */
 export interface Requester {
   readonly username: string;
   readonly groups: readonly string[];
@@ -17,20 +21,28 @@ export interface Requester {
 /**
  * Answers the SubjectAccessReview the csrapproving controller asks: may this requester `create`
  * `certificatesigningrequests/<subresource>`? Default: bootstrappers may ask for node client
- * certificates, nodes may renew their own (the RBAC bindings of kubernetes-pki.md §7).
+ * certificates, nodes may renew their own (the RBAC bindings of docs/kubernetes-pki.md §7).
+ *
+ * @category Run the CSR controllers
  */
 export type ApprovalAuthorizer = (requester: Requester, subresource: 'nodeclient' | 'selfnodeclient') => boolean | Promise<boolean>;
 
 export const defaultApprovalAuthorizer: ApprovalAuthorizer = (requester, subresource) =>
   subresource === 'nodeclient' ? requester.groups.includes(BOOTSTRAPPERS_GROUP) : requester.groups.includes('system:nodes');
 
-/** The addresses a node really has (its Node object's status.addresses), or undefined when unknown. */
+/**
+ * The addresses a node really has (its Node object's status.addresses), or undefined when unknown.
+ *
+ * @category Run the CSR controllers
+ */
 export type NodeAddressLookup = (nodeName: string) => Promise<{ dns: readonly string[]; ips: readonly string[] } | undefined> | { dns: readonly string[]; ips: readonly string[] } | undefined;
 
 /**
  * The cluster owner's policy for kubelet serving certificates. The addresses a node reports about itself
  * (Node.status.addresses) are written by its kubelet, so they prove nothing; this policy does not depend
  * on them. The cluster's reserved names are refused whatever the policy says.
+ *
+ * @category Run the CSR controllers
  */
 export interface ServingPolicyOptions {
   /** IP SANs must lie inside one of these CIDRs (`10.0.0.0/8`, `fd00::/64`); default: any IP the node owns. */
@@ -45,6 +57,9 @@ export interface ServingPolicyOptions {
   apiServerHosts?: readonly string[];
 }
 
+/**
+ * @category Run the CSR controllers
+ */
 export interface ApproverOptions extends CryptoOptions, ServingPolicyOptions {
   authorize?: ApprovalAuthorizer;
   /** Needed to approve kubelet serving certificates; without it they are denied. */
@@ -57,7 +72,11 @@ interface Cidr {
   readonly prefix: number;
 }
 
-/** The serving policy with defaults applied and every value checked. */
+/**
+ * The serving policy with defaults applied and every value checked.
+ *
+ * @category Run the CSR controllers
+ */
 export interface ServingPolicy {
   readonly allowedCidrs?: readonly Cidr[];
   readonly allowedDnsSuffixes?: readonly string[];
@@ -168,6 +187,9 @@ export function servingPolicyProblems(nodeName: string, sans: { readonly dns: re
   return problems;
 }
 
+/**
+ * @category Run the CSR controllers
+ */
 export type ApprovalDecision =
   | { readonly decision: 'approve'; readonly reason: string; readonly message: string }
   | { readonly decision: 'deny'; readonly reason: string; readonly message: string }
@@ -177,8 +199,10 @@ const deny = (reason: string, message: string): ApprovalDecision => ({ decision:
 
 /**
  * Decides one CSR: the csrapproving controller's node-client and self-node-client recognisers
- * (kubernetes-pki.md §10) and a kubelet-serving policy that approves only SANs the node owns (§18). A CSR
+ * (docs/kubernetes-pki.md §10) and a kubelet-serving policy that approves only SANs the node owns (§18). A CSR
  * that breaks a rule is denied with the reason; CSRs for other signers are left alone.
+ *
+ * @category Run the CSR controllers
  */
 export async function decideApproval(csr: CertificateSigningRequestObject, options: ApproverOptions = {}): Promise<ApprovalDecision> {
   const ignored = notToDecide(csr);

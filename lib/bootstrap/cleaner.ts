@@ -47,6 +47,9 @@ function certificateExpired(statusCertificate: string, now: Date): boolean {
   }
 }
 
+/**
+ * @category Run the CSR controllers
+ */
 export interface CsrCleanerOptions {
   /** The clock the ages are measured against; default the system clock. */
   now?: () => Date;
@@ -57,7 +60,11 @@ export interface CsrCleanerOptions {
   onError?: (error: unknown) => void;
 }
 
-/** A running cleaner: `sweep()` runs one pass now and resolves with the names it deleted. */
+/**
+ * A running cleaner: `sweep()` runs one pass now and resolves with the names it deleted.
+ *
+ * @category Run the CSR controllers
+ */
 export interface CsrCleaner extends Controller {
   sweep(): Promise<string[]>;
 }
@@ -65,6 +72,8 @@ export interface CsrCleaner extends Controller {
 /**
  * The csrcleaner for the embedded registry: deletes finished and abandoned CSRs (csrCleanupReason) at
  * start and then every `intervalMs`, so that the registry and its folder do not grow without end.
+ *
+ * @category Run the CSR controllers
  */
 export function startCsrCleaner(registry: Pick<MemoryRegistry, 'list' | 'delete'>, options: CsrCleanerOptions = {}): CsrCleaner {
   const now = options.now ?? (() => new Date());

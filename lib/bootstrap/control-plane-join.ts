@@ -13,6 +13,9 @@ import { discoverCluster, type DiscoveredCluster } from './discovery.js';
 import { kubeRequest, type KubeConnection } from './kube-client.js';
 import { formatBootstrapToken, parseBootstrapToken, type BootstrapToken } from './token.js';
 
+/**
+ * @category Bootstrap a node
+ */
 export interface JoinControlPlaneOptions extends CryptoOptions {
   /** The directory this node's PKI goes to (kubeadm's layout: DIR/pki, kubeconfigs in DIR). */
   dir: string;
@@ -37,6 +40,9 @@ export interface JoinControlPlaneOptions extends CryptoOptions {
   timeoutMs?: number;
 }
 
+/**
+ * @category Bootstrap a node
+ */
 export interface JoinControlPlaneResult {
   /** The cluster as discovered (cluster-info's server and CA bundle). */
   readonly cluster: DiscoveredCluster;
@@ -57,6 +63,8 @@ export interface JoinControlPlaneResult {
  * controlPlaneEndpoint must be the join endpoint or cluster-info's server (ERR_ARGUMENT otherwise); nothing
  * is written when discovery, the download or the decryption fails. The token and the certificate key never
  * appear in errors.
+ *
+ * @category Bootstrap a node
  */
 export async function joinControlPlane(options: JoinControlPlaneOptions): Promise<JoinControlPlaneResult> {
   const token = typeof options.token === 'string' ? parseBootstrapToken(options.token) : parseBootstrapToken(formatBootstrapToken(options.token));

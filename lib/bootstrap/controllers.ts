@@ -13,13 +13,19 @@ import { signCsrObject, signValidatedCsr, workerCsr, type SignerOptions, type Si
 /**
  * A running controller: `stop()` ends it (with leader election, what it returns resolves once the Lease is
  * released), `idle()` resolves once every queued CSR has been handled.
+ *
+ * @category Run the CSR controllers
  */
 export interface Controller {
   stop(): void | Promise<void>;
   idle(): Promise<void>;
 }
 
-/** What every controller may be given besides its own options. */
+/**
+ * What every controller may be given besides its own options.
+ *
+ * @category Run the CSR controllers
+ */
 export interface ControllerOptions {
   onError?: (error: unknown) => void;
   /**
@@ -40,6 +46,8 @@ const isConflict = (error: unknown): boolean => error instanceof PkiError && err
  * Runs the controller `start` makes only while `leaderElection`'s Lease is held: started on acquiring it,
  * stopped at once on losing it (then leaderElection.onStoppedLeading). Its `stop()` ends the election and
  * releases the Lease. As client-go's candidates, it leads at most once.
+ *
+ * @category Run the CSR controllers
  */
 export async function runWhileLeading(leaderElection: LeaderElectionOptions, start: () => Promise<Controller>, onError?: (error: unknown) => void): Promise<Controller> {
   const report = reportingErrors(onError);
@@ -134,7 +142,11 @@ async function runController(registry: CsrRegistry, handle: (event: WatchEvent, 
   };
 }
 
-/** The approver as a controller: approves or denies each undecided kubelet CSR (decideApproval). */
+/**
+ * The approver as a controller: approves or denies each undecided kubelet CSR (decideApproval).
+ *
+ * @category Run the CSR controllers
+ */
 export function startApprover(registry: CsrRegistry, options: ApproverOptions & ControllerOptions & { onDecision?: (name: string, decision: ApprovalDecision) => void } = {}): Promise<Controller> {
   // A policy that does not parse stops the start, not every decision.
   resolveServingPolicy(options);
@@ -154,6 +166,9 @@ export function startApprover(registry: CsrRegistry, options: ApproverOptions & 
   return options.leaderElection ? runWhileLeading(options.leaderElection, start, options.onError) : start();
 }
 
+/**
+ * @category Run the CSR controllers
+ */
 export interface SignerControllerOptions extends SignerOptions, ControllerOptions {
   onOutcome?: (name: string, outcome: SignOutcome) => void;
   /**
@@ -166,7 +181,11 @@ export interface SignerControllerOptions extends SignerOptions, ControllerOption
   batchSize?: number;
 }
 
-/** The signer as a controller: signs each approved CSR for its signerName, or marks it Failed. */
+/**
+ * The signer as a controller: signs each approved CSR for its signerName, or marks it Failed.
+ *
+ * @category Run the CSR controllers
+ */
 export function startSigner(registry: CsrRegistry, options: SignerControllerOptions): Promise<Controller> {
   const workers = options.pool?.size ?? options.workers ?? 0;
   const start = (): Promise<Controller> => {

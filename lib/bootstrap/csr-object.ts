@@ -29,6 +29,10 @@ export const KNOWN_USAGES = [
   'microsoft sgc',
   'netscape sgc',
 ] as const;
+/**
+ * @category Run the CSR controllers
+ * @useDeclaredType
+ */
 export type KeyUsage = (typeof KNOWN_USAGES)[number];
 
 export const SIGNERS = {
@@ -38,8 +42,14 @@ export const SIGNERS = {
   legacyUnknown: 'kubernetes.io/legacy-unknown',
 } as const;
 
+/**
+ * @category Run the CSR controllers
+ */
 export type ConditionType = 'Approved' | 'Denied' | 'Failed';
 
+/**
+ * @category Run the CSR controllers
+ */
 export interface CertificateSigningRequestCondition {
   type: ConditionType;
   status: 'True';
@@ -49,7 +59,11 @@ export interface CertificateSigningRequestCondition {
   lastTransitionTime?: string;
 }
 
-/** The certificates.k8s.io/v1 CertificateSigningRequest, as the API serves it. */
+/**
+ * The certificates.k8s.io/v1 CertificateSigningRequest, as the API serves it.
+ *
+ * @category Run the CSR controllers
+ */
 export interface CertificateSigningRequestObject {
   apiVersion: 'certificates.k8s.io/v1';
   kind: 'CertificateSigningRequest';
@@ -140,7 +154,7 @@ export function validatedInWorker(object: CertificateSigningRequestObject, reque
 }
 
 /**
- * Validates a CSR object as the API server does on create (kubernetes-pki.md §8): known usages without
+ * Validates a CSR object as the API server does on create (docs/kubernetes-pki.md §8): known usages without
  * duplicates, a valid signerName, expirationSeconds >= 600, a request that parses and whose signature
  * verifies, and condition rules. Returns the parsed request. Every breach is ERR_CSR_OBJECT naming the field.
  */

@@ -5,6 +5,9 @@ import { stringifyKubeconfig } from '../cluster/kubeconfig.js';
 import { Certificate } from '../x509/certificate.js';
 import { CLUSTER_INFO_PATH, caPublicKeyPin, formatBootstrapToken, parseBootstrapToken, verifyClusterInfo, verifyDetachedJws, type BootstrapToken } from './token.js';
 
+/**
+ * @category Bootstrap a node
+ */
 export interface DiscoverClusterOptions {
   /** The API endpoint as `kubeadm join` takes it: `HOST:PORT` (`[::1]:6443` for IPv6). */
   server: string;
@@ -18,6 +21,9 @@ export interface DiscoverClusterOptions {
   timeoutMs?: number;
 }
 
+/**
+ * @category Bootstrap a node
+ */
 export interface DiscoveredCluster {
   /** The API server URL cluster-info names. */
   readonly server: string;
@@ -36,6 +42,8 @@ const MAX_ANSWER_BYTES = 1024 * 1024;
  * pin ERR_CERTIFICATE; a pinned CA not valid at `now` ERR_EXPIRED; a server certificate the pinned CA does not
  * verify ERR_UNKNOWN_AUTHORITY (ERR_NAME_MISMATCH for another host); a second kubeconfig that differs
  * ERR_CONFLICT; a malformed pin or endpoint ERR_ARGUMENT.
+ *
+ * @category Bootstrap a node
  */
 export async function discoverCluster(options: DiscoverClusterOptions): Promise<DiscoveredCluster> {
   const token = typeof options.token === 'string' ? parseBootstrapToken(options.token) : parseBootstrapToken(formatBootstrapToken(options.token));
@@ -64,7 +72,11 @@ export async function discoverCluster(options: DiscoverClusterOptions): Promise<
   return { server: cluster.server, caPem: cluster.caPem };
 }
 
-/** The kubeconfig `kubeadm join` writes for the TLS bootstrap (`bootstrap-kubelet.conf`): the server, its CA and the token. */
+/**
+ * The kubeconfig `kubeadm join` writes for the TLS bootstrap (`bootstrap-kubelet.conf`): the server, its CA and the token.
+ *
+ * @category Bootstrap a node
+ */
 export function joinKubeconfig(cluster: DiscoveredCluster, token: string | BootstrapToken): string {
   const text = typeof token === 'string' ? formatBootstrapToken(parseBootstrapToken(token)) : formatBootstrapToken(token);
   return stringifyKubeconfig({ clusterName: 'kubernetes', server: cluster.server, caPem: cluster.caPem, userName: 'tls-bootstrap-token-user', token: text });

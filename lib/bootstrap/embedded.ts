@@ -13,6 +13,9 @@ import type { RevocationSource } from './revocation.js';
 import type { SignOutcome } from './signer.js';
 import type { TokenStore } from './token.js';
 
+/**
+ * @category Run the CSR controllers
+ */
 export interface EmbeddedBootstrapOptions extends CryptoOptions {
   /**
    * The cluster CA: it signs kubelet client certificates and the endpoint's serving certificate. Any Issuer,
@@ -65,6 +68,9 @@ export interface EmbeddedBootstrapOptions extends CryptoOptions {
   onRequest?: (entry: RequestLogEntry) => void;
 }
 
+/**
+ * @category Run the CSR controllers
+ */
 export interface EmbeddedBootstrap {
   readonly server: BootstrapServer;
   readonly registry: CsrRegistry;
@@ -76,6 +82,8 @@ export interface EmbeddedBootstrap {
  * The whole control-plane side of the TLS bootstrap in one process: the embedded registry, the HTTPS
  * endpoint (with its own serving certificate from the cluster CA), the approver, the two kubelet signers and
  * the CSR cleaner; `close()` stops them all.
+ *
+ * @category Run the CSR controllers
  */
 export async function startEmbeddedBootstrap(options: EmbeddedBootstrapOptions): Promise<EmbeddedBootstrap> {
   const crypto = options.crypto ? { crypto: options.crypto } : {};

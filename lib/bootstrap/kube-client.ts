@@ -15,6 +15,8 @@ import type { WatchEvent } from './registry.js';
  * certificate), or a kubeconfig file or the pod's service account as their `source`, read by
  * @kubernetes/client-node as kubectl reads them (exec credential plugins, auth providers, token files).
  * Every request goes through client-node's KubeConfig; the server is always verified against `ca`.
+ *
+ * @category Run the CSR controllers
  */
 export interface KubeConnection {
   readonly server: string;
@@ -28,6 +30,9 @@ export interface KubeConnection {
   readonly maxRetries?: number;
 }
 
+/**
+ * @category Run the CSR controllers
+ */
 export type KubeconfigSource = { readonly kubeconfig: string; readonly context?: string } | { readonly inCluster: true; readonly root?: string };
 
 type ClientNode = typeof ClientNodeModule;
@@ -43,7 +48,11 @@ export function loadClientNode(): Promise<ClientNode> {
   return clientNode;
 }
 
-/** The connection a parsed kubeconfig describes; file paths are read relative to the kubeconfig's folder. */
+/**
+ * The connection a parsed kubeconfig describes; file paths are read relative to the kubeconfig's folder.
+ *
+ * @category Run the CSR controllers
+ */
 export async function connectionFromKubeconfig(config: Kubeconfig, kubeconfigPath?: string): Promise<KubeConnection> {
   const base = kubeconfigPath ? dirname(kubeconfigPath) : process.cwd();
   const read = (file: string): Promise<string> =>
@@ -65,6 +74,8 @@ export async function connectionFromKubeconfig(config: Kubeconfig, kubeconfigPat
  * A kubeconfig file read as kubectl reads it (its current context, or `context`): any user it can hold,
  * exec credential plugins included. A cluster that skips TLS verification, is not https, or names no CA
  * is refused: kubepki never falls back to the system trust store.
+ *
+ * @category Run the CSR controllers
  */
 export async function kubeConnectionFromFile(path: string, options: { context?: string; maxRetries?: number } = {}): Promise<KubeConnection> {
   const { KubeConfig } = await loadClientNode();
@@ -81,6 +92,8 @@ export async function kubeConnectionFromFile(path: string, options: { context?: 
 /**
  * The pod's service account, as client-go's InClusterConfig: KUBERNETES_SERVICE_HOST/PORT, and the token
  * (re-read as the kubelet rotates it) and ca.crt under `root` + /var/run/secrets/kubernetes.io/serviceaccount.
+ *
+ * @category Run the CSR controllers
  */
 export async function kubeConnectionInCluster(options: { root?: string; maxRetries?: number } = {}): Promise<KubeConnection> {
   if (!process.env.KUBERNETES_SERVICE_HOST || !process.env.KUBERNETES_SERVICE_PORT) {

@@ -5,8 +5,14 @@ export interface ListedObject {
   readonly metadata: { readonly name: string; readonly resourceVersion?: string };
 }
 
+/**
+ * @category Run the CSR controllers
+ */
 export type ListWatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
 
+/**
+ * @category Run the CSR controllers
+ */
 export interface ListWatchOptions {
   /** Told of every error the watch recovers from (a dropped stream, a refused request, a relist). */
   onError?: (error: unknown) => void;
@@ -19,6 +25,8 @@ export interface ListWatchOptions {
  * MODIFIED, DELETED with the last object seen, against what the listener was already told). Bookmarks move
  * the resume point.
  * Resolves once the first list has been delivered; returns the stop function.
+ *
+ * @category Run the CSR controllers
  */
 export async function listAndWatch<T extends ListedObject>(
   connection: KubeConnection,

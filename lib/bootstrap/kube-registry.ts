@@ -13,6 +13,8 @@ function typed(object: CertificateSigningRequestObject): CertificateSigningReque
  * The CSR registry of a real kube-apiserver (or of kubepki's embedded endpoint), for the approver and
  * signer controllers. The server records the requester itself, so `create` ignores its second argument.
  * Its watch is listAndWatch's: resumed from the last resourceVersion, listed again after 410 Gone.
+ *
+ * @category Run the CSR controllers
  */
 export function kubernetesRegistry(connection: KubeConnection, options: { onWatchError?: (error: unknown) => void } = {}): CsrRegistry {
   const watchErrors = options.onWatchError;

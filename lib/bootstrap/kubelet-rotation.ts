@@ -6,8 +6,14 @@ import { renewClientCertificate, requestServingCertificate } from './node.js';
 import { RotationManager, type CertificateTemplate, type Clock } from './rotation.js';
 import { loadCurrentPair } from './store.js';
 
+/**
+ * @category Bootstrap a node
+ */
 export type KubeletCertificateKind = 'client' | 'serving';
 
+/**
+ * @category Bootstrap a node
+ */
 export interface KubeletRotationOptions extends CryptoOptions {
   /** The kubelet's own kubeconfig (after bootstrap), pointing at `kubelet-client-current.pem`. */
   kubeconfig: string;
@@ -23,7 +29,11 @@ export interface KubeletRotationOptions extends CryptoOptions {
   onError?: (kind: KubeletCertificateKind, error: unknown) => void;
 }
 
-/** The kubelet's certificate managers: one for the client certificate, one for serving when addresses are known. */
+/**
+ * The kubelet's certificate managers: one for the client certificate, one for serving when addresses are known.
+ *
+ * @category Bootstrap a node
+ */
 export interface KubeletRotation {
   readonly client: RotationManager;
   readonly serving: RotationManager | undefined;
@@ -32,9 +42,11 @@ export interface KubeletRotation {
 }
 
 /**
- * Keeps a bootstrapped kubelet's certificates fresh as its certificate managers do (kubernetes-pki.md
+ * Keeps a bootstrapped kubelet's certificates fresh as its certificate managers do (docs/kubernetes-pki.md
  * §12, §14): each is renewed at a random point in 70-90% of its lifetime, at once when it is missing or
  * no longer matches the node (a new address), with client-go's backoff after a failure.
+ *
+ * @category Bootstrap a node
  */
 export function kubeletRotation(options: KubeletRotationOptions): KubeletRotation {
   const { certDir, nodeName, kubeconfig, timeoutMs, clock } = options;

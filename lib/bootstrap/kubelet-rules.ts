@@ -2,7 +2,7 @@ import { sameMembersAndLength } from '../lists.js';
 import type { CertificateSigningRequest as ParsedCsr } from '../x509/csr.js';
 import type { KeyUsage } from './csr-object.js';
 
-// kubernetes-pki.md §9 (k/k:pkg/apis/certificates/helpers.go): the shapes the in-tree approver and
+// docs/kubernetes-pki.md §9 (k/k:pkg/apis/certificates/helpers.go): the shapes the in-tree approver and
 // signer accept for kubelet certificates. Usages are compared as sets.
 const CLIENT_USAGE_SETS: readonly (readonly KeyUsage[])[] = [
   ['digital signature', 'key encipherment', 'client auth'],

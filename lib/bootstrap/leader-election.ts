@@ -8,7 +8,11 @@ import { PkiError } from '../errors.js';
 import type { KubeConnection } from './kube-client.js';
 import { kubernetesLeaseBackend, type Lease, type LeaseBackend, type LeaseSpec } from './lease-lock.js';
 
-/** Time for leader election: `now()` in milliseconds (the Lease's times are written from it), and timers. */
+/**
+ * Time for leader election: `now()` in milliseconds (the Lease's times are written from it), and timers.
+ *
+ * @category Run the CSR controllers
+ */
 export interface ElectionClock {
   now(): number;
   setTimeout(callback: () => void, ms: number): { cancel(): void };
@@ -30,6 +34,9 @@ export const DEFAULT_RETRY_PERIOD_MS = 2_000;
 /** client-go's JitterFactor: a candidate waits retryPeriod plus up to 1.2 retryPeriods between attempts. */
 export const DEFAULT_JITTER_FACTOR = 1.2;
 
+/**
+ * @category Run the CSR controllers
+ */
 export interface LeaderElectionOptions {
   /** The Lease's name, e.g. kubepki-approver. */
   leaseName: string;
@@ -100,6 +107,8 @@ type State = 'idle' | 'candidate' | 'leading' | 'lost' | 'stopped';
  * every retryPeriod and stops leading (onStoppedLeading) when no renewal succeeded within renewDeadline or
  * another holder is seen. As client-go's Run, it leads at most once: after losing the Lease it is done.
  * `stop()` releases a Lease it holds (client-go's ReleaseOnCancel).
+ *
+ * @category Run the CSR controllers
  */
 export class LeaderElector {
   readonly identity: string;

@@ -1,7 +1,11 @@
 import { PkiError } from '../errors.js';
 import { kubeRequest, type KubeConnection } from './kube-client.js';
 
-/** The coordination.k8s.io/v1 LeaseSpec fields leader election reads and writes; times are MicroTime strings. */
+/**
+ * The coordination.k8s.io/v1 LeaseSpec fields leader election reads and writes; times are MicroTime strings.
+ *
+ * @category Run the CSR controllers
+ */
 export interface LeaseSpec {
   holderIdentity?: string | null;
   leaseDurationSeconds?: number | null;
@@ -10,7 +14,11 @@ export interface LeaseSpec {
   leaseTransitions?: number | null;
 }
 
-/** A coordination.k8s.io/v1 Lease. */
+/**
+ * A coordination.k8s.io/v1 Lease.
+ *
+ * @category Run the CSR controllers
+ */
 export interface Lease {
   apiVersion?: 'coordination.k8s.io/v1';
   kind?: 'Lease';
@@ -22,6 +30,8 @@ export interface Lease {
  * Where Leases are kept (client-go's resourcelock.Interface, reduced to the Lease). `get` of a missing one
  * is ERR_NOT_FOUND, `create` of an existing one ERR_ALREADY_EXISTS, and `update` of a Lease whose
  * metadata.resourceVersion is no longer the stored one ERR_CONFLICT: another writer came first.
+ *
+ * @category Run the CSR controllers
  */
 export interface LeaseBackend {
   get(namespace: string, name: string): Promise<Lease>;

@@ -9,7 +9,9 @@ interface NodeObject {
 
 /**
  * The addresses a node owns, from its Node object's status.addresses, sorted the way the kubelet
- * builds its serving template (kubernetes-pki.md §14): IPs, and host names that are not IPs.
+ * builds its serving template (docs/kubernetes-pki.md §14): IPs, and host names that are not IPs.
+ *
+ * @category Run the CSR controllers
  */
 export function nodeAddressesFromApi(connection: KubeConnection): NodeAddressLookup {
   return async (nodeName) => {
@@ -38,6 +40,8 @@ export function addressesOf(addresses: readonly { type: string; address: string 
 /**
  * A fixed table of node addresses (`name -> addresses`), for the embedded server. Names are looked up in a
  * Map, so a node called `constructor` or `__proto__` is a name like any other: unknown unless listed.
+ *
+ * @category Run the CSR controllers
  */
 export function staticNodeAddresses(table: ReadonlyMap<string, readonly string[]> | Readonly<Record<string, readonly string[]>>): NodeAddressLookup {
   const nodes = new Map<string, readonly string[]>(table instanceof Map ? [...(table as ReadonlyMap<string, readonly string[]>)] : Object.entries(table));

@@ -25,6 +25,9 @@ export function nodeCsrName(spki: Uint8Array, subject: Subject, usages: readonly
   return `node-csr-${hash.digest().toString('base64url')}`;
 }
 
+/**
+ * @category Bootstrap a node
+ */
 export interface RequestCertificateOptions extends CryptoOptions {
   connection: KubeConnection;
   keyPair: KeyPair;
@@ -43,6 +46,8 @@ export interface RequestCertificateOptions extends CryptoOptions {
  * Creates a CSR (or resumes the compatible one of the same name: same subject, signer and key, as
  * client-go checks) and waits, watching it, until it is approved and issued. Denied or Failed ends
  * the wait at once with ERR_DENIED; the timeout with ERR_TIMEOUT. Returns the issued PEM.
+ *
+ * @category Bootstrap a node
  */
 export async function requestCertificate(options: RequestCertificateOptions): Promise<string> {
   const crypto = cryptoOf(options);
@@ -123,6 +128,9 @@ export function waitForCertificate(connection: KubeConnection, name: string, tim
 // The kubelet's client certificate usages (with key encipherment, as it asks for an RSA or EC key alike).
 const CLIENT_USAGES: KeyUsage[] = ['digital signature', 'key encipherment', 'client auth'];
 
+/**
+ * @category Bootstrap a node
+ */
 export interface KubeletBootstrapOptions extends CryptoOptions {
   /** A kubeconfig with a bootstrap token (or any credential allowed to create CSRs). */
   bootstrapKubeconfig: string;
@@ -136,10 +144,12 @@ export interface KubeletBootstrapOptions extends CryptoOptions {
 }
 
 /**
- * The kubelet's TLS bootstrap (kubernetes-pki.md §13): keep a kubeconfig whose certificate is valid;
+ * The kubelet's TLS bootstrap (docs/kubernetes-pki.md §13): keep a kubeconfig whose certificate is valid;
  * else reuse the key of a valid current certificate or the pending `kubelet-client.key.tmp` (created
  * 0600 once, so that a restart resumes the same CSR), ask for a client certificate under the
  * deterministic name, store it as `kubelet-client-current.pem`, and write a kubeconfig pointing at it.
+ *
+ * @category Bootstrap a node
  */
 export async function bootstrapKubelet(options: KubeletBootstrapOptions): Promise<{ bootstrapped: boolean; certificate: Certificate }> {
   const crypto = cryptoOf(options);
@@ -180,6 +190,9 @@ async function pendingKey(store: { certDir: string; prefix: string; now: () => D
   return keyPair;
 }
 
+/**
+ * @category Bootstrap a node
+ */
 export interface ClientRenewalOptions extends CryptoOptions {
   /** The kubelet's own kubeconfig, whose client certificate authenticates the request. */
   kubeconfig: string;
@@ -198,6 +211,9 @@ export async function renewClientCertificate(options: ClientRenewalOptions): Pro
   return requestWithKubeletCredential(options, 'kubelet-client', { signerName: SIGNERS.kubeApiserverClientKubelet, usages: CLIENT_USAGES });
 }
 
+/**
+ * @category Bootstrap a node
+ */
 export interface ServingCertificateOptions extends CryptoOptions {
   /** The kubelet's own kubeconfig (client certificate), after bootstrap. */
   kubeconfig: string;
@@ -209,7 +225,11 @@ export interface ServingCertificateOptions extends CryptoOptions {
   now?: () => Date;
 }
 
-/** Asks for a kubelet serving certificate (signer kubelet-serving) and stores it as `kubelet-server-current.pem`. */
+/**
+ * Asks for a kubelet serving certificate (signer kubelet-serving) and stores it as `kubelet-server-current.pem`.
+ *
+ * @category Bootstrap a node
+ */
 export async function requestServingCertificate(options: ServingCertificateOptions): Promise<Certificate> {
   const sans = sansFromHosts(options.addresses, 'addresses');
   return requestWithKubeletCredential(options, 'kubelet-server', {

@@ -17,9 +17,11 @@ const binding = (name: string, role: string, group: string): ClusterRoleBinding 
 });
 
 /**
- * The three bindings the TLS-bootstrap flow needs on a real cluster (kubernetes-pki.md §7, kubeadm's
+ * The three bindings the TLS-bootstrap flow needs on a real cluster (docs/kubernetes-pki.md §7, kubeadm's
  * names): bootstrappers may create CSRs and have node-client CSRs auto-approved; nodes may have their
  * own renewals auto-approved.
+ *
+ * @category Bootstrap a node
  */
 export function bootstrapRbacManifests(tokenGroup: string = DEFAULT_NODE_TOKEN_GROUP): ClusterRoleBinding[] {
   return [
@@ -42,6 +44,8 @@ const CLUSTER_INFO_READER = 'kubeadm:bootstrap-signer-clusterinfo';
  * The Role and RoleBinding of kubeadm's bootstrap-token phase (clusterinfo.go) that let anonymous users GET
  * `kube-public/cluster-info`, which a joining node reads before it trusts anything (its content is checked by
  * the token's signature and the CA pin): nothing else in kube-public, no other verb.
+ *
+ * @category Bootstrap a node
  */
 export function clusterInfoRbacManifests(): [NamespacedRbac, NamespacedRbac] {
   const metadata = { name: CLUSTER_INFO_READER, namespace: 'kube-public' };

@@ -8,7 +8,13 @@ import { readRegistryFiles, removeRegistryFile, writeRegistryFile } from './regi
 import type { UserInfo } from './token.js';
 import { WatchHub } from './watch-hub.js';
 
+/**
+ * @category Run the CSR controllers
+ */
 export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
+/**
+ * @category Run the CSR controllers
+ */
 export interface WatchEvent {
   readonly type: WatchEventType;
   readonly object: CertificateSigningRequestObject;
@@ -27,7 +33,11 @@ export interface WatchOptions {
   readonly resourceVersion?: string;
 }
 
-/** The CertificateSigningRequest store the approver, the signer and the endpoint work against. */
+/**
+ * The CertificateSigningRequest store the approver, the signer and the endpoint work against.
+ *
+ * @category Run the CSR controllers
+ */
 export interface CsrRegistry {
   /** Stores a validated CSR; the requester becomes spec.username/groups. A taken name is ERR_ALREADY_EXISTS. */
   create(csr: CertificateSigningRequestObject, requester: UserInfo): Promise<CertificateSigningRequestObject>;
@@ -46,7 +56,11 @@ export interface CsrRegistry {
   setStatus(name: string, status: { certificate?: string; condition?: CertificateSigningRequestCondition }, write?: CsrWriteOptions): Promise<CertificateSigningRequestObject>;
 }
 
-/** The precondition of an approval or status write: the version of the CSR the decision was made on. */
+/**
+ * The precondition of an approval or status write: the version of the CSR the decision was made on.
+ *
+ * @category Run the CSR controllers
+ */
 export interface CsrWriteOptions {
   /**
    * Write only if the stored CSR is still at this metadata.resourceVersion; otherwise ERR_CONFLICT: another
@@ -57,7 +71,11 @@ export interface CsrWriteOptions {
   readonly current?: CertificateSigningRequestObject;
 }
 
-/** The embedded registry: a CsrRegistry that can also delete (the CSR cleaner, cleaner.ts, does). */
+/**
+ * The embedded registry: a CsrRegistry that can also delete (the CSR cleaner, cleaner.ts, does).
+ *
+ * @category Run the CSR controllers
+ */
 export interface MemoryRegistry extends CsrRegistry {
   /** Removes a CSR (and its file), telling watchers DELETED; an unknown name is ERR_NOT_FOUND. */
   delete(name: string): Promise<void>;
@@ -67,6 +85,9 @@ export interface MemoryRegistry extends CsrRegistry {
 /** Pending CSRs (no condition, no certificate) one requester may hold by default; more are refused. */
 export const DEFAULT_MAX_PENDING_PER_REQUESTER = 100;
 
+/**
+ * @category Run the CSR controllers
+ */
 export interface MemoryRegistryOptions extends CryptoOptions {
   /** Persist every CSR as `<dir>/<name>.json`, written atomically, and load them at start. */
   dir?: string;
@@ -95,6 +116,8 @@ function generatedName(prefix: string): string {
 /**
  * The embedded registry: in memory, optionally persisted to a folder so that a restart loses nothing.
  * Changes to one CSR are serialised; every object handed out is a fresh copy.
+ *
+ * @category Run the CSR controllers
  */
 export async function memoryRegistry(options: MemoryRegistryOptions = {}): Promise<MemoryRegistry> {
   const maxPending = options.maxPendingPerRequester ?? DEFAULT_MAX_PENDING_PER_REQUESTER;

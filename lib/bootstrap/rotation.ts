@@ -3,7 +3,7 @@ import type { Certificate } from '../x509/certificate.js';
 import { normalizeIp } from '../x509/ip.js';
 
 /**
- * When to rotate (client-go certificate_manager.go, kubernetes-pki.md §12): a random point between 70%
+ * When to rotate (client-go certificate_manager.go, docs/kubernetes-pki.md §12): a random point between 70%
  * and 90% of the certificate's lifetime, so that a fleet issued at once does not renew at once.
  */
 export function rotationDeadline(certificate: { notBefore: Date; notAfter: Date }, random: () => number = Math.random): Date {
@@ -12,7 +12,11 @@ export function rotationDeadline(certificate: { notBefore: Date; notAfter: Date 
   return new Date(start + (0.7 + 0.2 * random()) * lifetime);
 }
 
-/** What the current certificate must carry; any change (a new address, say) means rotating at once. */
+/**
+ * What the current certificate must carry; any change (a new address, say) means rotating at once.
+ *
+ * @category Bootstrap a node
+ */
 export interface CertificateTemplate {
   readonly commonName: string;
   readonly organizations: readonly string[];
@@ -31,7 +35,11 @@ export function matchesTemplate(certificate: Certificate, template: CertificateT
   );
 }
 
-/** Time and waiting, injectable so that tests never sleep for real. */
+/**
+ * Time and waiting, injectable so that tests never sleep for real.
+ *
+ * @category Bootstrap a node
+ */
 export interface Clock {
   now(): Date;
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
@@ -55,6 +63,9 @@ export const systemClock: Clock = {
     }),
 };
 
+/**
+ * @category Bootstrap a node
+ */
 export interface RotationManagerOptions {
   clock?: Clock;
   random?: () => number;

@@ -11,6 +11,9 @@ import type { CsrRegistry, CsrWriteOptions, WatchEvent } from './registry.js';
 import type { RevocationSource } from './revocation.js';
 import { authenticateBootstrapToken, BOOTSTRAPPERS_GROUP, CLUSTER_INFO_PATH, clusterInfoConfigMap, clusterInfoKubeconfig, signingTokens, type TokenStore, type UserInfo } from './token.js';
 
+/**
+ * @category Run the CSR controllers
+ */
 export interface BootstrapServerOptions {
   registry: CsrRegistry;
   /** The serving certificate and key (PEM) and the CA bundle that client certificates must chain to. */
@@ -39,6 +42,9 @@ export interface BootstrapServerOptions {
   now?: () => Date;
 }
 
+/**
+ * @category Run the CSR controllers
+ */
 export interface RequestLogEntry {
   readonly method: string;
   /** The path and query as sent (taken from the request: escape it before printing). */
@@ -50,6 +56,9 @@ export interface RequestLogEntry {
   readonly status: number;
 }
 
+/**
+ * @category Run the CSR controllers
+ */
 export interface BootstrapServer {
   readonly url: string;
   readonly port: number;
@@ -103,6 +112,8 @@ function bodyError(problem: BodyProblem, message: string, cause?: unknown): PkiE
  * update succeeds, so against this endpoint it gets its client certificate (and rotates it) but never a
  * serving one. For serving certificates use a real control plane with `kubepki approve`, or
  * `kubepki kubelet-bootstrap --address` against this endpoint.
+ *
+ * @category Run the CSR controllers
  */
 export async function startBootstrapServer(options: BootstrapServerOptions): Promise<BootstrapServer> {
   // The URL is known once listening: cluster-info names it unless told otherwise.

@@ -10,7 +10,11 @@ import { signingPolicy, templateFromCsr, unknownUsages } from './signing-policy.
 
 export { MIN_LIFETIME_SECONDS } from './signing-policy.js';
 
-/** The signer-specific rules of the in-tree signers (kubernetes-pki.md §9, §11); custom signers may bring their own. */
+/**
+ * The signer-specific rules of the in-tree signers (docs/kubernetes-pki.md §9, §11); custom signers may bring their own.
+ *
+ * @category Run the CSR controllers
+ */
 export type SignerRules = (request: ParsedCsr, usages: readonly string[]) => string[];
 
 export const IN_TREE_SIGNER_RULES: Readonly<Record<string, SignerRules>> = {
@@ -19,6 +23,9 @@ export const IN_TREE_SIGNER_RULES: Readonly<Record<string, SignerRules>> = {
   [SIGNERS.kubeApiserverClient]: apiserverClientProblems,
 };
 
+/**
+ * @category Run the CSR controllers
+ */
 export interface SignerOptions extends CryptoOptions {
   /** The signerName this signer serves. */
   signerName: string;
@@ -31,18 +38,23 @@ export interface SignerOptions extends CryptoOptions {
   now?: Date;
 }
 
+/**
+ * @category Run the CSR controllers
+ */
 export type SignOutcome =
   | { readonly outcome: 'issued'; readonly certificate: Certificate; readonly statusCertificate: string }
   | { readonly outcome: 'failed'; readonly reason: 'SignerValidationFailure'; readonly message: string }
   | { readonly outcome: 'skipped'; readonly message: string };
 
 /**
- * Signs one CSR as kube-controller-manager's csrsigning controller does (kubernetes-pki.md §11): only
+ * Signs one CSR as kube-controller-manager's csrsigning controller does (docs/kubernetes-pki.md §11): only
  * Approved, not Failed, for this signer; the request must verify and meet the signer's rules, else the
  * outcome is a `Failed` condition with SignerValidationFailure; lifetime = expirationSeconds clamped to
  * [10 min, max]; NotBefore = now - 5 min; NotAfter = now + TTL (- 5 min when TTL >= 8 h), capped at the
  * CA's NotAfter; subject and SANs copied, requested extensions dropped, usages from spec.usages only; the
  * leaf alone goes to status.certificate. An expired CA signs nothing (ERR_VALIDITY).
+ *
+ * @category Run the CSR controllers
  */
 export async function signCsrObject(csr: CertificateSigningRequestObject, options: SignerOptions): Promise<SignOutcome> {
   const skipped = notToSign(csr, options.signerName);

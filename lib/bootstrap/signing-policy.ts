@@ -21,6 +21,8 @@ export const SHORT_LIFETIME_SECONDS = 8 * 3600;
  * authority.PermissiveSigningPolicy (pkg/controller/certificates/authority/policies.go). NotBefore =
  * now - backdate; NotAfter = now + TTL, less the backdate unless the TTL is short; usages from the CSR's
  * spec.usages alone, requested extensions dropped, never a CA.
+ *
+ * @category Run the CSR controllers
  */
 export interface SigningPolicy {
   /** The signer the policy is for (named in messages). */

@@ -7,6 +7,9 @@ import { PkiError } from '../errors.js';
 import { ioError, writeFileAtomic } from '../cluster/files.js';
 import { Certificate } from '../x509/certificate.js';
 
+/**
+ * @category Bootstrap a node
+ */
 export interface CertificateFileStoreOptions {
   certDir: string;
   /** `kubelet-client` or `kubelet-server`. */
@@ -31,9 +34,11 @@ function assertNotRegularFile(entries: Map<string, Dirent>, name: string, path: 
 }
 
 /**
- * The kubelet's file store (kubernetes-pki.md §12): the issued certificates and then the key, in one
+ * The kubelet's file store (docs/kubernetes-pki.md §12): the issued certificates and then the key, in one
  * new `<prefix>-YYYY-MM-DD-HH-MM-SS.pem` (0600 from creation), and `<prefix>-current.pem` moved to it by
  * renaming a fresh `<prefix>-updated.pem` symlink over it, so a reader always finds a complete pair.
+ *
+ * @category Bootstrap a node
  */
 export async function storeCertificatePair(options: CertificateFileStoreOptions, certificatesPem: string, key: string | KeyPair): Promise<string> {
   const chain = Certificate.fromPemBundle(certificatesPem, 'certificates');
@@ -67,7 +72,11 @@ export async function storeCertificatePair(options: CertificateFileStoreOptions,
   return path;
 }
 
-/** The pair `<prefix>-current.pem` points at, or undefined when there is none. */
+/**
+ * The pair `<prefix>-current.pem` points at, or undefined when there is none.
+ *
+ * @category Bootstrap a node
+ */
 export async function loadCurrentPair(options: CertificateFileStoreOptions): Promise<{ certificate: Certificate; chain: Certificate[]; keyPem: string; path: string } | undefined> {
   const path = join(options.certDir, `${options.prefix}-current.pem`);
   let text: string;

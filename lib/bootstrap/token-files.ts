@@ -33,7 +33,11 @@ export async function deleteTokenSecret(dir: string, id: string, options: Direct
 
 const SECRET_FILE = /^bootstrap-token-[a-z0-9]{6}$/;
 
-/** A token store reading the Secret files on each lookup, so tokens created later count at once. */
+/**
+ * A token store reading the Secret files on each lookup, so tokens created later count at once.
+ *
+ * @category Bootstrap a node
+ */
 export function directoryTokenStore(dir: string): TokenStore {
   const getSecret = async (name: string): Promise<SecretObject | undefined> => {
     if (!SECRET_FILE.test(name)) return undefined;

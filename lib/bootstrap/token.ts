@@ -3,7 +3,7 @@ import { stringify } from 'yaml';
 import { PkiError } from '../errors.js';
 import type { Certificate } from '../x509/certificate.js';
 
-// kubernetes-pki.md §7 (cluster-bootstrap token/api/types.go, token/util/helpers.go).
+// docs/kubernetes-pki.md §7 (cluster-bootstrap token/api/types.go, token/util/helpers.go).
 const TOKEN = /^([a-z0-9]{6})\.([a-z0-9]{16})$/;
 const EXTRA_GROUP = /^system:bootstrappers:[a-z0-9:-]{0,255}[a-z0-9]$/;
 const ALPHABET = 'abcdefghijklmnopqrstuvwxyz0123456789';
@@ -12,13 +12,21 @@ export const BOOTSTRAPPERS_GROUP = 'system:bootstrappers';
 /** The group kubeadm puts its node tokens in, bound by the RBAC manifests. */
 export const DEFAULT_NODE_TOKEN_GROUP = 'system:bootstrappers:kubeadm:default-node-token';
 
-/** A bootstrap token `<id>.<secret>`. The secret part is a credential: never log it. */
+/**
+ * A bootstrap token `<id>.<secret>`. The secret part is a credential: never log it.
+ *
+ * @category Bootstrap a node
+ */
 export interface BootstrapToken {
   readonly id: string;
   readonly secret: string;
 }
 
-/** Generates a token; each character uniform over [a-z0-9] from a cryptographic source. */
+/**
+ * Generates a token; each character uniform over [a-z0-9] from a cryptographic source.
+ *
+ * @category Bootstrap a node
+ */
 export function generateBootstrapToken(randomBytes: (size: number) => Uint8Array = nodeRandomBytes): BootstrapToken {
   const chars: string[] = [];
   while (chars.length < 22) {
@@ -30,18 +38,31 @@ export function generateBootstrapToken(randomBytes: (size: number) => Uint8Array
   return { id: chars.slice(0, 6).join(''), secret: chars.slice(6).join('') };
 }
 
-/** Parses `<id>.<secret>`; anything else is ERR_TOKEN (the message never repeats the input). */
+/**
+ * Parses `<id>.<secret>`; anything else is ERR_TOKEN (the message never repeats the input).
+ *
+ * @category Bootstrap a node
+ */
 export function parseBootstrapToken(text: string, field = 'token'): BootstrapToken {
   const match = typeof text === 'string' ? TOKEN.exec(text) : null;
   if (!match) throw new PkiError('ERR_TOKEN', 'is not a bootstrap token of the form [a-z0-9]{6}.[a-z0-9]{16}', { field });
   return { id: match[1]!, secret: match[2]! };
 }
 
+/**
+ * The token as `kubeadm join --token` takes it: `<id>.<secret>`. It is a credential: do not log it.
+ *
+ * @category Bootstrap a node
+ */
 export function formatBootstrapToken(token: BootstrapToken): string {
   return `${token.id}.${token.secret}`;
 }
 
-/** A Secret as the API returns it (only the fields bootstrap tokens use). */
+/**
+ * A Secret as the API returns it (only the fields bootstrap tokens use).
+ *
+ * @category Bootstrap a node
+ */
 export interface SecretObject {
   apiVersion: 'v1';
   kind: 'Secret';
@@ -50,6 +71,9 @@ export interface SecretObject {
   data?: Record<string, string>;
 }
 
+/**
+ * @category Bootstrap a node
+ */
 export interface TokenSecretOptions {
   /** Absolute expiry; default now + 24 h (kubeadm's TTL). */
   expiration?: Date;
@@ -62,7 +86,11 @@ export interface TokenSecretOptions {
   description?: string;
 }
 
-/** The `kube-system/bootstrap-token-<id>` Secret, with extra groups checked against their pattern. */
+/**
+ * The `kube-system/bootstrap-token-<id>` Secret, with extra groups checked against their pattern.
+ *
+ * @category Bootstrap a node
+ */
 export function bootstrapTokenSecret(token: BootstrapToken, options: TokenSecretOptions = {}): SecretObject {
   const extraGroups = options.extraGroups ?? [DEFAULT_NODE_TOKEN_GROUP];
   extraGroups.forEach((group, i) => {
@@ -89,14 +117,22 @@ export function bootstrapTokenSecret(token: BootstrapToken, options: TokenSecret
   };
 }
 
-/** Where bootstrap token Secrets are looked up (by name in kube-system). */
+/**
+ * Where bootstrap token Secrets are looked up (by name in kube-system).
+ *
+ * @category Bootstrap a node
+ */
 export interface TokenStore {
   getSecret(name: string): Promise<SecretObject | undefined>;
   /** Every stored Secret: a store that lists them gets cluster-info signed for its signing tokens. */
   listSecrets?(): Promise<SecretObject[]>;
 }
 
-/** An in-memory token store over Secret objects. */
+/**
+ * An in-memory token store over Secret objects.
+ *
+ * @category Bootstrap a node
+ */
 export function memoryTokenStore(secrets: readonly SecretObject[]): TokenStore & { add(secret: SecretObject): void; delete(name: string): boolean } {
   const byName = new Map(secrets.map((s) => [s.metadata.name, s]));
   return {
@@ -168,7 +204,11 @@ export async function signingTokens(store: TokenStore, now: Date = new Date()): 
   return tokens.sort((a, b) => (a.id < b.id ? -1 : 1));
 }
 
-/** Who a request is. */
+/**
+ * Who a request is.
+ *
+ * @category Bootstrap a node
+ */
 export interface UserInfo {
   readonly username: string;
   readonly groups: readonly string[];
@@ -210,7 +250,11 @@ export async function authenticateBootstrapToken(presented: string, store: Token
   return { username: `system:bootstrap:${token.id}`, groups: [...new Set([BOOTSTRAPPERS_GROUP, ...extra])].sort() };
 }
 
-/** `sha256:<hex>` over the CA certificate's SubjectPublicKeyInfo: kubeadm join's `--discovery-token-ca-cert-hash`. */
+/**
+ * `sha256:<hex>` over the CA certificate's SubjectPublicKeyInfo: kubeadm join's `--discovery-token-ca-cert-hash`.
+ *
+ * @category Bootstrap a node
+ */
 export function caPublicKeyPin(ca: Certificate): string {
   return `sha256:${createHash('sha256').update(ca.spki).digest('hex')}`;
 }
@@ -257,7 +301,11 @@ export function clusterInfoKubeconfig(server: string, caPem: string): string {
   });
 }
 
-/** The `kube-public/cluster-info` ConfigMap: a CA-only kubeconfig and one JWS per signing token. */
+/**
+ * The `kube-public/cluster-info` ConfigMap: a CA-only kubeconfig and one JWS per signing token.
+ *
+ * @category Bootstrap a node
+ */
 export function clusterInfoConfigMap(kubeconfig: string, signingTokens: readonly BootstrapToken[]): {
   apiVersion: 'v1';
   kind: 'ConfigMap';
@@ -276,6 +324,8 @@ export function clusterInfoConfigMap(kubeconfig: string, signingTokens: readonly
  * kubeadm join's token discovery: the cluster-info kubeconfig is trusted only if the token's JWS over it
  * verifies and its CA's public key matches one of the pins. Returns the kubeconfig text; ERR_TOKEN or
  * ERR_CERTIFICATE otherwise.
+ *
+ * @category Bootstrap a node
  */
 export function verifyClusterInfo(configMap: { data?: Record<string, string> }, token: BootstrapToken, caCertificates: readonly Certificate[], pins: readonly string[]): string {
   const data: unknown = isRecord(configMap) ? configMap.data : undefined;

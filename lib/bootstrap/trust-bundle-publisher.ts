@@ -5,6 +5,9 @@ import { kubeRequest, type KubeConnection } from './kube-client.js';
 
 const GROUP = 'certificates.k8s.io';
 
+/**
+ * @category Make a cluster PKI (kubeadm's layout)
+ */
 export type TrustBundlePublication =
   | { readonly served: false; /** The server's gitVersion from /version, when it answered. */ readonly serverVersion?: string }
   | {
@@ -16,6 +19,9 @@ export type TrustBundlePublication =
       readonly deleted: readonly string[];
     };
 
+/**
+ * @category Make a cluster PKI (kubeadm's layout)
+ */
 export interface PublishTrustBundleOptions {
   /** Delete the objects labelled as kubepki's that are not among `bundles`; default true. */
   prune?: boolean;
@@ -73,6 +79,8 @@ const sorted = (record: Record<string, string> | undefined): [string, string][] 
  * wanted are deleted (with the resourceVersion as precondition). An existing object of a wanted name that is not
  * kubepki's is left alone: ERR_CONFLICT. On a server without the API nothing is sent and `served` is false.
  * Each object is validated first as the API server would (ERR_ARGUMENT).
+ *
+ * @category Make a cluster PKI (kubeadm's layout)
  */
 export async function publishTrustBundles(connection: KubeConnection, bundles: readonly ClusterTrustBundle[], options: PublishTrustBundleOptions = {}): Promise<TrustBundlePublication> {
   for (const bundle of bundles) assertValidClusterTrustBundle(bundle);

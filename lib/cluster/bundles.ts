@@ -23,6 +23,10 @@ export const BUNDLES = {
   'konnectivity-ca': ['ca'],
 } as const satisfies Record<string, readonly string[]>;
 
+/**
+ * @category Make a cluster PKI (kubeadm's layout)
+ * @useDeclaredType
+ */
 export type BundleName = keyof typeof BUNDLES;
 
 export const BUNDLES_FOLDER = 'bundles';
@@ -51,7 +55,11 @@ export function clusterBundles(loaded: LoadedPki, options: { now?: Date; extra?:
   return out;
 }
 
-/** Writes each bundle as `<dir>/bundles/<name>.crt` (0644, atomically, replacing the previous one). */
+/**
+ * Writes each bundle as `<dir>/bundles/<name>.crt` (0644, atomically, replacing the previous one).
+ *
+ * @category Make a cluster PKI (kubeadm's layout)
+ */
 export async function writeClusterBundles(dir: string, bundles: Record<BundleName, CaBundle>, options: DirectoryLockOptions = {}): Promise<string[]> {
   return withDirectoryLock(
     dir,

@@ -7,13 +7,20 @@ import { isDnsName } from '../x509/names.js';
 import type { CertificateProfile } from '../x509/profile.js';
 import type { ValidityOptions } from '../x509/validity.js';
 
-/** A CA ready to sign: its certificate and key pair. Usable wherever an `Issuer` is expected. */
+/**
+ * A CA ready to sign: its certificate and key pair. Usable wherever an `Issuer` is expected.
+ *
+ * @category Certificates, keys and CSRs
+ */
 export interface CertificateAuthority extends Issuer {
   readonly certificate: Certificate;
   readonly privateKey: CryptoKey;
   readonly keyPair: KeyPair;
 }
 
+/**
+ * @category Certificates, keys and CSRs
+ */
 export interface CreateAuthorityOptions extends CryptoOptions {
   /** Default `kubernetes`, kubeadm's cluster CA name. */
   commonName?: string;
@@ -30,12 +37,17 @@ export interface CreateAuthorityOptions extends CryptoOptions {
 
 /**
  * Creates a self-signed root CA. As kubeadm does, the CA carries its CN as a DNS SAN when the CN is a
- * valid DNS name (kubernetes-pki.md §3).
+ * valid DNS name (docs/kubernetes-pki.md §3).
+ *
+ * @category Certificates, keys and CSRs
  */
 export function createCertificateAuthority(options: CreateAuthorityOptions = {}): Promise<CertificateAuthority> {
   return createAuthority(options, 'kubernetes', options.profile ?? PROFILES.clusterCa);
 }
 
+/**
+ * @category Certificates, keys and CSRs
+ */
 export interface CreateIntermediateOptions extends CreateAuthorityOptions {
   /** The CA that signs the intermediate. */
   issuer: Issuer;
@@ -43,7 +55,11 @@ export interface CreateIntermediateOptions extends CreateAuthorityOptions {
   pathLength?: number;
 }
 
-/** Creates an intermediate CA signed by `issuer`. */
+/**
+ * Creates an intermediate CA signed by `issuer`.
+ *
+ * @category Certificates, keys and CSRs
+ */
 export function createIntermediateAuthority(options: CreateIntermediateOptions): Promise<CertificateAuthority> {
   return createAuthority(options, 'kubernetes-intermediate', options.profile ?? PROFILES.intermediateCa, options.issuer, options.pathLength);
 }

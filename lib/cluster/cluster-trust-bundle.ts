@@ -7,8 +7,15 @@ import { decodeGoPem } from '../crypto/go-pem.js';
 import { Certificate } from '../x509/certificate.js';
 
 export const CLUSTER_TRUST_BUNDLE_VERSIONS = ['v1', 'v1beta1', 'v1alpha1'] as const;
+/**
+ * @category Make a cluster PKI (kubeadm's layout)
+ * @useDeclaredType
+ */
 export type ClusterTrustBundleVersion = (typeof CLUSTER_TRUST_BUNDLE_VERSIONS)[number];
 
+/**
+ * @category Make a cluster PKI (kubeadm's layout)
+ */
 export interface ClusterTrustBundle {
   apiVersion: `certificates.k8s.io/${ClusterTrustBundleVersion}`;
   kind: 'ClusterTrustBundle';
@@ -19,7 +26,11 @@ export interface ClusterTrustBundle {
 /** certificates.MaxTrustBundleSize: the largest spec.trustBundle, in bytes (Go's len() of the string). */
 export const MAX_TRUST_BUNDLE_SIZE = 1024 * 1024;
 
-/** One validation error, as a field.Error: the path and why. */
+/**
+ * One validation error, as a field.Error: the path and why.
+ *
+ * @category Make a cluster PKI (kubeadm's layout)
+ */
 export interface ClusterTrustBundleProblem {
   readonly field: string;
   readonly reason: string;
@@ -162,7 +173,11 @@ export function trustBundleProblems(trustBundle: string, field = 'spec.trustBund
   return problems;
 }
 
-/** Every error kube-apiserver's create validation would return for `bundle` (empty when it would accept it). */
+/**
+ * Every error kube-apiserver's create validation would return for `bundle` (empty when it would accept it).
+ *
+ * @category Make a cluster PKI (kubeadm's layout)
+ */
 export function clusterTrustBundleProblems(bundle: ClusterTrustBundle): ClusterTrustBundleProblem[] {
   const signerName = bundle.spec.signerName ?? '';
   return [

@@ -4,7 +4,11 @@ import { CA_LIFETIME_SECONDS, LEAF_LIFETIME_SECONDS } from './kinds.js';
 import { formatIp, parseIp } from '../x509/ip.js';
 import { isDnsName } from '../x509/names.js';
 
-/** What a cluster's PKI is made from; the fields and defaults of kubeadm's ClusterConfiguration. */
+/**
+ * What a cluster's PKI is made from; the fields and defaults of kubeadm's ClusterConfiguration.
+ *
+ * @category Make a cluster PKI (kubeadm's layout)
+ */
 export interface ClusterConfig {
   /** The Node name of this control-plane node (etcd certificates and the apiserver SAN use it). */
   nodeName: string;
@@ -44,7 +48,11 @@ export interface ClusterConfig {
   kubernetesVersion?: string;
 }
 
-/** A ClusterConfig with every default applied and every value checked. */
+/**
+ * A ClusterConfig with every default applied and every value checked.
+ *
+ * @category Make a cluster PKI (kubeadm's layout)
+ */
 export interface ResolvedClusterConfig extends Required<Omit<ClusterConfig, 'controlPlaneEndpoint' | 'konnectivityServerHost' | 'kubernetesVersion'>> {
   /** `v1.<minor>.<patch>...` as given (with its `v`), or undefined for the newest behaviour. */
   readonly kubernetesVersion: string | undefined;

@@ -8,14 +8,22 @@ import { AUTHORITY_LAYOUT, CERTIFICATE_LAYOUT, OPTIONAL_ENTRIES, SERVICE_ACCOUNT
 import { entryFiles, readEntry, readServiceAccount, type Material } from './material.js';
 import { readRotation, ROTATION_FILE, type Rotation } from './rotation-state.js';
 
-/** Something wrong with one entry of a PKI directory, by name and file. */
+/**
+ * Something wrong with one entry of a PKI directory, by name and file.
+ *
+ * @category Make a cluster PKI (kubeadm's layout)
+ */
 export interface DirectoryProblem {
   readonly name: string;
   readonly files: readonly string[];
   readonly reason: string;
 }
 
-/** What a kubeadm-layout directory holds, checked. */
+/**
+ * What a kubeadm-layout directory holds, checked.
+ *
+ * @category Make a cluster PKI (kubeadm's layout)
+ */
 export interface LoadedPki {
   readonly dir: string;
   readonly authorities: ReadonlyMap<string, Material>;
@@ -33,6 +41,8 @@ export interface LoadedPki {
  * Loads every file of kubeadm's layout under `dir` and checks it: each key matches its certificate,
  * each certificate is signed by its CA in the directory. It never throws for the directory's content;
  * what is missing or inconsistent is reported by name.
+ *
+ * @category Make a cluster PKI (kubeadm's layout)
  */
 export async function loadPkiDirectory(dir: string, options: CryptoOptions = {}): Promise<LoadedPki> {
   const authorities = new Map<string, Material>();

@@ -3,7 +3,11 @@ import { loadPkiDirectory, type DirectoryProblem } from './directory.js';
 import { AUTHORITY_LAYOUT, CERTIFICATE_LAYOUT } from './layout.js';
 import { entryFiles } from './material.js';
 
-/** One line of the expiry report, as `kubeadm certs check-expiration` prints it. */
+/**
+ * One line of the expiry report, as `kubeadm certs check-expiration` prints it.
+ *
+ * @category Make a cluster PKI (kubeadm's layout)
+ */
 export interface ExpiryRow {
   readonly name: string;
   readonly file: string;
@@ -16,6 +20,9 @@ export interface ExpiryRow {
   readonly externallyManaged: boolean;
 }
 
+/**
+ * @category Make a cluster PKI (kubeadm's layout)
+ */
 export interface ExpiryReport {
   readonly certificates: readonly ExpiryRow[];
   readonly authorities: readonly ExpiryRow[];
@@ -23,7 +30,11 @@ export interface ExpiryReport {
   readonly problems: readonly DirectoryProblem[];
 }
 
-/** The expiry of every certificate and CA in a kubeadm-layout directory. */
+/**
+ * The expiry of every certificate and CA in a kubeadm-layout directory.
+ *
+ * @category Make a cluster PKI (kubeadm's layout)
+ */
 export async function checkExpiration(dir: string, options: CryptoOptions & { now?: Date } = {}): Promise<ExpiryReport> {
   const now = (options.now ?? new Date()).getTime();
   const loaded = await loadPkiDirectory(dir, options);
@@ -47,7 +58,11 @@ export async function checkExpiration(dir: string, options: CryptoOptions & { no
   return { certificates, authorities, missing: loaded.missing, problems: loaded.problems };
 }
 
-/** `365d`, `23h`, `<invalid>`: kubeadm's residual-time format. */
+/**
+ * `365d`, `23h`, `<invalid>`: kubeadm's residual-time format.
+ *
+ * @category Make a cluster PKI (kubeadm's layout)
+ */
 export function formatResidual(seconds: number): string {
   if (seconds <= 0) return '<invalid>';
   const days = Math.floor(seconds / 86_400);

@@ -26,6 +26,8 @@ const keyPath = (dir: string, entry: LayoutEntry): string => join(dir, entry.kub
  * External-CA mode, step one (like `kubeadm certs generate-csr`): a key and a CSR for every leaf of the
  * plan, and the service-account key pair; no CA key is made. Kubeconfigs are written with their key and
  * server but no certificate yet. Existing files are not overwritten unless `force`.
+ *
+ * @category Make a cluster PKI (kubeadm's layout)
  */
 export async function writeCertificateRequests(dir: string, config: ClusterConfig, options: CryptoOptions & DirectoryLockOptions & { force?: boolean } = {}): Promise<string[]> {
   return withDirectoryLock(dir, () => writeRequestsUnlocked(dir, config, options), options);
@@ -62,6 +64,9 @@ async function writeRequestsUnlocked(dir: string, config: ClusterConfig, options
   return commitChanges([{ name: 'requests', kind: 'leaf', files, overwrite: options.force === true }]);
 }
 
+/**
+ * @category Make a cluster PKI (kubeadm's layout)
+ */
 export interface SignRequestsOptions extends CryptoOptions, DirectoryLockOptions {
   now?: Date;
   /**
@@ -77,6 +82,8 @@ export interface SignRequestsOptions extends CryptoOptions, DirectoryLockOptions
  * `.crt` and `.key`, or a key in a PKCS#11 token), after checking each request against its profile and its
  * key file. Certificates are written beside the keys (kubeconfigs get the certificate and CA embedded) and
  * the CSRs removed.
+ *
+ * @category Make a cluster PKI (kubeadm's layout)
  */
 export async function signCertificateRequests(dir: string, options: SignRequestsOptions = {}): Promise<string[]> {
   return withDirectoryLock(dir, () => signUnlocked(dir, options), options);

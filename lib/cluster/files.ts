@@ -5,7 +5,11 @@ import { readFile, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { PkiError } from '../errors.js';
 
-/** A file to write: path, content and mode. */
+/**
+ * A file to write: path, content and mode.
+ *
+ * @category Make a cluster PKI (kubeadm's layout)
+ */
 export interface FileToWrite {
   readonly path: string;
   readonly content: string;
@@ -62,6 +66,8 @@ export function temporaryPath(path: string, random: string = randomBytes(6).toSt
  * an ERR_EXISTS error (a hard link, unlike rename, fails when the target exists). Every failure of the
  * file system (ENOSPC, EACCES, EROFS, ENAMETOOLONG, ...) is ERR_IO naming the file, and the temporary file
  * is removed whichever step failed.
+ *
+ * @category Make a cluster PKI (kubeadm's layout)
  */
 export async function writeFileAtomic(file: FileToWrite, options: WriteFileAtomicOptions = {}): Promise<void> {
   const fs = options.fs ?? nodeFs;

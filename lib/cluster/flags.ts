@@ -9,6 +9,9 @@ import { layoutFile, SERVICE_ACCOUNT_PATHS } from './layout.js';
 import type { ClusterPlan } from './plan.js';
 import type { Rotation } from './rotation-state.js';
 
+/**
+ * @category Make a cluster PKI (kubeadm's layout)
+ */
 export interface ComponentFlagsOptions {
   /** Where the layout lives on the control-plane node. Default `/etc/kubernetes`. */
   dir?: string;
@@ -30,7 +33,11 @@ export interface ComponentFlagsOptions {
   rotation?: Pick<Rotation, 'authority' | 'phase' | 'newCa' | 'newKeyInToken'>;
 }
 
-/** Command-line flags for each component, pointing at the files of the layout (kubernetes-pki.md §5, §17). */
+/**
+ * Command-line flags for each component, pointing at the files of the layout (docs/kubernetes-pki.md §5, §17).
+ *
+ * @category Make a cluster PKI (kubeadm's layout)
+ */
 export interface ComponentFlags {
   readonly kubeApiserver: readonly string[];
   readonly kubeControllerManager: readonly string[];
@@ -67,6 +74,8 @@ interface FlagContext {
 /**
  * The flags kubeadm wires, plus `--kubelet-certificate-authority` (which kubeadm leaves unset, so that
  * the apiserver -> kubelet path is verified) and the Konnectivity egress selector.
+ *
+ * @category Make a cluster PKI (kubeadm's layout)
  */
 export function componentFlags(plan: ClusterPlan, options: ComponentFlagsOptions = {}): ComponentFlags {
   const { config } = plan;
@@ -234,7 +243,9 @@ function konnectivityAgentFlags({ config, nodeDir, trust, konnectivityAgentPort 
 
 /**
  * kube-apiserver's EgressSelectorConfiguration for Konnectivity over TCP: HTTPConnect with mutual TLS
- * (GRPC needs a Unix socket, kubernetes-pki.md §0 rule 12).
+ * (GRPC needs a Unix socket, docs/kubernetes-pki.md §0 rule 12).
+ *
+ * @category Make a cluster PKI (kubeadm's layout)
  */
 export function egressSelectorConfiguration(plan: ClusterPlan, options: ComponentFlagsOptions = {}): string {
   const dir = options.dir ?? '/etc/kubernetes';

@@ -14,6 +14,9 @@ import { readRotation } from './rotation-state.js';
 import { planCluster, type ClusterPlan, type PlannedAuthority, type PlannedCertificate } from './plan.js';
 import { commitChanges, commitOrder, type Change } from './transaction.js';
 
+/**
+ * @category Make a cluster PKI (kubeadm's layout)
+ */
 export interface InitOptions extends CryptoOptions, DirectoryLockOptions {
   /** Replace files that conflict with the plan (a different CA, wrong SANs, a corrupt file). Default false. */
   force?: boolean;
@@ -30,7 +33,11 @@ export interface InitOptions extends CryptoOptions, DirectoryLockOptions {
   componentDir?: string;
 }
 
-/** What `initPkiDirectory` did, by entry name. */
+/**
+ * What `initPkiDirectory` did, by entry name.
+ *
+ * @category Make a cluster PKI (kubeadm's layout)
+ */
 export interface InitResult {
   readonly plan: ClusterPlan;
   /** Entries made now. */
@@ -50,6 +57,8 @@ export interface InitResult {
  * kept and existing CAs sign whatever is missing; anything that conflicts (a certificate from another CA,
  * other SANs, a key that does not match, a corrupt file) stops the run with ERR_EXISTS naming every
  * file, and nothing is written, unless `force` is given. The directory is locked meanwhile (withDirectoryLock).
+ *
+ * @category Make a cluster PKI (kubeadm's layout)
  */
 export async function initPkiDirectory(dir: string, config: ClusterConfig, options: InitOptions = {}): Promise<InitResult> {
   return withDirectoryLock(dir, () => initUnlocked(dir, config, options), options);

@@ -12,15 +12,23 @@ import type { ResolvedClusterConfig } from './config.js';
 import { apiServerSans, etcdSans, konnectivitySans } from './san-lists.js';
 
 const DAY = 24 * 60 * 60;
-/** kubeadm's CertificateValidityPeriod: 8760 h (kubernetes-pki.md §3). */
+/** kubeadm's CertificateValidityPeriod: 8760 h (docs/kubernetes-pki.md §3). */
 export const LEAF_LIFETIME_SECONDS = 365 * DAY;
 /** kubeadm's CACertificateValidityPeriod: 87600 h. */
 export const CA_LIFETIME_SECONDS = 3650 * DAY;
 
-/** The CAs a row may name as its signer. */
+/**
+ * The CAs a row may name as its signer.
+ *
+ * @category Make a cluster PKI (kubeadm's layout)
+ */
 export type AuthorityName = 'ca' | 'front-proxy-ca' | 'etcd-ca' | 'kubelet-serving-ca' | 'intermediate-ca';
 
-/** One certificate kind: its content rules, and where and when it lives in a kubeadm directory. */
+/**
+ * One certificate kind: its content rules, and where and when it lives in a kubeadm directory.
+ *
+ * @category Make a cluster PKI (kubeadm's layout)
+ */
 export interface CertificateKind extends CertificateProfile {
   /** The CA that signs it, or `self` for a root. */
   readonly issuer: AuthorityName | 'self';
@@ -104,11 +112,9 @@ const konnectivity = (config: ResolvedClusterConfig): boolean => config.konnecti
 const endpoint = (config: ResolvedClusterConfig): string => config.endpointUrl;
 const localApi = (config: ResolvedClusterConfig): string => config.localApiUrl;
 
-/**
- * The certificate kinds. Subjects, usages and SAN rules follow kubernetes-pki.md (§1, §3, §9); the
- * directory rows are in kubeadm's order (CAs, certlist.go's leaves, Konnectivity, then kubeconfigs).
- */
-export const PROFILES = deepFreeze({
+// The rows. Subjects, usages and SAN rules follow docs/kubernetes-pki.md (§1, §3, §9); the directory rows are
+// in kubeadm's order (CAs, certlist.go's leaves, Konnectivity, then kubeconfigs).
+const KINDS = deepFreeze({
   /** The cluster root CA (`ca.crt`); kubeadm's CN is `kubernetes`. */
   clusterCa: authority({ name: 'ca', description: 'self-signed cluster root CA', file: 'pki/ca', commonName: 'kubernetes' }),
   /** An intermediate CA signed by the cluster CA; path length 0 unless asked otherwise. */
@@ -122,7 +128,7 @@ export const PROFILES = deepFreeze({
   /** Any TLS client: the CN is the user name, each O a group. */
   client: leaf({ name: 'client', issuer: 'ca', subject: {}, sans: { allowed: ['dns', 'ip', 'email', 'uri'] }, extendedKeyUsages: ['clientAuth'], description: 'generic TLS client certificate' }),
 
-  // kubeadm's directory (kubernetes-pki.md §1): subjects as the current kubeadm writes them.
+  // kubeadm's directory (docs/kubernetes-pki.md §1): subjects as the current kubeadm writes them.
   /** The front-proxy CA: a separate root so that ordinary client certificates cannot act as a front proxy. */
   frontProxyCa: authority({ name: 'front-proxy-ca', description: 'front-proxy (request-header) CA', file: 'pki/front-proxy-ca', commonName: 'front-proxy-ca' }),
   etcdCa: authority({ name: 'etcd-ca', description: 'etcd CA', file: 'pki/etcd/ca', commonName: 'etcd-ca' }),
@@ -183,7 +189,7 @@ export const PROFILES = deepFreeze({
   etcdHealthcheckClient: client({ name: 'etcd-healthcheck-client', issuer: 'etcd-ca', user: 'kube-etcd-healthcheck-client', description: 'etcd liveness probe client certificate', file: 'pki/etcd/healthcheck-client' }),
   apiserverEtcdClient: client({ name: 'apiserver-etcd-client', issuer: 'etcd-ca', user: 'kube-apiserver-etcd-client', description: 'kube-apiserver -> etcd client certificate', file: 'pki/apiserver-etcd-client' }),
 
-  // Konnectivity (kubernetes-pki.md §17).
+  // Konnectivity (docs/kubernetes-pki.md §17).
   /** proxy-server serving certificate, for agents (`--cluster-cert`) and kube-apiserver (`--server-cert`). */
   konnectivityServer: leaf({
     name: 'konnectivity-server',
@@ -247,17 +253,69 @@ export const PROFILES = deepFreeze({
   }),
 } as const satisfies Record<string, CertificateKind>);
 
-type Kinds = typeof PROFILES;
+type Kinds = typeof KINDS;
+
+/**
+ * The certificate kinds, one {@link CertificateKind} per key, frozen. Each row holds a kind's content rules
+ * (subject, SANs, key usages, lifetime: the profile {@link issueCertificate} checks a request against), the CA
+ * that signs it (`issuer`), and for the kinds of kubeadm's directory its file, whether it is a kubeconfig and
+ * when a cluster has it. The layout, the plan, the component flags, the audit and the names
+ * {@link renewCertificates} accepts all derive from these rows.
+ *
+ * - Generic kinds: `clusterCa`, `intermediateCa` (path length 0), `kubeletClient` (`system:node:<name>` in
+ *   `system:nodes`, no SANs), `kubeletServing` (same subject, at least one DNS or IP SAN), `server`, `client`.
+ * - kubeadm's `pki/` directory: `frontProxyCa`, `etcdCa`, `kubeletServingCa` (only with
+ *   `separateKubeletServingCa`), `apiserver`, `apiserverKubeletClient`, `frontProxyClient`, `etcdServer`,
+ *   `etcdPeer`, `etcdHealthcheckClient`, `apiserverEtcdClient`, and with Konnectivity `konnectivityServer`,
+ *   `konnectivityAgent`, `konnectivityClient`.
+ * - The client certificates of kubeadm's kubeconfig files: `admin`, `superAdmin` (from Kubernetes 1.29),
+ *   `controllerManager`, `scheduler`, `kubelet`.
+ *
+ * CAs carry digitalSignature, keyCertSign and cRLSign and live ten years; leaves carry digitalSignature
+ * (plus keyEncipherment for RSA keys) and live one year, as kubeadm's defaults. The facts behind the rows are
+ * in docs/kubernetes-pki.md §1 (kubeadm's inventory), §3 (how kubeadm builds certificates) and §9 (the kubelet's
+ * CSR shapes).
+ *
+ * @example
+ * ```ts
+ * PROFILES.apiserver.file; // 'pki/apiserver'
+ * PROFILES.kubeletServing.extendedKeyUsages; // ['serverAuth']
+ * ```
+ *
+ * @category Make a cluster PKI (kubeadm's layout)
+ */
+export const PROFILES: { readonly [K in ProfileKey]: Kinds[K] } = KINDS;
+/**
+ * A key of {@link PROFILES}, e.g. `kubeletServing`.
+ *
+ * @category Make a cluster PKI (kubeadm's layout)
+ * @useDeclaredType
+ */
 export type ProfileKey = keyof Kinds;
-/** Every kind's name, e.g. `kubelet-serving`. */
+/**
+ * Every kind's name, e.g. `kubelet-serving`.
+ *
+ * @category Make a cluster PKI (kubeadm's layout)
+ * @useDeclaredType
+ */
 export type KindName = Kinds[ProfileKey]['name'];
-/** The CAs of kubeadm's directory. */
+/**
+ * The CAs of kubeadm's directory.
+ *
+ * @category Make a cluster PKI (kubeadm's layout)
+ * @useDeclaredType
+ */
 export type DirectoryAuthorityName = { [K in ProfileKey]: Kinds[K] extends { isCA: true; file: string } ? Kinds[K]['name'] : never }[ProfileKey];
-/** The leaves and kubeconfigs of kubeadm's directory: what `renewCertificates` accepts. */
+/**
+ * The leaves and kubeconfigs of kubeadm's directory: what `renewCertificates` accepts.
+ *
+ * @category Make a cluster PKI (kubeadm's layout)
+ * @useDeclaredType
+ */
 export type CertificateName = { [K in ProfileKey]: Kinds[K] extends { isCA: false; file: string } ? Kinds[K]['name'] : never }[ProfileKey];
 
 /** Every kind, in table order. */
-export const PROFILE_LIST: readonly CertificateKind[] = Object.values(PROFILES);
+export const PROFILE_LIST: readonly CertificateKind[] = Object.values(KINDS);
 
 /** The kind with Kubernetes-style name `name` (e.g. `kubelet-serving`). */
 export function profileByName(name: string): CertificateKind {

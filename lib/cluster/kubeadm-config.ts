@@ -10,9 +10,17 @@ import { isDnsName } from '../x509/names.js';
 import { firstServiceIp, parseKubernetesVersion, resolveClusterConfig, type ClusterConfig } from './config.js';
 
 export const KUBEADM_API_VERSIONS = ['kubeadm.k8s.io/v1beta2', 'kubeadm.k8s.io/v1beta3', 'kubeadm.k8s.io/v1beta4'] as const;
+/**
+ * @category Make a cluster PKI (kubeadm's layout)
+ * @useDeclaredType
+ */
 export type KubeadmApiVersion = (typeof KUBEADM_API_VERSIONS)[number];
 
-/** What kubeadm takes from the host when the file does not say; given for a file that says, ERR_ARGUMENT. */
+/**
+ * What kubeadm takes from the host when the file does not say; given for a file that says, ERR_ARGUMENT.
+ *
+ * @category Make a cluster PKI (kubeadm's layout)
+ */
 export interface KubeadmConfigOptions {
   /** The node name, for a file without `nodeRegistration.name` (kubeadm would take the host name). */
   nodeName?: string;
@@ -20,6 +28,9 @@ export interface KubeadmConfigOptions {
   advertiseAddress?: string;
 }
 
+/**
+ * @category Make a cluster PKI (kubeadm's layout)
+ */
 export interface KubeadmConfig {
   readonly config: ClusterConfig;
   /** The ClusterConfiguration's API version (else the InitConfiguration's). */
@@ -136,6 +147,8 @@ function fail(field: string, reason: string, cause?: unknown): never {
  * wrong type or an invalid value is ERR_ARGUMENT naming its path (`ClusterConfiguration.apiServer.certSANs[2]`);
  * fields kubeadm knows that do not change the PKI (`imageRepository`, `networking.podSubnet`, `extraArgs`...)
  * are accepted and ignored.
+ *
+ * @category Make a cluster PKI (kubeadm's layout)
  */
 export function clusterConfigFromKubeadm(text: string, options: KubeadmConfigOptions = {}): KubeadmConfig {
   if (typeof text !== 'string') fail('kubeadm config', 'must be text');

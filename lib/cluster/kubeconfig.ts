@@ -2,7 +2,11 @@ import { isAbsolute, relative, resolve } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { PkiError } from '../errors.js';
 
-/** The parts of a kubeconfig kubepki writes and reads (client-go's clientcmd v1 Config). */
+/**
+ * The parts of a kubeconfig kubepki writes and reads (client-go's clientcmd v1 Config).
+ *
+ * @category Make a cluster PKI (kubeadm's layout)
+ */
 export interface Kubeconfig {
   readonly clusterName: string;
   readonly server: string;
@@ -24,7 +28,11 @@ export interface Kubeconfig {
 
 const b64 = (text: string): string => Buffer.from(text).toString('base64');
 
-/** Serialises a kubeconfig as YAML, in the shape kubeadm writes. */
+/**
+ * Serialises a kubeconfig as YAML, in the shape kubeadm writes.
+ *
+ * @category Make a cluster PKI (kubeadm's layout)
+ */
 export function stringifyKubeconfig(config: Kubeconfig): string {
   const contextName = config.contextName ?? `${config.userName}@${config.clusterName}`;
   const cluster: Record<string, string> = { server: config.server };
@@ -54,6 +62,9 @@ export function stringifyKubeconfig(config: Kubeconfig): string {
 /** A kubeconfig with a few embedded bundles is tens of KiB; the limit keeps the YAML parser's work bounded. */
 const MAX_KUBECONFIG_CHARS = 1024 * 1024;
 
+/**
+ * @category Make a cluster PKI (kubeadm's layout)
+ */
 export interface KubeconfigReadOptions {
   /**
    * Confine file references (`certificate-authority`, `client-certificate`, `client-key`) to this folder:
@@ -63,6 +74,14 @@ export interface KubeconfigReadOptions {
   readonly filesWithin?: string;
 }
 
+/**
+ * Reads a kubeconfig's current context: its cluster's server and CA, and its user's client certificate and
+ * key (embedded `-data` or file references) or token. Files are not read, only named. Throws `ERR_KUBECONFIG`
+ * (with the offending key as `field`) for text that is not YAML, a missing current context, cluster or user,
+ * a server that is not `https://`, or `insecure-skip-tls-verify: true`, which kubepki refuses.
+ *
+ * @category Make a cluster PKI (kubeadm's layout)
+ */
 export function parseKubeconfig(text: string, field = 'kubeconfig', options: KubeconfigReadOptions = {}): Kubeconfig {
   const read = new KubeconfigReader(field, options);
   if (typeof text !== 'string') read.fail('', 'must be text');
@@ -154,7 +173,11 @@ class KubeconfigReader {
   }
 }
 
-/** The kubeconfig a node's kubelet uses after TLS bootstrap: certificate and key read from the rotating file. */
+/**
+ * The kubeconfig a node's kubelet uses after TLS bootstrap: certificate and key read from the rotating file.
+ *
+ * @category Make a cluster PKI (kubeadm's layout)
+ */
 export function kubeletKubeconfig(options: { server: string; caPem: string; clusterName?: string; certificateFile?: string; keyFile?: string }): string {
   const current = '/var/lib/kubelet/pki/kubelet-client-current.pem';
   return stringifyKubeconfig({

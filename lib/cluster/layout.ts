@@ -2,7 +2,11 @@
 import { PkiError } from '../errors.js';
 import { PROFILE_LIST, type CertificateKind, type CertificateName, type DirectoryAuthorityName } from './kinds.js';
 
-/** One certificate in kubeadm's directory layout, independent of any cluster's values. */
+/**
+ * One certificate in kubeadm's directory layout, independent of any cluster's values.
+ *
+ * @category Make a cluster PKI (kubeadm's layout)
+ */
 export interface LayoutEntry {
   readonly name: string;
   readonly profile: CertificateKind;
@@ -54,7 +58,11 @@ export function certificateName(text: string, field: string): CertificateName {
   return found.name as CertificateName;
 }
 
-/** A file of the directory, relative to it: a CA's or certificate's `.crt`, `.key`, PKCS#11 reference or CRL, or a kubeconfig (suffix ''). */
+/**
+ * A file of the directory, relative to it: a CA's or certificate's `.crt`, `.key`, PKCS#11 reference or CRL, or a kubeconfig (suffix '').
+ *
+ * @category Make a cluster PKI (kubeadm's layout)
+ */
 export function layoutFile(name: DirectoryAuthorityName | CertificateName, suffix: '.crt' | '.key' | '.pkcs11.json' | '.crl' | ''): string {
   return `${layoutEntry(name)!.path}${suffix}`;
 }

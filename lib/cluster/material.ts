@@ -203,6 +203,8 @@ export async function reissueEntry(
 /**
  * A CA of the directory, ready to sign: its certificate with its key file, or with its key in a PKCS#11
  * token (the directory's `<ca>.pkcs11.json`, or `pkcs11` given here for a certificate placed by hand).
+ *
+ * @category Make a cluster PKI (kubeadm's layout)
  */
 export async function loadAuthority(dir: string, entry: LayoutEntry, options: CryptoOptions & { pkcs11?: Pkcs11KeyReference } = {}): Promise<Issuer & { readonly certificate: Certificate }> {
   if (options.pkcs11) {

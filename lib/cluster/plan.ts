@@ -5,13 +5,21 @@ import { resolveClusterConfig, type ClusterConfig, type ResolvedClusterConfig } 
 import { kindInCluster } from './kinds.js';
 import { AUTHORITY_LAYOUT, CERTIFICATE_LAYOUT, SERVICE_ACCOUNT_PATHS, type LayoutEntry } from './layout.js';
 
-/** A CA the cluster needs, and where kubeadm keeps it (`<path>.crt`, `<path>.key`, relative to the directory). */
+/**
+ * A CA the cluster needs, and where kubeadm keeps it (`<path>.crt`, `<path>.key`, relative to the directory).
+ *
+ * @category Make a cluster PKI (kubeadm's layout)
+ */
 export interface PlannedAuthority extends LayoutEntry {
   readonly subject: Subject;
   readonly sans: SubjectAltNames;
 }
 
-/** A kubeconfig file that embeds a client certificate. */
+/**
+ * A kubeconfig file that embeds a client certificate.
+ *
+ * @category Make a cluster PKI (kubeadm's layout)
+ */
 export interface PlannedKubeconfig {
   /** File name relative to the directory, e.g. `admin.conf`. */
   readonly file: string;
@@ -19,7 +27,11 @@ export interface PlannedKubeconfig {
   readonly user: string;
 }
 
-/** A leaf certificate: its profile, issuing CA, subject, SANs and files (or kubeconfig). */
+/**
+ * A leaf certificate: its profile, issuing CA, subject, SANs and files (or kubeconfig).
+ *
+ * @category Make a cluster PKI (kubeadm's layout)
+ */
 export interface PlannedCertificate extends LayoutEntry {
   /** Name of the PlannedAuthority that signs it. */
   readonly ca: string;
@@ -28,6 +40,9 @@ export interface PlannedCertificate extends LayoutEntry {
   readonly kubeconfigFile?: PlannedKubeconfig;
 }
 
+/**
+ * @category Make a cluster PKI (kubeadm's layout)
+ */
 export interface ClusterPlan {
   readonly config: ResolvedClusterConfig;
   readonly authorities: readonly PlannedAuthority[];
@@ -50,7 +65,11 @@ export function serviceAccountKeySpec(spec: KeySpec): KeySpec {
   return spec === 'ed25519' ? 'ecdsa-p256' : spec;
 }
 
-/** Turns a ClusterConfig into the full list of CAs, certificates and kubeconfigs to make, from the kind table's rows. Pure. */
+/**
+ * Turns a ClusterConfig into the full list of CAs, certificates and kubeconfigs to make, from the kind table's rows. Pure.
+ *
+ * @category Make a cluster PKI (kubeadm's layout)
+ */
 export function planCluster(input: ClusterConfig): ClusterPlan {
   const config = resolveClusterConfig(input);
   const present = (e: LayoutEntry): boolean => e.profile.when?.(config) ?? true;

@@ -12,6 +12,9 @@ import { interruptedPair, issuerOf, reissueEntry } from './material.js';
 import { loadIncomingIssuer } from './rotation.js';
 import { readRotation } from './rotation-state.js';
 
+/**
+ * @category Make a cluster PKI (kubeadm's layout)
+ */
 export interface RenewOptions extends CryptoOptions, DirectoryLockOptions {
   now?: Date;
   /** Default: each profile's lifetime (1 year). */
@@ -24,6 +27,8 @@ export interface RenewOptions extends CryptoOptions, DirectoryLockOptions {
  * embed a renewed certificate are rewritten with everything else kept. CAs are not renewed (CA rotation
  * is a separate procedure). Every target is checked before anything is written. The directory is locked
  * meanwhile: a second renewal waits or fails with ERR_LOCKED, never mixes its keys with this one's.
+ *
+ * @category Make a cluster PKI (kubeadm's layout)
  */
 export async function renewCertificates(dir: string, which: 'all' | readonly CertificateName[], options: RenewOptions = {}): Promise<string[]> {
   return withDirectoryLock(dir, () => renewUnlocked(dir, which, options), options);

@@ -11,6 +11,9 @@ import { withDirectoryLock, type DirectoryLockOptions } from './lock.js';
 import { loadAuthority } from './material.js';
 import { commitChanges } from './transaction.js';
 
+/**
+ * @category Make a cluster PKI (kubeadm's layout)
+ */
 export interface RevokeOptions extends CryptoOptions, DirectoryLockOptions {
   /** The CA whose revocation list (`pki/<ca>.crl`) names the certificates. */
   ca: DirectoryAuthorityName | (string & {});
@@ -24,6 +27,9 @@ export interface RevokeOptions extends CryptoOptions, DirectoryLockOptions {
   now?: Date;
 }
 
+/**
+ * @category Make a cluster PKI (kubeadm's layout)
+ */
 export interface RevokeResult {
   /** The list written, absolute. */
   readonly path: string;
@@ -38,6 +44,8 @@ export interface RevokeResult {
  * any, is replaced by one signed by the CA that names its serials and the new ones. A serial revoked
  * before keeps its revocation date and is not revoked anew; the new list's CRL number is one above
  * the previous one's (RFC 5280 5.2.3), 1 for the first. Written atomically under the directory lock.
+ *
+ * @category Make a cluster PKI (kubeadm's layout)
  */
 export async function revokeCertificates(dir: string, options: RevokeOptions): Promise<RevokeResult> {
   const entry = authorityEntry(options.ca, 'ca');

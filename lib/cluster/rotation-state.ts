@@ -9,10 +9,21 @@ import { authorityEntry, type LayoutEntry } from './layout.js';
 /** The CAs a running control plane rotates, by the name `kubepki rotate-ca --ca` takes. */
 export const ROTATABLE_CAS = { cluster: 'ca', 'front-proxy': 'front-proxy-ca', etcd: 'etcd-ca' } as const satisfies Record<string, DirectoryAuthorityName>;
 
+/**
+ * @category Make a cluster PKI (kubeadm's layout)
+ * @useDeclaredType
+ */
 export type RotatableCa = keyof typeof ROTATABLE_CAS;
+/**
+ * @category Make a cluster PKI (kubeadm's layout)
+ */
 export type RotationPhase = 'add' | 'reissue' | 'finish';
 
-/** The persisted state of a CA rotation: the CA, the last phase completed, and where the incoming CA lives. */
+/**
+ * The persisted state of a CA rotation: the CA, the last phase completed, and where the incoming CA lives.
+ *
+ * @category Make a cluster PKI (kubeadm's layout)
+ */
 export interface RotationState {
   readonly ca: RotatableCa;
   readonly phase: 'added' | 'reissued' | 'finished';
@@ -20,7 +31,11 @@ export interface RotationState {
   readonly newCa: string;
 }
 
-/** A rotation as the rest of the library reads it: the state, and whether the incoming CA's key is in a PKCS#11 token. */
+/**
+ * A rotation as the rest of the library reads it: the state, and whether the incoming CA's key is in a PKCS#11 token.
+ *
+ * @category Make a cluster PKI (kubeadm's layout)
+ */
 export interface Rotation extends RotationState {
   /** The rotating CA's directory name (`ca`, `front-proxy-ca`, `etcd-ca`). */
   readonly authority: DirectoryAuthorityName;
@@ -63,6 +78,8 @@ export async function readRotationState(dir: string): Promise<RotationState | un
 /**
  * The rotation in progress in `dir` (added or reissued), or undefined when there is none or the last one is
  * finished: what `componentFlags({ rotation })` and the bundles follow.
+ *
+ * @category Make a cluster PKI (kubeadm's layout)
  */
 export async function readRotation(dir: string): Promise<Rotation | undefined> {
   const state = await readRotationState(dir);

@@ -9,9 +9,16 @@ import { NODES_FOLDER } from './node-kubeconfigs.js';
 import { planCluster } from './plan.js';
 import { rotationFiles, type RotatableCa, type Rotation, type RotationPhase } from './rotation-state.js';
 
+/**
+ * @category Make a cluster PKI (kubeadm's layout)
+ */
 export type ComponentName = keyof ComponentFlags;
 
-/** A flag whose value differs after a phase (absent before or after: the flag was added or dropped). */
+/**
+ * A flag whose value differs after a phase (absent before or after: the flag was added or dropped).
+ *
+ * @category Make a cluster PKI (kubeadm's layout)
+ */
 export interface FlagChange {
   readonly component: ComponentName;
   readonly flag: string;
@@ -19,6 +26,9 @@ export interface FlagChange {
   readonly after?: string;
 }
 
+/**
+ * @category Make a cluster PKI (kubeadm's layout)
+ */
 export interface PhaseSteps {
   /** The flags that changed, with the paths as the components read them (`componentDir`). */
   readonly flagChanges: readonly FlagChange[];

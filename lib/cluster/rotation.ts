@@ -22,6 +22,9 @@ import { commitChanges, type Change } from './transaction.js';
 
 export type { RotatableCa, Rotation, RotationPhase, RotationState };
 
+/**
+ * @category Make a cluster PKI (kubeadm's layout)
+ */
 export interface RotationResult extends PhaseSteps {
   readonly ca: RotatableCa;
   readonly phase: RotationPhase;
@@ -31,6 +34,9 @@ export interface RotationResult extends PhaseSteps {
   readonly rotation?: Rotation;
 }
 
+/**
+ * @category Make a cluster PKI (kubeadm's layout)
+ */
 export type RotationOptions = CryptoOptions &
   DirectoryLockOptions & {
     now?: Date;
@@ -44,6 +50,9 @@ export type RotationOptions = CryptoOptions &
     nodeDir?: string;
   };
 
+/**
+ * @category Make a cluster PKI (kubeadm's layout)
+ */
 export interface RotateAuthorityOptions extends RotationOptions {
   /** The CA to rotate. Default `cluster`. */
   ca?: RotatableCa;
@@ -62,6 +71,8 @@ export interface RotateAuthorityOptions extends RotationOptions {
  *   and kubeconfigs trust only it.
  * The result says which flags changed, which components to restart and what to do on nodes the directory
  * does not hold; `componentFlags(plan, { rotation: await readRotation(dir) })` prints each phase's flags.
+ *
+ * @category Make a cluster PKI (kubeadm's layout)
  */
 export async function rotateAuthority(dir: string, options: RotateAuthorityOptions): Promise<RotationResult> {
   return withDirectoryLock(dir, () => rotateUnlocked(dir, options), options);

@@ -1,12 +1,12 @@
 // The SANs kubeadm writes into the control-plane serving certificates, from the resolved cluster config
-// (kubernetes-pki.md §2, §17): the mutators the kind table (kinds.ts) applies per row.
+// (docs/kubernetes-pki.md §2, §17): the mutators the kind table (kinds.ts) applies per row.
 import { isDnsName } from '../x509/names.js';
 import { parseIp } from '../x509/ip.js';
 import { normalizeSans, sansFromHosts, type SubjectAltNames } from '../x509/sans.js';
 import type { ResolvedClusterConfig } from './config.js';
 
 /**
- * kubeadm's apiserver SANs (kubernetes-pki.md §2): the node name, `kubernetes`, `kubernetes.default`,
+ * kubeadm's apiserver SANs (docs/kubernetes-pki.md §2): the node name, `kubernetes`, `kubernetes.default`,
  * `kubernetes.default.svc`, `kubernetes.default.svc.<domain>`; the Service IP and advertise address; the
  * control-plane endpoint host; the extra SANs (anything neither IP nor DNS name is skipped). DNS names
  * are sorted and de-duplicated, IPs de-duplicated in order.

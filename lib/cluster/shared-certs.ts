@@ -69,7 +69,11 @@ export const SHARED_CERTIFICATE_FILES: readonly SharedCertificateFile[] = [
 /** The data keys an external etcd adds instead of etcd-ca's (copycerts.go's externalEtcd* constants): kubepki accepts them only empty. */
 const EXTERNAL_ETCD_KEYS: ReadonlySet<string> = new Set(['external-etcd-ca.crt', 'external-etcd.crt', 'external-etcd.key']);
 
-/** A new certificate key as kubeadm's CreateCertificateKey makes it: 32 random bytes, 64 lowercase hex characters. */
+/**
+ * A new certificate key as kubeadm's CreateCertificateKey makes it: 32 random bytes, 64 lowercase hex characters.
+ *
+ * @category Make a cluster PKI (kubeadm's layout)
+ */
 export function createCertificateKey(): string {
   return randomBytes(CERTIFICATE_KEY_BYTES).toString('hex');
 }
@@ -103,7 +107,11 @@ function decryptBytes(data: Buffer, key: Buffer, dataKey: string): Buffer {
   }
 }
 
-/** The Secret's `data` (base64 values, kubeadm's data keys) and the data keys left empty because their file is absent. */
+/**
+ * The Secret's `data` (base64 values, kubeadm's data keys) and the data keys left empty because their file is absent.
+ *
+ * @category Make a cluster PKI (kubeadm's layout)
+ */
 export interface SharedCertificateSecret {
   readonly data: Record<string, string>;
   /** Data keys whose file the directory does not have (kubeadm uploads those empty): a CA key in a PKCS#11 token, say. */
@@ -115,6 +123,8 @@ export interface SharedCertificateSecret {
  * directory: `pki/ca.crt`, ...), each file encrypted with `certificateKey` as kubeadm's upload-certs does
  * (nonce || ciphertext || tag, base64). A file the directory lacks is an empty value, as kubeadm uploads it.
  * Reads under the directory lock, so a concurrent writer (rotate-ca) is never half seen.
+ *
+ * @category Make a cluster PKI (kubeadm's layout)
  */
 export async function sharedCertificateSecret(dir: string, certificateKey: string, options: DirectoryLockOptions = {}): Promise<SharedCertificateSecret> {
   const key = certificateKeyBytes(certificateKey);
@@ -140,6 +150,9 @@ async function readBytes(path: string): Promise<Buffer | undefined> {
   }
 }
 
+/**
+ * @category Make a cluster PKI (kubeadm's layout)
+ */
 export interface RestoreSharedCertificatesOptions extends DirectoryLockOptions, CryptoOptions {
   /** Replace files that exist and differ; otherwise they are ERR_EXISTS and nothing is written. */
   force?: boolean;
@@ -150,6 +163,9 @@ export interface RestoreSharedCertificatesOptions extends DirectoryLockOptions, 
   expectedClusterCa?: string;
 }
 
+/**
+ * @category Make a cluster PKI (kubeadm's layout)
+ */
 export interface RestoreSharedCertificatesResult {
   /** Paths written, in commit order. */
   readonly written: readonly string[];
@@ -169,6 +185,8 @@ const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$
  * a missing data key is ERR_ARGUMENT, a value that does not decrypt (a wrong key, an altered Secret) ERR_KEY
  * naming the data key, and a file that exists and differs ERR_EXISTS unless `force`, each with nothing
  * written. Empty values are skipped, as kubeadm's download does.
+ *
+ * @category Make a cluster PKI (kubeadm's layout)
  */
 export async function restoreSharedCertificates(dir: string, secretData: Readonly<Record<string, string>>, certificateKey: string, options: RestoreSharedCertificatesOptions = {}): Promise<RestoreSharedCertificatesResult> {
   const key = certificateKeyBytes(certificateKey);

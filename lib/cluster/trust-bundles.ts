@@ -21,6 +21,10 @@ export const TRUST_BUNDLE_SIGNERS = {
   'kubernetes.io/kubelet-serving': 'kubelet-certificate-authority',
 } as const satisfies Record<string, BundleName>;
 
+/**
+ * @category Make a cluster PKI (kubeadm's layout)
+ * @useDeclaredType
+ */
 export type TrustBundleSigner = keyof typeof TRUST_BUNDLE_SIGNERS;
 
 /** The label on every ClusterTrustBundle kubepki publishes: what it may update and delete. */
@@ -30,6 +34,9 @@ export const TRUST_BUNDLE_SOURCE_ANNOTATION = 'kubepki/bundle';
 /** The unlinked bundle of the cluster CA (the CA of the API server's serving certificate), mounted by name. */
 export const CLUSTER_CA_TRUST_BUNDLE_NAME = 'kubepki-cluster-ca';
 
+/**
+ * @category Make a cluster PKI (kubeadm's layout)
+ */
 export interface NormalisedTrustBundle {
   readonly certificates: readonly Certificate[];
   /** The certificates as `CERTIFICATE` blocks without headers, oldest first, each once. */
@@ -42,6 +49,8 @@ export interface NormalisedTrustBundle {
  * The content of a ClusterTrustBundle from certificates or PEM text (found as Go finds PEM blocks): certificates
  * only, CA=true only, each DER once, PEM headers gone, ordered by notBefore then DER so the object does not change
  * when the inputs are reordered.
+ *
+ * @category Make a cluster PKI (kubeadm's layout)
  */
 export function normaliseTrustBundle(inputs: readonly (string | Certificate | readonly Certificate[])[]): NormalisedTrustBundle {
   const dropped: { input: number; block: number; reason: string }[] = [];
@@ -72,6 +81,9 @@ export function normaliseTrustBundle(inputs: readonly (string | Certificate | re
   return { certificates: ordered, pem: ordered.map((c) => encodePem('CERTIFICATE', c.der)).join(''), dropped };
 }
 
+/**
+ * @category Make a cluster PKI (kubeadm's layout)
+ */
 export interface TrustBundleBuildOptions {
   /** The apiVersion written; default v1beta1. The publisher replaces it with the one the server serves. */
   version?: ClusterTrustBundleVersion;
@@ -86,6 +98,8 @@ export interface TrustBundleBuildOptions {
  * `<signer with '/' as ':'>:<suffix>`, and the unlinked cluster CA bundle; each normalised, labelled as kubepki's
  * and checked against the API server's validation (ERR_ARGUMENT naming the field otherwise). A bundle without a
  * usable CA is ERR_DIRECTORY.
+ *
+ * @category Make a cluster PKI (kubeadm's layout)
  */
 export function buildClusterTrustBundles(bundles: Partial<Record<BundleName, CaBundle>>, options: TrustBundleBuildOptions = {}): ClusterTrustBundle[] {
   const version = options.version ?? 'v1beta1';
@@ -114,6 +128,8 @@ export const trustBundleFileName = (object: ClusterTrustBundle): string => `${ob
  * Writes each object as YAML to `<folder>/<file name>` (0644, atomically, replacing), for `kubectl apply -f folder`
  * once the server serves the API; `.yaml` files of the folder holding a kubepki-labelled ClusterTrustBundle that is no
  * longer wanted are removed. Returns the paths written.
+ *
+ * @category Make a cluster PKI (kubeadm's layout)
  */
 export async function writeClusterTrustBundleFiles(folder: string, objects: readonly ClusterTrustBundle[]): Promise<string[]> {
   const paths: string[] = [];

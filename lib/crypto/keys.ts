@@ -7,21 +7,45 @@ import { signingAlgorithmOf } from './signature-algorithms.js';
 
 /** The key types kubepki generates and accepts. */
 export const KEY_SPECS = ['ecdsa-p256', 'ecdsa-p384', 'rsa-2048', 'rsa-3072', 'rsa-4096', 'ed25519'] as const;
+/**
+ * @category Certificates, keys and CSRs
+ * @useDeclaredType
+ */
 export type KeySpec = (typeof KEY_SPECS)[number];
 
 /** ECDSA P-256: what the kubelet generates and kubepki's default. */
 export const DEFAULT_KEY_SPEC: KeySpec = 'ecdsa-p256';
 
-/** A key pair and the spec it was made or loaded as. */
+/**
+ * A key pair and the spec it was made or loaded as.
+ *
+ * @category Certificates, keys and CSRs
+ */
 export interface KeyPair {
+  /**
+   * The key type, e.g. `ecdsa-p256`: what {@link exportPrivateKeyPem} and the issuers read to pick the
+   * signature algorithm.
+   */
   readonly spec: KeySpec;
+  /**
+   * The private key, a WebCrypto key of the provider that made or imported it (a PKCS#11 token's key never
+   * leaves the token).
+   */
   readonly privateKey: CryptoKey;
+  /** The public key that goes into a CSR or a certificate. */
   readonly publicKey: CryptoKey;
 }
 
-/** How a private key is written: PKCS#8 `PRIVATE KEY`, SEC1 `EC PRIVATE KEY` or PKCS#1 `RSA PRIVATE KEY`. */
+/**
+ * How a private key is written: PKCS#8 `PRIVATE KEY`, SEC1 `EC PRIVATE KEY` or PKCS#1 `RSA PRIVATE KEY`.
+ *
+ * @category Certificates, keys and CSRs
+ */
 export type PrivateKeyFormat = 'pkcs8' | 'sec1' | 'pkcs1';
 
+/**
+ * @category Certificates, keys and CSRs
+ */
 export interface KeyOptions extends CryptoOptions {
   /** Whether the private key may be exported later. Default true: kubepki writes keys to files. */
   extractable?: boolean;
@@ -31,6 +55,12 @@ const PRIVATE_KEY_LABELS: readonly PemLabel[] = ['PRIVATE KEY', 'EC PRIVATE KEY'
 const FORMAT_OF_LABEL = { 'PRIVATE KEY': 'pkcs8', 'EC PRIVATE KEY': 'sec1', 'RSA PRIVATE KEY': 'pkcs1' } as const;
 const LABEL_OF_FORMAT = { pkcs8: 'PRIVATE KEY', sec1: 'EC PRIVATE KEY', pkcs1: 'RSA PRIVATE KEY' } as const;
 
+/**
+ * True when `value` names a key type kubepki generates and accepts: `ecdsa-p256`, `ecdsa-p384`, `rsa-2048`,
+ * `rsa-3072`, `rsa-4096` or `ed25519`. For checking a key type read from a flag or a file.
+ *
+ * @category Certificates, keys and CSRs
+ */
 export function isKeySpec(value: unknown): value is KeySpec {
   return typeof value === 'string' && (KEY_SPECS as readonly string[]).includes(value);
 }
@@ -67,7 +97,11 @@ export function isRsa(spec: KeySpec): boolean {
   return spec.startsWith('rsa-');
 }
 
-/** Generates a key pair of `spec` (default ECDSA P-256) with the given provider. */
+/**
+ * Generates a key pair of `spec` (default ECDSA P-256) with the given provider.
+ *
+ * @category Certificates, keys and CSRs
+ */
 export async function generateKeyPair(spec: KeySpec = DEFAULT_KEY_SPEC, options: KeyOptions = {}): Promise<KeyPair> {
   if (!isKeySpec(spec)) throw new PkiError('ERR_KEY', `unknown key spec "${String(spec)}"; use one of ${KEY_SPECS.join(', ')}`, { field: 'spec' });
   const crypto = resolveCrypto(options);
@@ -202,7 +236,11 @@ export function keySpecOfKeyObject(key: KeyObject, field: string): KeySpec {
   }
 }
 
-/** Exports a private key as PEM; `format` defaults to what Kubernetes writes: PKCS#1 for RSA, SEC1 for ECDSA, PKCS#8 for Ed25519. */
+/**
+ * Exports a private key as PEM; `format` defaults to what Kubernetes writes: PKCS#1 for RSA, SEC1 for ECDSA, PKCS#8 for Ed25519.
+ *
+ * @category Certificates, keys and CSRs
+ */
 export async function exportPrivateKeyPem(pair: KeyPair, format?: PrivateKeyFormat, options: CryptoOptions = {}): Promise<string> {
   const chosen = format ?? defaultPrivateKeyFormat(pair.spec);
   if (!privateKeyFormats(pair.spec).includes(chosen)) {
@@ -269,6 +307,8 @@ export function defaultPrivateKeyFormat(spec: KeySpec): PrivateKeyFormat {
 /**
  * Imports a private key from PEM (`PRIVATE KEY`, `EC PRIVATE KEY` or `RSA PRIVATE KEY`; an `EC
  * PARAMETERS` block beside it is skipped) into the provider, with its public key.
+ *
+ * @category Certificates, keys and CSRs
  */
 export async function importPrivateKeyPem(pem: string | Uint8Array, options: KeyOptions & { field?: string } = {}): Promise<KeyPair> {
   const field = options.field ?? 'privateKey';
@@ -389,17 +429,31 @@ export async function exportSpki(publicKey: CryptoKey, options: CryptoOptions = 
   }
 }
 
-/** Exports a public key as PEM `PUBLIC KEY` (PKIX), the format of kubeadm's `sa.pub`. */
+/**
+ * Exports a public key as PEM `PUBLIC KEY` (PKIX), the format of kubeadm's `sa.pub`.
+ *
+ * @category Certificates, keys and CSRs
+ */
 export async function exportPublicKeyPem(publicKey: CryptoKey, options: CryptoOptions = {}): Promise<string> {
   return encodePem('PUBLIC KEY', await exportSpki(publicKey, options));
 }
 
-/** A public key given as a CryptoKey, DER SubjectPublicKeyInfo, PEM `PUBLIC KEY`, or a parsed CSR's `publicKey`. */
+/**
+ * A public key given as a CryptoKey, DER SubjectPublicKeyInfo, PEM `PUBLIC KEY`, or a parsed CSR's `publicKey`.
+ *
+ * @category Certificates, keys and CSRs
+ */
 export type PublicKeyInput = CryptoKey | Uint8Array | string | PublicKeyInfo;
 
-/** A public key resolved to its DER SubjectPublicKeyInfo and spec. */
+/**
+ * A public key resolved to its DER SubjectPublicKeyInfo and spec.
+ *
+ * @category Certificates, keys and CSRs
+ */
 export interface PublicKeyInfo {
+  /** The key type the SubjectPublicKeyInfo holds. */
   readonly spec: KeySpec;
+  /** The DER SubjectPublicKeyInfo, as it goes into a certificate. */
   readonly spki: Uint8Array;
 }
 

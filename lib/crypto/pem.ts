@@ -10,20 +10,31 @@ export const PEM_LABELS = [
   'EC PRIVATE KEY',
   'RSA PRIVATE KEY',
   'PUBLIC KEY',
-  // `openssl ecparam -genkey` writes this before the key; Kubernetes' key parsers skip it (kubernetes-pki.md §3).
+  // `openssl ecparam -genkey` writes this before the key; Kubernetes' key parsers skip it (docs/kubernetes-pki.md §3).
   'EC PARAMETERS',
   // Recognised only to be refused with a clear ERR_KEY.
   'ENCRYPTED PRIVATE KEY',
 ] as const;
 
+/**
+ * @category Certificates, keys and CSRs
+ * @useDeclaredType
+ */
 export type PemLabel = (typeof PEM_LABELS)[number];
 
+/**
+ * @category Certificates, keys and CSRs
+ */
 export interface PemBlock {
+  /** The block's label, e.g. `CERTIFICATE` (the text between `-----BEGIN ` and `-----`). */
   readonly label: PemLabel;
   /** The decoded DER, checked to be one well-formed DER element. */
   readonly der: Uint8Array;
 }
 
+/**
+ * @category Certificates, keys and CSRs
+ */
 export interface PemReadOptions {
   /** Largest input accepted, in bytes. Default 4 MiB (a large CA bundle). */
   maxBytes?: number;

@@ -6,6 +6,8 @@ import { keyAlgorithm, keySpecOfSpki, type KeyPair, type KeySpec } from './keys.
 /**
  * Where a key that never leaves a PKCS#11 token lives. This is what a PKI directory stores instead of a
  * key file (`<ca>.pkcs11.json`); the PIN itself is never part of it.
+ *
+ * @category Certificates, keys and CSRs
  */
 export interface Pkcs11KeyReference {
   /** Absolute path of the PKCS#11 module, e.g. `/usr/lib/softhsm/libsofthsm2.so`. */
@@ -17,12 +19,18 @@ export interface Pkcs11KeyReference {
   /** Or (and) the key pair's CKA_ID, in hex, to load an existing key by id. */
   readonly id?: string;
   /** Where the user PIN is read: an environment variable, or a file (first line). */
-  readonly pin: { readonly env: string } | { readonly file: string };
+  readonly pin: { /** Name of the environment variable that holds the PIN. */ readonly env: string } | { /** Absolute path of a file whose first line is the PIN. */ readonly file: string };
 }
 
-/** An open, logged-in token: a WebCrypto provider whose keys stay inside it. */
+/**
+ * An open, logged-in token: a WebCrypto provider whose keys stay inside it.
+ *
+ * @category Certificates, keys and CSRs
+ */
 export interface Pkcs11Token {
+  /** The token as a WebCrypto provider: pass it as `{ crypto }` to sign with the keys it holds. */
   readonly crypto: Crypto;
+  /** The token's label. */
   readonly label: string;
 }
 
@@ -144,7 +152,11 @@ async function login(ref: Pkcs11KeyReference, field: string): Promise<Pkcs11Toke
   throw new PkiError('ERR_PKCS11', `no token labelled ${ref.token} in ${ref.module}`, { field: `${field}.token` });
 }
 
-/** Closes every token opened by this process. */
+/**
+ * Closes every token opened by this process.
+ *
+ * @category Certificates, keys and CSRs
+ */
 export async function closePkcs11Tokens(): Promise<void> {
   const tokens = [...open.values()];
   open.clear();
@@ -172,7 +184,11 @@ export async function findPkcs11KeyPair(reference: Pkcs11KeyReference, field = '
   return { spec: keySpecOfSpki(spki, `${field}.key`), privateKey, publicKey };
 }
 
-/** Like findPkcs11KeyPair, but a missing key is ERR_PKCS11. */
+/**
+ * Like findPkcs11KeyPair, but a missing key is ERR_PKCS11.
+ *
+ * @category Certificates, keys and CSRs
+ */
 export async function loadPkcs11KeyPair(reference: Pkcs11KeyReference, field = 'pkcs11'): Promise<KeyPair> {
   const pair = await findPkcs11KeyPair(reference, field);
   if (!pair) throw new PkiError('ERR_PKCS11', `token ${reference.token} holds no key ${nameOf(reference)}`, { field: `${field}.key` });
@@ -182,6 +198,8 @@ export async function loadPkcs11KeyPair(reference: Pkcs11KeyReference, field = '
 /**
  * Generates a key pair inside the token, private key sensitive and not extractable, labelled
  * `reference.key`; a key of that label already there is ERR_EXISTS (use it with loadPkcs11KeyPair).
+ *
+ * @category Certificates, keys and CSRs
  */
 export async function generatePkcs11KeyPair(reference: Pkcs11KeyReference, spec: KeySpec, field = 'pkcs11'): Promise<KeyPair> {
   if (!reference.key) throw new PkiError('ERR_PKCS11', 'a new key needs a label (key)', { field: `${field}.key` });

@@ -1,4 +1,8 @@
-/** Options shared by every call that uses cryptography. */
+/**
+ * Options shared by every call that uses cryptography.
+ *
+ * @category Certificates, keys and CSRs
+ */
 export interface CryptoOptions {
   /**
    * The WebCrypto implementation to use (for example `new (await import('@peculiar/webcrypto')).Crypto()`

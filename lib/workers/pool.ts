@@ -4,7 +4,11 @@ import { fileURLToPath } from 'node:url';
 import { Worker, type ResourceLimits } from 'node:worker_threads';
 import { PkiError, type PkiErrorData } from '../errors.js';
 
-/** A fixed set of worker threads that run exported functions of kubepki's modules. */
+/**
+ * A fixed set of worker threads that run exported functions of kubepki's modules.
+ *
+ * @category Certificates, keys and CSRs
+ */
 export interface WorkerPool {
   readonly size: number;
   /**

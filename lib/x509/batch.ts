@@ -9,12 +9,18 @@ import type { CertificateProfile } from './profile.js';
 import type { ValidityOptions } from './validity.js';
 import { signsNatively } from './signature.js';
 
-/** One certificate of a batch: an issue request whose CA is the batch's. */
+/**
+ * One certificate of a batch: an issue request whose CA is the batch's.
+ *
+ * @category Certificates, keys and CSRs
+ */
 export type BatchIssueRequest = Omit<IssueRequest, 'issuer' | 'crypto' | 'selfSigningKey' | 'randomBytes'>;
 
 /**
  * One certificate of a batch for a PKCS#10 CSR (the CA step): the CSR is parsed and its signature
  * verified, then its subject (byte for byte) and SANs are certified if `profile` allows them.
+ *
+ * @category Certificates, keys and CSRs
  */
 export interface BatchCsrRequest {
   readonly csr: string | Uint8Array;
@@ -23,16 +29,24 @@ export interface BatchCsrRequest {
   readonly now?: Date;
 }
 
+/**
+ * @category Certificates, keys and CSRs
+ */
 export type BatchRequest = BatchIssueRequest | BatchCsrRequest;
 
 /**
  * Each request's outcome, in request order: the certificate (its DER, and the parsed Certificate on first
  * use, so that a batch that only writes files never parses what the workers made), or the refusal.
+ *
+ * @category Certificates, keys and CSRs
  */
 export type BatchOutcome =
   | { readonly der: Uint8Array; readonly certificate: Certificate; readonly error?: undefined }
   | { readonly der?: undefined; readonly certificate?: undefined; readonly error: PkiError };
 
+/**
+ * @category Certificates, keys and CSRs
+ */
 export interface BatchOptions extends CryptoOptions {
   readonly issuer: Issuer;
   /** Worker threads; default one per core. 0 issues in this thread. */
@@ -49,6 +63,8 @@ export interface BatchOptions extends CryptoOptions {
  * Issues many certificates with one CA, spread over worker threads. A refused request (bad names, a
  * profile violation) is reported in its slot and the others go on; nothing is issued for it. A CA key
  * held by an injected provider (an HSM) cannot leave this thread, so such batches run here.
+ *
+ * @category Certificates, keys and CSRs
  */
 export async function issueCertificates(requests: readonly BatchRequest[], options: BatchOptions): Promise<BatchOutcome[]> {
   const crypto = resolveCrypto(options);

@@ -1,7 +1,11 @@
 import { PkiError } from '../errors.js';
 import { Certificate, type CertificateInput } from './certificate.js';
 
-/** A CA bundle: plain concatenated `CERTIFICATE` PEM blocks, the only form Kubernetes' CA flags read. */
+/**
+ * A CA bundle: plain concatenated `CERTIFICATE` PEM blocks, the only form Kubernetes' CA flags read.
+ *
+ * @category Verify and audit
+ */
 export interface CaBundle {
   readonly certificates: readonly Certificate[];
   readonly pem: string;
@@ -9,6 +13,9 @@ export interface CaBundle {
   readonly dropped: readonly { certificate: Certificate; reason: string }[];
 }
 
+/**
+ * @category Verify and audit
+ */
 export interface BundleOptions {
   /** Expiry is judged at this time. Default: now. */
   now?: Date;
@@ -20,6 +27,8 @@ export interface BundleOptions {
  * Builds a CA bundle: every input (a Certificate, PEM with one or more certificates, or DER) in order,
  * duplicates removed by DER, non-CA certificates refused (ERR_CERTIFICATE naming the input), expired
  * CAs dropped and reported. Never PKCS#7.
+ *
+ * @category Verify and audit
  */
 export function buildCaBundle(inputs: readonly (CertificateInput | readonly Certificate[])[], options: BundleOptions = {}): CaBundle {
   const field = options.field ?? 'bundle';

@@ -18,13 +18,24 @@ import { decodeTime } from './time.js';
 import { EXTENDED_KEY_USAGE_OIDS, type ExtendedKeyUsageName, type KeyUsageName } from './profile.js';
 import { decodeGeneralNames, NO_SANS, type SubjectAltNames } from './sans.js';
 
-/** A certificate given as a Certificate, PEM text or DER bytes. */
+/**
+ * A certificate given as a Certificate, PEM text or DER bytes.
+ *
+ * @category Certificates, keys and CSRs
+ */
 export type CertificateInput = Certificate | string | Uint8Array;
 
-/** An extension as it appears in a certificate or CSR. */
+/**
+ * An extension as it appears in a certificate or CSR.
+ *
+ * @category Certificates, keys and CSRs
+ */
 export interface RawExtension {
+  /** The extension's OID in dotted text, e.g. `2.5.29.17` for subjectAltName. */
   readonly oid: string;
+  /** Whether the extension is marked critical. */
   readonly critical: boolean;
+  /** The extnValue OCTET STRING's content: the DER of the extension itself. */
   readonly value: Uint8Array;
 }
 
@@ -32,33 +43,51 @@ const EKU_NAME_OF_OID = new Map<string, ExtendedKeyUsageName>(
   Object.entries(EXTENDED_KEY_USAGE_OIDS).map(([name, oid]) => [oid, name as ExtendedKeyUsageName]),
 );
 
-/** A parsed X.509 certificate that keeps its DER bytes; read-only. Parsed by kubepki's own DER reader. */
+/**
+ * A parsed X.509 certificate that keeps its DER bytes; read-only. Parsed by kubepki's own DER reader.
+ *
+ * @category Certificates, keys and CSRs
+ */
 export class Certificate {
+  /** The whole certificate, DER-encoded, exactly as parsed. */
   readonly der: Uint8Array;
   /** The signed part, header included. */
   readonly tbsDer: Uint8Array;
+  /** The subject Name's DER bytes (what a certificate it signs must carry as issuer, byte for byte). */
   readonly subjectDer: Uint8Array;
+  /** The issuer Name's DER bytes. */
   readonly issuerDer: Uint8Array;
+  /** The DER SubjectPublicKeyInfo. */
   readonly spki: Uint8Array;
   /** The TBSCertificate version field (0 for v1, 2 for v3). */
   readonly version: number;
   /** The serial number INTEGER's content bytes (two's complement). */
   readonly serialBytes: Uint8Array;
+  /** Start of the validity period. */
   readonly notBefore: Date;
+  /** End of the validity period (inclusive, as RFC 5280 reads it). */
   readonly notAfter: Date;
+  /** The signature algorithm's OID in dotted text, e.g. `1.2.840.10045.4.3.2` for ECDSA with SHA-256. */
   readonly signatureAlgorithmOid: string;
   /** The signature BIT STRING's bits. */
   readonly signatureValue: Uint8Array;
   /** CN (the last, as Go reads it) and every O of the subject. */
   readonly subject: Subject;
+  /** CN (the last) and every O of the issuer. */
   readonly issuer: Subject;
+  /** Every extension, in the certificate's order. */
   readonly extensions: readonly RawExtension[];
-  readonly basicConstraints: { readonly isCA: boolean; readonly pathLength?: number; readonly critical: boolean } | undefined;
+  /** The basicConstraints extension, or `undefined` when the certificate has none. */
+  readonly basicConstraints: { /** The cA flag. */ readonly isCA: boolean; /** pathLenConstraint: how many CAs may follow this one in a chain; absent when unlimited. */ readonly pathLength?: number; /** Whether the extension is marked critical. */ readonly critical: boolean } | undefined;
+  /** The keyUsage bits by name (`digitalSignature`, `keyCertSign`, ...); empty without the extension. */
   readonly keyUsages: readonly KeyUsageName[];
   /** Extended key usages by name; unknown OIDs are given as dotted text. */
   readonly extendedKeyUsages: readonly string[];
+  /** The subjectAltName entries; every list is empty without the extension. */
   readonly sans: SubjectAltNames;
+  /** The subjectKeyIdentifier, when present. */
   readonly subjectKeyId: Uint8Array | undefined;
+  /** The authorityKeyIdentifier's keyIdentifier, when present. */
   readonly authorityKeyId: Uint8Array | undefined;
 
   private constructor(der: Uint8Array, field: string) {
@@ -138,6 +167,7 @@ export class Certificate {
     });
   }
 
+  /** The certificate as one PEM `CERTIFICATE` block. */
   get pem(): string {
     return encodePem('CERTIFICATE', this.der);
   }
@@ -152,10 +182,12 @@ export class Certificate {
     return keySpecOfSpki(this.spki, 'certificate.publicKey');
   }
 
+  /** The extension with this dotted OID, or `undefined`. */
   extension(oid: string): RawExtension | undefined {
     return this.extensions.find((e) => e.oid === oid);
   }
 
+  /** True when basicConstraints says cA (false without the extension). */
   get isCA(): boolean {
     return this.basicConstraints?.isCA ?? false;
   }

@@ -27,7 +27,11 @@ const CRL_NUMBER_OID = '2.5.29.20';
 /** A CRL number is at most 20 octets (RFC 5280 5.2.3), as a non-negative DER INTEGER. */
 const MAX_CRL_NUMBER = (1n << 159n) - 1n;
 
-/** A parsed certificate revocation list; its signature is checked against the issuer when used. */
+/**
+ * A parsed certificate revocation list; its signature is checked against the issuer when used.
+ *
+ * @category Certificates, keys and CSRs
+ */
 export interface RevocationList {
   readonly der: Uint8Array;
   readonly pem: string;
@@ -47,6 +51,9 @@ export interface RevocationList {
   readonly signature: Uint8Array;
 }
 
+/**
+ * @category Certificates, keys and CSRs
+ */
 export interface IssueRevocationListOptions extends CryptoOptions {
   issuer: Issuer;
   /** Serials (hex) of the certificates to revoke, e.g. of a decommissioned node. */
@@ -90,6 +97,8 @@ function hexBytes(hex: string): Uint8Array {
  * Issues a v2 CRL signed by the CA (which needs the cRLSign key usage kubepki's CAs carry), with the
  * authorityKeyIdentifier (RFC 5280 5.2.1) and cRLNumber (5.2.3) extensions; entries carry no
  * crlEntryExtensions, and a CRL that revokes nothing has no revokedCertificates.
+ *
+ * @category Certificates, keys and CSRs
  */
 export async function issueRevocationList(options: IssueRevocationListOptions): Promise<RevocationList> {
   const ca = Certificate.from(options.issuer.certificate, 'issuer.certificate');
@@ -126,7 +135,11 @@ export async function issueRevocationList(options: IssueRevocationListOptions): 
   return parseRevocationList(encodeSigned(tbs, scheme, signature));
 }
 
-/** Parses a CRL (PEM `X509 CRL` or DER). */
+/**
+ * Parses a CRL (PEM `X509 CRL` or DER).
+ *
+ * @category Certificates, keys and CSRs
+ */
 export function parseRevocationList(input: string | Uint8Array, field = 'crl'): RevocationList {
   const der = typeof input === 'string' || looksLikePem(input) ? readPemBlock(input, ['X509 CRL'], { field }).der : Uint8Array.from(input);
   const top = assertDer(der, field, CRL_LIMITS);

@@ -7,6 +7,8 @@ import { refuseCertificate } from './verify.js';
  * signatures, name chaining, CA flags): it adds to verifyCertificate's checks, never replaces them, and
  * costs about 4 ms a chain (`kubepki verify` and the audit run it). pkijs cannot validate Ed25519
  * signatures, so chains with an Ed25519 key rely on verifyCertificate alone (node:crypto checked them).
+ *
+ * @category Verify and audit
  */
 export async function crossCheckChain(chain: readonly Certificate[], time: Date = new Date()): Promise<void> {
   if (chain.some((c) => c.signatureAlgorithmOid === '1.3.101.112' || c.keySpec === 'ed25519')) return;

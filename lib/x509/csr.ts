@@ -11,7 +11,11 @@ import { checkUnambiguousSubject, encodeName, reencodeSubject, subjectOfAttribut
 import { checkProfileRequest, type CertificateProfile } from './profile.js';
 import { decodeGeneralNames, encodeGeneralNames, hasSans, NO_SANS, normalizeSans, type SanInput, type SubjectAltNames } from './sans.js';
 
-/** A PKCS#10 certificate signing request whose self-signature has been verified. */
+/**
+ * A PKCS#10 certificate signing request whose self-signature has been verified.
+ *
+ * @category Certificates, keys and CSRs
+ */
 export interface CertificateSigningRequest {
   readonly der: Uint8Array;
   readonly pem: string;
@@ -28,6 +32,9 @@ export interface CertificateSigningRequest {
   readonly signatureAlgorithmOid: string;
 }
 
+/**
+ * @category Certificates, keys and CSRs
+ */
 export interface CreateCsrRequest extends CryptoOptions {
   readonly subject: Subject;
   readonly sans?: SanInput;
@@ -38,7 +45,11 @@ export interface CreateCsrRequest extends CryptoOptions {
 
 const OID_EXTENSION_REQUEST = '1.2.840.113549.1.9.14';
 
-/** Builds and signs a PKCS#10 CSR (subject and SANs only; usages travel beside it, as in Kubernetes' CSR API). */
+/**
+ * Builds and signs a PKCS#10 CSR (subject and SANs only; usages travel beside it, as in Kubernetes' CSR API).
+ *
+ * @category Certificates, keys and CSRs
+ */
 export async function createCsr(request: CreateCsrRequest): Promise<CertificateSigningRequest> {
   const subject = validateSubject(request.subject);
   const sans = normalizeSans(request.sans);
@@ -68,6 +79,8 @@ export function encodeCertificationRequestInfo(subjectDer: Uint8Array, spki: Uin
 /**
  * Parses a CSR (PEM `CERTIFICATE REQUEST` or DER) and verifies its self-signature, the requester's
  * proof of possession of the key. A bad signature is ERR_CSR_SIGNATURE; nothing unverified is returned.
+ *
+ * @category Certificates, keys and CSRs
  */
 export async function parseCsr(input: string | Uint8Array, options: CryptoOptions & { field?: string } = {}): Promise<CertificateSigningRequest> {
   const field = options.field ?? 'csr';

@@ -12,7 +12,11 @@ import { encodeGeneralNames, hasSans, type SanInput } from './sans.js';
 import { templateFromProfile, type IssuanceTemplate } from './template.js';
 import type { ValidityOptions } from './validity.js';
 
-/** A CA that signs: its certificate and private key. */
+/**
+ * A CA that signs: its certificate and private key.
+ *
+ * @category Certificates, keys and CSRs
+ */
 export interface Issuer {
   readonly certificate: CertificateInput;
   readonly privateKey: CryptoKey;
@@ -20,6 +24,9 @@ export interface Issuer {
   readonly crypto?: Crypto;
 }
 
+/**
+ * @category Certificates, keys and CSRs
+ */
 export interface IssueRequest extends CryptoOptions {
   /** The kind of certificate: decides CA flag, usages, subject and SAN rules, default lifetime. */
   readonly profile: CertificateProfile;
@@ -41,11 +48,18 @@ export interface IssueRequest extends CryptoOptions {
   readonly randomBytes?: (size: number) => Uint8Array;
 }
 
-/** A self-signed root's signer: the private key of the key being certified. */
+/**
+ * A self-signed root's signer: the private key of the key being certified.
+ *
+ * @category Certificates, keys and CSRs
+ */
 export interface SelfSigner {
   readonly selfSigningKey: CryptoKey;
 }
 
+/**
+ * @category Certificates, keys and CSRs
+ */
 export interface SignOptions extends CryptoOptions {
   /** Source of the serial number's randomness. Default: node:crypto randomBytes. */
   readonly randomBytes?: (size: number) => Uint8Array;
@@ -55,6 +69,8 @@ export interface SignOptions extends CryptoOptions {
  * Builds, lints and signs one certificate of a profile: templateFromProfile, then signCertificate. The
  * issuer's subject Name bytes are copied exactly; the authority key id is the issuer's subject key id;
  * every certificate carries basicConstraints, a subject key id and a random positive 128-bit serial.
+ *
+ * @category Certificates, keys and CSRs
  */
 export async function issueCertificate(request: IssueRequest): Promise<Certificate> {
   const key = await publicKeyInfo(request.publicKey, request);
@@ -69,6 +85,8 @@ export async function issueCertificate(request: IssueRequest): Promise<Certifica
  * signature, one check that the signing key is the issuer's, and the pre-issuance lint against the
  * template. Self-signed when `issuer` is a SelfSigner. Knows no profile and no policy: the template
  * decided the content.
+ *
+ * @category Certificates, keys and CSRs
  */
 export async function signCertificate(template: IssuanceTemplate, publicKey: PublicKeyInput, issuer: Issuer | SelfSigner, options: SignOptions = {}): Promise<Certificate> {
   const key = await publicKeyInfo(publicKey, options);
@@ -154,7 +172,7 @@ function pooledRandomBytes(size: number): Uint8Array {
   return pool.slice(poolOffset - size, poolOffset);
 }
 
-/** A random positive serial of 128 bits, as the in-tree signer draws it (kubernetes-pki.md §11). */
+/** A random positive serial of 128 bits, as the in-tree signer draws it (docs/kubernetes-pki.md §11). */
 function randomSerial(randomBytes: (size: number) => Uint8Array): Uint8Array {
   for (;;) {
     const bytes = randomBytes(16);

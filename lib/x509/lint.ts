@@ -9,7 +9,11 @@ import { expectedKeyUsages, keyUsageProblems, sanProblems, subjectProblems, type
 import type { SubjectAltNames } from './sans.js';
 import type { IssuanceTemplate } from './template.js';
 
-/** What a freshly built certificate must be. */
+/**
+ * What a freshly built certificate must be.
+ *
+ * @category Certificates, keys and CSRs
+ */
 export interface LintExpectation {
   readonly profile: CertificateProfile;
   /** The issuing CA's certificate; the certificate itself when self-signed. */
@@ -21,7 +25,11 @@ export interface LintExpectation {
   readonly pathLength?: number;
 }
 
-/** A certificate signed from a template, which says what it must be. */
+/**
+ * A certificate signed from a template, which says what it must be.
+ *
+ * @category Certificates, keys and CSRs
+ */
 export interface TemplateLintExpectation {
   readonly template: IssuanceTemplate;
   /** The issuing CA's certificate; the certificate itself when self-signed. */

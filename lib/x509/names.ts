@@ -1,9 +1,15 @@
 import { children, concatBytes, contentOf, decodeOid, encodeElement, encodeOid, encodeSequence, readElement, TAG } from '../crypto/der.js';
 import { PkiError } from '../errors.js';
 
-/** A certificate subject as Kubernetes reads it: the CN is the user name, every O is a group. */
+/**
+ * A certificate subject as Kubernetes reads it: the CN is the user name, every O is a group.
+ *
+ * @category Certificates, keys and CSRs
+ */
 export interface Subject {
+  /** The CN: for a client certificate, the Kubernetes user name. Must not be empty. */
   readonly commonName: string;
+  /** The O values: for a client certificate, the Kubernetes groups. */
   readonly organizations?: readonly string[];
 }
 
@@ -15,7 +21,7 @@ const MAX_ATTRIBUTE_LENGTH = 1024;
 const CONTROL = /[\u0000-\u001f\u007f]/;
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
-/** Checks a subject: a non-empty CN (an empty CN does not authenticate, kubernetes-pki.md §0 rule 1), sane O values. */
+/** Checks a subject: a non-empty CN (an empty CN does not authenticate, docs/kubernetes-pki.md §0 rule 1), sane O values. */
 export function validateSubject(subject: Subject, field = 'subject'): Subject {
   if (typeof subject?.commonName !== 'string' || subject.commonName.length === 0) {
     throw new PkiError('ERR_NAME', 'a non-empty common name is required', { field: `${field}.commonName` });
@@ -70,7 +76,11 @@ export function isWildcardDnsName(name: string): boolean {
   return name.startsWith('*.') && isDnsName(name.slice(2));
 }
 
-/** `system:node:<nodeName>` / `system:nodes`: the identity of a kubelet (kubernetes-pki.md §0 rules 2 and 3). */
+/**
+ * `system:node:<nodeName>` / `system:nodes`: the identity of a kubelet (docs/kubernetes-pki.md §0 rules 2 and 3).
+ *
+ * @category Certificates, keys and CSRs
+ */
 export function nodeSubject(nodeName: string): Subject {
   if (!isDnsName(nodeName)) {
     throw new PkiError('ERR_NAME', `"${nodeName}" is not a valid node name (an RFC 1123 subdomain)`, { field: 'nodeName' });

@@ -18,6 +18,10 @@ export const KEY_USAGES = [
   'encipherOnly',
   'decipherOnly',
 ] as const;
+/**
+ * @category Certificates, keys and CSRs
+ * @useDeclaredType
+ */
 export type KeyUsageName = (typeof KEY_USAGES)[number];
 
 /** Extended key usages and their OIDs. */
@@ -30,9 +34,17 @@ export const EXTENDED_KEY_USAGE_OIDS = {
   timeStamping: '1.3.6.1.5.5.7.3.8',
   ocspSigning: '1.3.6.1.5.5.7.3.9',
 } as const;
+/**
+ * @category Certificates, keys and CSRs
+ * @useDeclaredType
+ */
 export type ExtendedKeyUsageName = keyof typeof EXTENDED_KEY_USAGE_OIDS;
 
-/** What a subject of this kind must look like. */
+/**
+ * What a subject of this kind must look like.
+ *
+ * @category Certificates, keys and CSRs
+ */
 export interface SubjectRule {
   /** The CN must equal this. */
   readonly commonNameExact?: string;
@@ -44,23 +56,35 @@ export interface SubjectRule {
   readonly organizationsForbidden?: readonly string[];
 }
 
-/** Which subject alternative names a kind may or must carry. */
+/**
+ * Which subject alternative names a kind may or must carry.
+ *
+ * @category Certificates, keys and CSRs
+ */
 export interface SanRule {
+  /** The SAN kinds a certificate of the profile may carry; any other kind is refused with `ERR_NAME`. */
   readonly allowed: readonly SanKind[];
-  /** At least one DNS or IP SAN is required (serving certificates, kubernetes-pki.md §9). */
+  /** At least one DNS or IP SAN is required (serving certificates, docs/kubernetes-pki.md §9). */
   readonly requireDnsOrIp?: boolean;
 }
 
-/** What a kind of certificate contains: the content half of a row of the kind table (lib/cluster/kinds.ts). */
+/**
+ * What a kind of certificate contains: the content half of a row of the kind table (lib/cluster/kinds.ts).
+ *
+ * @category Certificates, keys and CSRs
+ */
 export interface CertificateProfile {
   /** Kubernetes-style name, e.g. `kubelet-serving`. */
   readonly name: string;
   /** Name of the profile of the CA that signs it, or `self` for a root. */
   readonly issuer: string;
+  /** Whether certificates of the profile are CAs (basicConstraints cA). */
   readonly isCA: boolean;
   /** For CAs: the basicConstraints path length to set; undefined leaves it unlimited. */
   readonly pathLength?: number;
+  /** What the subject must look like (exact CN or CN prefix, exact O list). */
   readonly subject: SubjectRule;
+  /** Which SAN kinds are allowed, and whether a DNS or IP SAN is required. */
   readonly sans: SanRule;
   /**
    * Key usages, adjusted to the key type (see `expectedKeyUsages`): EC and Ed25519 keys never carry
@@ -72,11 +96,13 @@ export interface CertificateProfile {
    * keyEncipherment is still never certified for an EC or Ed25519 key.
    */
   readonly exactKeyUsages?: boolean;
+  /** The extended key usages every certificate of the profile carries. */
   readonly extendedKeyUsages: readonly ExtendedKeyUsageName[];
   /** Default lifetime in seconds. */
   readonly lifetimeSeconds: number;
   /** Key types allowed for the certified key. Default: every KeySpec. */
   readonly keySpecs?: readonly KeySpec[];
+  /** A one-line description for people (`kubepki certs` lists it). */
   readonly description: string;
 }
 

@@ -3,23 +3,40 @@ import { PkiError } from '../errors.js';
 import { formatIp, parseIp } from './ip.js';
 import { isDnsName, isWildcardDnsName } from './names.js';
 
-/** Subject alternative names as a caller gives them. */
+/**
+ * Subject alternative names as a caller gives them.
+ *
+ * @category Certificates, keys and CSRs
+ */
 export interface SanInput {
   /** RFC 1123 subdomains (lowercase) or wildcards `*.example.com`. */
   dns?: readonly string[];
   /** IPv4 or IPv6 addresses in any standard text form; stored normalised. */
   ips?: readonly string[];
+  /** rfc822Name entries (e-mail addresses). */
   emails?: readonly string[];
+  /** uniformResourceIdentifier entries (absolute URIs, e.g. SPIFFE IDs). */
   uris?: readonly string[];
 }
 
+/**
+ * @category Certificates, keys and CSRs
+ */
 export type SanKind = 'dns' | 'ip' | 'email' | 'uri';
 
-/** Normalised, de-duplicated subject alternative names. */
+/**
+ * Normalised, de-duplicated subject alternative names.
+ *
+ * @category Certificates, keys and CSRs
+ */
 export interface SubjectAltNames {
+  /** dNSName entries. */
   readonly dns: readonly string[];
+  /** iPAddress entries, in normalised text form. */
   readonly ips: readonly string[];
+  /** rfc822Name entries. */
   readonly emails: readonly string[];
+  /** uniformResourceIdentifier entries. */
   readonly uris: readonly string[];
   /** Context tags of GeneralName forms kubepki does not model (otherName, directoryName, ...), from parsed input only. */
   readonly other: readonly number[];

@@ -12,6 +12,8 @@ import { computeValidity, type ValidityOptions } from './validity.js';
  * validity, and the rules the signed certificate must still meet at the pre-issuance lint. It holds no
  * key, no serial and no issuer: signCertificate adds those. (Not the rotation manager's CertificateTemplate,
  * which says what a kubelet's renewed certificate must match.)
+ *
+ * @category Certificates, keys and CSRs
  */
 export interface IssuanceTemplate {
   /** The profile or signer the template was made for, for messages. */
@@ -34,9 +36,16 @@ export interface IssuanceTemplate {
   readonly rules: TemplateRules;
 }
 
-/** The subject, SAN and key usage rules the signed certificate is linted against. */
+/**
+ * The subject, SAN and key usage rules the signed certificate is linted against.
+ *
+ * @category Certificates, keys and CSRs
+ */
 export type TemplateRules = Pick<CertificateProfile, 'subject' | 'sans' | 'exactKeyUsages'>;
 
+/**
+ * @category Certificates, keys and CSRs
+ */
 export interface ProfileTemplateRequest {
   /** CN and O; with `der`, that Name is written (a signer passes a CSR's subject as read and re-encoded). */
   readonly subject: Subject & { readonly der?: Uint8Array };
@@ -56,6 +65,8 @@ export interface ProfileTemplateRequest {
  * the profile's subject, SAN and key rules, the issuer against the profile's, the path length against
  * the issuer's; the key usages follow the key type (expectedKeyUsages) and the validity is the profile's
  * lifetime unless `validity` says otherwise, inside the issuer's.
+ *
+ * @category Certificates, keys and CSRs
  */
 export function templateFromProfile(profile: CertificateProfile, request: ProfileTemplateRequest): IssuanceTemplate {
   const subject = validateSubject(request.subject);

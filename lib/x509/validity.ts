@@ -1,7 +1,11 @@
 import { PkiError } from '../errors.js';
 import type { Certificate } from './certificate.js';
 
-/** How long a certificate is valid. Every field is optional; defaults follow kubeadm (kubernetes-pki.md §3). */
+/**
+ * How long a certificate is valid. Every field is optional; defaults follow kubeadm (docs/kubernetes-pki.md §3).
+ *
+ * @category Certificates, keys and CSRs
+ */
 export interface ValidityOptions {
   /** Explicit start; default: now minus `backdateSeconds`. */
   notBefore?: Date;
@@ -15,8 +19,13 @@ export interface ValidityOptions {
 
 export const DEFAULT_BACKDATE_SECONDS = 300;
 
+/**
+ * @category Certificates, keys and CSRs
+ */
 export interface Validity {
+  /** The certificate's NotBefore. */
   readonly notBefore: Date;
+  /** The certificate's NotAfter. */
   readonly notAfter: Date;
 }
 

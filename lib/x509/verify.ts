@@ -7,7 +7,11 @@ import { checkNameConstraints, NAME_CONSTRAINTS_OID, nameConstraintsOf } from '.
 import { isRevoked, type RevocationList } from './crl.js';
 import { verifySignature } from './signature.js';
 
-/** What a verification must prove, in one value (like Go's x509.VerifyOptions). */
+/**
+ * What a verification must prove, in one value (like Go's x509.VerifyOptions).
+ *
+ * @category Verify and audit
+ */
 export interface VerifyOptions {
   /** Trust anchors: certificates, or PEM bundles. Required: there is no system trust store fallback. */
   roots: readonly (CertificateInput | readonly Certificate[])[];
@@ -28,6 +32,9 @@ export interface VerifyOptions {
   maxDepth?: number;
 }
 
+/**
+ * @category Verify and audit
+ */
 export interface VerifyResult {
   /** The chain found, leaf first, trust anchor last. */
   readonly chain: readonly Certificate[];
@@ -51,6 +58,8 @@ export const refuseCertificate = (code: PkiErrorCode, reason: string, certificat
  * constraints, no SHA-1), then the purpose along the whole chain, then revocation. Rejections are
  * PkiErrors: ERR_EXPIRED, ERR_NAME_MISMATCH, ERR_UNKNOWN_AUTHORITY, ERR_INVALID_CHAIN, ERR_PURPOSE, ERR_REVOKED,
  * each carrying the certificate at fault as `certificate` (the leaf, or the CA of the chain that broke it).
+ *
+ * @category Verify and audit
  */
 export function verifyCertificate(input: CertificateInput, options: VerifyOptions): VerifyResult {
   const leaf = Certificate.from(input, 'certificate');
@@ -226,7 +235,11 @@ function chainAllows(chain: readonly Certificate[], purpose: 'server' | 'client'
   });
 }
 
-/** Go's VerifyHostname with the CN ignored: an IP matches IP SANs; a name matches DNS SANs, `*.` covering one label. */
+/**
+ * Go's VerifyHostname with the CN ignored: an IP matches IP SANs; a name matches DNS SANs, `*.` covering one label.
+ *
+ * @category Verify and audit
+ */
 export function checkName(certificate: Certificate, name: string): void {
   const bare = name.startsWith('[') && name.endsWith(']') ? name.slice(1, -1) : name;
   const ip = parseIp(bare);
