@@ -3,12 +3,14 @@ import { basename, join, resolve } from 'node:path';
 import { encodePem } from '../crypto/pem.js';
 import { PkiError } from '../errors.js';
 import { ioError, writeFileAtomic } from '../cluster/files.js';
-import { authorityEntry } from '../cluster/layout.js';
+import { authorityEntry, AUTHORITY_LAYOUT } from '../cluster/layout.js';
 import { loadAuthority } from '../cluster/material.js';
-import { PKCS11_OPTION_HELP, pkcs11Option } from './pkcs11.js';
+import { PKCS11_OPTION, PKCS11_OPTION_HELP, pkcs11Option } from './pkcs11.js';
 import { PROFILE_LIST, profileByName, type CertificateKind } from '../cluster/kinds.js';
 import { issueCertificates } from '../x509/batch.js';
-import { optional, required, type Verb } from './io.js';
+import { JSON_OPTION, optional, PKI_DIR_OPTION, printable, required, type Verb } from './io.js';
+
+const LEAF_PROFILES = PROFILE_LIST.filter((p) => !p.isCA).map((p) => p.name);
 
 /** The leaf kind named `--profile`: a CA profile is refused like an unknown name. */
 function leafProfile(name: string): CertificateKind {
@@ -27,8 +29,19 @@ function leafProfile(name: string): CertificateKind {
 export const signCsrsVerb: Verb = {
   name: 'sign-csrs',
   summary: "the CA step for many CSRs at once, over worker threads: each certified with a profile's rules",
-  usage: `kubepki sign-csrs --dir DIR --profile NAME --out DIR [--ca ca|etcd-ca|front-proxy-ca|kubelet-serving-ca] [--workers N] [--json] [--ca-pkcs11 ${PKCS11_OPTION_HELP}] CSR...`,
-  options: { dir: { type: 'string' }, profile: { type: 'string' }, out: { type: 'string' }, ca: { type: 'string' }, workers: { type: 'string' }, json: { type: 'boolean' }, 'ca-pkcs11': { type: 'string' } },
+  usage: `kubepki sign-csrs --dir DIR --profile NAME --out DIR [--ca NAME] [--workers N] [--verbose] [--json] [--ca-pkcs11 ${PKCS11_OPTION_HELP}] CSR...`,
+  options: {
+    dir: PKI_DIR_OPTION,
+    profile: { type: 'string', value: 'NAME', description: 'the leaf profile each certificate is issued under (its subject, SAN and usage rules)', values: LEAF_PROFILES },
+    out: { type: 'string', value: 'DIR', description: 'where the certificates are written, as <CSR file name>.crt', directory: 'created' },
+    ca: { type: 'string', value: 'NAME', description: 'the CA of the directory that signs', default: 'ca', values: AUTHORITY_LAYOUT.map((e) => e.name) },
+    workers: { type: 'string', value: 'N', description: 'worker threads that sign (0: on the main thread), from 0 to 64', default: 'the number of CPUs' },
+    verbose: { type: 'boolean', description: 'one line per certificate written, not only the summary' },
+    json: JSON_OPTION,
+    'ca-pkcs11': PKCS11_OPTION,
+  },
+  arguments: [{ name: 'CSR...', description: 'PEM files of certificate signing requests' }],
+  example: 'kubepki sign-csrs --dir /etc/kubernetes --profile kubelet-client --out signed/ csrs/*.csr',
   async run({ values, positionals }, io) {
     const dir = resolve(required(values, 'dir'));
     const out = resolve(required(values, 'out'));
@@ -56,7 +69,12 @@ export const signCsrsVerb: Verb = {
       }),
     );
     if (values.json) io.out(JSON.stringify({ results }, null, 2));
-    else for (const r of results) if (r.error) io.err(`kubepki: ${r.csr}: ${r.error}`); else io.out(`signed ${r.csr} -> ${r.certificate}`);
+    else {
+      for (const r of results) if (r.error) io.err(`kubepki: ${printable(r.csr)}: ${printable(r.error)}`);
+      else if (values.verbose) io.out(`signed ${r.csr} -> ${r.certificate}`);
+      const refused = results.filter((r) => r.error).length;
+      io.out(`signed ${results.length - refused} of ${results.length} CSRs into ${out}${refused ? `; ${refused} refused (listed above)` : ''}`);
+    }
     return results.some((r) => r.error) ? 1 : 0;
   },
 };

@@ -20,8 +20,10 @@ import { deleteTokenSecret, directoryTokenStore, saveTokenSecret } from '../boot
 import { layoutFile } from '../cluster/layout.js';
 import { kubeletSigningAuthorities } from '../cluster/kubelet-signing.js';
 import { Certificate } from '../x509/certificate.js';
-import { PKCS11_OPTION_HELP, pkcs11Option } from './pkcs11.js';
-import { list, optional, parseDuration, printable, required, type Io, type Verb } from './io.js';
+import { PKCS11_OPTION, PKCS11_OPTION_HELP, pkcs11Option } from './pkcs11.js';
+import { JSON_OPTION, list, optional, parseDuration, PKI_DIR_OPTION, printable, required, type Io, type Verb, type VerbOption } from './io.js';
+import { CLUSTER_FLAG_OPTIONS } from './cluster-flags.js';
+import { DEFAULT_MAX_LIFETIME_SECONDS } from '../bootstrap/signing-policy.js';
 import { hostOf } from '../agents/paths.js';
 import { MIN_LIFETIME_SECONDS, type SignOutcome } from '../bootstrap/signer.js';
 import { LEADER_ELECTION_FLAGS, LEADER_ELECTION_USAGE, leaderElectionFromFlags } from './leader-election-flags.js';
@@ -73,20 +75,24 @@ async function clusterPlace(path: string): Promise<TokenPlace> {
   };
 }
 
+const TOKEN_USAGES = ['authentication', 'signing'] as const;
+
 export const tokenVerb: Verb = {
   name: 'token',
   summary: "bootstrap tokens as kubeadm's verbs: create (a token, its Secret for a real cluster and the copy the embedded server reads), list, delete",
   usage: TOKEN_USAGE,
   options: {
-    dir: { type: 'string' },
-    kubeconfig: { type: 'string' },
-    ttl: { type: 'string' },
-    groups: { type: 'string' },
-    usages: { type: 'string' },
-    description: { type: 'string' },
-    'print-join-command': { type: 'boolean' },
-    json: { type: 'boolean' },
+    dir: { ...PKI_DIR_OPTION, description: 'the PKI directory whose tokens/ the embedded server (serve-bootstrap) reads', directory: 'created' },
+    kubeconfig: { type: 'string', value: 'FILE', description: "a real cluster's admin kubeconfig: the tokens are its kube-system/bootstrap-token-<id> Secrets" },
+    ttl: { type: 'string', value: 'DURATION', description: 'create: how long the token is valid', default: '24h' },
+    groups: { type: 'string', value: 'GROUP,...', description: 'create: extra groups of the token (system:bootstrappers:...)' },
+    usages: { type: 'string', value: 'USAGE,...', description: 'create: what the token may be used for', default: TOKEN_USAGES.join(','), values: TOKEN_USAGES, list: true },
+    description: { type: 'string', value: 'TEXT', description: 'create: a description kept in the Secret' },
+    'print-join-command': { type: 'boolean', description: 'create: print the kubepki join and kubeadm join lines instead of the token alone' },
+    json: JSON_OPTION,
   },
+  arguments: [{ name: 'ACTION', description: 'create, list, or delete ID|TOKEN ...', values: ['create', 'list', 'delete'] }],
+  example: ['kubepki token create --dir /etc/kubernetes --print-join-command', 'kubepki token list --kubeconfig /etc/kubernetes/admin.conf'],
   async run({ values, positionals }, io) {
     const [action, ...rest] = positionals;
     const kubeconfig = optional(values, 'kubeconfig');
@@ -99,7 +105,6 @@ export const tokenVerb: Verb = {
   },
 };
 
-const TOKEN_USAGES = ['authentication', 'signing'] as const;
 
 async function createToken(place: TokenPlace, values: Record<string, unknown>, io: Io): Promise<number> {
   const ttlSeconds = parseDuration(optional(values, 'ttl') ?? '24h', '--ttl');
@@ -216,12 +221,12 @@ function nodeTable(values: Record<string, unknown>): Map<string, string[]> {
 
 /** The serving policy flags `approve` and `serve-bootstrap` share (ServingPolicyOptions). */
 const SERVING_POLICY_FLAGS = {
-  'serving-allowed-cidrs': { type: 'string' },
-  'serving-allowed-dns-suffixes': { type: 'string' },
-  'service-cidr': { type: 'string' },
-  'dns-domain': { type: 'string' },
-  'api-server-hosts': { type: 'string' },
-} as const;
+  'serving-allowed-cidrs': { type: 'string', value: 'CIDR,...', description: "the ranges a kubelet serving certificate's IP SANs must fall in", default: 'any address the node owns' },
+  'serving-allowed-dns-suffixes': { type: 'string', value: 'SUFFIX,...', description: "the suffixes a kubelet serving certificate's DNS SANs must end with", default: 'any name the node owns' },
+  'service-cidr': { type: 'string', value: 'CIDR', description: 'the Service range: its addresses are never a kubelet\'s', default: CLUSTER_FLAG_OPTIONS['service-cidr'].default },
+  'dns-domain': { type: 'string', value: 'DOMAIN', description: "the cluster's DNS domain: its Service names are never a kubelet's", default: CLUSTER_FLAG_OPTIONS['dns-domain'].default },
+  'api-server-hosts': { type: 'string', value: 'HOST,...', description: "the API server's names and addresses, never a kubelet's", default: "none; the API server the kubeconfigs name is always added" },
+} as const satisfies Record<string, VerbOption>;
 const SERVING_POLICY_USAGE = '[--serving-allowed-cidrs CIDR,...] [--serving-allowed-dns-suffixes SUFFIX,...] [--service-cidr 10.96.0.0/12] [--dns-domain cluster.local] [--api-server-hosts HOST,...]';
 
 /** The serving policy from the flags, checked (ERR_ARGUMENT naming the flag); `apiServerHosts` are added to --api-server-hosts. */
@@ -269,21 +274,39 @@ async function waitForSignal(io: Io, stop: () => Promise<void>, stopping = stopS
   return 0;
 }
 
+/** kube-controller-manager's --cluster-signing-duration. */
+const SIGNING_DURATION_OPTION: VerbOption = {
+  type: 'string',
+  value: 'DURATION',
+  description: `the longest certificate the kubelet signers issue (at least ${MIN_LIFETIME_SECONDS / 60}m)`,
+  default: `${DEFAULT_MAX_LIFETIME_SECONDS / 3600}h`,
+};
+
+const LISTEN_ERRORS: Readonly<Record<string, string>> = { EADDRINUSE: 'the address is in use', EADDRNOTAVAIL: 'the address is not one of this machine', EACCES: 'the port is privileged' };
+
+/** A failure to listen as one line naming --listen; any other error as it is. */
+function listenError(error: unknown, address: string): unknown {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  if (code === undefined || !(code in LISTEN_ERRORS)) return error;
+  return new PkiError('ERR_IO', `cannot listen on ${address}: ${LISTEN_ERRORS[code]} (${code})`, { field: '--listen', cause: error });
+}
+
 export const serveBootstrapVerb: Verb = {
   name: 'serve-bootstrap',
   summary: 'serve the certificates.k8s.io/v1 subset over HTTPS with the embedded registry, approver and signers',
   usage: `kubepki serve-bootstrap --dir DIR --listen 127.0.0.1:PORT [--node NAME=ADDR,ADDR ...] [--signer-workers N] [--max-pending-per-requester N] [--signing-duration 8760h] [--log-requests] ${SERVING_POLICY_USAGE} [--ca-pkcs11 ${PKCS11_OPTION_HELP}]`,
   options: {
-    dir: { type: 'string' },
-    listen: { type: 'string' },
-    node: { type: 'string', multiple: true },
-    'signer-workers': { type: 'string' },
-    'max-pending-per-requester': { type: 'string' },
-    'signing-duration': { type: 'string' },
-    'log-requests': { type: 'boolean' },
+    dir: PKI_DIR_OPTION,
+    listen: { type: 'string', value: 'HOST:PORT', description: 'the address to serve HTTPS on (port 0: any free port, printed at start)' },
+    node: { type: 'string', value: 'NAME=ADDR,ADDR', description: "a node's own addresses, the only SANs its serving certificate may have", multiple: true },
+    'signer-workers': { type: 'string', value: 'N', description: 'worker threads that sign, from 0 to 64 (0: on the main thread)', default: '0' },
+    'max-pending-per-requester': { type: 'string', value: 'N', description: 'pending CSRs one requester may have (0: no cap)', default: String(DEFAULT_MAX_PENDING_PER_REQUESTER) },
+    'signing-duration': SIGNING_DURATION_OPTION,
+    'log-requests': { type: 'boolean', description: 'one line per request on standard error: method, path, content types, status' },
     ...SERVING_POLICY_FLAGS,
-    'ca-pkcs11': { type: 'string' },
+    'ca-pkcs11': PKCS11_OPTION,
   },
+  example: 'kubepki serve-bootstrap --dir /etc/kubernetes --listen 127.0.0.1:6443 --node node-1=10.0.0.11,node-1.example.com',
   async run({ values }, io) {
     const dir = resolve(required(values, 'dir'));
     const listen = /^(127\.0\.0\.1|\[::1\]|[0-9.]+|\[[0-9a-f:]+\]):(\d+)$/i.exec(required(values, 'listen'));
@@ -330,7 +353,7 @@ export const serveBootstrapVerb: Verb = {
       servingPolicy,
       ...(maxLifetimeSeconds === undefined ? {} : { maxLifetimeSeconds }),
       ...(onRequest ? { onRequest } : {}),
-    });
+    }).catch((error: unknown) => Promise.reject(listenError(error, listen[0])));
     const stopping = stopSignal();
     io.out(embedded.server.url);
     return waitForSignal(io, () => embedded.close(), stopping);
@@ -342,15 +365,16 @@ export const kubeletBootstrapVerb: Verb = {
   summary: "a node's TLS bootstrap: a client certificate by bootstrap token, then (with --address) a serving certificate; --rotate keeps them fresh",
   usage: 'kubepki kubelet-bootstrap --bootstrap-kubeconfig FILE --kubeconfig FILE --cert-dir DIR --node-name NAME [--address IP|DNS ...] [--timeout 1h] [--rotate] [--json]',
   options: {
-    'bootstrap-kubeconfig': { type: 'string' },
-    kubeconfig: { type: 'string' },
-    'cert-dir': { type: 'string' },
-    'node-name': { type: 'string' },
-    address: { type: 'string', multiple: true },
-    timeout: { type: 'string' },
-    rotate: { type: 'boolean' },
-    json: { type: 'boolean' },
+    'bootstrap-kubeconfig': { type: 'string', value: 'FILE', description: 'the kubeconfig with the bootstrap token, used when the kubelet has no certificate yet' },
+    kubeconfig: { type: 'string', value: 'FILE', description: "the kubelet's kubeconfig, written to use the certificate it gets" },
+    'cert-dir': { type: 'string', value: 'DIR', description: "where the kubelet's certificates are (kubelet-client-current.pem, kubelet-server-current.pem)", directory: 'created' },
+    'node-name': { type: 'string', value: 'NAME', description: 'the node: the certificate is for system:node:NAME' },
+    address: { type: 'string', value: 'IP|DNS', description: 'an address of the node for its serving certificate (none: no serving certificate)', multiple: true },
+    timeout: { type: 'string', value: 'DURATION', description: 'how long to wait for each certificate to be issued', default: '1h' },
+    rotate: { type: 'boolean', description: 'keep running, renewing each certificate in 70-90% of its lifetime, until stopped' },
+    json: JSON_OPTION,
   },
+  example: 'kubepki kubelet-bootstrap --bootstrap-kubeconfig /etc/kubernetes/bootstrap-kubelet.conf --kubeconfig /etc/kubernetes/kubelet.conf --cert-dir /var/lib/kubelet/pki --node-name node-1 --address 10.0.0.11',
   async run({ values }, io) {
     const timeoutMs = parseDuration(optional(values, 'timeout') ?? '1h', '--timeout') * 1000;
     const common = { certDir: resolve(required(values, 'cert-dir')), nodeName: required(values, 'node-name'), timeoutMs };
@@ -382,11 +406,14 @@ export const kubeletBootstrapVerb: Verb = {
   },
 };
 
+const CLUSTER_KUBECONFIG_OPTION: VerbOption = { type: 'string', value: 'FILE', description: 'the kubeconfig of the cluster to work on', default: "in a pod, the pod's service account" };
+
 export const approveVerb: Verb = {
   name: 'approve',
   summary: 'approve kubelet serving CSRs whose SANs the node owns (its Node addresses) and the serving policy allows, on a real cluster; deny the others',
   usage: `kubepki approve [--kubeconfig FILE (in a pod: its service account)] [--watch ${LEADER_ELECTION_USAGE}] ${SERVING_POLICY_USAGE}`,
-  options: { kubeconfig: { type: 'string' }, watch: { type: 'boolean' }, ...SERVING_POLICY_FLAGS, ...LEADER_ELECTION_FLAGS },
+  options: { kubeconfig: CLUSTER_KUBECONFIG_OPTION, watch: { type: 'boolean', description: 'keep watching and deciding new CSRs until stopped' }, ...SERVING_POLICY_FLAGS, ...LEADER_ELECTION_FLAGS },
+  example: 'kubepki approve --kubeconfig /etc/kubernetes/admin.conf --watch --serving-allowed-cidrs 10.0.0.0/16',
   async run({ values }, io) {
     servingPolicyFlags(values, []);
     const election = leaderElectionFromFlags(values, { leaseName: 'kubepki-approver', watch: Boolean(values.watch), io });
@@ -430,7 +457,15 @@ export const signerVerb: Verb = {
   name: 'signer',
   summary: "sign a real cluster's approved kubelet CSRs (client and serving) with the directory's CA, as kube-controller-manager's csrsigning; --watch keeps signing",
   usage: `kubepki signer [--kubeconfig FILE (in a pod: its service account)] --dir PKI_DIR [--watch ${LEADER_ELECTION_USAGE}] [--signing-duration 8760h] [--ca-pkcs11 ${PKCS11_OPTION_HELP}]`,
-  options: { kubeconfig: { type: 'string' }, dir: { type: 'string' }, watch: { type: 'boolean' }, 'signing-duration': { type: 'string' }, 'ca-pkcs11': { type: 'string' }, ...LEADER_ELECTION_FLAGS },
+  options: {
+    kubeconfig: CLUSTER_KUBECONFIG_OPTION,
+    dir: PKI_DIR_OPTION,
+    watch: { type: 'boolean', description: 'keep watching and signing approved CSRs until stopped' },
+    'signing-duration': SIGNING_DURATION_OPTION,
+    'ca-pkcs11': PKCS11_OPTION,
+    ...LEADER_ELECTION_FLAGS,
+  },
+  example: 'kubepki signer --kubeconfig /etc/kubernetes/admin.conf --dir /etc/kubernetes --watch',
   async run({ values }, io) {
     const dir = resolve(required(values, 'dir'));
     const election = leaderElectionFromFlags(values, { leaseName: 'kubepki-signer', watch: Boolean(values.watch), io });

@@ -15,7 +15,7 @@ import {
   sharedCertificateSecret,
   SHARED_CERTIFICATES_SECRET,
 } from '../cluster/shared-certs.js';
-import { optional, printable, required, type Verb } from './io.js';
+import { JSON_OPTION, optional, printable, required, type Verb } from './io.js';
 
 const SECRET = `${SHARED_CERTIFICATES_SECRET.namespace}/${SHARED_CERTIFICATES_SECRET.name}`;
 const SECRETS = `/api/v1/namespaces/${SHARED_CERTIFICATES_SECRET.namespace}/secrets`;
@@ -86,7 +86,17 @@ export const certsVerb: Verb = {
     '       kubepki certs download --dir DIR --certificate-key KEY --from FILE|--kubeconfig FILE [--force] [--json]',
     '                                                  # decrypt the Secret (a manifest, kubectl get -o yaml, or the API server) into DIR',
   ].join('\n'),
-  options: { dir: { type: 'string' }, 'certificate-key': { type: 'string' }, out: { type: 'string' }, from: { type: 'string' }, kubeconfig: { type: 'string' }, force: { type: 'boolean' }, json: { type: 'boolean' } },
+  options: {
+    dir: { type: 'string', value: 'DIR', description: 'the PKI directory: upload reads its shared CAs and service-account keys, download writes them', directory: 'created' },
+    'certificate-key': { type: 'string', value: 'KEY', description: 'the 64 hex characters that encrypt the Secret (kubepki certs certificate-key makes one)' },
+    out: { type: 'string', value: 'FILE', description: 'upload: write the Secret manifest to FILE' },
+    from: { type: 'string', value: 'FILE', description: 'download: read the Secret from FILE (a manifest or kubectl get -o yaml)' },
+    kubeconfig: { type: 'string', value: 'FILE', description: "upload or download the Secret through the API server of this kubeconfig (admin.conf)" },
+    force: { type: 'boolean', description: 'upload: overwrite --out; download: replace files that differ' },
+    json: JSON_OPTION,
+  },
+  arguments: [{ name: 'ACTION', description: 'what to do', values: ['certificate-key', 'upload', 'download'] }],
+  example: ['kubepki certs upload --dir /etc/kubernetes --certificate-key "$(kubepki certs certificate-key)" --kubeconfig /etc/kubernetes/admin.conf'],
   async run({ values, positionals }, io) {
     const [action, ...extra] = positionals;
     if (extra.length) throw new PkiError('ERR_ARGUMENT', `unexpected argument "${printable(extra[0]!)}"`, { field: 'certs' });

@@ -1,25 +1,28 @@
 // The flags that describe a cluster (kubeadm's names), shared by `init` and `join --control-plane`: read into a
 // ClusterConfig, or from kubeadm's configuration file with `--config`.
 import { resolve } from 'node:path';
-import { isKeySpec } from '../crypto/keys.js';
+import { DEFAULT_KEY_SPEC, isKeySpec, KEY_SPECS } from '../crypto/keys.js';
 import { PkiError } from '../errors.js';
-import type { ClusterConfig } from '../cluster/config.js';
+import { resolveClusterConfig, type ClusterConfig } from '../cluster/config.js';
 import { readIfExists } from '../cluster/files.js';
 import { clusterConfigFromKubeadm, type KubeadmConfig } from '../cluster/kubeadm-config.js';
-import { list, optional, printable, required, type Io } from './io.js';
+import { list, optional, printable, required, type Io, type VerbOption } from './io.js';
+
+/** What a cluster gets without the flags: the library's own defaults, read from a resolved config. */
+const DEFAULTS = resolveClusterConfig({ nodeName: 'node', advertiseAddress: '127.0.0.1' });
 
 export const CLUSTER_FLAG_OPTIONS = {
-  config: { type: 'string' },
-  'node-name': { type: 'string' },
-  'advertise-address': { type: 'string' },
-  'control-plane-endpoint': { type: 'string' },
-  'apiserver-bind-port': { type: 'string' },
-  'service-cidr': { type: 'string' },
-  'dns-domain': { type: 'string' },
-  'apiserver-cert-extra-sans': { type: 'string' },
-  'key-type': { type: 'string' },
-  'kubernetes-version': { type: 'string' },
-} as const;
+  config: { type: 'string', value: 'FILE', description: "kubeadm's configuration file (InitConfiguration + ClusterConfiguration) instead of the cluster flags" },
+  'node-name': { type: 'string', value: 'NAME', description: "this node's name: the etcd member, the kubelet's system:node:NAME and a SAN of kube-apiserver" },
+  'advertise-address': { type: 'string', value: 'IP', description: "the IP address kube-apiserver and etcd advertise on this node" },
+  'control-plane-endpoint': { type: 'string', value: 'HOST[:PORT]', description: 'the shared endpoint of every control-plane node (a load balancer), in the kubeconfigs and the SANs', default: 'the advertise address' },
+  'apiserver-bind-port': { type: 'string', value: 'PORT', description: "kube-apiserver's secure port", default: String(DEFAULTS.apiServerPort) },
+  'service-cidr': { type: 'string', value: 'CIDR[,CIDR]', description: "the Service range; kube-apiserver's SANs get its first IP", default: DEFAULTS.serviceCidr },
+  'dns-domain': { type: 'string', value: 'DOMAIN', description: "the cluster's DNS domain, in kube-apiserver's SANs", default: DEFAULTS.dnsDomain },
+  'apiserver-cert-extra-sans': { type: 'string', value: 'NAME,...', description: "more DNS names or IP addresses for kube-apiserver's serving certificate" },
+  'key-type': { type: 'string', value: 'TYPE', description: 'the type of every key made', default: DEFAULT_KEY_SPEC, values: KEY_SPECS },
+  'kubernetes-version': { type: 'string', value: 'VERSION', description: "the Kubernetes version whose kubeadm the certificates follow (subjects changed over versions)", default: 'the newest' },
+} as const satisfies Record<string, VerbOption>;
 
 /** Flags that say what the kubeadm file says: refused with --config, as kubeadm refuses mixing --config with them. */
 const FILE_FLAGS = ['control-plane-endpoint', 'apiserver-bind-port', 'service-cidr', 'dns-domain', 'apiserver-cert-extra-sans', 'key-type', 'kubernetes-version'] as const;

@@ -9,7 +9,7 @@ import { initPkiDirectory } from '../cluster/init.js';
 import { describeChanges } from '../cluster/transaction.js';
 import { layoutFile } from '../cluster/layout.js';
 import { planCluster } from '../cluster/plan.js';
-import { PKCS11_OPTION_HELP, pkcs11Option } from './pkcs11.js';
+import { PKCS11_OPTION, PKCS11_OPTION_HELP, pkcs11Option } from './pkcs11.js';
 import { clusterConfigFromFile, clusterConfigFromFlags, CLUSTER_FLAG_OPTIONS } from './cluster-flags.js';
 import { optional, required, type Io, type Verb } from './io.js';
 
@@ -30,6 +30,22 @@ async function kubeadmConfig(values: Record<string, unknown>, io: Io): Promise<{
   return { config: parsed.config, dir: dirname(resolve(certificatesDir)) };
 }
 
+/**
+ * The library's refusals in the command's terms: its `force` option is the flag --force, and the conflicts
+ * (one per line in the library's message) are listed on the error's one line.
+ */
+function inFlagTerms(error: unknown, dir: string): unknown {
+  if (!(error instanceof PkiError)) return error;
+  if (error.code === 'ERR_EXISTS' && error.field === dir) {
+    const [, ...conflicts] = error.reason.split('\n');
+    if (conflicts.length === 0) return new PkiError('ERR_EXISTS', error.reason.replace(/\(use force\)/, '(kubepki init --force replaces them)'), { field: dir, cause: error });
+    const what = conflicts.length === 1 ? '1 file conflicts' : `${conflicts.length} files conflict`;
+    return new PkiError('ERR_EXISTS', `${what} with this cluster; nothing was written (kubepki init --force replaces them): ${conflicts.map((c) => c.trim()).join(' | ')}`, { field: dir, cause: error });
+  }
+  if (error.field === 'force') return new PkiError(error.code, error.reason.replace(/with force$/, 'with --force'), { field: '--force', cause: error });
+  return error;
+}
+
 export const initVerb: Verb = {
   name: 'init',
   summary: "write a cluster's whole PKI in kubeadm's layout, and print the component flags",
@@ -43,16 +59,17 @@ export const initVerb: Verb = {
          the parent of its certificatesDir (/etc/kubernetes/pki -> /etc/kubernetes); --node-name and --advertise-address
          only for a file that does not set them`,
   options: {
+    dir: { type: 'string', value: 'DIR', description: 'where the PKI is written: kubeconfigs in DIR, certificates in DIR/pki', default: "with --config, the parent of the file's certificatesDir", directory: 'created' },
     ...CLUSTER_FLAG_OPTIONS,
-    dir: { type: 'string' },
-    'separate-kubelet-serving-ca': { type: 'boolean' },
-    'no-konnectivity': { type: 'boolean' },
-    'csr-only': { type: 'boolean' },
-    force: { type: 'boolean' },
-    'dry-run': { type: 'boolean' },
-    json: { type: 'boolean' },
-    'ca-pkcs11': { type: 'string' },
+    'separate-kubelet-serving-ca': { type: 'boolean', description: 'a CA of its own for the kubelets\' serving certificates (kube-apiserver\'s --kubelet-certificate-authority)' },
+    'no-konnectivity': { type: 'boolean', description: 'no Konnectivity server, agent and client certificates, and no egress selector' },
+    'csr-only': { type: 'boolean', description: 'external CA: write the keys and CSRs only, for `kubepki sign` once the CAs are placed' },
+    force: { type: 'boolean', description: 'replace the files that conflict with this cluster (other SANs, another CA); without it nothing is written' },
+    'dry-run': { type: 'boolean', description: 'print what would be created, kept or replaced, and write nothing' },
+    json: { type: 'boolean', description: 'print the result as JSON' },
+    'ca-pkcs11': PKCS11_OPTION,
   },
+  example: 'kubepki init --dir /etc/kubernetes --node-name cp-1 --advertise-address 10.0.0.10 --apiserver-cert-extra-sans api.example.com',
   async run({ values }, io) {
     const fromFile = optional(values, 'config') === undefined ? undefined : await kubeadmConfig(values, io);
     const dir = fromFile?.dir ?? resolve(required(values, 'dir'));
@@ -63,7 +80,7 @@ export const initVerb: Verb = {
     };
     const force = values.force === true;
     if (values['csr-only']) {
-      const files = await writeCertificateRequests(dir, config, { force });
+      const files = await writeCertificateRequests(dir, config, { force }).catch((error: unknown) => Promise.reject(inFlagTerms(error, dir)));
       if (values.json) io.out(JSON.stringify({ files }, null, 2));
       else io.out(`wrote ${files.length} keys and CSRs to ${dir}; place the CA certificates and keys there and run: kubepki sign --dir ${dir}`);
       return 0;
@@ -72,7 +89,7 @@ export const initVerb: Verb = {
     for (const skipped of plan.config.skippedSans) io.err(`kubepki: warning: skipping apiserver SAN "${skipped}": neither an IP address nor a DNS name`);
     const pkcs11 = pkcs11Option(values);
     const dryRun = values['dry-run'] === true;
-    const result = await initPkiDirectory(dir, config, { force, dryRun, ...(pkcs11 ? { pkcs11: { ca: pkcs11 } } : {}) });
+    const result = await initPkiDirectory(dir, config, { force, dryRun, ...(pkcs11 ? { pkcs11: { ca: pkcs11 } } : {}) }).catch((error: unknown) => Promise.reject(inFlagTerms(error, dir)));
     const caKeyInToken = pkcs11 !== undefined || (await readIfExists(join(dir, layoutFile('ca', '.pkcs11.json')))) !== undefined;
     const rotation = await readRotation(dir);
     const flags = componentFlags(result.plan, { dir, caKeyInToken, rotation });

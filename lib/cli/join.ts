@@ -11,7 +11,7 @@ import { bootstrapKubelet } from '../bootstrap/node.js';
 import { parseBootstrapToken } from '../bootstrap/token.js';
 import { parseDuration } from './bootstrap.js';
 import { clusterConfigFromFile, clusterConfigFromFlags, CLUSTER_FLAG_OPTIONS } from './cluster-flags.js';
-import { optional, printable, required, type Io, type Verb } from './io.js';
+import { JSON_OPTION, optional, printable, required, type Io, type Verb } from './io.js';
 
 export const joinVerb: Verb = {
   name: 'join',
@@ -26,20 +26,22 @@ export const joinVerb: Verb = {
          decrypted with the certificate key), then this node's certificates and kubeconfigs in DIR; the cluster-wide
          settings must be the first control plane's (kubeadm reads them from the cluster; give its kubeadm file or flags)`,
   options: {
-    'control-plane': { type: 'boolean' },
-    'certificate-key': { type: 'string' },
-    dir: { type: 'string' },
+    token: { type: 'string', value: 'TOKEN', description: 'the bootstrap token (abcdef.0123456789abcdef) that signs cluster-info and authenticates the node' },
+    'discovery-token-ca-cert-hash': { type: 'string', value: 'sha256:HEX', description: "the pin of the cluster CA's public key (kubepki token create --print-join-command prints it)", multiple: true },
+    'cert-dir': { type: 'string', value: 'DIR', description: "worker: where the kubelet's certificates go", default: '/var/lib/kubelet/pki', directory: 'created' },
+    kubeconfig: { type: 'string', value: 'FILE', description: "worker: the kubelet's kubeconfig, written after the TLS bootstrap", default: '/etc/kubernetes/kubelet.conf' },
+    'bootstrap-kubeconfig': { type: 'string', value: 'FILE', description: 'worker: the bootstrap kubeconfig written from the verified cluster-info', default: 'bootstrap-kubelet.conf beside --kubeconfig' },
+    'no-bootstrap': { type: 'boolean', description: 'worker: write the bootstrap kubeconfig only, and leave the TLS bootstrap to the kubelet' },
+    timeout: { type: 'string', value: 'DURATION', description: 'how long to wait for the certificate (worker) or the API server (control plane)', default: '1h (worker), 30s (control plane)' },
+    'control-plane': { type: 'boolean', description: "join as a control-plane node: the shared CAs from the kubeadm-certs Secret, then this node's certificates" },
+    'certificate-key': { type: 'string', value: 'KEY', description: 'control plane: the key that decrypts the kubeadm-certs Secret (kubepki certs upload)' },
+    dir: { type: 'string', value: 'DIR', description: "control plane: where this node's PKI is written", directory: 'created' },
     ...CLUSTER_FLAG_OPTIONS,
-    force: { type: 'boolean' },
-    token: { type: 'string' },
-    'discovery-token-ca-cert-hash': { type: 'string', multiple: true },
-    'cert-dir': { type: 'string' },
-    kubeconfig: { type: 'string' },
-    'bootstrap-kubeconfig': { type: 'string' },
-    'no-bootstrap': { type: 'boolean' },
-    timeout: { type: 'string' },
-    json: { type: 'boolean' },
+    force: { type: 'boolean', description: 'control plane: replace files that differ' },
+    json: JSON_OPTION,
   },
+  arguments: [{ name: 'HOST:PORT', description: 'the API endpoint to join' }],
+  example: ['kubepki join 10.0.0.10:6443 --token abcdef.0123456789abcdef --discovery-token-ca-cert-hash sha256:<hex>', 'kubepki join api.example.com:6443 --control-plane --certificate-key <key> --token abcdef.0123456789abcdef --discovery-token-ca-cert-hash sha256:<hex> --dir /etc/kubernetes --node-name cp-2 --advertise-address 10.0.0.11'],
   async run({ values, positionals }, io) {
     if (positionals.length !== 1) throw new PkiError('ERR_ARGUMENT', 'takes the API endpoint HOST:PORT', { field: 'join' });
     if (values['control-plane']) return joinAsControlPlane(positionals[0]!, values, io);

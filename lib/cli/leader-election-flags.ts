@@ -1,15 +1,15 @@
 // kube-controller-manager's --leader-elect flags, shared by the commands that run a controller against a cluster.
 import { PkiError } from '../errors.js';
 import { DEFAULT_LEASE_DURATION_MS, DEFAULT_RENEW_DEADLINE_MS, DEFAULT_RETRY_PERIOD_MS, type LeaderElectionOptions } from '../bootstrap/leader-election.js';
-import { optional, parseDuration, printable, type Io } from './io.js';
+import { optional, parseDuration, printable, type Io, type VerbOption } from './io.js';
 
 export const LEADER_ELECTION_FLAGS = {
-  'leader-elect': { type: 'boolean' },
-  'leader-elect-lease-name': { type: 'string' },
-  'leader-elect-lease-duration': { type: 'string' },
-  'leader-elect-renew-deadline': { type: 'string' },
-  'leader-elect-retry-period': { type: 'string' },
-} as const;
+  'leader-elect': { type: 'boolean', description: 'with --watch: run as one replica of several, acting only while holding a kube-system Lease' },
+  'leader-elect-lease-name': { type: 'string', value: 'NAME', description: 'the Lease in kube-system', default: 'kubepki-<command>' },
+  'leader-elect-lease-duration': { type: 'string', value: 'DURATION', description: 'how long a Lease not renewed stays held', default: `${DEFAULT_LEASE_DURATION_MS / 1000}s` },
+  'leader-elect-renew-deadline': { type: 'string', value: 'DURATION', description: 'how long the leader tries to renew before it stops leading', default: `${DEFAULT_RENEW_DEADLINE_MS / 1000}s` },
+  'leader-elect-retry-period': { type: 'string', value: 'DURATION', description: 'the wait between two tries to take or renew the Lease', default: `${DEFAULT_RETRY_PERIOD_MS / 1000}s` },
+} as const satisfies Record<string, VerbOption>;
 
 export const LEADER_ELECTION_USAGE = `[--leader-elect [--leader-elect-lease-name NAME] [--leader-elect-lease-duration ${DEFAULT_LEASE_DURATION_MS / 1000}s] [--leader-elect-renew-deadline ${DEFAULT_RENEW_DEADLINE_MS / 1000}s] [--leader-elect-retry-period ${DEFAULT_RETRY_PERIOD_MS / 1000}s]]`;
 

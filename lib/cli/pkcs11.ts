@@ -1,9 +1,12 @@
 import { validatePkcs11Reference, type Pkcs11KeyReference } from '../crypto/pkcs11.js';
 import { PkiError } from '../errors.js';
-import { optional } from './io.js';
+import { optional, type VerbOption } from './io.js';
 
 /** The option's text: where the CA key lives in a PKCS#11 token, and where its PIN comes from. */
 export const PKCS11_OPTION_HELP = 'module=/path/to/module.so,token=LABEL,key=LABEL|id=HEX,pin-env=VARIABLE|pin-file=/path';
+
+/** `--ca-pkcs11`: the CA key in a PKCS#11 token rather than a file. */
+export const PKCS11_OPTION: VerbOption = { type: 'string', value: 'module=...,token=...,key=...,pin-env=...', description: `the CA key in a PKCS#11 token, not a file: ${PKCS11_OPTION_HELP}` };
 
 /**
  * Reads `--ca-pkcs11 module=...,token=...,key=...,pin-env=VAR` (or `pin-file=/path`). A PIN on the

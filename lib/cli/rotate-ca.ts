@@ -1,9 +1,9 @@
 import { resolve } from 'node:path';
 import { PkiError } from '../errors.js';
 import { rotateAuthority } from '../cluster/rotation.js';
-import { rotatableCa, ROTATABLE_CAS } from '../cluster/rotation-state.js';
-import { PKCS11_OPTION_HELP, pkcs11Option } from './pkcs11.js';
-import { optional, printable, required, type Verb } from './io.js';
+import { PHASE_DONE, rotatableCa, ROTATABLE_CAS } from '../cluster/rotation-state.js';
+import { PKCS11_OPTION, PKCS11_OPTION_HELP, pkcs11Option } from './pkcs11.js';
+import { JSON_OPTION, optional, PKI_DIR_OPTION, printable, required, type Verb } from './io.js';
 
 const CAS = Object.keys(ROTATABLE_CAS).join('|');
 
@@ -27,7 +27,15 @@ export const rotateCaVerb: Verb = {
     'Each phase is idempotent (run it again to resume after a crash); one CA rotates at a time. The output lists the',
     'files changed, the flags that changed, the components to restart and what to push to nodes the directory does not hold.',
   ].join('\n'),
-  options: { dir: { type: 'string' }, ca: { type: 'string' }, phase: { type: 'string' }, 'cross-sign': { type: 'boolean' }, json: { type: 'boolean' }, 'ca-pkcs11': { type: 'string' } },
+  options: {
+    dir: PKI_DIR_OPTION,
+    ca: { type: 'string', value: 'NAME', description: 'the CA to rotate', default: 'cluster', values: Object.keys(ROTATABLE_CAS) },
+    phase: { type: 'string', value: 'PHASE', description: 'the phase to run (each is resumable; run them in order)', values: Object.keys(PHASE_DONE) },
+    'cross-sign': { type: 'boolean', description: 'add: also a cross-signed certificate of the new CA by the old one (<ca>-cross.crt)' },
+    json: JSON_OPTION,
+    'ca-pkcs11': { ...PKCS11_OPTION, description: `add: the new CA key in a PKCS#11 token: ${PKCS11_OPTION_HELP}` },
+  },
+  example: ['kubepki rotate-ca --dir /etc/kubernetes --ca cluster --phase add', 'kubepki rotate-ca --dir /etc/kubernetes --ca cluster --phase reissue', 'kubepki rotate-ca --dir /etc/kubernetes --ca cluster --phase finish'],
   async run({ values }, io) {
     const ca = rotatableCa(optional(values, 'ca') ?? 'cluster', '--ca');
     const phase = required(values, 'phase');

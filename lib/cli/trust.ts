@@ -8,7 +8,7 @@ import { CLUSTER_TRUST_BUNDLE_VERSIONS, type ClusterTrustBundleVersion } from '.
 import { buildClusterTrustBundles, writeClusterTrustBundleFiles } from '../cluster/trust-bundles.js';
 import { kubeconfigFlagConnection } from './kubeconfig-flag.js';
 import { publishTrustBundles } from '../bootstrap/trust-bundle-publisher.js';
-import { authorityEntry } from '../cluster/layout.js';
+import { authorityEntry, AUTHORITY_LAYOUT } from '../cluster/layout.js';
 import { buildCaBundle } from '../x509/bundle.js';
 import { Certificate } from '../x509/certificate.js';
 import { parseRevocationList } from '../x509/crl.js';
@@ -16,8 +16,8 @@ import { crossCheckChain } from '../x509/cross-check.js';
 import { verifyCertificate } from '../x509/verify.js';
 import { auditSetup } from '../agents/audit.js';
 import { revokeCertificates } from '../cluster/revoke.js';
-import { PKCS11_OPTION_HELP, pkcs11Option } from './pkcs11.js';
-import { optional, printable, required, type Io, type Verb } from './io.js';
+import { PKCS11_OPTION, PKCS11_OPTION_HELP, pkcs11Option } from './pkcs11.js';
+import { JSON_OPTION, optional, PKI_DIR_OPTION, printable, required, type Io, type Verb } from './io.js';
 
 const readText = (path: string): Promise<string> =>
   readFile(path, 'utf8').catch((cause: unknown) => {
@@ -34,7 +34,16 @@ export const bundleVerb: Verb = {
     '       kubepki bundle --dir DIR --out DIR [--api-version V] [--no-unlinked] [--json]   (ClusterTrustBundle YAML files only)',
     '       kubepki bundle FILE... [--out FILE]',
   ].join('\n'),
-  options: { dir: { type: 'string' }, out: { type: 'string' }, json: { type: 'boolean' }, kubeconfig: { type: 'string' }, 'api-version': { type: 'string' }, 'no-unlinked': { type: 'boolean' } },
+  options: {
+    dir: PKI_DIR_OPTION,
+    out: { type: 'string', value: 'DIR|FILE', description: 'with --dir: the folder of the ClusterTrustBundle files (default DIR/cluster-trust-bundles); with FILEs: the bundle file (default: standard output)' },
+    json: JSON_OPTION,
+    kubeconfig: { type: 'string', value: 'FILE', description: 'publish the bundles as ClusterTrustBundles on the cluster of this kubeconfig' },
+    'api-version': { type: 'string', value: 'VERSION', description: 'the ClusterTrustBundle version of the files written', default: 'v1beta1 (published: the newest the server serves)', values: CLUSTER_TRUST_BUNDLE_VERSIONS },
+    'no-unlinked': { type: 'boolean', description: 'no unlinked kubepki-cluster-ca bundle, only the signer-linked ones' },
+  },
+  arguments: [{ name: 'FILE...', description: 'without --dir: certificate files to make one CA bundle of' }],
+  example: ['kubepki bundle --dir /etc/kubernetes', 'kubepki bundle --dir /etc/kubernetes --kubeconfig /etc/kubernetes/admin.conf'],
   async run({ values, positionals }, io) {
     const dir = optional(values, 'dir');
     if (dir && (optional(values, 'kubeconfig') || optional(values, 'out'))) return trustBundles(resolve(dir), values, io);
@@ -90,16 +99,28 @@ async function trustBundles(dir: string, values: Record<string, unknown>, io: Io
   return 0;
 }
 
+/** What `verify --purpose` checks the chain for (verifyCertificate's purposes but `any`). */
+const VERIFY_PURPOSES = ['server', 'client'] as const;
+
 export const verifyVerb: Verb = {
   name: 'verify',
   summary: 'verify a certificate as Go does: chain to the CA bundle, purpose, name or IP, time, revocation',
   usage: 'kubepki verify --ca FILE --purpose server|client [--name HOST | --ip IP] [--intermediates FILE] [--crl FILE] [--time RFC3339] CERT',
-  options: { ca: { type: 'string' }, purpose: { type: 'string' }, name: { type: 'string' }, ip: { type: 'string' }, intermediates: { type: 'string' }, crl: { type: 'string', multiple: true }, time: { type: 'string' } },
+  options: {
+    ca: { type: 'string', value: 'FILE', description: 'the trusted roots (a PEM bundle)' },
+    purpose: { type: 'string', value: 'PURPOSE', description: 'the extended key usage the chain must allow', default: 'server', values: VERIFY_PURPOSES },
+    name: { type: 'string', value: 'HOST', description: 'the DNS name the certificate must be valid for' },
+    ip: { type: 'string', value: 'IP', description: 'the IP address the certificate must be valid for' },
+    intermediates: { type: 'string', value: 'FILE', description: 'intermediate CA certificates (a PEM bundle)' },
+    crl: { type: 'string', value: 'FILE', description: 'a revocation list of a CA of the chain', multiple: true },
+    time: { type: 'string', value: 'RFC3339', description: 'verify at this time', default: 'now' },
+  },
+  arguments: [{ name: 'CERT', description: 'the PEM certificate to verify' }],
+  example: 'kubepki verify --ca /etc/kubernetes/pki/ca.crt --purpose server --name kubernetes.default.svc /etc/kubernetes/pki/apiserver.crt',
   async run({ values, positionals }, io) {
     const file = positionals[0];
     if (!file) throw new PkiError('ERR_ARGUMENT', 'name the certificate to verify', { field: 'CERT' });
-    const purpose = optional(values, 'purpose') ?? 'server';
-    if (purpose !== 'server' && purpose !== 'client') throw new PkiError('ERR_ARGUMENT', 'must be server or client', { field: '--purpose' });
+    const purpose = (optional(values, 'purpose') ?? 'server') as (typeof VERIFY_PURPOSES)[number];
     const timeText = optional(values, 'time');
     const time = timeText ? new Date(timeText) : undefined;
     if (time && Number.isNaN(time.getTime())) throw new PkiError('ERR_ARGUMENT', 'is not a time', { field: '--time' });
@@ -122,7 +143,14 @@ export const revokeVerb: Verb = {
   name: 'revoke',
   summary: "revoke certificates (a decommissioned node's) in a CA's revocation list, pki/<ca>.crl",
   usage: `kubepki revoke --dir DIR [--ca ca|etcd-ca|front-proxy-ca|kubelet-serving-ca] [--ca-pkcs11 ${PKCS11_OPTION_HELP}] (--serial HEX | --cert FILE)...`,
-  options: { dir: { type: 'string' }, ca: { type: 'string' }, serial: { type: 'string', multiple: true }, cert: { type: 'string', multiple: true }, 'ca-pkcs11': { type: 'string' } },
+  options: {
+    dir: PKI_DIR_OPTION,
+    ca: { type: 'string', value: 'NAME', description: 'the CA whose revocation list grows', default: 'ca', values: AUTHORITY_LAYOUT.map((e) => e.name) },
+    serial: { type: 'string', value: 'HEX', description: 'the serial number of a certificate to revoke', multiple: true },
+    cert: { type: 'string', value: 'FILE', description: 'a certificate to revoke (a PEM file)', multiple: true },
+    'ca-pkcs11': PKCS11_OPTION,
+  },
+  example: 'kubepki revoke --dir /etc/kubernetes --cert nodes/node-3/pki/kubelet-client-current.pem',
   async run({ values }, io) {
     const dir = resolve(required(values, 'dir'));
     const ca = authorityEntry(optional(values, 'ca') ?? 'ca', '--ca').name;
@@ -140,7 +168,14 @@ export const auditVerb: Verb = {
   name: 'audit',
   summary: "report each communication path of a setup as verified, unverified or broken, with the reason and the fix",
   usage: 'kubepki audit --dir DIR [--apiserver-flags FILE] [--kubelet-config FILE] [--kubelet-serving CERT=ADDRESS ...] [--json]',
-  options: { dir: { type: 'string' }, 'apiserver-flags': { type: 'string' }, 'kubelet-config': { type: 'string' }, 'kubelet-serving': { type: 'string', multiple: true }, json: { type: 'boolean' } },
+  options: {
+    dir: PKI_DIR_OPTION,
+    'apiserver-flags': { type: 'string', value: 'FILE', description: "kube-apiserver's flags as it runs (one per line, or its static Pod manifest)" },
+    'kubelet-config': { type: 'string', value: 'FILE', description: "a kubelet's KubeletConfiguration" },
+    'kubelet-serving': { type: 'string', value: 'CERT=ADDRESS', description: "a kubelet's serving certificate and the address kube-apiserver reaches it at", multiple: true },
+    json: JSON_OPTION,
+  },
+  example: 'kubepki audit --dir /etc/kubernetes --apiserver-flags /etc/kubernetes/manifests/kube-apiserver.yaml',
   async run({ values }, io) {
     const flagsFile = optional(values, 'apiserver-flags');
     const kubeletServing = await Promise.all(

@@ -234,7 +234,15 @@ function leafProblem(material: Material, entry: PlannedCertificate, ca: Material
   }
   const have = certificate.sans;
   const same = (a: readonly string[], b: readonly string[]): boolean => [...a].sort().join(',') === [...b].sort().join(',');
-  if (!same(have.dns, entry.sans.dns) || !same(have.ips, entry.sans.ips)) return `${file} has other SANs than this cluster needs`;
+  if (!same(have.dns, entry.sans.dns) || !same(have.ips, entry.sans.ips)) {
+    const list = (sans: { dns: readonly string[]; ips: readonly string[] }): string[] => [...sans.dns.map((v) => `DNS:${v}`), ...sans.ips.map((v) => `IP:${v}`)];
+    const now = list(have);
+    const wanted = list(entry.sans);
+    const added = wanted.filter((s) => !now.includes(s));
+    const dropped = now.filter((s) => !wanted.includes(s));
+    const change = [...(added.length ? [`adds ${added.join(', ')}`] : []), ...(dropped.length ? [`drops ${dropped.join(', ')}`] : [])].join('; ');
+    return `${file} has other SANs than this cluster needs (${change}): it has [${now.join(', ')}], this cluster needs [${wanted.join(', ')}]`;
+  }
   if (entry.kubeconfigFile && material.kubeconfig && material.kubeconfig.server !== entry.kubeconfigFile.server) {
     return `${file} points at ${material.kubeconfig.server}, expected ${entry.kubeconfigFile.server}`;
   }

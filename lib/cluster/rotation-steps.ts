@@ -7,6 +7,7 @@ import { componentFlags, type ComponentFlags } from './flags.js';
 import { layoutFile } from './layout.js';
 import { NODES_FOLDER } from './node-kubeconfigs.js';
 import { planCluster } from './plan.js';
+import { componentsToRestart } from './restarts.js';
 import { rotationFiles, type RotatableCa, type Rotation, type RotationPhase } from './rotation-state.js';
 
 /**
@@ -37,9 +38,6 @@ export interface PhaseSteps {
   /** What the directory cannot do itself: what to push to nodes it does not hold, and what to wait for before the next phase. */
   readonly nodeActions: readonly string[];
 }
-
-/** Dependencies first: etcd before kube-apiserver, the control plane before the nodes. */
-const RESTART_ORDER: readonly ComponentName[] = ['etcd', 'kubeApiserver', 'kubeControllerManager', 'kubeScheduler', 'konnectivityServer', 'kubelet', 'konnectivityAgent'];
 
 interface FlagsAt {
   readonly rotation: Rotation | undefined;
@@ -73,9 +71,7 @@ export function phaseSteps(input: PhaseStepsInput): PhaseSteps {
   const flagChanges = diff(flagsOf(input.before, componentDir), flagsOf(input.after, componentDir));
   const local = [flagsOf(input.before, dir), flagsOf(input.after, dir)];
   const written = new Set(changed);
-  const restart = RESTART_ORDER.filter(
-    (component) => flagChanges.some((c) => c.component === component) || local.some((flags) => (flags[component] ?? []).some((flag) => written.has(valueOf(flag) ?? ''))),
-  );
+  const restart = componentsToRestart(local, written, { alsoRestart: (component) => flagChanges.some((c) => c.component === component) });
   return { flagChanges, restart, nodeActions: nodeActions(input, componentDir, konnectivity) };
 }
 

@@ -73,7 +73,7 @@ test('token create, serve-bootstrap and kubelet-bootstrap work together on loopb
 test('bad arguments of the bootstrap verbs exit 2', async () => {
   assert.is((await run('token', 'delete', '--dir', '/tmp')).code, 2);
   assert.is((await run('token', 'create', '--dir', '/tmp/x', '--ttl', 'soon')).code, 2);
-  assert.is((await run('serve-bootstrap', '--dir', '/tmp/x', '--listen', 'nowhere')).code, 2);
+  assert.is((await run('serve-bootstrap', '--dir', '/tmp', '--listen', 'nowhere')).code, 2);
   for (const verb of ['token', 'serve-bootstrap', 'kubelet-bootstrap', 'approve']) assert.is((await run(verb, '--help')).code, 0);
 });
 

@@ -1,5 +1,6 @@
 // The --leader-elect flags of `kubepki approve` and `kubepki signer`, checked before any connection is made
 // (the real kube-apiserver judges the election itself in test/interop/kube/leader-election.test.ts).
+import { tmpdir } from 'node:os';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { leaderElectionFromFlags } from '../../lib/cli/leader-election-flags.js';
@@ -9,7 +10,7 @@ const io = { out: () => undefined, err: () => undefined };
 const missing = '/nonexistent/kubepki-test.conf';
 
 test('--leader-elect needs --watch, and the other --leader-elect-* flags need --leader-elect', async () => {
-  for (const verb of [['approve'], ['signer', '--dir', '/nonexistent']]) {
+  for (const verb of [['approve'], ['signer', '--dir', tmpdir()]]) {
     const once = await runCli(...verb, '--kubeconfig', missing, '--leader-elect');
     assert.is(once.code, 2);
     assert.match(once.err, /ERR_ARGUMENT: --leader-elect: needs --watch/);

@@ -320,7 +320,7 @@ test('rotate-ca: --help names the three CAs and the phases; --ca selects the CA;
     const refused = await runCli('rotate-ca', '--dir', dir, '--ca', 'etcd', '--phase', 'add');
     assert.is(refused.code, 2);
     assert.match(refused.err, /rotation of the front-proxy CA is in progress/);
-    assert.match((await runCli('rotate-ca', '--dir', dir, '--ca', 'kubelet', '--phase', 'add')).err, /--ca: unknown CA "kubelet"/);
+    assert.match((await runCli('rotate-ca', '--dir', dir, '--ca', 'kubelet', '--phase', 'add')).err, /--ca: "kubelet" is not one of cluster, front-proxy, etcd/);
   });
 });
 
