@@ -42,6 +42,13 @@ test('bootstrap-cluster builds a whole PKI that loads clean and bootstraps three
     assert.match(stdout, /19 created, 0 kept/);
     assert.match(stdout, /--kubelet-certificate-authority=/);
     assert.match(stdout, /TLS bootstrap of 3 nodes through https:\/\/127\.0\.0\.1:\d+/);
+    // Every file the printed flags and the bootstrap table name in the directory was written (issue 19 item 6).
+    const named = [...stdout.matchAll(/--[a-z-]+=(\/\S+)/g)].map((m) => m[1]!).filter((path) => path.startsWith(`${dir}/`));
+    for (const [, node] of stdout.matchAll(/(nodes\/node-\d+\/pki)\/kubelet-\{client,server\}-current\.pem/g)) named.push(join(dir, node!, 'kubelet-client-current.pem'), join(dir, node!, 'kubelet-server-current.pem'));
+    assert.ok(named.length > 30, `${named.length} files named`);
+    const missing = [];
+    for (const path of named) if (!(await stat(path).then(() => true, () => false))) missing.push(path);
+    assert.equal(missing, []);
     for (const node of ['node-1', 'node-2', 'node-3']) {
       assert.match(stdout, new RegExp(`${node} +system:node:${node} until`));
       const pem = await readFile(join(dir, 'nodes', node, 'pki', 'kubelet-server-current.pem'), 'utf8');
