@@ -23,13 +23,19 @@ export type BatchIssueRequest = Omit<IssueRequest, 'issuer' | 'crypto' | 'selfSi
  * @category Certificates, keys and CSRs
  */
 export interface BatchCsrRequest {
+  /** The PKCS#10 request, PEM or DER; ERR_CSR when malformed, ERR_CSR_SIGNATURE when its self-signature fails. */
   readonly csr: string | Uint8Array;
+  /** The profile the CSR's subject and SANs are checked against and the certificate is issued under. */
   readonly profile: CertificateProfile;
+  /** NotBefore and NotAfter; default: backdated 5 minutes, for the profile's lifetime. */
   readonly validity?: ValidityOptions;
+  /** The issuing time. Default: now. */
   readonly now?: Date;
 }
 
 /**
+ * One request of a batch: a public key with its subject and SANs (BatchIssueRequest), or a CSR (BatchCsrRequest).
+ *
  * @category Certificates, keys and CSRs
  */
 export type BatchRequest = BatchIssueRequest | BatchCsrRequest;
@@ -41,13 +47,30 @@ export type BatchRequest = BatchIssueRequest | BatchCsrRequest;
  * @category Certificates, keys and CSRs
  */
 export type BatchOutcome =
-  | { readonly der: Uint8Array; readonly certificate: Certificate; readonly error?: undefined }
-  | { readonly der?: undefined; readonly certificate?: undefined; readonly error: PkiError };
+  | {
+      /** The issued certificate as DER. */
+      readonly der: Uint8Array;
+      /** The issued certificate, parsed on first read. */
+      readonly certificate: Certificate;
+      /** Absent: the request was issued. */
+      readonly error?: undefined;
+    }
+  | {
+      /** Absent: the request was refused. */
+      readonly der?: undefined;
+      /** Absent: the request was refused. */
+      readonly certificate?: undefined;
+      /** Why the request was refused, e.g. ERR_PROFILE for a subject or SAN the profile does not allow. */
+      readonly error: PkiError;
+    };
 
 /**
+ * Options of issueCertificates: the signing CA and how the work is split over worker threads.
+ *
  * @category Certificates, keys and CSRs
  */
 export interface BatchOptions extends CryptoOptions {
+  /** The CA that signs every certificate of the batch. */
   readonly issuer: Issuer;
   /** Worker threads; default one per core. 0 issues in this thread. */
   readonly workers?: number;

@@ -7,13 +7,22 @@ import { Certificate, type CertificateInput } from './certificate.js';
  * @category Verify and audit
  */
 export interface CaBundle {
+  /** The CAs in the bundle, in the order given, without duplicates and without the dropped ones. */
   readonly certificates: readonly Certificate[];
+  /** The bundle's text: the certificates' PEM blocks, concatenated. */
   readonly pem: string;
   /** CAs left out, with why (expired). */
-  readonly dropped: readonly { certificate: Certificate; reason: string }[];
+  readonly dropped: readonly {
+    /** The CA left out. */
+    certificate: Certificate;
+    /** Why, e.g. that it expired. */
+    reason: string;
+  }[];
 }
 
 /**
+ * Options of buildCaBundle.
+ *
  * @category Verify and audit
  */
 export interface BundleOptions {

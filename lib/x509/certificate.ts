@@ -78,7 +78,16 @@ export class Certificate {
   /** Every extension, in the certificate's order. */
   readonly extensions: readonly RawExtension[];
   /** The basicConstraints extension, or `undefined` when the certificate has none. */
-  readonly basicConstraints: { /** The cA flag. */ readonly isCA: boolean; /** pathLenConstraint: how many CAs may follow this one in a chain; absent when unlimited. */ readonly pathLength?: number; /** Whether the extension is marked critical. */ readonly critical: boolean } | undefined;
+  readonly basicConstraints:
+    | {
+        /** The cA flag. */
+        readonly isCA: boolean;
+        /** pathLenConstraint: how many CAs may follow this one in a chain; absent when unlimited. */
+        readonly pathLength?: number;
+        /** Whether the extension is marked critical. */
+        readonly critical: boolean;
+      }
+    | undefined;
   /** The keyUsage bits by name (`digitalSignature`, `keyCertSign`, ...); empty without the extension. */
   readonly keyUsages: readonly KeyUsageName[];
   /** Extended key usages by name; unknown OIDs are given as dotted text. */

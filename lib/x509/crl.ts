@@ -33,10 +33,15 @@ const MAX_CRL_NUMBER = (1n << 159n) - 1n;
  * @category Certificates, keys and CSRs
  */
 export interface RevocationList {
+  /** The CRL as DER, exactly as read or signed. */
   readonly der: Uint8Array;
+  /** The CRL as one `X509 CRL` PEM block. */
   readonly pem: string;
+  /** The issuer Name as encoded in the CRL; it matches the issuing CA's subject bytes. */
   readonly issuerDer: Uint8Array;
+  /** When the CRL was issued. */
   readonly thisUpdate: Date;
+  /** When the next CRL is due; a relying party may treat the CRL as stale after it. Absent when the CRL has none. */
   readonly nextUpdate?: Date;
   /** The cRLNumber extension (RFC 5280 5.2.3); absent when the CRL has none (kubepki 0.1.0 wrote none). */
   readonly crlNumber?: bigint;
@@ -46,18 +51,30 @@ export interface RevocationList {
   readonly serials: ReadonlySet<string>;
   /** When each serial was revoked (its entry's revocationDate), by serial as in `serials`. */
   readonly revocationDates: ReadonlyMap<string, Date>;
+  /** The signed part (TBSCertList) as DER, to check the signature over. */
   readonly tbs: Uint8Array;
+  /** The OID of the signature algorithm, e.g. 1.2.840.10045.4.3.2 for ECDSA with SHA-256. */
   readonly signatureAlgorithmOid: string;
+  /** The signature bytes (the BIT STRING's content). */
   readonly signature: Uint8Array;
 }
 
 /**
+ * What issueRevocationList signs: the issuing CA, the revoked serials and the update times.
+ *
  * @category Certificates, keys and CSRs
  */
 export interface IssueRevocationListOptions extends CryptoOptions {
+  /** The CA that signs the CRL: its certificate needs the cRLSign key usage when it lists usages (ERR_CERTIFICATE otherwise). */
   issuer: Issuer;
   /** Serials (hex) of the certificates to revoke, e.g. of a decommissioned node. */
-  revoked: readonly { serialNumber: string; revokedAt?: Date }[];
+  revoked: readonly {
+    /** The serial, hex (up to 40 digits); ERR_ARGUMENT otherwise. */
+    serialNumber: string;
+    /** The revocationDate. Default: `thisUpdate`. */
+    revokedAt?: Date;
+  }[];
+  /** The CRL's issuing time. Default: now. */
   thisUpdate?: Date;
   /** Default: thisUpdate + 7 days. */
   nextUpdate?: Date;

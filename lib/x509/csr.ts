@@ -17,8 +17,11 @@ import { decodeGeneralNames, encodeGeneralNames, hasSans, NO_SANS, normalizeSans
  * @category Certificates, keys and CSRs
  */
 export interface CertificateSigningRequest {
+  /** The request as DER, exactly as read or created. */
   readonly der: Uint8Array;
+  /** The request as one `CERTIFICATE REQUEST` PEM block. */
   readonly pem: string;
+  /** The subject's CN and O as read. */
   readonly subject: Subject;
   /** The subject Name exactly as encoded in the request. */
   readonly subjectDer: Uint8Array;
@@ -26,18 +29,25 @@ export interface CertificateSigningRequest {
   readonly certifiedSubjectDer: Uint8Array;
   /** The SANs the requester asked for (from the extensionRequest attribute), not normalised. */
   readonly sans: SubjectAltNames;
+  /** The key to be certified: the request's self-signature verified with it. */
   readonly publicKey: PublicKeyInfo;
   /** Every extension the requester asked for; a signer decides what, if anything, to honour. */
   readonly requestedExtensions: readonly RawExtension[];
+  /** The OID of the self-signature's algorithm; ERR_CSR when weaker than SHA-256. */
   readonly signatureAlgorithmOid: string;
 }
 
 /**
+ * What createCsr signs into a PKCS#10 request: the subject, SANs and key pair.
+ *
  * @category Certificates, keys and CSRs
  */
 export interface CreateCsrRequest extends CryptoOptions {
+  /** The CN and O to request. */
   readonly subject: Subject;
+  /** The SANs to request, in an extensionRequest attribute. Default: none. */
   readonly sans?: SanInput;
+  /** The key pair being certified: its public key goes into the request and its private key signs it. */
   readonly keyPair: KeyPair;
   /** When given, the subject, SANs and key are checked against it before anything is signed. */
   readonly profile?: CertificateProfile;

@@ -18,20 +18,28 @@ import type { ValidityOptions } from './validity.js';
  * @category Certificates, keys and CSRs
  */
 export interface Issuer {
+  /** The CA's certificate (a Certificate, PEM or DER); refused with ERR_CERTIFICATE when it is not a CA or lacks keyCertSign. */
   readonly certificate: CertificateInput;
+  /** The CA's signing key; ERR_KEY when it is not the key of `certificate`. */
   readonly privateKey: CryptoKey;
   /** The WebCrypto provider that holds `privateKey` (a PKCS#11 token), when it is not the request's. */
   readonly crypto?: Crypto;
 }
 
 /**
+ * What issueCertificate certifies: a profile, a subject, SANs and a public key, signed by `issuer` or self-signed.
+ *
  * @category Certificates, keys and CSRs
  */
 export interface IssueRequest extends CryptoOptions {
   /** The kind of certificate: decides CA flag, usages, subject and SAN rules, default lifetime. */
   readonly profile: CertificateProfile;
   /** CN and O; with `der`, that Name is used (a signer passes the CSR's subject as read and re-encoded). */
-  readonly subject: Subject & { readonly der?: Uint8Array };
+  readonly subject: Subject & {
+    /** The subject Name as DER, written byte for byte instead of encoding CN and O. */
+    readonly der?: Uint8Array;
+  };
+  /** The subject alternative names; each must be allowed by the profile's SAN rule (ERR_PROFILE otherwise). Default: none. */
   readonly sans?: SanInput;
   /** The key being certified. */
   readonly publicKey: PublicKeyInput;
@@ -39,6 +47,7 @@ export interface IssueRequest extends CryptoOptions {
   readonly issuer?: Issuer;
   /** The private key matching `publicKey`, for a self-signed root. */
   readonly selfSigningKey?: CryptoKey;
+  /** NotBefore and NotAfter; default: backdated 5 minutes, for the profile's lifetime. */
   readonly validity?: ValidityOptions;
   /** For CA profiles: overrides the profile's basicConstraints path length. */
   readonly pathLength?: number;
@@ -54,10 +63,13 @@ export interface IssueRequest extends CryptoOptions {
  * @category Certificates, keys and CSRs
  */
 export interface SelfSigner {
+  /** The private key of the certificate's own public key: the root signs itself with it. */
   readonly selfSigningKey: CryptoKey;
 }
 
 /**
+ * Options of signCertificate besides the template, the key and the signer.
+ *
  * @category Certificates, keys and CSRs
  */
 export interface SignOptions extends CryptoOptions {

@@ -15,11 +15,15 @@ import type { IssuanceTemplate } from './template.js';
  * @category Certificates, keys and CSRs
  */
 export interface LintExpectation {
+  /** The profile the certificate was issued under: its usages, CA flag and lifetime are checked. */
   readonly profile: CertificateProfile;
   /** The issuing CA's certificate; the certificate itself when self-signed. */
   readonly issuer: Certificate;
+  /** The subject the certificate must carry. */
   readonly subject: Subject;
+  /** The SANs the certificate must carry, no more and no fewer. */
   readonly sans: SubjectAltNames;
+  /** The type of the certified key. */
   readonly keySpec: KeySpec;
   /** The basicConstraints path length expected on a CA. */
   readonly pathLength?: number;
@@ -31,6 +35,7 @@ export interface LintExpectation {
  * @category Certificates, keys and CSRs
  */
 export interface TemplateLintExpectation {
+  /** The template the certificate was signed from: every field of it must be in the certificate. */
   readonly template: IssuanceTemplate;
   /** The issuing CA's certificate; the certificate itself when self-signed. */
   readonly issuer: Certificate;

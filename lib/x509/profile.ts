@@ -19,6 +19,8 @@ export const KEY_USAGES = [
   'decipherOnly',
 ] as const;
 /**
+ * A key usage bit (RFC 5280 4.2.1.3) by its RFC name, e.g. digitalSignature or keyCertSign.
+ *
  * @category Certificates, keys and CSRs
  * @useDeclaredType
  */
@@ -35,6 +37,8 @@ export const EXTENDED_KEY_USAGE_OIDS = {
   ocspSigning: '1.3.6.1.5.5.7.3.9',
 } as const;
 /**
+ * An extended key usage by name, e.g. serverAuth or clientAuth.
+ *
  * @category Certificates, keys and CSRs
  * @useDeclaredType
  */

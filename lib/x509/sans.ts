@@ -20,6 +20,8 @@ export interface SanInput {
 }
 
 /**
+ * A kind of subject alternative name: DNS name, IP address, rfc822Name (e-mail) or URI.
+ *
  * @category Certificates, keys and CSRs
  */
 export type SanKind = 'dns' | 'ip' | 'email' | 'uri';

@@ -18,9 +18,11 @@ import { computeValidity, type ValidityOptions } from './validity.js';
 export interface IssuanceTemplate {
   /** The profile or signer the template was made for, for messages. */
   readonly name: string;
+  /** The subject's CN and O, as written into the certificate. */
   readonly subject: Subject;
   /** The subject Name exactly as it is written. */
   readonly subjectDer: Uint8Array;
+  /** The SANs the certificate carries, normalised and allowed by the profile. */
   readonly sans: SubjectAltNames;
   /** The type of the key to be certified: the key usages follow it. */
   readonly keySpec: KeySpec;
@@ -28,11 +30,15 @@ export interface IssuanceTemplate {
   readonly keyUsages: readonly KeyUsageName[];
   /** In the order they are written. */
   readonly extendedKeyUsages: readonly ExtendedKeyUsageName[];
+  /** True for a CA profile: basicConstraints cA is set and keyCertSign is among the usages. */
   readonly isCA: boolean;
   /** The basicConstraints path length of a CA; undefined leaves it unlimited (always undefined for a leaf). */
   readonly pathLength?: number;
+  /** The certificate's NotBefore. */
   readonly notBefore: Date;
+  /** The certificate's NotAfter. */
   readonly notAfter: Date;
+  /** What the pre-issuance lint checks the signed certificate against. */
   readonly rules: TemplateRules;
 }
 
@@ -44,13 +50,21 @@ export interface IssuanceTemplate {
 export type TemplateRules = Pick<CertificateProfile, 'subject' | 'sans' | 'exactKeyUsages'>;
 
 /**
+ * What templateFromProfile needs besides the profile: the subject, SANs, key type, validity and issuer.
+ *
  * @category Certificates, keys and CSRs
  */
 export interface ProfileTemplateRequest {
   /** CN and O; with `der`, that Name is written (a signer passes a CSR's subject as read and re-encoded). */
-  readonly subject: Subject & { readonly der?: Uint8Array };
+  readonly subject: Subject & {
+    /** The subject Name as DER, written byte for byte instead of encoding CN and O. */
+    readonly der?: Uint8Array;
+  };
+  /** The SANs to certify; each must meet the profile's SAN rule (ERR_PROFILE otherwise). Default: none. */
   readonly sans?: SanInput;
+  /** The type of the key to be certified: decides the key usages, and must be one the profile allows. */
   readonly keySpec: KeySpec;
+  /** NotBefore and NotAfter; default: backdated 5 minutes, for the profile's lifetime. */
   readonly validity?: ValidityOptions;
   /** The issuing time. Default: now. */
   readonly now?: Date;

@@ -20,6 +20,8 @@ export interface ValidityOptions {
 export const DEFAULT_BACKDATE_SECONDS = 300;
 
 /**
+ * A certificate's validity period, as resolved from ValidityOptions.
+ *
  * @category Certificates, keys and CSRs
  */
 export interface Validity {

@@ -33,6 +33,8 @@ export interface VerifyOptions {
 }
 
 /**
+ * What verifyCertificate returns when the certificate verifies.
+ *
  * @category Verify and audit
  */
 export interface VerifyResult {
