@@ -22,6 +22,11 @@ export default tseslint.config(
     },
   },
   {
+    // CommonJS consumers of the package (test/package/require.cjs).
+    files: ['**/*.cjs'],
+    languageOptions: { sourceType: 'commonjs', globals: { console: 'readonly', process: 'readonly', require: 'readonly', Reflect: 'readonly' } },
+  },
+  {
     // Benchmark helpers in plain JavaScript (run in worker threads and child processes over dist/).
     files: ['**/*.mjs'],
     languageOptions: {
@@ -61,13 +66,15 @@ export default tseslint.config(
   { files: ['lib/cli/**/*.ts'], rules: layerRules(['../index*', '../cli.js']) },
   {
     files: ['lib/**/*.ts'],
-    ignores: ['lib/x509/peculiar.ts'],
     rules: {
       '@typescript-eslint/no-restricted-imports': [
         'error',
         {
           paths: [
-            { name: '@peculiar/x509', message: 'Import it from lib/x509/peculiar.ts, which loads the Reflect polyfill first.' },
+            // Development-only oracles: the tests import @peculiar/x509 through test/helpers/peculiar.ts.
+            { name: '@peculiar/x509', message: 'A devDependency (the tests\' oracle): the package encodes with its own DER writer.' },
+            { name: 'reflect-metadata', message: 'A devDependency: the package installs no global Reflect polyfill.' },
+            { name: 'asn1js', message: 'Not a dependency: parse with lib/crypto/der.ts.' },
             // Optional peer dependencies are loaded on demand: only their types are imported statically.
             { name: '@kubernetes/client-node', allowTypeImports: true, message: 'An optional peer dependency: load it with loadClientNode().' },
             { name: 'node-webcrypto-p11', allowTypeImports: true, message: 'An optional peer dependency: load it on demand.' },

@@ -30,7 +30,7 @@ import { openPkcs11Token } from '../dist/crypto/pkcs11.js';
 import { createWorkerPool } from '../dist/workers/pool.js';
 import { exportSpki } from '../dist/crypto/keys.js';
 import { readPemBlocks } from '../dist/crypto/pem.js';
-import * as x509 from '../dist/x509/peculiar.js';
+import * as x509 from '../test/helpers/peculiar.js';
 import { keyAlgorithm } from '../dist/crypto/keys.js';
 
 interface Row {

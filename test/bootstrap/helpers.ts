@@ -9,7 +9,7 @@ import {
   type Subject,
 } from '../../lib/index.js';
 import { csrObject } from '../../lib/bootstrap/csr-object.js';
-import * as x509 from '../../lib/x509/peculiar.js';
+import * as x509 from '../helpers/peculiar.js';
 
 let sharedKey: Promise<KeyPair> | undefined;
 export const nodeKey = (): Promise<KeyPair> => (sharedKey ??= generateKeyPair());

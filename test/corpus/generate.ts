@@ -5,7 +5,7 @@
 import { createHash, createPublicKey, generateKeyPairSync, sign as nodeSign, type KeyObject } from 'node:crypto';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import * as x509 from '../../lib/x509/peculiar.js';
+import * as x509 from '../helpers/peculiar.js';
 import {
   bootstrapTokenSecret,
   caPublicKeyPin,

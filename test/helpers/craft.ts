@@ -2,7 +2,7 @@
 // (issueCertificate would refuse most of them: that is its job).
 import { Certificate, generateKeyPair, type KeyPair, type KeySpec } from '../../lib/index.js';
 import { concatBytes, encodeElement, encodeSequence } from '../../lib/crypto/der.js';
-import * as x509 from '../../lib/x509/peculiar.js';
+import * as x509 from './peculiar.js';
 
 export interface Crafted {
   readonly certificate: Certificate;

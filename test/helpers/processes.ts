@@ -3,6 +3,7 @@ import { request } from 'node:https';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { requireJudge } from './judge-packages.js';
 
 /** A free TCP port on 127.0.0.1 (asked of the kernel with port 0). */
 export function freePort(): Promise<number> {
@@ -24,6 +25,7 @@ export interface Daemon {
 }
 
 export function startDaemon(file: string, args: readonly string[], env: NodeJS.ProcessEnv = process.env): Daemon {
+  requireJudge(file);
   const child = spawn(file, [...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
   let log = '';
   const keep = (chunk: Buffer): void => {

@@ -17,7 +17,7 @@ import {
   type KeySpec,
   type RevocationList,
 } from '../../lib/index.js';
-import * as x509 from '../../lib/x509/peculiar.js';
+import * as x509 from '../helpers/peculiar.js';
 import { EKU_SERVER_AUTH, gnutlsCrl, gnutlsVerify, goJudge, opensslCrl, opensslVerify } from './judges.js';
 
 const NOW = new Date('2025-01-01T00:00:00Z');

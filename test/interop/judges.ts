@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { explainSpawnError } from '../helpers/judge-packages.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -96,7 +97,7 @@ async function run(file: string, args: string[], options: RunOptions = {}): Prom
     return { code: 0, stdout, output: stdout + stderr };
   } catch (error) {
     const failed = error as { code?: unknown; stdout?: string; stderr?: string };
-    if (typeof failed.code !== 'number') throw error;
+    if (typeof failed.code !== 'number') throw explainSpawnError(file, error);
     const stdout = failed.stdout ?? '';
     return { code: failed.code, stdout, output: stdout + (failed.stderr ?? '') };
   }

@@ -8,6 +8,7 @@ import * as assert from 'uvu/assert';
 import { apiserverToService, createCertificateAuthority, exportPrivateKeyPem, generateKeyPair, issueCertificate, PROFILES } from '../../lib/index.js';
 import { withTempDir } from '../helpers/dirs.js';
 import { freePort, startDaemon, waitFor } from '../helpers/processes.js';
+import { requireJudge } from '../helpers/judge-packages.js';
 
 test('nginx demanding client certificates: the agent with the client certificate is served, without it is refused, a wrong CA is refused by the agent', async () => {
   await withTempDir(async (dir) => {
@@ -45,6 +46,7 @@ http {
 }
 `,
     );
+    requireJudge('nginx');
     const check = spawnSync('nginx', ['-t', '-p', dir, '-c', join(dir, 'nginx.conf')], { encoding: 'utf8' });
     assert.is(check.status, 0, check.stderr);
     const nginx = startDaemon('nginx', ['-p', dir, '-c', join(dir, 'nginx.conf')]);

@@ -45,6 +45,7 @@ import { runCli } from '../helpers/cli.js';
 import { snapshot, withTempDir } from '../helpers/dirs.js';
 import { codeOf, failureOf } from '../helpers/fixtures.js';
 import { goJudge } from './judges.js';
+import { requireJudge } from '../helpers/judge-packages.js';
 
 const MODULE = '/usr/lib/softhsm/libsofthsm2.so';
 const home = mkdtempSync(join(tmpdir(), 'kubepki-softhsm-'));
@@ -53,6 +54,7 @@ writeFileSync(join(home, 'softhsm2.conf'), `directories.tokendir = ${home}\nobje
 process.env.SOFTHSM2_CONF = join(home, 'softhsm2.conf');
 process.env.KUBEPKI_TEST_PIN = '246810';
 process.env.KUBEPKI_TEST_WRONG_PIN = '999999';
+requireJudge('softhsm2-util');
 execFileSync('softhsm2-util', ['--init-token', '--free', '--label', 'kubepki-test', '--pin', '246810', '--so-pin', '13579'], { stdio: 'ignore' });
 
 const reference = (key: string, pinEnv = 'KUBEPKI_TEST_PIN'): Pkcs11KeyReference => ({ module: MODULE, token: 'kubepki-test', key, pin: { env: pinEnv } });

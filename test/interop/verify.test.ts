@@ -12,7 +12,7 @@ import {
   type RevocationList,
 } from '../../lib/index.js';
 import { encodeElement, encodeOid, encodeSequence } from '../../lib/crypto/der.js';
-import * as x509 from '../../lib/x509/peculiar.js';
+import * as x509 from '../helpers/peculiar.js';
 import { base, CA, CA_USAGE, craft, EKU_OID, KU, LEAF, nameConstraints, rawExtension, type Crafted } from '../helpers/craft.js';
 import { attr, clientCertificateWithName, CN, nameDer, STRING } from '../helpers/names.js';
 import { gnutlsVerify, goJudge, opensslVerify, EKU_CLIENT_AUTH, EKU_SERVER_AUTH } from './judges.js';

@@ -2,7 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createCertificateAuthority, createCsr, issueCertificate, nodeSubject, parseCsr, PROFILES } from '../../lib/index.js';
 import { encodePem } from '../../lib/crypto/pem.js';
-import * as x509 from '../../lib/x509/peculiar.js';
+import * as x509 from '../helpers/peculiar.js';
 import { ALL_KEY_SPECS, codeOf, failureOf, fixtureKey, PROVIDERS, tamperSignature } from '../helpers/fixtures.js';
 
 for (const { name: provider, crypto } of PROVIDERS) {

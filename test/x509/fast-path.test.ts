@@ -19,7 +19,7 @@ import { expectedKeyUsages } from '../../lib/x509/profile.js';
 import { normalizeSans } from '../../lib/x509/sans.js';
 import { signatureAlgorithm } from '../../lib/crypto/keys.js';
 import { keyIdentifier } from '../../lib/x509/certificate.js';
-import * as x509 from '../../lib/x509/peculiar.js';
+import * as x509 from '../helpers/peculiar.js';
 import { EXTENDED_KEY_USAGE_OIDS } from '../../lib/x509/profile.js';
 import { ALL_KEY_SPECS, fixtureAuthorities, fixtureKey, PROVIDERS } from '../helpers/fixtures.js';
 

@@ -4,7 +4,7 @@ import { Certificate, PROFILES, type LintExpectation } from '../../lib/index.js'
 import { lintCertificate, lintProblems } from '../../lib/x509/lint.js';
 import { normalizeSans } from '../../lib/x509/sans.js';
 import { encodeName } from '../../lib/x509/names.js';
-import * as x509 from '../../lib/x509/peculiar.js';
+import * as x509 from '../helpers/peculiar.js';
 import { CA, CA_USAGE, craft, KU } from '../helpers/craft.js';
 import { failureOf, fixtureAuthorities, fixtureKey } from '../helpers/fixtures.js';
 

@@ -6,7 +6,7 @@ import { PkiError, verifyCertificate, type PkiErrorData } from '../../lib/index.
 import { encodeElement, encodeOid, encodeSequence } from '../../lib/crypto/der.js';
 import { Certificate, generateKeyPair as generateKeyPairFor } from '../../lib/index.js';
 import { attr, clientCertificateWithName, CN, nameDer, O, STRING } from '../helpers/names.js';
-import * as x509 from '../../lib/x509/peculiar.js';
+import * as x509 from '../helpers/peculiar.js';
 import { base, CA, CA_USAGE, craft, EKU_OID, KU, LEAF, nameConstraints, rawExtension } from '../helpers/craft.js';
 import { failureOf } from '../helpers/fixtures.js';
 

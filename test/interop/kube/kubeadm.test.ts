@@ -16,7 +16,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { clusterConfigFromKubeadm, type ClusterConfig } from '../../../lib/index.js';
 import { runCli } from '../../helpers/cli.js';
-import * as x509 from '../../../lib/x509/peculiar.js';
+import * as x509 from '../../helpers/peculiar.js';
 import { snapshot, suiteTempDir } from '../../helpers/dirs.js';
 import { kubeBinaries } from '../../helpers/processes.js';
 
