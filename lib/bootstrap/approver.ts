@@ -14,7 +14,9 @@ import { isDnsName } from '../x509/names.js';
  * @category Run the CSR controllers
  */
 export interface Requester {
+  /** The requester's user name (spec.username), e.g. system:node:worker-1 or system:bootstrap:<token id>. */
   readonly username: string;
+  /** The requester's groups (spec.groups), e.g. system:nodes. */
   readonly groups: readonly string[];
 }
 
@@ -35,7 +37,23 @@ export const defaultApprovalAuthorizer: ApprovalAuthorizer = (requester, subreso
  *
  * @category Run the CSR controllers
  */
-export type NodeAddressLookup = (nodeName: string) => Promise<{ dns: readonly string[]; ips: readonly string[] } | undefined> | { dns: readonly string[]; ips: readonly string[] } | undefined;
+export type NodeAddressLookup = (nodeName: string) =>
+  | Promise<
+      | {
+          /** The node's DNS names (Hostname, InternalDNS and ExternalDNS addresses). */
+          dns: readonly string[];
+          /** The node's IP addresses, IPv4 or IPv6. */
+          ips: readonly string[];
+        }
+      | undefined
+    >
+  | {
+      /** The node's DNS names (Hostname, InternalDNS and ExternalDNS addresses). */
+      dns: readonly string[];
+      /** The node's IP addresses, IPv4 or IPv6. */
+      ips: readonly string[];
+    }
+  | undefined;
 
 /**
  * The cluster owner's policy for kubelet serving certificates. The addresses a node reports about itself
@@ -58,9 +76,12 @@ export interface ServingPolicyOptions {
 }
 
 /**
+ * Options of decideApproval and startApprover: who may ask for node client certificates, and the serving policy.
+ *
  * @category Run the CSR controllers
  */
 export interface ApproverOptions extends CryptoOptions, ServingPolicyOptions {
+  /** Who may ask for which node client certificate. Default: system:bootstrappers may ask for nodeclient, system:nodes for selfnodeclient. */
   authorize?: ApprovalAuthorizer;
   /** Needed to approve kubelet serving certificates; without it they are denied. */
   nodeAddresses?: NodeAddressLookup;
@@ -78,12 +99,19 @@ interface Cidr {
  * @category Run the CSR controllers
  */
 export interface ServingPolicy {
+  /** The parsed `allowedCidrs`: IP SANs must lie in one; undefined when not restricted. */
   readonly allowedCidrs?: readonly Cidr[];
+  /** `allowedDnsSuffixes`, lowercase without a trailing dot; undefined when not restricted. */
   readonly allowedDnsSuffixes?: readonly string[];
+  /** The Service ranges of `serviceCidr`: no IP inside is approved. */
   readonly serviceRanges: readonly Cidr[];
+  /** The kubernetes Service IP of each range (its first address). */
   readonly serviceIps: readonly string[];
+  /** The cluster domain, lowercase without a trailing dot (default cluster.local). */
   readonly dnsDomain: string;
+  /** DNS names never approved: kubernetes, kubernetes.default[.svc[.<dnsDomain>]] and the API server's DNS hosts. */
   readonly reservedNames: ReadonlySet<string>;
+  /** IPs never approved (the Service IPs and the API server's IP hosts), as hex of their bytes. */
   readonly reservedIps: ReadonlySet<string>;
 }
 
@@ -188,12 +216,33 @@ export function servingPolicyProblems(nodeName: string, sans: { readonly dns: re
 }
 
 /**
+ * What the approver decided about one CSR: approve or deny (with the condition's reason and message), or leave it alone.
+ *
  * @category Run the CSR controllers
  */
 export type ApprovalDecision =
-  | { readonly decision: 'approve'; readonly reason: string; readonly message: string }
-  | { readonly decision: 'deny'; readonly reason: string; readonly message: string }
-  | { readonly decision: 'ignore'; readonly message: string };
+  | {
+      /** Approve: the controller adds an Approved condition. */
+      readonly decision: 'approve';
+      /** The condition's reason, e.g. AutoApproved. */
+      readonly reason: string;
+      /** The condition's message, for humans. */
+      readonly message: string;
+    }
+  | {
+      /** Deny: the controller adds a Denied condition. */
+      readonly decision: 'deny';
+      /** The condition's reason, e.g. a policy's refusal. */
+      readonly reason: string;
+      /** Why the request was denied, for humans. */
+      readonly message: string;
+    }
+  | {
+      /** Leave the CSR alone: not one this approver decides (another signer's, or already decided). */
+      readonly decision: 'ignore';
+      /** Why it was left alone, for the log. */
+      readonly message: string;
+    };
 
 const deny = (reason: string, message: string): ApprovalDecision => ({ decision: 'deny', reason, message });
 

@@ -30,6 +30,8 @@ export const KNOWN_USAGES = [
   'netscape sgc',
 ] as const;
 /**
+ * A usage of certificates.k8s.io/v1 as a CSR object lists it, e.g. 'digital signature' or 'client auth'.
+ *
  * @category Run the CSR controllers
  * @useDeclaredType
  */
@@ -43,19 +45,29 @@ export const SIGNERS = {
 } as const;
 
 /**
+ * The type of a CSR condition: Approved or Denied (by an approver, mutually exclusive), or Failed (by a signer).
+ *
  * @category Run the CSR controllers
  */
 export type ConditionType = 'Approved' | 'Denied' | 'Failed';
 
 /**
+ * One condition of a CSR object's status: its approval, denial or the signer's failure.
+ *
  * @category Run the CSR controllers
  */
 export interface CertificateSigningRequestCondition {
+  /** Approved, Denied or Failed. */
   type: ConditionType;
+  /** Always 'True': kubepki writes no other condition status. */
   status: 'True';
+  /** A CamelCase reason, e.g. AutoApproved or SignerValidationFailure. */
   reason?: string;
+  /** A human-readable explanation. */
   message?: string;
+  /** When the condition was last written, RFC 3339. */
   lastUpdateTime?: string;
+  /** When the condition's status last changed, RFC 3339. */
   lastTransitionTime?: string;
 }
 
@@ -65,22 +77,49 @@ export interface CertificateSigningRequestCondition {
  * @category Run the CSR controllers
  */
 export interface CertificateSigningRequestObject {
+  /** Always certificates.k8s.io/v1 (the only CSR API version Kubernetes serves since 1.22). */
   apiVersion: 'certificates.k8s.io/v1';
+  /** Always CertificateSigningRequest. */
   kind: 'CertificateSigningRequest';
-  metadata: { name: string; uid?: string; resourceVersion?: string; creationTimestamp?: string; generateName?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+  /** The object's name, identity and labels. */
+  metadata: {
+    /** The object's name: unique among CSRs (they are cluster-scoped). */
+    name: string;
+    /** The server-assigned identity of this object; a new object of the same name has another. */
+    uid?: string;
+    /** The server's version of the object, sent back on an update so that a concurrent change is refused (409). */
+    resourceVersion?: string;
+    /** When the server created the object, RFC 3339. */
+    creationTimestamp?: string;
+    /** A prefix from which the server makes a unique name when `name` is empty on create. */
+    generateName?: string;
+    /** Labels, e.g. to select the CSRs of one node. */
+    labels?: Record<string, string>;
+    /** Annotations; free-form. */
+    annotations?: Record<string, string>;
+  };
+  /** What was requested, and by whom: set on create, immutable after. */
   spec: {
     /** Base64 of the PEM `CERTIFICATE REQUEST` block. */
     request: string;
+    /** The signer asked to sign, e.g. kubernetes.io/kube-apiserver-client-kubelet; each signer only signs its own. */
     signerName: string;
+    /** The requested lifetime in seconds (at least 600); a signer may issue for less, never more than its own limit. */
     expirationSeconds?: number;
+    /** The requested key and extended key usages; the signer's rules decide which are allowed. */
     usages: KeyUsage[];
     /** Set by the server from the authenticated requester; immutable. */
     username?: string;
+    /** The requester's UID, set by the server; immutable. */
     uid?: string;
+    /** The requester's groups, set by the server, e.g. system:bootstrappers; immutable. */
     groups?: string[];
+    /** The requester's extra authentication attributes, set by the server; immutable. */
     extra?: Record<string, string[]>;
   };
+  /** What happened: the approval conditions and, once signed, the certificate. */
   status?: {
+    /** Approved or Denied (one or the other, set by an approver) and Failed (set by a signer). */
     conditions?: CertificateSigningRequestCondition[];
     /** Base64 of PEM `CERTIFICATE` blocks (the in-tree signer writes the leaf only). */
     certificate?: string;

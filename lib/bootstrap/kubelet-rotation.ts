@@ -7,25 +7,35 @@ import { RotationManager, type CertificateTemplate, type Clock } from './rotatio
 import { loadCurrentPair } from './store.js';
 
 /**
+ * Which of the kubelet's certificates: its client certificate or its serving certificate.
+ *
  * @category Bootstrap a node
  */
 export type KubeletCertificateKind = 'client' | 'serving';
 
 /**
+ * Options of kubeletRotation: the kubelet's kubeconfig, files, node name and addresses, and the rotation hooks.
+ *
  * @category Bootstrap a node
  */
 export interface KubeletRotationOptions extends CryptoOptions {
   /** The kubelet's own kubeconfig (after bootstrap), pointing at `kubelet-client-current.pem`. */
   kubeconfig: string;
+  /** The kubelet's certificate directory, e.g. /var/lib/kubelet/pki: the *-current.pem pairs are read and written there. */
   certDir: string;
+  /** The node's name: the certificates' subject is CN=system:node:<nodeName>, O=system:nodes. */
   nodeName: string;
   /** The node's addresses: with them the serving certificate is kept too (`--rotate-server-certificates`). */
   addresses?: readonly string[];
   /** How long each request waits for approval and issuance. Default one hour. */
   timeoutMs?: number;
+  /** Time and sleeping, for both managers. Default: the system clock. */
   clock?: Clock;
+  /** Places each rotation deadline between 70% and 90% of the certificate's lifetime. Default Math.random. */
   random?: () => number;
+  /** Told of each new certificate, once it is stored. */
   onRotated?: (kind: KubeletCertificateKind, certificate: Certificate) => void;
+  /** Told of each failed rotation; the manager retries with backoff. */
   onError?: (kind: KubeletCertificateKind, error: unknown) => void;
 }
 
@@ -35,9 +45,13 @@ export interface KubeletRotationOptions extends CryptoOptions {
  * @category Bootstrap a node
  */
 export interface KubeletRotation {
+  /** Keeps kubelet-client-current.pem: renews it with the current certificate before it expires. */
   readonly client: RotationManager;
+  /** Keeps kubelet-server-current.pem for the node's `addresses`; undefined without addresses. */
   readonly serving: RotationManager | undefined;
+  /** Starts both managers. */
   start(): void;
+  /** Stops both managers; resolves when a rotation in progress has finished. */
   stop(): Promise<void>;
 }
 

@@ -14,8 +14,16 @@ import { kubernetesLeaseBackend, type Lease, type LeaseBackend, type LeaseSpec }
  * @category Run the CSR controllers
  */
 export interface ElectionClock {
+  /** The current time, ms since the epoch. */
   now(): number;
-  setTimeout(callback: () => void, ms: number): { cancel(): void };
+  /** Calls `callback` once after `ms` milliseconds, unless cancelled first. */
+  setTimeout(
+    callback: () => void,
+    ms: number,
+  ): {
+    /** Cancels the timer: `callback` is not called. */
+    cancel(): void;
+  };
 }
 
 /** The process's clock: a monotonic reading on the epoch scale, and Node's timers (which keep the process alive). */
@@ -54,8 +62,11 @@ export interface LeaderElectionOptions {
   jitterFactor?: number;
   /** Where the Lease is kept; or `connection`, for the Leases of that API server. */
   leases?: LeaseBackend;
+  /** The API server whose coordination.k8s.io Leases are used, instead of `leases` (giving both is ERR_ARGUMENT). */
   connection?: KubeConnection;
+  /** Time and timers. Default: Date.now and setTimeout. */
   clock?: ElectionClock;
+  /** Called when this candidate acquires the Lease and starts leading. */
   onStartedLeading?: () => void;
   /** This candidate led and no longer does: a renewal missed renewDeadline, or another holder took the Lease. Not called on stop(). */
   onStoppedLeading?: () => void;
@@ -111,8 +122,11 @@ type State = 'idle' | 'candidate' | 'leading' | 'lost' | 'stopped';
  * @category Run the CSR controllers
  */
 export class LeaderElector {
+  /** This candidate's identity, written as the Lease's holderIdentity while it leads. */
   readonly identity: string;
+  /** The Lease's namespace. */
   readonly namespace: string;
+  /** The Lease's name. */
   readonly leaseName: string;
   readonly #options: LeaderElectionOptions;
   readonly #leases: LeaseBackend;
@@ -171,6 +185,7 @@ export class LeaderElector {
     return this.#observed.holderIdentity;
   }
 
+  /** Starts campaigning: tries to acquire the Lease now, then every retry period. Does nothing when already started. */
   start(): void {
     if (this.#state !== 'idle') return;
     this.#state = 'candidate';

@@ -7,10 +7,15 @@ import { kubeRequest, type KubeConnection } from './kube-client.js';
  * @category Run the CSR controllers
  */
 export interface LeaseSpec {
+  /** The identity of the current leader; null or empty when released. */
   holderIdentity?: string | null;
+  /** How long, in seconds, the holder's lease lasts after `renewTime` before another candidate may take it. */
   leaseDurationSeconds?: number | null;
+  /** When the current holder acquired the Lease (MicroTime). */
   acquireTime?: string | null;
+  /** When the holder last renewed the Lease (MicroTime). */
   renewTime?: string | null;
+  /** How many times the Lease changed holders. */
   leaseTransitions?: number | null;
 }
 
@@ -20,9 +25,21 @@ export interface LeaseSpec {
  * @category Run the CSR controllers
  */
 export interface Lease {
+  /** coordination.k8s.io/v1 when given. */
   apiVersion?: 'coordination.k8s.io/v1';
+  /** Lease when given. */
   kind?: 'Lease';
-  metadata: { name: string; namespace?: string; resourceVersion?: string; [field: string]: unknown };
+  /** The Lease's name and namespace, and the version an update must match; other fields are kept as read. */
+  metadata: {
+    /** The lock's name, e.g. the controller's. */
+    name: string;
+    /** The lock's namespace, e.g. kube-system. */
+    namespace?: string;
+    /** The stored version: an update with an older one is refused with ERR_CONFLICT. */
+    resourceVersion?: string;
+    [field: string]: unknown;
+  };
+  /** Who holds the Lease and until when; absent on a Lease never held. */
   spec?: LeaseSpec;
 }
 
@@ -34,8 +51,11 @@ export interface Lease {
  * @category Run the CSR controllers
  */
 export interface LeaseBackend {
+  /** The stored Lease; ERR_NOT_FOUND when there is none. */
   get(namespace: string, name: string): Promise<Lease>;
+  /** Stores a new Lease and returns it with its resourceVersion; ERR_ALREADY_EXISTS when one exists. */
   create(lease: Lease): Promise<Lease>;
+  /** Replaces the Lease if its metadata.resourceVersion is the stored one (ERR_CONFLICT otherwise); returns the new version. */
   update(lease: Lease): Promise<Lease>;
 }
 

@@ -26,17 +26,31 @@ export function nodeCsrName(spki: Uint8Array, subject: Subject, usages: readonly
 }
 
 /**
+ * Options of requestCertificate: what to ask for, whom to ask (the signer) and how long to wait for the certificate.
+ *
  * @category Bootstrap a node
  */
 export interface RequestCertificateOptions extends CryptoOptions {
+  /** The API server to create the CSR object on, with a credential allowed to create CSRs (a bootstrap token, or the node's certificate). */
   connection: KubeConnection;
+  /** The key to be certified: the CSR is signed with its private key, which never leaves this process. */
   keyPair: KeyPair;
+  /** The subject to ask for, e.g. CN=system:node:<name>, O=system:nodes for a kubelet. */
   subject: Subject;
-  sans?: { dns?: readonly string[]; ips?: readonly string[] };
+  /** The SANs to ask for. Default: none (a client certificate has none). */
+  sans?: {
+    /** DNS names. */
+    dns?: readonly string[];
+    /** IP addresses, IPv4 or IPv6. */
+    ips?: readonly string[];
+  };
+  /** The signer to ask, e.g. kubernetes.io/kube-apiserver-client-kubelet or kubernetes.io/kubelet-serving. */
   signerName: string;
+  /** The usages to ask for, e.g. ['digital signature', 'client auth']; the signer refuses usages its rules do not allow. */
   usages: KeyUsage[];
   /** A fixed name (the bootstrap CSR's); default a random `csr-xxxxx`. */
   name?: string;
+  /** The lifetime to ask for, in seconds (Kubernetes requires at least 600); the signer clamps it to its maximum. Default: the signer's maximum. */
   expirationSeconds?: number;
   /** How long to wait for approval and issuance. Default 3600 s, as the kubelet waits. */
   timeoutMs?: number;
@@ -129,6 +143,8 @@ export function waitForCertificate(connection: KubeConnection, name: string, tim
 const CLIENT_USAGES: KeyUsage[] = ['digital signature', 'key encipherment', 'client auth'];
 
 /**
+ * Options of bootstrapKubelet: the bootstrap kubeconfig to authenticate with and where the kubelet's files go.
+ *
  * @category Bootstrap a node
  */
 export interface KubeletBootstrapOptions extends CryptoOptions {
@@ -138,8 +154,11 @@ export interface KubeletBootstrapOptions extends CryptoOptions {
   kubeconfig: string;
   /** Default /var/lib/kubelet/pki. */
   certDir: string;
+  /** The node's name: the certificate's subject is CN=system:node:<nodeName>, O=system:nodes. */
   nodeName: string;
+  /** How long to wait for approval and issuance, in ms; ERR_TIMEOUT after. Default 3600000 (one hour). */
   timeoutMs?: number;
+  /** The clock, for the validity check and the stored pair's file name. Default: the system clock. */
   now?: () => Date;
 }
 
@@ -151,7 +170,12 @@ export interface KubeletBootstrapOptions extends CryptoOptions {
  *
  * @category Bootstrap a node
  */
-export async function bootstrapKubelet(options: KubeletBootstrapOptions): Promise<{ bootstrapped: boolean; certificate: Certificate }> {
+export async function bootstrapKubelet(options: KubeletBootstrapOptions): Promise<{
+  /** False when the kubeconfig already held a certificate valid now, and nothing was asked for. */
+  bootstrapped: boolean;
+  /** The kubelet's client certificate: the existing one, or the one just issued. */
+  certificate: Certificate;
+}> {
   const crypto = cryptoOf(options);
   const now = options.now ?? (() => new Date());
   const store = { certDir: options.certDir, prefix: 'kubelet-client', now };
@@ -191,14 +215,20 @@ async function pendingKey(store: { certDir: string; prefix: string; now: () => D
 }
 
 /**
+ * Options of renewing a kubelet's client certificate with its current one.
+ *
  * @category Bootstrap a node
  */
 export interface ClientRenewalOptions extends CryptoOptions {
   /** The kubelet's own kubeconfig, whose client certificate authenticates the request. */
   kubeconfig: string;
+  /** The kubelet's certificate directory, e.g. /var/lib/kubelet/pki: the new pair goes to kubelet-client-current.pem. */
   certDir: string;
+  /** The node's name: the certificate's subject is CN=system:node:<nodeName>, O=system:nodes. */
   nodeName: string;
+  /** How long to wait for approval and issuance, in ms; ERR_TIMEOUT after. Default 3600000 (one hour). */
   timeoutMs?: number;
+  /** The clock, for the stored pair's file name. Default: the system clock. */
   now?: () => Date;
 }
 
@@ -212,16 +242,22 @@ export async function renewClientCertificate(options: ClientRenewalOptions): Pro
 }
 
 /**
+ * Options of requestServingCertificate: the kubelet's credential, its certificate directory and the node's addresses.
+ *
  * @category Bootstrap a node
  */
 export interface ServingCertificateOptions extends CryptoOptions {
   /** The kubelet's own kubeconfig (client certificate), after bootstrap. */
   kubeconfig: string;
+  /** The kubelet's certificate directory, e.g. /var/lib/kubelet/pki: the new pair goes to kubelet-server-current.pem. */
   certDir: string;
+  /** The node's name: the certificate's subject is CN=system:node:<nodeName>, O=system:nodes. */
   nodeName: string;
   /** The node's addresses: IPs become IP SANs, names DNS SANs (the kubelet's template, §14). */
   addresses: readonly string[];
+  /** How long to wait for approval and issuance, in ms; ERR_TIMEOUT after. Default 3600000 (one hour). */
   timeoutMs?: number;
+  /** The clock, for the stored pair's file name. Default: the system clock. */
   now?: () => Date;
 }
 

@@ -9,14 +9,20 @@ import type { UserInfo } from './token.js';
 import { WatchHub } from './watch-hub.js';
 
 /**
+ * The kind of a watch event: a CSR created (or listed at the start), changed, or removed.
+ *
  * @category Run the CSR controllers
  */
 export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
 /**
+ * One change to a CSR registry, as a watch delivers it.
+ *
  * @category Run the CSR controllers
  */
 export interface WatchEvent {
+  /** What happened to the object: ADDED, MODIFIED or DELETED. */
   readonly type: WatchEventType;
+  /** The object after the change (before it, for DELETED); deeply frozen. */
   readonly object: CertificateSigningRequestObject;
   /**
    * The object with the request its registry validated on create, for a CSR the approver or a signer may
@@ -41,7 +47,9 @@ export interface WatchOptions {
 export interface CsrRegistry {
   /** Stores a validated CSR; the requester becomes spec.username/groups. A taken name is ERR_ALREADY_EXISTS. */
   create(csr: CertificateSigningRequestObject, requester: UserInfo): Promise<CertificateSigningRequestObject>;
+  /** The CSR object of that name, or undefined. */
   get(name: string): Promise<CertificateSigningRequestObject | undefined>;
+  /** Every stored CSR object. */
   list(): Promise<CertificateSigningRequestObject[]>;
   /**
    * Calls `listener` with ADDED for every existing CSR, then with each change; returns a stop function.
@@ -49,7 +57,12 @@ export interface CsrRegistry {
    */
   watch(listener: (event: WatchEvent) => void, options?: WatchOptions): Promise<() => void>;
   /** The objects and the resource version they were read at (a list's metadata.resourceVersion), where the registry versions its objects. */
-  versionedList?(): Promise<{ items: CertificateSigningRequestObject[]; resourceVersion: string }>;
+  versionedList?(): Promise<{
+    /** Every stored CSR object. */
+    items: CertificateSigningRequestObject[];
+    /** The version the list was read at: a watch from it misses no change. */
+    resourceVersion: string;
+  }>;
   /** Adds an Approved or Denied condition (the /approval subresource). */
   setApproval(name: string, condition: CertificateSigningRequestCondition, write?: CsrWriteOptions): Promise<CertificateSigningRequestObject>;
   /** Sets status.certificate (once) and/or adds a Failed condition (the /status subresource). */
@@ -79,18 +92,27 @@ export interface CsrWriteOptions {
 export interface MemoryRegistry extends CsrRegistry {
   /** Removes a CSR (and its file), telling watchers DELETED; an unknown name is ERR_NOT_FOUND. */
   delete(name: string): Promise<void>;
-  versionedList(): Promise<{ items: CertificateSigningRequestObject[]; resourceVersion: string }>;
+  /** The objects and the resource version they were read at (a list's metadata.resourceVersion). */
+  versionedList(): Promise<{
+    /** Every stored CSR object. */
+    items: CertificateSigningRequestObject[];
+    /** The version the list was read at: a watch from it misses no change. */
+    resourceVersion: string;
+  }>;
 }
 
 /** Pending CSRs (no condition, no certificate) one requester may hold by default; more are refused. */
 export const DEFAULT_MAX_PENDING_PER_REQUESTER = 100;
 
 /**
+ * Options of memoryRegistry: persistence, the clock, the per-requester cap and watch history.
+ *
  * @category Run the CSR controllers
  */
 export interface MemoryRegistryOptions extends CryptoOptions {
   /** Persist every CSR as `<dir>/<name>.json`, written atomically, and load them at start. */
   dir?: string;
+  /** The clock for creationTimestamp and the conditions' lastUpdateTime. Default: the system clock. */
   now?: () => Date;
   /**
    * Pending CSRs (neither approved, denied, failed nor issued) one requester (spec.username) may hold;

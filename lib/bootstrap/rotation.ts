@@ -18,9 +18,13 @@ export function rotationDeadline(certificate: { notBefore: Date; notAfter: Date 
  * @category Bootstrap a node
  */
 export interface CertificateTemplate {
+  /** The CN the certificate must have, e.g. system:node:worker-1. */
   readonly commonName: string;
+  /** The O values the certificate must have, e.g. ['system:nodes']. */
   readonly organizations: readonly string[];
+  /** The DNS SANs it must have (a serving certificate's); compared as a set. */
   readonly dns?: readonly string[];
+  /** The IP SANs it must have (a serving certificate's); compared as a set. */
   readonly ips?: readonly string[];
 }
 
@@ -41,7 +45,9 @@ export function matchesTemplate(certificate: Certificate, template: CertificateT
  * @category Bootstrap a node
  */
 export interface Clock {
+  /** The current time. */
   now(): Date;
+  /** Resolves after `ms` milliseconds, or at once when `signal` aborts. */
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
 }
 
@@ -64,10 +70,14 @@ export const systemClock: Clock = {
 };
 
 /**
+ * Options of a certificate rotation manager: where the current certificate comes from, what it must match, how to rotate it and how to back off.
+ *
  * @category Bootstrap a node
  */
 export interface RotationManagerOptions {
+  /** Time and sleeping. Default: the system clock. */
   clock?: Clock;
+  /** Uniform in [0, 1): places each certificate's rotation deadline between 70% and 90% of its lifetime. Default Math.random. */
   random?: () => number;
   /** The certificate in use now (e.g. from the file store), or undefined when there is none. */
   current: () => Promise<Certificate | undefined>;
@@ -76,7 +86,17 @@ export interface RotationManagerOptions {
   /** Obtains and stores a new certificate. */
   rotate: () => Promise<void>;
   /** After a failed rotation: 2 s doubling for 5 steps, then every 32 s (client-go's backoff). */
-  backoff?: { initialMs: number; factor: number; steps: number; maxMs: number };
+  backoff?: {
+    /** The wait after the first failure, in ms (default 2000). */
+    initialMs: number;
+    /** What each further failure multiplies the wait by (default 2). */
+    factor: number;
+    /** How many failures grow the wait; after them every wait is `maxMs` (default 5). */
+    steps: number;
+    /** The wait once `steps` failures have passed, in ms (default 32000). */
+    maxMs: number;
+  };
+  /** Told of each failed rotation; the manager retries after the backoff. */
   onError?: (error: unknown) => void;
 }
 
@@ -135,6 +155,7 @@ export class RotationManager {
     return current ? Math.max(0, this.deadlineOf(current).getTime() - this.#clock.now().getTime()) : 0;
   }
 
+  /** Starts rotating in the background: sleeps until the deadline, rotates, repeats. Does nothing when already started. */
   start(): void {
     if (this.#loop) return;
     this.#abort = new AbortController();
@@ -148,6 +169,7 @@ export class RotationManager {
     })();
   }
 
+  /** Stops the loop and waits for a rotation in progress to finish. */
   async stop(): Promise<void> {
     this.#abort.abort();
     await this.#loop;

@@ -12,15 +12,27 @@ import type { RevocationSource } from './revocation.js';
 import { authenticateBootstrapToken, BOOTSTRAPPERS_GROUP, CLUSTER_INFO_PATH, clusterInfoConfigMap, clusterInfoKubeconfig, signingTokens, type TokenStore, type UserInfo } from './token.js';
 
 /**
+ * Options of startBootstrapServer: the registry, TLS material, token store, address and limits.
+ *
  * @category Run the CSR controllers
  */
 export interface BootstrapServerOptions {
+  /** Where CSR objects are stored and watched: the server serves the certificates.k8s.io/v1 API over it. */
   registry: CsrRegistry;
   /** The serving certificate and key (PEM) and the CA bundle that client certificates must chain to. */
-  tls: { cert: string; key: string; clientCa: string };
+  tls: {
+    /** The serving certificate chain, PEM. */
+    cert: string;
+    /** The serving certificate's private key, PEM (unencrypted PKCS#8). */
+    key: string;
+    /** The CA bundle, PEM, that client certificates must chain to; a client without one authenticates with a token. */
+    clientCa: string;
+  };
+  /** The bootstrap token Secrets that authenticate a client without a certificate (a joining kubelet). */
   tokens: TokenStore;
   /** Default 127.0.0.1, port 0 (an ephemeral port). */
   host?: string;
+  /** The port to listen on; default 0 (an ephemeral port, see `BootstrapServer.port`). */
   port?: number;
   /** Largest request body accepted. Default 64 KiB. */
   maxBodyBytes?: number;
@@ -39,13 +51,17 @@ export interface BootstrapServerOptions {
   clusterInfoServer?: string;
   /** How often a watch that allows bookmarks gets one; default 60 s, as kube-apiserver. */
   bookmarkIntervalMs?: number;
+  /** The clock, for token expiry. Default: the system clock. */
   now?: () => Date;
 }
 
 /**
+ * One answered request, for `onRequest`: never a credential or a body.
+ *
  * @category Run the CSR controllers
  */
 export interface RequestLogEntry {
+  /** The HTTP method, e.g. GET or POST. */
   readonly method: string;
   /** The path and query as sent (taken from the request: escape it before printing). */
   readonly path: string;
@@ -53,15 +69,21 @@ export interface RequestLogEntry {
   readonly contentType: string;
   /** The content type of the answer. */
   readonly responseType: string;
+  /** The HTTP status answered, e.g. 201 or 409. */
   readonly status: number;
 }
 
 /**
+ * A running bootstrap server: a minimal certificates.k8s.io/v1 API for kubelet TLS bootstrap without a kube-apiserver.
+ *
  * @category Run the CSR controllers
  */
 export interface BootstrapServer {
+  /** The base URL clients use, e.g. https://127.0.0.1:41623. */
   readonly url: string;
+  /** The port listened on (the ephemeral one when `port` was 0). */
   readonly port: number;
+  /** Stops listening, ends open watches and connections; resolves when the server is closed. */
   close(): Promise<void>;
 }
 

@@ -18,7 +18,9 @@ export const DEFAULT_NODE_TOKEN_GROUP = 'system:bootstrappers:kubeadm:default-no
  * @category Bootstrap a node
  */
 export interface BootstrapToken {
+  /** The public token id: 6 characters of [a-z0-9]; it names the Secret bootstrap-token-<id>. */
   readonly id: string;
+  /** The 16-character [a-z0-9] secret part: a credential, never logged. */
   readonly secret: string;
 }
 
@@ -64,25 +66,42 @@ export function formatBootstrapToken(token: BootstrapToken): string {
  * @category Bootstrap a node
  */
 export interface SecretObject {
+  /** Always v1. */
   apiVersion: 'v1';
+  /** Always Secret. */
   kind: 'Secret';
-  metadata: { name: string; namespace: string; deletionTimestamp?: string };
+  /** The Secret's name, namespace and deletion state. */
+  metadata: {
+    /** `bootstrap-token-<id>` for a bootstrap token. */
+    name: string;
+    /** kube-system for a bootstrap token. */
+    namespace: string;
+    /** Set, RFC 3339, while the Secret is being deleted: its token no longer authenticates. */
+    deletionTimestamp?: string;
+  };
+  /** bootstrap.kubernetes.io/token for a bootstrap token; a Secret of another type never authenticates. */
   type: string;
+  /** The Secret's data, each value base64: token-id, token-secret, expiration, usage-bootstrap-*, auth-extra-groups, description. */
   data?: Record<string, string>;
 }
 
 /**
+ * Options of bootstrapTokenSecret: the token's expiry, usages, extra groups and description.
+ *
  * @category Bootstrap a node
  */
 export interface TokenSecretOptions {
   /** Absolute expiry; default now + 24 h (kubeadm's TTL). */
   expiration?: Date;
+  /** The time `ttlSeconds` counts from. Default: now. */
   now?: Date;
+  /** The token's lifetime in seconds when `expiration` is not given; ERR_TOKEN unless positive. Default 86400 (24 h). */
   ttlSeconds?: number;
   /** Default both: authentication and signing (cluster-info). */
   usages?: readonly ('authentication' | 'signing')[];
   /** Default kubeadm's `system:bootstrappers:kubeadm:default-node-token`. */
   extraGroups?: readonly string[];
+  /** A note stored in the Secret's description field, for humans. Default: none. */
   description?: string;
 }
 
@@ -123,6 +142,7 @@ export function bootstrapTokenSecret(token: BootstrapToken, options: TokenSecret
  * @category Bootstrap a node
  */
 export interface TokenStore {
+  /** The Secret of that name (bootstrap-token-<id>) in kube-system, or undefined when there is none. */
   getSecret(name: string): Promise<SecretObject | undefined>;
   /** Every stored Secret: a store that lists them gets cluster-info signed for its signing tokens. */
   listSecrets?(): Promise<SecretObject[]>;
@@ -133,7 +153,12 @@ export interface TokenStore {
  *
  * @category Bootstrap a node
  */
-export function memoryTokenStore(secrets: readonly SecretObject[]): TokenStore & { add(secret: SecretObject): void; delete(name: string): boolean } {
+export function memoryTokenStore(secrets: readonly SecretObject[]): TokenStore & {
+  /** Stores a Secret, replacing one of the same name. */
+  add(secret: SecretObject): void;
+  /** Removes the Secret of that name; true when there was one. */
+  delete(name: string): boolean;
+} {
   const byName = new Map(secrets.map((s) => [s.metadata.name, s]));
   return {
     getSecret: async (name) => byName.get(name),
@@ -210,7 +235,9 @@ export async function signingTokens(store: TokenStore, now: Date = new Date()): 
  * @category Bootstrap a node
  */
 export interface UserInfo {
+  /** The user name, e.g. system:bootstrap:<token id> for a bootstrap token. */
   readonly username: string;
+  /** The groups, e.g. system:bootstrappers and the token's extra groups. */
   readonly groups: readonly string[];
 }
 
@@ -307,9 +334,18 @@ export function clusterInfoKubeconfig(server: string, caPem: string): string {
  * @category Bootstrap a node
  */
 export function clusterInfoConfigMap(kubeconfig: string, signingTokens: readonly BootstrapToken[]): {
+  /** Always v1. */
   apiVersion: 'v1';
+  /** Always ConfigMap. */
   kind: 'ConfigMap';
-  metadata: { name: 'cluster-info'; namespace: 'kube-public' };
+  /** Always kube-public/cluster-info, which anonymous clients may read. */
+  metadata: {
+    /** Always cluster-info. */
+    name: 'cluster-info';
+    /** Always kube-public. */
+    namespace: 'kube-public';
+  };
+  /** `kubeconfig` (the CA-only kubeconfig) and `jws-kubeconfig-<token id>` (a detached JWS of it) per signing token. */
   data: Record<string, string>;
 } {
   return {
