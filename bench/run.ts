@@ -1,10 +1,10 @@
 // The benchmark suite: `npm run bench`. Every case is measured beside its baseline in the same run (the
-// raw Node crypto the work needs, plain @peculiar/x509, the openssl command line) and the ratios are
+// raw Node crypto the work needs, Go's crypto/x509 (bench/go), plain @peculiar/x509, the openssl command line) and the ratios are
 // written to bench/results/latest.md and latest.json. Medians, with min and max.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { createPrivateKey, createPublicKey, generateKeyPairSync, KeyObject, sign as nodeSign, verify as nodeVerify } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign as nodeSign, verify as nodeVerify, type JsonWebKey as NodeJwk } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { Bench } from 'tinybench';
@@ -28,8 +28,8 @@ import {
 } from '../dist/index.js';
 import { openPkcs11Token } from '../dist/crypto/pkcs11.js';
 import { createWorkerPool } from '../dist/workers/pool.js';
-import { exportSpki } from '../dist/crypto/keys.js';
-import { readPemBlocks } from '../dist/crypto/pem.js';
+import { children, contentOf, decodeOid, readElement } from '../dist/crypto/der.js';
+import { encodePem, readPemBlocks } from '../dist/crypto/pem.js';
 import * as x509 from '../test/helpers/peculiar.js';
 import { keyAlgorithm } from '../dist/crypto/keys.js';
 
@@ -62,28 +62,117 @@ function record(row: Row, baseline?: Row): void {
   rows.push(baseline ? { ...row, baseline: baseline.name, ratio: row.opsPerSecond / baseline.opsPerSecond } : row);
 }
 
+const GO_VERSION = '1.24';
+let goBuild: Promise<{ binary: string; version: string } | undefined> | undefined;
+
+/**
+ * The Go peer (bench/go, standard library only), built with Debian trixie's Go 1.24 (fetched into the
+ * user's cache by test/interop/trixie/fetch.sh, as the Go judge is) into ${KUBEPKI_CACHE:-~/.cache/kubepki}/bench-go,
+ * once per source version; undefined (and the Go rows left out) when the toolchain cannot be had.
+ */
+function goPeer(): Promise<{ binary: string; version: string } | undefined> {
+  goBuild ??= (async () => {
+    try {
+      const fetchScript = fileURLToPath(new URL('../test/interop/trixie/fetch.sh', import.meta.url));
+      const root = execFileSync('bash', [fetchScript], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim();
+      const goroot = join(root, 'usr', 'lib', `go-${GO_VERSION}`);
+      const source = fileURLToPath(new URL('./go/', import.meta.url));
+      const hash = createHash('sha256');
+      for (const file of ['main.go', 'go.mod']) hash.update(readFileSync(join(source, file)));
+      const cache = join(process.env.KUBEPKI_CACHE ?? join(homedir(), '.cache', 'kubepki'), 'bench-go');
+      mkdirSync(cache, { recursive: true, mode: 0o700 });
+      const env = { ...process.env, GOROOT: goroot, GOTOOLCHAIN: 'local', GOTELEMETRY: 'off', GOPROXY: 'off', CGO_ENABLED: '0', GOCACHE: join(cache, 'gocache'), GOPATH: join(cache, 'gopath') };
+      const binary = join(cache, `bench-go${GO_VERSION}-${hash.digest('hex').slice(0, 16)}`);
+      if (!existsSync(binary)) {
+        const partial = `${binary}.${process.pid}.tmp`;
+        execFileSync(join(goroot, 'bin', 'go'), ['build', '-trimpath', '-o', partial, '.'], { cwd: source, env, stdio: 'inherit' });
+        renameSync(partial, binary);
+      }
+      const version = execFileSync(join(goroot, 'bin', 'go'), ['env', 'GOVERSION'], { env, encoding: 'utf8' }).trim();
+      return { binary, version };
+    } catch (error) {
+      console.error(`bench: no Go ${GO_VERSION} peer (${(error as Error).message}); the Go rows are left out`);
+      return undefined;
+    }
+  })();
+  return goBuild;
+}
+
+/** A folder holding what the Go peer reads: the CA's certificate and PKCS#8 key, and `files`. */
+async function goInputs(ca: CertificateAuthority, files: Record<string, string> = {}): Promise<{ dir: string; close: () => void }> {
+  const dir = mkdtempSync(join(tmpdir(), 'kubepki-bench-go-'));
+  writeFileSync(join(dir, 'ca.crt'), ca.certificate.pem);
+  writeFileSync(join(dir, 'ca.key'), await exportPrivateKeyPem(ca.keyPair, 'pkcs8'), { mode: 0o600 });
+  for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
+  return { dir, close: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+const runGo = (binary: string, args: string[]): { single: number[]; parallel?: number[]; procs: number } => JSON.parse(execFileSync(binary, args, { encoding: 'utf8' })) as { single: number[]; parallel?: number[]; procs: number };
+
+/** A row from samples (ms per operation): median, min, max. */
+function rowOf(name: string, samples: number[]): Row {
+  const sorted = [...samples].sort((a, b) => a - b);
+  const median = sorted[Math.floor(sorted.length / 2)]!;
+  return { name, opsPerSecond: 1000 / median, medianMs: median, minMs: sorted[0]!, maxMs: sorted.at(-1)! };
+}
+
+/**
+ * Distinct CSRs of `spec`, each on a key of its own (nodes n0, n1, ...): the CA-step cases go through
+ * every one once per round, so no step meets a key an earlier step brought.
+ */
+async function freshCsrs(spec: KeySpec, count: number): Promise<string[]> {
+  const csrs: string[] = [];
+  // Key generation runs in libuv's thread pool: 16 at a time keep the cores busy (RSA takes seconds).
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 16 }, async () => {
+      for (let k = next++; k < count; k = next++) csrs[k] = (await createCsr({ keyPair: await generateKeyPair(spec), subject: nodeSubject(`n${k}`) })).pem;
+    }),
+  );
+  return csrs;
+}
+
+/** What node:crypto needs to do a CSR's checks by hand: its key as JWK, the signed bytes and the signature. */
+function floorInputs(csrs: readonly string[]): { jwk: NodeJwk; info: Uint8Array; signature: Uint8Array; hash: string | null }[] {
+  return csrs.map((pem) => {
+    const der = readPemBlocks(pem)[0]!.der;
+    const top = readElement(der, 0, 'csr');
+    const [info, algorithm, bits] = children(der, top, 'csr');
+    const [infoVersion, , spki] = children(der, info!, 'csr');
+    void infoVersion;
+    const oid = decodeOid(contentOf(der, children(der, algorithm!, 'csr')[0]!), 'csr');
+    const hash = { '1.2.840.10045.4.3.2': 'sha256', '1.2.840.10045.4.3.3': 'sha384', '1.2.840.113549.1.1.11': 'sha256', '1.3.101.112': null }[oid];
+    if (hash === undefined) throw new Error(`bench: unexpected CSR signature algorithm ${oid}`);
+    const jwk = createPublicKey({ key: Buffer.from(der.subarray(spki!.headerStart, spki!.end)), format: 'der', type: 'spki' }).export({ format: 'jwk' });
+    return { jwk, info: der.subarray(info!.headerStart, info!.end), signature: contentOf(der, bits!).subarray(1), hash };
+  });
+}
+
+// CSRs per CA-step round, each on a new key (RSA's keys take long to make: fewer of them).
+const CA_STEP_CSRS: Record<string, number> = { 'ecdsa-p256': 4000, ed25519: 4000, 'rsa-2048': 400 };
+
+/**
+ * The CA step for CSRs that each bring a key never seen before, in turns (3 rounds, each CSR once a
+ * round): kubepki in this thread (parseCsr + issueCertificate, as the signer calls them), kubepki's
+ * issueCertificates on a running pool of one worker per core, Go's crypto/x509 (bench/go: one goroutine,
+ * then GOMAXPROCS goroutines), and node:crypto's floor (the key import + verify + sign, nothing else).
+ */
 async function caStep(spec: KeySpec): Promise<void> {
   const ca = await createCertificateAuthority({ keySpec: spec });
-  const csrKeyPairs = await Promise.all(Array.from({ length: 32 }, () => generateKeyPair(spec)));
-  const csrs = await Promise.all(csrKeyPairs.map(async (keyPair) => (await createCsr({ keyPair, subject: nodeSubject('n1') })).pem));
-  let i = 0;
   const caKeyObject = createPrivateKey({ key: await exportPrivateKeyPem(ca.keyPair), format: 'pem' });
+  const csrs = await freshCsrs(spec, CA_STEP_CSRS[spec]!);
+  const inputs = floorInputs(csrs);
+  const { hash } = inputs[0]!;
   const csrDer = readPemBlocks(csrs[0]!)[0]!.der;
-  const hash = spec === 'ed25519' ? null : spec === 'ecdsa-p384' ? 'sha384' : 'sha256';
   const publicKey = createPublicKey(caKeyObject);
   const signature = nodeSign(hash, csrDer, caKeyObject);
-  // Every CSR brings a key never seen before: the work includes importing it (from its JWK, node:crypto's
-  // fastest synchronous import) before verifying with it.
-  const requesters = await Promise.all(csrKeyPairs.map(async (pair) => {
-    const jwk = createPublicKey({ key: Buffer.from(await exportSpki(pair.publicKey)), format: 'der', type: 'spki' }).export({ format: 'jwk' });
-    return { jwk, signature: nodeSign(hash, csrDer, KeyObject.from(pair.privateKey)) };
-  }));
   const peculiarCa = new x509.X509Certificate(ca.certificate.der as Uint8Array<ArrayBuffer>);
+  let i = 0;
+  // The floor and the plain @peculiar/x509 baseline (one CSR over and over: the floor with a key already parsed).
   const result = await measure({
-    [`kubepki CA step (${spec}): parse+verify CSR, issue, lint, PEM`]: async () => {
-      const csr = await parseCsr(csrs[i++ % csrs.length]!);
-      const cert = await issueCertificate({ profile: PROFILES.kubeletClient, subject: csr.subject, publicKey: csr.publicKey.spki, issuer: ca });
-      void cert.pem;
+    [`floor (${spec}): node:crypto verify + sign`]: () => {
+      nodeVerify(hash, csrDer, publicKey, signature);
+      nodeSign(hash, csrDer, caKeyObject);
     },
     [`plain @peculiar/x509 (${spec}): parse+verify CSR, create`]: async () => {
       const csr = new x509.Pkcs10CertificateRequest(csrs[i++ % csrs.length]!);
@@ -97,22 +186,70 @@ async function caStep(spec: KeySpec): Promise<void> {
       });
       void cert.toString('pem');
     },
-    [`floor (${spec}): node:crypto verify + sign`]: () => {
-      nodeVerify(hash, csrDer, publicKey, signature);
-      nodeSign(hash, csrDer, caKeyObject);
-    },
-    [`floor (${spec}): node:crypto import of the CSR's key + verify + sign`]: () => {
-      const requester = requesters[i++ % requesters.length]!;
-      nodeVerify(hash, csrDer, createPublicKey({ key: requester.jwk, format: 'jwk' }), requester.signature);
-      nodeSign(hash, csrDer, caKeyObject);
-    },
   });
-  const [ours, peculiar, floor, floorWithImport] = Object.values(result) as [Row, Row, Row, Row];
+  const [floor, peculiar] = Object.values(result) as [Row, Row];
   record(floor);
-  record(floorWithImport);
-  record(ours, floor);
-  record({ ...ours, name: `${ours.name}, vs the floor with the key import` }, floorWithImport);
   record(peculiar, floor);
+
+  const go = await goPeer();
+  const goDir = await goInputs(ca, Object.fromEntries(csrs.map((csr, k) => [`csr-${k}.pem`, csr])));
+  const pool = createWorkerPool();
+  const requests = csrs.map((csr) => ({ csr, profile: PROFILES.kubeletClient }));
+  try {
+    await issueCertificates(requests.slice(0, 400), { issuer: ca, pool });
+    const goSamples: { single: number; parallel: number }[] = [];
+    const n = csrs.length;
+    const label = `${n.toLocaleString('en')} CSRs, each on a new key, 3 rounds in turns`;
+    const cases: Record<string, () => Promise<number> | number> = {
+      [`floor (${spec}): node:crypto import of the CSR's key (JWK) + verify + sign, one thread (${label})`]: () => {
+        const started = performance.now();
+        for (const input of inputs) {
+          if (!nodeVerify(input.hash, input.info, createPublicKey({ key: input.jwk, format: 'jwk' }), input.signature)) throw new Error('bench: the floor refused a CSR');
+          nodeSign(hash, input.info, caKeyObject);
+        }
+        return (performance.now() - started) / n;
+      },
+      [`kubepki CA step (${spec}), one thread: parseCsr + issueCertificate (verify, issue, lint), PEM (${label})`]: async () => {
+        const started = performance.now();
+        for (const pem of csrs) {
+          const csr = await parseCsr(pem);
+          void (await issueCertificate({ profile: PROFILES.kubeletClient, subject: { ...csr.subject, der: csr.certifiedSubjectDer }, publicKey: csr.publicKey, issuer: ca })).pem;
+        }
+        return (performance.now() - started) / n;
+      },
+      [`kubepki CA step (${spec}), issueCertificates on a running pool of ${pool.size} worker threads, PEM (${label})`]: async () => {
+        const started = performance.now();
+        const outcomes = await issueCertificates(requests, { issuer: ca, pool });
+        if (outcomes.some((o) => o.error)) throw new Error('bench: the batch refused a CSR');
+        for (const outcome of outcomes) void encodePem('CERTIFICATE', outcome.der!);
+        return (performance.now() - started) / n;
+      },
+    };
+    if (go) {
+      cases[`Go ${go.version} crypto/x509 CA step (${spec}), one goroutine: pem.Decode, ParseCertificateRequest, CheckSignature, CreateCertificate, pem.Encode (${label})`] = () => {
+        const out = runGo(go.binary, ['castep', goDir.dir, '1']);
+        goSamples.push({ single: out.single[0]!, parallel: out.parallel![0]! });
+        return out.single[0]!;
+      };
+    }
+    const [floorWithImport, ours, pooled, goSingle] = (await interleaved(3, cases)) as [Row, Row, Row, Row | undefined];
+    record(floorWithImport);
+    record(ours, floorWithImport);
+    const cores = pool.size;
+    const floorOnCores: Row = { ...floorWithImport, name: `${floorWithImport.name} x ${cores} cores`, opsPerSecond: floorWithImport.opsPerSecond * cores, medianMs: floorWithImport.medianMs / cores, minMs: floorWithImport.minMs / cores, maxMs: floorWithImport.maxMs / cores };
+    record(pooled, floorOnCores);
+    if (goSingle && go) {
+      const goAll = rowOf(`Go ${go.version} crypto/x509 CA step (${spec}), GOMAXPROCS=${cores} goroutines (same rounds)`, goSamples.map((sample) => sample.parallel));
+      record(goSingle);
+      record(goAll);
+      rows.push({ ...ours, name: `${ours.name} vs Go, one goroutine`, baseline: goSingle.name, ratio: ours.opsPerSecond / goSingle.opsPerSecond });
+      rows.push({ ...pooled, name: `${pooled.name} vs Go, ${cores} goroutines`, baseline: goAll.name, ratio: pooled.opsPerSecond / goAll.opsPerSecond });
+      summary.push({ spec, ours, pooled, goSingle, goAll, floorWithImport, cores });
+    }
+  } finally {
+    await pool.close();
+    goDir.close();
+  }
   if (spec !== 'ecdsa-p256') return;
   const openssl = await opensslCa(ca, csrs);
   try {
@@ -123,19 +260,22 @@ async function caStep(spec: KeySpec): Promise<void> {
     await caStepThroughToken(floor);
     record(opensslBatch);
     record(oneShot('openssl x509 -req (one process per certificate)', openssl.perProcess()));
-    for (const row of [ours, batch, coldBatch]) rows.push({ ...row, name: `${row.name} vs openssl ca -batch`, baseline: opensslBatch.name, ratio: row.opsPerSecond / opensslBatch.opsPerSecond });
+    for (const row of [batch, coldBatch]) rows.push({ ...row, name: `${row.name} vs openssl ca -batch`, baseline: opensslBatch.name, ratio: row.opsPerSecond / opensslBatch.opsPerSecond });
   } finally {
     openssl.close();
   }
 }
 
+/** The headline: each key type's CA step against Go and the floor, measured in the same rounds. */
+const summary: { spec: KeySpec; ours: Row; pooled: Row; goSingle: Row; goAll: Row; floorWithImport: Row; cores: number }[] = [];
+
 /**
- * The CA step for 20,000 CSRs through issueCertificates over one worker per core: once with the pool a
+ * The CA step for the fresh CSRs through issueCertificates over one worker per core: once with the pool a
  * long-running signer keeps (started and warmed before the clock starts), once as a one-shot command runs it
  * (starting its workers inside the timing); in turns with `openssl ca -batch`, whose row comes third.
  */
 async function batchCaStep(ca: CertificateAuthority, csrs: string[], opensslBatch: () => number): Promise<[Row, Row, Row]> {
-  const requests = Array.from({ length: 20_000 }, (_, k) => ({ csr: csrs[k % csrs.length]!, profile: PROFILES.kubeletClient }));
+  const requests = csrs.map((csr) => ({ csr, profile: PROFILES.kubeletClient }));
   const timed = async (options: Parameters<typeof issueCertificates>[1]): Promise<number> => {
     const start = performance.now();
     const outcomes = await issueCertificates(requests, options);
@@ -143,12 +283,13 @@ async function batchCaStep(ca: CertificateAuthority, csrs: string[], opensslBatc
     return (performance.now() - start) / requests.length;
   };
   const pool = createWorkerPool();
+  const n = requests.length.toLocaleString('en');
   try {
-    await issueCertificates(requests.slice(0, 4000), { issuer: ca, pool });
+    await issueCertificates(requests.slice(0, 400), { issuer: ca, pool });
     // In turns with openssl ca -batch, the baseline the ratios are taken against.
     return (await interleaved(3, {
-      [`kubepki CA step, issueCertificates on a running pool of ${pool.size} worker threads (20,000 CSRs, 3 runs)`]: () => timed({ issuer: ca, pool }),
-      [`kubepki CA step, issueCertificates starting ${pool.size} worker threads (20,000 CSRs, one-shot, 3 runs)`]: () => timed({ issuer: ca }),
+      [`kubepki CA step, issueCertificates on a running pool of ${pool.size} worker threads (${n} CSRs on new keys, 3 runs)`]: () => timed({ issuer: ca, pool }),
+      [`kubepki CA step, issueCertificates starting ${pool.size} worker threads (${n} CSRs on new keys, one-shot, 3 runs)`]: () => timed({ issuer: ca }),
       'openssl ca -batch (one process, 200 CSRs, 3 runs in turn with the pool)': opensslBatch,
     })) as [Row, Row, Row];
   } finally {
@@ -178,7 +319,7 @@ async function caStepThroughToken(floor: Row): Promise<void> {
     const csr = (await createCsr({ keyPair: await generateKeyPair(), subject: nodeSubject('n1') })).pem;
     const step = (signer: typeof issuer | CertificateAuthority) => async (): Promise<void> => {
       const parsed = await parseCsr(csr);
-      void (await issueCertificate({ profile: PROFILES.kubeletClient, subject: parsed.subject, publicKey: parsed.publicKey.spki, issuer: signer })).pem;
+      void (await issueCertificate({ profile: PROFILES.kubeletClient, subject: parsed.subject, publicKey: parsed.publicKey, issuer: signer })).pem;
     };
     const result = await measure({ 'kubepki CA step, CA key in SoftHSM2 (PKCS#11)': step(issuer), 'kubepki CA step, CA key in memory (same run)': step(memoryCa) });
     const [token11, memory] = Object.values(result) as [Row, Row];
@@ -206,7 +347,7 @@ async function caStepPerProfile(ca: CertificateAuthority, floor: Row): Promise<v
     tasks[`kubepki CA step, profile ${profile.name}`] = async () => {
       const parsed = await parseCsr(csr);
       const { dns, ips, emails, uris } = parsed.sans;
-      void (await issueCertificate({ profile, subject: { ...parsed.subject, der: parsed.subjectDer }, sans: { dns, ips, emails, uris }, publicKey: parsed.publicKey.spki, issuer: ca })).pem;
+      void (await issueCertificate({ profile, subject: { ...parsed.subject, der: parsed.subjectDer }, sans: { dns, ips, emails, uris }, publicKey: parsed.publicKey, issuer: ca })).pem;
     };
   }
   for (const row of Object.values(await measure(tasks))) record(row, floor);
@@ -305,33 +446,65 @@ async function issuanceWithKeys(spec: KeySpec): Promise<void> {
   record(webFloor);
   record(ours, floor);
   record({ ...ours, name: `${ours.name} vs WebCrypto` }, webFloor);
-  if (spec === 'rsa-2048') return;
-  // Key generation runs in libuv's thread pool: 64 at a time keep both cores busy.
-  const count = 4096;
-  const start = performance.now();
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: 64 }, async () => {
-      while (next++ < count) {
-        const key = await generateKeyPair(spec);
-        await issueCertificate({ profile: PROFILES.client, subject: { commonName: 'u' }, publicKey: key.publicKey, issuer: ca });
-      }
-    }),
-  );
-  const concurrent = oneShot(`kubepki issuance incl. key generation (${spec}), 64 concurrent (4,096 certificates)`, (performance.now() - start) / count);
-  next = 0;
-  const webStart = performance.now();
-  await Promise.all(
-    Array.from({ length: 64 }, async () => {
-      while (next++ < count) {
-        await crypto.subtle.generateKey(keyAlgorithm(spec), true, ['sign', 'verify']);
-        await crypto.subtle.sign(ca.keyPair.spec === 'ed25519' ? { name: 'Ed25519' } : { name: 'ECDSA', hash: 'SHA-256' }, ca.privateKey, data);
-      }
-    }),
-  );
-  const webConcurrent = oneShot(`floor (${spec}): WebCrypto generateKey + sign, 64 concurrent`, (performance.now() - webStart) / count);
-  record(webConcurrent);
-  record(concurrent, webConcurrent);
+  // Key generation runs in libuv's thread pool: 64 at a time keep every core busy. In turns with Go's
+  // crypto/x509 (GenerateKey + CreateCertificate, one goroutine, then GOMAXPROCS goroutines).
+  const count = spec === 'rsa-2048' ? 16 : 2000;
+  const oneAtATime = async (): Promise<number> => {
+    const start = performance.now();
+    for (let k = 0; k < count; k++) {
+      const key = await generateKeyPair(spec);
+      await issueCertificate({ profile: PROFILES.client, subject: { commonName: 'u' }, publicKey: key.publicKey, issuer: ca });
+    }
+    return (performance.now() - start) / count;
+  };
+  const concurrently = async (work: () => Promise<unknown>): Promise<number> => {
+    const start = performance.now();
+    let next = 0;
+    await Promise.all(Array.from({ length: 64 }, async () => {
+      while (next++ < count) await work();
+    }));
+    return (performance.now() - start) / count;
+  };
+  const go = await goPeer();
+  const goDir = await goInputs(ca);
+  const goSamples: { single: number; parallel: number }[] = [];
+  const n = count.toLocaleString('en');
+  try {
+    const cases: Record<string, () => Promise<number> | number> = {
+      [`kubepki issuance incl. key generation (${spec}), one at a time (${n} certificates, 3 rounds in turns)`]: oneAtATime,
+      [`kubepki issuance incl. key generation (${spec}), 64 concurrent (${n} certificates, 3 rounds in turns)`]: () =>
+        concurrently(async () => {
+          const key = await generateKeyPair(spec);
+          await issueCertificate({ profile: PROFILES.client, subject: { commonName: 'u' }, publicKey: key.publicKey, issuer: ca });
+        }),
+      [`floor (${spec}): WebCrypto generateKey + sign, 64 concurrent (${n}, 3 rounds in turns)`]: () =>
+        concurrently(async () => {
+          await crypto.subtle.generateKey(keyAlgorithm(spec), true, ['sign', 'verify']);
+          await crypto.subtle.sign(ca.keyPair.spec === 'ed25519' ? { name: 'Ed25519' } : { name: 'ECDSA', hash: 'SHA-256' }, ca.privateKey, data);
+        }),
+    };
+    if (go) {
+      cases[`Go ${go.version} issuance incl. key generation (${spec}), one goroutine: GenerateKey + CreateCertificate (${n}, 3 rounds in turns)`] = () => {
+        const out = runGo(go.binary, ['issue', goDir.dir, spec, String(count)]);
+        goSamples.push({ single: out.single[0]!, parallel: out.parallel![0]! });
+        return out.single[0]!;
+      };
+    }
+    const [single, concurrent, webConcurrent, goSingle] = (await interleaved(3, cases)) as [Row, Row, Row, Row | undefined];
+    record(webConcurrent);
+    record(concurrent, webConcurrent);
+    if (go && goSingle) {
+      const goAll = rowOf(`Go ${go.version} issuance incl. key generation (${spec}), GOMAXPROCS goroutines (same rounds)`, goSamples.map((sample) => sample.parallel));
+      record(goSingle);
+      record(goAll);
+      record(single, goSingle);
+      record({ ...concurrent, name: `${concurrent.name} vs Go on all cores` }, goAll);
+    } else {
+      record(single);
+    }
+  } finally {
+    goDir.close();
+  }
 }
 
 async function verification(): Promise<void> {
@@ -357,6 +530,25 @@ async function verification(): Promise<void> {
   record(node);
   record(ours, node);
   record(crossChecked, node);
+  const go = await goPeer();
+  if (go) {
+    const goDir = await goInputs(ca, { 'leaf.crt': leaf.pem, name: '10.0.0.1' });
+    const count = 5000;
+    try {
+      const [kubepki, goVerify] = (await interleaved(3, {
+        [`kubepki verifyCertificate from PEM (server purpose, IP) (${count.toLocaleString('en')}, 3 rounds in turns)`]: () => {
+          const start = performance.now();
+          for (let k = 0; k < count; k++) verifyCertificate(leaf.pem, { roots: [ca.certificate], purpose: 'server', name: '10.0.0.1' });
+          return (performance.now() - start) / count;
+        },
+        [`Go ${go.version} pem.Decode + ParseCertificate + Verify (roots, ServerAuth, IP) (same rounds)`]: () => runGo(go.binary, ['verify', goDir.dir, String(count)]).single[2]!,
+      })) as [Row, Row];
+      record(goVerify);
+      record(kubepki, goVerify);
+    } finally {
+      goDir.close();
+    }
+  }
   const bundleInputs = await Promise.all(Array.from({ length: 10 }, async () => (await createCertificateAuthority()).certificate.pem));
   const text = bundleInputs.join('');
   const misc = await measure({
@@ -427,15 +619,16 @@ function coldImport(): void {
   rows.push({ name: 'node -e 0 (process start, the baseline)', opsPerSecond: 1000 / nodeMs, medianMs: nodeMs, minMs: nodeMs, maxMs: nodeMs });
 }
 
+// BENCH_CASES=castep,issuance (fleet, castep, issuance, verify, import) runs some of the cases: for trying a change.
+const only = process.env.BENCH_CASES?.split(',');
+const runs = (name: string): boolean => !only || only.includes(name);
 // First, before the cases that write and delete files (openssl ca) make the disk slow to create files.
 const fleetNodes = Number(process.env.BENCH_FLEET_NODES ?? 5000);
-await fleet(fleetNodes);
-await caStep('ecdsa-p256');
-await caStep('ed25519');
-await caStep('rsa-2048');
-for (const spec of ['ecdsa-p256', 'ed25519', 'rsa-2048'] as const) await issuanceWithKeys(spec);
-await verification();
-coldImport();
+if (runs('fleet')) await fleet(fleetNodes);
+if (runs('castep')) for (const spec of ['ecdsa-p256', 'ed25519', 'rsa-2048'] as const) await caStep(spec);
+if (runs('issuance')) for (const spec of ['ecdsa-p256', 'ed25519', 'rsa-2048'] as const) await issuanceWithKeys(spec);
+if (runs('verify')) await verification();
+if (runs('import')) coldImport();
 
 const format = (n: number, digits = 2): string => n.toFixed(digits);
 const lines = [
@@ -443,11 +636,28 @@ const lines = [
   '',
   `Node ${process.version}, ${new Date().toISOString()}, ${time} ms per case. Medians; ratio = ops/s of the row / ops/s of its baseline, measured in this run.`,
   '',
+  ...(summary.length
+    ? [
+        '## The CA step against Go and the floor',
+        '',
+        'Each CSR on a key of its own, each once a round; 3 rounds in turns; ops/s of the medians. The floor: node:crypto importing the CSR\'s key (JWK), verifying its signature and signing, nothing else.',
+        '',
+        '| key | kubepki, one thread | Go, one goroutine | ratio | kubepki pool | Go, all cores | ratio | floor, one thread | one thread / floor | pool / (floor x cores) |',
+        '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+        ...summary.map(
+          ({ spec, ours, pooled, goSingle, goAll, floorWithImport, cores }) =>
+            `| ${spec} | ${format(ours.opsPerSecond, 0)} | ${format(goSingle.opsPerSecond, 0)} | ${format(ours.opsPerSecond / goSingle.opsPerSecond)} | ${format(pooled.opsPerSecond, 0)} | ${format(goAll.opsPerSecond, 0)} | ${format(pooled.opsPerSecond / goAll.opsPerSecond)} | ${format(floorWithImport.opsPerSecond, 0)} | ${format(ours.opsPerSecond / floorWithImport.opsPerSecond)} | ${format(pooled.opsPerSecond / (floorWithImport.opsPerSecond * cores))} |`,
+        ),
+        '',
+        '## Every case',
+        '',
+      ]
+    : []),
   '| case | ops/s | median ms | min ms | max ms | baseline | ratio |',
   '|---|---:|---:|---:|---:|---|---:|',
   ...rows.map((r) => `| ${r.name} | ${format(r.opsPerSecond, 0)} | ${format(r.medianMs, 3)} | ${format(r.minMs, 3)} | ${format(r.maxMs, 3)} | ${r.baseline ?? ''} | ${r.ratio === undefined ? '' : format(r.ratio)} |`),
   '',
 ];
 writeFileSync(new URL('./results/latest.md', import.meta.url), lines.join('\n'));
-writeFileSync(new URL('./results/latest.json', import.meta.url), JSON.stringify({ node: process.version, at: new Date().toISOString(), rows }, null, 2));
+writeFileSync(new URL('./results/latest.json', import.meta.url), JSON.stringify({ node: process.version, at: new Date().toISOString(), summary, rows }, null, 2));
 console.log(lines.join('\n'));

@@ -1,0 +1,3 @@
+module kubepki/bench/go
+
+go 1.24
