@@ -48,6 +48,8 @@ function certificateExpired(statusCertificate: string, now: Date): boolean {
 }
 
 /**
+ * Options of startCsrCleaner: the clock, the interval between sweeps and the hooks.
+ *
  * @category Run the CSR controllers
  */
 export interface CsrCleanerOptions {
@@ -55,6 +57,7 @@ export interface CsrCleanerOptions {
   now?: () => Date;
   /** Time between sweeps; default 1 hour, as upstream. A sweep also runs at start. */
   intervalMs?: number;
+  /** Told of each CSR deleted, with why (e.g. its age past the limit for its state). */
   onDeleted?: (name: string, reason: string) => void;
   /** Errors of a sweep; default a KubepkiControllerError warning (controllers.ts). */
   onError?: (error: unknown) => void;
@@ -66,6 +69,7 @@ export interface CsrCleanerOptions {
  * @category Run the CSR controllers
  */
 export interface CsrCleaner extends Controller {
+  /** Runs one pass now (after a pass in progress) and resolves with the names of the CSRs it deleted. */
   sweep(): Promise<string[]>;
 }
 

@@ -14,6 +14,8 @@ import { kubeRequest, type KubeConnection } from './kube-client.js';
 import { formatBootstrapToken, parseBootstrapToken, type BootstrapToken } from './token.js';
 
 /**
+ * Options of joinControlPlane (kubeadm join --control-plane): discovery, the certificate key of the shared Secret, and this node's config.
+ *
  * @category Bootstrap a node
  */
 export interface JoinControlPlaneOptions extends CryptoOptions {
@@ -41,6 +43,8 @@ export interface JoinControlPlaneOptions extends CryptoOptions {
 }
 
 /**
+ * What joinControlPlane did: the cluster discovered, the shared files restored, and this node's PKI.
+ *
  * @category Bootstrap a node
  */
 export interface JoinControlPlaneResult {

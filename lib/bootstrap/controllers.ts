@@ -17,7 +17,9 @@ import { signCsrObject, signValidatedCsr, workerCsr, type SignerOptions, type Si
  * @category Run the CSR controllers
  */
 export interface Controller {
+  /** Stops watching and acting; with leader election, the returned promise resolves once the Lease is released. */
   stop(): void | Promise<void>;
+  /** Resolves once every CSR queued so far has been handled (useful in tests and before exiting). */
   idle(): Promise<void>;
 }
 
@@ -27,6 +29,7 @@ export interface Controller {
  * @category Run the CSR controllers
  */
 export interface ControllerOptions {
+  /** Told of each error (a failed write, a lost watch); the controller goes on. Default: a process warning of type KubepkiControllerError. */
   onError?: (error: unknown) => void;
   /**
    * A write refused with ERR_CONFLICT: the CSR changed since the version the work was done on (another
@@ -167,9 +170,12 @@ export function startApprover(registry: CsrRegistry, options: ApproverOptions & 
 }
 
 /**
+ * Options of startSigner: the signer's CA and rules, how it signs (in this thread or in workers) and its hooks.
+ *
  * @category Run the CSR controllers
  */
 export interface SignerControllerOptions extends SignerOptions, ControllerOptions {
+  /** Told what the signer did with each CSR, by its name. */
   onOutcome?: (name: string, outcome: SignOutcome) => void;
   /**
    * Worker threads that sign, in batches of `batchSize` CSRs. Default 0: one CSR at a time in this
@@ -178,6 +184,7 @@ export interface SignerControllerOptions extends SignerOptions, ControllerOption
   workers?: number;
   /** A pool to sign in, shared with other controllers (the caller closes it); implies batched signing. */
   pool?: WorkerPool;
+  /** CSRs per message to a worker when signing in worker threads. Default 64. */
   batchSize?: number;
 }
 

@@ -6,6 +6,8 @@ import { Certificate } from '../x509/certificate.js';
 import { CLUSTER_INFO_PATH, caPublicKeyPin, formatBootstrapToken, parseBootstrapToken, verifyClusterInfo, verifyDetachedJws, type BootstrapToken } from './token.js';
 
 /**
+ * Options of discoverCluster (kubeadm's token discovery): the endpoint, the bootstrap token and the CA pins.
+ *
  * @category Bootstrap a node
  */
 export interface DiscoverClusterOptions {
@@ -22,6 +24,8 @@ export interface DiscoverClusterOptions {
 }
 
 /**
+ * What token discovery found and verified: the API server's URL and CA bundle from kube-public/cluster-info.
+ *
  * @category Bootstrap a node
  */
 export interface DiscoveredCluster {

@@ -14,6 +14,8 @@ import type { SignOutcome } from './signer.js';
 import type { TokenStore } from './token.js';
 
 /**
+ * Options of startEmbeddedBootstrap: the CAs, tokens, endpoint address, approval policy, signing limits and hooks.
+ *
  * @category Run the CSR controllers
  */
 export interface EmbeddedBootstrapOptions extends CryptoOptions {
@@ -32,12 +34,15 @@ export interface EmbeddedBootstrapOptions extends CryptoOptions {
   registryDir?: string;
   /** Default 127.0.0.1 and an ephemeral port. */
   host?: string;
+  /** The port to listen on. Default 0 (an ephemeral port, see `server.port`). */
   port?: number;
   /** The addresses each node owns, for approving serving certificates; without it they are denied. */
   nodeAddresses?: NodeAddressLookup;
   /** The cluster owner's policy for kubelet serving certificates (allowed CIDRs and DNS suffixes, the reserved names). */
   servingPolicy?: ServingPolicyOptions;
+  /** Told of each approver decision, by CSR name. */
   onDecision?: (name: string, decision: ApprovalDecision) => void;
+  /** Told of each signer outcome, by CSR name. */
   onOutcome?: (name: string, outcome: SignOutcome) => void;
   /** Every error of the approver, the signers and the cleaner (a failed lookup, a registry write); default: a KubepkiControllerError process warning. */
   onError?: (error: unknown) => void;
@@ -69,12 +74,18 @@ export interface EmbeddedBootstrapOptions extends CryptoOptions {
 }
 
 /**
+ * The running control-plane side of the TLS bootstrap, as startEmbeddedBootstrap returns it.
+ *
  * @category Run the CSR controllers
  */
 export interface EmbeddedBootstrap {
+  /** The HTTPS endpoint kubelets bootstrap against. */
   readonly server: BootstrapServer;
+  /** The embedded CSR registry the endpoint and the controllers share. */
   readonly registry: CsrRegistry;
+  /** The approver, the two kubelet signers and the CSR cleaner. */
   readonly controllers: readonly Controller[];
+  /** Stops the controllers and the endpoint; resolves once all are stopped. */
   close(): Promise<void>;
 }
 

@@ -19,21 +19,40 @@ import type { WatchEvent } from './registry.js';
  * @category Run the CSR controllers
  */
 export interface KubeConnection {
+  /** The API server's URL, e.g. https://10.0.0.1:6443. */
   readonly server: string;
   /** PEM bundle the server certificate must chain to; there is no way to skip verification. */
   readonly ca: string;
+  /** A bearer token (a bootstrap token, or a service account's), when authenticating with one. */
   readonly token?: string;
+  /** A client certificate chain, PEM, when authenticating with one (with `key`). */
   readonly cert?: string;
+  /** The client certificate's private key, PEM. */
   readonly key?: string;
+  /** Where the credentials were read from: a copy of the connection reads them again from there (a rotated token or certificate). */
   readonly source?: KubeconfigSource;
   /** Retries of a request the server asked to repeat (429, or 5xx with Retry-After) or a read the connection dropped; default 5. */
   readonly maxRetries?: number;
 }
 
 /**
+ * Where a connection's credentials come from: a kubeconfig file (and context), or the pod's service account.
+ *
  * @category Run the CSR controllers
  */
-export type KubeconfigSource = { readonly kubeconfig: string; readonly context?: string } | { readonly inCluster: true; readonly root?: string };
+export type KubeconfigSource =
+  | {
+      /** The kubeconfig file's path; read again for each copy of the connection. */
+      readonly kubeconfig: string;
+      /** The context to use. Default: the kubeconfig's current-context. */
+      readonly context?: string;
+    }
+  | {
+      /** The pod's service account: its token (re-read as the kubelet rotates it) and ca.crt. */
+      readonly inCluster: true;
+      /** A directory the service account path is under, for tests. Default: / (the real path). */
+      readonly root?: string;
+    };
 
 type ClientNode = typeof ClientNodeModule;
 

@@ -6,11 +6,15 @@ export interface ListedObject {
 }
 
 /**
+ * The kind of a list-and-watch event: an object listed or created, changed, or removed.
+ *
  * @category Run the CSR controllers
  */
 export type ListWatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
 
 /**
+ * Options of listAndWatch.
+ *
  * @category Run the CSR controllers
  */
 export interface ListWatchOptions {

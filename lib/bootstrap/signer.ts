@@ -35,16 +35,38 @@ export interface SignerOptions extends CryptoOptions {
   maxLifetimeSeconds?: number;
   /** Extra rules for this signer; default the in-tree rules for in-tree signers, none otherwise. */
   rules?: SignerRules;
+  /** The signing time: NotBefore is 5 minutes before it. Default: now. */
   now?: Date;
 }
 
 /**
+ * What the signer did with one CSR object: issued a certificate, failed it (breaks the signer's rules), or skipped it.
+ *
  * @category Run the CSR controllers
  */
 export type SignOutcome =
-  | { readonly outcome: 'issued'; readonly certificate: Certificate; readonly statusCertificate: string }
-  | { readonly outcome: 'failed'; readonly reason: 'SignerValidationFailure'; readonly message: string }
-  | { readonly outcome: 'skipped'; readonly message: string };
+  | {
+      /** The CSR was signed. */
+      readonly outcome: 'issued';
+      /** The issued certificate. */
+      readonly certificate: Certificate;
+      /** What goes into status.certificate: base64 of the certificate's PEM. */
+      readonly statusCertificate: string;
+    }
+  | {
+      /** The CSR breaks the signer's rules: the controller adds a Failed condition. */
+      readonly outcome: 'failed';
+      /** The Failed condition's reason, as kube-controller-manager writes it. */
+      readonly reason: 'SignerValidationFailure';
+      /** What rule the CSR breaks, for the condition's message. */
+      readonly message: string;
+    }
+  | {
+      /** Not for this signer to sign now: another signer's, not approved, or already issued, denied or failed. */
+      readonly outcome: 'skipped';
+      /** Why it was skipped, for the log. */
+      readonly message: string;
+    };
 
 /**
  * Signs one CSR as kube-controller-manager's csrsigning controller does (docs/kubernetes-pki.md §11): only

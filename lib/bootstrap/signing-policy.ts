@@ -29,6 +29,7 @@ export interface SigningPolicy {
   readonly signerName: string;
   /** The certificate's lifetime, already clamped (signingPolicy). */
   readonly ttlSeconds: number;
+  /** How far NotBefore is set before the signing time, for clock skew: 300 s (5 minutes), as kube-controller-manager. */
   readonly backdateSeconds: number;
   /** A TTL below this keeps its full length at the end (NotAfter is not backdated). */
   readonly shortSeconds: number;

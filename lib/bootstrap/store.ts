@@ -8,12 +8,16 @@ import { ioError, writeFileAtomic } from '../cluster/files.js';
 import { Certificate } from '../x509/certificate.js';
 
 /**
+ * Where the kubelet's certificate pairs are kept: `<certDir>/<prefix>-current.pem`, a symlink to the newest `<prefix>-<timestamp>.pem`.
+ *
  * @category Bootstrap a node
  */
 export interface CertificateFileStoreOptions {
+  /** The certificate directory, e.g. /var/lib/kubelet/pki. */
   certDir: string;
   /** `kubelet-client` or `kubelet-server`. */
   prefix: string;
+  /** The clock: a stored pair's file is named `<prefix>-<timestamp>.pem` from it. Default: the system clock. */
   now?: () => Date;
 }
 
@@ -77,7 +81,19 @@ export async function storeCertificatePair(options: CertificateFileStoreOptions,
  *
  * @category Bootstrap a node
  */
-export async function loadCurrentPair(options: CertificateFileStoreOptions): Promise<{ certificate: Certificate; chain: Certificate[]; keyPem: string; path: string } | undefined> {
+export async function loadCurrentPair(options: CertificateFileStoreOptions): Promise<
+  | {
+      /** The leaf certificate: the file's first CERTIFICATE block. */
+      certificate: Certificate;
+      /** Every CERTIFICATE block of the file, leaf first. */
+      chain: Certificate[];
+      /** The private key, as a PEM block. */
+      keyPem: string;
+      /** The path read: `<certDir>/<prefix>-current.pem`. */
+      path: string;
+    }
+  | undefined
+> {
   const path = join(options.certDir, `${options.prefix}-current.pem`);
   let text: string;
   try {

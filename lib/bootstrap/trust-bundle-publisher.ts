@@ -6,20 +6,35 @@ import { kubeRequest, type KubeConnection } from './kube-client.js';
 const GROUP = 'certificates.k8s.io';
 
 /**
+ * What publishTrustBundles did: nothing when the server serves no ClusterTrustBundle API, else the objects created, updated, left and deleted.
+ *
  * @category Make a cluster PKI (kubeadm's layout)
  */
 export type TrustBundlePublication =
-  | { readonly served: false; /** The server's gitVersion from /version, when it answered. */ readonly serverVersion?: string }
   | {
+      /** False: the server serves no certificates.k8s.io ClusterTrustBundle API version kubepki writes; nothing was published. */
+      readonly served: false;
+      /** The server's gitVersion from /version, when it answered. */
+      readonly serverVersion?: string;
+    }
+  | {
+      /** True: the bundles were published. */
       readonly served: true;
+      /** The API version written (the newest the server serves). */
       readonly version: ClusterTrustBundleVersion;
+      /** Names of the objects created. */
       readonly created: readonly string[];
+      /** Names of the objects whose content changed. */
       readonly updated: readonly string[];
+      /** Names of the objects already as wanted. */
       readonly unchanged: readonly string[];
+      /** Names of kubepki's objects deleted because they are not among the bundles (`prune`). */
       readonly deleted: readonly string[];
     };
 
 /**
+ * Options of publishTrustBundles: pruning and the retries of a conflicting write.
+ *
  * @category Make a cluster PKI (kubeadm's layout)
  */
 export interface PublishTrustBundleOptions {

@@ -10,6 +10,7 @@ import { PkiError, type PkiErrorData } from '../errors.js';
  * @category Certificates, keys and CSRs
  */
 export interface WorkerPool {
+  /** How many worker threads the pool runs. */
   readonly size: number;
   /**
    * Runs `module`'s export `name` with `args` (structured-cloned) in the least busy worker, or in worker
