@@ -43,6 +43,8 @@ export const DEFAULT_RETRY_PERIOD_MS = 2_000;
 export const DEFAULT_JITTER_FACTOR = 1.2;
 
 /**
+ * Options of a LeaderElector (client-go's leaderelection): the Lease, this candidate's identity, the timings and the hooks.
+ *
  * @category Run the CSR controllers
  */
 export interface LeaderElectionOptions {

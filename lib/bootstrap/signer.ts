@@ -24,6 +24,8 @@ export const IN_TREE_SIGNER_RULES: Readonly<Record<string, SignerRules>> = {
 };
 
 /**
+ * Options of signCsrObject: the signer's name and CA, the longest lifetime it gives, its rules and the signing time.
+ *
  * @category Run the CSR controllers
  */
 export interface SignerOptions extends CryptoOptions {

@@ -24,6 +24,8 @@ export const BUNDLES = {
 } as const satisfies Record<string, readonly string[]>;
 
 /**
+ * A trust bundle of bundles/, named after the flag that reads it, e.g. client-ca-file or kubelet-certificate-authority.
+ *
  * @category Make a cluster PKI (kubeadm's layout)
  * @useDeclaredType
  */

@@ -15,15 +15,19 @@ import type { ValidityOptions } from '../x509/validity.js';
 export interface CertificateAuthority extends Issuer {
   readonly certificate: Certificate;
   readonly privateKey: CryptoKey;
+  /** The CA's key pair: `privateKey` is its private half. */
   readonly keyPair: KeyPair;
 }
 
 /**
+ * Options of createCertificateAuthority: the CA's name, key and lifetime.
+ *
  * @category Certificates, keys and CSRs
  */
 export interface CreateAuthorityOptions extends CryptoOptions {
   /** Default `kubernetes`, kubeadm's cluster CA name. */
   commonName?: string;
+  /** The O values of the CA's subject. Default: none. */
   organizations?: readonly string[];
   /** Default ecdsa-p256. */
   keySpec?: KeySpec;
@@ -31,7 +35,9 @@ export interface CreateAuthorityOptions extends CryptoOptions {
   keyPair?: KeyPair;
   /** Default: the cluster CA profile (10 years). */
   profile?: CertificateProfile;
+  /** NotBefore and NotAfter; default: backdated 5 minutes, for the profile's lifetime. */
   validity?: ValidityOptions;
+  /** The issuing time. Default: now. */
   now?: Date;
 }
 
@@ -46,6 +52,8 @@ export function createCertificateAuthority(options: CreateAuthorityOptions = {})
 }
 
 /**
+ * Options of createIntermediateAuthority: those of a root, and the CA that signs it.
+ *
  * @category Certificates, keys and CSRs
  */
 export interface CreateIntermediateOptions extends CreateAuthorityOptions {

@@ -8,19 +8,43 @@ import { Certificate } from '../x509/certificate.js';
 
 export const CLUSTER_TRUST_BUNDLE_VERSIONS = ['v1', 'v1beta1', 'v1alpha1'] as const;
 /**
+ * A ClusterTrustBundle API version: v1, v1beta1 or v1alpha1.
+ *
  * @category Make a cluster PKI (kubeadm's layout)
  * @useDeclaredType
  */
 export type ClusterTrustBundleVersion = (typeof CLUSTER_TRUST_BUNDLE_VERSIONS)[number];
 
 /**
+ * A certificates.k8s.io ClusterTrustBundle: CA certificates published in the cluster, optionally linked to a signer.
+ *
  * @category Make a cluster PKI (kubeadm's layout)
  */
 export interface ClusterTrustBundle {
+  /** certificates.k8s.io/ and the version the server serves (v1, v1beta1 or v1alpha1). */
   apiVersion: `certificates.k8s.io/${ClusterTrustBundleVersion}`;
+  /** Always ClusterTrustBundle. */
   kind: 'ClusterTrustBundle';
-  metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string>; resourceVersion?: string };
-  spec: { signerName?: string; trustBundle: string };
+  /** The object's name, labels and version. */
+  metadata: {
+    /** The name: a signer-linked bundle's starts with the signer name, its `/` replaced by `:`. */
+    name: string;
+    /** Must be absent: ClusterTrustBundles are cluster-scoped. */
+    namespace?: string;
+    /** Labels; kubepki's bundles carry its own, so that publishing can prune them. */
+    labels?: Record<string, string>;
+    /** Annotations; free-form. */
+    annotations?: Record<string, string>;
+    /** The stored version, sent back on an update so that a concurrent change is refused (409). */
+    resourceVersion?: string;
+  };
+  /** The bundle: its signer and certificates. */
+  spec: {
+    /** The signer whose trust anchors these are, e.g. kubernetes.io/kube-apiserver-client; absent for an unlinked bundle. */
+    signerName?: string;
+    /** The CA certificates, as concatenated `CERTIFICATE` PEM blocks. */
+    trustBundle: string;
+  };
 }
 
 /** certificates.MaxTrustBundleSize: the largest spec.trustBundle, in bytes (Go's len() of the string). */
@@ -32,7 +56,9 @@ export const MAX_TRUST_BUNDLE_SIZE = 1024 * 1024;
  * @category Make a cluster PKI (kubeadm's layout)
  */
 export interface ClusterTrustBundleProblem {
+  /** The path of the field at fault, e.g. spec.signerName. */
   readonly field: string;
+  /** Why, as kube-apiserver words it, e.g. `Required value`. */
   readonly reason: string;
 }
 

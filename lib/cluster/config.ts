@@ -28,6 +28,7 @@ export interface ClusterConfig {
   apiServerCertSans?: readonly string[];
   /** Extra etcd server and peer SANs. */
   etcdServerCertSans?: readonly string[];
+  /** Extra SANs of etcd's peer certificate (kubeadm `etcd.local.peerCertSANs`): IPs become IP SANs, DNS names DNS SANs. */
   etcdPeerCertSans?: readonly string[];
   /** Default ecdsa-p256; kubeadm's own default is rsa-2048. */
   keySpec?: KeySpec;
@@ -62,11 +63,13 @@ export interface ResolvedClusterConfig extends Required<Omit<ClusterConfig, 'con
   readonly apiServerServiceIp: string;
   /** Host (no brackets) and port of the control-plane endpoint. */
   readonly endpointHost: string;
+  /** The control-plane endpoint's port (the API server port when the endpoint names none). */
   readonly endpointPort: number;
   /** `https://host:port` for kubeconfigs that talk to the control-plane endpoint. */
   readonly endpointUrl: string;
   /** `https://advertise:port`, what kubeadm puts in controller-manager.conf and scheduler.conf. */
   readonly localApiUrl: string;
+  /** The host name of the Konnectivity server: `konnectivityServerHost`, else the endpoint host. */
   readonly konnectivityServerHost: string;
   /** Extra apiserver SANs that were neither an IP nor a DNS name, skipped as kubeadm does (with a warning). */
   readonly skippedSans: readonly string[];

@@ -14,8 +14,11 @@ import { readRotation, ROTATION_FILE, type Rotation } from './rotation-state.js'
  * @category Make a cluster PKI (kubeadm's layout)
  */
 export interface DirectoryProblem {
+  /** The entry at fault, e.g. apiserver. */
   readonly name: string;
+  /** Its files, relative to the directory, e.g. pki/apiserver.crt and pki/apiserver.key. */
   readonly files: readonly string[];
+  /** What is wrong, e.g. that the key does not match the certificate. */
   readonly reason: string;
 }
 
@@ -25,16 +28,23 @@ export interface DirectoryProblem {
  * @category Make a cluster PKI (kubeadm's layout)
  */
 export interface LoadedPki {
+  /** The directory read. */
   readonly dir: string;
+  /** The CAs found valid, by name (ca, etcd-ca, front-proxy-ca, ...). */
   readonly authorities: ReadonlyMap<string, Material>;
+  /** The leaf certificates and kubeconfigs found valid, by name. */
   readonly certificates: ReadonlyMap<string, Material>;
+  /** The service-account key pair (pki/sa.key, pki/sa.pub), when present and matching. */
   readonly serviceAccount?: KeyPair;
   /** Required entries that are absent. */
   readonly missing: readonly string[];
   /** Entries that are present but unreadable, mismatched or not signed by their CA. */
   readonly problems: readonly DirectoryProblem[];
   /** A CA rotation in progress: the incoming CA, which the rotating CA's bundles trust and its leaves may be signed by. */
-  readonly rotation?: Rotation & { readonly incoming: Certificate };
+  readonly rotation?: Rotation & {
+    /** The incoming CA's certificate (`<newCa>.crt`, e.g. pki/ca-new.crt). */
+    readonly incoming: Certificate;
+  };
 }
 
 /**

@@ -9,8 +9,11 @@ import { entryFiles } from './material.js';
  * @category Make a cluster PKI (kubeadm's layout)
  */
 export interface ExpiryRow {
+  /** The entry's name, e.g. apiserver or admin.conf's `admin`. */
   readonly name: string;
+  /** The entry's file relative to the directory: `pki/<name>.crt`, or the kubeconfig itself. */
   readonly file: string;
+  /** The certificate's NotAfter. */
   readonly notAfter: Date;
   /** Seconds left; negative once expired. */
   readonly residualSeconds: number;
@@ -21,12 +24,18 @@ export interface ExpiryRow {
 }
 
 /**
+ * What checkExpiration found in a directory: a row per certificate and CA, and the entries missing or broken.
+ *
  * @category Make a cluster PKI (kubeadm's layout)
  */
 export interface ExpiryReport {
+  /** One row per leaf certificate and kubeconfig present, in kubeadm's order. */
   readonly certificates: readonly ExpiryRow[];
+  /** One row per CA present. */
   readonly authorities: readonly ExpiryRow[];
+  /** Entries of the layout that are absent, by name. */
   readonly missing: readonly string[];
+  /** Entries present but unreadable, mismatched or not signed by their CA: they have no row. */
   readonly problems: readonly DirectoryProblem[];
 }
 

@@ -65,9 +65,12 @@ async function writeRequestsUnlocked(dir: string, config: ClusterConfig, options
 }
 
 /**
+ * Options of signCertificateRequests: the issuing time, a CA key in a PKCS#11 token, and the directory lock.
+ *
  * @category Make a cluster PKI (kubeadm's layout)
  */
 export interface SignRequestsOptions extends CryptoOptions, DirectoryLockOptions {
+  /** The issuing time of the certificates. Default: now. */
   now?: Date;
   /**
    * The cluster CA's key in a PKCS#11 token: it signs through the token, and `pki/ca.pkcs11.json` is

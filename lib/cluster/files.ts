@@ -11,15 +11,26 @@ import { PkiError } from '../errors.js';
  * @category Make a cluster PKI (kubeadm's layout)
  */
 export interface FileToWrite {
+  /** Where to write it: absolute, or relative to the working directory. */
   readonly path: string;
+  /** The file's text (PEM, a kubeconfig, JSON). */
   readonly content: string;
   /** 0o600 for keys and kubeconfigs, 0o644 for certificates. */
   readonly mode: number;
 }
 
-/** The file system calls the atomic writer makes (node:fs/promises by default; replaceable to test failures). */
+/**
+ * The file system calls the atomic writer makes (node:fs/promises by default; replaceable to test failures).
+ *
+ * @category Make a cluster PKI (kubeadm's layout)
+ */
 export type AtomicWriteFs = Pick<typeof nodeFs, 'open' | 'link' | 'rename' | 'unlink' | 'mkdir'>;
 
+/**
+ * Options of writeFileAtomic.
+ *
+ * @category Make a cluster PKI (kubeadm's layout)
+ */
 export interface WriteFileAtomicOptions {
   /** Replace an existing file; without it an existing file is ERR_EXISTS. */
   overwrite?: boolean;

@@ -10,6 +10,8 @@ import type { ClusterPlan } from './plan.js';
 import type { Rotation } from './rotation-state.js';
 
 /**
+ * Options of componentFlags: where the layout lives on each node, the ports, and a CA rotation in progress.
+ *
  * @category Make a cluster PKI (kubeadm's layout)
  */
 export interface ComponentFlagsOptions {
@@ -21,9 +23,11 @@ export interface ComponentFlagsOptions {
   nodeDir?: string;
   /** Default 2379 / 2380. */
   etcdClientPort?: number;
+  /** etcd's peer port. Default 2380. */
   etcdPeerPort?: number;
   /** Konnectivity proxy-server ports: apiserver side and agent side. Default 8131 / 8132. */
   konnectivityServerPort?: number;
+  /** The Konnectivity server's port for agents. Default 8132. */
   konnectivityAgentPort?: number;
   /**
    * The directory's CA rotation in progress (`readRotation(dir)`). While it lasts every flag that trusts the
@@ -39,12 +43,19 @@ export interface ComponentFlagsOptions {
  * @category Make a cluster PKI (kubeadm's layout)
  */
 export interface ComponentFlags {
+  /** kube-apiserver's flags: its serving pair, client CA, kubelet and etcd client pairs, front-proxy and service-account key files. */
   readonly kubeApiserver: readonly string[];
+  /** kube-controller-manager's flags: the cluster signing pair (none with the CA key in a token), root CA, service-account key. */
   readonly kubeControllerManager: readonly string[];
+  /** kube-scheduler's flags: its kubeconfigs. */
   readonly kubeScheduler: readonly string[];
+  /** etcd's flags: its server and peer pairs and the etcd CA for clients and peers. */
   readonly etcd: readonly string[];
+  /** The kubelet's flags: the client CA (--client-ca-file) and its kubeconfig. */
   readonly kubelet: readonly string[];
+  /** The Konnectivity server's flags: its serving pairs (apiserver side, agent side) and the CAs of each side's clients. */
   readonly konnectivityServer: readonly string[];
+  /** The Konnectivity agent's flags: its client pair and the CA of the server. */
   readonly konnectivityAgent: readonly string[];
 }
 

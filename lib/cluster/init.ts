@@ -15,11 +15,14 @@ import { planCluster, type ClusterPlan, type PlannedAuthority, type PlannedCerti
 import { commitChanges, commitOrder, type Change } from './transaction.js';
 
 /**
+ * Options of initPkiDirectory: replacing conflicts, CA keys in a PKCS#11 token, dry runs, and the directory lock.
+ *
  * @category Make a cluster PKI (kubeadm's layout)
  */
 export interface InitOptions extends CryptoOptions, DirectoryLockOptions {
   /** Replace files that conflict with the plan (a different CA, wrong SANs, a corrupt file). Default false. */
   force?: boolean;
+  /** The issuing time of the new certificates, and the time existing ones are checked against. Default: now. */
   now?: Date;
   /**
    * CAs (by name: `ca`, `etcd-ca`, `front-proxy-ca`, `kubelet-serving-ca`) whose key lives in a PKCS#11
@@ -39,6 +42,7 @@ export interface InitOptions extends CryptoOptions, DirectoryLockOptions {
  * @category Make a cluster PKI (kubeadm's layout)
  */
 export interface InitResult {
+  /** The plan the directory was made from. */
   readonly plan: ClusterPlan;
   /** Entries made now. */
   readonly created: readonly string[];

@@ -11,6 +11,8 @@ import { firstServiceIp, parseKubernetesVersion, resolveClusterConfig, type Clus
 
 export const KUBEADM_API_VERSIONS = ['kubeadm.k8s.io/v1beta2', 'kubeadm.k8s.io/v1beta3', 'kubeadm.k8s.io/v1beta4'] as const;
 /**
+ * A kubeadm config API version kubepki reads: kubeadm.k8s.io/v1beta2, v1beta3 or v1beta4.
+ *
  * @category Make a cluster PKI (kubeadm's layout)
  * @useDeclaredType
  */
@@ -29,9 +31,12 @@ export interface KubeadmConfigOptions {
 }
 
 /**
+ * What clusterConfigFromKubeadm read from a kubeadm config file: the cluster config and where the file puts the certificates.
+ *
  * @category Make a cluster PKI (kubeadm's layout)
  */
 export interface KubeadmConfig {
+  /** The cluster config read from the ClusterConfiguration and InitConfiguration documents. */
   readonly config: ClusterConfig;
   /** The ClusterConfiguration's API version (else the InitConfiguration's). */
   readonly apiVersion: KubeadmApiVersion;

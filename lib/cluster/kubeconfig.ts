@@ -8,21 +8,27 @@ import { PkiError } from '../errors.js';
  * @category Make a cluster PKI (kubeadm's layout)
  */
 export interface Kubeconfig {
+  /** The name of the kubeconfig's one cluster entry, e.g. kubernetes. */
   readonly clusterName: string;
+  /** The API server URL, e.g. https://10.0.0.1:6443. */
   readonly server: string;
   /** PEM of the CA bundle the client trusts (`certificate-authority-data`). */
   readonly caPem?: string;
   /** A file path instead of embedded data (`certificate-authority`). */
   readonly caFile?: string;
+  /** The name of the one user entry, e.g. kubernetes-admin. */
   readonly userName: string;
   /** Embedded client certificate and key PEM (`client-certificate-data`, `client-key-data`). */
   readonly clientCertificatePem?: string;
+  /** The client key's PEM (`client-key-data`), with `clientCertificatePem`. */
   readonly clientKeyPem?: string;
   /** Or file paths (`client-certificate`, `client-key`), as a kubelet's rotating `kubelet-client-current.pem`. */
   readonly clientCertificateFile?: string;
+  /** The client key's file path (`client-key`), with `clientCertificateFile`. */
   readonly clientKeyFile?: string;
   /** A bearer token (bootstrap kubeconfigs). */
   readonly token?: string;
+  /** The context's name, also the current-context. Default when writing: `<userName>@<clusterName>`. */
   readonly contextName?: string;
 }
 
@@ -63,6 +69,8 @@ export function stringifyKubeconfig(config: Kubeconfig): string {
 const MAX_KUBECONFIG_CHARS = 1024 * 1024;
 
 /**
+ * Options of parseKubeconfig.
+ *
  * @category Make a cluster PKI (kubeadm's layout)
  */
 export interface KubeconfigReadOptions {

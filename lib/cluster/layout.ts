@@ -8,12 +8,15 @@ import { PROFILE_LIST, type CertificateKind, type CertificateName, type Director
  * @category Make a cluster PKI (kubeadm's layout)
  */
 export interface LayoutEntry {
+  /** The entry's name, e.g. ca, apiserver or admin: the profile's name. */
   readonly name: string;
+  /** The certificate kind: its profile and file. */
   readonly profile: CertificateKind;
   /** `<path>.crt` / `<path>.key` relative to the directory; for kubeconfigs the file itself. */
   readonly path: string;
   /** Name of the CA that signs it (leaves only). */
   readonly ca?: string;
+  /** True when the entry is a kubeconfig file (its certificate embedded) rather than a .crt/.key pair. */
   readonly kubeconfig: boolean;
 }
 

@@ -12,6 +12,11 @@ export const LOCK_FILE = '.kubepki.lock';
 /** How long a second writer waits for the lock by default before ERR_LOCKED. */
 export const DEFAULT_LOCK_TIMEOUT_MS = 5000;
 
+/**
+ * The directory lock every writing verb takes (`.kubepki.lock` in the directory, holding the writer's pid).
+ *
+ * @category Make a cluster PKI (kubeadm's layout)
+ */
 export interface DirectoryLockOptions {
   /** How long to wait for another writer to finish before ERR_LOCKED; default 5000 ms, 0 fails at once. */
   lockTimeoutMs?: number;

@@ -11,13 +11,27 @@ import { parseKubeconfig, stringifyKubeconfig } from './kubeconfig.js';
 import type { LayoutEntry } from './layout.js';
 import { kindForSubject } from './kinds.js';
 
-/** A certificate and (when present) its private key, read from or bound for the directory. */
+/**
+ * A certificate and (when present) its private key, read from or bound for the directory.
+ *
+ * @category Make a cluster PKI (kubeadm's layout)
+ */
 export interface Material {
+  /** The entry's certificate (for a kubeconfig, the client certificate it embeds). */
   readonly certificate: Certificate;
   /** Absent for a CA whose key is kept elsewhere (external CA). */
   readonly keyPair?: KeyPair;
   /** For kubeconfig entries: the server and cluster name to keep when rewriting. */
-  readonly kubeconfig?: { readonly server: string; readonly clusterName: string; readonly userName: string; readonly caPem?: string };
+  readonly kubeconfig?: {
+    /** The API server URL the kubeconfig names. */
+    readonly server: string;
+    /** The name of its cluster entry. */
+    readonly clusterName: string;
+    /** The name of its user entry. */
+    readonly userName: string;
+    /** The CA bundle it embeds, PEM, when it embeds one. */
+    readonly caPem?: string;
+  };
   /** A CA key held in a PKCS#11 token: where it is (written as `<ca>.pkcs11.json` instead of a key file). */
   readonly pkcs11?: Pkcs11KeyReference;
   /** The provider holding `keyPair` when it is not the caller's (the token's). */
@@ -206,7 +220,12 @@ export async function reissueEntry(
  *
  * @category Make a cluster PKI (kubeadm's layout)
  */
-export async function loadAuthority(dir: string, entry: LayoutEntry, options: CryptoOptions & { pkcs11?: Pkcs11KeyReference } = {}): Promise<Issuer & { readonly certificate: Certificate }> {
+export async function loadAuthority(dir: string, entry: LayoutEntry, options: CryptoOptions & { pkcs11?: Pkcs11KeyReference } = {}): Promise<
+  Issuer & {
+    /** The CA's certificate, parsed. */
+    readonly certificate: Certificate;
+  }
+> {
   if (options.pkcs11) {
     const certText = await readIfExists(crtPath(dir, entry));
     if (certText === undefined) throw new PkiError('ERR_DIRECTORY', 'is missing', { field: `${entry.path}.crt` });

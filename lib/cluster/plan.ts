@@ -11,7 +11,9 @@ import { AUTHORITY_LAYOUT, CERTIFICATE_LAYOUT, SERVICE_ACCOUNT_PATHS, type Layou
  * @category Make a cluster PKI (kubeadm's layout)
  */
 export interface PlannedAuthority extends LayoutEntry {
+  /** The CA's subject: its CN (e.g. kubernetes, etcd-ca), no O. */
   readonly subject: Subject;
+  /** The CA's SANs: the CA's CN as a DNS name, as kubeadm writes. */
   readonly sans: SubjectAltNames;
 }
 
@@ -23,7 +25,9 @@ export interface PlannedAuthority extends LayoutEntry {
 export interface PlannedKubeconfig {
   /** File name relative to the directory, e.g. `admin.conf`. */
   readonly file: string;
+  /** The API server URL the kubeconfig names, e.g. https://10.0.0.1:6443. */
   readonly server: string;
+  /** The kubeconfig's user name: the certificate's CN, e.g. kubernetes-admin. */
   readonly user: string;
 }
 
@@ -35,23 +39,38 @@ export interface PlannedKubeconfig {
 export interface PlannedCertificate extends LayoutEntry {
   /** Name of the PlannedAuthority that signs it. */
   readonly ca: string;
+  /** The certificate's subject, with this cluster's values (e.g. CN=system:node:<nodeName> for a kubelet). */
   readonly subject: Subject;
+  /** The certificate's SANs, from the cluster config (e.g. kube-apiserver's service IP, endpoint and certSANs). */
   readonly sans: SubjectAltNames;
+  /** The kubeconfig that embeds the certificate, for the kubeconfig entries (admin.conf, ...). */
   readonly kubeconfigFile?: PlannedKubeconfig;
 }
 
 /**
+ * What initPkiDirectory would write for a cluster config: every CA, leaf certificate, kubeconfig and the service-account key pair.
+ *
  * @category Make a cluster PKI (kubeadm's layout)
  */
 export interface ClusterPlan {
+  /** The cluster config the plan was made from, with every default applied. */
   readonly config: ResolvedClusterConfig;
+  /** The CAs to create, in kubeadm's order. */
   readonly authorities: readonly PlannedAuthority[];
+  /** The leaf certificates and kubeconfigs to issue, in kubeadm's order. */
   readonly certificates: readonly PlannedCertificate[];
   /**
    * `sa.key` / `sa.pub`: the service-account signing key pair (not a certificate), of `keySpec`: RSA or
    * ECDSA whatever the certificates' key type, as kube-apiserver refuses any other (see serviceAccountKeySpec).
    */
-  readonly serviceAccount: { readonly privateKeyPath: string; readonly publicKeyPath: string; readonly keySpec: KeySpec };
+  readonly serviceAccount: {
+    /** Where the private key goes, relative to the directory: pki/sa.key. */
+    readonly privateKeyPath: string;
+    /** Where the public key goes, relative to the directory: pki/sa.pub. */
+    readonly publicKeyPath: string;
+    /** The key's type: RSA or ECDSA. */
+    readonly keySpec: KeySpec;
+  };
 }
 
 const NONE = normalizeSans(undefined);

@@ -13,9 +13,12 @@ import { loadIncomingIssuer } from './rotation.js';
 import { readRotation } from './rotation-state.js';
 
 /**
+ * Options of renewCertificates: the issuing time, the lifetime, and the directory lock.
+ *
  * @category Make a cluster PKI (kubeadm's layout)
  */
 export interface RenewOptions extends CryptoOptions, DirectoryLockOptions {
+  /** The issuing time of the renewed certificates. Default: now. */
   now?: Date;
   /** Default: each profile's lifetime (1 year). */
   lifetimeSeconds?: number;

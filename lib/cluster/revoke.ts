@@ -12,6 +12,8 @@ import { loadAuthority } from './material.js';
 import { commitChanges } from './transaction.js';
 
 /**
+ * Options of revokeCertificates: the CA, the serials or certificates to revoke, its key in a token, the time and the lock.
+ *
  * @category Make a cluster PKI (kubeadm's layout)
  */
 export interface RevokeOptions extends CryptoOptions, DirectoryLockOptions {
@@ -28,6 +30,8 @@ export interface RevokeOptions extends CryptoOptions, DirectoryLockOptions {
 }
 
 /**
+ * What revokeCertificates wrote: the CA's new revocation list and the serials it added.
+ *
  * @category Make a cluster PKI (kubeadm's layout)
  */
 export interface RevokeResult {

@@ -10,11 +10,15 @@ import { authorityEntry, type LayoutEntry } from './layout.js';
 export const ROTATABLE_CAS = { cluster: 'ca', 'front-proxy': 'front-proxy-ca', etcd: 'etcd-ca' } as const satisfies Record<string, DirectoryAuthorityName>;
 
 /**
+ * A CA rotateAuthority can rotate: cluster (pki/ca), front-proxy (pki/front-proxy-ca) or etcd (pki/etcd/ca).
+ *
  * @category Make a cluster PKI (kubeadm's layout)
  * @useDeclaredType
  */
 export type RotatableCa = keyof typeof ROTATABLE_CAS;
 /**
+ * A phase of a CA rotation, run in this order: add the new CA to every trust bundle, reissue every leaf from it, finish by dropping the old CA.
+ *
  * @category Make a cluster PKI (kubeadm's layout)
  */
 export type RotationPhase = 'add' | 'reissue' | 'finish';
@@ -25,7 +29,9 @@ export type RotationPhase = 'add' | 'reissue' | 'finish';
  * @category Make a cluster PKI (kubeadm's layout)
  */
 export interface RotationState {
+  /** The CA being rotated: cluster, front-proxy or etcd. */
   readonly ca: RotatableCa;
+  /** The last phase completed: added, reissued, or finished (the old CA dropped). */
   readonly phase: 'added' | 'reissued' | 'finished';
   /** The incoming CA's path without suffix, relative to the directory (`pki/ca-new`). */
   readonly newCa: string;
@@ -39,6 +45,7 @@ export interface RotationState {
 export interface Rotation extends RotationState {
   /** The rotating CA's directory name (`ca`, `front-proxy-ca`, `etcd-ca`). */
   readonly authority: DirectoryAuthorityName;
+  /** True when the incoming CA's key is in a PKCS#11 token (`<newCa>.pkcs11.json` exists). */
   readonly newKeyInToken: boolean;
 }
 

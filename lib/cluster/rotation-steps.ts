@@ -11,6 +11,8 @@ import { componentsToRestart } from './restarts.js';
 import { rotationFiles, type RotatableCa, type Rotation, type RotationPhase } from './rotation-state.js';
 
 /**
+ * A component of componentFlags: kubeApiserver, kubeControllerManager, kubeScheduler, etcd, kubelet, konnectivityServer or konnectivityAgent.
+ *
  * @category Make a cluster PKI (kubeadm's layout)
  */
 export type ComponentName = keyof ComponentFlags;
@@ -21,13 +23,19 @@ export type ComponentName = keyof ComponentFlags;
  * @category Make a cluster PKI (kubeadm's layout)
  */
 export interface FlagChange {
+  /** The component whose flag changed, e.g. kubeApiserver. */
   readonly component: ComponentName;
+  /** The flag's name, e.g. --client-ca-file. */
   readonly flag: string;
+  /** The value before the phase; absent when the flag is new. */
   readonly before?: string;
+  /** The value after the phase; absent when the flag is dropped. */
   readonly after?: string;
 }
 
 /**
+ * What to do outside the directory after a rotation phase: flags changed, components to restart, steps on nodes.
+ *
  * @category Make a cluster PKI (kubeadm's layout)
  */
 export interface PhaseSteps {

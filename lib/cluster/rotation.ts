@@ -23,10 +23,14 @@ import { commitChanges, type Change } from './transaction.js';
 export type { RotatableCa, Rotation, RotationPhase, RotationState };
 
 /**
+ * What a phase of a CA rotation did, and what remains to do by hand (restarts, node steps).
+ *
  * @category Make a cluster PKI (kubeadm's layout)
  */
 export interface RotationResult extends PhaseSteps {
+  /** The CA rotated. */
   readonly ca: RotatableCa;
+  /** The phase that ran. */
   readonly phase: RotationPhase;
   /** Files written, moved into place or replaced by this phase. */
   readonly changed: readonly string[];
@@ -35,10 +39,13 @@ export interface RotationResult extends PhaseSteps {
 }
 
 /**
+ * Options of every phase of a CA rotation: the issuing time, cross-signing, a PKCS#11 token, the directory paths and the lock.
+ *
  * @category Make a cluster PKI (kubeadm's layout)
  */
 export type RotationOptions = CryptoOptions &
   DirectoryLockOptions & {
+    /** The issuing time of what the phase makes. Default: now. */
     now?: Date;
     /** add: also certify the new CA's key with the old CA (`<ca>-new-cross.crt`), for clients that trust only the old CA. */
     crossSign?: boolean;
@@ -51,11 +58,14 @@ export type RotationOptions = CryptoOptions &
   };
 
 /**
+ * Options of rotateAuthority: the CA, the phase to run, and those of every phase.
+ *
  * @category Make a cluster PKI (kubeadm's layout)
  */
 export interface RotateAuthorityOptions extends RotationOptions {
   /** The CA to rotate. Default `cluster`. */
   ca?: RotatableCa;
+  /** The phase to run: add (a new CA beside the old), reissue (every leaf from the new CA), finish (drop the old CA). */
   phase: RotationPhase;
 }
 

@@ -113,6 +113,7 @@ function decryptBytes(data: Buffer, key: Buffer, dataKey: string): Buffer {
  * @category Make a cluster PKI (kubeadm's layout)
  */
 export interface SharedCertificateSecret {
+  /** By kubeadm's data key: the file encrypted with the certificate key (AES-GCM nonce, ciphertext and tag), base64; '' for an absent file. */
   readonly data: Record<string, string>;
   /** Data keys whose file the directory does not have (kubeadm uploads those empty): a CA key in a PKCS#11 token, say. */
   readonly empty: readonly string[];
@@ -151,6 +152,8 @@ async function readBytes(path: string): Promise<Buffer | undefined> {
 }
 
 /**
+ * Options of restoreSharedCertificates: replacing differing files, the CA the node expects, and the directory lock.
+ *
  * @category Make a cluster PKI (kubeadm's layout)
  */
 export interface RestoreSharedCertificatesOptions extends DirectoryLockOptions, CryptoOptions {
@@ -164,6 +167,8 @@ export interface RestoreSharedCertificatesOptions extends DirectoryLockOptions, 
 }
 
 /**
+ * What restoreSharedCertificates wrote, found unchanged, or skipped.
+ *
  * @category Make a cluster PKI (kubeadm's layout)
  */
 export interface RestoreSharedCertificatesResult {

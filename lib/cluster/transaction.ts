@@ -9,19 +9,33 @@ import { ioError, writeFileAtomic, type FileToWrite } from './files.js';
  * - `leaf`: a certificate, kubeconfig or the service-account key pair, signed by a CA already in place or new;
  * - `replace-authority`: a CA that replaces one in the directory, written after the leaves it now signs;
  * - `record`: the verb's record of its progress (a rotation's phase), written last, so that a crash repeats the step.
+ *
+ * @category Make a cluster PKI (kubeadm's layout)
  */
 export type ChangeKind = 'new-authority' | 'leaf' | 'replace-authority' | 'record';
 
+/**
+ * One planned change to a PKI directory: the files of one entry to write, move and remove, committed in an
+ * order that keeps the directory consistent after a crash (see ChangeKind).
+ *
+ * @category Make a cluster PKI (kubeadm's layout)
+ */
 export interface Change {
   /** The entry it changes, e.g. `apiserver`, `ca`, `sa`. */
   readonly name: string;
+  /** What the change does to the directory's trust, which decides its place in the commit order. */
   readonly kind: ChangeKind;
   /** Written in this order (a key before its certificate, sa.key before sa.pub). */
   readonly files: readonly FileToWrite[];
   /** Replace files already there; otherwise an existing file is ERR_EXISTS. */
   readonly overwrite: boolean;
   /** Renamed after the files are written (a rotation promoting the new CA to the kubeadm names). */
-  readonly moves?: readonly { readonly from: string; readonly to: string }[];
+  readonly moves?: readonly {
+    /** The path moved. */
+    readonly from: string;
+    /** Its new path, replacing a file there. */
+    readonly to: string;
+  }[];
   /** Removed last (a signed CSR, a key form the promoted CA replaces). Absent files are fine. */
   readonly remove?: readonly string[];
 }

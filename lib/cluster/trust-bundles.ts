@@ -22,6 +22,8 @@ export const TRUST_BUNDLE_SIGNERS = {
 } as const satisfies Record<string, BundleName>;
 
 /**
+ * A signer a ClusterTrustBundle is linked to: kubernetes.io/kube-apiserver-client, kube-apiserver-client-kubelet or kubelet-serving.
+ *
  * @category Make a cluster PKI (kubeadm's layout)
  * @useDeclaredType
  */
@@ -35,14 +37,24 @@ export const TRUST_BUNDLE_SOURCE_ANNOTATION = 'kubepki/bundle';
 export const CLUSTER_CA_TRUST_BUNDLE_NAME = 'kubepki-cluster-ca';
 
 /**
+ * A trust bundle as normaliseTrustBundle leaves it: CA certificates only, each once, and what was dropped.
+ *
  * @category Make a cluster PKI (kubeadm's layout)
  */
 export interface NormalisedTrustBundle {
+  /** The CA certificates kept, oldest first, each once. */
   readonly certificates: readonly Certificate[];
   /** The certificates as `CERTIFICATE` blocks without headers, oldest first, each once. */
   readonly pem: string;
   /** What was left out, by input index and block: not a certificate, unparseable, not a CA, or a duplicate. */
-  readonly dropped: readonly { readonly input: number; readonly block: number; readonly reason: string }[];
+  readonly dropped: readonly {
+    /** The index of the input the block came from. */
+    readonly input: number;
+    /** The index of the PEM block within that input. */
+    readonly block: number;
+    /** Why it was left out. */
+    readonly reason: string;
+  }[];
 }
 
 /**
@@ -82,6 +94,8 @@ export function normaliseTrustBundle(inputs: readonly (string | Certificate | re
 }
 
 /**
+ * Options of buildClusterTrustBundles: the apiVersion, the name suffix, and the unlinked bundle.
+ *
  * @category Make a cluster PKI (kubeadm's layout)
  */
 export interface TrustBundleBuildOptions {
