@@ -14,53 +14,78 @@ import { crossCheckChain } from '../x509/cross-check.js';
 import { verifyCertificate, type VerifyOptions } from '../x509/verify.js';
 
 /**
+ * A path's status: verified; unverified (the peer is not checked); broken (it would fail); not-configured (the path is not in use); advisory (nothing to verify, but a caution).
+ *
  * @category Verify and audit
  */
 export type PathStatus = 'verified' | 'unverified' | 'broken' | 'not-configured' | 'advisory';
 
 /**
+ * The audit of one communication path: whether it verifies its peer, why, and the fix.
+ *
  * @category Verify and audit
  */
 export interface PathReport {
   /** The row of DESIGN.md's path table. */
   readonly path: number;
+  /** The path's name, e.g. `apiserver -> kubelet`. */
   readonly name: string;
+  /** Whether the path verifies its peer. */
   readonly status: PathStatus;
+  /** Why the path has that status, naming the files and flags involved. */
   readonly reason: string;
+  /** What to change so that the path verifies; absent when it does. */
   readonly fix?: string;
 }
 
 /**
+ * A problem the audit found beside the paths.
+ *
  * @category Verify and audit
  */
 export interface Finding {
+  /** error: something fails now (the report is not ok); warning: something will fail or is weaker than it should be. */
   readonly severity: 'error' | 'warning';
+  /** What is wrong. */
   readonly message: string;
+  /** What to do about it. */
   readonly fix: string;
 }
 
 /**
+ * What auditSetup found: each communication path's status, and the findings beside them.
+ *
  * @category Verify and audit
  */
 export interface AuditReport {
+  /** One report per communication path of the design's path table, in its order. */
   readonly paths: readonly PathReport[];
+  /** Problems found beside the paths: expiring certificates, bundles missing a rotating CA, and the like. */
   readonly findings: readonly Finding[];
   /** True when no path is unverified or broken and no finding is an error. */
   readonly ok: boolean;
 }
 
 /**
+ * Options of auditSetup: the components' flags and configs, kubelet serving certificates or a live cluster to check, and the time.
+ *
  * @category Verify and audit
  */
 export interface AuditOptions {
   /** kube-apiserver's flags or its static Pod manifest (any text with `--flag=value` tokens). Absent: kubeadm's defaults. */
   apiserverFlags?: string;
   /** Kubelet serving certificates to check, with the address the apiserver dials (its preferred address type). */
-  kubeletServing?: readonly { certificate: string; address: string }[];
+  kubeletServing?: readonly {
+    /** The serving certificate (chain), PEM. */
+    certificate: string;
+    /** The address kube-apiserver dials for that node: it must be a SAN of the certificate. */
+    address: string;
+  }[];
   /** A kubelet's KubeletConfiguration (YAML): how it serves and whom it trusts. */
   kubeletConfig?: string;
   /** CAs that must be in every bundle (the new CA during a rotation). */
   rotatingTo?: readonly Certificate[];
+  /** The time certificates are checked at. Default: now. */
   now?: Date;
   /** Certificates expiring sooner than this are reported. Default 30 days. */
   expiryWarningSeconds?: number;

@@ -13,6 +13,7 @@ import { verifiedAgents, watchedFile, type TlsMaterial, type VerifiedAgents } fr
  * @category Verified agents, one per path
  */
 export interface PathAgents extends VerifiedAgents {
+  /** The base URL to call, e.g. https://10.96.0.1:443. */
   readonly url: string;
 }
 
@@ -56,6 +57,8 @@ export function componentToApiserver(kubeconfigPath: string): PathAgents {
 }
 
 /**
+ * Options of podToApiserver: where the pod's service account and the API server's address come from.
+ *
  * @category Verified agents, one per path
  */
 export interface PodToApiserverOptions {
@@ -74,7 +77,10 @@ export interface PodToApiserverOptions {
  *
  * @category Verified agents, one per path
  */
-export function podToApiserver(options: PodToApiserverOptions = {}): PathAgents & { authorization(): string } {
+export function podToApiserver(options: PodToApiserverOptions = {}): PathAgents & {
+  /** The Authorization header's value, `Bearer <token>`, from the service account token as it is now (the kubelet rotates it). */
+  authorization(): string;
+} {
   const folder = options.serviceAccountDir ?? '/var/run/secrets/kubernetes.io/serviceaccount';
   const env = options.env ?? process.env;
   const host = env.KUBERNETES_SERVICE_HOST;
@@ -88,6 +94,8 @@ export function podToApiserver(options: PodToApiserverOptions = {}): PathAgents 
 }
 
 /**
+ * Options of apiserverToKubelet: the kubelet serving CA bundle, kube-apiserver's client pair and the node's address.
+ *
  * @category Verified agents, one per path
  */
 export interface ApiserverToKubeletOptions {
@@ -95,6 +103,7 @@ export interface ApiserverToKubeletOptions {
   kubeletServingBundle: string;
   /** apiserver-kubelet-client certificate and key (PEM). */
   clientCertificate: string;
+  /** The private key of `clientCertificate` (PEM). */
   clientKey: string;
   /** The address the apiserver picked (usually the InternalIP): it must be a SAN of the serving certificate. */
   nodeAddress: string;
@@ -114,17 +123,24 @@ export function apiserverToKubelet(options: ApiserverToKubeletOptions): PathAgen
 }
 
 /**
+ * Options of apiserverToService: the service's CA bundle, name and address, and the client pair kube-apiserver presents.
+ *
  * @category Verified agents, one per path
  */
 export interface ApiserverToServiceOptions {
   /** The CA bundle of that service. */
   bundle: string;
+  /** The Service's name. */
   service: string;
+  /** The Service's namespace. */
   namespace: string;
   /** The address to dial (the Service IP or a pod IP); the certificate is checked for `<svc>.<ns>.svc`. */
   address: string;
+  /** The port to dial. */
   port: number;
+  /** The proxy client certificate kube-apiserver presents, PEM (its --proxy-client-cert-file), when the service asks for one. */
   clientCertificate?: string;
+  /** The private key of `clientCertificate`, PEM. */
   clientKey?: string;
 }
 
@@ -143,14 +159,20 @@ export function apiserverToService(options: ApiserverToServiceOptions): PathAgen
 }
 
 /**
+ * Options of a mutual-TLS path (Konnectivity, etcd): the server's CA, the client pair, and the server's address.
+ *
  * @category Verified agents, one per path
  */
 export interface MutualTlsOptions {
+  /** The CA bundle the server certificate must chain to, PEM. */
   ca: string;
+  /** The client certificate chain to present, PEM. */
   clientCertificate: string;
+  /** The private key of `clientCertificate`, PEM. */
   clientKey: string;
   /** The server's host name or IP as its certificate carries it. */
   serverHost: string;
+  /** The server's port, e.g. 8131 (Konnectivity, apiserver side), 8132 (agent side) or 2379 (etcd). */
   port: number;
 }
 

@@ -17,11 +17,15 @@ import { checkName } from '../x509/verify.js';
 export interface TlsMaterial {
   /** PEM bundle the peer must chain to. Required: there is no fallback to the system trust store. */
   ca: string;
+  /** The client certificate chain to present, PEM; omit when this side does not authenticate with a certificate. */
   cert?: string;
+  /** The private key of `cert`, PEM. */
   key?: string;
 }
 
 /**
+ * Options of verifiedAgents: the TLS material and the name the server must prove.
+ *
  * @category Verified agents, one per path
  */
 export interface VerifiedAgentOptions {
@@ -37,10 +41,13 @@ export interface VerifiedAgentOptions {
  * @category Verified agents, one per path
  */
 export interface VerifiedAgents {
+  /** A node:https Agent that verifies the peer against `ca` and `serverName`, for https.request. */
   readonly https: HttpsAgent;
   /** An undici dispatcher (an Agent, replaced by a fresh one when the client certificate rotates). */
   readonly undici: Dispatcher;
+  /** The name the server certificate is checked for. */
   readonly serverName: string;
+  /** Destroys the agents' pooled connections. */
   close(): Promise<void>;
 }
 
