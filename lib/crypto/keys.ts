@@ -8,6 +8,8 @@ import { signingAlgorithmOf } from './signature-algorithms.js';
 /** The key types kubepki generates and accepts. */
 export const KEY_SPECS = ['ecdsa-p256', 'ecdsa-p384', 'rsa-2048', 'rsa-3072', 'rsa-4096', 'ed25519'] as const;
 /**
+ * A key type kubepki generates and certifies: ecdsa-p256 (the default), ecdsa-p384, rsa-2048, rsa-3072, rsa-4096 or ed25519.
+ *
  * @category Certificates, keys and CSRs
  * @useDeclaredType
  */
@@ -44,6 +46,8 @@ export interface KeyPair {
 export type PrivateKeyFormat = 'pkcs8' | 'sec1' | 'pkcs1';
 
 /**
+ * Options of generateKeyPair and importPrivateKeyPem: the WebCrypto provider and whether the private key is extractable.
+ *
  * @category Certificates, keys and CSRs
  */
 export interface KeyOptions extends CryptoOptions {

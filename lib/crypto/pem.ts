@@ -17,12 +17,16 @@ export const PEM_LABELS = [
 ] as const;
 
 /**
+ * A PEM label kubepki reads, e.g. CERTIFICATE, PRIVATE KEY or X509 CRL; ENCRYPTED PRIVATE KEY is recognised only to be refused (ERR_KEY).
+ *
  * @category Certificates, keys and CSRs
  * @useDeclaredType
  */
 export type PemLabel = (typeof PEM_LABELS)[number];
 
 /**
+ * One decoded PEM block: its label and DER.
+ *
  * @category Certificates, keys and CSRs
  */
 export interface PemBlock {
@@ -33,6 +37,8 @@ export interface PemBlock {
 }
 
 /**
+ * Limits and naming for reading PEM: input size, block count, and the name used in errors.
+ *
  * @category Certificates, keys and CSRs
  */
 export interface PemReadOptions {

@@ -19,7 +19,15 @@ export interface Pkcs11KeyReference {
   /** Or (and) the key pair's CKA_ID, in hex, to load an existing key by id. */
   readonly id?: string;
   /** Where the user PIN is read: an environment variable, or a file (first line). */
-  readonly pin: { /** Name of the environment variable that holds the PIN. */ readonly env: string } | { /** Absolute path of a file whose first line is the PIN. */ readonly file: string };
+  readonly pin:
+    | {
+        /** Name of the environment variable that holds the PIN. */
+        readonly env: string;
+      }
+    | {
+        /** Absolute path of a file whose first line is the PIN. */
+        readonly file: string;
+      };
 }
 
 /**
