@@ -7,11 +7,15 @@ import { readIfExists } from '../cluster/files.js';
 import type { CertificateName, DirectoryAuthorityName } from '../cluster/kinds.js';
 import { AUTHORITY_LAYOUT, CERTIFICATE_LAYOUT } from '../cluster/layout.js';
 import { BUNDLES, BUNDLES_FOLDER, bundleFile, bundleSource, type BundleName } from '../cluster/bundles.js';
-import { componentFlags } from '../cluster/flags.js';
+import { componentFlags, EGRESS_SELECTOR_FILE } from '../cluster/flags.js';
 import { planCluster } from '../cluster/plan.js';
 import { Certificate, type CertificateInput } from '../x509/certificate.js';
 import { crossCheckChain } from '../x509/cross-check.js';
 import { verifyCertificate, type VerifyOptions } from '../x509/verify.js';
+import type { KubeConnection } from '../bootstrap/kube-client.js';
+import { clusterEgress } from './egress-selector.js';
+import { APISERVER_DEFAULT_ADDRESS_TYPES, preferredAddress, readLiveCluster, type LiveCluster } from './live-cluster.js';
+import { hostOf } from './paths.js';
 
 /**
  * A path's status: verified; unverified (the peer is not checked); broken (it would fail); not-configured (the path is not in use); advisory (nothing to verify, but a caution).
@@ -72,7 +76,10 @@ export interface AuditReport {
  * @category Verify and audit
  */
 export interface AuditOptions {
-  /** kube-apiserver's flags or its static Pod manifest (any text with `--flag=value` tokens). Absent: kubeadm's defaults. */
+  /**
+   * kube-apiserver's flags or its static Pod manifest (any text with `--flag=value` tokens). Absent: its mirror
+   * Pod's command line when `cluster` has one, else kubeadm's defaults.
+   */
   apiserverFlags?: string;
   /** Kubelet serving certificates to check, with the address the apiserver dials (its preferred address type). */
   kubeletServing?: readonly {
@@ -81,6 +88,8 @@ export interface AuditOptions {
     /** The address kube-apiserver dials for that node: it must be a SAN of the certificate. */
     address: string;
   }[];
+  /** A live cluster to read: its Nodes (addresses, kubelet port), kubelet serving CSRs and kube-apiserver's mirror Pod. */
+  cluster?: KubeConnection;
   /** A kubelet's KubeletConfiguration (YAML): how it serves and whom it trusts. */
   kubeletConfig?: string;
   /** CAs that must be in every bundle (the new CA during a rotation). */
@@ -94,7 +103,8 @@ export interface AuditOptions {
 /** `--flag=value` pairs from a flags file or a static Pod manifest. */
 export function parseFlags(text: string): Map<string, string> {
   const flags = new Map<string, string>();
-  for (const match of text.matchAll(/--([a-z0-9-]+)(?:=("[^"]*"|'[^']*'|[^\s"',\]]+))?/g)) flags.set(match[1]!, (match[2] ?? 'true').replace(/^["']|["']$/g, ''));
+  // A value may hold commas (--kubelet-preferred-address-types=InternalIP,Hostname); one that ends a flow list item loses it.
+  for (const match of text.matchAll(/--([a-z0-9-]+)(?:=("[^"]*"|'[^']*'|[^\s"'\]]+))?/g)) flags.set(match[1]!, (match[2] ?? 'true').replace(/^["']|["']$/g, '').replace(/,+$/, ''));
   return flags;
 }
 
@@ -106,6 +116,10 @@ interface AuditContext {
   readonly options: AuditOptions;
   readonly now: Date;
   readonly findings: Finding[];
+  /** What was read of a live cluster (`options.cluster`). */
+  readonly live?: LiveCluster;
+  /** A file a flag names: as given, else under the directory for a path under /etc/kubernetes. */
+  readonly named: (path: string) => Promise<string | undefined>;
   /** A leaf of the directory, or ERR_DIRECTORY when it is missing. */
   readonly leaf: (name: CertificateName) => Certificate;
   /** A CA of the directory, or ERR_DIRECTORY when it is missing. */
@@ -129,13 +143,17 @@ export async function auditSetup(dir: string, options: AuditOptions = {}): Promi
   for (const name of loaded.missing) findings.push({ severity: 'error', message: `${name} is missing`, fix: 'kubepki init --dir DIR completes the directory' });
   await checkKeyModes(dir, findings);
   checkExpiry(loaded, now, options.expiryWarningSeconds ?? 30 * 86_400, findings);
+  const live = options.cluster ? await readLiveCluster(options.cluster) : undefined;
+  const flagsText = options.apiserverFlags ?? live?.apiserverCommand;
   const context: AuditContext = {
     dir,
     loaded,
-    flags: options.apiserverFlags === undefined ? new Map<string, string>() : parseFlags(options.apiserverFlags),
+    flags: flagsText === undefined ? new Map<string, string>() : parseFlags(flagsText),
     options,
     now,
     findings,
+    ...(live ? { live } : {}),
+    named: async (path) => (await readIfExists(path)) ?? (path.startsWith('/etc/kubernetes/') ? await readIfExists(join(dir, path.slice('/etc/kubernetes/'.length))) : undefined),
     leaf: (name) => {
       const material = loaded.certificates.get(name);
       if (!material) throw new PkiError('ERR_DIRECTORY', `${name} is missing`, { field: name });
@@ -195,22 +213,16 @@ const PATH_CHECKS: readonly ((context: AuditContext) => Promise<PathReport>)[] =
       return 'every kubeconfig embeds the cluster CA and a client certificate from it';
     }),
   apiserverToKubelet,
-  async () => ({
+  async (c) => ({
     path: 5,
-    name: 'apiserver -> proxied pod/service',
+    name: 'apiserver -> nodes, pods, services (proxy)',
     status: 'advisory',
-    reason: "kube-apiserver's proxy does not verify https backends; it is not a secure channel",
-    fix: 'call services through apiserverToService agents pinned to the service CA instead of the apiserver proxy',
+    reason:
+      "kube-apiserver's proxy subresources (nodes/NAME/proxy, pods/NAME/proxy, services/NAME/proxy) dial plain HTTP by default; an https: prefix encrypts but verifies no certificate, so the path is neither authenticated nor safe across an untrusted network" +
+      (c.flags.get('egress-selector-config-file') ? ' (the egress selector carries it, but the tunnel does not verify the backend either)' : ''),
+    fix: 'call a service with apiserverToService agents (its CA bundle, its name <svc>.<ns>.svc, optionally mTLS) instead of through the apiserver proxy; reach a kubelet with apiserverToKubelet (path 4)',
   }),
-  async (c) =>
-    c.loaded.certificates.has('konnectivity-server')
-      ? verifiedPath(6, 'Konnectivity agent <-> server', 'kubepki init issues the Konnectivity certificates', async () => {
-          await verifyAt(c)(c.leaf('konnectivity-server'), { roots: c.roots('ca'), purpose: 'server' });
-          await verifyAt(c)(c.leaf('konnectivity-agent'), { roots: c.roots('ca'), purpose: 'client' });
-          await verifyAt(c)(c.leaf('konnectivity-client'), { roots: c.roots('ca'), purpose: 'client' });
-          return 'server, agent and apiserver-client certificates chain to the cluster CA (mTLS on both legs)';
-        })
-      : { path: 6, name: 'Konnectivity agent <-> server', status: 'not-configured', reason: 'no Konnectivity certificates in the directory' },
+  konnectivity,
   (c) =>
     verifiedPath(7, 'apiserver -> etcd, front proxy -> apiserver', 'reissue the etcd and front-proxy certificates (kubepki renew all)', async () => {
       await verifyAt(c)(c.leaf('etcd-server'), { roots: c.roots('etcd-ca'), purpose: 'server', name: '127.0.0.1' });
@@ -218,30 +230,190 @@ const PATH_CHECKS: readonly ((context: AuditContext) => Promise<PathReport>)[] =
       await verifyAt(c)(c.leaf('front-proxy-client'), { roots: c.roots('front-proxy-ca'), purpose: 'client' });
       return 'etcd serves 127.0.0.1 from the etcd CA; the apiserver and front proxy present client certificates from their CAs';
     }),
+  sshTunnels,
 ];
 
-/** Path 4: unverified without --kubelet-certificate-authority (kubeadm's default); else each kubelet serving certificate given must verify. */
+/** `CODE: reason`, naming the error's field only when the reason does not already. */
+const explain = (error: PkiError): string => `${error.code}: ${error.field && !error.reason.includes(error.field) ? error.message : error.reason}`;
+
+/** A serving certificate the audit can see, where it came from and the address kube-apiserver dials for it. */
+interface SeenServing {
+  readonly what: string;
+  readonly certificate: CertificateInput;
+  readonly address?: { type: string; address: string };
+}
+
+/**
+ * Path 4: unverified without --kubelet-certificate-authority (kubeadm's default). With it, every kubelet serving
+ * certificate the audit sees (given, or issued to a Node's CSR) must chain to that bundle and name the address
+ * --kubelet-preferred-address-types picks; the bundle must hold the CA that signs kubelet serving CSRs.
+ */
 async function apiserverToKubelet(c: AuditContext): Promise<PathReport> {
+  const name = 'apiserver -> kubelet';
+  const typesFlag = c.flags.get('kubelet-preferred-address-types');
+  const types = typesFlag ? typesFlag.split(',') : [...APISERVER_DEFAULT_ADDRESS_TYPES];
+  const typesText = typesFlag ? `--kubelet-preferred-address-types=${typesFlag}` : `kube-apiserver's default address types ${types.join(',')}`;
+  const seen: SeenServing[] = (c.options.kubeletServing ?? []).map((s, i) => ({ what: `--kubelet-serving #${i + 1}`, certificate: s.certificate, address: { type: 'given', address: s.address } }));
+  const unseen: string[] = [];
+  for (const kubelet of c.live?.kubelets ?? []) {
+    const address = preferredAddress(kubelet.addresses, types);
+    if (kubelet.serving) seen.push({ what: `node ${kubelet.node} (CSR ${kubelet.csr ?? '?'})`, certificate: kubelet.serving, ...(address ? { address } : {}) });
+    else unseen.push(kubelet.node);
+  }
   const kubeletCa = c.flags.get('kubelet-certificate-authority');
   const selfSigned = c.options.kubeletConfig !== undefined && kubeletServesSelfSigned(c.options.kubeletConfig, c.findings);
   if (!kubeletCa) {
     return {
       path: 4,
-      name: 'apiserver -> kubelet',
+      name,
       status: 'unverified',
-      reason: "kube-apiserver has no --kubelet-certificate-authority, so it does not verify kubelet serving certificates at all: logs, exec and port-forward are open to a man in the middle (kubeadm's default)",
+      reason: `kube-apiserver has no --kubelet-certificate-authority, so it does not verify kubelet serving certificates at all: logs, exec and port-forward are open to a man in the middle (kubeadm's default)${seen.length ? `; ${seen.length} serving certificate(s) seen, none checked by the apiserver` : ''}`,
       fix: 'issue kubelet serving certificates from a cluster CA (kubepki approve, or serverTLSBootstrap), then set --kubelet-certificate-authority to bundles/kubelet-certificate-authority.crt (kubepki bundle --dir DIR)',
     };
   }
-  const bundleText = (await readIfExists(kubeletCa)) ?? (await readIfExists(join(c.dir, kubeletCa.replace(/^\/etc\/kubernetes\//, ''))));
-  const fix = 'kubelet serving certificates must be signed by a CA in the bundle and carry the IP of the preferred address type as a SAN (kubepki approve issues such certificates)';
-  return verifiedPath(4, 'apiserver -> kubelet', fix, async () => {
+  const fix = `kubelet serving certificates must be signed by a CA in the bundle and carry the address ${typesText} picks as a SAN (kubepki approve issues such certificates)`;
+  try {
     if (selfSigned) throw new PkiError('ERR_UNKNOWN_AUTHORITY', 'the kubelet serves its own self-signed certificate (no serverTLSBootstrap, no tlsCertFile), which no bundle can verify', { field: 'kubelet' });
+    const bundleText = await c.named(kubeletCa);
     if (!bundleText) throw new PkiError('ERR_DIRECTORY', `--kubelet-certificate-authority points at ${kubeletCa}, which cannot be read`, { field: kubeletCa });
-    for (const serving of c.options.kubeletServing ?? []) await verifyAt(c)(serving.certificate, { roots: [bundleText], purpose: 'server', name: serving.address });
-    const checked = c.options.kubeletServing?.length ?? 0;
-    return `--kubelet-certificate-authority is set${checked ? ` and ${checked} kubelet serving certificate(s) verify for the addresses the apiserver dials` : ''}`;
-  });
+    const bundle = Certificate.fromPemBundle(bundleText, kubeletCa);
+    const signer = c.loaded.authorities.has('kubelet-serving-ca') ? 'kubelet-serving-ca' : 'ca';
+    const signerCa = c.root(signer);
+    if (!bundle.some((b) => Buffer.from(b.der).equals(signerCa.der))) {
+      throw new PkiError('ERR_UNKNOWN_AUTHORITY', `${kubeletCa} does not hold CN=${signerCa.subject.commonName}, the CA that signs kubelet serving CSRs (the ${signer} CA)`, { field: kubeletCa });
+    }
+    const checked: string[] = [];
+    for (const s of seen) {
+      if (!s.address) throw new PkiError('ERR_NAME_MISMATCH', `${s.what}: the Node has no address of the types ${types.join(',')}, so kube-apiserver cannot dial it`, { field: s.what });
+      try {
+        await verifyAt(c)(s.certificate, { roots: [bundle], purpose: 'server', name: s.address.address });
+      } catch (error) {
+        if (!(error instanceof PkiError)) throw error;
+        throw new PkiError(error.code, `${s.what}, dialled at ${s.address.type === 'given' ? '' : `${s.address.type} `}${s.address.address}: ${error.message}`, { field: s.what, cause: error });
+      }
+      checked.push(`${s.what} at ${s.address.type === 'given' ? '' : `${s.address.type} `}${s.address.address}`);
+    }
+    if (unseen.length > 0) {
+      return {
+        path: 4,
+        name,
+        status: 'unverified',
+        reason: `--kubelet-certificate-authority is set, but node(s) ${unseen.join(', ')} have no issued kubelet-serving CSR: they serve a certificate the audit cannot see (their self-signed one unless tlsCertFile is set)`,
+        fix: 'enable serverTLSBootstrap and approve the serving CSRs (kubepki approve), or give the certificate with --kubelet-serving CERT=ADDRESS',
+      };
+    }
+    if (checked.length === 0) {
+      return {
+        path: 4,
+        name,
+        status: 'advisory',
+        reason: `--kubelet-certificate-authority names a bundle holding the kubelet serving signer, but no kubelet serving certificate was checked against it and ${typesText}`,
+        fix: 'give the serving certificates (--kubelet-serving CERT=ADDRESS) or a live cluster (--kubeconfig) to check them',
+      };
+    }
+    return { path: 4, name, status: 'verified', reason: `every kubelet serving certificate seen chains to ${kubeletCa} and names the address ${typesText} picks: ${checked.join('; ')}` };
+  } catch (error) {
+    if (!(error instanceof PkiError)) throw error;
+    return { path: 4, name, status: 'broken', reason: explain(error), fix };
+  }
+}
+
+/**
+ * Path 6: what kube-apiserver's --egress-selector-config-file does with cluster traffic (nodes, pods, services),
+ * and, when it goes to a Konnectivity proxy-server over TCP, that the leg is mutual TLS the proxy-server accepts:
+ * its certificate verifies against caBundle for the URL's host, clientCert chains to the CA it requires
+ * (--server-ca-cert, the cluster CA), and the agents' certificates chain to the same CA.
+ */
+async function konnectivity(c: AuditContext): Promise<PathReport> {
+  const name = 'Konnectivity: apiserver -> proxy-server <- agents';
+  const hasCertificates = c.loaded.certificates.has('konnectivity-server');
+  const file = c.flags.get('egress-selector-config-file');
+  const startFix = `start kube-apiserver with --egress-selector-config-file=${join(c.dir, EGRESS_SELECTOR_FILE)} (kubepki init writes it) and run the proxy-server and agents with componentFlags().konnectivityServer/konnectivityAgent`;
+  if (!file) {
+    return {
+      path: 6,
+      name,
+      status: 'not-configured',
+      reason: `kube-apiserver has no --egress-selector-config-file: it dials nodes, pods and services directly${c.flags.has('ssh-user') ? ' or over SSH tunnels' : ''}${hasCertificates ? "; the directory's Konnectivity certificates are unused" : ''}`,
+      ...(hasCertificates ? { fix: startFix } : {}),
+    };
+  }
+  const fix = `rewrite ${file} as kubepki init does (cluster: HTTPConnect over https with caBundle = the Konnectivity CA bundle, clientCert/clientKey = pki/konnectivity-client) and restart kube-apiserver`;
+  try {
+    const text = await c.named(file);
+    if (text === undefined) throw new PkiError('ERR_DIRECTORY', `--egress-selector-config-file points at ${file}, which cannot be read`, { field: file });
+    const egress = clusterEgress(text, file);
+    if (!egress || egress.proxyProtocol === 'Direct') {
+      return { path: 6, name, status: 'not-configured', reason: `${file} sends cluster traffic directly (${egress ? 'proxyProtocol Direct' : 'no cluster selection'}): Konnectivity is not used`, fix };
+    }
+    const agents = async (): Promise<void> => {
+      await verifyAt(c)(c.leaf('konnectivity-server'), { roots: c.roots('ca'), purpose: 'server' });
+      await verifyAt(c)(c.leaf('konnectivity-agent'), { roots: c.roots('ca'), purpose: 'client' });
+    };
+    if (egress.uds !== undefined) {
+      await agents();
+      return { path: 6, name, status: 'verified', reason: `cluster traffic goes ${egress.proxyProtocol} to the proxy-server over the Unix socket ${egress.uds} (its file mode guards that leg); the agents' leg is mutual TLS from the cluster CA` };
+    }
+    const tcp = egress.tcp;
+    if (!tcp) throw new PkiError('ERR_ARGUMENT', `the cluster selection of ${file} has neither a tcp nor a uds transport`, { field: file });
+    let url: URL;
+    try {
+      url = new URL(tcp.url);
+    } catch (cause) {
+      throw new PkiError('ERR_ARGUMENT', `the cluster selection's url "${tcp.url}" is not a URL`, { field: file, cause });
+    }
+    if (url.protocol !== 'https:') {
+      return { path: 6, name, status: 'unverified', reason: `cluster traffic goes to the proxy-server at ${tcp.url} in the clear: the proxy-server is not verified and the apiserver not authenticated`, fix };
+    }
+    if (!tcp.caBundle) return { path: 6, name, status: 'unverified', reason: `${file} gives no caBundle: kube-apiserver checks the proxy-server at ${tcp.url} against the system roots, not the cluster's CA`, fix };
+    const read = async (what: string, path: string | undefined): Promise<string> => {
+      const content = path === undefined ? undefined : await c.named(path);
+      if (content === undefined) throw new PkiError('ERR_DIRECTORY', `${what} ${path ?? '(none)'} of ${file} cannot be read (kube-apiserver does not start)`, { field: file });
+      return content;
+    };
+    const caBundle = await read('caBundle', tcp.caBundle);
+    const clientCert = await read('clientCert', tcp.clientCert);
+    await read('clientKey', tcp.clientKey);
+    const host = hostOf(tcp.url);
+    const step = async (what: string, run: () => Promise<void>): Promise<void> => {
+      try {
+        await run();
+      } catch (error) {
+        if (!(error instanceof PkiError)) throw error;
+        throw new PkiError(error.code, `${what}: ${error.message}`, { cause: error });
+      }
+    };
+    await step(`the proxy-server certificate (pki/konnectivity-server) against caBundle ${tcp.caBundle} for ${host}`, () => verifyAt(c)(c.leaf('konnectivity-server'), { roots: [caBundle], purpose: 'server', name: host }));
+    const client = Certificate.from(clientCert, tcp.clientCert);
+    await step(`clientCert ${tcp.clientCert} (CN=${client.subject.commonName}) is not accepted by the proxy-server, which requires a client certificate from the cluster CA (--server-ca-cert)`, () =>
+      verifyAt(c)(client, { roots: c.roots('ca'), purpose: 'client' }),
+    );
+    await step("the agents' leg", agents);
+    return {
+      path: 6,
+      name,
+      status: 'verified',
+      reason: `cluster traffic goes ${egress.proxyProtocol} to the proxy-server at ${tcp.url} over mutual TLS: its certificate verifies against caBundle for ${host}, clientCert CN=${client.subject.commonName} chains to the cluster CA it requires, and the agents' leg is mutual TLS from the same CA`,
+    };
+  } catch (error) {
+    if (!(error instanceof PkiError)) throw error;
+    return { path: 6, name, status: 'broken', reason: explain(error), fix };
+  }
+}
+
+/** Path 8: SSH tunnels (--ssh-user, --ssh-keyfile), deprecated; kube-apiserver's tunneler accepts any host key. */
+async function sshTunnels(c: AuditContext): Promise<PathReport> {
+  const name = 'apiserver -> node over SSH tunnels';
+  const user = c.flags.get('ssh-user');
+  const keyfile = c.flags.get('ssh-keyfile');
+  if (user === undefined && keyfile === undefined) return { path: 8, name, status: 'not-configured', reason: 'no --ssh-user/--ssh-keyfile: kube-apiserver opens no SSH tunnels' };
+  return {
+    path: 8,
+    name,
+    status: 'unverified',
+    reason: `kube-apiserver${user === undefined ? '' : ` --ssh-user=${user}`}${keyfile === undefined ? '' : ` --ssh-keyfile=${keyfile}`} tunnels to the nodes over SSH, a deprecated path: it accepts any host key, so the tunnel does not verify the node it reaches`,
+    fix: `drop --ssh-user/--ssh-keyfile and replace the tunnels with Konnectivity: --egress-selector-config-file=${join(c.dir, EGRESS_SELECTOR_FILE)} (kubepki init writes it), the proxy-server and the agents`,
+  };
 }
 
 /** During a rotation, every CA being rotated to must be in the directory or the client CA bundle. */
@@ -258,7 +430,7 @@ async function checkRotationOverlap({ dir, loaded, options, findings }: AuditCon
  * A rotation recorded in the directory: where it stands, every bundle of the rotating CA holding the incoming
  * CA, and (given kube-apiserver's flags) each of its flags that trusts the rotating CA naming a file that does.
  */
-async function checkRotation({ dir, loaded, flags, options, findings }: AuditContext): Promise<void> {
+async function checkRotation({ dir, loaded, flags, findings }: AuditContext): Promise<void> {
   const rotation = loaded.rotation;
   if (!rotation) return;
   const next = rotation.phase === 'added' ? 'reissue' : 'finish';
@@ -274,7 +446,7 @@ async function checkRotation({ dir, loaded, flags, options, findings }: AuditCon
       findings.push({ severity: 'error', message: `${bundleFile(name)} lacks the incoming ${rotation.ca} CA`, fix: `kubepki rotate-ca --dir ${dir} --ca ${rotation.ca} --phase add` });
     }
   }
-  if (options.apiserverFlags === undefined) return;
+  if (flags.size === 0) return;
   // The flags that name a bundle during this rotation are the ones that trust the rotating CA.
   const plan = planCluster({ nodeName: 'node', advertiseAddress: '127.0.0.1', separateKubeletServingCa: loaded.authorities.has('kubelet-serving-ca') });
   for (const flag of componentFlags(plan, { dir, rotation }).kubeApiserver.filter((f) => f.includes(`/${BUNDLES_FOLDER}/`))) {

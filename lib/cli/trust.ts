@@ -167,17 +167,19 @@ export const revokeVerb: Verb = {
 export const auditVerb: Verb = {
   name: 'audit',
   summary: "report each communication path of a setup as verified, unverified or broken, with the reason and the fix",
-  usage: 'kubepki audit --dir DIR [--apiserver-flags FILE] [--kubelet-config FILE] [--kubelet-serving CERT=ADDRESS ...] [--json]',
+  usage: 'kubepki audit --dir DIR [--apiserver-flags FILE] [--kubeconfig FILE] [--kubelet-config FILE] [--kubelet-serving CERT=ADDRESS ...] [--json]',
   options: {
     dir: PKI_DIR_OPTION,
     'apiserver-flags': { type: 'string', value: 'FILE', description: "kube-apiserver's flags as it runs (one per line, or its static Pod manifest)" },
     'kubelet-config': { type: 'string', value: 'FILE', description: "a kubelet's KubeletConfiguration" },
     'kubelet-serving': { type: 'string', value: 'CERT=ADDRESS', description: "a kubelet's serving certificate and the address kube-apiserver reaches it at", multiple: true },
     json: JSON_OPTION,
+    kubeconfig: { type: 'string', value: 'FILE', description: "a live cluster to read: its Nodes, kubelet serving CSRs and kube-apiserver's mirror Pod" },
   },
   example: 'kubepki audit --dir /etc/kubernetes --apiserver-flags /etc/kubernetes/manifests/kube-apiserver.yaml',
   async run({ values }, io) {
     const flagsFile = optional(values, 'apiserver-flags');
+    const kubeconfig = optional(values, 'kubeconfig');
     const kubeletServing = await Promise.all(
       ((values['kubelet-serving'] as string[] | undefined) ?? []).map(async (entry) => {
         const at = entry.lastIndexOf('=');
@@ -190,10 +192,11 @@ export const auditVerb: Verb = {
       apiserverFlags: flagsFile ? await readText(flagsFile) : undefined,
       kubeletConfig: kubeletConfig ? await readText(kubeletConfig) : undefined,
       kubeletServing,
+      ...(kubeconfig ? { cluster: await kubeconfigFlagConnection(kubeconfig) } : {}),
     });
     if (values.json) io.out(JSON.stringify(report, null, 2));
     else {
-      for (const p of report.paths) io.out(`${String(p.path).padEnd(2)} ${p.name.padEnd(44)} ${p.status.toUpperCase()}: ${printable(p.reason)}${p.fix ? `\n   fix: ${printable(p.fix)}` : ''}`);
+      for (const p of report.paths) io.out(`${String(p.path).padEnd(2)} ${p.name.padEnd(50)} ${p.status.toUpperCase()}: ${printable(p.reason)}${p.fix ? `\n   fix: ${printable(p.fix)}` : ''}`);
       for (const f of report.findings) io.out(`${f.severity}: ${printable(f.message)}\n   fix: ${printable(f.fix)}`);
     }
     return report.ok ? 0 : 1;
