@@ -65,8 +65,15 @@ interface Running {
 }
 const running = new WeakMap<ControlPlane, Running>();
 
+export interface ControlPlaneOptions {
+  /** `kubepki init` issues the Konnectivity certificates and writes the EgressSelectorConfiguration. Default false. */
+  readonly konnectivity?: boolean;
+  /** Changes kube-apiserver's arguments at each start (called again on a restart, so it may change its answer). */
+  readonly apiserverArgs?: (args: string[]) => string[];
+}
+
 /** `kubepki init` in a new temp folder (named `prefix…`), then etcd and kube-apiserver on free 127.0.0.1 ports, ready. */
-export async function startControlPlane(prefix: string): Promise<ControlPlane> {
+export async function startControlPlane(prefix: string, options: ControlPlaneOptions = {}): Promise<ControlPlane> {
   const bin = await kubeBinaries();
   const dir = await mkdtemp(join(tmpdir(), prefix));
   const daemons: Daemon[] = [];
@@ -79,9 +86,9 @@ export async function startControlPlane(prefix: string): Promise<ControlPlane> {
     const [apiPort, etcdPort, peerPort] = [await freePort(), await freePort(), await freePort()];
     // The files are the ones the `kubepki init` command writes.
     const quiet = { out: () => undefined, err: () => undefined };
-    const code = await main(['init', '--dir', dir, '--node-name', 'cp-1', '--advertise-address', '127.0.0.1', '--apiserver-bind-port', String(apiPort), '--no-konnectivity'], quiet);
+    const code = await main(['init', '--dir', dir, '--node-name', 'cp-1', '--advertise-address', '127.0.0.1', '--apiserver-bind-port', String(apiPort), ...(options.konnectivity ? [] : ['--no-konnectivity'])], quiet);
     assert.is(code, 0);
-    const plan = planCluster({ nodeName: 'cp-1', advertiseAddress: '127.0.0.1', apiServerPort: apiPort, konnectivity: false });
+    const plan = planCluster({ nodeName: 'cp-1', advertiseAddress: '127.0.0.1', apiServerPort: apiPort, konnectivity: options.konnectivity === true });
     const etcdUrl = `https://127.0.0.1:${etcdPort}`;
     const apiserverUrl = `https://127.0.0.1:${apiPort}`;
     const processes: Running['processes'] = new Map();
@@ -89,7 +96,10 @@ export async function startControlPlane(prefix: string): Promise<ControlPlane> {
     const flagsFor = async (component: Component): Promise<string[]> => {
       const flags = componentFlags(plan, { dir, etcdClientPort: etcdPort, etcdPeerPort: peerPort, rotation: await readRotation(dir) });
       if (component === 'etcd') return [...flags.etcd.map((f) => (f.startsWith('--listen-client-urls=') ? `--listen-client-urls=${etcdUrl}` : f)), `--data-dir=${join(dir, 'etcd-data')}`, '--log-level=warn'];
-      if (component === 'kube-apiserver') return [...flags.kubeApiserver, '--bind-address=127.0.0.1', '--insecure-port=0', `--cert-dir=${join(dir, 'apiserver-certs')}`];
+      if (component === 'kube-apiserver') {
+        const args = [...flags.kubeApiserver, '--bind-address=127.0.0.1', '--insecure-port=0', `--cert-dir=${join(dir, 'apiserver-certs')}`];
+        return options.apiserverArgs ? options.apiserverArgs(args) : args;
+      }
       // The port is chosen at each start (see start); --controllers after the plan's (pflag appends a repeated list flag).
       return [...flags.kubeControllerManager, '--bind-address=127.0.0.1', '--port=0', '--leader-elect=false', `--cert-dir=${join(dir, 'kcm-certs')}`, ...(state.controllers ? [`--controllers=${state.controllers}`] : [])];
     };
