@@ -57,7 +57,9 @@ export { layoutFile, type LayoutEntry } from './cluster/layout.js';
 export { initPkiDirectory, type InitOptions, type InitResult } from './cluster/init.js';
 export { stringifyKubeconfig, parseKubeconfig, kubeletKubeconfig, type Kubeconfig, type KubeconfigReadOptions } from './cluster/kubeconfig.js';
 export { componentFlags, egressSelectorConfiguration, type ComponentFlags, type ComponentFlagsOptions } from './cluster/flags.js';
-export { writeFileAtomic, type FileToWrite } from './cluster/files.js';
+export { writeFileAtomic, type FileToWrite, type WriteFileAtomicOptions, type AtomicWriteFs } from './cluster/files.js';
+export type { Change, ChangeKind } from './cluster/transaction.js';
+export type { DirectoryLockOptions } from './cluster/lock.js';
 export { loadPkiDirectory, type LoadedPki, type DirectoryProblem } from './cluster/directory.js';
 export { checkExpiration, formatResidual, type ExpiryReport, type ExpiryRow } from './cluster/expiry.js';
 export { renewCertificates, type RenewOptions } from './cluster/renew.js';
@@ -87,8 +89,8 @@ export {
   type TokenSecretOptions,
   type UserInfo,
 } from './bootstrap/token.js';
-export { bootstrapRbacManifests, clusterInfoRbacManifests } from './bootstrap/rbac.js';
-export { type KeyUsage, type CertificateSigningRequestObject, type CertificateSigningRequestCondition, type ConditionType } from './bootstrap/csr-object.js';
+export { bootstrapRbacManifests, clusterInfoRbacManifests, type ClusterRoleBinding, type NamespacedRbac } from './bootstrap/rbac.js';
+export { type KeyUsage, type CertificateSigningRequestObject, type CertificateSigningRequestCondition, type ConditionType, type ValidatedCsr } from './bootstrap/csr-object.js';
 
 export {
   decideApproval,
@@ -99,6 +101,7 @@ export {
   type Requester,
   type ServingPolicy,
   type ServingPolicyOptions,
+  type Cidr,
 } from './bootstrap/approver.js';
 export { signCsrObject, type SignerOptions, type SignOutcome, type SignerRules } from './bootstrap/signer.js';
 export { type SigningPolicy } from './bootstrap/signing-policy.js';
@@ -110,6 +113,7 @@ export {
   type MemoryRegistryOptions,
   type WatchEvent,
   type WatchEventType,
+  type WatchOptions,
 } from './bootstrap/registry.js';
 export { runWhileLeading, startApprover, startSigner, type Controller, type ControllerOptions, type SignerControllerOptions } from './bootstrap/controllers.js';
 export { LeaderElector, type ElectionClock, type LeaderElectionOptions } from './bootstrap/leader-election.js';
@@ -118,7 +122,7 @@ export { startCsrCleaner, type CsrCleaner, type CsrCleanerOptions } from './boot
 export { type WorkerPool } from './workers/pool.js';
 export { startBootstrapServer, type BootstrapServer, type BootstrapServerOptions, type RequestLogEntry } from './bootstrap/server.js';
 export { connectionFromKubeconfig, kubeConnectionFromFile, kubeConnectionInCluster, type KubeConnection, type KubeconfigSource } from './bootstrap/kube-client.js';
-export { listAndWatch, type ListWatchEventType, type ListWatchOptions } from './bootstrap/kube-list-watch.js';
+export { listAndWatch, type ListWatchEventType, type ListWatchOptions, type ListedObject } from './bootstrap/kube-list-watch.js';
 export { kubernetesRegistry } from './bootstrap/kube-registry.js';
 export { nodeAddressesFromApi, staticNodeAddresses } from './bootstrap/node-addresses.js';
 export {
@@ -135,12 +139,12 @@ export { discoverCluster, joinKubeconfig, type DiscoverClusterOptions, type Disc
 export { joinControlPlane, type JoinControlPlaneOptions, type JoinControlPlaneResult } from './bootstrap/control-plane-join.js';
 export { storeCertificatePair, loadCurrentPair, type CertificateFileStoreOptions } from './bootstrap/store.js';
 
-export { type CertificateTemplate, type Clock, type RotationManagerOptions } from './bootstrap/rotation.js';
+export { type CertificateTemplate, type Clock, type RotationManager, type RotationManagerOptions } from './bootstrap/rotation.js';
 export { kubeletRotation, type KubeletCertificateKind, type KubeletRotation, type KubeletRotationOptions } from './bootstrap/kubelet-rotation.js';
 export { startEmbeddedBootstrap, type EmbeddedBootstrap, type EmbeddedBootstrapOptions } from './bootstrap/embedded.js';
 export { revocationListFile, type RevocationSource } from './bootstrap/revocation.js';
 export { buildCaBundle, type CaBundle, type BundleOptions } from './x509/bundle.js';
-export { loadAuthority } from './cluster/material.js';
+export { loadAuthority, type Material } from './cluster/material.js';
 export { verifyCertificate, checkName, type VerifyOptions, type VerifyResult } from './x509/verify.js';
 export { crossCheckChain } from './x509/cross-check.js';
 export { issueRevocationList, parseRevocationList, type RevocationList, type IssueRevocationListOptions } from './x509/crl.js';

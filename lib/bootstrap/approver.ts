@@ -87,9 +87,17 @@ export interface ApproverOptions extends CryptoOptions, ServingPolicyOptions {
   nodeAddresses?: NodeAddressLookup;
 }
 
-interface Cidr {
+/**
+ * A parsed CIDR range of the serving policy.
+ *
+ * @category Run the CSR controllers
+ */
+export interface Cidr {
+  /** The range as text, normalised, e.g. 10.96.0.0/12. */
   readonly text: string;
+  /** The network address's bytes: 4 for IPv4, 16 for IPv6. */
   readonly bytes: Uint8Array;
+  /** The prefix length in bits. */
   readonly prefix: number;
 }
 

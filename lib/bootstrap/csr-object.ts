@@ -163,10 +163,15 @@ declare const VALIDATED: unique symbol;
 /**
  * A CSR object that passed validateCsrObject, with its parsed request: made only where objects enter (the
  * registry on create, a controller for objects from a real API server), then handed on, never validated again.
+ *
+ * @category Run the CSR controllers
  */
 export interface ValidatedCsr {
+  /** The CSR object as validated. */
   readonly object: CertificateSigningRequestObject;
+  /** Its spec.request, parsed, with the self-signature verified. */
   readonly request: ParsedCsr;
+  /** A brand only validateCsr sets: a ValidatedCsr cannot be made by hand. */
   readonly [VALIDATED]: true;
 }
 

@@ -1,8 +1,19 @@
 import { PkiError } from '../errors.js';
 import { kubeRequest, kubeWatch, type KubeConnection } from './kube-client.js';
 
+/**
+ * What listAndWatch needs of an object: its name and version.
+ *
+ * @category Run the CSR controllers
+ */
 export interface ListedObject {
-  readonly metadata: { readonly name: string; readonly resourceVersion?: string };
+  /** The object's metadata (other fields are kept as served). */
+  readonly metadata: {
+    /** The object's name. */
+    readonly name: string;
+    /** The object's version, which a watch resumes from. */
+    readonly resourceVersion?: string;
+  };
 }
 
 /**

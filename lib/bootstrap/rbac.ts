@@ -1,11 +1,39 @@
 import { DEFAULT_NODE_TOKEN_GROUP } from './token.js';
 
-interface ClusterRoleBinding {
+/**
+ * An rbac.authorization.k8s.io/v1 ClusterRoleBinding that grants a ClusterRole to one group, as
+ * bootstrapRbacManifests writes it.
+ *
+ * @category Bootstrap a node
+ */
+export interface ClusterRoleBinding {
+  /** Always rbac.authorization.k8s.io/v1. */
   apiVersion: 'rbac.authorization.k8s.io/v1';
+  /** Always ClusterRoleBinding. */
   kind: 'ClusterRoleBinding';
-  metadata: { name: string };
-  roleRef: { apiGroup: 'rbac.authorization.k8s.io'; kind: 'ClusterRole'; name: string };
-  subjects: { apiGroup: 'rbac.authorization.k8s.io'; kind: 'Group'; name: string }[];
+  /** The binding's name. */
+  metadata: {
+    /** The binding's name, e.g. kubeadm:kubelet-bootstrap. */
+    name: string;
+  };
+  /** The ClusterRole granted. */
+  roleRef: {
+    /** Always rbac.authorization.k8s.io. */
+    apiGroup: 'rbac.authorization.k8s.io';
+    /** Always ClusterRole. */
+    kind: 'ClusterRole';
+    /** The ClusterRole's name, e.g. system:node-bootstrapper. */
+    name: string;
+  };
+  /** The groups it is granted to (one). */
+  subjects: {
+    /** Always rbac.authorization.k8s.io. */
+    apiGroup: 'rbac.authorization.k8s.io';
+    /** Always Group. */
+    kind: 'Group';
+    /** The group's name, e.g. system:bootstrappers:kubeadm:default-node-token or system:nodes. */
+    name: string;
+  }[];
 }
 
 const binding = (name: string, role: string, group: string): ClusterRoleBinding => ({
@@ -31,10 +59,24 @@ export function bootstrapRbacManifests(tokenGroup: string = DEFAULT_NODE_TOKEN_G
   ];
 }
 
-interface NamespacedRbac {
+/**
+ * An rbac.authorization.k8s.io/v1 Role or RoleBinding, as clusterInfoRbacManifests writes them (its rules,
+ * roleRef and subjects as further fields).
+ *
+ * @category Bootstrap a node
+ */
+export interface NamespacedRbac {
+  /** Always rbac.authorization.k8s.io/v1. */
   apiVersion: 'rbac.authorization.k8s.io/v1';
+  /** Role or RoleBinding. */
   kind: 'Role' | 'RoleBinding';
-  metadata: { name: string; namespace: string };
+  /** The object's name and namespace. */
+  metadata: {
+    /** The name, e.g. kubeadm:bootstrap-signer-clusterinfo. */
+    name: string;
+    /** The namespace, kube-public. */
+    namespace: string;
+  };
   [field: string]: unknown;
 }
 

@@ -31,6 +31,11 @@ export interface WatchEvent {
   readonly validated?: ValidatedCsr;
 }
 
+/**
+ * Options of CsrRegistry.watch.
+ *
+ * @category Run the CSR controllers
+ */
 export interface WatchOptions {
   /**
    * Resume after this resource version: the changes made since are replayed, then each new one (a version

@@ -100,7 +100,11 @@ export interface RotationManagerOptions {
   onError?: (error: unknown) => void;
 }
 
-/** Keeps a certificate fresh: rotates at the deadline, or at once when it is missing or off-template. */
+/**
+ * Keeps a certificate fresh: rotates at the deadline, or at once when it is missing or off-template.
+ *
+ * @category Bootstrap a node
+ */
 export class RotationManager {
   readonly #options: RotationManagerOptions;
   readonly #clock: Clock;
@@ -109,6 +113,7 @@ export class RotationManager {
   #loop: Promise<void> | undefined;
   #failures = 0;
 
+  /** A manager for `options`; nothing runs until start(). */
   constructor(options: RotationManagerOptions) {
     this.#options = options;
     this.#clock = options.clock ?? systemClock;

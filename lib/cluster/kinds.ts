@@ -253,6 +253,11 @@ const KINDS = deepFreeze({
   }),
 } as const satisfies Record<string, CertificateKind>);
 
+/**
+ * The certificate kinds as declared, each with its literal values (names, files, issuers), which
+ * {@link ProfileKey}, {@link KindName} and the name types are drawn from. Not exported: it is the type of
+ * the internal KINDS table, whose rows the reference documents as {@link CertificateKind}.
+ */
 type Kinds = typeof KINDS;
 
 /**
