@@ -79,6 +79,7 @@ export default tseslint.config(
             // Optional peer dependencies are loaded on demand: only their types are imported statically.
             { name: '@kubernetes/client-node', allowTypeImports: true, message: 'An optional peer dependency: load it with loadClientNode().' },
             { name: 'node-webcrypto-p11', allowTypeImports: true, message: 'An optional peer dependency: load it on demand.' },
+            { name: 'undici', allowTypeImports: true, message: 'An optional peer dependency: load it on demand (undiciClasses in lib/agents/tls.ts).' },
           ],
         },
       ],

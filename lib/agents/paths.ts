@@ -17,6 +17,14 @@ export interface PathAgents extends VerifiedAgents {
   readonly url: string;
 }
 
+/**
+ * The agents with more fields. Not a spread: that would read the `undici` getter, building the dispatcher
+ * and loading undici (an optional peer dependency) for a caller who only wants the https.Agent.
+ */
+function withFields<T extends object>(agents: VerifiedAgents, fields: T): VerifiedAgents & T {
+  return Object.defineProperties({}, { ...Object.getOwnPropertyDescriptors(agents), ...Object.getOwnPropertyDescriptors(fields) }) as VerifiedAgents & T;
+}
+
 /** The host of a URL as a server name or IP: an IPv6 address without its brackets. */
 export function hostOf(url: string): string {
   return new URL(url).hostname.replace(/^\[|\]$/g, '');
@@ -53,7 +61,7 @@ export function componentToApiserver(kubeconfigPath: string): PathAgents {
     };
   };
   const { server } = current();
-  return { ...verifiedAgents({ material, serverName: hostOf(server) }), url: server };
+  return withFields(verifiedAgents({ material, serverName: hostOf(server) }), { url: server });
 }
 
 /**
@@ -90,7 +98,7 @@ export function podToApiserver(options: PodToApiserverOptions = {}): PathAgents 
   const token = watchedFile(join(folder, 'token'));
   const url = `https://${hostForUrl(host)}:${port}`;
   const agents = verifiedAgents({ material: () => ({ ca: ca() }), serverName: options.serverName ?? host });
-  return { ...agents, url, authorization: () => `Bearer ${token().trim()}` };
+  return withFields(agents, { url, authorization: () => `Bearer ${token().trim()}` });
 }
 
 /**
@@ -119,7 +127,7 @@ export interface ApiserverToKubeletOptions {
 export function apiserverToKubelet(options: ApiserverToKubeletOptions): PathAgents {
   const host = hostForUrl(options.nodeAddress);
   const agents = verifiedAgents({ material: { ca: options.kubeletServingBundle, cert: options.clientCertificate, key: options.clientKey }, serverName: options.nodeAddress });
-  return { ...agents, url: `https://${host}:${options.port ?? 10250}` };
+  return withFields(agents, { url: `https://${host}:${options.port ?? 10250}` });
 }
 
 /**
@@ -138,7 +146,7 @@ export interface ApiserverToServiceOptions {
   address: string;
   /** The port to dial. */
   port: number;
-  /** The proxy client certificate kube-apiserver presents, PEM (its --proxy-client-cert-file), when the service asks for one. */
+  /** The client certificate kube-apiserver presents, PEM, when the service asks for one (mutual TLS). */
   clientCertificate?: string;
   /** The private key of `clientCertificate`, PEM. */
   clientKey?: string;
@@ -155,7 +163,7 @@ export function apiserverToService(options: ApiserverToServiceOptions): PathAgen
     serverName: `${options.service}.${options.namespace}.svc`,
   });
   const host = hostForUrl(options.address);
-  return { ...agents, url: `https://${host}:${options.port}` };
+  return withFields(agents, { url: `https://${host}:${options.port}` });
 }
 
 /**
@@ -179,7 +187,7 @@ export interface MutualTlsOptions {
 function mutual(options: MutualTlsOptions): PathAgents {
   const agents = verifiedAgents({ material: { ca: options.ca, cert: options.clientCertificate, key: options.clientKey }, serverName: options.serverHost });
   const host = hostForUrl(options.serverHost);
-  return { ...agents, url: `https://${host}:${options.port}` };
+  return withFields(agents, { url: `https://${host}:${options.port}` });
 }
 
 /**

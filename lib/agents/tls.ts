@@ -43,7 +43,10 @@ export interface VerifiedAgentOptions {
 export interface VerifiedAgents {
   /** A node:https Agent that verifies the peer against `ca` and `serverName`, for https.request. */
   readonly https: HttpsAgent;
-  /** An undici dispatcher (an Agent, replaced by a fresh one when the client certificate rotates). */
+  /**
+   * An undici dispatcher (an Agent, replaced by a fresh one when the client certificate rotates), built on
+   * first use. undici is an optional peer dependency: without it, reading this throws ERR_DEPENDENCY.
+   */
   readonly undici: Dispatcher;
   /** The name the server certificate is checked for. */
   readonly serverName: string;
@@ -140,7 +143,12 @@ let loaded: { Agent: typeof UndiciAgent; RotatingDispatcher: new (make: () => Un
 
 function undiciClasses(): NonNullable<typeof loaded> {
   if (!loaded) {
-    const undici = require('undici') as typeof Undici;
+    let undici: typeof Undici;
+    try {
+      undici = require('undici') as typeof Undici;
+    } catch (cause) {
+      throw new PkiError('ERR_DEPENDENCY', 'an undici dispatcher needs the optional package undici (npm install undici); the https.Agent needs nothing', { field: 'undici', cause });
+    }
     loaded = { Agent: undici.Agent, RotatingDispatcher: rotatingDispatcherClass(undici.Dispatcher) };
   }
   return loaded;
