@@ -23,7 +23,7 @@ export interface BootstrapServerOptions {
   tls: {
     /** The serving certificate chain, PEM. */
     cert: string;
-    /** The serving certificate's private key, PEM (unencrypted PKCS#8). */
+    /** The serving certificate's private key, PEM (unencrypted). */
     key: string;
     /** The CA bundle, PEM, that client certificates must chain to; a client without one authenticates with a token. */
     clientCa: string;
