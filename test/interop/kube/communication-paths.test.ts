@@ -151,6 +151,19 @@ test("kubepki's flags: the kubelet's serving certificate verifies and cluster tr
     if (path === 'healthz') assert.is(answer.body, 'ok');
     if (path === 'configz') assert.match(answer.body, /"kubeletconfig":\{.*"serverTLSBootstrap":true/);
   }
+  // A Pod's logs: kube-apiserver asks the kubelet's /containerLogs through the same egress. The kubelet, which runs
+  // nothing, answers 404 (it has no such pod); kube-apiserver passes that on, and the bytes went through the tunnel.
+  await waitFor('the default ServiceAccount', async () => Boolean(await kubeRequest(admin, 'GET', '/api/v1/namespaces/default/serviceaccounts/default')), 60, kcm);
+  await kubeRequest(admin, 'POST', '/api/v1/namespaces/default/pods', {
+    metadata: { name: 'logs-probe' },
+    spec: { nodeName: NODE, automountServiceAccountToken: false, containers: [{ name: 'c', image: 'none.invalid/none' }] },
+  });
+  const carried = proxy.bytes();
+  const logs = await get('/api/v1/namespaces/default/pods/logs-probe/log?container=c');
+  printed.push(`--- pods/logs-probe/log through the egress (${proxy.bytes() - carried} bytes through the tunnel): ${logs.status} ${logs.body.trim()}`);
+  assert.is(logs.status, 404, logs.body);
+  assert.ok(proxy.bytes() > carried, "the kubelet's answer came through the stand-in");
+  assert.not.match(logs.body, /error dialing backend|error trying to reach service/);
   assert.ok(proxy.tunnels() > before, 'the requests went through the stand-in');
   assert.ok(proxy.log.some((line) => line === `CONNECT 127.0.0.1:${kubelet.port} from CN=kube-apiserver-konnectivity-client`), proxy.log.join('\n'));
   const { code, lines } = await audit("kubepki's kube-apiserver flags");

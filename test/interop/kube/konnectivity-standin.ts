@@ -12,12 +12,15 @@ export interface KonnectivityStandIn {
   readonly log: string[];
   /** Tunnels opened so far. */
   tunnels(): number;
+  /** Bytes carried so far, both ways, over every tunnel (TLS between the apiserver and the target: counted, not read). */
+  bytes(): number;
   close(): Promise<void>;
 }
 
 export async function startKonnectivityStandIn(tls: { cert: string; key: string; ca: string }): Promise<KonnectivityStandIn> {
   const log: string[] = [];
   let opened = 0;
+  let carried = 0;
   const sockets = new Set<Socket>();
   const track = (socket: Socket): void => {
     sockets.add(socket);
@@ -38,6 +41,8 @@ export async function startKonnectivityStandIn(tls: { cert: string; key: string;
       opened++;
       log.push(`CONNECT ${target} from CN=${cn}`);
       client.write('HTTP/1.1 200 Connection established\r\n\r\n');
+      upstream.on('data', (chunk: Buffer) => (carried += chunk.length));
+      client.on('data', (chunk: Buffer) => (carried += chunk.length));
       upstream.pipe(client);
       client.pipe(upstream);
     });
@@ -56,6 +61,7 @@ export async function startKonnectivityStandIn(tls: { cert: string; key: string;
     port: typeof address === 'object' && address ? address.port : 0,
     log,
     tunnels: () => opened,
+    bytes: () => carried,
     close: () =>
       new Promise<void>((resolve) => {
         for (const socket of sockets) socket.destroy();
