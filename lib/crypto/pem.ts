@@ -125,15 +125,18 @@ export function readPemBlock(input: string | Uint8Array, expected: readonly PemL
 /** Encodes DER as PEM with 64-character lines and a trailing newline. */
 export function encodePem(label: PemLabel, der: Uint8Array): string {
   const base64 = Buffer.from(der.buffer, der.byteOffset, der.byteLength).toString('base64');
-  const lines = base64.match(/.{1,64}/g) ?? [];
-  return `-----BEGIN ${label}-----\n${lines.join('\n')}\n-----END ${label}-----\n`;
+  let body = base64 ? '' : '\n';
+  for (let at = 0; at < base64.length; at += 64) body += `${base64.slice(at, at + 64)}\n`;
+  return `-----BEGIN ${label}-----\n${body}-----END ${label}-----\n`;
 }
+
+const PEM_BEGIN = Buffer.from('-----BEGIN ', 'latin1');
 
 /** True when `input` looks like PEM text rather than DER bytes. */
 export function looksLikePem(input: string | Uint8Array): boolean {
   if (typeof input === 'string') return true;
-  const head = Buffer.from(input.subarray(0, 1024)).toString('latin1');
-  return head.includes('-----BEGIN ');
+  // The first 1 KiB searched in place: no copy, no string.
+  return Buffer.from(input.buffer, input.byteOffset, Math.min(input.byteLength, 1024)).includes(PEM_BEGIN);
 }
 
 function headerError(line: string, label: string, field: string): PkiError {

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { assertDer, children, contentOf, decodeOid, elementBytes, readElement, TAG, type DerElement } from '../crypto/der.js';
 import { keySpecOfSpki, type KeySpec } from '../crypto/keys.js';
 import { encodePem, looksLikePem, readPemBlock, readPemBlocks } from '../crypto/pem.js';
@@ -232,7 +232,8 @@ export function keyIdentifier(spki: Uint8Array): Uint8Array {
   const bitString = children(spki, top, 'publicKey')[1];
   if (!bitString) throw new PkiError('ERR_KEY', 'SubjectPublicKeyInfo has no key', { field: 'publicKey' });
   const key = spki.subarray(bitString.start + 1, bitString.end);
-  return new Uint8Array(createHash('sha1').update(key).digest());
+  // crypto.hash: one call, no Hash object (the step computes it twice per certificate: to write it, and in the lint).
+  return new Uint8Array(hash('sha1', key, 'buffer'));
 }
 
 function extensionOf(extensions: readonly RawExtension[], oid: string): RawExtension | undefined {

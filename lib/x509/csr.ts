@@ -163,7 +163,7 @@ function verified({ der, fields, spec, subject, subjectAttributes, sans }: ReadC
     subject,
     subjectDer: fields.subjectDer,
     get certifiedSubjectDer() {
-      return (certified ??= reencodeSubject(subjectAttributes));
+      return (certified ??= reencodeSubject(subjectAttributes, fields.subjectDer));
     },
     sans,
     publicKey: checkedPublicKeyInfo(spec, fields.spki),

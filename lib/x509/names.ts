@@ -219,7 +219,8 @@ const GO_NAME_ORDER = ['2.5.4.6', OID_ORGANIZATION, '2.5.4.11', '2.5.4.7', '2.5.
  * pkix.Name (country, organization, unit, locality, province, street, postal code, serial number, then the
  * common name; other attribute types dropped), so the certificate holds only what was read, re-encoded.
  */
-export function reencodeSubject(attributes: readonly NameAttribute[]): Uint8Array {
+export function reencodeSubject(attributes: readonly NameAttribute[], der?: Uint8Array): Uint8Array {
+  if (der && inGoEncoding(attributes) && children(der, readElement(der, 0, 'subject'), 'subject').length === attributes.length) return der.slice();
   const subject = subjectOfAttributes(attributes);
   const rdns: Uint8Array[] = [];
   for (const oid of GO_NAME_ORDER) {
@@ -232,4 +233,21 @@ export function reencodeSubject(attributes: readonly NameAttribute[]): Uint8Arra
 }
 
 // DER orders the members of a SET OF by their encodings.
+/**
+ * True when the Name those attributes were read from (as DER: minimal lengths) is already what Go would
+ * write for it (with the caller's check that it has no empty RDN): one attribute per RDN, in Go's order, each type once, no empty CN, each value in the
+ * string type Go picks (so its bytes are its UTF-8). Then the re-encoding is the input, byte for byte:
+ * kubelets' CSRs, which Go writes, are all of this kind.
+ */
+function inGoEncoding(attributes: readonly NameAttribute[]): boolean {
+  let last = -1;
+  for (const [index, { oid, tag, value, rdn }] of attributes.entries()) {
+    const order = GO_NAME_ORDER.indexOf(oid);
+    if (rdn !== index || order <= last || (oid === OID_COMMON_NAME && !value)) return false;
+    if (tag !== (PRINTABLE.test(value) ? TAG.PRINTABLE_STRING : TAG.UTF8_STRING)) return false;
+    last = order;
+  }
+  return true;
+}
+
 const sortDer = (items: Uint8Array[]): Uint8Array[] => [...items].sort((a, b) => Buffer.compare(a, b));

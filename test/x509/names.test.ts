@@ -137,4 +137,27 @@ test('a requested subject two readers could take differently is refused; what is
   assert.equal(Buffer.from(reencodeSubject(checkUnambiguousSubject(kubelet))).toString('hex'), Buffer.from(kubelet).toString('hex'));
 });
 
+test('given the Name it read, reencodeSubject returns the same bytes as the full re-encoding', () => {
+  const C = '2.5.4.6';
+  const names = [
+    encodeName({ commonName: 'system:node:n1', organizations: ['system:nodes'] }),
+    encodeName({ commonName: 'système', organizations: ['a*b', 'g'] }),
+    nameDer([attr(O, STRING.utf8, 'system:nodes')], [attr(CN, STRING.printable, 'x')]),
+    nameDer([attr(CN, STRING.printable, 'x')], [attr(O, STRING.printable, 'g')]),
+    nameDer([attr(O, STRING.printable, 'g2')], [attr(O, STRING.printable, 'g1')], [attr(CN, STRING.printable, 'x')]),
+    nameDer([attr(C, STRING.printable, 'DE')], [attr(O, STRING.printable, 'g')], [attr(OU, STRING.ia5, 'team')], [attr(CN, STRING.printable, 'x')]),
+    nameDer([attr(O, STRING.printable, 'g')], [attr('2.5.4.12', STRING.printable, 't')], [attr(CN, STRING.printable, 'x')]),
+    nameDer([attr(O, STRING.printable, 'g')], [], [attr(CN, STRING.printable, 'x')]),
+    nameDer([attr(O, STRING.printable, 'g')], [attr(CN, STRING.printable, 'x')], []),
+    nameDer([attr(O, STRING.printable, 'g')], [attr(CN, STRING.printable, '')]),
+    nameDer([attr(O, STRING.printable, 'g'), attr(OU, STRING.printable, 'u')], [attr(CN, STRING.printable, 'x')]),
+    nameDer([attr(O, STRING.utf8, 'a&b')], [attr(CN, STRING.utf8, 'x*')]),
+    nameDer(),
+  ];
+  for (const der of names) {
+    const attributes = checkUnambiguousSubject(der);
+    assert.is(Buffer.from(reencodeSubject(attributes, der)).toString('hex'), Buffer.from(reencodeSubject(attributes)).toString('hex'), Buffer.from(der).toString('hex'));
+  }
+});
+
 test.run();
