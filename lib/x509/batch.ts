@@ -147,7 +147,8 @@ async function fromCsr(request: BatchCsrRequest, field: string): Promise<BatchIs
     profile: request.profile,
     subject: { ...csr.subject, der: csr.certifiedSubjectDer },
     sans: { dns, ips, emails, uris },
-    publicKey: csr.publicKey.spki,
+    // The PublicKeyInfo parseCsr proved valid: issuing from it does not import the key a second time.
+    publicKey: csr.publicKey,
     ...(request.validity ? { validity: request.validity } : {}),
     ...(request.now ? { now: request.now } : {}),
   };
