@@ -75,7 +75,6 @@ export default tseslint.config(
             { name: '@peculiar/x509', message: 'A devDependency (the tests\' oracle): the package encodes with its own DER writer.' },
             { name: 'reflect-metadata', message: 'A devDependency: the package installs no global Reflect polyfill.' },
             { name: 'asn1js', message: 'Not a dependency: parse with lib/crypto/der.ts.' },
-            { name: 'protobufjs', message: "A devDependency (the tests' oracle): lib/bootstrap/protobuf.ts encodes the CSR resource's messages itself." },
             // Optional peer dependencies are loaded on demand: only their types are imported statically.
             { name: '@kubernetes/client-node', allowTypeImports: true, message: 'An optional peer dependency: load it with loadClientNode().' },
             { name: 'node-webcrypto-p11', allowTypeImports: true, message: 'An optional peer dependency: load it on demand.' },

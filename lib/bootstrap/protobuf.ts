@@ -1,3 +1,5 @@
+import { createRequire } from 'node:module';
+import type * as Protobuf from 'protobufjs';
 import { PkiError } from '../errors.js';
 import type { CertificateSigningRequestObject } from './csr-object.js';
 
@@ -6,258 +8,68 @@ export const PROTOBUF = 'application/vnd.kubernetes.protobuf';
 
 // The messages of the CSR resource as kube-apiserver serializes them, written from upstream's
 // k8s.io/api/certificates/v1/generated.proto, k8s.io/apimachinery/pkg/apis/meta/v1/generated.proto and
-// k8s.io/apimachinery/pkg/runtime/generated.proto (proto2; only the fields this resource uses: the
-// decoder skips the others, as Go's generated code does). Each field: number, JSON name, type, and
-// whether it is repeated or a map<string, type>.
-type Scalar = 'string' | 'bytes' | 'int64' | 'int32';
-type MessageName =
-  | 'Time' | 'ObjectMeta' | 'ListMeta' | 'StatusCause' | 'StatusDetails' | 'Status' | 'TypeMeta' | 'Unknown' | 'RawExtension' | 'WatchEvent' | 'ExtraValue'
-  | 'CertificateSigningRequestSpec' | 'CertificateSigningRequestCondition' | 'CertificateSigningRequestStatus' | 'CertificateSigningRequest' | 'CertificateSigningRequestList';
-type FieldType = Scalar | MessageName;
-type Field = readonly [number: number, name: string, type: FieldType, label?: 'repeated' | 'map'];
-
-const SCHEMA: Readonly<Record<MessageName, readonly Field[]>> = {
-  Time: [[1, 'seconds', 'int64'], [2, 'nanos', 'int32']],
-  ObjectMeta: [
-    [1, 'name', 'string'], [2, 'generateName', 'string'], [3, 'namespace', 'string'], [4, 'selfLink', 'string'],
-    [5, 'uid', 'string'], [6, 'resourceVersion', 'string'], [7, 'generation', 'int64'],
-    [8, 'creationTimestamp', 'Time'], [9, 'deletionTimestamp', 'Time'],
-    [11, 'labels', 'string', 'map'], [12, 'annotations', 'string', 'map'], [14, 'finalizers', 'string', 'repeated'],
-  ],
-  ListMeta: [[1, 'selfLink', 'string'], [2, 'resourceVersion', 'string'], [3, 'continue', 'string'], [4, 'remainingItemCount', 'int64']],
-  StatusCause: [[1, 'reason', 'string'], [2, 'message', 'string'], [3, 'field', 'string']],
-  StatusDetails: [[1, 'name', 'string'], [2, 'group', 'string'], [3, 'kind', 'string'], [4, 'causes', 'StatusCause', 'repeated'], [5, 'retryAfterSeconds', 'int32'], [6, 'uid', 'string']],
-  Status: [[1, 'metadata', 'ListMeta'], [2, 'status', 'string'], [3, 'message', 'string'], [4, 'reason', 'string'], [5, 'details', 'StatusDetails'], [6, 'code', 'int32']],
-  TypeMeta: [[1, 'apiVersion', 'string'], [2, 'kind', 'string']],
-  Unknown: [[1, 'typeMeta', 'TypeMeta'], [2, 'raw', 'bytes'], [3, 'contentEncoding', 'string'], [4, 'contentType', 'string']],
-  RawExtension: [[1, 'raw', 'bytes']],
-  WatchEvent: [[1, 'type', 'string'], [2, 'object', 'RawExtension']],
-  ExtraValue: [[1, 'items', 'string', 'repeated']],
-  CertificateSigningRequestSpec: [
-    [1, 'request', 'bytes'], [2, 'username', 'string'], [3, 'uid', 'string'], [4, 'groups', 'string', 'repeated'],
-    [5, 'usages', 'string', 'repeated'], [6, 'extra', 'ExtraValue', 'map'], [7, 'signerName', 'string'], [8, 'expirationSeconds', 'int32'],
-  ],
-  CertificateSigningRequestCondition: [
-    [1, 'type', 'string'], [2, 'reason', 'string'], [3, 'message', 'string'],
-    [4, 'lastUpdateTime', 'Time'], [5, 'lastTransitionTime', 'Time'], [6, 'status', 'string'],
-  ],
-  CertificateSigningRequestStatus: [[1, 'conditions', 'CertificateSigningRequestCondition', 'repeated'], [2, 'certificate', 'bytes']],
-  CertificateSigningRequest: [[1, 'metadata', 'ObjectMeta'], [2, 'spec', 'CertificateSigningRequestSpec'], [3, 'status', 'CertificateSigningRequestStatus']],
-  CertificateSigningRequestList: [[1, 'metadata', 'ListMeta'], [2, 'items', 'CertificateSigningRequest', 'repeated']],
-};
-
-const isScalar = (type: FieldType): type is Scalar => type === 'string' || type === 'bytes' || type === 'int64' || type === 'int32';
-const WIRE_VARINT = 0;
-const WIRE_FIXED64 = 1;
-const WIRE_LENGTH = 2;
-const WIRE_FIXED32 = 5;
-
-// --- Encoding: a JSON-shaped object (bytes as base64 or bytes, int64 as a number or a decimal string) to
-// the message's wire format. Absent (undefined or null) fields are not written; present ones always are,
-// zero values included (proto2 presence). Fields are written in field-number order, as Go writes them.
-
-class Writer {
-  private readonly chunks: Uint8Array[] = [];
-  length = 0;
-  bytes(data: Uint8Array): void {
-    this.chunks.push(data);
-    this.length += data.length;
-  }
-  varint(value: bigint): void {
-    let v = BigInt.asUintN(64, value);
-    const out: number[] = [];
-    while (v > 0x7fn) {
-      out.push(Number(v & 0x7fn) | 0x80);
-      v >>= 7n;
-    }
-    out.push(Number(v));
-    this.bytes(Uint8Array.from(out));
-  }
-  tag(number: number, wire: number): void {
-    this.varint(BigInt((number << 3) | wire));
-  }
-  delimited(number: number, data: Uint8Array): void {
-    this.tag(number, WIRE_LENGTH);
-    this.varint(BigInt(data.length));
-    this.bytes(data);
-  }
-  finish(): Uint8Array {
-    const out = new Uint8Array(this.length);
-    let at = 0;
-    for (const chunk of this.chunks) {
-      out.set(chunk, at);
-      at += chunk.length;
-    }
-    return out;
-  }
+// k8s.io/apimachinery/pkg/runtime/generated.proto (proto2; only the fields this resource uses: protobufjs
+// skips the others, as Go's generated code does).
+const SCHEMA = `
+syntax = "proto2";
+package k8s;
+message Time { optional int64 seconds = 1; optional int32 nanos = 2; }
+message ObjectMeta {
+  optional string name = 1; optional string generateName = 2; optional string namespace = 3; optional string selfLink = 4;
+  optional string uid = 5; optional string resourceVersion = 6; optional int64 generation = 7;
+  optional Time creationTimestamp = 8; optional Time deletionTimestamp = 9;
+  map<string, string> labels = 11; map<string, string> annotations = 12; repeated string finalizers = 14;
 }
-
-const utf8 = new TextEncoder();
-const typeError = (path: string, what: string): TypeError => new TypeError(`${path}: ${what} expected`);
-
-function toBytes(value: unknown, path: string): Uint8Array {
-  if (typeof value === 'string') return Uint8Array.from(Buffer.from(value, 'base64'));
-  if (value instanceof Uint8Array) return value;
-  if (Array.isArray(value)) return Uint8Array.from(value as number[]);
-  throw typeError(path, 'bytes or base64');
+message ListMeta { optional string selfLink = 1; optional string resourceVersion = 2; optional string continue = 3; optional int64 remainingItemCount = 4; }
+message StatusCause { optional string reason = 1; optional string message = 2; optional string field = 3; }
+message StatusDetails { optional string name = 1; optional string group = 2; optional string kind = 3; repeated StatusCause causes = 4; optional int32 retryAfterSeconds = 5; optional string uid = 6; }
+message Status { optional ListMeta metadata = 1; optional string status = 2; optional string message = 3; optional string reason = 4; optional StatusDetails details = 5; optional int32 code = 6; }
+message TypeMeta { optional string apiVersion = 1; optional string kind = 2; }
+message Unknown { optional TypeMeta typeMeta = 1; optional bytes raw = 2; optional string contentEncoding = 3; optional string contentType = 4; }
+message RawExtension { optional bytes raw = 1; }
+message WatchEvent { optional string type = 1; optional RawExtension object = 2; }
+message ExtraValue { repeated string items = 1; }
+message CertificateSigningRequestSpec {
+  optional bytes request = 1; optional string username = 2; optional string uid = 3; repeated string groups = 4;
+  repeated string usages = 5; map<string, ExtraValue> extra = 6; optional string signerName = 7; optional int32 expirationSeconds = 8;
 }
-
-function toInteger(value: unknown, bits: 32 | 64): bigint {
-  if (typeof value === 'bigint') return BigInt.asIntN(bits, value);
-  if (typeof value === 'string' && /^-?\d+$/.test(value.trim())) return BigInt.asIntN(bits, BigInt(value.trim()));
-  const n = Math.trunc(Number(value));
-  return Number.isFinite(n) ? BigInt.asIntN(bits, BigInt(n)) : 0n;
+message CertificateSigningRequestCondition {
+  optional string type = 1; optional string reason = 2; optional string message = 3;
+  optional Time lastUpdateTime = 4; optional Time lastTransitionTime = 5; optional string status = 6;
 }
-
-function writeValue(writer: Writer, number: number, type: FieldType, value: unknown, path: string): void {
-  switch (type) {
-    case 'string':
-      return writer.delimited(number, utf8.encode(String(value)));
-    case 'bytes':
-      return writer.delimited(number, toBytes(value, path));
-    case 'int32':
-    case 'int64':
-      writer.tag(number, WIRE_VARINT);
-      return writer.varint(toInteger(value, type === 'int32' ? 32 : 64));
-    default:
-      if (typeof value !== 'object' || value === null || Array.isArray(value)) throw typeError(path, 'object');
-      return writer.delimited(number, encodeMessage(type, value as Json, path));
-  }
-}
-
-function encodeMessage(name: MessageName, object: Json, path: string = name): Uint8Array {
-  const writer = new Writer();
-  for (const [number, field, type, label] of SCHEMA[name]) {
-    const value = object[field];
-    if (value === undefined || value === null) continue;
-    const at = `${path}.${field}`;
-    if (label === 'repeated') {
-      if (!Array.isArray(value)) throw typeError(at, 'array');
-      value.forEach((item, i) => writeValue(writer, number, type, item, `${at}[${i}]`));
-    } else if (label === 'map') {
-      if (typeof value !== 'object' || Array.isArray(value)) throw typeError(at, 'object');
-      for (const [key, item] of Object.entries(value as Json)) {
-        // A map entry is a message of its own: key = 1, value = 2.
-        const entry = new Writer();
-        writeValue(entry, 1, 'string', key, at);
-        writeValue(entry, 2, type, item ?? (isScalar(type) ? '' : {}), `${at}[${JSON.stringify(key)}]`);
-        writer.delimited(number, entry.finish());
-      }
-    } else {
-      writeValue(writer, number, type, value, at);
-    }
-  }
-  return writer.finish();
-}
-
-// --- Decoding: the wire format to the JSON shape (bytes as base64, int64 as a number); fields absent from
-// the wire are absent from the object, as are empty repeated fields and maps. Unknown fields are skipped;
-// groups (wire types 3 and 4, which no Kubernetes message uses) and wire types 6 and 7 are refused, as is
-// a field whose wire type is not its type's, a varint over 10 bytes and a length past the end.
-
-class Reader {
-  at = 0;
-  constructor(private readonly data: Uint8Array) {}
-  get done(): boolean {
-    return this.at >= this.data.length;
-  }
-  varint(): bigint {
-    let value = 0n;
-    for (let shift = 0n; shift < 70n; shift += 7n) {
-      if (this.at >= this.data.length) throw new RangeError('a varint runs past the end');
-      const byte = this.data[this.at++]!;
-      value |= BigInt(byte & 0x7f) << shift;
-      if (byte < 0x80) return BigInt.asUintN(64, value);
-    }
-    throw new RangeError('a varint longer than 10 bytes');
-  }
-  skip(length: number): Uint8Array {
-    if (length > this.data.length - this.at) throw new RangeError('a field runs past the end');
-    const out = this.data.subarray(this.at, this.at + length);
-    this.at += length;
-    return out;
-  }
-  delimited(): Uint8Array {
-    return this.skip(Number(this.varint()));
-  }
-}
-
-const utf8Decoder = new TextDecoder('utf-8');
-
-function readValue(reader: Reader, wire: number, type: FieldType, path: string): unknown {
-  const expected = type === 'int32' || type === 'int64' ? WIRE_VARINT : WIRE_LENGTH;
-  if (wire !== expected) throw new TypeError(`${path}: wire type ${wire}, not ${expected}`);
-  switch (type) {
-    case 'string':
-      return utf8Decoder.decode(reader.delimited());
-    case 'bytes':
-      return Buffer.from(reader.delimited()).toString('base64');
-    case 'int32':
-      return Number(BigInt.asIntN(32, reader.varint()));
-    case 'int64':
-      return Number(BigInt.asIntN(64, reader.varint()));
-    default:
-      return decodeMessage(type, reader.delimited(), path);
-  }
-}
-
-function skipField(reader: Reader, wire: number): void {
-  if (wire === WIRE_VARINT) reader.varint();
-  else if (wire === WIRE_FIXED64) reader.skip(8);
-  else if (wire === WIRE_LENGTH) reader.delimited();
-  else if (wire === WIRE_FIXED32) reader.skip(4);
-  else throw new TypeError(`wire type ${wire} (a group, or no wire type)`);
-}
-
-function decodeMessage(name: MessageName, data: Uint8Array, path: string = name): Json {
-  const reader = new Reader(data);
-  const object: Json = {};
-  while (!reader.done) {
-    const tag = reader.varint();
-    const number = Number(tag >> 3n);
-    const wire = Number(tag & 7n);
-    if (number === 0) throw new TypeError(`${path}: field number 0`);
-    const field = SCHEMA[name].find(([n]) => n === number);
-    if (!field) {
-      skipField(reader, wire);
-      continue;
-    }
-    const [, key, type, label] = field;
-    const at = `${path}.${key}`;
-    if (label === 'repeated') {
-      ((object[key] ??= []) as unknown[]).push(readValue(reader, wire, type, at));
-    } else if (label === 'map') {
-      if (wire !== WIRE_LENGTH) throw new TypeError(`${at}: wire type ${wire}, not ${WIRE_LENGTH}`);
-      const entry = new Reader(reader.delimited());
-      let entryKey = '';
-      let entryValue: unknown;
-      while (!entry.done) {
-        const entryTag = entry.varint();
-        const entryNumber = entryTag >> 3n;
-        const entryWire = Number(entryTag & 7n);
-        if (entryNumber === 1n) entryKey = readValue(entry, entryWire, 'string', at) as string;
-        else if (entryNumber === 2n) entryValue = readValue(entry, entryWire, type, at);
-        else skipField(entry, entryWire);
-      }
-      // An own property even for a key like "__proto__", which an assignment would take as the prototype.
-      Object.defineProperty((object[key] ??= {}) as Json, entryKey, { value: entryValue ?? (isScalar(type) ? '' : {}), enumerable: true, writable: true, configurable: true });
-    } else {
-      object[key] = readValue(reader, wire, type, at);
-    }
-  }
-  // In field-number order, whatever order the wire had.
-  const ordered: Json = {};
-  for (const [, key] of SCHEMA[name]) if (Object.hasOwn(object, key)) ordered[key] = object[key];
-  return ordered;
-}
-
-export type ProtobufKind = 'CertificateSigningRequest' | 'CertificateSigningRequestList' | 'Status';
-type Kind = ProtobufKind;
-const API_VERSION: Record<Kind, string> = { CertificateSigningRequest: 'certificates.k8s.io/v1', CertificateSigningRequestList: 'certificates.k8s.io/v1', Status: 'v1' };
+message CertificateSigningRequestStatus { repeated CertificateSigningRequestCondition conditions = 1; optional bytes certificate = 2; }
+message CertificateSigningRequest { optional ObjectMeta metadata = 1; optional CertificateSigningRequestSpec spec = 2; optional CertificateSigningRequestStatus status = 3; }
+message CertificateSigningRequestList { optional ListMeta metadata = 1; repeated CertificateSigningRequest items = 2; }
+`;
 
 // Every protobuf body starts with this magic, then a runtime.Unknown naming the type (protobuf.go in
 // k8s.io/apimachinery/pkg/runtime/serializer/protobuf).
 const MAGIC = Uint8Array.of(0x6b, 0x38, 0x73, 0x00);
+
+interface Types {
+  readonly unknown: Protobuf.Type;
+  readonly watchEvent: Protobuf.Type;
+  readonly byKind: Readonly<Record<Kind, Protobuf.Type>>;
+}
+export type ProtobufKind = 'CertificateSigningRequest' | 'CertificateSigningRequestList' | 'Status';
+type Kind = ProtobufKind;
+const API_VERSION: Record<Kind, string> = { CertificateSigningRequest: 'certificates.k8s.io/v1', CertificateSigningRequestList: 'certificates.k8s.io/v1', Status: 'v1' };
+
+let types: Types | undefined;
+// protobufjs is loaded on the first protobuf request: a library user who never serves one never pays for it.
+function loaded(): Types {
+  if (!types) {
+    const protobuf = createRequire(import.meta.url)('protobufjs') as typeof Protobuf;
+    const root = protobuf.parse(SCHEMA, { keepCase: true }).root;
+    const type = (name: string): Protobuf.Type => root.lookupType(`k8s.${name}`);
+    types = {
+      unknown: type('Unknown'),
+      watchEvent: type('WatchEvent'),
+      byKind: { CertificateSigningRequest: type('CertificateSigningRequest'), CertificateSigningRequestList: type('CertificateSigningRequestList'), Status: type('Status') },
+    };
+  }
+  return types;
+}
 
 type Json = Record<string, unknown>;
 
@@ -305,10 +117,12 @@ function fromMessageShape(message: Json, kind: Kind): Json {
 
 /** A protobuf body: the magic, then a runtime.Unknown holding the type and the object's own encoding. */
 export function encodeProtobuf(object: Json): Uint8Array {
+  const { unknown, byKind } = loaded();
   const kind = object.kind as Kind;
-  if (!Object.hasOwn(API_VERSION, kind)) throw new PkiError('ERR_ARGUMENT', `no protobuf encoding for kind ${String(object.kind)}`, { field: 'kind' });
-  const raw = encodeMessage(kind, kind === 'CertificateSigningRequestList' ? { ...object, items: (object.items as Json[]).map(toMessageShape) } : toMessageShape(object));
-  const envelope = encodeMessage('Unknown', { typeMeta: { apiVersion: API_VERSION[kind], kind }, raw });
+  const type = byKind[kind];
+  if (!type) throw new PkiError('ERR_ARGUMENT', `no protobuf encoding for kind ${String(object.kind)}`, { field: 'kind' });
+  const raw = type.encode(type.fromObject(kind === 'CertificateSigningRequestList' ? { ...object, items: (object.items as Json[]).map(toMessageShape) } : toMessageShape(object))).finish();
+  const envelope = unknown.encode(unknown.fromObject({ typeMeta: { apiVersion: API_VERSION[kind], kind }, raw })).finish();
   const out = new Uint8Array(MAGIC.length + envelope.length);
   out.set(MAGIC);
   out.set(envelope, MAGIC.length);
@@ -325,11 +139,12 @@ export function decodeProtobufCsr(body: Uint8Array): CertificateSigningRequestOb
 
 /** Decodes a protobuf body of one of `kinds` (a CSR, a CSR list, a Status) into its JSON shape. */
 export function decodeProtobuf(body: Uint8Array, kinds: readonly Kind[] = ['CertificateSigningRequest', 'CertificateSigningRequestList', 'Status']): Record<string, unknown> {
+  const { unknown, byKind } = loaded();
   const bad = (why: string, cause?: unknown): PkiError => new PkiError('ERR_CSR_OBJECT', `the protobuf body ${why}`, { cause });
   if (body.length < MAGIC.length || !MAGIC.every((b, i) => body[i] === b)) throw bad('does not start with the Kubernetes protobuf magic "k8s\\0"');
   let envelope: Json;
   try {
-    envelope = decodeMessage('Unknown', body.subarray(MAGIC.length));
+    envelope = unknown.toObject(unknown.decode(body.subarray(MAGIC.length)), { defaults: false }) as Json;
   } catch (cause) {
     throw bad('is not a runtime.Unknown envelope', cause);
   }
@@ -340,9 +155,10 @@ export function decodeProtobuf(body: Uint8Array, kinds: readonly Kind[] = ['Cert
     throw bad(`holds ${JSON.stringify(typeMeta.apiVersion ?? '')}/${JSON.stringify(typeMeta.kind ?? '')}, not ${wanted}`);
   }
   if ((envelope.contentEncoding ?? '') !== '' || ((envelope.contentType ?? '') !== '' && envelope.contentType !== PROTOBUF)) throw bad('uses an encoding or content type this server does not read');
+  const type = byKind[kind];
   let message: Json;
   try {
-    message = decodeMessage(kind, Buffer.from((envelope.raw as string | undefined) ?? '', 'base64'));
+    message = type.toObject(type.decode((envelope.raw as Uint8Array | undefined) ?? new Uint8Array()), { bytes: String, longs: Number, defaults: false }) as Json;
   } catch (cause) {
     throw bad(`is not a ${kind} message`, cause);
   }
@@ -357,7 +173,8 @@ export function decodeProtobuf(body: Uint8Array, kinds: readonly Kind[] = ['Cert
 
 /** One watch event as a protobuf watch stream frames it: a 4-byte big-endian length, then a meta/v1 WatchEvent. */
 export function encodeProtobufWatchEvent(type: string, object: Json): Uint8Array {
-  const event = encodeMessage('WatchEvent', { type, object: { raw: encodeProtobuf(object) } });
+  const { watchEvent } = loaded();
+  const event = watchEvent.encode(watchEvent.fromObject({ type, object: { raw: encodeProtobuf(object) } })).finish();
   const frame = new Uint8Array(4 + event.length);
   new DataView(frame.buffer).setUint32(0, event.length);
   frame.set(event, 4);
@@ -366,13 +183,14 @@ export function encodeProtobufWatchEvent(type: string, object: Json): Uint8Array
 
 /** The events of a protobuf watch stream (whole frames only), in the JSON shape. */
 export function decodeProtobufWatchFrames(stream: Uint8Array): { type: string; object: Record<string, unknown> }[] {
+  const { watchEvent } = loaded();
   const events: { type: string; object: Record<string, unknown> }[] = [];
   const view = new DataView(stream.buffer, stream.byteOffset, stream.byteLength);
   for (let at = 0; at + 4 <= stream.length; ) {
     const length = view.getUint32(at);
     if (at + 4 + length > stream.length) break;
-    const event = decodeMessage('WatchEvent', stream.subarray(at + 4, at + 4 + length)) as { type?: string; object?: { raw?: string } };
-    events.push({ type: event.type ?? '', object: decodeProtobuf(Buffer.from(event.object?.raw ?? '', 'base64')) });
+    const event = watchEvent.toObject(watchEvent.decode(stream.subarray(at + 4, at + 4 + length)), { defaults: false }) as { type?: string; object?: { raw?: Uint8Array } };
+    events.push({ type: event.type ?? '', object: decodeProtobuf(event.object?.raw ?? new Uint8Array()) });
     at += 4 + length;
   }
   return events;
