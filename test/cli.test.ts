@@ -148,11 +148,11 @@ test('every verb answers --help; bad arguments exit 2 with the option named', as
     assert.is(help.code, 0);
     assert.match(help.out, new RegExp(`^usage: kubepki ${verb}`));
   }
-  const missing = await run('init', '--dir', '/nonexistent-kubepki');
+  const missing = await run('init', '--dir', join(tmpdir(), `kubepki-absent-${process.pid}`));
   assert.is(missing.code, 2);
   assert.match(missing.err, /--node-name: is required/);
   assert.is((await run('init', '--bogus')).code, 2);
-  const badIp = await run('init', '--dir', '/nonexistent-kubepki', '--node-name', 'a', '--advertise-address', 'not-an-ip');
+  const badIp = await run('init', '--dir', join(tmpdir(), `kubepki-absent-${process.pid}`), '--node-name', 'a', '--advertise-address', 'not-an-ip');
   assert.match(badIp.err, /advertiseAddress: "not-an-ip" is not an IP address/);
 });
 
