@@ -49,75 +49,99 @@ export async function listAndWatch<T extends ListedObject>(
   onEvent: (type: ListWatchEventType, object: T) => void,
   options: ListWatchOptions = {},
 ): Promise<() => void> {
-  const known = new Map<string, T>();
-  let resourceVersion = '';
-  let stopped = false;
-  let stopWatch = (): void => undefined;
-  let failures = 0;
-  const separator = collectionPath.includes('?') ? '&' : '?';
+  const reflector = new Reflector<T>(connection, collectionPath, onEvent, options);
+  await reflector.relist();
+  reflector.open();
+  return () => reflector.stop();
+}
 
-  const relist = async (): Promise<void> => {
-    const list = await kubeRequest<{ items?: T[]; metadata?: { resourceVersion?: string } }>(connection, 'GET', collectionPath);
+/** The state of one listAndWatch: what the listener was told, and the version the next watch resumes from. */
+class Reflector<T extends ListedObject> {
+  readonly #known = new Map<string, T>();
+  #resourceVersion = '';
+  #stopped = false;
+  #stopWatch = (): void => undefined;
+  #failures = 0;
+
+  readonly #connection: KubeConnection;
+  readonly #collectionPath: string;
+  readonly #onEvent: (type: ListWatchEventType, object: T) => void;
+  readonly #options: ListWatchOptions;
+
+  constructor(connection: KubeConnection, collectionPath: string, onEvent: (type: ListWatchEventType, object: T) => void, options: ListWatchOptions) {
+    this.#connection = connection;
+    this.#collectionPath = collectionPath;
+    this.#onEvent = onEvent;
+    this.#options = options;
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    this.#stopWatch();
+  }
+
+  /** Lists the collection and tells the listener what differs from what it was told before. */
+  async relist(): Promise<void> {
+    const list = await kubeRequest<{ items?: T[]; metadata?: { resourceVersion?: string } }>(this.#connection, 'GET', this.#collectionPath);
     const seen = new Set<string>();
     for (const item of list.items ?? []) {
       seen.add(item.metadata.name);
-      const wasKnown = known.has(item.metadata.name);
-      if (wasKnown && known.get(item.metadata.name)!.metadata.resourceVersion === item.metadata.resourceVersion) continue;
-      known.set(item.metadata.name, item);
-      if (!stopped) onEvent(wasKnown ? 'MODIFIED' : 'ADDED', item);
+      const before = this.#known.get(item.metadata.name);
+      if (before && before.metadata.resourceVersion === item.metadata.resourceVersion) continue;
+      this.#known.set(item.metadata.name, item);
+      this.#tell(before ? 'MODIFIED' : 'ADDED', item);
     }
-    for (const [name, last] of [...known]) {
+    for (const [name, last] of [...this.#known]) {
       if (seen.has(name)) continue;
-      known.delete(name);
-      if (!stopped) onEvent('DELETED', last);
+      this.#known.delete(name);
+      this.#tell('DELETED', last);
     }
-    resourceVersion = list.metadata?.resourceVersion ?? '';
-  };
+    this.#resourceVersion = list.metadata?.resourceVersion ?? '';
+  }
 
-  const reopen = (delay: number): void => {
-    if (!stopped) setTimeout(() => void open(), delay).unref();
-  };
+  /** Opens a watch from the last version seen; it is opened again however it ends, until stop(). */
+  open(): void {
+    if (this.#stopped) return;
+    const separator = this.#collectionPath.includes('?') ? '&' : '?';
+    const query = `watch=true&allowWatchBookmarks=true${this.#resourceVersion ? `&resourceVersion=${encodeURIComponent(this.#resourceVersion)}` : ''}`;
+    this.#stopWatch = kubeWatch(
+      this.#connection,
+      `${this.#collectionPath}${separator}${query}`,
+      (event) => this.#received(event.type as ListWatchEventType | 'BOOKMARK', event.object as unknown as T),
+      (error) => this.#ended(error),
+    );
+  }
 
-  const open = async (): Promise<void> => {
-    if (stopped) return;
-    const query = `watch=true&allowWatchBookmarks=true${resourceVersion ? `&resourceVersion=${encodeURIComponent(resourceVersion)}` : ''}`;
-    stopWatch = kubeWatch(
-      connection,
-      `${collectionPath}${separator}${query}`,
-      (event) => {
-        failures = 0;
-        const object = event.object as unknown as T;
-        if (object.metadata?.resourceVersion) resourceVersion = object.metadata.resourceVersion;
-        if ((event.type as string) === 'BOOKMARK') return;
-        if (event.type === 'DELETED') known.delete(object.metadata.name);
-        else known.set(object.metadata.name, object);
-        onEvent(event.type, object);
-      },
-      (error) => {
-        if (stopped) return;
-        if (!error) return reopen(0);
-        options.onError?.(error);
-        if (error instanceof PkiError && error.code === 'ERR_GONE') {
-          relist().then(
-            () => reopen(0),
-            (listError: unknown) => {
-              options.onError?.(listError);
-              reopen(delayAfter(++failures));
-            },
-          );
-          return;
-        }
-        reopen(delayAfter(++failures));
+  #received(type: ListWatchEventType | 'BOOKMARK', object: T): void {
+    this.#failures = 0;
+    if (object.metadata?.resourceVersion) this.#resourceVersion = object.metadata.resourceVersion;
+    if (type === 'BOOKMARK') return;
+    if (type === 'DELETED') this.#known.delete(object.metadata.name);
+    else this.#known.set(object.metadata.name, object);
+    this.#tell(type, object);
+  }
+
+  #ended(error: Error | undefined): void {
+    if (this.#stopped) return;
+    if (!error) return this.#reopen(0);
+    this.#options.onError?.(error);
+    if (!(error instanceof PkiError && error.code === 'ERR_GONE')) return this.#reopen(delayAfter(++this.#failures));
+    this.relist().then(
+      () => this.#reopen(0),
+      (listError: unknown) => {
+        this.#options.onError?.(listError);
+        this.#reopen(delayAfter(++this.#failures));
       },
     );
-  };
+  }
 
-  await relist();
-  void open();
-  return () => {
-    stopped = true;
-    stopWatch();
-  };
+  #reopen(delay: number): void {
+    if (!this.#stopped) setTimeout(() => this.open(), delay).unref();
+  }
+
+  #tell(type: ListWatchEventType, object: T): void {
+    if (!this.#stopped) this.#onEvent(type, object);
+  }
 }
 
 function delayAfter(failures: number): number {

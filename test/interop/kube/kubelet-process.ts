@@ -39,7 +39,24 @@ async function runtimeStandIn(path: string): Promise<{ calls: () => string[]; cl
   };
 }
 
-/** Unmounts whatever the kubelet mounted under `root` (deepest first). */
+/**
+ * The kubelet's flags that keep it off the machine: no swap check, no cgroups of its own, no iptables chains,
+ * no device plugins, its OOM score left alone, its servers on 127.0.0.1 only (the read-only and healthz ports off).
+ */
+export const KUBELET_SANDBOX_FLAGS: readonly string[] = [
+  '--fail-swap-on=false',
+  '--cgroups-per-qos=false',
+  '--enforce-node-allocatable=',
+  '--make-iptables-util-chains=false',
+  '--feature-gates=DevicePlugins=false',
+  '--oom-score-adj=0',
+  '--address=127.0.0.1',
+  '--read-only-port=0',
+  '--healthz-port=0',
+  '--v=2',
+];
+
+/** Unmounts whatever the kubelet mounted under `root` (deepest first), as `umount` would by hand. */
 export async function unmountUnder(root: string): Promise<string[]> {
   const mounts = (await readFile('/proc/self/mounts', 'utf8'))
     .split('\n')
@@ -81,17 +98,8 @@ export async function startNodeKubelet(options: NodeKubeletOptions): Promise<Kub
     '--container-runtime=remote',
     `--container-runtime-endpoint=unix://${join(folder, 'cri.sock')}`,
     '--runtime-request-timeout=30s',
-    '--fail-swap-on=false',
-    '--cgroups-per-qos=false',
-    '--enforce-node-allocatable=',
-    '--make-iptables-util-chains=false',
-    '--feature-gates=DevicePlugins=false',
-    '--oom-score-adj=0',
-    '--address=127.0.0.1',
+    ...KUBELET_SANDBOX_FLAGS,
     `--port=${port}`,
-    '--read-only-port=0',
-    '--healthz-port=0',
-    '--v=2',
   ];
   const child = spawn(options.kubelet, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';

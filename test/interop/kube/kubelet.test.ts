@@ -25,6 +25,7 @@ import { AUTHORITY_LAYOUT } from '../../../lib/cluster/layout.js';
 import { runCli } from '../../helpers/cli.js';
 import { suiteTempDir } from '../../helpers/dirs.js';
 import { freePort, kubeBinaries } from '../../helpers/processes.js';
+import { KUBELET_SANDBOX_FLAGS, unmountUnder } from './kubelet-process.js';
 
 const NODE = '127.0.0.1'; // kubelet 1.20 refuses --node-ip=127.0.0.1, but a node of that name works
 /** serve-bootstrap's --signing-duration: the shortest lifetime the signers give (their 600 s floor). */
@@ -126,19 +127,6 @@ async function silentRuntime(path: string): Promise<{ close: () => Promise<void>
   };
 }
 
-/** Unmounts whatever the kubelet mounted under `root` (deepest first), as `umount` would by hand. */
-async function unmountUnder(root: string): Promise<string[]> {
-  const mounts = (await readFile('/proc/self/mounts', 'utf8'))
-    .split('\n')
-    .map((line) => line.split(' ')[1]?.replace(/\\040/g, ' '))
-    .filter((point): point is string => point !== undefined && (point === root || point.startsWith(`${root}/`)))
-    .sort((a, b) => b.length - a.length);
-  for (const point of mounts) {
-    await new Promise<void>((resolve) => spawn('umount', [point], { stdio: 'ignore' }).once('exit', () => resolve()));
-  }
-  return mounts;
-}
-
 interface KubeletCase {
   name: string;
   rotate: boolean;
@@ -180,19 +168,8 @@ async function startKubelet(c: KubeletCase, fresh = true): Promise<KubeletRun> {
     '--container-runtime=remote',
     `--container-runtime-endpoint=unix://${join(folder, 'cri.sock')}`,
     '--runtime-request-timeout=10m',
-    // Nothing on the machine: no swap check, no cgroups of its own, no iptables chains, no device plugins,
-    // its OOM score left alone, its server on 127.0.0.1 only.
-    '--fail-swap-on=false',
-    '--cgroups-per-qos=false',
-    '--enforce-node-allocatable=',
-    '--make-iptables-util-chains=false',
-    '--feature-gates=DevicePlugins=false',
-    '--oom-score-adj=0',
-    '--address=127.0.0.1',
+    ...KUBELET_SANDBOX_FLAGS,
     `--port=${await freePort()}`,
-    '--read-only-port=0',
-    '--healthz-port=0',
-    '--v=2',
   ];
   const process_ = run(kubelet, args);
   const stop = async (): Promise<void> => {
