@@ -13,7 +13,7 @@ import { Certificate, type CertificateInput } from '../x509/certificate.js';
 import { crossCheckChain } from '../x509/cross-check.js';
 import { verifyCertificate, type VerifyOptions } from '../x509/verify.js';
 import type { KubeConnection } from '../bootstrap/kube-client.js';
-import { clusterEgress } from './egress-selector.js';
+import { clusterEgress, type EgressConnection } from './egress-selector.js';
 import { APISERVER_DEFAULT_ADDRESS_TYPES, preferredAddress, readLiveCluster, type LiveCluster } from './live-cluster.js';
 import { hostOf } from './paths.js';
 
@@ -253,13 +253,7 @@ async function apiserverToKubelet(c: AuditContext): Promise<PathReport> {
   const typesFlag = c.flags.get('kubelet-preferred-address-types');
   const types = typesFlag ? typesFlag.split(',') : [...APISERVER_DEFAULT_ADDRESS_TYPES];
   const typesText = typesFlag ? `--kubelet-preferred-address-types=${typesFlag}` : `kube-apiserver's default address types ${types.join(',')}`;
-  const seen: SeenServing[] = (c.options.kubeletServing ?? []).map((s, i) => ({ what: `--kubelet-serving #${i + 1}`, certificate: s.certificate, address: { type: 'given', address: s.address } }));
-  const unseen: string[] = [];
-  for (const kubelet of c.live?.kubelets ?? []) {
-    const address = preferredAddress(kubelet.addresses, types);
-    if (kubelet.serving) seen.push({ what: `node ${kubelet.node} (CSR ${kubelet.csr ?? '?'})`, certificate: kubelet.serving, ...(address ? { address } : {}) });
-    else unseen.push(kubelet.node);
-  }
+  const { seen, unseen } = servingCertificatesSeen(c, types);
   const kubeletCa = c.flags.get('kubelet-certificate-authority');
   const selfSigned = c.options.kubeletConfig !== undefined && kubeletServesSelfSigned(c.options.kubeletConfig, c.findings);
   if (!kubeletCa) {
@@ -318,6 +312,20 @@ async function apiserverToKubelet(c: AuditContext): Promise<PathReport> {
   }
 }
 
+/** The kubelet serving certificates the audit can see (given, or a live cluster's), each with the address kube-apiserver dials; Nodes whose certificate it cannot see. */
+function servingCertificatesSeen(c: AuditContext, types: readonly string[]): { seen: SeenServing[]; unseen: string[] } {
+  const seen: SeenServing[] = (c.options.kubeletServing ?? []).map((s, i) => ({ what: `--kubelet-serving #${i + 1}`, certificate: s.certificate, address: { type: 'given', address: s.address } }));
+  const unseen: string[] = [];
+  for (const kubelet of c.live?.kubelets ?? []) {
+    const address = preferredAddress(kubelet.addresses, [...types]);
+    if (kubelet.serving) seen.push({ what: `node ${kubelet.node} (CSR ${kubelet.csr ?? '?'})`, certificate: kubelet.serving, ...(address ? { address } : {}) });
+    else unseen.push(kubelet.node);
+  }
+  return { seen, unseen };
+}
+
+const KONNECTIVITY_PATH_NAME = 'Konnectivity: apiserver -> proxy-server <- agents';
+
 /**
  * Path 6: what kube-apiserver's --egress-selector-config-file does with cluster traffic (nodes, pods, services),
  * and, when it goes to a Konnectivity proxy-server over TCP, that the leg is mutual TLS the proxy-server accepts:
@@ -325,7 +333,7 @@ async function apiserverToKubelet(c: AuditContext): Promise<PathReport> {
  * (--server-ca-cert, the cluster CA), and the agents' certificates chain to the same CA.
  */
 async function konnectivity(c: AuditContext): Promise<PathReport> {
-  const name = 'Konnectivity: apiserver -> proxy-server <- agents';
+  const name = KONNECTIVITY_PATH_NAME;
   const hasCertificates = c.loaded.certificates.has('konnectivity-server');
   const file = c.flags.get('egress-selector-config-file');
   const startFix = `start kube-apiserver with --egress-selector-config-file=${join(c.dir, EGRESS_SELECTOR_FILE)} (kubepki init writes it) and run the proxy-server and agents with componentFlags().konnectivityServer/konnectivityAgent`;
@@ -354,51 +362,59 @@ async function konnectivity(c: AuditContext): Promise<PathReport> {
       await agents();
       return { path: 6, name, status: 'verified', reason: `cluster traffic goes ${egress.proxyProtocol} to the proxy-server over the Unix socket ${egress.uds} (its file mode guards that leg); the agents' leg is mutual TLS from the cluster CA` };
     }
-    const tcp = egress.tcp;
-    if (!tcp) throw new PkiError('ERR_ARGUMENT', `the cluster selection of ${file} has neither a tcp nor a uds transport`, { field: file });
-    let url: URL;
-    try {
-      url = new URL(tcp.url);
-    } catch (cause) {
-      throw new PkiError('ERR_ARGUMENT', `the cluster selection's url "${tcp.url}" is not a URL`, { field: file, cause });
-    }
-    if (url.protocol !== 'https:') {
-      return { path: 6, name, status: 'unverified', reason: `cluster traffic goes to the proxy-server at ${tcp.url} in the clear: the proxy-server is not verified and the apiserver not authenticated`, fix };
-    }
-    if (!tcp.caBundle) return { path: 6, name, status: 'unverified', reason: `${file} gives no caBundle: kube-apiserver checks the proxy-server at ${tcp.url} against the system roots, not the cluster's CA`, fix };
-    const read = async (what: string, path: string | undefined): Promise<string> => {
-      const content = path === undefined ? undefined : await c.named(path);
-      if (content === undefined) throw new PkiError('ERR_DIRECTORY', `${what} ${path ?? '(none)'} of ${file} cannot be read (kube-apiserver does not start)`, { field: file });
-      return content;
-    };
-    const caBundle = await read('caBundle', tcp.caBundle);
-    const clientCert = await read('clientCert', tcp.clientCert);
-    await read('clientKey', tcp.clientKey);
-    const host = hostOf(tcp.url);
-    const step = async (what: string, run: () => Promise<void>): Promise<void> => {
-      try {
-        await run();
-      } catch (error) {
-        if (!(error instanceof PkiError)) throw error;
-        throw new PkiError(error.code, `${what}: ${error.message}`, { cause: error });
-      }
-    };
-    await step(`the proxy-server certificate (pki/konnectivity-server) against caBundle ${tcp.caBundle} for ${host}`, () => verifyAt(c)(c.leaf('konnectivity-server'), { roots: [caBundle], purpose: 'server', name: host }));
-    const client = Certificate.from(clientCert, tcp.clientCert);
-    await step(`clientCert ${tcp.clientCert} (CN=${client.subject.commonName}) is not accepted by the proxy-server, which requires a client certificate from the cluster CA (--server-ca-cert)`, () =>
-      verifyAt(c)(client, { roots: c.roots('ca'), purpose: 'client' }),
-    );
-    await step("the agents' leg", agents);
-    return {
-      path: 6,
-      name,
-      status: 'verified',
-      reason: `cluster traffic goes ${egress.proxyProtocol} to the proxy-server at ${tcp.url} over mutual TLS: its certificate verifies against caBundle for ${host}, clientCert CN=${client.subject.commonName} chains to the cluster CA it requires, and the agents' leg is mutual TLS from the same CA`,
-    };
+    if (!egress.tcp) throw new PkiError('ERR_ARGUMENT', `the cluster selection of ${file} has neither a tcp nor a uds transport`, { field: file });
+    return await tcpEgress(c, { file, proxyProtocol: egress.proxyProtocol, tcp: egress.tcp, fix, agents });
   } catch (error) {
     if (!(error instanceof PkiError)) throw error;
     return { path: 6, name, status: 'broken', reason: explain(error), fix };
   }
+}
+
+/** Path 6 over TCP: the proxy-server's URL is https, caBundle verifies it, clientCert is one the proxy-server accepts. */
+async function tcpEgress(
+  c: AuditContext,
+  { file, proxyProtocol, tcp, fix, agents }: { file: string; proxyProtocol: string; tcp: NonNullable<EgressConnection['tcp']>; fix: string; agents: () => Promise<void> },
+): Promise<PathReport> {
+  const name = KONNECTIVITY_PATH_NAME;
+  let url: URL;
+  try {
+    url = new URL(tcp.url);
+  } catch (cause) {
+    throw new PkiError('ERR_ARGUMENT', `the cluster selection's url "${tcp.url}" is not a URL`, { field: file, cause });
+  }
+  if (url.protocol !== 'https:') {
+    return { path: 6, name, status: 'unverified', reason: `cluster traffic goes to the proxy-server at ${tcp.url} in the clear: the proxy-server is not verified and the apiserver not authenticated`, fix };
+  }
+  if (!tcp.caBundle) return { path: 6, name, status: 'unverified', reason: `${file} gives no caBundle: kube-apiserver checks the proxy-server at ${tcp.url} against the system roots, not the cluster's CA`, fix };
+  const read = async (what: string, path: string | undefined): Promise<string> => {
+    const content = path === undefined ? undefined : await c.named(path);
+    if (content === undefined) throw new PkiError('ERR_DIRECTORY', `${what} ${path ?? '(none)'} of ${file} cannot be read (kube-apiserver does not start)`, { field: file });
+    return content;
+  };
+  const caBundle = await read('caBundle', tcp.caBundle);
+  const clientCert = await read('clientCert', tcp.clientCert);
+  await read('clientKey', tcp.clientKey);
+  const host = hostOf(tcp.url);
+  const step = async (what: string, run: () => Promise<void>): Promise<void> => {
+    try {
+      await run();
+    } catch (error) {
+      if (!(error instanceof PkiError)) throw error;
+      throw new PkiError(error.code, `${what}: ${error.message}`, { cause: error });
+    }
+  };
+  await step(`the proxy-server certificate (pki/konnectivity-server) against caBundle ${tcp.caBundle} for ${host}`, () => verifyAt(c)(c.leaf('konnectivity-server'), { roots: [caBundle], purpose: 'server', name: host }));
+  const client = Certificate.from(clientCert, tcp.clientCert);
+  await step(`clientCert ${tcp.clientCert} (CN=${client.subject.commonName}) is not accepted by the proxy-server, which requires a client certificate from the cluster CA (--server-ca-cert)`, () =>
+    verifyAt(c)(client, { roots: c.roots('ca'), purpose: 'client' }),
+  );
+  await step("the agents' leg", agents);
+  return {
+    path: 6,
+    name,
+    status: 'verified',
+    reason: `cluster traffic goes ${proxyProtocol} to the proxy-server at ${tcp.url} over mutual TLS: its certificate verifies against caBundle for ${host}, clientCert CN=${client.subject.commonName} chains to the cluster CA it requires, and the agents' leg is mutual TLS from the same CA`,
+  };
 }
 
 /** Path 8: SSH tunnels (--ssh-user, --ssh-keyfile), deprecated; kube-apiserver's tunneler accepts any host key. */
