@@ -135,7 +135,7 @@ async function signUnlocked(dir: string, options: SignRequestsOptions): Promise<
           profile,
           subject: csr.subject,
           sans,
-          publicKey: csr.publicKey.spki,
+          publicKey: csr.publicKey,
           issuer: ca,
           now: options.now,
         });
