@@ -214,22 +214,10 @@ func caStepBench(dir string, rounds int) (map[string]any, error) {
 		single = append(single, msPerOp(start, len(csrs)))
 
 		start = time.Now()
-		var wg sync.WaitGroup
-		errs := make([]error, procs)
-		for g := 0; g < procs; g++ {
-			wg.Add(1)
-			go func(g int) {
-				defer wg.Done()
-				for i := g; i < len(csrs); i += procs {
-					if _, err := signCSR(authority, csrs[i], now); err != nil {
-						errs[g] = err
-						return
-					}
-				}
-			}(g)
-		}
-		wg.Wait()
-		if err := errors.Join(errs...); err != nil {
+		if err := onAllCores(procs, len(csrs), func(i int) error {
+			_, err := signCSR(authority, csrs[i], now)
+			return err
+		}); err != nil {
 			return nil, err
 		}
 		parallel = append(parallel, msPerOp(start, len(csrs)))
@@ -293,22 +281,7 @@ func issueBench(dir, spec string, count int) (map[string]any, error) {
 	single := msPerOp(start, count)
 	procs := runtime.GOMAXPROCS(0)
 	start = time.Now()
-	var wg sync.WaitGroup
-	errs := make([]error, procs)
-	for g := 0; g < procs; g++ {
-		wg.Add(1)
-		go func(g int) {
-			defer wg.Done()
-			for i := g; i < count; i += procs {
-				if err := issueOne(authority, spec, now); err != nil {
-					errs[g] = err
-					return
-				}
-			}
-		}(g)
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	if err := onAllCores(procs, count, func(int) error { return issueOne(authority, spec, now) }); err != nil {
 		return nil, err
 	}
 	return map[string]any{"single": []float64{single}, "parallel": []float64{msPerOp(start, count)}}, nil
@@ -356,6 +329,26 @@ func verifyBench(dir string, count int) (map[string]any, error) {
 	}
 	sort.Float64s(samples)
 	return map[string]any{"single": samples}, nil
+}
+
+// onAllCores runs work(0..count-1) on procs goroutines, item i on goroutine i % procs; the first error of each goroutine stops it.
+func onAllCores(procs, count int, work func(i int) error) error {
+	var wg sync.WaitGroup
+	errs := make([]error, procs)
+	for g := 0; g < procs; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			for i := g; i < count; i += procs {
+				if err := work(i); err != nil {
+					errs[g] = err
+					return
+				}
+			}
+		}(g)
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 func msPerOp(start time.Time, n int) float64 {
