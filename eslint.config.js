@@ -7,7 +7,7 @@ const layerRules = (forbidden) => ({
 });
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'bench/results/'] },
+  { ignores: ['dist/', 'node_modules/', 'bench/results/', 'docs/api/', 'tmp/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
