@@ -97,15 +97,8 @@ export async function connectionFromKubeconfig(config: Kubeconfig, kubeconfigPat
  * @category Run the CSR controllers
  */
 export async function kubeConnectionFromFile(path: string, options: { context?: string; maxRetries?: number } = {}): Promise<KubeConnection> {
-  const { KubeConfig } = await loadClientNode();
-  const config = new KubeConfig();
-  try {
-    config.loadFromFile(path);
-    if (options.context) config.setCurrentContext(options.context);
-  } catch (cause) {
-    throw new PkiError('ERR_KUBECONFIG', `cannot be read: ${(cause as Error).message}`, { field: path, cause });
-  }
-  return verifiedConnection(config, { kubeconfig: path, ...(options.context ? { context: options.context } : {}) }, options.maxRetries);
+  const source: KubeconfigSource = { kubeconfig: path, ...(options.context ? { context: options.context } : {}) };
+  return verifiedConnection(await kubeConfigFromSource(source), source, options.maxRetries);
 }
 
 /**
@@ -118,14 +111,24 @@ export async function kubeConnectionInCluster(options: { root?: string; maxRetri
   if (!process.env.KUBERNETES_SERVICE_HOST || !process.env.KUBERNETES_SERVICE_PORT) {
     throw new PkiError('ERR_KUBECONFIG', 'not running in a pod: KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT are not set', { field: 'KUBERNETES_SERVICE_HOST' });
   }
+  const source: KubeconfigSource = { inCluster: true, ...(options.root ? { root: options.root } : {}) };
+  return verifiedConnection(await kubeConfigFromSource(source), source, options.maxRetries);
+}
+
+/** The client-node KubeConfig a kubeconfig file (and context) or the pod's service account describes; ERR_KUBECONFIG when it cannot be read. */
+async function kubeConfigFromSource(source: KubeconfigSource): Promise<KubeConfig> {
   const { KubeConfig } = await loadClientNode();
   const config = new KubeConfig();
   try {
-    config.loadFromCluster(options.root);
+    if ('kubeconfig' in source) {
+      config.loadFromFile(source.kubeconfig);
+      if (source.context) config.setCurrentContext(source.context);
+    } else config.loadFromCluster(source.root);
   } catch (cause) {
-    throw new PkiError('ERR_KUBECONFIG', `no in-cluster configuration: ${(cause as Error).message}`, { field: 'KUBERNETES_SERVICE_HOST', cause });
+    const [what, field] = 'kubeconfig' in source ? ['cannot be read', source.kubeconfig] : ['no in-cluster configuration', 'KUBERNETES_SERVICE_HOST'];
+    throw new PkiError('ERR_KUBECONFIG', `${what}: ${(cause as Error).message}`, { field, cause });
   }
-  return verifiedConnection(config, { inCluster: true, ...(options.root ? { root: options.root } : {}) }, options.maxRetries);
+  return config;
 }
 
 async function verifiedConnection(config: KubeConfig, source: KubeconfigSource, maxRetries: number | undefined): Promise<KubeConnection> {
@@ -154,18 +157,10 @@ export function kubeConfigOf(connection: KubeConnection): Promise<KubeConfig> {
 }
 
 async function buildKubeConfig(connection: KubeConnection): Promise<KubeConfig> {
+  // A copy of a connection (`{ ...connection, maxRetries }`) reads its source again, never goes unauthenticated.
+  if (connection.source) return kubeConfigFromSource(connection.source);
   const { KubeConfig } = await loadClientNode();
   const config = new KubeConfig();
-  // A copy of a connection (`{ ...connection, maxRetries }`) reads its source again, never goes unauthenticated.
-  if (connection.source && 'kubeconfig' in connection.source) {
-    config.loadFromFile(connection.source.kubeconfig);
-    if (connection.source.context) config.setCurrentContext(connection.source.context);
-    return config;
-  }
-  if (connection.source) {
-    config.loadFromCluster(connection.source.root);
-    return config;
-  }
   const base64 = (text: string | undefined): string | undefined => (text === undefined ? undefined : Buffer.from(text).toString('base64'));
   config.loadFromOptions({
     clusters: [{ name: 'cluster', server: connection.server, caData: base64(connection.ca), skipTLSVerify: false }],
