@@ -99,6 +99,10 @@ class ClientLoop {
     private readonly attempt: () => Promise<unknown>,
     private readonly phase: () => string,
   ) {}
+  /** Waits until a request succeeds once: the authorizers' caches (RBAC, the Node graph) learn the new bindings after a delay. */
+  async ready(): Promise<void> {
+    await waitFor(`the ${this.name} client's first successful request`, async () => (await this.attempt(), true), 30);
+  }
   start(): void {
     this.done = (async () => {
       while (!this.stopped) {
@@ -312,6 +316,7 @@ test('rotating the cluster, front-proxy and etcd CAs on the running control plan
   };
 
   try {
+    await Promise.all(loops.map((loop) => loop.ready()));
     for (const loop of loops) loop.start();
     await sleep(1000); // every client has requested before the first phase
     for (const ca of CAS) {
