@@ -1,4 +1,4 @@
-import { request, type RequestOptions } from 'node:https';
+import { Agent, request, type RequestOptions } from 'node:https';
 import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -193,6 +193,8 @@ export async function kubeRequest<T>(connection: KubeConnection, method: string,
     try {
       answer = await send(connection, method, path, payload);
     } catch (error) {
+      // A kept-alive connection the server closed as the request left: the server saw nothing, any verb is sent again.
+      if (error instanceof StaleConnectionError && attempt < maxRetries) continue;
       const dropped = (error as NodeJS.ErrnoException).code === 'ECONNREFUSED' || (error as NodeJS.ErrnoException).code === 'ECONNRESET';
       if (method === 'GET' && dropped && attempt < maxRetries) {
         await sleep(backoff(attempt));
@@ -249,12 +251,34 @@ async function send(connection: KubeConnection, method: string, path: string, pa
       res.on('error', reject);
     });
     req.on('timeout', () => req.destroy(new PkiError('ERR_TIMEOUT', `${method} ${path} timed out`, { field: connection.server })));
-    req.on('error', reject);
+    req.on('error', (error: NodeJS.ErrnoException) => reject(req.reusedSocket && error.code === 'ECONNRESET' ? new StaleConnectionError(error) : error));
     req.end(payload);
   });
 }
 
-/** client-node fills in the agent (CA, client certificate) and the Authorization header (token, exec plugin). */
+class StaleConnectionError extends Error {
+  constructor(cause: Error) {
+    super(cause.message, { cause });
+  }
+}
+
+// client-node makes a new Agent for every request, so every request would be a new TLS handshake with the
+// client certificate. A connection's requests share one keep-alive agent instead, which pools its sockets
+// by their TLS options (CA, certificate, key, server name): an exec plugin's renewed certificate gets
+// connections of its own. Idle sockets are closed after 30 s, before kube-apiserver drops them; one it
+// closed as a request left is retried (Node's `reusedSocket`).
+const agents = new WeakMap<KubeConnection, Agent>();
+
+function agentOf(connection: KubeConnection): Agent {
+  let agent = agents.get(connection);
+  if (!agent) {
+    agent = new Agent({ keepAlive: true, timeout: 30_000, maxFreeSockets: 4 });
+    agents.set(connection, agent);
+  }
+  return agent;
+}
+
+/** client-node fills in the TLS options (CA, client certificate) and the Authorization header (token, exec plugin). */
 async function authenticate(connection: KubeConnection, options: RequestOptions): Promise<void> {
   const config = await kubeConfigOf(connection);
   try {
@@ -265,6 +289,8 @@ async function authenticate(connection: KubeConnection, options: RequestOptions)
   // The connection's CA is the one kubepki checked; a kubeconfig cannot turn verification off.
   options.ca = connection.ca;
   options.rejectUnauthorized = true;
+  // A proxy's agent (the kubeconfig's proxy-url) stays as client-node made it.
+  if (options.agent?.constructor === Agent) options.agent = agentOf(connection);
 }
 
 /** Streams watch events (one JSON object per line) until `stop` is called or the server ends the stream. */

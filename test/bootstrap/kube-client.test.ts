@@ -169,6 +169,33 @@ test("429 and 5xx with Retry-After are retried for any verb, a read's bare 5xx t
   }
 });
 
+test('requests of one connection share a kept-alive TLS connection; a write on one the server dropped is sent again on a new one', async () => {
+  const served = new WeakMap<object, number>();
+  let dropped = 0;
+  const posts: number[] = [];
+  const api = await apiServer((req, res) => {
+    const count = (served.get(req.socket) ?? 0) + 1;
+    served.set(req.socket, count);
+    // The server closes a kept-alive connection just as the client sends on it: the request never arrives.
+    if (req.method === 'POST' && count > 1 && dropped++ === 0) return void req.socket.destroy();
+    if (req.method === 'POST') posts.push(count);
+    json(res, 200, { count });
+  });
+  let handshakes = 0;
+  api.server.on('secureConnection', () => handshakes++);
+  try {
+    const connection: KubeConnection = { server: api.url, ca: ca.certificate.pem, ...admin };
+    for (let i = 1; i <= 3; i++) assert.equal(await kubeRequest(connection, 'GET', '/x'), { count: i });
+    assert.is(handshakes, 1, 'three requests, one TLS handshake');
+    assert.equal(await kubeRequest(connection, 'POST', '/y', {}), { count: 1 });
+    assert.is(dropped, 1);
+    assert.equal(posts, [1], 'the dropped POST was sent once more, on a new connection, and served once');
+    assert.is(handshakes, 2);
+  } finally {
+    await api.close();
+  }
+});
+
 interface Item {
   metadata: { name: string; resourceVersion: string };
 }
