@@ -16,7 +16,11 @@ export const checkExpirationVerb: Verb = {
   options: { dir: PKI_DIR_OPTION, json: JSON_OPTION },
   example: 'kubepki check-expiration --dir /etc/kubernetes',
   async run({ values }, io) {
-    const report = await checkExpiration(resolve(required(values, 'dir')));
+    const dir = resolve(required(values, 'dir'));
+    const report = await checkExpiration(dir);
+    if (report.certificates.length === 0 && report.authorities.length === 0 && report.problems.length === 0) {
+      throw new PkiError('ERR_DIRECTORY', `${dir} holds none of a cluster's certificates (pki/ca.crt, pki/apiserver.crt, admin.conf, ...): give the folder init wrote`, { field: '--dir' });
+    }
     if (values.json) io.out(JSON.stringify(report, null, 2));
     else {
       const line = (cells: string[]): string => cells.map((c, i) => c.padEnd([26, 22, 16, 24][i] ?? 0)).join(' ').trimEnd();

@@ -19,6 +19,15 @@ test('check-expiration on a directory that does not exist fails', async () => {
   assert.is(result.out, '');
 });
 
+test('check-expiration on a directory without any certificate fails: an empty table is no report', async () => {
+  await withTempDir(async (dir) => {
+    const result = await runCli('check-expiration', '--dir', dir);
+    assert.is(result.code, 1);
+    assert.is(result.err, `kubepki: ERR_DIRECTORY: --dir: ${dir} holds none of a cluster's certificates (pki/ca.crt, pki/apiserver.crt, admin.conf, ...): give the folder init wrote`);
+    assert.is(result.out, '');
+  });
+});
+
 test('--dir (or --out) naming a file says so', async () => {
   await withTempDir(async (dir) => {
     const file = join(dir, 'a-file');
