@@ -215,8 +215,10 @@ for (const [contentType, node] of [
     const registry = await memoryRegistry();
     const token = generateBootstrapToken();
     const requests: RequestLogEntry[] = [];
+    // The server's watches, counted as it opens them (its request log has a watch only once it ends).
+    let watches = 0;
     const server = await startBootstrapServer({
-      registry,
+      registry: { ...registry, watch: (listener, options) => (watches++, registry.watch(listener, options)) },
       tokens: memoryTokenStore([bootstrapTokenSecret(token)]),
       tls: { ...(await endpointServingCertificate(ca, ['127.0.0.1'])), clientCa: context.ca },
       onRequest: (entry) => requests.push(entry),
@@ -225,10 +227,9 @@ for (const [contentType, node] of [
     const bootstrap = join(context.dir, `${node}-bootstrap.conf`);
     await writeFileAtomic({ path: bootstrap, content: stringifyKubeconfig({ clusterName: 'late', server: server.url, caPem: context.ca, userName: 'kubelet-bootstrap', token: formatBootstrapToken(token) }), mode: 0o600 });
     try {
-      // Approve and sign only once client-go is watching its pending CSR.
+      // Approve and sign only once client-go is watching its pending CSR (WaitForCertificate lists, then watches).
       const watching = (async () => {
-        for (let i = 0; i < 600 && !(await registry.list()).length; i++) await new Promise((resolve) => setTimeout(resolve, 50));
-        await new Promise((resolve) => setTimeout(resolve, 1500));
+        for (let i = 0; i < 600 && watches === 0; i++) await new Promise((resolve) => setTimeout(resolve, 50));
         controllers.push(await startApprover(registry), await startSigner(registry, { signerName: 'kubernetes.io/kube-apiserver-client-kubelet', issuer: ca }));
       })();
       const { summary, code, stderr } = await runJudge({ ...context, bootstrap }, contentType, node);

@@ -219,6 +219,12 @@ export async function startJoinableCluster(prefix: string): Promise<JoinableClus
   const [role, roleBinding] = clusterInfoRbacManifests();
   await post('/apis/rbac.authorization.k8s.io/v1/namespaces/kube-public/roles', role);
   await post('/apis/rbac.authorization.k8s.io/v1/namespaces/kube-public/rolebindings', roleBinding);
+  // The RBAC authorizer learns these bindings a moment after they are written (403 until then): the cluster is ready
+  // once admin.conf's group acts as cluster-admin and an anonymous client may GET cluster-info.
+  const admin = parseKubeconfig(await cp.file('admin.conf'));
+  const adminConnection: KubeConnection = { server: cp.apiserverUrl, ca, cert: admin.clientCertificatePem, key: admin.clientKeyPem };
+  await waitFor("admin.conf's group bound to cluster-admin", async () => Boolean(await kubeRequest(adminConnection, 'GET', '/api/v1/namespaces/kube-system/secrets')), 30);
+  await waitFor('cluster-info readable by system:anonymous', async () => (await httpsGet(`${cp.apiserverUrl}${CLUSTER_INFO_PATH}`, { ca })).status === 200, 30);
   const kcm = await startControllerManager(cp, '*,bootstrapsigner,tokencleaner');
   const kubeadm = join(cp.bin, 'kubeadm');
   return {

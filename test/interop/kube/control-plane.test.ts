@@ -81,12 +81,11 @@ test('admin.conf lists namespaces once super-admin.conf has bound kubeadm:cluste
   });
   const admin = new k8s.KubeConfig();
   admin.loadFromFile(join(dir, 'admin.conf'));
-  // kube-apiserver's bootstrap controller makes the default namespace a moment after it starts serving.
-  let names: (string | undefined)[] = [];
-  for (let attempt = 0; attempt < 120 && !names.includes('default'); attempt++) {
-    if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 250));
-    names = (await admin.makeApiClient(k8s.CoreV1Api).listNamespace()).items.map((n) => n.metadata?.name);
-  }
+  const list = async (): Promise<(string | undefined)[]> => (await admin.makeApiClient(k8s.CoreV1Api).listNamespace()).items.map((n) => n.metadata?.name);
+  // The RBAC authorizer learns the new binding (403 until then), and kube-apiserver's bootstrap controller makes the
+  // default namespace, a moment after; a refusal that lasts is the error of the last listing below.
+  await waitFor('admin.conf listing the default namespace', async () => (await list()).includes('default'), 30).catch(() => undefined);
+  const names = await list();
   assert.ok(names.includes('kube-system') && names.includes('default'), names.join(','));
 });
 
@@ -168,6 +167,14 @@ async function asSuperAdmin(method: string, path: string, body?: unknown): Promi
   return kubeRequest({ server: apiserverUrl, ca: await file('pki/ca.crt'), cert: superAdmin.clientCertificatePem, key: superAdmin.clientKeyPem }, method, path, body);
 }
 
+/** Waits until a kubelet-serving CSR without a condition is there: requestServingCertificate has created it, and `kubepki approve` can decide it. */
+async function pendingServingCsr(): Promise<void> {
+  await waitFor('the pending serving CSR', async () => {
+    const list = (await asSuperAdmin('GET', '/apis/certificates.k8s.io/v1/certificatesigningrequests')) as { items: { spec: { signerName: string }; status?: { conditions?: unknown[] } }[] };
+    return list.items.some((csr) => csr.spec.signerName === 'kubernetes.io/kubelet-serving' && !csr.status?.conditions?.length);
+  }, 30);
+}
+
 test('kubepki kubelet-bootstrap gets a client certificate the real controllers approve and sign; it reads its own Node', async () => {
   CORE.ca = await file('pki/ca.crt');
   const token = generateBootstrapToken();
@@ -206,7 +213,7 @@ test('kubepki approve approves a serving CSR whose SANs the node owns (the real 
     (certificate) => certificate,
     (error: Error) => error,
   );
-  await new Promise((r) => setTimeout(r, 500));
+  await pendingServingCsr();
   assert.is(await approve(), 0);
   const serving = await owned;
   if (serving instanceof Error) throw serving;
@@ -216,7 +223,7 @@ test('kubepki approve approves a serving CSR whose SANs the node owns (the real 
     () => 'issued',
     (e: { code: string; message: string }) => `${e.code} ${e.message}`,
   );
-  await new Promise((r) => setTimeout(r, 500));
+  await pendingServingCsr();
   assert.is(await approve(), 0);
   assert.match(await foreign, /^ERR_DENIED .*10\.0\.0\.99/);
 });
@@ -242,10 +249,7 @@ test('kubepki approve through a kubeconfig whose exec credential plugin prints a
     (certificate) => certificate,
     (error: Error) => error,
   );
-  await waitFor('the pending serving CSR', async () => {
-    const list = (await asSuperAdmin('GET', '/apis/certificates.k8s.io/v1/certificatesigningrequests')) as { items: { spec: { signerName: string }; status?: { conditions?: unknown[] } }[] };
-    return list.items.some((csr) => csr.spec.signerName === 'kubernetes.io/kubelet-serving' && !csr.status?.conditions?.length);
-  }, 30);
+  await pendingServingCsr();
   const out: string[] = [];
   assert.is(await main(['approve', '--kubeconfig', kubeconfig], { out: (l) => out.push(l), err: (l) => out.push(l) }), 0, out.join('\n'));
   assert.match(out.join('\n'), /: approved: /, out.join('\n'));

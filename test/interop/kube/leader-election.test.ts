@@ -131,6 +131,11 @@ test('three replicas, the signer leader killed twice while 200 CSRs arrive: each
     const token = generateBootstrapToken();
     await kubeRequest(superAdmin, 'POST', '/api/v1/namespaces/kube-system/secrets', bootstrapTokenSecret(token));
     const bootstrapper: KubeConnection = { server: cp.apiserverUrl, ca: superAdmin.ca, token: formatBootstrapToken(token) };
+    // kube-apiserver's token authenticator learns the new Secret (401 until then), and its RBAC authorizer the
+    // bootstrap bindings, a moment after they are written: the first CSR waits until the token may create one.
+    const review = { apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectAccessReview', spec: { resourceAttributes: { group: 'certificates.k8s.io', resource: 'certificatesigningrequests', verb: 'create' } } };
+    const mayCreate = async (): Promise<boolean> => (await kubeRequest<{ status?: { allowed?: boolean } }>(bootstrapper, 'POST', '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews', review)).status?.allowed === true;
+    await waitFor('the bootstrap token allowed to create CSRs', mayCreate, 30);
 
     let created = 0;
     const creating = (async () => {
