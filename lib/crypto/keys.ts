@@ -1,4 +1,4 @@
-import { createECDH, createPrivateKey, createPublicKey, KeyObject, webcrypto, type JsonWebKey as NodeJsonWebKey } from 'node:crypto';
+import { createECDH, createPrivateKey, createPublicKey, generateKeyPairSync, KeyObject, webcrypto, type JsonWebKey as NodeJsonWebKey } from 'node:crypto';
 import { PkiError } from '../errors.js';
 import { assertDer, children, concatBytes, contentOf, decodeOid, encodeElement, encodeUnsignedInteger, readElement, type DerElement } from './der.js';
 import { encodePem, looksLikePem, readPemBlock, type PemLabel } from './pem.js';
@@ -109,6 +109,7 @@ export function isRsa(spec: KeySpec): boolean {
 export async function generateKeyPair(spec: KeySpec = DEFAULT_KEY_SPEC, options: KeyOptions = {}): Promise<KeyPair> {
   if (!isKeySpec(spec)) throw new PkiError('ERR_KEY', `unknown key spec "${String(spec)}"; use one of ${KEY_SPECS.join(', ')}`, { field: 'spec' });
   const crypto = resolveCrypto(options);
+  if (crypto === globalThis.crypto && NATIVE_CURVE[spec] && TO_CRYPTO_KEY) return inThreadKeyPair(spec, NATIVE_CURVE[spec], options.extractable ?? true);
   let pair: CryptoKeyPair;
   try {
     pair = (await crypto.subtle.generateKey(keyAlgorithm(spec), options.extractable ?? true, ['sign', 'verify'])) as CryptoKeyPair;
@@ -116,6 +117,27 @@ export async function generateKeyPair(spec: KeySpec = DEFAULT_KEY_SPEC, options:
     throw new PkiError('ERR_CRYPTO', `the provider could not generate a ${spec} key`, { field: 'spec', cause });
   }
   return { spec, privateKey: pair.privateKey, publicKey: pair.publicKey };
+}
+
+// WebCrypto's generateKey makes the key in the thread pool: for an EC or Ed25519 key (20-30 µs of work) the
+// round trip costs more than the work. Where node:crypto can hand a KeyObject over as a CryptoKey (Node
+// 22.10 and later), such keys are made in this thread; RSA keys (tens of milliseconds each) stay in the pool.
+const TO_CRYPTO_KEY = typeof (KeyObject.prototype as { toCryptoKey?: unknown }).toCryptoKey === 'function';
+const NATIVE_CURVE: Partial<Record<KeySpec, 'prime256v1' | 'secp384r1' | 'ed25519'>> = { 'ecdsa-p256': 'prime256v1', 'ecdsa-p384': 'secp384r1', ed25519: 'ed25519' };
+
+type ToCryptoKey = (algorithm: Algorithm | EcKeyImportParams, extractable: boolean, usages: KeyUsage[]) => CryptoKey;
+
+function inThreadKeyPair(spec: KeySpec, curve: 'prime256v1' | 'secp384r1' | 'ed25519', extractable: boolean): KeyPair {
+  let pair: { privateKey: KeyObject; publicKey: KeyObject };
+  try {
+    pair = curve === 'ed25519' ? generateKeyPairSync('ed25519') : generateKeyPairSync('ec', { namedCurve: curve });
+  } catch (cause) {
+    throw new PkiError('ERR_CRYPTO', `node:crypto could not generate a ${spec} key`, { field: 'spec', cause });
+  }
+  const algorithm = keyAlgorithm(spec);
+  const toCryptoKey = (key: KeyObject, usable: boolean, usages: KeyUsage[]): CryptoKey => (key as KeyObject & { toCryptoKey: ToCryptoKey }).toCryptoKey(algorithm, usable, usages);
+  // As WebCrypto's generateKey: the public key is always extractable, the private one as asked.
+  return { spec, privateKey: toCryptoKey(pair.privateKey, extractable, ['sign']), publicKey: toCryptoKey(pair.publicKey, true, ['verify']) };
 }
 
 // createPublicKey costs a fraction of a millisecond; a CA's key and the keys being checked recur, so
