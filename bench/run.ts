@@ -1,6 +1,7 @@
 // The benchmark suite: `npm run bench`. Every case is measured beside its baseline in the same run (the
 // raw Node crypto the work needs, Go's crypto/x509 (bench/go), plain @peculiar/x509, the openssl command line) and the ratios are
-// written to bench/results/latest.md and latest.json. Medians, with min and max.
+// written to bench/results/node<major>.md and .json (one pair per Node line: `npm run bench` with the machine's
+// Node, `npm run bench:lts` with Node 24). Medians, with min and max.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign as nodeSign, verify as nodeVerify, type JsonWebKey as NodeJwk } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
@@ -665,6 +666,7 @@ const lines = [
   ...rows.map((r) => `| ${r.name} | ${format(r.opsPerSecond, 0)} | ${format(r.medianMs, 3)} | ${format(r.minMs, 3)} | ${format(r.maxMs, 3)} | ${r.baseline ?? ''} | ${r.ratio === undefined ? '' : format(r.ratio)} |`),
   '',
 ];
-writeFileSync(new URL('./results/latest.md', import.meta.url), lines.join('\n'));
-writeFileSync(new URL('./results/latest.json', import.meta.url), JSON.stringify({ node: process.version, at: new Date().toISOString(), summary, rows }, null, 2));
+const resultsName = `./results/node${process.versions.node.split('.')[0]}`;
+writeFileSync(new URL(`${resultsName}.md`, import.meta.url), lines.join('\n'));
+writeFileSync(new URL(`${resultsName}.json`, import.meta.url), JSON.stringify({ node: process.version, at: new Date().toISOString(), summary, rows }, null, 2));
 console.log(lines.join('\n'));
