@@ -158,54 +158,60 @@ export function publicKeyObject(spki: Uint8Array, field = 'publicKey'): KeyObjec
 
 /** {@link publicKeyObject} for a key seen once: made each time, never cached. */
 export function uncachedPublicKeyObject(spki: Uint8Array, field = 'publicKey'): KeyObject {
-  return keyObjectOfJwk(spkiAsJwk(spki), field);
+  return keyObjectOfParts(readSpki(spki), field);
 }
 
-function keyObjectOfJwk(jwk: NodeJsonWebKey | undefined, field: string): KeyObject {
+// Keys go to OpenSSL as JWKs: OpenSSL 3.0 (Node 20) decodes a DER SubjectPublicKeyInfo in 100-140 µs, a
+// JWK in 60 µs; OpenSSL 3.5 (Node 22.23, 24.22) takes 13-17 µs either way (the CA step is no faster with
+// the DER). OpenSSL before 3.5 checks an EC key imported from a JWK by multiplying it by the group order,
+// about 30 µs that P-256 and P-384 (of cofactor 1) do not need: there a key read once for one verification
+// goes in as its bare point through WebCrypto's raw import, which checks only that it is on the curve
+// (53 µs); from 3.5 on, WebCrypto's wrapping costs more than the JWK import (29 µs against 17 µs).
+const SLOW_EC_IMPORT = /^3\.[0-4]\./.test(process.versions.openssl ?? '');
+
+function keyObjectOfParts(parts: SpkiParts | undefined, field: string): KeyObject {
   try {
     // Only the forms Go's crypto/x509 parses (named P-256/P-384 with an uncompressed point, RSA with NULL
     // parameters, Ed25519): anything else never reaches OpenSSL's decoder.
-    if (!jwk) throw new PkiError('ERR_KEY', 'not a SubjectPublicKeyInfo of a supported key (RSA, ECDSA P-256 or P-384 uncompressed, Ed25519)', { field });
-    if (jwk.kty === 'RSA' && jwk.e !== F4_JWK) throw new PkiError('ERR_KEY', 'the RSA public exponent is not 65537; only 65537 is accepted', { field });
-    return createPublicKey({ key: jwk, format: 'jwk' });
+    if (!parts) throw new PkiError('ERR_KEY', 'not a SubjectPublicKeyInfo of a supported key (RSA, ECDSA P-256 or P-384 uncompressed, Ed25519)', { field });
+    if (parts.kty === 'RSA' && !isF4(parts.e)) throw new PkiError('ERR_KEY', 'the RSA public exponent is not 65537; only 65537 is accepted', { field });
+    return createPublicKey({ key: jwkOf(parts), format: 'jwk' });
   } catch (cause) {
     if (cause instanceof PkiError) throw cause;
     throw new PkiError('ERR_KEY', 'not a valid SubjectPublicKeyInfo', { field, cause });
   }
 }
 
-// OpenSSL before 3.5 (Node 20's 3.0) checks an EC key imported from a JWK by multiplying it by the group
-// order, about 30 µs that P-256 and P-384 (of cofactor 1) do not need: there the bare point goes through
-// WebCrypto's raw import, which checks only that it is on the curve (53 µs against 62 µs). OpenSSL 3.5
-// (Node 22.23, 24.22) imports the JWK in 15-20 µs, where WebCrypto's wrapping alone costs more.
-const SLOW_EC_IMPORT = /^3\.[0-4]\./.test(process.versions.openssl ?? '');
-
 /** A public key read once, for verifying: {@link uncachedPublicKeyObject}, by the cheaper import on this OpenSSL. */
 export async function newPublicKey(spki: Uint8Array, field = 'publicKey'): Promise<KeyObject> {
-  const jwk = spkiAsJwk(spki);
-  if (jwk?.kty !== 'EC' || !SLOW_EC_IMPORT) return keyObjectOfJwk(jwk, field);
-  // spkiAsJwk found the uncompressed point (0x04, x, y) to be the BIT STRING that ends the SPKI.
-  const point = spki.subarray(spki.length - 1 - 2 * (jwk.crv === 'P-256' ? 32 : 48));
+  const parts = readSpki(spki);
+  if (parts?.kty !== 'EC' || !SLOW_EC_IMPORT) return keyObjectOfParts(parts, field);
   try {
     // A KeyObject, not the CryptoKey: node:crypto deprecates CryptoKeys as its keys (DEP0203, Node 24).
-    return KeyObject.from(await webcrypto.subtle.importKey('raw', point, { name: 'ECDSA', namedCurve: jwk.crv! }, false, ['verify']));
+    return KeyObject.from(await webcrypto.subtle.importKey('raw', parts.point, { name: 'ECDSA', namedCurve: parts.crv }, false, ['verify']));
   } catch (cause) {
     throw new PkiError('ERR_KEY', 'not a valid SubjectPublicKeyInfo', { field, cause });
   }
 }
 
-const CURVES: Readonly<Record<string, { crv: string; size: number; order: bigint }>> = {
+const CURVES: Readonly<Record<string, { crv: 'P-256' | 'P-384'; size: number; order: bigint }>> = {
   '1.2.840.10045.3.1.7': { crv: 'P-256', size: 32, order: 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n },
   '1.3.132.0.34': { crv: 'P-384', size: 48, order: 0xffffffffffffffffffffffffffffffffffffffffffffffffc7634d81f4372ddf581a0db248b0a77aecec196accc52973n },
 };
 const b64url = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64url');
 
+/** The key inside a SubjectPublicKeyInfo of a supported form, as views into its bytes. */
+type SpkiParts =
+  | { readonly kty: 'EC'; readonly crv: 'P-256' | 'P-384'; readonly size: number; /** 0x04, x, y */ readonly point: Uint8Array }
+  | { readonly kty: 'RSA'; /** unsigned, big-endian */ readonly n: Uint8Array; readonly e: Uint8Array }
+  | { readonly kty: 'OKP'; readonly x: Uint8Array };
+
 /**
- * The JWK of a P-256, P-384, RSA or Ed25519 SubjectPublicKeyInfo in its plain form, or undefined for
- * anything else. Besides keeping odd keys from OpenSSL's decoder, the JWK import is faster: OpenSSL 3's
- * DER decoder costs 100-140 µs a key, the JWK import (point checked to be on the curve) 5-85 µs.
+ * The key of a P-256, P-384, RSA or Ed25519 SubjectPublicKeyInfo in its plain form (a named curve and an
+ * uncompressed point; RSA with NULL parameters and positive INTEGERs; Ed25519 without parameters), or
+ * undefined for anything else.
  */
-function spkiAsJwk(spki: Uint8Array): NodeJsonWebKey | undefined {
+function readSpki(spki: Uint8Array): SpkiParts | undefined {
   try {
     const top = assertDer(spki, 'publicKey');
     const [algorithm, bits, extra] = top.tag === 0x30 ? children(spki, top, 'publicKey') : [];
@@ -217,7 +223,7 @@ function spkiAsJwk(spki: Uint8Array): NodeJsonWebKey | undefined {
       case '1.2.840.10045.2.1': {
         const curve = parameters?.tag === 0x06 ? CURVES[decodeOid(spki.subarray(parameters.start, parameters.end), 'publicKey')] : undefined;
         if (!curve || key.length !== 1 + 2 * curve.size || key[0] !== 0x04) return undefined;
-        return { kty: 'EC', crv: curve.crv, x: b64url(key.subarray(1, 1 + curve.size)), y: b64url(key.subarray(1 + curve.size)) };
+        return { kty: 'EC', crv: curve.crv, size: curve.size, point: key };
       }
       case '1.2.840.113549.1.1.1': {
         if (parameters?.tag !== 0x05 || parameters.end !== parameters.start) return undefined;
@@ -225,10 +231,10 @@ function spkiAsJwk(spki: Uint8Array): NodeJsonWebKey | undefined {
         const [n, e, rest] = rsa.tag === 0x30 && rsa.end === key.length ? children(key, rsa, 'publicKey') : [];
         if (n?.tag !== 0x02 || e?.tag !== 0x02 || rest || (key[n.start]! & 0x80) || (key[e.start]! & 0x80)) return undefined;
         const unsigned = (start: number, end: number): Uint8Array => key.subarray(key[start] === 0 ? start + 1 : start, end);
-        return { kty: 'RSA', n: b64url(unsigned(n.start, n.end)), e: b64url(unsigned(e.start, e.end)) };
+        return { kty: 'RSA', n: unsigned(n.start, n.end), e: unsigned(e.start, e.end) };
       }
       case '1.3.101.112':
-        return parameters === undefined && key.length === 32 ? { kty: 'OKP', crv: 'Ed25519', x: b64url(key) } : undefined;
+        return parameters === undefined && key.length === 32 ? { kty: 'OKP', x: key } : undefined;
       default:
         return undefined;
     }
@@ -237,11 +243,21 @@ function spkiAsJwk(spki: Uint8Array): NodeJsonWebKey | undefined {
   }
 }
 
+function jwkOf(parts: SpkiParts): NodeJsonWebKey {
+  switch (parts.kty) {
+    case 'EC':
+      return { kty: 'EC', crv: parts.crv, x: b64url(parts.point.subarray(1, 1 + parts.size)), y: b64url(parts.point.subarray(1 + parts.size)) };
+    case 'RSA':
+      return { kty: 'RSA', n: b64url(parts.n), e: b64url(parts.e) };
+    case 'OKP':
+      return { kty: 'OKP', crv: 'Ed25519', x: b64url(parts.x) };
+  }
+}
+
 // RSA keys must have the public exponent 65537 (F4), as every key generator writes it: an exponent of 1
 // (or any small one) makes a "signature" anyone can forge without a private key.
 const F4 = Uint8Array.of(0x01, 0x00, 0x01);
 const isF4 = (exponent: Uint8Array): boolean => Buffer.from(exponent).equals(F4);
-const F4_JWK = 'AQAB';
 
 /** The spec of a public key given as DER SubjectPublicKeyInfo; ERR_KEY for anything kubepki does not support. */
 export function keySpecOfSpki(spki: Uint8Array, field = 'publicKey'): KeySpec {
@@ -583,12 +599,11 @@ function encodeNativeSpki(key: CryptoKey): Uint8Array | undefined {
  * without importing the key; for keys that are known to be valid (one kubepki just certified).
  */
 export function keySpecOfSpkiStructure(spki: Uint8Array): KeySpec | undefined {
-  const jwk = spkiAsJwk(spki);
-  if (jwk?.kty === 'EC') return jwk.crv === 'P-256' ? 'ecdsa-p256' : jwk.crv === 'P-384' ? 'ecdsa-p384' : undefined;
-  if (jwk?.kty === 'OKP') return 'ed25519';
-  if (jwk?.kty === 'RSA' && jwk.e === F4_JWK) {
-    const modulus = Buffer.from(jwk.n!, 'base64url');
-    const spec = `rsa-${modulus.length * 8 - Math.clz32(modulus[0] ?? 0) + 24}`;
+  const parts = readSpki(spki);
+  if (parts?.kty === 'EC') return parts.crv === 'P-256' ? 'ecdsa-p256' : 'ecdsa-p384';
+  if (parts?.kty === 'OKP') return 'ed25519';
+  if (parts?.kty === 'RSA' && isF4(parts.e)) {
+    const spec = `rsa-${parts.n.length * 8 - Math.clz32(parts.n[0] ?? 0) + 24}`;
     return isKeySpec(spec) ? spec : undefined;
   }
   return undefined;
