@@ -226,14 +226,20 @@ function algorithmOid(der: Uint8Array, algorithm: DerElement, field: string): st
   return decodeOid(contentOf(der, oid), `${field}.signatureAlgorithm`);
 }
 
+// The issuing step asks for a key's identifier twice, to write it and in the lint, which reads it from the
+// certificate's own copy of the key: the last answer is kept, for the same bytes.
+let lastKeyIdentifier: { readonly spki: Buffer; readonly id: Uint8Array } | undefined;
+
 /** RFC 5280 method 1 key identifier: SHA-1 of the subjectPublicKey BIT STRING, as Go computes it. */
 export function keyIdentifier(spki: Uint8Array): Uint8Array {
+  if (lastKeyIdentifier?.spki.equals(spki)) return Uint8Array.from(lastKeyIdentifier.id);
   const top = readElement(spki, 0, 'publicKey');
   const bitString = children(spki, top, 'publicKey')[1];
   if (!bitString) throw new PkiError('ERR_KEY', 'SubjectPublicKeyInfo has no key', { field: 'publicKey' });
   const key = spki.subarray(bitString.start + 1, bitString.end);
-  // crypto.hash: one call, no Hash object (the step computes it twice per certificate: to write it, and in the lint).
-  return new Uint8Array(hash('sha1', key, 'buffer'));
+  const id = new Uint8Array(hash('sha1', key, 'buffer'));
+  lastKeyIdentifier = { spki: Buffer.from(spki), id: Uint8Array.from(id) };
+  return id;
 }
 
 function extensionOf(extensions: readonly RawExtension[], oid: string): RawExtension | undefined {
