@@ -76,7 +76,7 @@ export interface BatchOptions extends CryptoOptions {
   readonly workers?: number;
   /** A running pool to use (and leave running) instead of starting one for this batch: a long-lived signer's. */
   readonly pool?: WorkerPool;
-  /** Requests per message to a worker. Default: about eight messages per worker, from 16 to 1,024 requests each. */
+  /** Requests per message to a worker. Default: about 32 messages per worker, from 16 to 256 requests each. */
   readonly chunkSize?: number;
   /** Called after each chunk with the number of requests done so far. */
   readonly onProgress?: (done: number, total: number) => void;
@@ -93,7 +93,7 @@ export async function issueCertificates(requests: readonly BatchRequest[], optio
   const crypto = resolveCrypto(options);
   const issuer = Certificate.from(options.issuer.certificate, 'issuer.certificate');
   const wantedWorkers = options.pool?.size ?? options.workers ?? defaultWorkerCount();
-  const chunkSize = Math.max(1, options.chunkSize ?? Math.min(1024, Math.max(16, Math.ceil(requests.length / (Math.max(1, wantedWorkers) * 8)))));
+  const chunkSize = Math.max(1, options.chunkSize ?? Math.min(256, Math.max(16, Math.ceil(requests.length / (Math.max(1, wantedWorkers) * 32)))));
   const chunks: BatchRequest[][] = [];
   for (let i = 0; i < requests.length; i += chunkSize) chunks.push(requests.slice(i, i + chunkSize));
   const workers = Math.min(wantedWorkers, chunks.length);
@@ -101,16 +101,21 @@ export async function issueCertificates(requests: readonly BatchRequest[], optio
   const inThread = workers === 0 || !signsNatively(options.issuer.privateKey, signingCrypto);
   const pool: WorkerPool | undefined = inThread ? undefined : (options.pool ?? createWorkerPool(workers));
   let done = 0;
+  const results: WireOutcome[][] = new Array(chunks.length);
+  let next = 0;
+  // Chunks are handed out as workers finish them, two in flight per worker (one being worked on, one
+  // waiting): posted all at once, they were split evenly in advance, and a worker that fell behind left
+  // the other idle at the end.
+  const lane = async (): Promise<void> => {
+    for (let i = next++; i < chunks.length; i = next++) {
+      const args = [issuer.der, options.issuer.privateKey, chunks[i]!, i * chunkSize] as const;
+      results[i] = pool ? await pool.call<WireOutcome[]>(new URL(import.meta.url), 'issueChunk', args) : await issueChunk(...args, signingCrypto, options.crypto);
+      done += chunks[i]!.length;
+      options.onProgress?.(done, requests.length);
+    }
+  };
   try {
-    const results = await Promise.all(
-      chunks.map(async (chunk, i) => {
-        const args = [issuer.der, options.issuer.privateKey, chunk, i * chunkSize] as const;
-        const outcomes = pool ? await pool.call<WireOutcome[]>(new URL(import.meta.url), 'issueChunk', args) : await issueChunk(...args, signingCrypto, options.crypto);
-        done += chunk.length;
-        options.onProgress?.(done, requests.length);
-        return outcomes;
-      }),
-    );
+    await Promise.all(Array.from({ length: pool ? 2 * workers : 1 }, lane));
     return results.flat().map(fromWire);
   } finally {
     if (pool !== options.pool) await pool?.close();
