@@ -5,7 +5,7 @@ import { signCertificateRequests } from '../cluster/external.js';
 import { renewCertificates } from '../cluster/renew.js';
 import { certificateName, CERTIFICATE_LAYOUT } from '../cluster/layout.js';
 import type { CertificateName } from '../cluster/kinds.js';
-import { restartsAfterRenewal } from '../cluster/restarts.js';
+import { COMPONENT_NAMES, restartsAfterRenewal } from '../cluster/restarts.js';
 import { PKCS11_OPTION, PKCS11_OPTION_HELP, pkcs11Option } from './pkcs11.js';
 import { JSON_OPTION, PKI_DIR_OPTION, printable, required, type Verb } from './io.js';
 
@@ -53,7 +53,7 @@ export const renewVerb: Verb = {
     else {
       for (const name of renewed) io.out(`renewed ${name}`);
       // As kubeadm certs renew says: a component reads its certificates at start only.
-      io.out(restart.length ? `restart, in this order, so that they read the renewed files: ${restart.join(', ')}` : 'nothing to restart: no component reads the renewed files at start');
+      io.out(restart.length ? `restart, in this order, so that they read the renewed files: ${restart.map((c) => COMPONENT_NAMES[c]).join(', ')}` : 'nothing to restart: no component reads the renewed files at start');
     }
     return 0;
   },

@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { PkiError } from '../errors.js';
+import { COMPONENT_NAMES } from '../cluster/restarts.js';
 import { rotateAuthority } from '../cluster/rotation.js';
 import { PHASE_DONE, rotatableCa, ROTATABLE_CAS } from '../cluster/rotation-state.js';
 import { PKCS11_OPTION, PKCS11_OPTION_HELP, pkcs11Option } from './pkcs11.js';
@@ -49,8 +50,8 @@ export const rotateCaVerb: Verb = {
     io.out(`${ca} CA, phase ${phase}: ${result.changed.length} file(s) changed`);
     for (const file of result.changed) io.out(`  ${file}`);
     if (result.flagChanges.length) io.out('flags changed:');
-    for (const c of result.flagChanges) io.out(`  ${c.component} ${c.flag}: ${c.before ?? '(none)'} -> ${c.after ?? '(none)'}`);
-    io.out(`restart, in this order: ${result.restart.join(', ') || 'nothing'}`);
+    for (const c of result.flagChanges) io.out(`  ${COMPONENT_NAMES[c.component]} ${c.flag}: ${c.before ?? '(none)'} -> ${c.after ?? '(none)'}`);
+    io.out(`restart, in this order: ${result.restart.map((c) => COMPONENT_NAMES[c]).join(', ') || 'nothing'}`);
     if (result.nodeActions.length) io.out('then:');
     for (const step of result.nodeActions) io.out(`  - ${printable(step)}`);
     return 0;

@@ -12,6 +12,17 @@ type Component = keyof ComponentFlags;
 /** Dependencies first: etcd before kube-apiserver, the control plane before the nodes. */
 export const RESTART_ORDER: readonly Component[] = ['etcd', 'kubeApiserver', 'kubeControllerManager', 'kubeScheduler', 'konnectivityServer', 'kubelet', 'konnectivityAgent'];
 
+/** What an operator calls each component: its binary or static Pod's name, as kubeadm prints it. */
+export const COMPONENT_NAMES: Readonly<Record<Component, string>> = {
+  etcd: 'etcd',
+  kubeApiserver: 'kube-apiserver',
+  kubeControllerManager: 'kube-controller-manager',
+  kubeScheduler: 'kube-scheduler',
+  konnectivityServer: 'konnectivity-server',
+  kubelet: 'kubelet',
+  konnectivityAgent: 'konnectivity-agent',
+};
+
 const valueOf = (flag: string): string | undefined => (flag.includes('=') ? flag.slice(flag.indexOf('=') + 1) : undefined);
 
 /**

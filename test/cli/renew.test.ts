@@ -9,7 +9,7 @@ test('renew reminds which components read the renewed files, in restart order', 
     assert.is((await runCli('init', '--dir', dir, '--node-name', 'cp-1', '--advertise-address', '10.0.0.10')).code, 0);
     const apiserver = await runCli('renew', 'apiserver', '--dir', dir);
     assert.is(apiserver.code, 0, apiserver.err);
-    assert.is(apiserver.out, 'renewed apiserver\nrestart, in this order, so that they read the renewed files: kubeApiserver');
+    assert.is(apiserver.out, 'renewed apiserver\nrestart, in this order, so that they read the renewed files: kube-apiserver');
     const restartOf = async (...names: string[]): Promise<string[]> => (JSON.parse((await runCli('renew', ...names, '--dir', dir, '--json')).out) as { restart: string[] }).restart;
     assert.equal(await restartOf('etcd-server', 'scheduler'), ['etcd', 'kubeScheduler']);
     assert.equal(await restartOf('konnectivity-client'), ['kubeApiserver'], "kube-apiserver reads it through the egress selector configuration");

@@ -316,7 +316,7 @@ test('rotate-ca: --help names the three CAs and the phases; --ca selects the CA;
     const text = await runCli('rotate-ca', '--dir', dir, '--ca', 'front-proxy', '--phase', 'reissue');
     assert.is(text.code, 0, text.err);
     assert.match(text.out, /front-proxy CA, phase reissue: 3 file\(s\) changed\n.*pki\/front-proxy-client\.key\n.*pki\/front-proxy-client\.crt\n.*rotation\.json\n/);
-    assert.match(text.out, /restart, in this order: kubeApiserver/);
+    assert.match(text.out, /restart, in this order: kube-apiserver\n/);
     const refused = await runCli('rotate-ca', '--dir', dir, '--ca', 'etcd', '--phase', 'add');
     assert.is(refused.code, 2);
     assert.match(refused.err, /rotation of the front-proxy CA is in progress/);
