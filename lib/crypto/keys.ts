@@ -109,7 +109,7 @@ export function isRsa(spec: KeySpec): boolean {
 export async function generateKeyPair(spec: KeySpec = DEFAULT_KEY_SPEC, options: KeyOptions = {}): Promise<KeyPair> {
   if (!isKeySpec(spec)) throw new PkiError('ERR_KEY', `unknown key spec "${String(spec)}"; use one of ${KEY_SPECS.join(', ')}`, { field: 'spec' });
   const crypto = resolveCrypto(options);
-  if (crypto === globalThis.crypto && NATIVE_CURVE[spec] && TO_CRYPTO_KEY) return inThreadKeyPair(spec, NATIVE_CURVE[spec], options.extractable ?? true);
+  if (crypto === globalThis.crypto && TO_CRYPTO_KEY && !isRsa(spec)) return inThreadKeyPair(spec, options.extractable ?? true);
   let pair: CryptoKeyPair;
   try {
     pair = (await crypto.subtle.generateKey(keyAlgorithm(spec), options.extractable ?? true, ['sign', 'verify'])) as CryptoKeyPair;
@@ -123,18 +123,18 @@ export async function generateKeyPair(spec: KeySpec = DEFAULT_KEY_SPEC, options:
 // round trip costs more than the work. Where node:crypto can hand a KeyObject over as a CryptoKey (Node
 // 22.10 and later), such keys are made in this thread; RSA keys (tens of milliseconds each) stay in the pool.
 const TO_CRYPTO_KEY = typeof (KeyObject.prototype as { toCryptoKey?: unknown }).toCryptoKey === 'function';
-const NATIVE_CURVE: Partial<Record<KeySpec, 'prime256v1' | 'secp384r1' | 'ed25519'>> = { 'ecdsa-p256': 'prime256v1', 'ecdsa-p384': 'secp384r1', ed25519: 'ed25519' };
 
 type ToCryptoKey = (algorithm: Algorithm | EcKeyImportParams, extractable: boolean, usages: KeyUsage[]) => CryptoKey;
 
-function inThreadKeyPair(spec: KeySpec, curve: 'prime256v1' | 'secp384r1' | 'ed25519', extractable: boolean): KeyPair {
+/** An ECDSA or Ed25519 key of `spec` (its WebCrypto algorithm names the curve), made with node:crypto. */
+function inThreadKeyPair(spec: KeySpec, extractable: boolean): KeyPair {
+  const algorithm = keyAlgorithm(spec);
   let pair: { privateKey: KeyObject; publicKey: KeyObject };
   try {
-    pair = curve === 'ed25519' ? generateKeyPairSync('ed25519') : generateKeyPairSync('ec', { namedCurve: curve });
+    pair = algorithm.name === 'Ed25519' ? generateKeyPairSync('ed25519') : generateKeyPairSync('ec', { namedCurve: (algorithm as EcKeyGenParams).namedCurve });
   } catch (cause) {
     throw new PkiError('ERR_CRYPTO', `node:crypto could not generate a ${spec} key`, { field: 'spec', cause });
   }
-  const algorithm = keyAlgorithm(spec);
   const toCryptoKey = (key: KeyObject, usable: boolean, usages: KeyUsage[]): CryptoKey => (key as KeyObject & { toCryptoKey: ToCryptoKey }).toCryptoKey(algorithm, usable, usages);
   // As WebCrypto's generateKey: the public key is always extractable, the private one as asked.
   return { spec, privateKey: toCryptoKey(pair.privateKey, extractable, ['sign']), publicKey: toCryptoKey(pair.publicKey, true, ['verify']) };
