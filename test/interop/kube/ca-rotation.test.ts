@@ -254,12 +254,19 @@ test('rotating the cluster, front-proxy and etcd CAs on the running control plan
     if (phaseLabel === 'cluster/add') node.ca = await file('bundles/client-ca-file.crt');
     if (phaseLabel === 'cluster/finish') node.ca = await file('pki/ca.crt');
     const api = await cp!.flagsFor('kube-apiserver');
-    frontProxy.ca = parseKubeconfig(await file('admin.conf')).caPem!;
-    frontProxy.cert = await readFile(flagValue(api, 'proxy-client-cert-file'), 'utf8');
-    frontProxy.key = await readFile(flagValue(api, 'proxy-client-key-file'), 'utf8');
-    etcdClient.ca = await readFile(flagValue(api, 'etcd-cafile'), 'utf8');
-    etcdClient.cert = await readFile(flagValue(api, 'etcd-certfile'), 'utf8');
-    etcdClient.key = await readFile(flagValue(api, 'etcd-keyfile'), 'utf8');
+    const read = (flag: string): Promise<string> => readFile(flagValue(api, flag), 'utf8');
+    // Every file is read before any client's state changes: the loops, which copy the state between these
+    // awaits, must never take a new certificate with the old key (OpenSSL: key values mismatch).
+    const [adminConf, proxyCert, proxyKey, etcdCa, etcdCert, etcdKey] = await Promise.all([
+      file('admin.conf'),
+      read('proxy-client-cert-file'),
+      read('proxy-client-key-file'),
+      read('etcd-cafile'),
+      read('etcd-certfile'),
+      read('etcd-keyfile'),
+    ]);
+    Object.assign(frontProxy, { ca: parseKubeconfig(adminConf).caPem!, cert: proxyCert, key: proxyKey });
+    Object.assign(etcdClient, { ca: etcdCa, cert: etcdCert, key: etcdKey });
   };
   await atPhaseEnd();
   const readRootCa = async (): Promise<string> => {
