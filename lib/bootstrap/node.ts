@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { exportPrivateKeyPem, exportSpki, generateKeyPair, importPrivateKeyPem, type KeyPair } from '../crypto/keys.js';
+import { exportPrivateKeyPem, exportPairSpki, generateKeyPair, importPrivateKeyPem, type KeyPair } from '../crypto/keys.js';
 import type { CryptoOptions } from '../crypto/provider.js';
 import { PkiError } from '../errors.js';
 import { ioError, readIfExists, writeFileAtomic } from '../cluster/files.js';
@@ -192,7 +192,7 @@ export async function bootstrapKubelet(options: KubeletBootstrapOptions): Promis
   const pendingKeyPath = join(options.certDir, 'kubelet-client.key.tmp');
   const keyPair = await pendingKey(store, pendingKeyPath, now(), crypto);
   const subject = nodeSubject(options.nodeName);
-  const name = nodeCsrName(await exportSpki(keyPair.publicKey, crypto), subject, CLIENT_USAGES);
+  const name = nodeCsrName(await exportPairSpki(keyPair, crypto), subject, CLIENT_USAGES);
   const pem = await requestCertificate({ ...crypto, connection, keyPair, subject, signerName: SIGNERS.kubeApiserverClientKubelet, usages: CLIENT_USAGES, name, timeoutMs: options.timeoutMs });
   await storeCertificatePair(store, pem, await exportPrivateKeyPem(keyPair, undefined, crypto));
   const current = join(options.certDir, 'kubelet-client-current.pem');

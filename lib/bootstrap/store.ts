@@ -1,7 +1,7 @@
 import { readdir, readFile, rename, symlink, unlink } from 'node:fs/promises';
 import type { Dirent } from 'node:fs';
 import { join } from 'node:path';
-import { exportPrivateKeyPem, exportSpki, importPrivateKeyPem, type KeyPair } from '../crypto/keys.js';
+import { exportPrivateKeyPem, exportPairSpki, importPrivateKeyPem, type KeyPair } from '../crypto/keys.js';
 import { readPemBlocks, encodePem } from '../crypto/pem.js';
 import { PkiError } from '../errors.js';
 import { ioError, writeFileAtomic } from '../cluster/files.js';
@@ -48,7 +48,7 @@ export async function storeCertificatePair(options: CertificateFileStoreOptions,
   const chain = Certificate.fromPemBundle(certificatesPem, 'certificates');
   // A KeyPair is written as it is; a PEM key is imported first to learn its public key.
   const pair = typeof key === 'string' ? await importPrivateKeyPem(key, { field: 'key' }) : key;
-  if (!Buffer.from(await exportSpki(pair.publicKey)).equals(chain[0]!.spki)) throw new PkiError('ERR_KEY', 'does not match the certificate', { field: 'key' });
+  if (!Buffer.from(await exportPairSpki(pair)).equals(chain[0]!.spki)) throw new PkiError('ERR_KEY', 'does not match the certificate', { field: 'key' });
   const keyPem = typeof key === 'string' ? key : await exportPrivateKeyPem(key);
   const currentName = `${options.prefix}-current.pem`;
   const updatedName = `${options.prefix}-updated.pem`;

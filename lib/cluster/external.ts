@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { exportPrivateKeyPem, exportSpki, generateKeyPair, importPrivateKeyPem } from '../crypto/keys.js';
+import { exportPrivateKeyPem, exportPairSpki, generateKeyPair, importPrivateKeyPem } from '../crypto/keys.js';
 import { formatPkcs11Reference, type Pkcs11KeyReference } from '../crypto/pkcs11.js';
 import type { CryptoOptions } from '../crypto/provider.js';
 import { PkiError } from '../errors.js';
@@ -124,7 +124,7 @@ async function signUnlocked(dir: string, options: SignRequestsOptions): Promise<
     if (keyText === undefined) throw new PkiError('ERR_DIRECTORY', 'has no private key beside it', { field });
     const kubeconfig = entry.kubeconfig ? parseKubeconfig(keyText, entry.path) : undefined;
     const keyPair = await importPrivateKeyPem(kubeconfig?.clientKeyPem ?? keyText, { ...crypto, field: keyPath(dir, entry) });
-    if (!Buffer.from(await exportSpki(keyPair.publicKey, crypto)).equals(csr.publicKey.spki)) {
+    if (!Buffer.from(await exportPairSpki(keyPair, crypto)).equals(csr.publicKey.spki)) {
       throw new PkiError('ERR_KEY', 'the CSR was not made with the key beside it', { field });
     }
     pending.push({

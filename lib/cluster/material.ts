@@ -1,4 +1,4 @@
-import { exportPrivateKeyPem, exportSpki, generateKeyPair, importPrivateKeyPem, publicKeyInfo, type KeyPair } from '../crypto/keys.js';
+import { exportPrivateKeyPem, exportPairSpki, generateKeyPair, importPrivateKeyPem, publicKeyInfo, type KeyPair } from '../crypto/keys.js';
 import { encodePem } from '../crypto/pem.js';
 import { formatPkcs11Reference, loadPkcs11KeyPair, openPkcs11Token, parsePkcs11Reference, type Pkcs11KeyReference } from '../crypto/pkcs11.js';
 import type { CryptoOptions } from '../crypto/provider.js';
@@ -122,7 +122,7 @@ export async function interruptedPair(dir: string, entry: LayoutEntry, options: 
   try {
     const certificate = Certificate.from(certText, `${entry.path}.crt`);
     const keyPair = await importPrivateKeyPem(keyText, { ...options, field: `${entry.path}.key` });
-    const spki = await exportSpki(keyPair.publicKey, options);
+    const spki = await exportPairSpki(keyPair, options);
     return Buffer.from(spki).equals(certificate.spki) ? undefined : { certificate, keyPair };
   } catch {
     return undefined;
@@ -130,7 +130,7 @@ export async function interruptedPair(dir: string, entry: LayoutEntry, options: 
 }
 
 async function assertKeyMatches(certificate: Certificate, keyPair: KeyPair, field: string, options: CryptoOptions): Promise<void> {
-  const spki = await exportSpki(keyPair.publicKey, options);
+  const spki = await exportPairSpki(keyPair, options);
   if (!Buffer.from(spki).equals(certificate.spki)) throw new PkiError('ERR_KEY', 'does not match its certificate', { field });
 }
 
@@ -170,7 +170,7 @@ export async function readServiceAccount(dir: string, paths: { privateKey: strin
     if (keyPair.spec === 'ed25519') throw new PkiError('ERR_KEY', 'is an Ed25519 key; kube-apiserver takes only an RSA or ECDSA service-account key (replace it with force)', { field: paths.privateKey });
     if (pubText !== undefined) {
       const pub = await publicKeyInfo(pubText, { field: paths.publicKey });
-      if (!Buffer.from(pub.spki).equals(await exportSpki(keyPair.publicKey, options))) throw new PkiError('ERR_KEY', 'does not match sa.key', { field: paths.publicKey });
+      if (!Buffer.from(pub.spki).equals(await exportPairSpki(keyPair, options))) throw new PkiError('ERR_KEY', 'does not match sa.key', { field: paths.publicKey });
     }
     return { state: 'present', keyPair };
   } catch (error) {
@@ -182,7 +182,7 @@ export async function readServiceAccount(dir: string, paths: { privateKey: strin
 export async function serviceAccountFiles(dir: string, paths: { privateKey: string; publicKey: string }, keyPair: KeyPair, options: CryptoOptions = {}): Promise<FileToWrite[]> {
   return [
     { path: join(dir, paths.privateKey), content: await exportPrivateKeyPem(keyPair, undefined, options), mode: 0o600 },
-    { path: join(dir, paths.publicKey), content: encodePem('PUBLIC KEY', await exportSpki(keyPair.publicKey, options)), mode: 0o644 },
+    { path: join(dir, paths.publicKey), content: encodePem('PUBLIC KEY', await exportPairSpki(keyPair, options)), mode: 0o644 },
   ];
 }
 

@@ -18,7 +18,7 @@ import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
-import { exportSpki, importPrivateKeyPem, publicKeyInfo } from '../crypto/keys.js';
+import { exportPairSpki, importPrivateKeyPem, publicKeyInfo } from '../crypto/keys.js';
 import type { CryptoOptions } from '../crypto/provider.js';
 import { PkiError } from '../errors.js';
 import { Certificate } from '../x509/certificate.js';
@@ -284,7 +284,7 @@ async function spkiOf(entry: SharedCertificateFile, text: string, field: string,
     }
     if (entry.kind === 'public-key') return (await publicKeyInfo(text, { ...options, field })).spki;
     const pair = await importPrivateKeyPem(text, { ...options, field });
-    return await exportSpki(pair.publicKey, options);
+    return await exportPairSpki(pair, options);
   } catch (cause) {
     if (cause instanceof PkiError && cause.field === field) throw cause;
     throw new PkiError(cause instanceof PkiError ? cause.code : 'ERR_PEM', `is not a valid ${entry.kind.replace('-', ' ')}`, { field, cause });

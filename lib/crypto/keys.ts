@@ -126,18 +126,42 @@ const TO_CRYPTO_KEY = typeof (KeyObject.prototype as { toCryptoKey?: unknown }).
 
 type ToCryptoKey = (algorithm: Algorithm | EcKeyImportParams, extractable: boolean, usages: KeyUsage[]) => CryptoKey;
 
-/** An ECDSA or Ed25519 key of `spec` (its WebCrypto algorithm names the curve), made with node:crypto. */
+/** The node:crypto keys behind a pair made in this thread, and whether its private key may be exported. */
+export interface NativeKeys {
+  readonly privateKey: KeyObject;
+  readonly publicKey: KeyObject;
+  readonly extractable: boolean;
+}
+
+const nativePairs = new WeakMap<KeyPair, NativeKeys>();
+
+/** The node:crypto keys of a pair generateKeyPair made in this thread; undefined for any other pair. */
+export function nativeKeysOf(pair: KeyPair): NativeKeys | undefined {
+  return nativePairs.get(pair);
+}
+
+/**
+ * An ECDSA or Ed25519 key of `spec` (its WebCrypto algorithm names the curve), made with node:crypto.
+ * node:crypto checks a key as it becomes a CryptoKey (for an EC private key a scalar multiplication,
+ * about 24 µs, more than half the generation): each CryptoKey is made when it is first read, so a pair
+ * that only goes through kubepki (into a CSR, a certificate, a key file) never pays for the check.
+ */
 function inThreadKeyPair(spec: KeySpec, extractable: boolean): KeyPair {
   const algorithm = keyAlgorithm(spec);
-  let pair: { privateKey: KeyObject; publicKey: KeyObject };
+  let keys: { privateKey: KeyObject; publicKey: KeyObject };
   try {
-    pair = algorithm.name === 'Ed25519' ? generateKeyPairSync('ed25519') : generateKeyPairSync('ec', { namedCurve: (algorithm as EcKeyGenParams).namedCurve });
+    keys = algorithm.name === 'Ed25519' ? generateKeyPairSync('ed25519') : generateKeyPairSync('ec', { namedCurve: (algorithm as EcKeyGenParams).namedCurve });
   } catch (cause) {
     throw new PkiError('ERR_CRYPTO', `node:crypto could not generate a ${spec} key`, { field: 'spec', cause });
   }
-  const toCryptoKey = (key: KeyObject, usable: boolean, usages: KeyUsage[]): CryptoKey => (key as KeyObject & { toCryptoKey: ToCryptoKey }).toCryptoKey(algorithm, usable, usages);
+  const madeWhenRead = (key: KeyObject, usable: boolean, usages: KeyUsage[]): PropertyDescriptor => {
+    let made: CryptoKey | undefined;
+    return { enumerable: true, get: () => (made ??= (key as KeyObject & { toCryptoKey: ToCryptoKey }).toCryptoKey(algorithm, usable, usages)) };
+  };
   // As WebCrypto's generateKey: the public key is always extractable, the private one as asked.
-  return { spec, privateKey: toCryptoKey(pair.privateKey, extractable, ['sign']), publicKey: toCryptoKey(pair.publicKey, true, ['verify']) };
+  const pair = Object.defineProperties({ spec }, { privateKey: madeWhenRead(keys.privateKey, extractable, ['sign']), publicKey: madeWhenRead(keys.publicKey, true, ['verify']) }) as KeyPair;
+  nativePairs.set(pair, { ...keys, extractable });
+  return pair;
 }
 
 // createPublicKey costs a fraction of a millisecond; a CA's key and the keys being checked recur, so
@@ -296,7 +320,7 @@ export async function exportPrivateKeyPem(pair: KeyPair, format?: PrivateKeyForm
     throw new PkiError('ERR_ARGUMENT', `a ${pair.spec} key cannot be written as ${chosen}`, { field: 'format' });
   }
   const crypto = resolveCrypto(options);
-  const native = crypto.subtle === webcrypto.subtle && pair.privateKey.extractable ? nativePrivateKeyDer(pair.privateKey, chosen) : undefined;
+  const native = crypto.subtle === webcrypto.subtle ? nativePrivateKeyDer(pair, chosen) : undefined;
   if (native) return encodePem(LABEL_OF_FORMAT[chosen], native);
   let pkcs8: ArrayBuffer;
   try {
@@ -311,9 +335,11 @@ export async function exportPrivateKeyPem(pair: KeyPair, format?: PrivateKeyForm
 // node:crypto writes every format itself, synchronously: SEC1 and PKCS#1 through OpenSSL's legacy
 // encoders (about 13 µs), where WebCrypto's PKCS#8 export costs about 185 µs of CPU, half of it in the
 // thread pool.
-function nativePrivateKeyDer(key: CryptoKey, format: PrivateKeyFormat): Uint8Array | undefined {
+function nativePrivateKeyDer(pair: KeyPair, format: PrivateKeyFormat): Uint8Array | undefined {
+  const native = nativeKeysOf(pair);
+  if (native ? !native.extractable : !pair.privateKey.extractable) return undefined;
   try {
-    return new Uint8Array(KeyObject.from(key as webcrypto.CryptoKey).export({ format: 'der', type: format }));
+    return new Uint8Array((native?.privateKey ?? KeyObject.from(pair.privateKey as webcrypto.CryptoKey)).export({ format: 'der', type: format }));
   } catch {
     return undefined;
   }
@@ -478,6 +504,13 @@ export async function exportSpki(publicKey: CryptoKey, options: CryptoOptions = 
   }
 }
 
+/** The DER SubjectPublicKeyInfo of a pair's public key (of a pair made in this thread, without its CryptoKey). */
+export async function exportPairSpki(pair: KeyPair, options: CryptoOptions = {}): Promise<Uint8Array> {
+  const native = nativeKeysOf(pair);
+  const spki = native && resolveCrypto(options).subtle === webcrypto.subtle ? encodeKeyObjectSpki(native.publicKey) : undefined;
+  return spki ?? exportSpki(pair.publicKey, options);
+}
+
 /**
  * Exports a public key as PEM `PUBLIC KEY` (PKIX), the format of kubeadm's `sa.pub`.
  *
@@ -580,7 +613,15 @@ function nativeSpki(key: CryptoKey): Uint8Array | undefined {
 
 function encodeNativeSpki(key: CryptoKey): Uint8Array | undefined {
   try {
-    const jwk = KeyObject.from(key as webcrypto.CryptoKey).export({ format: 'jwk' });
+    return encodeKeyObjectSpki(KeyObject.from(key as webcrypto.CryptoKey));
+  } catch {
+    return undefined;
+  }
+}
+
+function encodeKeyObjectSpki(key: KeyObject): Uint8Array | undefined {
+  try {
+    const jwk = key.export({ format: 'jwk' });
     const bytes = (value: string | undefined): Buffer => Buffer.from(value ?? '', 'base64url');
     if (jwk.kty === 'EC' && SPKI_PREFIX[jwk.crv!]) return concatBytes([SPKI_PREFIX[jwk.crv!]!, Uint8Array.of(4), bytes(jwk.x), bytes(jwk.y)]);
     if (jwk.kty === 'OKP' && jwk.crv === 'Ed25519') return concatBytes([SPKI_PREFIX.Ed25519!, bytes(jwk.x)]);

@@ -1,12 +1,12 @@
 import { assertDer, children, concatBytes, contentOf, decodeOid, elementBytes, encodeElement, encodeOid, encodeSequence, encodeSmallInteger, TAG, type DerElement } from '../crypto/der.js';
-import { checkedPublicKeyInfo, exportSpki, keySpecOfSpki, keySpecOfSpkiStructure, type KeyPair, type KeySpec, type PublicKeyInfo } from '../crypto/keys.js';
+import { checkedPublicKeyInfo, exportPairSpki, keySpecOfSpki, keySpecOfSpkiStructure, type KeyPair, type KeySpec, type PublicKeyInfo } from '../crypto/keys.js';
 import { encodePem, looksLikePem, readPemBlock } from '../crypto/pem.js';
 import { resolveCrypto, type CryptoOptions } from '../crypto/provider.js';
 import { ACCEPTED_SIGNATURE_ALGORITHMS } from '../crypto/signature-algorithms.js';
 import { PkiError } from '../errors.js';
 import type { RawExtension } from './certificate.js';
 import { decodeExtensions, encodeExtension, OID, subjectAltName, type ExtensionValue } from './extensions.js';
-import { encodeSigned, signBytes, signsNatively, verifySignatureWithNewKey } from './signature.js';
+import { encodeSigned, signWithPair, verifySignatureWithNewKey } from './signature.js';
 import { checkUnambiguousSubject, encodeName, reencodeSubject, subjectOfAttributes, validateSubject, type NameAttribute, type Subject } from './names.js';
 import { checkProfileRequest, type CertificateProfile } from './profile.js';
 import { decodeGeneralNames, encodeGeneralNames, hasSans, NO_SANS, normalizeSans, type SanInput, type SubjectAltNames } from './sans.js';
@@ -66,12 +66,12 @@ export async function createCsr(request: CreateCsrRequest): Promise<CertificateS
   const { keyPair } = request;
   if (request.profile) checkProfileRequest(request.profile, { subject, sans, keySpec: keyPair.spec });
   const crypto = resolveCrypto(request);
-  const spki = await exportSpki(keyPair.publicKey, request);
+  const spki = await exportPairSpki(keyPair, request);
   const info = encodeCertificationRequestInfo(encodeName(subject), spki, hasSans(sans) ? [subjectAltName(encodeGeneralNames(sans))] : []);
-  const { scheme, signature } = await signBytes(keyPair.privateKey, info, crypto, 'keyPair');
+  const { scheme, signature, native } = await signWithPair(keyPair, info, crypto, 'keyPair');
   // A signature made in-thread by node:crypto is not checked again; a provider's (an HSM's) is.
   const parsed = readCsr(encodeSigned(info, scheme, signature), 'csr', keyPair.spec);
-  if (!signsNatively(keyPair.privateKey, crypto)) await verifyNewKeySignature(parsed, 'csr');
+  if (!native) await verifyNewKeySignature(parsed, 'csr');
   return verified(parsed);
 }
 

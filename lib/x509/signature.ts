@@ -1,6 +1,6 @@
 import { KeyObject, sign as nodeSign, verify as nodeVerify, webcrypto } from 'node:crypto';
 import { concatBytes, encodeElement, encodeOid, encodeSequence, encodeUnsignedInteger, TAG } from '../crypto/der.js';
-import { newPublicKey, publicKeyObject } from '../crypto/keys.js';
+import { keyAlgorithm, nativeKeysOf, newPublicKey, publicKeyObject, type KeyPair } from '../crypto/keys.js';
 import { ACCEPTED_SIGNATURE_ALGORITHMS, signingAlgorithmOf } from '../crypto/signature-algorithms.js';
 import { PkiError } from '../errors.js';
 
@@ -104,6 +104,21 @@ export async function signBytes(key: CryptoKey, data: Uint8Array, crypto: Crypto
     return { scheme: chosen, signature: chosen.ecdsa ? ecdsaDer(raw) : raw };
   } catch (cause) {
     throw new PkiError('ERR_CRYPTO', `signing with the ${key.algorithm.name} key failed`, { field, cause });
+  }
+}
+
+/**
+ * {@link signBytes} with a pair's private key; a pair generateKeyPair made in this thread signs with its
+ * node:crypto key, without making its CryptoKey.
+ */
+export async function signWithPair(pair: KeyPair, data: Uint8Array, crypto: Crypto, field: string): Promise<{ scheme: SignatureScheme; signature: Uint8Array; native: boolean }> {
+  const native = crypto.subtle === webcrypto.subtle ? nativeKeysOf(pair) : undefined;
+  if (!native) return { ...(await signBytes(pair.privateKey, data, crypto, field)), native: signsNatively(pair.privateKey, crypto) };
+  const scheme = SCHEMES.get(signingAlgorithmOf(keyAlgorithm(pair.spec))!.oid)!;
+  try {
+    return { scheme, signature: nodeSign(scheme.hash, data, native.privateKey), native: true };
+  } catch (cause) {
+    throw new PkiError('ERR_CRYPTO', `signing with the ${pair.spec} key failed`, { field, cause });
   }
 }
 

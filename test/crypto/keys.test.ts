@@ -1,9 +1,9 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createCertificateAuthority, exportPrivateKeyPem, exportPublicKeyPem, generateKeyPair, importPrivateKeyPem, type KeySpec } from '../../lib/index.js';
+import { createCertificateAuthority, createCsr, exportPrivateKeyPem, exportPublicKeyPem, generateKeyPair, importPrivateKeyPem, type KeySpec } from '../../lib/index.js';
 import { readPemBlock, encodePem } from '../../lib/crypto/pem.js';
-import { exportSpki, publicKeyInfo, privateKeyFormats } from '../../lib/crypto/keys.js';
+import { exportPairSpki, exportSpki, publicKeyInfo, privateKeyFormats, signatureAlgorithm } from '../../lib/crypto/keys.js';
 import { keySpecOfSpkiStructure } from '../../lib/crypto/keys.js';
 import { ALL_KEY_SPECS, codeOf, failureOf, fixtureKey, PROVIDERS } from '../helpers/fixtures.js';
 
@@ -48,6 +48,38 @@ test('a non-extractable key cannot be exported', async () => {
   const pair = await generateKeyPair('ecdsa-p256', { extractable: false });
   assert.is(await codeOf(() => exportPrivateKeyPem(pair)), 'ERR_KEY');
 });
+
+for (const spec of ['ecdsa-p256', 'ecdsa-p384', 'ed25519'] as const) {
+  test(`${spec}: a generated pair used only through kubepki (CSR, key file) is the pair its CryptoKeys are, made once when read`, async () => {
+    const pair = await generateKeyPair(spec);
+    const csr = await createCsr({ keyPair: pair, subject: { commonName: 'n' } });
+    const pem = await exportPrivateKeyPem(pair);
+    const spki = await exportPairSpki(pair);
+    // Whatever kubepki used, the CryptoKeys read later are the same key.
+    assert.equal(spki, csr.publicKey.spki);
+    assert.equal(await exportSpki(pair.publicKey), spki);
+    assert.equal(await exportSpki((await importPrivateKeyPem(pem)).publicKey), spki);
+    assert.is(pair.privateKey, pair.privateKey);
+    assert.is(pair.publicKey, pair.publicKey);
+    assert.is(pair.privateKey.type, 'private');
+    assert.equal([pair.privateKey.extractable, pair.publicKey.extractable], [true, true]);
+    const signature = await crypto.subtle.sign(signatureAlgorithm(spec), pair.privateKey, Buffer.from('x'));
+    assert.ok(await crypto.subtle.verify(signatureAlgorithm(spec), pair.publicKey, signature, Buffer.from('x')));
+    // A copy or a clone of the pair carries the keys, as a plain object's properties.
+    const copy = { ...pair };
+    assert.equal(Object.keys(copy).sort(), ['privateKey', 'publicKey', 'spec']);
+    assert.is(copy.privateKey, pair.privateKey);
+    assert.is(structuredClone(pair).privateKey.algorithm.name, pair.privateKey.algorithm.name);
+  });
+
+  test(`${spec}: a non-extractable generated pair still signs a CSR, and its key is never written`, async () => {
+    const pair = await generateKeyPair(spec, { extractable: false });
+    const csr = await createCsr({ keyPair: pair, subject: { commonName: 'n' } });
+    assert.equal(csr.publicKey.spki, await exportPairSpki(pair));
+    assert.is(await codeOf(() => exportPrivateKeyPem(pair)), 'ERR_KEY');
+    assert.is(pair.privateKey.extractable, false);
+  });
+}
 
 const nodePem = (type: 'rsa' | 'ec', options: object, format: 'pkcs8' | 'sec1' | 'pkcs1'): string =>
   generateKeyPairSync(type as 'rsa', { ...options, privateKeyEncoding: { type: format, format: 'pem' } } as never).privateKey as unknown as string;
