@@ -153,7 +153,7 @@ function floorInputs(csrs: readonly string[]): { jwk: NodeJwk; info: Uint8Array;
 const CA_STEP_CSRS: Record<string, number> = { 'ecdsa-p256': 4000, ed25519: 4000, 'rsa-2048': 400 };
 
 /**
- * The CA step for CSRs that each bring a key never seen before, in turns (3 rounds, each CSR once a
+ * The CA step for CSRs that each bring a key never seen before, in turns (ROUNDS rounds, each CSR once a
  * round): kubepki in this thread (parseCsr + issueCertificate, as the signer calls them), kubepki's
  * issueCertificates on a running pool of one worker per core, Go's crypto/x509 (bench/go: one goroutine,
  * then GOMAXPROCS goroutines), and node:crypto's floor (the key import + verify + sign, nothing else).
@@ -200,7 +200,7 @@ async function caStep(spec: KeySpec): Promise<void> {
     await issueCertificates(requests.slice(0, 400), { issuer: ca, pool });
     const goSamples: { single: number; parallel: number }[] = [];
     const n = csrs.length;
-    const label = `${n.toLocaleString('en')} CSRs, each on a new key, 3 rounds in turns`;
+    const label = `${n.toLocaleString('en')} CSRs, each on a new key, ${ROUNDS} rounds in turns`;
     const cases: Record<string, () => Promise<number> | number> = {
       [`floor (${spec}): node:crypto import of the CSR's key (JWK) + verify + sign, one thread (${label})`]: () => {
         const started = performance.now();
@@ -233,7 +233,7 @@ async function caStep(spec: KeySpec): Promise<void> {
         return out.single[0]!;
       };
     }
-    const [floorWithImport, ours, pooled, goSingle] = (await interleaved(3, cases)) as [Row, Row, Row, Row | undefined];
+    const [floorWithImport, ours, pooled, goSingle] = (await interleaved(ROUNDS, cases)) as [Row, Row, Row, Row | undefined];
     record(floorWithImport);
     record(ours, floorWithImport);
     const cores = pool.size;
@@ -288,7 +288,7 @@ async function batchCaStep(ca: CertificateAuthority, csrs: string[], opensslBatc
   try {
     await issueCertificates(requests.slice(0, 400), { issuer: ca, pool });
     // In turns with openssl ca -batch, the baseline the ratios are taken against.
-    return (await interleaved(3, {
+    return (await interleaved(ROUNDS, {
       [`kubepki CA step, issueCertificates on a running pool of ${pool.size} worker threads (${n} CSRs on new keys, 3 runs)`]: () => timed({ issuer: ca, pool }),
       [`kubepki CA step, issueCertificates starting ${pool.size} worker threads (${n} CSRs on new keys, one-shot, 3 runs)`]: () => timed({ issuer: ca }),
       'openssl ca -batch (one process, 200 CSRs, 3 runs in turn with the pool)': opensslBatch,
@@ -367,6 +367,10 @@ async function repeated(name: string, runs: number, time: () => Promise<number> 
  * Long cases timed in turns, `runs` rounds of one run each, so that a case and its baseline see the same
  * moments of a noisy machine; a row per case with the median, min and max.
  */
+// Rounds of the cases run in turns. The machine's speed drifts between minutes (Go's own P-256 CA step
+// ran at 4,025 and 4,501/s in two runs of one day): the more rounds, the less one slow round moves a median.
+const ROUNDS = 5;
+
 async function interleaved(runs: number, cases: Record<string, () => Promise<number> | number>): Promise<Row[]> {
   const timers = Object.values(cases);
   const samples = timers.map(() => [] as number[]);
@@ -472,26 +476,26 @@ async function issuanceWithKeys(spec: KeySpec): Promise<void> {
   const n = count.toLocaleString('en');
   try {
     const cases: Record<string, () => Promise<number> | number> = {
-      [`kubepki issuance incl. key generation (${spec}), one at a time (${n} certificates, 3 rounds in turns)`]: oneAtATime,
-      [`kubepki issuance incl. key generation (${spec}), 64 concurrent (${n} certificates, 3 rounds in turns)`]: () =>
+      [`kubepki issuance incl. key generation (${spec}), one at a time (${n} certificates, ${ROUNDS} rounds in turns)`]: oneAtATime,
+      [`kubepki issuance incl. key generation (${spec}), 64 concurrent (${n} certificates, ${ROUNDS} rounds in turns)`]: () =>
         concurrently(async () => {
           const key = await generateKeyPair(spec);
           await issueCertificate({ profile: PROFILES.client, subject: { commonName: 'u' }, publicKey: key.publicKey, issuer: ca });
         }),
-      [`floor (${spec}): WebCrypto generateKey + sign, 64 concurrent (${n}, 3 rounds in turns)`]: () =>
+      [`floor (${spec}): WebCrypto generateKey + sign, 64 concurrent (${n}, ${ROUNDS} rounds in turns)`]: () =>
         concurrently(async () => {
           await crypto.subtle.generateKey(keyAlgorithm(spec), true, ['sign', 'verify']);
           await crypto.subtle.sign(ca.keyPair.spec === 'ed25519' ? { name: 'Ed25519' } : { name: 'ECDSA', hash: 'SHA-256' }, ca.privateKey, data);
         }),
     };
     if (go) {
-      cases[`Go ${go.version} issuance incl. key generation (${spec}), one goroutine: GenerateKey + CreateCertificate (${n}, 3 rounds in turns)`] = () => {
+      cases[`Go ${go.version} issuance incl. key generation (${spec}), one goroutine: GenerateKey + CreateCertificate (${n}, ${ROUNDS} rounds in turns)`] = () => {
         const out = runGo(go.binary, ['issue', goDir.dir, spec, String(count)]);
         goSamples.push({ single: out.single[0]!, parallel: out.parallel![0]! });
         return out.single[0]!;
       };
     }
-    const [single, concurrent, webConcurrent, goSingle] = (await interleaved(3, cases)) as [Row, Row, Row, Row | undefined];
+    const [single, concurrent, webConcurrent, goSingle] = (await interleaved(ROUNDS, cases)) as [Row, Row, Row, Row | undefined];
     record(webConcurrent);
     record(concurrent, webConcurrent);
     if (go && goSingle) {
@@ -536,8 +540,8 @@ async function verification(): Promise<void> {
     const goDir = await goInputs(ca, { 'leaf.crt': leaf.pem, name: '10.0.0.1' });
     const count = 5000;
     try {
-      const [kubepki, goVerify] = (await interleaved(3, {
-        [`kubepki verifyCertificate from PEM (server purpose, IP) (${count.toLocaleString('en')}, 3 rounds in turns)`]: () => {
+      const [kubepki, goVerify] = (await interleaved(ROUNDS, {
+        [`kubepki verifyCertificate from PEM (server purpose, IP) (${count.toLocaleString('en')}, ${ROUNDS} rounds in turns)`]: () => {
           const start = performance.now();
           for (let k = 0; k < count; k++) verifyCertificate(leaf.pem, { roots: [ca.certificate], purpose: 'server', name: '10.0.0.1' });
           return (performance.now() - start) / count;
@@ -648,7 +652,7 @@ const lines = [
     ? [
         '## The CA step against Go and the floor',
         '',
-        'Each CSR on a key of its own, each once a round; 3 rounds in turns; ops/s of the medians. The floor: node:crypto importing the CSR\'s key (JWK), verifying its signature and signing, nothing else.',
+        `Each CSR on a key of its own, each once a round; ${ROUNDS} rounds in turns; ops/s of the medians. The floor: node:crypto importing the CSR's key (JWK), verifying its signature and signing, nothing else.`,
         '',
         '| key | kubepki, one thread | Go, one goroutine | ratio | kubepki pool | Go, all cores | ratio | floor, one thread | one thread / floor | pool / (floor x cores) |',
         '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
