@@ -289,9 +289,9 @@ async function batchCaStep(ca: CertificateAuthority, csrs: string[], opensslBatc
     await issueCertificates(requests.slice(0, 400), { issuer: ca, pool });
     // In turns with openssl ca -batch, the baseline the ratios are taken against.
     return (await interleaved(ROUNDS, {
-      [`kubepki CA step, issueCertificates on a running pool of ${pool.size} worker threads (${n} CSRs on new keys, 3 runs)`]: () => timed({ issuer: ca, pool }),
-      [`kubepki CA step, issueCertificates starting ${pool.size} worker threads (${n} CSRs on new keys, one-shot, 3 runs)`]: () => timed({ issuer: ca }),
-      'openssl ca -batch (one process, 200 CSRs, 3 runs in turn with the pool)': opensslBatch,
+      [`kubepki CA step, issueCertificates on a running pool of ${pool.size} worker threads (${n} CSRs on new keys, ${ROUNDS} runs)`]: () => timed({ issuer: ca, pool }),
+      [`kubepki CA step, issueCertificates starting ${pool.size} worker threads (${n} CSRs on new keys, one-shot, ${ROUNDS} runs)`]: () => timed({ issuer: ca }),
+      [`openssl ca -batch (one process, 200 CSRs, ${ROUNDS} runs in turn with the pool)`]: opensslBatch,
     })) as [Row, Row, Row];
   } finally {
     await pool.close();
@@ -363,14 +363,14 @@ async function repeated(name: string, runs: number, time: () => Promise<number> 
   return (await interleaved(runs, { [name]: time }))[0]!;
 }
 
-/**
- * Long cases timed in turns, `runs` rounds of one run each, so that a case and its baseline see the same
- * moments of a noisy machine; a row per case with the median, min and max.
- */
 // Rounds of the cases run in turns. The machine's speed drifts between minutes (Go's own P-256 CA step
 // ran at 4,025 and 4,501/s in two runs of one day): the more rounds, the less one slow round moves a median.
 const ROUNDS = 5;
 
+/**
+ * Long cases timed in turns, `runs` rounds of one run each, so that a case and its baseline see the same
+ * moments of a noisy machine; a row per case with the median, min and max.
+ */
 async function interleaved(runs: number, cases: Record<string, () => Promise<number> | number>): Promise<Row[]> {
   const timers = Object.values(cases);
   const samples = timers.map(() => [] as number[]);
