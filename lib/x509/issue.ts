@@ -2,7 +2,7 @@ import { createPublicKey, KeyObject, randomBytes as nodeRandomBytes, type webcry
 import { publicKeyInfo, type PublicKeyInfo, type PublicKeyInput } from '../crypto/keys.js';
 import { resolveCrypto, type CryptoOptions } from '../crypto/provider.js';
 import { PkiError } from '../errors.js';
-import { encodeSigned, signatureSchemeOf, signBytes, signsNatively } from './signature.js';
+import { encodeSigned, signatureSchemeOf, signBytes } from './signature.js';
 import { Certificate, keyIdentifier, type CertificateInput } from './certificate.js';
 import { lintCertificate } from './lint.js';
 import type { Subject } from './names.js';
@@ -128,9 +128,9 @@ async function signTemplate(template: IssuanceTemplate, key: PublicKeyInfo, sign
   });
   const signingCrypto = ('certificate' in signer ? signer.crypto : undefined) ?? resolveCrypto(options);
   const matched = keyMatchesBeforeSigning(issuer?.spki ?? key.spki, signingKey, issued, field);
-  const { signature } = await signBytes(signingKey, tbs, signingCrypto, field);
+  const { signature, native } = await signBytes(signingKey, tbs, signingCrypto, field);
   const certificate = Certificate.from(encodeSigned(tbs, scheme, signature));
-  if (!matched || !signsNatively(signingKey, signingCrypto)) checkSignatureVerifies(certificate, issuer ?? certificate, field);
+  if (!matched || !native) checkSignatureVerifies(certificate, issuer ?? certificate, field);
   lintCertificate(certificate, { template, issuer: issuer ?? certificate });
   return certificate;
 }

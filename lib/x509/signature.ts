@@ -90,18 +90,25 @@ export function signsNatively(key: CryptoKey, crypto: Crypto): boolean {
   return nativeKeyObject(key, crypto) !== null;
 }
 
+/** A signature, the scheme it was made with, and whether node:crypto made it in this thread (no provider to check). */
+export interface SignedBytes {
+  readonly scheme: SignatureScheme;
+  readonly signature: Uint8Array;
+  readonly native: boolean;
+}
+
 /**
  * Signs `data` as X.509 wants it (ECDSA as a DER SEQUENCE of r and s). Keys of Node's WebCrypto sign
  * synchronously with node:crypto; keys of any other provider (an HSM, @peculiar/webcrypto) go through
  * that provider's `sign`, whose IEEE P1363 ECDSA output is converted.
  */
-export async function signBytes(key: CryptoKey, data: Uint8Array, crypto: Crypto, field: string): Promise<{ scheme: SignatureScheme; signature: Uint8Array }> {
+export async function signBytes(key: CryptoKey, data: Uint8Array, crypto: Crypto, field: string): Promise<SignedBytes> {
   const chosen = signatureSchemeOf(key, field);
+  const keyObject = nativeKeyObject(key, crypto);
+  if (keyObject) return signedInThread(chosen, keyObject, data, key.algorithm.name, field);
   try {
-    const keyObject = nativeKeyObject(key, crypto);
-    if (keyObject) return { scheme: chosen, signature: nodeSign(chosen.hash, data, keyObject) };
     const raw = new Uint8Array(await crypto.subtle.sign(chosen.webCrypto, key, data as Uint8Array<ArrayBuffer>));
-    return { scheme: chosen, signature: chosen.ecdsa ? ecdsaDer(raw) : raw };
+    return { scheme: chosen, signature: chosen.ecdsa ? ecdsaDer(raw) : raw, native: false };
   } catch (cause) {
     throw new PkiError('ERR_CRYPTO', `signing with the ${key.algorithm.name} key failed`, { field, cause });
   }
@@ -111,14 +118,17 @@ export async function signBytes(key: CryptoKey, data: Uint8Array, crypto: Crypto
  * {@link signBytes} with a pair's private key; a pair generateKeyPair made in this thread signs with its
  * node:crypto key, without making its CryptoKey.
  */
-export async function signWithPair(pair: KeyPair, data: Uint8Array, crypto: Crypto, field: string): Promise<{ scheme: SignatureScheme; signature: Uint8Array; native: boolean }> {
+export async function signWithPair(pair: KeyPair, data: Uint8Array, crypto: Crypto, field: string): Promise<SignedBytes> {
   const native = crypto.subtle === webcrypto.subtle ? nativeKeysOf(pair) : undefined;
-  if (!native) return { ...(await signBytes(pair.privateKey, data, crypto, field)), native: signsNatively(pair.privateKey, crypto) };
-  const scheme = SCHEMES.get(signingAlgorithmOf(keyAlgorithm(pair.spec))!.oid)!;
+  if (!native) return signBytes(pair.privateKey, data, crypto, field);
+  return signedInThread(SCHEMES.get(signingAlgorithmOf(keyAlgorithm(pair.spec))!.oid)!, native.privateKey, data, pair.spec, field);
+}
+
+function signedInThread(scheme: SignatureScheme, keyObject: KeyObject, data: Uint8Array, keyName: string, field: string): SignedBytes {
   try {
-    return { scheme, signature: nodeSign(scheme.hash, data, native.privateKey), native: true };
+    return { scheme, signature: nodeSign(scheme.hash, data, keyObject), native: true };
   } catch (cause) {
-    throw new PkiError('ERR_CRYPTO', `signing with the ${pair.spec} key failed`, { field, cause });
+    throw new PkiError('ERR_CRYPTO', `signing with the ${keyName} key failed`, { field, cause });
   }
 }
 
